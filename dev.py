@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Set up a local virtual environment and run the server or the tests.
+
+    python3 dev.py localserve [ARGS...]   run `mox.py localserve` (data in ./localserve)
+    python3 dev.py test [PYTEST ARGS...]  run the test suite
+    python3 dev.py mox ARGS...            run any other mox.py command
+
+The environment lives in .venv and is (re)installed whenever pyproject.toml
+changes. Only the Python standard library is needed to run this file.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+VENV = os.path.join(ROOT, ".venv")
+BIN = os.path.join(VENV, "Scripts" if os.name == "nt" else "bin")
+PYTHON = os.path.join(BIN, "python")
+STAMP = os.path.join(VENV, ".installed")
+
+# Programs the test suite drives as real clients, by Debian package name.
+TEST_PROGRAMS = {"swaks": "swaks", "curl": "curl"}
+
+
+def ensure_venv() -> None:
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    if os.path.exists(STAMP) and open(STAMP).read().strip() == want:
+        return
+    if not os.path.exists(PYTHON):
+        print("creating virtual environment in .venv", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    # One environment for everything: the test extras are small.
+    spec = ".[test]"
+    print(f"installing {spec} into .venv", file=sys.stderr)
+    subprocess.run([PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", spec],
+                   cwd=ROOT, check=True)
+    with open(STAMP, "w") as f:
+        f.write(want + "\n")
+
+
+def ensure_test_programs() -> None:
+    """Install the command-line clients the tests use, where apt can."""
+    missing = [pkg for prog, pkg in TEST_PROGRAMS.items() if shutil.which(prog) is None]
+    if not missing or shutil.which("apt-get") is None:
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    print(f"installing {' '.join(missing)} with apt-get", file=sys.stderr)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(sudo + ["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing,
+                   env=env, stdout=subprocess.DEVNULL)
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
+    command, rest = args[0], args[1:]
+    if command == "test":
+        ensure_venv()
+        ensure_test_programs()
+        cmd = [PYTHON, "-m", "pytest"] + rest
+    elif command == "localserve":
+        ensure_venv()
+        cmd = [PYTHON, os.path.join(ROOT, "mox.py"), "localserve"] + rest
+    elif command == "mox":
+        ensure_venv()
+        cmd = [PYTHON, os.path.join(ROOT, "mox.py")] + rest
+    else:
+        print(f"unknown command {command!r}; try: localserve, test, mox", file=sys.stderr)
+        return 2
+    os.chdir(ROOT)
+    os.execv(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

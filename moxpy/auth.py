@@ -1,0 +1,94 @@
+"""Logins: password hashes, verification off the event loop, per-IP
+throttling of failures, and a short cache of successful verifications.
+
+Used by every listener that takes a password (webapi, SMTP submission,
+IMAP). Passwords are hashed with argon2id through the passlib API of the
+maintained libpass fork. A verification costs tens of milliseconds of CPU,
+so it runs in a thread, is skipped for IPs that failed too often, and a
+success is remembered briefly so a busy API client does not pay it per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import time
+from collections import deque
+
+from passlib.hash import argon2
+
+from . import config as configlib
+
+# OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane.
+_hasher = argon2.using(type="ID", memory_cost=19456, rounds=2, parallelism=1)
+
+FAILURE_WINDOW = 60.0  # seconds over which failures from one IP are counted
+MAX_FAILURES = 10  # failures per window before further attempts are refused unchecked
+CACHE_TTL = 60.0
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password, password_hash)
+    except (ValueError, TypeError):
+        return False
+
+
+class Throttled(Exception):
+    """Too many failed logins from this IP; try again later."""
+
+
+class Authenticator:
+    def __init__(self, get_config):
+        self._get_config = get_config  # callable: the config may be reloaded
+        self._failures: dict[str, deque[float]] = {}
+        self._cache: dict[bytes, float] = {}
+        self._key = os.urandom(32)
+
+    def throttled(self, remote_ip: str) -> bool:
+        failures = self._failures.get(remote_ip)
+        if not failures:
+            return False
+        cutoff = time.monotonic() - FAILURE_WINDOW
+        while failures and failures[0] < cutoff:
+            failures.popleft()
+        return len(failures) >= MAX_FAILURES
+
+    def _failed(self, remote_ip: str) -> None:
+        self._failures.setdefault(remote_ip, deque()).append(time.monotonic())
+        if len(self._failures) > 10000:
+            self._failures.clear()  # bounded memory under a spray from many IPs
+
+    async def login(self, address: str, password: str, remote_ip: str) -> str | None:
+        """The account name for valid credentials, None for invalid; Throttled when refused unchecked."""
+        if self.throttled(remote_ip):
+            raise Throttled()
+        config = self._get_config()
+        account_name = configlib.login_account(config, address)
+        password_hash = config.Accounts[account_name].PasswordHash if account_name else ""
+        key = hmac.new(self._key, "\0".join((address.lower(), password_hash, password)).encode(), hashlib.sha256).digest()
+        now = time.monotonic()
+        if account_name and self._cache.get(key, 0) > now:
+            return account_name
+        ok = await asyncio.to_thread(verify_password, password, password_hash) if account_name else False
+        if not ok:
+            if not account_name:
+                # Spend comparable time for unknown users, so timing does not reveal which addresses exist.
+                await asyncio.to_thread(verify_password, password, _DUMMY_HASH)
+            self._failed(remote_ip)
+            return None
+        if len(self._cache) > 10000:
+            self._cache = {k: v for k, v in self._cache.items() if v > now}
+        self._cache[key] = now + CACHE_TTL
+        return account_name
+
+
+_DUMMY_HASH = hash_password("not a real password")

@@ -1,0 +1,227 @@
+"""Configuration: the TOML file a server runs from, its types and defaults.
+
+The config file is the single source for domains, accounts (with password
+hashes), listeners and their ports, and per-account webhook settings. It is
+read with msgspec into the typed structs below, so a typo in a field name or
+a value of the wrong type is reported with its path instead of being
+ignored. It does not know about sockets or storage; server.py turns it into
+running listeners.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import msgspec
+
+CONFIG_FILE = "mox.toml"
+
+
+class Service(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
+    """One listening service of a listener."""
+
+    Enabled: bool = False
+    Port: int = 0
+
+
+class WebService(Service, forbid_unknown_fields=True):
+    Path: str = "/webapi/v0/"  # URL path the webapi is served at
+
+
+class Listener(msgspec.Struct, forbid_unknown_fields=True):
+    IPs: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1"])
+    Hostname: str = ""  # name announced in SMTP greetings; defaults to the server's Hostname
+    SMTP: Service = msgspec.field(default_factory=Service)  # delivery, no auth
+    Submission: Service = msgspec.field(default_factory=Service)  # AUTH, plain or STARTTLS
+    Submissions: Service = msgspec.field(default_factory=Service)  # AUTH, implicit TLS
+    IMAP: Service = msgspec.field(default_factory=Service)
+    IMAPS: Service = msgspec.field(default_factory=Service)
+    WebAPIHTTP: WebService = msgspec.field(default_factory=WebService)
+    WebAPIHTTPS: WebService = msgspec.field(default_factory=WebService)
+
+
+class Domain(msgspec.Struct, forbid_unknown_fields=True):
+    LocalpartCatchallSeparator: str = "+"  # addresses local+anything@domain reach local@domain
+
+
+class OutgoingWebhook(msgspec.Struct, forbid_unknown_fields=True):
+    URL: str = ""
+    Authorization: str = ""  # sent as the Authorization header, e.g. "Basic ..."
+    Events: list[str] = msgspec.field(default_factory=list)  # empty: all events
+
+
+class IncomingWebhook(msgspec.Struct, forbid_unknown_fields=True):
+    URL: str = ""
+    Authorization: str = ""
+
+
+class Destination(msgspec.Struct, forbid_unknown_fields=True):
+    Mailbox: str = ""  # mailbox for incoming mail; empty: Inbox
+
+
+class Account(msgspec.Struct, forbid_unknown_fields=True):
+    Domain: str  # default domain of the account
+    FullName: str = ""  # display name used in From when a Send does not give one
+    PasswordHash: str = ""  # argon2id hash, set with `mox.py account passwd`
+    # Addresses that deliver into this account: "user@domain", or "@domain" for a catchall.
+    Destinations: dict[str, Destination] = msgspec.field(default_factory=dict)
+    # Login addresses whose outgoing mail gets a unique MAIL FROM (localpart+ID@domain) per recipient.
+    FromIDLoginAddresses: list[str] = msgspec.field(default_factory=list)
+    KeepRetiredMessagePeriod: float = 0.0  # seconds retired queue entries are kept
+    KeepRetiredWebhookPeriod: float = 0.0  # seconds retired webhooks are kept
+    MaxOutgoingMessagesPerDay: int = 1000  # 0: unlimited
+    MaxFirstTimeRecipientsPerDay: int = 200  # 0: unlimited
+    OutgoingWebhook: OutgoingWebhook | None = None
+    IncomingWebhook: IncomingWebhook | None = None
+
+
+class Queue(msgspec.Struct, forbid_unknown_fields=True):
+    # First retry interval after a temporary failure in seconds; doubles each attempt.
+    BackoffFirst: float = 450.0
+    MaxAttempts: int = 8
+    Concurrency: int = 32  # deliveries in flight at once
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True):
+    Hostname: str = "localhost"
+    DataDir: str = "data"  # relative to the directory of the config file
+    LogLevel: str = "info"
+    MaxMessageSize: int = 100 * 1024 * 1024
+    # localserve: accept mail for every address, deliver all outgoing mail to ourselves.
+    Localserve: bool = False
+    Queue: Queue = msgspec.field(default_factory=Queue)
+    Listeners: dict[str, Listener] = msgspec.field(default_factory=dict)
+    Domains: dict[str, Domain] = msgspec.field(default_factory=dict)
+    Accounts: dict[str, Account] = msgspec.field(default_factory=dict)
+
+    # Set when loaded; not part of the file.
+    path: str = ""
+
+    def data_dir(self) -> str:
+        return os.path.join(os.path.dirname(os.path.abspath(self.path)), self.DataDir)
+
+
+class ConfigError(Exception):
+    pass
+
+
+def load(path: str) -> Config:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError(f"reading config: {e}") from e
+    try:
+        config = msgspec.toml.decode(data, type=Config)
+    except msgspec.DecodeError as e:
+        raise ConfigError(f"{path}: {e}") from e
+    config.path = path
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    for name, account in config.Accounts.items():
+        if account.Domain not in config.Domains:
+            raise ConfigError(f"account {name}: domain {account.Domain!r} not configured in Domains")
+        for address in account.Destinations:
+            domain = address.rpartition("@")[2]
+            if "@" not in address or domain not in config.Domains:
+                raise ConfigError(f"account {name}: destination {address!r} must be user@domain or @domain of a configured domain")
+    for name, listener in config.Listeners.items():
+        for service_name in ("SMTP", "Submission", "Submissions", "IMAP", "IMAPS", "WebAPIHTTP", "WebAPIHTTPS"):
+            service = getattr(listener, service_name)
+            if service.Enabled and not 0 < service.Port < 65536:
+                raise ConfigError(f"listener {name}: {service_name}: invalid port {service.Port}")
+
+
+def dumps(config: Config) -> bytes:
+    data = _drop_none(msgspec.to_builtins(config))
+    data.pop("path", None)
+    return msgspec.toml.encode(data)
+
+
+def _drop_none(value):
+    """TOML has no null: unset optional sections are left out."""
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def save(config: Config, path: str | None = None) -> None:
+    """Write the config atomically: a temporary file in the same directory, then rename."""
+    path = path or config.path
+    data = dumps(config)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".mox.toml.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(HEADER.encode())
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    config.path = path
+
+
+HEADER = """\
+# moxpy configuration. Field names follow mox's config where they exist.
+# Durations are in seconds. Changes take effect after a restart, except
+# account and address changes made with `mox.py account|address`.
+#
+# Per-account webhooks (see docs/webapi.md), for example:
+#
+#   [Accounts.mox.OutgoingWebhook]
+#   URL = "http://localhost:8000/hooks/outgoing"
+#   Authorization = "Basic dXNlcjpwYXNz"
+#   Events = []   # empty: all of delivered, suppressed, delayed, failed,
+#                 # relayed, expanded, canceled, unrecognized
+#
+#   [Accounts.mox.IncomingWebhook]
+#   URL = "http://localhost:8000/hooks/incoming"
+#   Authorization = ""
+
+"""
+
+
+def login_account(config: Config, address: str) -> str | None:
+    """The account an address logs in to: one of its explicit destinations (not a catchall)."""
+    address = address.strip()
+    local, _, domain = address.rpartition("@")
+    key = f"{local}@{domain.lower()}"
+    for name, account in config.Accounts.items():
+        for dest in account.Destinations:
+            if not dest.startswith("@") and dest.lower() == key.lower():
+                return name
+    return None
+
+
+def delivery_account(config: Config, address: str, localserve_fallback: bool = True) -> tuple[str, str] | None:
+    """(account, mailbox) that mail for address goes to, or None when nobody takes it.
+
+    Tried in order: the exact address; the localpart cut at the domain's
+    catchall separator; the domain catchall "@domain"; in localserve, the
+    first account (every address is accepted).
+    """
+    local, _, domain = address.strip().rpartition("@")
+    domain = domain.lower()
+    candidates = [f"{local}@{domain}"]
+    dom = config.Domains.get(domain)
+    if dom and dom.LocalpartCatchallSeparator and dom.LocalpartCatchallSeparator in local:
+        candidates.append(f"{local.split(dom.LocalpartCatchallSeparator, 1)[0]}@{domain}")
+    candidates.append(f"@{domain}")
+    for candidate in candidates:
+        for name, account in config.Accounts.items():
+            for dest, destination in account.Destinations.items():
+                if dest.lower() == candidate.lower():
+                    return name, destination.Mailbox or "Inbox"
+    if localserve_fallback and config.Localserve and config.Accounts:
+        return next(iter(config.Accounts)), "Inbox"
+    return None

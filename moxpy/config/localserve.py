@@ -1,0 +1,74 @@
+"""The configuration localserve generates on first start.
+
+One domain (localhost), one account (mox) with login mox@localhost and
+password moxmoxmox, and one loopback listener on the usual ports + 1000.
+The file is written once; later starts use it as the operator left it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import auth
+from . import CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
+
+ADDRESS = "mox@localhost"
+PASSWORD = "moxmoxmox"
+HOUR = 3600.0
+
+# Default ports: the usual ones plus 1000.
+PORTS = {
+    "SMTP": 1025,
+    "Submission": 1587,
+    "Submissions": 1465,
+    "IMAP": 1143,
+    "IMAPS": 1993,
+    "WebAPIHTTP": 1080,
+    "WebAPIHTTPS": 1443,
+}
+
+
+def config_path(directory: str) -> str:
+    return os.path.join(directory, "config", CONFIG_FILE)
+
+
+def default_config(ports: dict[str, int] | None = None) -> Config:
+    ports = {**PORTS, **(ports or {})}
+    listener = Listener(
+        IPs=["127.0.0.1"],
+        SMTP=Service(True, ports["SMTP"]),
+        Submission=Service(True, ports["Submission"]),
+        Submissions=Service(True, ports["Submissions"]),
+        IMAP=Service(True, ports["IMAP"]),
+        IMAPS=Service(True, ports["IMAPS"]),
+        WebAPIHTTP=WebService(True, ports["WebAPIHTTP"]),
+        WebAPIHTTPS=WebService(True, ports["WebAPIHTTPS"]),
+    )
+    account = Account(
+        Domain="localhost",
+        FullName="mox",
+        PasswordHash=auth.hash_password(PASSWORD),
+        Destinations={ADDRESS: Destination()},
+        KeepRetiredMessagePeriod=72 * HOUR,
+        KeepRetiredWebhookPeriod=72 * HOUR,
+        MaxOutgoingMessagesPerDay=0,
+        MaxFirstTimeRecipientsPerDay=0,
+    )
+    return Config(
+        Hostname="localhost",
+        DataDir="../data",
+        Localserve=True,
+        Listeners={"local": listener},
+        Domains={"localhost": Domain(LocalpartCatchallSeparator="+")},
+        Accounts={"mox": account},
+    )
+
+
+def ensure(directory: str, ports: dict[str, int] | None = None) -> tuple[Config, bool]:
+    """Load DIR/config/mox.toml, creating it first if missing; return (config, created)."""
+    path = config_path(directory)
+    created = not os.path.exists(path)
+    if created:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        save(default_config(ports), path)
+    return load(path), created

@@ -1,0 +1,248 @@
+"""Composing outgoing messages from parts, as the webapi's Send does.
+
+Layout (as mox): Text and HTML together make multipart/alternative, with any
+alternative files joining it; inline files wrap that in multipart/related;
+attached files wrap everything in multipart/mixed. Text parts use 7bit when
+they are ASCII with short lines, quoted-printable otherwise, so no line on
+the wire exceeds 78 characters (RFC 5322 2.1.1). Files are base64.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import mimetypes
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address as HeaderAddress
+from email.message import EmailMessage, MIMEPart
+
+from .address import Address
+
+MAX_LINE = 78
+
+
+class ComposeError(ValueError):
+    """Bad input for composition; the message says what."""
+
+
+@dataclass
+class Attachment:
+    data: bytes
+    name: str = ""
+    content_type: str = ""  # detected when empty
+    content_id: str = ""
+
+
+@dataclass
+class Draft:
+    sender: tuple[str, Address]
+    to: list[tuple[str, Address]] = field(default_factory=list)
+    cc: list[tuple[str, Address]] = field(default_factory=list)
+    bcc: list[tuple[str, Address]] = field(default_factory=list)
+    reply_to: list[tuple[str, Address]] = field(default_factory=list)
+    hostname: str = "localhost"
+    message_id: str = ""
+    references: list[str] = field(default_factory=list)
+    date: datetime | None = None
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    alternative_files: list[Attachment] = field(default_factory=list)
+    inline_files: list[Attachment] = field(default_factory=list)
+    attached_files: list[Attachment] = field(default_factory=list)
+    user_agent: str = "moxpy"
+
+
+@dataclass
+class Composed:
+    data: bytes  # the message as sent: no Bcc header
+    sent_copy: bytes  # for the Sent mailbox: with a Bcc header when there are BCC recipients
+    message_id: str
+    smtputf8: bool
+
+
+def new_message_id(hostname: str) -> str:
+    return f"<{secrets.token_urlsafe(16)}@{hostname}>"
+
+
+def check_header_value(name: str, value: str) -> None:
+    # RFC 5322 2.2: header bodies are printable characters, space and tab.
+    for c in value:
+        if (ord(c) < 0x20 and c != "\t") or c == "\x7f":
+            raise ComposeError(f"control character in {name}")
+
+
+def check_header_name(name: str) -> None:
+    # RFC 5322 2.2: printable US-ASCII except colon.
+    if not name or any(not 33 <= ord(c) <= 126 or c == ":" for c in name):
+        raise ComposeError(f"invalid header name {name!r}")
+
+
+def detect_content_type(data: bytes, name: str = "") -> str:
+    """A content type from the file name, else from the data's first bytes."""
+    guessed, _ = mimetypes.guess_type(name) if name else (None, None)
+    if guessed:
+        return guessed
+    for signature, ctype in _SIGNATURES:
+        if data.startswith(signature):
+            return ctype
+    head = data[:512]
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        return "text/html"
+    try:
+        head.decode("utf-8")
+        if all(b >= 0x20 or b in b"\t\r\n\f" for b in head):
+            return "text/plain"
+    except UnicodeDecodeError:
+        pass
+    return "application/octet-stream"
+
+
+_SIGNATURES = [
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"RIFF", "application/octet-stream"),
+]
+
+
+def _text_cte(text: str) -> tuple[str, str]:
+    """(charset, transfer encoding) that keep the text 7-bit with short lines."""
+    ascii_text = text.isascii()
+    short = all(len(line) <= MAX_LINE for line in text.split("\n"))
+    charset = "us-ascii" if ascii_text else "utf-8"
+    return charset, "7bit" if ascii_text and short else "quoted-printable"
+
+
+def _set_text(part: EmailMessage, text: str, subtype: str) -> None:
+    charset, cte = _text_cte(text)
+    part.set_content(text, subtype=subtype, charset=charset, cte=cte)
+
+
+def _file_args(f: Attachment) -> tuple[str, str]:
+    ctype = (f.content_type or detect_content_type(f.data, f.name)).split(";")[0].strip().lower()
+    maintype, _, subtype = ctype.partition("/")
+    if not maintype or not subtype:
+        raise ComposeError(f"invalid content type {f.content_type!r}")
+    return maintype, subtype
+
+
+def _header_address(name: str, address: Address, utf8: bool) -> HeaderAddress:
+    check_header_value("address name", name)
+    domain = address.domain if utf8 else address.ascii_domain
+    return HeaderAddress(display_name=name, username=address.localpart, domain=domain)
+
+
+def compose(draft: Draft) -> Composed:
+    everyone = [draft.sender] + draft.to + draft.cc + draft.bcc + draft.reply_to
+    smtputf8 = any(addr.smtputf8 for _, addr in everyone)
+    pol = (policy.SMTPUTF8 if smtputf8 else policy.SMTP).clone(max_line_length=MAX_LINE)
+
+    check_header_value("subject", draft.subject)
+    message_id = draft.message_id or new_message_id(draft.hostname)
+    check_header_value("message-id", message_id)
+    for ref in draft.references:
+        check_header_value("references", ref)
+    for name, value in draft.headers:
+        check_header_name(name)
+        check_header_value(name, value)
+
+    msg = EmailMessage(policy=pol)
+    try:
+        msg["From"] = _header_address(*draft.sender, smtputf8)
+        if draft.to:
+            msg["To"] = [_header_address(n, a, smtputf8) for n, a in draft.to]
+        if draft.cc:
+            msg["Cc"] = [_header_address(n, a, smtputf8) for n, a in draft.cc]
+        if draft.reply_to:
+            msg["Reply-To"] = [_header_address(n, a, smtputf8) for n, a in draft.reply_to]
+        if draft.subject:
+            msg["Subject"] = draft.subject
+        msg["Message-Id"] = message_id
+        if draft.references:
+            msg["In-Reply-To"] = draft.references[-1]
+            msg["References"] = " ".join(draft.references)
+        msg["Date"] = email.utils.format_datetime(draft.date or email.utils.localtime())
+        lower_names = {name.lower() for name, _ in draft.headers}
+        for name, value in draft.headers:
+            msg[name] = value
+        if "user-agent" not in lower_names and "x-mailer" not in lower_names:
+            msg["User-Agent"] = draft.user_agent
+    except (ValueError, TypeError, IndexError) as e:
+        raise ComposeError(f"composing headers: {e}") from None
+
+    body = _body(draft, pol)
+    # The body's content headers and payload move to the top-level message,
+    # after the header fields above.
+    if "MIME-Version" not in msg:
+        msg["MIME-Version"] = "1.0"
+    for name, value in body.items():
+        if name.lower() != "mime-version":
+            msg[name] = value
+    msg.set_payload(body.get_payload())
+
+    try:
+        data = msg.as_bytes(policy=pol)
+    except (ValueError, TypeError, UnicodeError) as e:
+        raise ComposeError(f"composing message: {e}") from None
+    sent_copy = data
+    if draft.bcc:
+        bcc = EmailMessage(policy=pol)
+        bcc["Bcc"] = [_header_address(n, a, smtputf8) for n, a in draft.bcc]
+        sent_copy = bcc.as_bytes(policy=pol).split(b"\r\n\r\n", 1)[0] + b"\r\n" + data
+    return Composed(data=data, sent_copy=sent_copy, message_id=message_id, smtputf8=smtputf8)
+
+
+def _body(draft: Draft, pol) -> MIMEPart:
+    body = MIMEPart(policy=pol)
+    text = draft.text.replace("\r\n", "\n")
+    html = draft.html.replace("\r\n", "\n")
+    if text:
+        _set_text(body, text, "plain")
+        if html:
+            charset, cte = _text_cte(html)
+            body.add_alternative(html, subtype="html", charset=charset, cte=cte)
+    elif html:
+        _set_text(body, html, "html")
+    for f in draft.alternative_files:
+        body.add_alternative(f.data, *_file_args(f), **_file_kwargs(f))
+    if draft.inline_files:
+        body = _wrap("related", body, pol)
+        for f in draft.inline_files:
+            body.attach(_file_part(f, "inline", pol))
+    if draft.attached_files:
+        body = _wrap("mixed", body, pol)
+        for f in draft.attached_files:
+            body.attach(_file_part(f, "attachment", pol))
+    return body
+
+
+def _wrap(subtype: str, inner: MIMEPart, pol) -> MIMEPart:
+    outer = MIMEPart(policy=pol)
+    getattr(outer, "make_" + subtype)()  # an empty multipart of that subtype
+    outer.attach(inner)
+    return outer
+
+
+def _file_part(f: Attachment, disposition: str, pol) -> MIMEPart:
+    part = MIMEPart(policy=pol)
+    part.set_content(f.data, *_file_args(f), disposition=disposition, **_file_kwargs(f))
+    return part
+
+
+def _file_kwargs(f: Attachment) -> dict:
+    kwargs: dict = {}
+    if f.name:
+        check_header_value("file name", f.name)
+        kwargs["filename"] = f.name
+    if f.content_id:
+        check_header_value("content-id", f.content_id)
+        kwargs["cid"] = f.content_id
+    return kwargs

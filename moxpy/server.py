@@ -1,0 +1,157 @@
+"""Wiring: one asyncio event loop with Twisted's asyncio reactor on it,
+every listener and worker started and stopped in order.
+
+Twisted runs on the asyncio loop (asyncioreactor), so aiosmtpd, the IMAP
+server and twisted.web share it. install_reactor() must run before anything
+imports twisted.internet.reactor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from . import auth as authlib
+from . import config as configlib
+from .queue import Queue
+from .queue import schema as queue_schema
+from .queue.deliver import LocalDeliverer
+from .smtpserver import smtp_factory
+from .smtpserver.delivery import DeliveryHandler
+from .store import Store
+from .store.db import Database
+
+log = logging.getLogger("moxpy.server")
+
+
+def install_reactor() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    from twisted.internet import asyncioreactor
+
+    asyncioreactor.install(loop)  # does not set the loop itself; done above
+    return loop
+
+
+def server_schema(conn) -> None:
+    queue_schema(conn)
+
+
+class Server:
+    def __init__(self, config: configlib.Config):
+        self.config = config
+        self.data_dir = config.data_dir()
+        self._asyncio_servers: list[asyncio.AbstractServer] = []
+        self._twisted_ports: list = []
+        self.store: Store | None = None
+        self.db: Database | None = None
+        self.queue: Queue | None = None
+
+    def get_config(self) -> configlib.Config:
+        return self.config
+
+    def listen_addresses(self, service: str) -> list[tuple[str, int]]:
+        result = []
+        for listener in self.config.Listeners.values():
+            svc = getattr(listener, service)
+            if svc.Enabled:
+                result.extend((ip, svc.Port) for ip in listener.IPs)
+        return result
+
+    async def start(self) -> None:
+        from twisted.internet import reactor
+        from twisted.web import server as webserver
+
+        from .webapi.methods import API
+        from .webapi.resource import WebAPIResource
+
+        loop = asyncio.get_running_loop()
+        config = self.config
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.db = Database(os.path.join(self.data_dir, "mox.db"), server_schema)
+        self.store = Store(self.data_dir)
+        for name in config.Accounts:
+            self.store.account(name)  # open (and create) every account's index at start
+
+        smtp_addresses = self.listen_addresses("SMTP")
+        if config.Localserve:
+            if not smtp_addresses:
+                raise configlib.ConfigError("localserve needs an SMTP listener to deliver its queue to")
+            host, port = smtp_addresses[0]
+            deliverer = LocalDeliverer(host, port, local_hostname=config.Hostname)
+        else:
+            raise configlib.ConfigError("only localserve is supported so far: set Localserve = true")
+
+        def keep_period(account: str) -> float:
+            acc = self.config.Accounts.get(account)
+            return acc.KeepRetiredMessagePeriod if acc else 0.0
+
+        self.queue = Queue(self.db, self.data_dir, config.Queue, deliverer, keep_period=keep_period)
+        authenticator = authlib.Authenticator(self.get_config)
+
+        delivery = DeliveryHandler(self.get_config, self.store, config.Hostname)
+        for host, port in smtp_addresses:
+            factory = smtp_factory(delivery, hostname=config.Hostname, data_size_limit=config.MaxMessageSize, loop=loop)
+            self._asyncio_servers.append(await loop.create_server(factory, host, port, reuse_address=True))
+            log.info("listening service=smtp address=%s:%d", host, port)
+
+        for listener in config.Listeners.values():
+            if listener.WebAPIHTTP.Enabled:
+                api = API(self.get_config, self.store, self.queue)
+                site = webserver.Site(WebAPIResource(api, authenticator, listener.WebAPIHTTP.Path))
+                site.log = lambda request: None  # calls are logged by the resource
+                for ip in listener.IPs:
+                    self._twisted_ports.append(reactor.listenTCP(listener.WebAPIHTTP.Port, site, interface=ip))
+                    log.info("listening service=webapi address=%s:%d", ip, listener.WebAPIHTTP.Port)
+
+        self.queue.start()
+
+    async def stop(self) -> None:
+        log.info("shutting down")
+        for srv in self._asyncio_servers:
+            srv.close()
+        for port in self._twisted_ports:
+            port.stopListening()
+        for srv in self._asyncio_servers:
+            try:
+                await asyncio.wait_for(srv.wait_closed(), 1.0)
+            except TimeoutError:
+                pass
+        if self.queue:
+            await self.queue.stop()
+        # Writes already handed to the writer threads are committed before they close.
+        if self.store:
+            self.store.close()
+        if self.db:
+            self.db.close()
+        log.info("stopped")
+
+
+def run(config: configlib.Config, on_ready=None) -> int:
+    """Run the server until SIGINT or SIGTERM; return the exit code."""
+    loop = install_reactor()
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    server = Server(config)
+    status = {"code": 0}
+
+    async def start():
+        try:
+            await server.start()
+        except Exception as e:
+            log.error("starting: %s", e, exc_info=not isinstance(e, (OSError, configlib.ConfigError)))
+            print(f"mox: cannot start: {e}", file=sys.stderr)
+            status["code"] = 1
+            reactor.stop()
+            return
+        if on_ready:
+            on_ready(server)
+
+    reactor.callWhenRunning(lambda: Deferred.fromFuture(asyncio.ensure_future(start())))
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: Deferred.fromFuture(asyncio.ensure_future(server.stop())))
+    reactor.run()
+    return status["code"]

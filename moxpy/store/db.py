@@ -1,0 +1,178 @@
+"""A SQLite database with one writer thread and group commit.
+
+Every write is a function run inside the writer thread. Writes that arrive
+while a commit is in progress are batched: each runs in its own savepoint,
+then one COMMIT (one fsync, journal_mode=WAL with synchronous=FULL) makes
+all of them durable, and only then are their callers answered. Directories
+holding newly written message files are fsync'ed once per batch, before the
+commit, so a row never points to a file that could vanish in a crash.
+
+Reads run on the calling thread over a separate read-only connection; with
+WAL they see the last committed state and never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue as stdqueue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+log = logging.getLogger("moxpy.store.db")
+
+MAX_BATCH = 512
+
+
+class _Job:
+    __slots__ = ("fn", "future", "loop", "sync_dirs")
+
+    def __init__(self, fn, future, loop, sync_dirs):
+        self.fn = fn
+        self.future = future
+        self.loop = loop
+        self.sync_dirs = sync_dirs
+
+
+def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("pragma busy_timeout = 10000")
+    if not readonly:
+        conn.execute("pragma journal_mode = wal")
+        conn.execute("pragma synchronous = full")
+    conn.execute("pragma foreign_keys = on")
+    return conn
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Database:
+    def __init__(self, path: str, schema: Callable[[sqlite3.Connection], None]):
+        self.path = path
+        conn = connect(path)
+        with conn:
+            schema(conn)
+        self._writer_conn = conn
+        self._reader = connect(path, readonly=True)
+        self._jobs: stdqueue.SimpleQueue[_Job | None] = stdqueue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"writer {os.path.basename(path)}", daemon=True)
+        self._thread.start()
+
+    # Reads.
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return self._reader.execute(sql, tuple(params)).fetchall()
+
+    def query_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        return self._reader.execute(sql, tuple(params)).fetchone()
+
+    # Writes.
+
+    async def write(self, fn: Callable[[sqlite3.Connection], Any], sync_dirs: Iterable[str] = ()) -> Any:
+        """Run fn(conn) in a transaction in the writer thread; return its result once committed."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._jobs.put(_Job(fn, future, loop, tuple(sync_dirs)))
+        return await future
+
+    def write_sync(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Like write, for command-line tools that run without an event loop."""
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        class _Sync:
+            def set(self, result=None, error=None):
+                box["result"], box["error"] = result, error
+                done.set()
+
+        self._jobs.put(_Job(fn, _Sync(), None, ()))
+        done.wait()
+        if box["error"] is not None:
+            raise box["error"]
+        return box["result"]
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+        self._reader.close()
+
+    def _run(self) -> None:
+        conn = self._writer_conn
+        stop = False
+        while not stop:
+            job = self._jobs.get()
+            if job is None:
+                break
+            batch = [job]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._jobs.get_nowait()
+                except stdqueue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit(conn, batch)
+        conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            conn.execute("begin immediate")
+            for job in batch:
+                conn.execute("savepoint job")
+                try:
+                    result = job.fn(conn)
+                except BaseException as e:  # the job's own error goes back to its caller
+                    conn.execute("rollback to job")
+                    conn.execute("release job")
+                    results.append((job, None, e))
+                else:
+                    conn.execute("release job")
+                    results.append((job, result, None))
+            dirs = {d for job, _, error in results if error is None for d in job.sync_dirs}
+            for d in dirs:
+                fsync_dir(d)
+            conn.execute("commit")
+        except BaseException as e:
+            log.exception("commit failed")
+            try:
+                conn.execute("rollback")
+            except sqlite3.Error:
+                pass
+            results = [(job, None, e) for job in batch]
+        for job, result, error in results:
+            _deliver(job, result, error)
+
+
+def _deliver(job: _Job, result: Any, error: BaseException | None) -> None:
+    if job.loop is None:
+        job.future.set(result, error)
+        return
+
+    def resolve():
+        if job.future.done():
+            return
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
+
+    try:
+        job.loop.call_soon_threadsafe(resolve)
+    except RuntimeError:
+        pass  # loop closed: nobody is waiting any more

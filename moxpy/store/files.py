@@ -1,0 +1,45 @@
+"""Message files: one file per message, holding its exact bytes.
+
+Files are written under a random name in one of 256 bucket directories and
+fsync'ed before the caller records them in a database; the bucket directory
+is fsync'ed by the database's group commit (see db.Database.write). A crash
+between the two leaves an unreferenced file, never a row without its file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+
+def write_message_file(root: str, data: bytes) -> tuple[str, str]:
+    """Write data durably under root; return (relative path, bucket directory)."""
+    name = secrets.token_hex(12)
+    bucket = os.path.join(root, name[:2])
+    os.makedirs(bucket, exist_ok=True)
+    path = os.path.join(bucket, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    os.close(fd)
+    return os.path.join(name[:2], name), bucket
+
+
+def read_message_file(root: str, relpath: str) -> bytes:
+    with open(os.path.join(root, relpath), "rb") as f:
+        return f.read()
+
+
+def remove_message_file(root: str, relpath: str) -> None:
+    try:
+        os.unlink(os.path.join(root, relpath))
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,231 @@
+"""The webapi methods: one async function per method, over the store and queue.
+
+Each takes the authenticated call and a decoded request, and returns a
+response struct (or bytes with a content type for the raw methods). Errors
+are raised as WebapiError with a code from SPEC.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import msgspec
+
+from .. import config as configlib
+from ..message import compose as composelib
+from ..message import parse as msgparse
+from ..message.address import Address, AddressError, parse_address
+from ..queue import Queue, Recipient, Submission
+from ..store import MailboxNotFound, MessageNotFound, Store
+from ..store import flags as flaglib
+from ..store.account import row_flags
+from ..webhooks.types import NameAddress, Structure
+from . import types as t
+from .errors import WebapiError
+
+log = logging.getLogger("moxpy.webapi")
+
+MAX_FUTURE_RELEASE = 60 * 24 * 3600
+
+
+@dataclass
+class Call:
+    """The authenticated caller of one method call."""
+
+    account: str
+    login: str  # the address used to log in
+    remote_ip: str
+    # Files uploaded with multipart/form-data, by form key: alternativefile, inlinefile, attachedfile.
+    uploads: dict[str, list[composelib.Attachment]] = field(default_factory=dict)
+
+
+@dataclass
+class Raw:
+    """A method result that is bytes, not JSON."""
+
+    data: bytes
+    content_type: str
+
+
+class API:
+    def __init__(self, get_config, store: Store, queue: Queue):
+        self.get_config = get_config
+        self.store = store
+        self.queue = queue
+
+    # Sending.
+
+    async def Send(self, call: Call, req: t.SendRequest) -> t.SendResult:
+        config = self.get_config()
+        account = config.Accounts[call.account]
+
+        if len(req.From) > 1:
+            raise WebapiError("multipleFrom", "multiple From addresses not allowed")
+        if req.From:
+            sender_name = req.From[0].Name
+            sender = _address(req.From[0].Address, "From")
+        else:
+            sender_name = account.FullName
+            sender = _address(call.login, "From")
+        if not may_send_as(config, call.account, sender):
+            raise WebapiError("badFrom", f"not allowed to send as {sender}")
+
+        recipients = [(n.Name, _address(n.Address, "recipient")) for n in req.To + req.CC + req.BCC]
+        if not recipients:
+            raise WebapiError("noRecipients", "no recipients in To, CC or BCC")
+        if not req.Text and not req.HTML:
+            raise WebapiError("missingBody", "at least text or html body required")
+        if req.MessageID and not (req.MessageID.startswith("<") and req.MessageID.endswith(">")):
+            raise WebapiError("malformedMessageID", "message-id must be of the form <...>")
+        if req.FutureRelease is not None:
+            delta = (req.FutureRelease - datetime.now(timezone.utc)).total_seconds()
+            if delta > MAX_FUTURE_RELEASE:
+                raise WebapiError("user", "future release cannot be more than 60 days ahead")
+
+        draft = composelib.Draft(
+            sender=(sender_name, sender),
+            to=[(n.Name, _address(n.Address, "To")) for n in req.To],
+            cc=[(n.Name, _address(n.Address, "CC")) for n in req.CC],
+            bcc=[(n.Name, _address(n.Address, "BCC")) for n in req.BCC],
+            reply_to=[(n.Name, _address(n.Address, "ReplyTo")) for n in req.ReplyTo],
+            hostname=config.Hostname,
+            message_id=req.MessageID,
+            references=req.References,
+            date=req.Date,
+            subject=req.Subject,
+            text=req.Text,
+            html=req.HTML,
+            headers=[(k, v) for k, v in req.Headers],
+            alternative_files=_files(req.AlternativeFiles) + call.uploads.get("alternativefile", []),
+            inline_files=_files(req.InlineFiles) + call.uploads.get("inlinefile", []),
+            attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
+        )
+        try:
+            composed = composelib.compose(draft)
+        except composelib.ComposeError as e:
+            raise WebapiError("user", str(e)) from None
+        if len(composed.data) > config.MaxMessageSize:
+            raise WebapiError("messageTooLarge", f"message too large: {len(composed.data)} bytes, maximum {config.MaxMessageSize}")
+
+        domain = config.Domains.get(sender.domain)
+        separator = domain.LocalpartCatchallSeparator if domain else ""
+        use_from_id = bool(separator) and call.login.lower() in {a.lower() for a in account.FromIDLoginAddresses}
+        queue_recipients = []
+        for _, rcpt in recipients:
+            from_id = secrets.token_urlsafe(12) if use_from_id else ""
+            mail_from = f"{sender.localpart}{separator}{from_id}@{sender.domain}" if from_id else str(sender)
+            queue_recipients.append(Recipient(address=str(rcpt), from_id=from_id, mail_from=mail_from))
+
+        submission = Submission(
+            account=call.account,
+            sender=str(sender),
+            recipients=queue_recipients,
+            data=composed.data,
+            message_id=composed.message_id,
+            subject=req.Subject,
+            smtputf8=composed.smtputf8,
+            require_tls=req.RequireTLS,
+            extra=dict(req.Extra),
+            release_at=req.FutureRelease.timestamp() if req.FutureRelease else None,
+        )
+        ids = await self.queue.add(submission)
+        if req.SaveSent:
+            sent = self.store.account(call.account)
+            await sent.deliver(composed.sent_copy, "Sent", flags=flaglib.SEEN)
+        log.info("send account=%s message_id=%s recipients=%d", call.account, composed.message_id, len(ids))
+        return t.SendResult(
+            MessageID=composed.message_id,
+            Submissions=[t.Submission(Address=r.address, QueueMsgID=i, FromID=r.from_id)
+                         for r, i in zip(queue_recipients, ids)],
+        )
+
+    # Reading messages.
+
+    def _message(self, call: Call, msg_id: int):
+        account = self.store.account(call.account)
+        row = account.message(msg_id)
+        if row is None:
+            raise WebapiError("messageNotFound", "message not found")
+        return account, row
+
+    async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
+        account, row = self._message(call, req.MsgID)
+        msg = msgparse.parse(account.message_bytes(row))
+        text, html = msgparse.readable_parts(msg)
+        mailbox = account.mailbox_by_id(row["mailbox_id"])
+        return t.MessageGetResult(
+            Message=t.Message(
+                From=_names(msg, "From"),
+                To=_names(msg, "To"),
+                CC=_names(msg, "Cc"),
+                BCC=_names(msg, "Bcc"),
+                ReplyTo=_names(msg, "Reply-To"),
+                MessageID=msgparse.header_str(msg, "Message-ID"),
+                References=msgparse.references(msg),
+                Date=msgparse.date(msg),
+                Subject=msgparse.header_str(msg, "Subject"),
+                Text=text,
+                HTML=html,
+            ),
+            Structure=structure(msg),
+            Meta=t.MessageMeta(
+                Size=row["size"],
+                DSN=bool(row["dsn"]),
+                Flags=row_flags(row),
+                MailFrom=row["mail_from"],
+                MailFromValidated=bool(row["mail_from_validated"]),
+                RcptTo=row["rcpt_to"],
+                MsgFrom=row["msg_from"],
+                MsgFromValidated=bool(row["msg_from_validated"]),
+                DKIMVerifiedDomains=_json_list(row["dkim_domains"]),
+                RemoteIP=row["remote_ip"],
+                MailboxName=mailbox["name"] if mailbox else "",
+            ),
+        )
+
+    async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw:
+        account, row = self._message(call, req.MsgID)
+        # mox labels raw messages text/plain so browsers show them.
+        return Raw(account.message_bytes(row), "text/plain; charset=utf-8")
+
+
+def structure(msg) -> Structure:
+    return msgspec.convert(msgparse.structure(msg), Structure)
+
+
+def _json_list(text: str) -> list[str]:
+    return json.loads(text or "[]")
+
+
+def _names(msg, header: str) -> list[NameAddress]:
+    return [NameAddress(Name=name, Address=address) for name, address in msgparse.addresses(msg, header)]
+
+
+def _address(text: str, what: str) -> Address:
+    try:
+        return parse_address(text)
+    except AddressError as e:
+        raise WebapiError("badAddress", f"{what}: {e}") from None
+
+
+def _files(files: list[t.File]) -> list[composelib.Attachment]:
+    result = []
+    for f in files:
+        try:
+            data = base64.b64decode(f.Data, validate=True)
+        except (binascii.Error, ValueError):
+            raise WebapiError("user", f"file {f.Name!r}: invalid base64 data") from None
+        result.append(composelib.Attachment(data=data, name=f.Name, content_type=f.ContentType, content_id=f.ContentID))
+    return result
+
+
+def may_send_as(config: configlib.Config, account: str, address: Address) -> bool:
+    """Whether the account may use address as From: an address that delivers to it (localserve fallback excluded)."""
+    found = configlib.delivery_account(config, str(address), localserve_fallback=False)
+    return found is not None and found[0] == account

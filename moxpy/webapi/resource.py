@@ -1,0 +1,217 @@
+"""The webapi over HTTP: a twisted.web resource.
+
+GET  BASE            the index page listing every method
+GET  BASE<Method>    the method's page: example request, example response, Call button
+POST BASE<Method>    call the method: form field "request" holds JSON; basic auth
+
+Order of checks on a call, as mox: unknown method (404), credentials (429
+when the IP failed too often, 401 when missing or wrong), then the body
+(400 "protocol" for a bad content type, form or JSON), then the method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import logging
+import time
+import urllib.parse
+
+import jinja2
+from twisted.internet.defer import Deferred
+from twisted.web import resource, server
+
+from .. import auth as authlib
+from ..message.compose import Attachment
+from . import codec, examples
+from .errors import WebapiError
+from .methods import API, Call, Raw
+from .types import METHODS, RAW
+
+log = logging.getLogger("moxpy.webapi")
+
+UPLOAD_KEYS = ("alternativefile", "inlinefile", "attachedfile")
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("moxpy.webapi", "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class WebAPIResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, api: API, authenticator: authlib.Authenticator, base_path: str = "/webapi/v0/"):
+        super().__init__()
+        self.api = api
+        self.authenticator = authenticator
+        self.base = base_path if base_path.endswith("/") else base_path + "/"
+
+    # Routing.
+
+    def _method_name(self, request) -> str | None:
+        """The method named by the path, "" for the index, None for anything else."""
+        path = urllib.parse.unquote(request.path.decode("latin-1"))
+        if not path.startswith(self.base):
+            return None
+        return path[len(self.base):]
+
+    def render_GET(self, request) -> bytes:
+        path = request.path.decode("latin-1")
+        if path in ("/", self.base.rstrip("/"), self.base.rsplit("/", 2)[0] + "/"):
+            request.redirect(self.base.encode())
+            return b""
+        name = self._method_name(request)
+        if name == "":
+            return self._html(request, "index.html", base=self.base, methods=METHODS.values(), openapi=False)
+        method = METHODS.get(name or "")
+        if method is None:
+            return self._not_found(request)
+        example_request = codec.encode_pretty(examples.REQUESTS[name])
+        example_response = "" if method.response == RAW else codec.encode_pretty(examples.RESPONSES[name])
+        return self._html(request, "method.html", base=self.base, method=method, raw=method.response == RAW,
+                          request=example_request, response=example_response,
+                          request_rows=min(40, example_request.count("\n") + 2),
+                          response_rows=min(40, example_response.count("\n") + 2))
+
+    def render_HEAD(self, request) -> bytes:
+        return self.render_GET(request)
+
+    def render_POST(self, request):
+        name = self._method_name(request)
+        method = METHODS.get(name or "")
+        if method is None:
+            return self._not_found(request)
+        started = time.monotonic()
+        future = asyncio.ensure_future(self._call(request, name))
+        Deferred.fromFuture(future).addErrback(lambda f: log.error("webapi %s: %s", name, f.getTraceback()))
+        return server.NOT_DONE_YET
+
+    # Calling a method.
+
+    async def _call(self, request, name: str) -> None:
+        method = METHODS[name]
+        remote_ip = request.getClientAddress().host
+        started = time.monotonic()
+        result_code = "ok"
+        account = ""
+        try:
+            login, password = _basic_auth(request)
+            if login is None:
+                result_code = "badauth"
+                return self._unauthorized(request, "use http basic auth with email address as username")
+            try:
+                account = await self.authenticator.login(login, password, remote_ip)
+            except authlib.Throttled:
+                result_code = "ratelimited"
+                return self._plain(request, 429, "429 - too many auth attempts")
+            if account is None:
+                result_code = "badauth"
+                return self._unauthorized(request, "use http basic auth with email address as username")
+            try:
+                request_json, uploads = _read_form(request)
+                if not request_json:
+                    raise WebapiError("protocol", "missing/empty request")
+                req = codec.decode(request_json, method.request)
+                call = Call(account=account, login=login, remote_ip=remote_ip, uploads=uploads)
+                result = await getattr(self.api, name)(call, req)
+            except WebapiError as e:
+                result_code = e.code
+                return self._json(request, 400, e.as_dict())
+            except Exception:
+                log.exception("webapi %s", name)
+                result_code = "server"
+                return self._json(request, 400, {"Code": "server", "Message": "internal server error"})
+            if isinstance(result, Raw):
+                self._write(request, 200, result.content_type, result.data)
+            else:
+                self._write(request, 200, "application/json; charset=utf-8", codec.encode(result))
+        finally:
+            log.info("webapi call method=%s account=%s ip=%s result=%s duration=%.1fms", name, account or "-",
+                     remote_ip, result_code, (time.monotonic() - started) * 1000)
+
+    # Responses.
+
+    def _write(self, request, status: int, content_type: str, body: bytes) -> None:
+        if request.finished or request._disconnected:
+            return
+        request.setResponseCode(status)
+        request.setHeader(b"Content-Type", content_type.encode())
+        request.setHeader(b"Content-Length", str(len(body)).encode())
+        request.write(body)
+        request.finish()
+
+    def _json(self, request, status: int, value) -> None:
+        self._write(request, status, "application/json; charset=utf-8", codec.encode(value))
+
+    def _plain(self, request, status: int, text: str) -> None:
+        self._write(request, status, "text/plain; charset=utf-8", (text + "\n").encode())
+
+    def _unauthorized(self, request, message: str) -> None:
+        request.setHeader(b"WWW-Authenticate", b"Basic realm=webapi")
+        self._plain(request, 401, "401 - unauthorized - " + message)
+
+    def _not_found(self, request) -> bytes:
+        request.setResponseCode(404)
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        return b"404 - not found\n"
+
+    def _html(self, request, template: str, **args) -> bytes:
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        return _templates.get_template(template).render(**args).encode()
+
+
+def _basic_auth(request) -> tuple[str | None, str]:
+    header = (request.getHeader(b"authorization") or b"").decode("latin-1")
+    if not header or not header[:6].lower() == "basic ":
+        return None, ""
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, ""
+    login, sep, password = decoded.partition(":")
+    if not sep or not login:
+        return None, ""
+    return login, password
+
+
+def _read_form(request) -> tuple[str, dict[str, list[Attachment]]]:
+    """The "request" field and uploaded files of a urlencoded or multipart form."""
+    from multipart import MultipartError, MultipartParser, parse_options_header
+
+    content_type = (request.getHeader(b"content-type") or b"").decode("latin-1").strip()
+    mediatype, options = parse_options_header(content_type)
+    body = request.content
+    body.seek(0)
+    if mediatype == "application/x-www-form-urlencoded":
+        try:
+            fields = urllib.parse.parse_qs(body.read().decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise WebapiError("protocol", "parsing form: not utf-8") from None
+        return (fields.get("request") or [""])[0], {}
+    if mediatype == "multipart/form-data":
+        boundary = options.get("boundary")
+        if not boundary:
+            raise WebapiError("protocol", "parsing form: multipart/form-data without boundary")
+        request_json = ""
+        uploads: dict[str, list[Attachment]] = {}
+        try:
+            for part in MultipartParser(body, boundary, part_limit=1000):
+                if part.name == "request" and part.filename is None:
+                    request_json = part.value
+                elif part.name in UPLOAD_KEYS:
+                    content_type = part.headers.get("Content-Type", "") if "Content-Type" in part.headers else ""
+                    uploads.setdefault(part.name, []).append(Attachment(
+                        data=part.raw,
+                        name=part.filename or "",
+                        content_type=content_type,
+                        content_id=part.headers.get("Content-ID", "") or "",
+                    ))
+        except MultipartError as e:
+            raise WebapiError("protocol", f"parsing form: {e}") from None
+        return request_json, uploads
+    raise WebapiError("protocol", f"unknown content-type {content_type!r}: use application/x-www-form-urlencoded or multipart/form-data")

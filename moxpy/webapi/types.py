@@ -1,0 +1,206 @@
+"""Request and response types of the webapi methods (mox's package webapi).
+
+These classes are the single definition of the API: the Go-like JSON
+decoding, the responses, the example requests on the HTML method pages,
+the OpenAPI document and the generated docs are all derived from them.
+Field descriptions are carried in Annotated metadata so they are available
+at run time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta, field
+
+from ..webhooks.types import ZERO_TIME, NameAddress, Structure, doc
+
+Time = Annotated[datetime, Meta(tz=True)]
+
+
+class File(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Optional file name.")] = ""
+    ContentType: Annotated[str, doc("E.g. application/pdf or image/png; detected from the data when empty.")] = ""
+    ContentID: Annotated[str, doc('E.g. "<randomid>", for use in HTML as "cid:randomid". Optional.')] = ""
+    Data: Annotated[str, doc("Base64-encoded contents of the file. Required.")] = ""
+
+
+class Message(msgspec.Struct, forbid_unknown_fields=True):
+    From: Annotated[list[NameAddress], doc("For sending: defaults to the login address with the account's full name; at most one.")] = field(default_factory=list)
+    To: Annotated[list[NameAddress], doc("To header. Outgoing messages go to all of To, CC and BCC.")] = field(default_factory=list)
+    CC: Annotated[list[NameAddress], doc("Cc header.")] = field(default_factory=list)
+    BCC: Annotated[list[NameAddress], doc("For sending: recipients that get the message without being listed in its headers; only the Sent copy has a Bcc header.")] = field(default_factory=list)
+    ReplyTo: Annotated[list[NameAddress], doc("Optional Reply-To header.")] = field(default_factory=list)
+    MessageID: Annotated[str, doc("Message-Id, with <>. Generated when empty for outgoing messages.")] = ""
+    References: Annotated[list[str], doc("Message-ids (with <>) this message refers to, oldest first. For sending, In-Reply-To is set to the last.")] = field(default_factory=list)
+    Date: Annotated[Time | None, doc("Date header; the time of submission when null.")] = None
+    Subject: Annotated[str, doc("Subject header, optional.")] = ""
+    Text: Annotated[str, doc("Text body with \\n line ends. For sending, Text or HTML is required; both make multipart/alternative. Cut at 1 MiB in parsed messages.")] = ""
+    HTML: Annotated[str, doc("HTML body, like Text.")] = ""
+
+
+class SendRequest(Message, forbid_unknown_fields=True):
+    Extra: Annotated[dict[str, str], doc("Metadata kept with each queued message and included in every webhook about it.")] = field(default_factory=dict)
+    Headers: Annotated[list[tuple[str, str]], doc("Additional headers as [name, value] pairs. A User-Agent is added unless User-Agent or X-Mailer is given.")] = field(default_factory=list)
+    AlternativeFiles: Annotated[list[File], doc("Files added as alternative representations of the text/HTML (multipart/alternative).")] = field(default_factory=list)
+    InlineFiles: Annotated[list[File], doc("Files shown as part of the message, e.g. images referenced from HTML (multipart/related).")] = field(default_factory=list)
+    AttachedFiles: Annotated[list[File], doc("Attachments (multipart/mixed).")] = field(default_factory=list)
+    RequireTLS: Annotated[bool | None, doc("null: opportunistic TLS; true: require verified TLS with REQUIRETLS; false: send TLS-Required: No.")] = None
+    FutureRelease: Annotated[Time | None, doc("Time of the first delivery attempt, at most 60 days ahead. Optional.")] = None
+    SaveSent: Annotated[bool, doc("Store a copy (with Bcc header) in the Sent mailbox.")] = False
+
+
+class Submission(msgspec.Struct):
+    Address: Annotated[str, doc("Recipient, from To, CC or BCC.")] = ""
+    QueueMsgID: Annotated[int, doc("ID of the queued message; webhooks about it carry the same ID.")] = 0
+    FromID: Annotated[str, doc("Unique ID used in the SMTP MAIL FROM for this recipient, or empty.")] = ""
+
+
+class SendResult(msgspec.Struct):
+    MessageID: Annotated[str, doc("Message-Id of the message, given or generated, with <>.")] = ""
+    Submissions: Annotated[list[Submission], doc("One queued message per recipient, in the order To, CC, BCC.")] = field(default_factory=list)
+
+
+class Suppression(msgspec.Struct):
+    ID: int = 0
+    Created: Time = ZERO_TIME
+    Account: Annotated[str, doc("Account the suppression applies to.")] = ""
+    BaseAddress: Annotated[str, doc("Simplified address matched: localpart lower case, cut at the first + or -, dots removed.")] = ""
+    OriginalAddress: Annotated[str, doc("Address that caused the suppression.")] = ""
+    Manual: Annotated[bool, doc("Whether added by hand rather than after delivery failures.")] = False
+    Reason: Annotated[str, doc("Free-form text.")] = ""
+
+
+class SuppressionListRequest(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class SuppressionListResult(msgspec.Struct):
+    Suppressions: Annotated[list[Suppression], doc("The account's suppressed addresses.")] = field(default_factory=list)
+
+
+class SuppressionAddRequest(msgspec.Struct, forbid_unknown_fields=True):
+    EmailAddress: str = ""
+    Manual: Annotated[bool, doc("Whether added by hand rather than automatically.")] = False
+    Reason: Annotated[str, doc("Free-form text.")] = ""
+
+
+class SuppressionAddResult(msgspec.Struct):
+    pass
+
+
+class SuppressionRemoveRequest(msgspec.Struct, forbid_unknown_fields=True):
+    EmailAddress: str = ""
+
+
+class SuppressionRemoveResult(msgspec.Struct):
+    pass
+
+
+class SuppressionPresentRequest(msgspec.Struct, forbid_unknown_fields=True):
+    EmailAddress: str = ""
+
+
+class SuppressionPresentResult(msgspec.Struct):
+    Present: bool = False
+
+
+class MessageGetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: Annotated[int, doc("ID of the message, as in the incoming webhook's Meta.MsgID.")] = 0
+
+
+class MessageMeta(msgspec.Struct):
+    Size: Annotated[int, doc("Size of the stored message in bytes.")] = 0
+    DSN: Annotated[bool, doc("Whether the message is a delivery status notification.")] = False
+    Flags: Annotated[list[str], doc("Flags, lower case: \\seen, \\answered, $forwarded, $junk, ..., and keywords.")] = field(default_factory=list)
+    MailFrom: Annotated[str, doc('Address given in SMTP "MAIL FROM".')] = ""
+    MailFromValidated: Annotated[bool, doc("Whether MAIL FROM was SPF-validated.")] = False
+    RcptTo: Annotated[str, doc('Address given in SMTP "RCPT TO".')] = ""
+    MsgFrom: Annotated[str, doc('Address in the "From" header.')] = ""
+    MsgFromValidated: Annotated[bool, doc("Whether the From address was DMARC(-like) validated.")] = False
+    DKIMVerifiedDomains: Annotated[list[str], doc("Domains with a verified DKIM signature.")] = field(default_factory=list)
+    RemoteIP: Annotated[str, doc("IP the message was delivered from.")] = ""
+    MailboxName: Annotated[str, doc("Mailbox the message is in.")] = ""
+
+
+class MessageGetResult(msgspec.Struct):
+    Message: Message = field(default_factory=Message)
+    Structure: Annotated[Structure, doc("MIME structure.")] = field(default_factory=Structure)
+    Meta: Annotated[MessageMeta, doc("Storage and SMTP details.")] = field(default_factory=MessageMeta)
+
+
+class MessageRawGetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: int = 0
+
+
+class MessagePartGetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: int = 0
+    PartPath: Annotated[list[int], doc("Indexes into MIME parts: [0, 2] is the third part inside the first part; [] the message body.")] = field(default_factory=list)
+
+
+class MessageDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: int = 0
+
+
+class MessageDeleteResult(msgspec.Struct):
+    pass
+
+
+class MessageFlagsAddRequest(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: int = 0
+    Flags: Annotated[list[str], doc("System flags (\\Seen, \\Answered, \\Flagged, \\Deleted, \\Draft, $Forwarded, $Junk, $NotJunk, $Phishing, $MDNSent), case-insensitive; other words are keywords.")] = field(default_factory=list)
+
+
+class MessageFlagsAddResult(msgspec.Struct):
+    pass
+
+
+class MessageFlagsRemoveRequest(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: int = 0
+    Flags: list[str] = field(default_factory=list)
+
+
+class MessageFlagsRemoveResult(msgspec.Struct):
+    pass
+
+
+class MessageMoveRequest(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: int = 0
+    DestMailboxName: Annotated[str, doc('E.g. "Archive"; the mailbox must exist.')] = ""
+
+
+class MessageMoveResult(msgspec.Struct):
+    pass
+
+
+RAW = "raw"  # marker for methods whose response is bytes
+
+
+class Method(msgspec.Struct):
+    name: str
+    request: type
+    response: type | str  # a Struct type, or RAW
+    summary: str
+    errors: tuple[str, ...] = ()
+
+
+COMMON_ERRORS = ("protocol", "user", "server")
+
+METHODS: dict[str, Method] = {m.name: m for m in [
+    Method("Send", SendRequest, SendResult, "Compose a message and queue it for delivery to each recipient.",
+           ("badAddress", "multipleFrom", "badFrom", "noRecipients", "missingBody", "malformedMessageID",
+            "messageTooLarge", "messageLimitReached", "recipientLimitReached")),
+    Method("SuppressionList", SuppressionListRequest, SuppressionListResult, "List the account's suppressed addresses."),
+    Method("SuppressionAdd", SuppressionAddRequest, SuppressionAddResult, "Add an address to the suppression list.", ("badAddress",)),
+    Method("SuppressionRemove", SuppressionRemoveRequest, SuppressionRemoveResult, "Remove an address from the suppression list.", ("badAddress",)),
+    Method("SuppressionPresent", SuppressionPresentRequest, SuppressionPresentResult, "Whether an address is on the suppression list.", ("badAddress",)),
+    Method("MessageGet", MessageGetRequest, MessageGetResult, "A stored message in parsed form, with its MIME structure and metadata.", ("messageNotFound",)),
+    Method("MessageRawGet", MessageRawGetRequest, RAW, "The stored message, byte for byte.", ("messageNotFound",)),
+    Method("MessagePartGet", MessagePartGetRequest, RAW, "One MIME part of a message, decoded.", ("messageNotFound", "partNotFound")),
+    Method("MessageDelete", MessageDeleteRequest, MessageDeleteResult, "Remove a message for good (not to Trash).", ("messageNotFound",)),
+    Method("MessageFlagsAdd", MessageFlagsAddRequest, MessageFlagsAddResult, "Set flags and keywords on a message.", ("messageNotFound",)),
+    Method("MessageFlagsRemove", MessageFlagsRemoveRequest, MessageFlagsRemoveResult, "Clear flags and keywords of a message.", ("messageNotFound",)),
+    Method("MessageMove", MessageMoveRequest, MessageMoveResult, "Move a message to another mailbox.", ("messageNotFound",)),
+]}

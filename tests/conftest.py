@@ -1,0 +1,26 @@
+import pytest
+
+from .localserve import LocalServer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One running localserve shared by the tests of a module."""
+    srv = LocalServer(str(tmp_path_factory.mktemp("localserve"))).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def new_server(tmp_path):
+    """Make a fresh localserve (not started) for tests that restart or kill it."""
+    made = []
+
+    def make(configure=None) -> LocalServer:
+        srv = LocalServer(str(tmp_path / f"ls{len(made)}"), configure)
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        srv.stop(timeout=5)

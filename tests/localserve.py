@@ -1,0 +1,130 @@
+"""Run a real `mox.py localserve` in a subprocess on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ADDRESS = "mox@localhost"
+PASSWORD = "moxmoxmox"
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+class LocalServer:
+    """A localserve process with its own directory and ports."""
+
+    def __init__(self, directory: str, configure=None):
+        from moxpy.config import localserve, save
+
+        self.directory = directory
+        names = list(localserve.PORTS)
+        self.ports = dict(zip(names, free_ports(len(names))))
+        config, _ = localserve.ensure(directory, self.ports)
+        if configure:
+            configure(config)
+            save(config)
+        self.config = config
+        self.proc: subprocess.Popen | None = None
+        self.output: list[str] = []
+
+    @property
+    def smtp_port(self) -> int:
+        return self.ports["SMTP"]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['WebAPIHTTP']}/webapi/v0/"
+
+    def start(self, timeout: float = 20.0) -> "LocalServer":
+        self.output = []
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "mox.py"), "localserve", "-dir", self.directory],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        )
+        ready = threading.Event()
+
+        def read():
+            for line in self.proc.stdout:
+                self.output.append(line)
+                if "localserve ready" in line:
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("localserve did not start:\n" + "".join(self.output))
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.proc = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def client(self, user: str = ADDRESS, password: str = PASSWORD) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, auth=(user, password), timeout=30)
+
+    def call(self, method: str, request: dict | str, **kwargs) -> httpx.Response:
+        import json
+
+        body = request if isinstance(request, str) else json.dumps(request)
+        with self.client(**kwargs) as c:
+            return c.post(method, data={"request": body})
+
+    def wait_for(self, predicate, timeout: float = 10.0, interval: float = 0.05):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out waiting; server output:\n" + "".join(self.output[-40:]))
+            time.sleep(interval)
+
+    def messages(self) -> list[dict]:
+        """Rows of the mox account's index, read directly from its database."""
+        import sqlite3
+
+        path = os.path.join(self.config.data_dir(), "accounts", "mox", "index.db")
+        if not os.path.exists(path):
+            return []
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in conn.execute(
+                "select m.*, b.name as mailbox from messages m join mailboxes b on b.id = m.mailbox_id order by m.id")]
+        finally:
+            conn.close()
+
+    def message_file(self, row: dict) -> bytes:
+        path = os.path.join(self.config.data_dir(), "accounts", "mox", "msg", row["path"])
+        with open(path, "rb") as f:
+            return f.read()
