@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
+import ssl
 import sys
 
 from . import auth as authlib
 from . import config as configlib
+from .config import tls as tlslib
 from .queue import Queue
 from .queue import schema as queue_schema
 from .queue.deliver import LocalDeliverer
+from .queue.suppression import Suppressions
+from .queue.suppression import schema as suppression_schema
 from .smtpserver import smtp_factory
 from .smtpserver.delivery import DeliveryHandler
 from .store import Store
@@ -38,6 +41,7 @@ def install_reactor() -> asyncio.AbstractEventLoop:
 
 def server_schema(conn) -> None:
     queue_schema(conn)
+    suppression_schema(conn)
 
 
 class Server:
@@ -49,9 +53,21 @@ class Server:
         self.store: Store | None = None
         self.db: Database | None = None
         self.queue: Queue | None = None
+        self.suppressions: Suppressions | None = None
+        self._tls_contexts: dict[str, ssl.SSLContext] = {}
 
     def get_config(self) -> configlib.Config:
         return self.config
+
+    def tls_context(self, listener: configlib.Listener) -> ssl.SSLContext | None:
+        """The server TLS context of a listener's certificate, or None without one."""
+        if listener.TLS is None:
+            return None
+        cert, key = self.config.resolve(listener.TLS.CertFile), self.config.resolve(listener.TLS.KeyFile)
+        context = self._tls_contexts.get(cert)
+        if context is None:
+            context = self._tls_contexts[cert] = tlslib.server_context(cert, key)
+        return context
 
     def listen_addresses(self, service: str) -> list[tuple[str, int]]:
         result = []
@@ -73,6 +89,7 @@ class Server:
         os.makedirs(self.data_dir, exist_ok=True)
         self.db = Database(os.path.join(self.data_dir, "mox.db"), server_schema)
         self.store = Store(self.data_dir)
+        self.suppressions = Suppressions(self.db)
         for name in config.Accounts:
             self.store.account(name)  # open (and create) every account's index at start
 
@@ -100,7 +117,7 @@ class Server:
 
         for listener in config.Listeners.values():
             if listener.WebAPIHTTP.Enabled:
-                api = API(self.get_config, self.store, self.queue)
+                api = API(self.get_config, self.store, self.queue, self.suppressions)
                 site = webserver.Site(WebAPIResource(api, authenticator, listener.WebAPIHTTP.Path))
                 site.log = lambda request: None  # calls are logged by the resource
                 for ip in listener.IPs:

@@ -29,9 +29,15 @@ class WebService(Service, forbid_unknown_fields=True):
     Path: str = "/webapi/v0/"  # URL path the webapi is served at
 
 
+class TLS(msgspec.Struct, forbid_unknown_fields=True):
+    CertFile: str = ""  # PEM certificate chain; relative paths are relative to the config file
+    KeyFile: str = ""  # PEM private key
+
+
 class Listener(msgspec.Struct, forbid_unknown_fields=True):
     IPs: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1"])
     Hostname: str = ""  # name announced in SMTP greetings; defaults to the server's Hostname
+    TLS: TLS | None = None  # certificate for STARTTLS, Submissions, IMAPS and HTTPS
     SMTP: Service = msgspec.field(default_factory=Service)  # delivery, no auth
     Submission: Service = msgspec.field(default_factory=Service)  # AUTH, plain or STARTTLS
     Submissions: Service = msgspec.field(default_factory=Service)  # AUTH, implicit TLS
@@ -99,7 +105,11 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     path: str = ""
 
     def data_dir(self) -> str:
-        return os.path.join(os.path.dirname(os.path.abspath(self.path)), self.DataDir)
+        return self.resolve(self.DataDir)
+
+    def resolve(self, path: str) -> str:
+        """A path from the config, relative to the config file's directory."""
+        return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(self.path)), path))
 
 
 class ConfigError(Exception):

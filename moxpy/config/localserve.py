@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 from .. import auth
-from . import CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
+from . import TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
+from .tls import generate_self_signed
 
 ADDRESS = "mox@localhost"
 PASSWORD = "moxmoxmox"
@@ -36,6 +37,7 @@ def default_config(ports: dict[str, int] | None = None) -> Config:
     ports = {**PORTS, **(ports or {})}
     listener = Listener(
         IPs=["127.0.0.1"],
+        TLS=TLS(CertFile="localhost.crt", KeyFile="localhost.key"),
         SMTP=Service(True, ports["SMTP"]),
         Submission=Service(True, ports["Submission"]),
         Submissions=Service(True, ports["Submissions"]),
@@ -69,6 +71,8 @@ def ensure(directory: str, ports: dict[str, int] | None = None) -> tuple[Config,
     path = config_path(directory)
     created = not os.path.exists(path)
     if created:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        config_dir = os.path.dirname(path)
+        os.makedirs(config_dir, exist_ok=True)
+        generate_self_signed(os.path.join(config_dir, "localhost.crt"), os.path.join(config_dir, "localhost.key"))
         save(default_config(ports), path)
     return load(path), created

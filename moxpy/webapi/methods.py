@@ -22,6 +22,7 @@ from ..message import compose as composelib
 from ..message import parse as msgparse
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue, Recipient, Submission
+from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
 from ..store import MailboxNotFound, MessageNotFound, Store
 from ..store import flags as flaglib
 from ..store.account import row_flags
@@ -54,10 +55,11 @@ class Raw:
 
 
 class API:
-    def __init__(self, get_config, store: Store, queue: Queue):
+    def __init__(self, get_config, store: Store, queue: Queue, suppressions: Suppressions):
         self.get_config = get_config
         self.store = store
         self.queue = queue
+        self.suppressions = suppressions
 
     # Sending.
 
@@ -145,6 +147,35 @@ class API:
                          for r, i in zip(queue_recipients, ids)],
         )
 
+    # The suppression list.
+
+    async def SuppressionList(self, call: Call, req: t.SuppressionListRequest) -> t.SuppressionListResult:
+        return t.SuppressionListResult(Suppressions=[
+            t.Suppression(ID=r["id"], Created=datetime.fromtimestamp(r["created"], timezone.utc), Account=r["account"],
+                          BaseAddress=r["base_address"], OriginalAddress=r["original_address"],
+                          Manual=bool(r["manual"]), Reason=r["reason"])
+            for r in self.suppressions.list(call.account)])
+
+    async def SuppressionAdd(self, call: Call, req: t.SuppressionAddRequest) -> t.SuppressionAddResult:
+        address = _address(req.EmailAddress, "EmailAddress")
+        try:
+            await self.suppressions.add(call.account, address, req.Manual, req.Reason)
+        except SuppressionExists:
+            raise WebapiError("user", f"{address} is already on the suppression list") from None
+        return t.SuppressionAddResult()
+
+    async def SuppressionRemove(self, call: Call, req: t.SuppressionRemoveRequest) -> t.SuppressionRemoveResult:
+        address = _address(req.EmailAddress, "EmailAddress")
+        try:
+            await self.suppressions.remove(call.account, address)
+        except SuppressionAbsent:
+            raise WebapiError("user", f"{address} is not on the suppression list") from None
+        return t.SuppressionRemoveResult()
+
+    async def SuppressionPresent(self, call: Call, req: t.SuppressionPresentRequest) -> t.SuppressionPresentResult:
+        address = _address(req.EmailAddress, "EmailAddress")
+        return t.SuppressionPresentResult(Present=self.suppressions.lookup(call.account, address) is not None)
+
     # Reading messages.
 
     def _message(self, call: Call, msg_id: int):
@@ -193,6 +224,53 @@ class API:
         account, row = self._message(call, req.MsgID)
         # mox labels raw messages text/plain so browsers show them.
         return Raw(account.message_bytes(row), "text/plain; charset=utf-8")
+
+
+    async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:
+        account, row = self._message(call, req.MsgID)
+        msg = msgparse.parse(account.message_bytes(row))
+        part = msgparse.part_at(msg, req.PartPath)
+        if part is None:
+            raise WebapiError("partNotFound", f"no part at path {req.PartPath}")
+        content_type = part.get_content_type()
+        charset = part.get_content_charset()
+        if charset:
+            content_type += f"; charset={charset}"
+        return Raw(msgparse.decoded_payload(part), content_type)
+
+    # Changing messages.
+
+    async def MessageDelete(self, call: Call, req: t.MessageDeleteRequest) -> t.MessageDeleteResult:
+        try:
+            await self.store.account(call.account).delete(req.MsgID)
+        except MessageNotFound:
+            raise WebapiError("messageNotFound", "message not found") from None
+        return t.MessageDeleteResult()
+
+    async def MessageFlagsAdd(self, call: Call, req: t.MessageFlagsAddRequest) -> t.MessageFlagsAddResult:
+        await self._change_flags(call, req.MsgID, req.Flags, [])
+        return t.MessageFlagsAddResult()
+
+    async def MessageFlagsRemove(self, call: Call, req: t.MessageFlagsRemoveRequest) -> t.MessageFlagsRemoveResult:
+        await self._change_flags(call, req.MsgID, [], req.Flags)
+        return t.MessageFlagsRemoveResult()
+
+    async def _change_flags(self, call: Call, msg_id: int, add: list[str], remove: list[str]) -> None:
+        try:
+            await self.store.account(call.account).change_flags(msg_id, add, remove)
+        except MessageNotFound:
+            raise WebapiError("messageNotFound", "message not found") from None
+        except flaglib.FlagError as e:
+            raise WebapiError("user", str(e)) from None
+
+    async def MessageMove(self, call: Call, req: t.MessageMoveRequest) -> t.MessageMoveResult:
+        try:
+            await self.store.account(call.account).move(req.MsgID, req.DestMailboxName)
+        except MessageNotFound:
+            raise WebapiError("messageNotFound", "message not found") from None
+        except MailboxNotFound:
+            raise WebapiError("user", f"mailbox {req.DestMailboxName!r} not found") from None
+        return t.MessageMoveResult()
 
 
 def structure(msg) -> Structure:
