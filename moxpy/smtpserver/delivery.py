@@ -16,6 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import config as configlib
 from ..store import DeliveryMeta, Store
+from . import localserve
 
 log = logging.getLogger("moxpy.smtpserver")
 
@@ -40,15 +41,36 @@ class DeliveryHandler:
         self.store = store
         self.hostname = hostname
 
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        if self.get_config().Localserve:
+            error = localserve.error_at("MAIL", address)
+            if error:
+                return error
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 sender ok"
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
-        if configlib.delivery_account(self.get_config(), address) is None:
+        config = self.get_config()
+        if config.Localserve:
+            error = localserve.error_at("RCPT", address)
+            if error:
+                return error
+        if configlib.delivery_account(config, address) is None:
             return "550 5.1.1 no such user"
         envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 recipient ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         config = self.get_config()
+        if config.Localserve:
+            for rcpt in envelope.rcpt_tos:
+                error = localserve.error_at("DATA", rcpt)
+                if error:
+                    return error
         data = envelope.original_content or b""
         targets: dict[tuple[str, str], str] = {}
         for rcpt in envelope.rcpt_tos:
