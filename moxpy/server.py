@@ -17,9 +17,8 @@ import sys
 from . import auth as authlib
 from . import config as configlib
 from .config import tls as tlslib
-from .queue import Queue
+from .queue import Queue, make_deliverer
 from .queue import schema as queue_schema
-from .queue.deliver import LocalDeliverer
 from .queue.suppression import Suppressions
 from .queue.suppression import schema as suppression_schema
 from .smtpserver import smtp_factory
@@ -94,19 +93,8 @@ class Server:
             self.store.account(name)  # open (and create) every account's index at start
 
         smtp_addresses = self.listen_addresses("SMTP")
-        if config.Localserve:
-            if not smtp_addresses:
-                raise configlib.ConfigError("localserve needs an SMTP listener to deliver its queue to")
-            host, port = smtp_addresses[0]
-            deliverer = LocalDeliverer(host, port, local_hostname=config.Hostname)
-        else:
-            raise configlib.ConfigError("only localserve is supported so far: set Localserve = true")
-
-        def keep_period(account: str) -> float:
-            acc = self.config.Accounts.get(account)
-            return acc.KeepRetiredMessagePeriod if acc else 0.0
-
-        self.queue = Queue(self.db, self.data_dir, config.Queue, deliverer, keep_period=keep_period)
+        deliverer = make_deliverer(config, self.get_config, self.store, smtp_addresses)
+        self.queue = Queue(self.db, self.data_dir, self.get_config, deliverer, store=self.store)
         authenticator = authlib.Authenticator(self.get_config)
 
         delivery = DeliveryHandler(self.get_config, self.store, config.Hostname)

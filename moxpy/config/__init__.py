@@ -87,6 +87,14 @@ class Queue(msgspec.Struct, forbid_unknown_fields=True):
     BackoffFirst: float = 450.0
     MaxAttempts: int = 8
     Concurrency: int = 32  # deliveries in flight at once
+    # How outgoing mail leaves: "local" hands everything to our own SMTP listener
+    # (localserve's default); "direct" looks up the recipient domain's MX hosts
+    # and delivers there (the default otherwise).
+    Delivery: str = ""
+    DNSServers: list[str] = msgspec.field(default_factory=list)  # "ip" or "ip:port"; empty: the system's resolvers
+    SMTPPort: int = 25  # port direct delivery connects to on MX hosts; only changed for testing
+    # PEM file with CA certificates trusted, besides the system's, when REQUIRETLS needs a verified certificate.
+    TLSCAFile: str = ""
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):
@@ -132,6 +140,8 @@ def load(path: str) -> Config:
 
 
 def validate(config: Config) -> None:
+    if config.Queue.Delivery not in ("", "local", "direct"):
+        raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():
         if account.Domain not in config.Domains:
             raise ConfigError(f"account {name}: domain {account.Domain!r} not configured in Domains")

@@ -1,15 +1,26 @@
 """The outgoing delivery queue.
 
 Every submission becomes one queue entry per recipient, written with its
-message file and fsync'ed before the submitter is answered. A worker
-delivers due entries (in localserve: over SMTP to our own delivery
-listener), retries temporary failures with doubling backoff, and retires
-delivered and failed entries to the retired table.
+message file and fsync'ed before the submitter is answered (add). A worker
+delivers due entries through a Deliverer (localserve: our own delivery
+listener; otherwise direct SMTP to the recipient domain's MX hosts),
+batching recipients of one message at one domain where the Deliverer can,
+retries temporary failures with doubling backoff, and retires delivered,
+failed, suppressed and canceled entries to the retired table.
 
-Each outcome is also an outgoing event (delivered, delayed, failed, ...),
-handed to the registered event sinks inside the same transaction that
-records the outcome, so a crash can never lose or duplicate one: the
-webhook queue is such a sink.
+Each outcome is an outgoing event (outcome.py), handed to the event sinks
+inside the transaction that records it: the webhook queue is such a sink.
+DSNs for the sender go through the dsn_outbox table for the same reason.
+
+Crash safety: an attempt is marked in the database before it starts. At
+the next start, such in-doubt entries are reconciled: localserve looks in
+its own store whether the message arrived, so every entry is delivered
+exactly once; for remote delivery the entry is retried at its scheduled
+time (a duplicate rather than a loss, RFC 5321 6.1).
+
+Operator commands (control.py) change the same tables from another
+process; the worker rescans the table at least every RESCAN seconds, so it
+notices holds, releases, kicks and drops without a signal.
 """
 
 from __future__ import annotations
@@ -24,67 +35,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
+from ..message.address import AddressError, parse_address
+from ..store import DeliveryMeta, Store
 from ..store.db import Database
 from ..store.files import read_message_file, remove_message_file, write_message_file
-from . import backoff
+from . import backoff, notify, suppression
 from .deliver import DeliveryResult, Deliverer
+from .outcome import EVENTS, Event, EventSink, Recorder, add_dsn_tx, attempt_result
+from .schema import schema
+
+__all__ = ["Queue", "Submission", "Recipient", "Event", "EventSink", "EVENTS", "schema", "MAX_BATCH"]
 
 log = logging.getLogger("moxpy.queue")
 
-_COLUMNS = {
-    "id": int,
-    "account": str,
-    "created": float,
-    "sender": str,  # the address the account sent as (From), for DSNs
-    "mail_from": str,  # SMTP MAIL FROM, with the FromID when tracking is on
-    "rcpt_to": str,
-    "rcpt_domain": str,
-    "from_id": str,
-    "message_id": str,
-    "subject": str,
-    "path": str,  # message file under data/queue/, shared by the entries of one submission
-    "size": int,
-    "smtputf8": int,
-    "require_tls": int,  # null: opportunistic, 1: REQUIRETLS, 0: TLS optional
-    "extra": str,  # JSON object, copied into every webhook about this entry
-    "next_attempt": float,
-    "attempts": int,
-    "hold": int,
-    "last_attempt": float,
-    "last_code": int,
-    "last_enhanced_code": str,
-    "last_error": str,
-}
-
-
-_SQL_TYPES = {int: "integer", float: "real", str: "text"}
-_DEFAULTS = {
-    "attempts": " not null default 0", "hold": " not null default 0", "last_code": " not null default 0",
-    "last_enhanced_code": " not null default ''", "last_error": " not null default ''",
-    "extra": " not null default '{}'", "from_id": " not null default ''", "smtputf8": " not null default 0",
-}
-
-
-def _create_table(conn: sqlite3.Connection, name: str, columns: dict[str, type], primary_key: str) -> None:
-    defs = [f"id {primary_key}"] + [
-        f"{col} {_SQL_TYPES[typ]}{_DEFAULTS.get(col, '')}" for col, typ in columns.items() if col != "id"]
-    conn.execute(f"create table if not exists {name} ({', '.join(defs)})")
-
-
-def schema(conn: sqlite3.Connection) -> None:
-    # AUTOINCREMENT: queue ids (QueueMsgID) are never reused, also after
-    # entries are retired, so webhooks and DSNs always point to one message.
-    _create_table(conn, "queue", _COLUMNS, "integer primary key autoincrement")
-    # Retired entries keep the id they had in the queue.
-    _create_table(conn, "retired", {**_COLUMNS, "retired": float, "success": int, "keep_until": float},
-                  "integer primary key")
-    db = sqlite_utils.Database(conn)
-    db["queue"].create_index(["next_attempt"], if_not_exists=True)
-    db["queue"].create_index(["path"], if_not_exists=True)
-    db["retired"].create_index(["from_id"], if_not_exists=True)
-    db["retired"].create_index(["keep_until"], if_not_exists=True)
+RESCAN = 1.0  # seconds between rescans of the table, for changes made by other processes
+CLEANUP_INTERVAL = 3600.0  # seconds between removals of expired retired entries
+MAX_BATCH = 50  # recipients in one SMTP transaction
 
 
 @dataclass
@@ -107,40 +73,63 @@ class Submission:
     smtputf8: bool = False
     require_tls: bool | None = None
     extra: dict[str, str] = field(default_factory=dict)
-    release_at: float | None = None
+    release_at: float | None = None  # FutureRelease: no attempt before this time
 
 
-@dataclass
-class Event:
-    """An outgoing delivery event for one queue entry (webhook.Outgoing in mox)."""
+def make_deliverer(config, get_config, store: Store, local_smtp: list[tuple[str, int]]) -> Deliverer:
+    """The Deliverer the config asks for: Queue.Delivery "local" or "direct"
+    (empty: local in localserve, direct otherwise)."""
+    from ..config import ConfigError
+    from .deliver import LocalDeliverer
+    from .destinations import Resolver
+    from .direct import DirectDeliverer
 
-    event: str  # delivered, suppressed, delayed, failed, relayed, expanded, canceled, unrecognized
-    entry: dict[str, Any]
-    dsn: bool = False
-    suppressing: bool = False
-    smtp_code: int = 0
-    smtp_enhanced_code: str = ""
-    error: str = ""
-
-
-EventSink = Callable[[sqlite3.Connection, Event], None]
+    mode = config.Queue.Delivery or ("local" if config.Localserve else "direct")
+    if mode == "local":
+        if not local_smtp:
+            raise ConfigError("local delivery needs an SMTP listener to deliver the queue to")
+        host, port = local_smtp[0]
+        return LocalDeliverer(host, port, local_hostname=config.Hostname, store=store, get_config=get_config)
+    try:
+        resolver = Resolver(config.Queue.DNSServers)
+    except ValueError as e:
+        raise ConfigError(f"Queue.DNSServers: {e}") from None
+    ca_file = config.resolve(config.Queue.TLSCAFile) if config.Queue.TLSCAFile else ""
+    return DirectDeliverer(resolver, config.Hostname, port=config.Queue.SMTPPort, ca_file=ca_file)
 
 
 class Queue:
-    def __init__(self, db: Database, data_dir: str, settings, deliverer: Deliverer,
-                 keep_period: Callable[[str], float] = lambda account: 0.0):
+    def __init__(self, db: Database, data_dir: str, get_config, deliverer: Deliverer, store: Store | None = None):
         self.db = db
-        self.keep_period = keep_period  # seconds an account's retired entries are kept
+        self.get_config = get_config
         self.directory = os.path.join(data_dir, "queue")
         os.makedirs(self.directory, exist_ok=True)
-        self.settings = settings  # config.Queue
         self.deliverer = deliverer
-        self.event_sinks: list[EventSink] = []
+        self.store = store  # where DSNs to our own senders are delivered
+        self.recorder = Recorder(self._keep_period)
+        # Called after a commit that emitted events (e.g. to wake the webhook worker).
+        self.on_events: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
-        self._inflight: dict[int, asyncio.Task] = {}
+        self._inflight: dict[int, asyncio.Task] = {}  # entry id -> the delivery it is part of
+        self._tasks: set[asyncio.Task] = set()
         self._pause_until: dict[int, float] = {}
         self._worker: asyncio.Task | None = None
         self._stopping = False
+        self._dsn_lock = asyncio.Lock()
+        self._next_cleanup = 0.0
+
+    @property
+    def event_sinks(self) -> list[EventSink]:
+        """Functions (conn, event) called in the transaction of every outcome."""
+        return self.recorder.sinks
+
+    def _keep_period(self, account: str) -> float:
+        acc = self.get_config().Accounts.get(account)
+        return acc.KeepRetiredMessagePeriod if acc else 0.0
+
+    @property
+    def settings(self):
+        return self.get_config().Queue
 
     # Submitting.
 
@@ -182,7 +171,7 @@ class Queue:
     def retired(self, where: str = "1", params: tuple = ()) -> list[sqlite3.Row]:
         return self.db.query(f"select * from retired where {where} order by id", params)
 
-    def message_bytes(self, entry: sqlite3.Row) -> bytes:
+    def message_bytes(self, entry) -> bytes:
         return read_message_file(self.directory, entry["path"])
 
     # The worker.
@@ -198,111 +187,274 @@ class Queue:
         self.kick()
         if self._worker:
             await self._worker
-        if self._inflight:
-            # Abandon deliveries still in flight: their entries stay queued
-            # and are retried at the next start.
-            for task in self._inflight.values():
+        if self._tasks:
+            # Abandon deliveries still in flight: their entries stay marked as
+            # in progress and are reconciled at the next start.
+            for task in list(self._tasks):
                 task.cancel()
-            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _run(self) -> None:
+        try:
+            await self._recover()
+        except Exception:
+            log.exception("recovering queue after restart")
         while not self._stopping:
             self._wake.clear()
             try:
                 delay = self._start_due()
+                if time.time() >= self._next_cleanup:
+                    self._next_cleanup = time.time() + CLEANUP_INTERVAL
+                    await self._cleanup()
             except Exception:
                 log.exception("queue worker")
                 delay = 1.0
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await asyncio.wait_for(self._wake.wait(), timeout=min(delay, RESCAN))
             except TimeoutError:
                 pass
 
     def _start_due(self) -> float:
         """Start deliveries of due entries; return seconds until the next one is due."""
         now = time.time()
-        room = self.settings.Concurrency - len(self._inflight)
+        room = self.settings.Concurrency - len(self._tasks)
         self._pause_until = {i: t for i, t in self._pause_until.items() if t > now}
         busy = ",".join(str(i) for i in list(self._inflight) + list(self._pause_until)) or "0"
         if room > 0:
             rows = self.db.query(
-                f"select * from queue where hold = 0 and next_attempt <= ? and id not in ({busy}) order by next_attempt limit ?",
-                (now, room),
+                f"""select * from queue where hold = 0 and next_attempt <= ? and id not in ({busy})
+                    order by next_attempt, id limit ?""",
+                (now, room * (MAX_BATCH if self.deliverer.batches else 1)),
             )
-            for row in rows:
-                task = asyncio.get_running_loop().create_task(self._deliver(row))
-                self._inflight[row["id"]] = task
+            for group in self._batches(rows)[:room]:
+                task = asyncio.get_running_loop().create_task(self._deliver(group))
+                self._tasks.add(task)
+                for row in group:
+                    self._inflight[row["id"]] = task
         next_row = self.db.query_one(f"select min(next_attempt) as t from queue where hold = 0 and id not in ({busy})")
         if next_row is None or next_row["t"] is None:
             return 3600.0
-        return min(3600.0, max(0.05, next_row["t"] - now))
+        return max(0.05, next_row["t"] - now)
 
-    async def _deliver(self, entry: sqlite3.Row) -> None:
+    def _batches(self, rows: list[sqlite3.Row]) -> list[list[sqlite3.Row]]:
+        """Group due entries that can share one SMTP transaction: same message,
+        recipient domain, MAIL FROM and TLS requirement (RFC 5321 3.3)."""
+        if not self.deliverer.batches:
+            return [[row] for row in rows]
+        groups: dict[tuple, list[sqlite3.Row]] = {}
+        result = []
+        for row in rows:
+            key = (row["path"], row["rcpt_domain"], row["mail_from"], row["require_tls"])
+            group = groups.get(key)
+            if group is None or len(group) >= MAX_BATCH:
+                group = groups[key] = []
+                result.append(group)
+            group.append(row)
+        return result
+
+    async def _deliver(self, group: list[sqlite3.Row]) -> None:
+        ids = [row["id"] for row in group]
         try:
             try:
-                data = await asyncio.get_running_loop().run_in_executor(None, self.message_bytes, entry)
-                result = await self.deliverer.deliver(entry, data)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.exception("delivering queue entry %d", entry["id"])
-                result = DeliveryResult(ok=False, permanent=False, error=f"internal error: {e}")
+                data = await asyncio.get_running_loop().run_in_executor(None, self.message_bytes, group[0])
+            except OSError as e:
+                log.error("reading message file of queue entries %s: %s", ids, e)
+                data = None
+            now = time.time()
+            entries = await self.db.write(lambda conn: self._prepare(conn, ids, now, data))
+            await self._after_commit()
+            if not entries:
+                return
+            if data is None:
+                results = [DeliveryResult(ok=False, error="message file missing")] * len(entries)
+            else:
+                try:
+                    results = await self.deliverer.deliver(entries, data)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.exception("delivering queue entries %s", ids)
+                    results = [DeliveryResult(ok=False, error=f"internal error: {e}")] * len(entries)
+            end = time.time()
             try:
-                await self._record(entry, result)
+                paths = await self.db.write(lambda conn: self._record(conn, entries, results, now, end, data))
             except Exception:
-                # Not recorded: the entry stays queued; wait before trying it again
-                # rather than delivering it in a tight loop.
-                log.exception("recording delivery result of queue entry %d", entry["id"])
-                self._pause_until[entry["id"]] = time.time() + 60
+                # Not recorded: the entries stay marked; wait before trying them
+                # again rather than delivering in a tight loop.
+                log.exception("recording delivery results of queue entries %s", ids)
+                for i in ids:
+                    self._pause_until[i] = time.time() + 60
+                return
+            self._remove_files(paths)
+            await self._after_commit()
         finally:
-            self._inflight.pop(entry["id"], None)
+            for i in ids:
+                self._inflight.pop(i, None)
+            self._tasks.discard(asyncio.current_task())
             self.kick()
 
-    async def _record(self, entry: sqlite3.Row, result: DeliveryResult) -> None:
-        now = time.time()
-        attempts = entry["attempts"] + 1
-        last_attempt = not result.ok and not result.permanent and attempts >= self.settings.MaxAttempts
-        log.info("delivery attempt id=%d rcpt=%s attempt=%d ok=%s code=%d error=%r", entry["id"], entry["rcpt_to"],
-                 attempts, result.ok, result.code, result.error)
-        if result.ok or result.permanent or last_attempt:
-            event = Event("delivered" if result.ok else "failed", dict(entry), smtp_code=result.code,
-                          smtp_enhanced_code=result.enhanced_code, error=result.error)
-            path = await self.db.write(lambda conn: self._retire(conn, entry["id"], result, attempts, now, event))
+    def _prepare(self, conn: sqlite3.Connection, ids: list[int], now: float,
+                 data: bytes | None) -> list[dict[str, Any]]:
+        """Mark an attempt on the entries before it starts; retire suppressed ones.
+
+        The entries' next attempt is moved ahead by the backoff already, so a
+        crash during the attempt does not make it hammer the remote (as mox).
+        """
+        placeholders = ",".join("?" * len(ids))
+        rows = conn.execute(f"select * from queue where id in ({placeholders}) and hold = 0 order by id",
+                            ids).fetchall()
+        entries = []
+        hostname = self.get_config().Hostname
+        for row in rows:
+            entry = dict(row)
+            try:
+                address = parse_address(entry["rcpt_to"])
+            except AddressError:
+                address = None
+            if address is not None and suppression.lookup_tx(conn, entry["account"], address) is not None:
+                error = f"not delivering to {entry['rcpt_to']}: address is on the suppression list"
+                entry.update(attempts=entry["attempts"] + 1, last_attempt=now)
+                result = attempt_result(now, False, error=error, end=now)
+                self.recorder.retire(conn, entry, "suppressed", result=result, now=now)
+                if notify.wanted(entry) and data is not None:
+                    add_dsn_tx(conn, entry["account"], entry["sender"],
+                               notify.failure(entry, data, hostname, 0, "5.7.1", error))
+                log.info("suppressed id=%d rcpt=%s", entry["id"], entry["rcpt_to"])
+                continue
+            attempts = entry["attempts"] + 1
+            next_attempt = now + backoff.delay(self.settings.BackoffFirst, attempts)
+            conn.execute("update queue set attempts = ?, last_attempt = ?, next_attempt = ?, delivering = 1 where id = ?",
+                         (attempts, now, next_attempt, entry["id"]))
+            entry.update(attempts=attempts, last_attempt=now, next_attempt=next_attempt, delivering=1)
+            entries.append(entry)
+        return entries
+
+    def _record(self, conn: sqlite3.Connection, entries: list[dict[str, Any]], results: list[DeliveryResult],
+                start: float, end: float, data: bytes | None) -> list[str]:
+        """Record the results of one attempt; return message files no longer used."""
+        paths = []
+        hostname = self.get_config().Hostname
+        max_attempts = self.settings.MaxAttempts
+        for entry, result in zip(entries, results):
+            row = conn.execute("select * from queue where id = ?", (entry["id"],)).fetchone()
+            if row is None:
+                log.info("queue entry %d was removed during its delivery attempt", entry["id"])
+                continue
+            entry = dict(row)
+            attempt = attempt_result(start, result.ok, result.code, result.enhanced_code, result.error, end)
+            log.info("delivery attempt id=%d rcpt=%s attempt=%d ok=%s code=%d error=%r", entry["id"],
+                     entry["rcpt_to"], entry["attempts"], result.ok, result.code, result.error)
+            if result.ok:
+                path = self.recorder.retire(conn, entry, "delivered", success=True, result=attempt, now=end)
+            elif result.permanent or entry["attempts"] >= max_attempts:
+                suppressing = False
+                try:
+                    address = parse_address(entry["rcpt_to"])
+                    suppressing = suppression.record_failure_tx(conn, entry["account"], address, entry["id"],
+                                                                result.code, result.enhanced_code, "queue")
+                except AddressError:
+                    pass
+                path = self.recorder.retire(conn, entry, "failed", result=attempt, suppressing=suppressing, now=end)
+                if notify.wanted(entry) and data is not None:
+                    add_dsn_tx(conn, entry["account"], entry["sender"],
+                               notify.failure(entry, data, hostname, result.code, result.enhanced_code, result.error,
+                                              result.remote_mta))
+            else:
+                self.recorder.delay(conn, entry, attempt, entry["next_attempt"])
+                path = None
+                if entry["attempts"] == notify.DELAYED_DSN_ATTEMPT and notify.wanted(entry) and data is not None:
+                    retry_until = entry["next_attempt"] + sum(
+                        backoff.delay(self.settings.BackoffFirst, n, jitter=False)
+                        for n in range(entry["attempts"] + 1, max_attempts))
+                    add_dsn_tx(conn, entry["account"], entry["sender"],
+                               notify.delayed(entry, data, hostname, result.code, result.enhanced_code, result.error,
+                                              retry_until, result.remote_mta))
             if path:
-                remove_message_file(self.directory, path)
-        else:
-            delay = backoff.delay(self.settings.BackoffFirst, attempts)
-            event = Event("delayed", dict(entry), smtp_code=result.code, smtp_enhanced_code=result.enhanced_code,
-                          error=result.error)
+                paths.append(path)
+        return paths
 
-            def delay_entry(conn: sqlite3.Connection) -> None:
-                conn.execute(
-                    """update queue set attempts = ?, last_attempt = ?, next_attempt = ?, last_code = ?,
-                           last_enhanced_code = ?, last_error = ? where id = ?""",
-                    (attempts, now, now + delay, result.code, result.enhanced_code, result.error, entry["id"]),
-                )
-                self._emit(conn, event)
+    def _remove_files(self, paths: list[str]) -> None:
+        for path in paths:
+            remove_message_file(self.directory, path)
 
-            await self.db.write(delay_entry)
+    async def _after_commit(self) -> None:
+        for callback in self.on_events:
+            callback()
+        await self.send_dsns()
 
-    def _emit(self, conn: sqlite3.Connection, event: Event) -> None:
-        for sink in self.event_sinks:
-            sink(conn, event)
+    # DSNs to our own senders.
 
-    def _retire(self, conn: sqlite3.Connection, entry_id: int, result: DeliveryResult, attempts: int, now: float,
-                event: Event) -> str | None:
-        """Move an entry to retired; return its message file's path when no other entry uses it."""
-        row = conn.execute("select * from queue where id = ?", (entry_id,)).fetchone()
-        if row is None:
-            return None  # dropped meanwhile
-        keep = self.keep_period(row["account"])
-        values = dict(row)
-        values.update(attempts=attempts, last_attempt=now, last_code=result.code,
-                      last_enhanced_code=result.enhanced_code, last_error=result.error, retired=now,
-                      success=int(result.ok), keep_until=now + keep)
-        columns = ",".join(values)
-        conn.execute(f"insert into retired ({columns}) values ({','.join('?' * len(values))})", tuple(values.values()))
-        conn.execute("delete from queue where id = ?", (entry_id,))
-        self._emit(conn, event)
-        still_used = conn.execute("select 1 from queue where path = ? limit 1", (row["path"],)).fetchone()
-        return None if still_used else row["path"]
+    async def send_dsns(self) -> None:
+        """Deliver DSNs waiting in the outbox into their senders' Inbox."""
+        if self.store is None:
+            return
+        async with self._dsn_lock:
+            rows = self.db.query("select * from dsn_outbox order by id")
+            for row in rows:
+                config = self.get_config()
+                if row["account"] in config.Accounts:
+                    meta = DeliveryMeta(mail_from="", rcpt_to=row["rcpt_to"], dsn=True)
+                    try:
+                        stored = await self.store.account(row["account"]).deliver(bytes(row["data"]), "Inbox",
+                                                                                  meta=meta)
+                    except Exception:
+                        log.exception("delivering dsn to account %s; will try again", row["account"])
+                        return
+                    log.info("dsn delivered account=%s msgid=%d", row["account"], stored["id"])
+                else:
+                    log.error("dropping dsn for account %s that no longer exists", row["account"])
+                await self.db.write(lambda conn, i=row["id"]: conn.execute("delete from dsn_outbox where id = ?", (i,)))
+
+    # Restarts and housekeeping.
+
+    async def _recover(self) -> None:
+        """Reconcile entries whose attempt was cut off by a crash, deliver pending
+        DSNs, and remove message files no entry refers to."""
+        for row in self.db.query("select * from queue where delivering = 1"):
+            entry = dict(row)
+            try:
+                delivered = await self.deliverer.reconcile(entry)
+            except Exception:
+                log.exception("reconciling queue entry %d", entry["id"])
+                delivered = None
+            now = time.time()
+            if delivered:
+                result = attempt_result(entry["last_attempt"] or now, True, 250, end=now)
+                paths = await self.db.write(lambda conn, e=entry, r=result: [
+                    p for p in [self.recorder.retire(conn, e, "delivered", success=True, result=r, now=now)] if p])
+                self._remove_files(paths)
+            elif delivered is False:
+                # It did not arrive: the attempt does not count, try again now.
+                await self.db.write(lambda conn, i=entry["id"]: conn.execute(
+                    "update queue set delivering = 0, attempts = max(0, attempts - 1), next_attempt = ? where id = ?",
+                    (now, i)))
+            else:
+                await self.db.write(lambda conn, i=entry["id"]: conn.execute(
+                    "update queue set delivering = 0 where id = ?", (i,)))
+        await self._after_commit()
+
+    def _remove_orphan_files(self) -> None:
+        """Message files of submissions that never committed (crash between file and rows)."""
+        used = {row["path"] for row in self.db.query("select distinct path from queue")}
+        for bucket in os.listdir(self.directory):
+            bucket_dir = os.path.join(self.directory, bucket)
+            if not os.path.isdir(bucket_dir):
+                continue
+            for name in os.listdir(bucket_dir):
+                relpath = os.path.join(bucket, name)
+                if relpath not in used:
+                    # Re-check against the table: a submission may have committed meanwhile.
+                    if self.db.query_one("select 1 from queue where path = ? limit 1", (relpath,)) is None:
+                        try:
+                            if time.time() - os.stat(os.path.join(bucket_dir, name)).st_mtime > 60:
+                                remove_message_file(self.directory, relpath)
+                        except FileNotFoundError:
+                            pass
+
+    async def _cleanup(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._remove_orphan_files)
+        now = time.time()
+        count = await self.db.write(lambda conn: conn.execute("delete from retired where keep_until < ?",
+                                                              (now,)).rowcount)
+        if count:
+            log.info("removed %d expired retired queue entries", count)

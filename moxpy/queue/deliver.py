@@ -1,18 +1,32 @@
-"""Delivery attempts: one queue entry, one SMTP transaction, one result.
+"""Delivery attempts: queue entries and their message in, one result per entry out.
 
-A Deliverer turns an entry and its message bytes into a DeliveryResult.
+A Deliverer takes entries sharing one message (and, when it batches, one
+recipient domain and MAIL FROM) and returns a DeliveryResult for each.
 LocalDeliverer is localserve's: it ignores the recipient's domain and
 always connects to our own delivery listener, so the message lands in the
 local account (or fails as localserve's failure simulation says).
+DirectDeliverer (direct.py) looks up the recipient domain's MX hosts.
+
+After a crash, an entry whose attempt was in progress is in doubt: the
+Deliverer's reconcile() says whether it was delivered after all, when it
+can know (localserve can: the destination is our own store).
 """
 
 from __future__ import annotations
 
-import sqlite3
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosmtplib
+
+from .. import config as configlib
+from ..store import Store
+
+log = logging.getLogger("moxpy.queue")
+
+Entry = Mapping[str, Any]
 
 
 @dataclass
@@ -22,35 +36,54 @@ class DeliveryResult:
     code: int = 0
     enhanced_code: str = ""  # RFC 3463 status code, e.g. "5.1.1"
     error: str = ""
+    remote_mta: str = ""  # host name of the server that answered, for DSNs
 
 
 class Deliverer(Protocol):
-    async def deliver(self, entry: sqlite3.Row, data: bytes) -> DeliveryResult: ...
+    # Whether deliver() takes several recipients of one message in one call
+    # (one SMTP transaction, RFC 5321 3.3: one DATA for many RCPTs).
+    batches: bool
+
+    async def deliver(self, entries: list[Entry], data: bytes) -> list[DeliveryResult]: ...
+
+    async def reconcile(self, entry: Entry) -> bool | None:
+        """After a crash during an attempt: True delivered, False not delivered, None unknown."""
+        ...
 
 
-def result_from_response(code: int, message: str) -> DeliveryResult:
-    """Classify an SMTP reply (RFC 5321 4.2.1: 4xx temporary, 5xx permanent)."""
+def result_from_response(code: int, message: str, remote_mta: str = "") -> DeliveryResult:
+    """Classify an SMTP reply (RFC 5321 4.2.1: 2xx success, 4xx temporary, 5xx permanent)."""
     enhanced = ""
     first = message.split(" ", 1)[0] if message else ""
     parts = first.split(".")
     if len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5"):
         enhanced = first
     if 200 <= code < 300:
-        return DeliveryResult(ok=True, code=code, enhanced_code=enhanced)
+        return DeliveryResult(ok=True, code=code, enhanced_code=enhanced, remote_mta=remote_mta)
     return DeliveryResult(ok=False, permanent=code >= 500, code=code, enhanced_code=enhanced,
-                          error=f"{code} {message}".strip())
+                          error=" ".join(f"{code} {message}".split()), remote_mta=remote_mta)
 
 
 class LocalDeliverer:
     """Deliver every entry to our own SMTP delivery listener (localserve)."""
 
-    def __init__(self, host: str, port: int, local_hostname: str = "localhost", timeout: float = 60):
+    # One transaction per recipient, so each lands as its own message with
+    # its own RCPT TO, as a remote server would store it.
+    batches = False
+
+    def __init__(self, host: str, port: int, local_hostname: str = "localhost", timeout: float = 60,
+                 store: Store | None = None, get_config=None):
         self.host = host
         self.port = port
         self.local_hostname = local_hostname
         self.timeout = timeout
+        self.store = store
+        self.get_config = get_config
 
-    async def deliver(self, entry: sqlite3.Row, data: bytes) -> DeliveryResult:
+    async def deliver(self, entries: list[Entry], data: bytes) -> list[DeliveryResult]:
+        return [await self._deliver_one(entry, data) for entry in entries]
+
+    async def _deliver_one(self, entry: Entry, data: bytes) -> DeliveryResult:
         client = aiosmtplib.SMTP(hostname=self.host, port=self.port, local_hostname=self.local_hostname,
                                  timeout=self.timeout, start_tls=False)
         try:
@@ -61,13 +94,13 @@ class LocalDeliverer:
                                                   mail_options=mail_options)
             except aiosmtplib.SMTPRecipientsRefused as e:
                 refused = e.recipients[0]
-                return result_from_response(refused.code, refused.message)
+                return result_from_response(refused.code, refused.message, self.local_hostname)
             except aiosmtplib.SMTPResponseException as e:
-                return result_from_response(e.code, e.message)
+                return result_from_response(e.code, e.message, self.local_hostname)
             if errors:
                 response = next(iter(errors.values()))
-                return result_from_response(response.code, response.message)
-            return DeliveryResult(ok=True, code=250)
+                return result_from_response(response.code, response.message, self.local_hostname)
+            return DeliveryResult(ok=True, code=250, remote_mta=self.local_hostname)
         except (aiosmtplib.SMTPException, OSError) as e:
             return DeliveryResult(ok=False, error=f"connecting to {self.host}:{self.port}: {e}")
         finally:
@@ -76,3 +109,24 @@ class LocalDeliverer:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError):
                     client.close()
+
+    async def reconcile(self, entry: Entry) -> bool | None:
+        """Look in our own store for the message this attempt was delivering.
+
+        Our listener answers 250 only after the message is committed, so the
+        message is in the store exactly when the attempt got that far. Without
+        a Message-ID there is nothing to recognize it by.
+        """
+        if self.store is None or self.get_config is None or not entry["message_id"]:
+            return None
+        target = configlib.delivery_account(self.get_config(), entry["rcpt_to"])
+        if target is None:
+            return False
+        account = self.store.account(target[0])
+        since = (entry["last_attempt"] or entry["created"]) - 1
+        found = account.db.query_one(
+            "select 1 from messages where message_id = ? and rcpt_to = ? and mail_from = ? and received >= ? limit 1",
+            (entry["message_id"], entry["rcpt_to"], entry["mail_from"], since))
+        log.info("reconciled interrupted attempt id=%d rcpt=%s delivered=%s", entry["id"], entry["rcpt_to"],
+                 found is not None)
+        return found is not None
