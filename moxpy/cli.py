@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-loglevel", "--loglevel", choices=sorted(LEVELS), help="log level (default from config: info)")
     p.set_defaults(func=cmd_localserve)
 
+    from . import queuecmd
+
+    queuecmd.add_parsers(sub)
+
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)
     return parser

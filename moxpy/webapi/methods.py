@@ -103,7 +103,7 @@ class API:
             subject=req.Subject,
             text=req.Text,
             html=req.HTML,
-            headers=[(k, v) for k, v in req.Headers],
+            headers=[(k, v) for k, v in req.Headers] + _tls_required_header(req),
             alternative_files=_files(req.AlternativeFiles) + call.uploads.get("alternativefile", []),
             inline_files=_files(req.InlineFiles) + call.uploads.get("inlinefile", []),
             attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
@@ -275,6 +275,13 @@ class API:
 
 def structure(msg) -> Structure:
     return msgspec.convert(msgparse.structure(msg), Structure)
+
+
+def _tls_required_header(req: t.SendRequest) -> list[tuple[str, str]]:
+    """RFC 8689 5: RequireTLS false asks receivers to ignore TLS policies, with a header."""
+    if req.RequireTLS is False and not any(k.lower() == "tls-required" for k, _ in req.Headers):
+        return [("TLS-Required", "No")]
+    return []
 
 
 def _json_list(text: str) -> list[str]:

@@ -1,0 +1,255 @@
+"""The `mox.py queue ...` commands for operators.
+
+They open the data directory's database next to a running server (or
+without one) and work through queue.control; output is a plain table, one
+row per entry. The config is found with -config FILE, -dir DIR (a
+localserve directory), or else config/mox.toml or localserve/config/mox.toml
+under the current directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+
+from . import config as configlib
+
+
+def find_config(args: argparse.Namespace) -> configlib.Config:
+    if args.config:
+        path = args.config
+    elif args.dir:
+        path = os.path.join(args.dir, "config", configlib.CONFIG_FILE)
+    else:
+        candidates = [os.path.join("config", configlib.CONFIG_FILE),
+                      os.path.join("localserve", "config", configlib.CONFIG_FILE)]
+        path = next((c for c in candidates if os.path.exists(c)), candidates[0])
+    return configlib.load(path)
+
+
+class QueueDatabase:
+    """The server database and a Recorder with the same event sinks the server uses."""
+
+    def __init__(self, config: configlib.Config):
+        from .queue.outcome import Recorder
+        from .server import server_schema
+        from .store.db import Database
+
+        self.config = config
+        data_dir = config.data_dir()
+        path = os.path.join(data_dir, "mox.db")
+        if not os.path.exists(path):
+            raise configlib.ConfigError(f"no database at {path}: has the server run with this config?")
+        self.queue_dir = os.path.join(data_dir, "queue")
+        self.db = Database(path, server_schema)
+
+        def keep(account: str) -> float:
+            acc = config.Accounts.get(account)
+            return acc.KeepRetiredMessagePeriod if acc else 0.0
+
+        self.recorder = Recorder(keep, event_sinks(lambda: config))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def event_sinks(get_config) -> list:
+    """Event sinks registered by the server as well, so operator changes raise the same events."""
+    return []
+
+
+# Output.
+
+def _when(ts: float | None, now: float) -> str:
+    if not ts:
+        return "-"
+    delta = ts - now
+    text = _duration(abs(delta))
+    if abs(delta) < 1:
+        return "now"
+    return f"in {text}" if delta > 0 else f"{text} ago"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    if seconds or not parts:
+        parts.append(f"{seconds}s")
+    return "".join(parts[:2])
+
+
+def _stamp(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def table(headers: list[str], rows: list[list[str]], out=None) -> None:
+    out = out or sys.stdout
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    for row in [headers] + rows:
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths))
+        print(line.rstrip(), file=out)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Commands.
+
+def _filter(args: argparse.Namespace):
+    from .queue.control import Filter
+
+    ids = []
+    for part in (args.ids or "").split(","):
+        part = part.strip()
+        if part:
+            if not part.isdigit():
+                raise configlib.ConfigError(f"-ids: {part!r} is not a queue id")
+            ids.append(int(part))
+    hold = None
+    if getattr(args, "hold", None):
+        hold = args.hold == "true"
+    success = None
+    if getattr(args, "result", None):
+        success = args.result == "success"
+    return Filter(ids=ids, account=args.account or "", domain=args.domain or "", to=args.to or "", hold=hold,
+                  success=success)
+
+
+def cmd_list(qdb: QueueDatabase, args) -> int:
+    from .queue import control
+
+    rows = control.list_queue(qdb.db.query, _filter(args))
+    now = time.time()
+    max_attempts = qdb.config.Queue.MaxAttempts
+    table(["ID", "ACCOUNT", "FROM", "TO", "ATTEMPTS", "NEXT ATTEMPT", "HOLD", "LAST ERROR"],
+          [[str(r["id"]), r["account"], r["mail_from"], r["rcpt_to"], f"{r['attempts']}/{max_attempts}",
+            "on hold" if r["hold"] else _when(r["next_attempt"], now), "yes" if r["hold"] else "no",
+            _short(r["last_error"]) or "-"] for r in rows])
+    print(f"{len(rows)} message(s) in queue")
+    return 0
+
+
+def cmd_retired(qdb: QueueDatabase, args) -> int:
+    from .queue import control
+
+    rows = control.list_retired(qdb.db.query, _filter(args))
+    table(["ID", "ACCOUNT", "FROM", "TO", "RESULT", "ATTEMPTS", "RETIRED", "LAST ERROR"],
+          [[str(r["id"]), r["account"], r["mail_from"], r["rcpt_to"], r["event"] or ("delivered" if r["success"] else "failed"),
+            str(r["attempts"]), _stamp(r["retired"]), _short(r["last_error"]) or "-"] for r in rows])
+    print(f"{len(rows)} retired message(s)")
+    if args.verbose:
+        for r in rows:
+            print(f"\n{r['id']}: {r['rcpt_to']}, message-id {r['message_id'] or '-'}, subject {r['subject']!r}")
+            for result in json.loads(r["results"] or "[]"):
+                outcome = "ok" if result["Success"] else "failed"
+                detail = result["Error"] or (str(result["Code"]) if result["Code"] else "")
+                print(f"  {_stamp(result['Start'])}  {result['Duration']:.3f}s  {outcome}  {detail}")
+    return 0
+
+
+def cmd_hold(qdb: QueueDatabase, args) -> int:
+    from .queue import control
+
+    n = qdb.db.write_sync(lambda conn: control.set_hold(conn, _filter(args), True))
+    print(f"{n} message(s) put on hold")
+    return 0
+
+
+def cmd_release(qdb: QueueDatabase, args) -> int:
+    from .queue import control
+
+    f = _filter(args)
+    n = qdb.db.write_sync(lambda conn: control.set_hold(conn, f, False))
+    print(f"{n} message(s) released from hold")
+    return 0
+
+
+def cmd_kick(qdb: QueueDatabase, args) -> int:
+    from .queue import control
+
+    n = qdb.db.write_sync(lambda conn: control.kick(conn, _filter(args)))
+    print(f"{n} message(s) scheduled for delivery now")
+    return 0
+
+
+def cmd_drop(qdb: QueueDatabase, args) -> int:
+    from .queue import control
+    from .store.files import remove_message_file
+
+    f = _filter(args)
+    if f == type(f)() and not args.all:
+        print("mox: refusing to drop every message without -all; give a filter (-ids, -account, -domain, -to)",
+              file=sys.stderr)
+        return 2
+    n, paths = qdb.db.write_sync(lambda conn: control.drop(conn, f, qdb.recorder))
+    for path in paths:
+        remove_message_file(qdb.queue_dir, path)
+    print(f"{n} message(s) dropped")
+    return 0
+
+
+COMMANDS = {
+    "list": (cmd_list, "list messages in the queue"),
+    "hold": (cmd_hold, "put matching messages on hold: no delivery attempts until released"),
+    "release": (cmd_release, "release matching messages from hold"),
+    "kick": (cmd_kick, "attempt delivery of matching messages now"),
+    "drop": (cmd_drop, "remove matching messages from the queue (a \"canceled\" event, no DSN)"),
+    "retired": (cmd_retired, "list delivered, failed, suppressed and canceled messages kept after the queue"),
+}
+
+
+def add_parsers(sub) -> None:
+    """Add `queue` and its subcommands to the top-level subparsers."""
+    p = sub.add_parser("queue", help="list and change the delivery queue of a server (running or not)")
+    qsub = p.add_subparsers(dest="queue_command", metavar="SUBCOMMAND")
+    qsub.required = True
+    for name, (func, help_text) in COMMANDS.items():
+        q = qsub.add_parser(name, help=help_text, description=help_text)
+        q.add_argument("-config", "--config", help="config file (default: config/mox.toml, else "
+                                                   "localserve/config/mox.toml)")
+        q.add_argument("-dir", "--dir", help="localserve directory, instead of -config")
+        q.add_argument("-ids", "--ids", help="comma-separated queue ids")
+        q.add_argument("-account", "--account", help="account that queued the message")
+        q.add_argument("-domain", "--domain", help="recipient domain")
+        q.add_argument("-to", "--to", help="part of the recipient address")
+        if name == "retired":
+            q.add_argument("-result", "--result", choices=["success", "failure"], help="delivered or not")
+            q.add_argument("-v", "--verbose", action="store_true", help="also print every delivery attempt")
+        else:
+            q.add_argument("-hold", "--hold", choices=["true", "false"], help="only messages (not) on hold")
+        if name == "drop":
+            q.add_argument("-all", "--all", action="store_true", help="allow dropping without a filter")
+        q.set_defaults(func=_run(func))
+
+
+def _run(func):
+    def run(args: argparse.Namespace) -> int:
+        try:
+            config = find_config(args)
+            qdb = QueueDatabase(config)
+        except configlib.ConfigError as e:
+            print(f"mox: {e}", file=sys.stderr)
+            return 1
+        try:
+            return func(qdb, args)
+        except configlib.ConfigError as e:
+            print(f"mox: {e}", file=sys.stderr)
+            return 2
+        finally:
+            qdb.close()
+
+    return run
