@@ -25,6 +25,15 @@ def parse(data: bytes) -> EmailMessage:
     return _parser.parsebytes(data)
 
 
+def body_bytes(data: bytes) -> bytes:
+    """The bytes after the header section of a raw message."""
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = data.find(separator)
+        if end >= 0:
+            return data[end + len(separator):]
+    return b""
+
+
 def parse_headers(data: bytes) -> EmailMessage:
     end = data.find(b"\r\n\r\n")
     if end < 0:
@@ -32,13 +41,25 @@ def parse_headers(data: bytes) -> EmailMessage:
     return _header_parser.parsebytes(data if end < 0 else data[: end + 4])
 
 
+def clean(text: str) -> str:
+    """Text from a header with raw 8-bit bytes (RFC 6532 allows UTF-8) as proper Unicode.
+
+    The email package keeps undecodable header bytes as surrogate escapes;
+    they are UTF-8 in practice, and anything else becomes U+FFFD.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def header_str(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
-        return "" if value is None else str(value).strip()
+        return "" if value is None else clean(str(value).strip())
     except Exception:
-        raw = msg.get_all(name, failobj=[None])[0] if hasattr(msg, "get_all") else None
-        return "" if raw is None else str(raw)
+        return ""
 
 
 def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
@@ -49,7 +70,7 @@ def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
         for value in values:
             for addr in getattr(value, "addresses", ()):
                 if addr.username or addr.domain:
-                    result.append((addr.display_name or "", f"{addr.username}@{addr.domain}"))
+                    result.append((clean(addr.display_name or ""), clean(f"{addr.username}@{addr.domain}")))
     except Exception:
         return []
     return result
@@ -85,7 +106,7 @@ def references(msg: Message) -> list[str]:
     """References, with In-Reply-To first when it is not listed (as mox does)."""
     refs: list[str] = []
     for value in msg.get_all("References") or []:
-        refs.extend(str(value).replace("\t", " ").split())
+        refs.extend(clean(str(value)).replace("\t", " ").split())
     in_reply_to = header_str(msg, "In-Reply-To")
     if in_reply_to and in_reply_to not in refs:
         refs.insert(0, in_reply_to)
@@ -179,7 +200,7 @@ def subparts(part: Message) -> list[Message]:
 def structure(part: Message) -> dict[str, Any]:
     """The MIME tree as the webapi reports it (webhook.Structure in mox)."""
     try:
-        params = {k.lower(): str(v) for k, v in part.get_params(failobj=[], header="content-type")[1:]}
+        params = {clean(k.lower()): clean(str(v)) for k, v in part.get_params(failobj=[], header="content-type")[1:]}
     except Exception:
         params = {}
     try:
@@ -187,7 +208,7 @@ def structure(part: Message) -> dict[str, Any]:
     except Exception:
         disposition = ""
     try:
-        filename = part.get_filename() or ""
+        filename = clean(part.get_filename() or "")
     except Exception:
         filename = ""
     children = subparts(part)
