@@ -108,10 +108,6 @@ def _schema(conn: sqlite3.Connection) -> None:
             )""")
     db["messages"].create_index(["mailbox_id", "uid"], unique=True, if_not_exists=True)
     db["meta"].create({"key": str, "value": int}, pk="key", if_not_exists=True)
-    # One row per recipient of each submitted message, for the daily send limits.
-    db["outgoing"].create({"id": int, "recipient": str, "submitted": float}, pk="id", if_not_exists=True)
-    db["outgoing"].create_index(["recipient", "submitted"], if_not_exists=True)
-    db["outgoing"].create_index(["submitted"], if_not_exists=True)
     conn.execute("insert or ignore into meta (key, value) values ('modseq', 1)")
     now = int(time.time())
     for i, (name, special_use) in enumerate(DEFAULT_MAILBOXES):
@@ -218,44 +214,6 @@ class Account:
             raise
         self._broadcast(Change("added", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"]))
         return row
-
-    # Send limits.
-
-    def send_limit_reached(self, recipients: list[str], max_messages: int, max_first_time: int) -> str:
-        """Which daily limit sending to recipients would exceed: "messages", "recipients" or "".
-
-        Counted over the last 24 hours, one per recipient of each message (as
-        mox does). A first-time recipient is one never sent to before. A
-        limit of 0 means unlimited.
-        """
-        since = time.time() - 24 * 3600
-        recent = self.db.query("select recipient, min(submitted) as first from outgoing where submitted > ? "
-                               "group by recipient", (since,))
-        sent = self.db.query_one("select count(*) as n from outgoing where submitted > ?", (since,))["n"]
-        if max_messages and sent + len(recipients) > max_messages:
-            return "messages"
-        if not max_first_time or sent + len(recipients) < max_first_time:
-            return ""
-
-        def first_time(recipient: str, before: float) -> bool:
-            return self.db.query_one("select 1 from outgoing where recipient = ? and submitted < ? limit 1",
-                                     (recipient, before)) is None
-
-        now = time.time()
-        count = sum(first_time(r.lower(), now) for r in set(recipients))
-        count += sum(first_time(row["recipient"], row["first"]) for row in recent)
-        return "recipients" if count > max_first_time else ""
-
-    async def record_outgoing(self, recipients: list[str]) -> None:
-        now = time.time()
-
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.executemany("insert into outgoing (recipient, submitted) values (?, ?)",
-                             [(r.lower(), now) for r in recipients])
-            # Rows older than a day only matter for first-time checks; keep a year of those.
-            conn.execute("delete from outgoing where submitted < ?", (now - 365 * 24 * 3600,))
-
-        await self.db.write(insert)
 
     async def change_flags(self, msg_id: int, add: list[str], remove: list[str]) -> None:
         """Add and remove flags (system flags and keywords) of one message."""

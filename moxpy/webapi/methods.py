@@ -87,8 +87,8 @@ class API:
             raise WebapiError("badFrom", "from-address not configured for account")
         if not recipients:
             raise WebapiError("noRecipients", "no recipients")
-        limit = self.store.account(call.account).send_limit_reached(
-            [str(r) for _, r in recipients], account.MaxOutgoingMessagesPerDay, account.MaxFirstTimeRecipientsPerDay)
+        limit = self.queue.limit_reached(call.account, [str(r) for _, r in recipients],
+                                         account.MaxOutgoingMessagesPerDay, account.MaxFirstTimeRecipientsPerDay)
         if limit == "messages":
             raise WebapiError("messageLimitReached", "outgoing message rate limit reached")
         if limit == "recipients":
@@ -147,10 +147,8 @@ class API:
             release_at=req.FutureRelease.timestamp() if req.FutureRelease else None,
         )
         ids = await self.queue.add(submission)
-        store_account = self.store.account(call.account)
-        await store_account.record_outgoing([r.address for r in queue_recipients])
         if req.SaveSent:
-            await store_account.deliver(composed.sent_copy, "Sent", flags=flaglib.SEEN)
+            await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=flaglib.SEEN)
         log.info("send account=%s message_id=%s recipients=%d", call.account, composed.message_id, len(ids))
         return t.SendResult(
             MessageID=composed.message_id,
