@@ -81,7 +81,7 @@ class Server:
         from twisted.web import server as webserver
 
         from .webapi.methods import API
-        from .webapi.resource import WebAPIResource
+        from .webapi.resource import WebAPIResource, request_factory
 
         loop = asyncio.get_running_loop()
         config = self.config
@@ -107,6 +107,8 @@ class Server:
             if listener.WebAPIHTTP.Enabled:
                 api = API(self.get_config, self.store, self.queue, self.suppressions)
                 site = webserver.Site(WebAPIResource(api, authenticator, listener.WebAPIHTTP.Path))
+                # Room for a maximum-size message sent base64-encoded inside form-encoded JSON.
+                site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
                 site.log = lambda request: None  # calls are logged by the resource
                 for ip in listener.IPs:
                     self._twisted_ports.append(reactor.listenTCP(listener.WebAPIHTTP.Port, site, interface=ip))

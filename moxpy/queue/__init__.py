@@ -39,7 +39,7 @@ from ..message.address import AddressError, parse_address
 from ..store import DeliveryMeta, Store
 from ..store.db import Database
 from ..store.files import read_message_file, remove_message_file, write_message_file
-from . import backoff, notify, suppression
+from . import backoff, limits, notify, suppression
 from .deliver import DeliveryResult, Deliverer
 from .outcome import EVENTS, Event, EventSink, Recorder, add_dsn_tx, attempt_result
 from .schema import schema
@@ -153,6 +153,7 @@ class Queue:
                      submission.require_tls, json.dumps(submission.extra), next_attempt),
                 )
                 ids.append(cursor.lastrowid)
+            limits.record_tx(conn, submission.account, [r.address for r in submission.recipients], now)
             return ids
 
         try:
@@ -162,6 +163,10 @@ class Queue:
             raise
         self.kick()
         return ids
+
+    def limit_reached(self, account: str, recipients: list[str], max_messages: int, max_first_time: int) -> str:
+        """Which daily send limit queueing for recipients would exceed: "messages", "recipients" or ""."""
+        return limits.reached(self.db, account, recipients, max_messages, max_first_time)
 
     # Reading.
 

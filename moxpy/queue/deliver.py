@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import aiosmtplib
 
 from .. import config as configlib
+from ..message.address import AddressError, parse_address
 from ..store import Store
 
 log = logging.getLogger("moxpy.queue")
@@ -64,6 +65,16 @@ def result_from_response(code: int, message: str, remote_mta: str = "") -> Deliv
                           error=" ".join(f"{code} {message}".split()), remote_mta=remote_mta)
 
 
+def smtp_address(address: str, smtputf8: bool) -> str:
+    """The address as written in MAIL FROM/RCPT TO: IDNA domain unless SMTPUTF8 is used (RFC 6531)."""
+    if smtputf8 or address.isascii() or not address:
+        return address
+    try:
+        return parse_address(address).ascii()
+    except AddressError:
+        return address
+
+
 class LocalDeliverer:
     """Deliver every entry to our own SMTP delivery listener (localserve)."""
 
@@ -90,7 +101,8 @@ class LocalDeliverer:
             await client.connect()
             mail_options = ["SMTPUTF8"] if entry["smtputf8"] else []
             try:
-                errors, _ = await client.sendmail(entry["mail_from"], [entry["rcpt_to"]], data,
+                errors, _ = await client.sendmail(smtp_address(entry["mail_from"], entry["smtputf8"]),
+                                                  [smtp_address(entry["rcpt_to"], entry["smtputf8"])], data,
                                                   mail_options=mail_options)
             except aiosmtplib.SMTPRecipientsRefused as e:
                 refused = e.recipients[0]

@@ -26,7 +26,7 @@ import ssl
 
 import aiosmtplib
 
-from .deliver import DeliveryResult, Entry, result_from_response
+from .deliver import DeliveryResult, Entry, result_from_response, smtp_address
 from .destinations import DestinationError, Resolver
 
 log = logging.getLogger("moxpy.queue")
@@ -169,7 +169,8 @@ class DirectDeliverer:
             encoding = "utf-8" if first["smtputf8"] else "ascii"
 
             try:
-                await client.mail(first["mail_from"], options=options, encoding=encoding)
+                await client.mail(smtp_address(first["mail_from"], first["smtputf8"]), options=options,
+                                  encoding=encoding)
             except aiosmtplib.SMTPResponseException as e:
                 raise _HostFailed(result_from_response(e.code, e.message, host)) from None
 
@@ -177,7 +178,7 @@ class DirectDeliverer:
             accepted = []
             for i, entry in enumerate(entries):
                 try:
-                    await client.rcpt(entry["rcpt_to"], encoding=encoding)
+                    await client.rcpt(smtp_address(entry["rcpt_to"], first["smtputf8"]), encoding=encoding)
                     accepted.append(i)
                 except aiosmtplib.SMTPResponseException as e:
                     results[i] = result_from_response(e.code, e.message, host)

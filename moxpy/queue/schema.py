@@ -17,6 +17,8 @@ import sqlite3
 
 import sqlite_utils
 
+from . import limits
+
 # Columns of a queue entry; retired entries have the same plus RETIRED_COLUMNS.
 COLUMNS: dict[str, type] = {
     "id": int,
@@ -77,6 +79,7 @@ def _ensure_table(conn: sqlite3.Connection, name: str, columns: dict[str, type],
 
 
 def schema(conn: sqlite3.Connection) -> None:
+    limits.schema(conn)
     # AUTOINCREMENT: queue ids (QueueMsgID) are never reused, also after
     # entries are retired, so webhooks and DSNs always point to one message.
     _ensure_table(conn, "queue", COLUMNS, "integer primary key autoincrement")

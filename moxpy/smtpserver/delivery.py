@@ -15,6 +15,7 @@ import secrets
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import config as configlib
+from ..message.address import AddressError, parse_domain
 from ..store import DeliveryMeta, Store
 from . import localserve
 
@@ -33,6 +34,17 @@ def received_header(session: Session, envelope: Envelope, hostname: str, recipie
         line += f"\r\n\tfor <{recipient}>"
     line += f";\r\n\t{email.utils.format_datetime(email.utils.localtime())}\r\n"
     return line.encode("utf-8")
+
+
+def unicode_address(address: str) -> str:
+    """An SMTP path with its domain in Unicode form, as mox reports MailFrom and RcptTo."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    try:
+        return f"{local}@{parse_domain(domain)[0]}"
+    except AddressError:
+        return address
 
 
 class DeliveryHandler:
@@ -82,7 +94,8 @@ class DeliveryHandler:
         peer_ip = session.peer[0] if isinstance(session.peer, tuple) else ""
         try:
             for (account_name, mailbox), rcpt in targets.items():
-                meta = DeliveryMeta(mail_from=envelope.mail_from or "", rcpt_to=rcpt, remote_ip=peer_ip)
+                meta = DeliveryMeta(mail_from=unicode_address(envelope.mail_from or ""), rcpt_to=unicode_address(rcpt),
+                                    remote_ip=peer_ip)
                 row = await self.store.account(account_name).deliver(stored, mailbox, meta=meta)
                 log.info("delivered account=%s mailbox=%s msgid=%d size=%d from=%s rcpt=%s", account_name,
                          mailbox, row["id"], row["size"], envelope.mail_from, rcpt)
