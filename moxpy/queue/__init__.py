@@ -116,6 +116,7 @@ class Queue:
         self._worker: asyncio.Task | None = None
         self._stopping = False
         self._dsn_lock = asyncio.Lock()
+        self._outbox_dirty = True  # set when a transaction adds a DSN; look at start too
         self._next_cleanup = 0.0
 
     @property
@@ -198,6 +199,9 @@ class Queue:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        close = getattr(self.deliverer, "close", None)
+        if close is not None:
+            await close()
 
     async def _run(self) -> None:
         try:
@@ -266,8 +270,9 @@ class Queue:
                 log.error("reading message file of queue entries %s: %s", ids, e)
                 data = None
             now = time.time()
-            entries = await self.db.write(lambda conn: self._prepare(conn, ids, now, data))
-            await self._after_commit()
+            entries, retired_some = await self.db.write(lambda conn: self._prepare(conn, ids, now, data))
+            if retired_some:
+                await self._after_commit()
             if not entries:
                 return
             if data is None:
@@ -290,7 +295,7 @@ class Queue:
                 for i in ids:
                     self._pause_until[i] = time.time() + 60
                 return
-            self._remove_files(paths)
+            await self._remove_files(paths)
             await self._after_commit()
         finally:
             for i in ids:
@@ -299,7 +304,7 @@ class Queue:
             self.kick()
 
     def _prepare(self, conn: sqlite3.Connection, ids: list[int], now: float,
-                 data: bytes | None) -> list[dict[str, Any]]:
+                 data: bytes | None) -> tuple[list[dict[str, Any]], bool]:
         """Mark an attempt on the entries before it starts; retire suppressed ones.
 
         The entries' next attempt is moved ahead by the backoff already, so a
@@ -309,6 +314,7 @@ class Queue:
         rows = conn.execute(f"select * from queue where id in ({placeholders}) and hold = 0 order by id",
                             ids).fetchall()
         entries = []
+        retired_some = False
         hostname = self.get_config().Hostname
         for row in rows:
             entry = dict(row)
@@ -322,9 +328,11 @@ class Queue:
                 result = attempt_result(now, False, error=error, end=now)
                 self.recorder.retire(conn, entry, "suppressed", result=result, now=now)
                 if notify.wanted(entry) and data is not None:
+                    self._outbox_dirty = True
                     add_dsn_tx(conn, entry["account"], entry["sender"],
                                notify.failure(entry, data, hostname, 0, "5.7.1", error))
                 log.info("suppressed id=%d rcpt=%s", entry["id"], entry["rcpt_to"])
+                retired_some = True
                 continue
             attempts = entry["attempts"] + 1
             next_attempt = now + backoff.delay(self.settings.BackoffFirst, attempts)
@@ -332,7 +340,7 @@ class Queue:
                          (attempts, now, next_attempt, entry["id"]))
             entry.update(attempts=attempts, last_attempt=now, next_attempt=next_attempt, delivering=1)
             entries.append(entry)
-        return entries
+        return entries, retired_some
 
     def _record(self, conn: sqlite3.Connection, entries: list[dict[str, Any]], results: list[DeliveryResult],
                 start: float, end: float, data: bytes | None) -> list[str]:
@@ -361,6 +369,7 @@ class Queue:
                     pass
                 path = self.recorder.retire(conn, entry, "failed", result=attempt, suppressing=suppressing, now=end)
                 if notify.wanted(entry) and data is not None:
+                    self._outbox_dirty = True
                     add_dsn_tx(conn, entry["account"], entry["sender"],
                                notify.failure(entry, data, hostname, result.code, result.enhanced_code, result.error,
                                               result.remote_mta))
@@ -371,6 +380,7 @@ class Queue:
                     retry_until = entry["next_attempt"] + sum(
                         backoff.delay(self.settings.BackoffFirst, n, jitter=False)
                         for n in range(entry["attempts"] + 1, max_attempts))
+                    self._outbox_dirty = True
                     add_dsn_tx(conn, entry["account"], entry["sender"],
                                notify.delayed(entry, data, hostname, result.code, result.enhanced_code, result.error,
                                               retry_until, result.remote_mta))
@@ -378,14 +388,16 @@ class Queue:
                 paths.append(path)
         return paths
 
-    def _remove_files(self, paths: list[str]) -> None:
-        for path in paths:
-            remove_message_file(self.directory, path)
+    async def _remove_files(self, paths: list[str]) -> None:
+        if paths:
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: [remove_message_file(self.directory, p) for p in paths])
 
     async def _after_commit(self) -> None:
         for callback in self.on_events:
             callback()
-        await self.send_dsns()
+        if self._outbox_dirty:
+            await self.send_dsns()
 
     # DSNs to our own senders.
 
@@ -394,6 +406,7 @@ class Queue:
         if self.store is None:
             return
         async with self._dsn_lock:
+            self._outbox_dirty = False
             rows = self.db.query("select * from dsn_outbox order by id")
             for row in rows:
                 config = self.get_config()
@@ -404,6 +417,7 @@ class Queue:
                                                                                   meta=meta)
                     except Exception:
                         log.exception("delivering dsn to account %s; will try again", row["account"])
+                        self._outbox_dirty = True
                         return
                     log.info("dsn delivered account=%s msgid=%d", row["account"], stored["id"])
                 else:
@@ -427,7 +441,7 @@ class Queue:
                 result = attempt_result(entry["last_attempt"] or now, True, 250, end=now)
                 paths = await self.db.write(lambda conn, e=entry, r=result: [
                     p for p in [self.recorder.retire(conn, e, "delivered", success=True, result=r, now=now)] if p])
-                self._remove_files(paths)
+                await self._remove_files(paths)
             elif delivered is False:
                 # It did not arrive: the attempt does not count, try again now.
                 await self.db.write(lambda conn, i=entry["id"]: conn.execute(

@@ -82,6 +82,105 @@ class LocalDeliverer:
     # its own RCPT TO, as a remote server would store it.
     batches = False
 
+    # Idle connections kept for the next delivery: connecting and greeting
+    # cost as much as a transaction on loopback.
+    MAX_IDLE = 16
+
+    def __init__(self, host: str, port: int, local_hostname: str = "localhost", timeout: float = 60,
+                 store: Store | None = None, get_config=None):
+        self.host = host
+        self.port = port
+        self.local_hostname = local_hostname
+        self.timeout = timeout
+        self.store = store
+        self.get_config = get_config
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    async def deliver(self, entries: list[Entry], data: bytes) -> list[DeliveryResult]:
+        return [await self._deliver_one(entry, data) for entry in entries]
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            await _quit(client)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(hostname=self.host, port=self.port, local_hostname=self.local_hostname,
+                                 timeout=self.timeout, start_tls=False)
+        await client.connect()
+        return client
+
+    async def _deliver_one(self, entry: Entry, data: bytes) -> DeliveryResult:
+        mail_from = smtp_address(entry["mail_from"], entry["smtputf8"])
+        rcpt_to = smtp_address(entry["rcpt_to"], entry["smtputf8"])
+        mail_options = ["SMTPUTF8"] if entry["smtputf8"] else []
+        while True:
+            reused = bool(self._idle)
+            try:
+                client = self._idle.pop() if reused else await self._connect()
+            except (aiosmtplib.SMTPException, OSError) as e:
+                return DeliveryResult(ok=False, error=f"connecting to {self.host}:{self.port}: {e}")
+            try:
+                await client.mail(mail_from, options=mail_options)
+            except aiosmtplib.SMTPResponseException as e:
+                await _quit(client)
+                return result_from_response(e.code, e.message, self.local_hostname)
+            except (aiosmtplib.SMTPException, OSError) as e:
+                client.close()
+                if reused:
+                    continue  # the idle connection went stale; nothing was sent yet
+                return DeliveryResult(ok=False, error=f"smtp with {self.host}:{self.port}: {e}")
+            break
+        try:
+            await client.rcpt(rcpt_to)
+            response = await client.data(data)
+        except aiosmtplib.SMTPResponseException as e:
+            await _quit(client)
+            return result_from_response(e.code, e.message, self.local_hostname)
+        except (aiosmtplib.SMTPException, OSError) as e:
+            client.close()
+            return DeliveryResult(ok=False, error=f"smtp with {self.host}:{self.port}: {e}")
+        if len(self._idle) < self.MAX_IDLE and client.is_connected:
+            self._idle.append(client)
+        else:
+            await _quit(client)
+        return result_from_response(response.code, response.message, self.local_hostname)
+
+    async def reconcile(self, entry: Entry) -> bool | None:
+        """After a crash during an attempt: True delivered, False not delivered, None unknown."""
+        ...
+
+
+def result_from_response(code: int, message: str, remote_mta: str = "") -> DeliveryResult:
+    """Classify an SMTP reply (RFC 5321 4.2.1: 2xx success, 4xx temporary, 5xx permanent)."""
+    enhanced = ""
+    first = message.split(" ", 1)[0] if message else ""
+    parts = first.split(".")
+    if len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5"):
+        enhanced = first
+    if 200 <= code < 300:
+        return DeliveryResult(ok=True, code=code, enhanced_code=enhanced, remote_mta=remote_mta)
+    return DeliveryResult(ok=False, permanent=code >= 500, code=code, enhanced_code=enhanced,
+                          error=" ".join(f"{code} {message}".split()), remote_mta=remote_mta)
+
+
+def smtp_address(address: str, smtputf8: bool) -> str:
+    """The address as written in MAIL FROM/RCPT TO: IDNA domain unless SMTPUTF8 is used (RFC 6531)."""
+    if smtputf8 or address.isascii() or not address:
+        return address
+    try:
+        return parse_address(address).ascii()
+    except AddressError:
+        return address
+
+
+class LocalDeliverer:
+    """Deliver every entry to our own SMTP delivery listener (localserve)."""
+
+    # One transaction per recipient, so each lands as its own message with
+    # its own RCPT TO, as a remote server would store it.
+    batches = False
+
     def __init__(self, host: str, port: int, local_hostname: str = "localhost", timeout: float = 60,
                  store: Store | None = None, get_config=None):
         self.host = host
@@ -142,3 +241,11 @@ class LocalDeliverer:
         log.info("reconciled interrupted attempt id=%d rcpt=%s delivered=%s", entry["id"], entry["rcpt_to"],
                  found is not None)
         return found is not None
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
