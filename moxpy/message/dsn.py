@@ -12,9 +12,11 @@ knowledge of the queue.
 from __future__ import annotations
 
 import email.utils
+import io
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
+from email.generator import BytesGenerator
 from email.message import Message, MIMEPart
 
 from . import parse as msgparse
@@ -128,8 +130,16 @@ def compose(dsn: DSN) -> bytes:
             fields.append(("Will-Retry-Until", _date(r.will_retry_until)))
         blocks.append(_block(pol, fields))
     status_part = MIMEPart(policy=pol)
-    status_part.set_type("message/global-delivery-status" if dsn.smtputf8 else "message/delivery-status")
-    status_part.set_payload(blocks)
+    if dsn.smtputf8:
+        # The email package writes only the first block of a message/* part
+        # other than delivery-status: give it the blocks as text.
+        status_part.set_type("message/global-delivery-status")
+        status_part["Content-Transfer-Encoding"] = "8bit"
+        text = b"".join(b.as_bytes(policy=pol) for b in blocks)
+        status_part.set_payload(text.decode("ascii", "surrogateescape"))
+    else:
+        status_part.set_type("message/delivery-status")
+        status_part.set_payload(blocks)
     msg.attach(status_part)
 
     if dsn.original_headers:
@@ -142,7 +152,16 @@ def compose(dsn: DSN) -> bytes:
             headers.set_type("text/rfc822-headers")
         headers.set_payload(dsn.original_headers.decode("utf-8", "replace"))
         msg.attach(headers)
-    return msg.as_bytes(policy=pol)
+    out = io.BytesIO()
+    _Generator(out, policy=pol).flatten(msg)
+    return out.getvalue()
+
+
+class _Generator(BytesGenerator):
+    # RFC 6533 3: message/global-delivery-status is UTF-8 text. The email
+    # package would write a message/* part as an ASCII message; write it
+    # as the 8-bit text it is.
+    _handle_message_global_delivery_status = BytesGenerator._handle_text
 
 
 def _comment(text: str) -> str:
@@ -179,13 +198,13 @@ def parse(data: bytes) -> DSN:
     blocks = _status_blocks(status_part)
     if len(blocks) < 2:
         raise DSNError("delivery-status part needs per-message fields and at least one recipient group")
-    per_message = blocks[0]
+    per_message = _fields(blocks[0])
     froms = msgparse.addresses(msg, "From")
     tos = msgparse.addresses(msg, "To")
     result = DSN(
-        reporting_mta=_typed_value(per_message.get("Reporting-MTA", "")),
-        original_envelope_id=str(per_message.get("Original-Envelope-Id", "") or "").strip(),
-        arrival_date=_parse_date(per_message.get("Arrival-Date")),
+        reporting_mta=_typed_value(per_message.get("reporting-mta", "")),
+        original_envelope_id=str(per_message.get("original-envelope-id", "") or "").strip(),
+        arrival_date=_parse_date(per_message.get("arrival-date")),
         recipients=[],
         sender=froms[0][1] if froms else "",
         to=tos[0][1] if tos else "",
@@ -197,10 +216,10 @@ def parse(data: bytes) -> DSN:
     text_parts = msgparse.subparts(msg)
     if text_parts and text_parts[0].get_content_type() == "text/plain":
         result.text, _ = msgparse.readable_parts(text_parts[0])
-    for block in blocks[1:]:
-        action = str(block.get("Action", "") or "").strip().lower()
-        status, _, comment = str(block.get("Status", "") or "").strip().partition(" ")
-        final = _typed_value(block.get("Final-Recipient", ""))
+    for block in map(_fields, blocks[1:]):
+        action = str(block.get("action", "") or "").strip().lower()
+        status, _, comment = str(block.get("status", "") or "").strip().partition(" ")
+        final = _typed_value(block.get("final-recipient", ""))
         if not final or not action or not status:
             raise DSNError("recipient group without Final-Recipient, Action or Status")  # RFC 3464 2.3: required
         result.recipients.append(Recipient(
@@ -208,24 +227,47 @@ def parse(data: bytes) -> DSN:
             action=action,
             status=status,
             status_comment=comment.strip().removeprefix("(").removesuffix(")"),
-            original_recipient=_typed_value(block.get("Original-Recipient", "")),
-            remote_mta=_typed_value(block.get("Remote-MTA", "")),
-            diagnostic_code=_typed_value(block.get("Diagnostic-Code", "")),
-            last_attempt=_parse_date(block.get("Last-Attempt-Date")),
-            will_retry_until=_parse_date(block.get("Will-Retry-Until")),
+            original_recipient=_typed_value(block.get("original-recipient", "")),
+            remote_mta=_typed_value(block.get("remote-mta", "")),
+            diagnostic_code=_typed_value(block.get("diagnostic-code", "")),
+            last_attempt=_parse_date(block.get("last-attempt-date")),
+            will_retry_until=_parse_date(block.get("will-retry-until")),
         ))
     return result
 
 
 def _status_blocks(part: Message) -> list[Message]:
+    """The field blocks of a (global) delivery-status part.
+
+    The email package splits message/delivery-status into blocks itself;
+    message/global-delivery-status (RFC 6533) it reads as one message whose
+    body holds the remaining blocks, and an encoded part arrives as text.
+    """
     payload = part.get_payload()
-    if isinstance(payload, list):
-        return [b for b in payload if len(b.keys())]
-    # A delivery-status part with a transfer encoding arrives as text:
-    # decode it and read the blocks with the header parser.
-    raw = msgparse.decoded_payload(part).replace(b"\r\n", b"\n")
+    if not isinstance(payload, list):
+        return _text_blocks(msgparse.decoded_payload(part))
     blocks = []
-    for chunk in raw.split(b"\n\n"):
+    for sub in payload:
+        if len(sub.keys()):
+            blocks.append(sub)
+        if not sub.is_multipart():
+            rest = msgparse.decoded_payload(sub)
+            if rest.strip():
+                blocks += _text_blocks(rest)
+    return blocks
+
+
+def _fields(block: Message) -> dict[str, str]:
+    """A block's fields by lower-case name; raw values, so UTF-8 (RFC 6533) survives."""
+    fields: dict[str, str] = {}
+    for name, value in block.raw_items():
+        fields.setdefault(name.lower(), " ".join(msgparse.clean(str(value)).split()))
+    return fields
+
+
+def _text_blocks(raw: bytes) -> list[Message]:
+    blocks = []
+    for chunk in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
         if chunk.strip():
             blocks.append(msgparse.parse_headers(chunk.strip(b"\n") + b"\n\n"))
     return blocks
@@ -233,7 +275,7 @@ def _status_blocks(part: Message) -> list[Message]:
 
 def _typed_value(value) -> str:
     """The value of a typed field ("rfc822; a@b" -> "a@b"; RFC 3464 2.1.2)."""
-    text = " ".join(str(value or "").split())
+    text = " ".join(msgparse.clean(str(value or "")).split())
     kind, sep, rest = text.partition(";")
     return rest.strip() if sep else text.strip()
 
