@@ -111,9 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-loglevel", "--loglevel", choices=sorted(LEVELS), help="log level (default from config: info)")
     p.set_defaults(func=cmd_localserve)
 
-    from . import queuecmd
+    from . import examplecmd, queuecmd
 
     queuecmd.add_parsers(sub)
+    examplecmd.add_parser(sub)
 
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)

@@ -1,8 +1,8 @@
-"""The `mox.py queue ...` commands for operators.
+"""The `mox.py queue ...` and `mox.py queue webhook ...` commands for operators.
 
 They open the data directory's database next to a running server (or
-without one) and work through queue.control; output is a plain table, one
-row per entry. The config is found with -config FILE, -dir DIR (a
+without one) and work through queue.control and webhooks.control; output
+is a plain table, one row per entry. The config is found with -config FILE, -dir DIR (a
 localserve directory), or else config/mox.toml or localserve/config/mox.toml
 under the current directory.
 """
@@ -59,7 +59,9 @@ class QueueDatabase:
 
 def event_sinks(get_config) -> list:
     """Event sinks registered by the server as well, so operator changes raise the same events."""
-    return []
+    from .webhooks.enqueue import outgoing_sink
+
+    return [outgoing_sink(get_config)]
 
 
 # Output.
@@ -202,6 +204,126 @@ def cmd_drop(qdb: QueueDatabase, args) -> int:
     return 0
 
 
+# The webhook queue.
+
+def _hook_filter(args: argparse.Namespace):
+    from .webhooks.control import Filter
+
+    ids = []
+    for part in (args.ids or "").split(","):
+        part = part.strip()
+        if part:
+            if not part.isdigit():
+                raise configlib.ConfigError(f"-ids: {part!r} is not a webhook id")
+            ids.append(int(part))
+    return Filter(ids=ids, account=args.account or "", event=args.event or "", queue_msg_id=args.queuemsgid or 0)
+
+
+def _hook_event(r) -> str:
+    return "incoming" if r["is_incoming"] else r["event"]
+
+
+def _last_result(r) -> str:
+    results = json.loads(r["results"] or "[]")
+    if not results:
+        return "-"
+    last = results[-1]
+    return _short(last["Error"] or f"{last['Code']} ok", 50)
+
+
+def cmd_hook_list(qdb: QueueDatabase, args) -> int:
+    from .webhooks import control
+
+    rows = control.list_queue(qdb.db.query, _hook_filter(args))
+    now = time.time()
+    table(["ID", "ACCOUNT", "EVENT", "QUEUEMSGID", "URL", "ATTEMPTS", "NEXT ATTEMPT", "LAST RESULT"],
+          [[str(r["id"]), r["account"], _hook_event(r), str(r["queue_msg_id"] or "-"), r["url"], str(r["attempts"]),
+            _when(r["next_attempt"], now), _last_result(r)] for r in rows])
+    print(f"{len(rows)} webhook(s) in queue")
+    return 0
+
+
+def cmd_hook_retired(qdb: QueueDatabase, args) -> int:
+    from .webhooks import control
+
+    rows = control.list_retired(qdb.db.query, _hook_filter(args))
+    table(["ID", "ACCOUNT", "EVENT", "QUEUEMSGID", "URL", "RESULT", "ATTEMPTS", "LAST ACTIVITY", "LAST RESULT"],
+          [[str(r["id"]), r["account"], _hook_event(r), str(r["queue_msg_id"] or "-"), r["url"],
+            "delivered" if r["success"] else (f"superseded by {r['superseded_by']}" if r["superseded_by"]
+                                               else "failed"),
+            str(r["attempts"]), _stamp(r["last_activity"]), _last_result(r)] for r in rows])
+    print(f"{len(rows)} retired webhook(s)")
+    if args.verbose:
+        for r in rows:
+            print(f"\n{r['id']}: {_hook_event(r)} to {r['url']}, payload {_short(r['payload'], 100)}")
+            for result in json.loads(r["results"] or "[]"):
+                outcome = "ok" if result["Success"] else "failed"
+                print(f"  {_stamp(result['Start'])}  {result['Duration']:.3f}s  {outcome}  status {result['Code']}"
+                      f"  {result['Error'] or '-'}  response {_short(result['Response'], 60)!r}")
+    return 0
+
+
+def cmd_hook_kick(qdb: QueueDatabase, args) -> int:
+    from .webhooks import control
+
+    n = qdb.db.write_sync(lambda conn: control.kick(conn, _hook_filter(args)))
+    print(f"{n} webhook(s) scheduled for delivery now")
+    return 0
+
+
+def cmd_hook_drop(qdb: QueueDatabase, args) -> int:
+    from .webhooks import control
+
+    f = _hook_filter(args)
+    if f == type(f)() and not args.all:
+        print("mox: refusing to drop every webhook without -all; give a filter (-ids, -account, -event)",
+              file=sys.stderr)
+        return 2
+
+    def keep(account: str) -> float:
+        acc = qdb.config.Accounts.get(account)
+        return acc.KeepRetiredWebhookPeriod if acc else 0.0
+
+    n = qdb.db.write_sync(lambda conn: control.drop(conn, f, keep))
+    print(f"{n} webhook(s) dropped")
+    return 0
+
+
+HOOK_COMMANDS = {
+    "list": (cmd_hook_list, "list webhooks waiting to be delivered"),
+    "kick": (cmd_hook_kick, "attempt delivery of matching webhooks now"),
+    "drop": (cmd_hook_drop, "give up matching webhooks (kept as retired, not delivered)"),
+    "retired": (cmd_hook_retired, "list delivered and given-up webhooks with their attempts"),
+}
+
+EVENTS = ["incoming", "delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled",
+          "unrecognized"]
+
+
+def _common_arguments(q) -> None:
+    q.add_argument("-config", "--config", help="config file (default: config/mox.toml, else "
+                                               "localserve/config/mox.toml)")
+    q.add_argument("-dir", "--dir", help="localserve directory, instead of -config")
+    q.add_argument("-ids", "--ids", help="comma-separated ids")
+    q.add_argument("-account", "--account", help="account that queued the message")
+
+
+def _add_hook_parsers(qsub) -> None:
+    p = qsub.add_parser("webhook", help="list and change the webhook queue")
+    hsub = p.add_subparsers(dest="webhook_command", metavar="SUBCOMMAND")
+    hsub.required = True
+    for name, (func, help_text) in HOOK_COMMANDS.items():
+        q = hsub.add_parser(name, help=help_text, description=help_text)
+        _common_arguments(q)
+        q.add_argument("-event", "--event", choices=EVENTS, help="kind of webhook")
+        q.add_argument("-queuemsgid", "--queuemsgid", type=int, help="queue message the webhook is about")
+        if name == "retired":
+            q.add_argument("-v", "--verbose", action="store_true", help="also print every delivery attempt")
+        if name == "drop":
+            q.add_argument("-all", "--all", action="store_true", help="allow dropping without a filter")
+        q.set_defaults(func=_run(func))
+
+
 COMMANDS = {
     "list": (cmd_list, "list messages in the queue"),
     "hold": (cmd_hold, "put matching messages on hold: no delivery attempts until released"),
@@ -219,11 +341,7 @@ def add_parsers(sub) -> None:
     qsub.required = True
     for name, (func, help_text) in COMMANDS.items():
         q = qsub.add_parser(name, help=help_text, description=help_text)
-        q.add_argument("-config", "--config", help="config file (default: config/mox.toml, else "
-                                                   "localserve/config/mox.toml)")
-        q.add_argument("-dir", "--dir", help="localserve directory, instead of -config")
-        q.add_argument("-ids", "--ids", help="comma-separated queue ids")
-        q.add_argument("-account", "--account", help="account that queued the message")
+        _common_arguments(q)
         q.add_argument("-domain", "--domain", help="recipient domain")
         q.add_argument("-to", "--to", help="part of the recipient address")
         if name == "retired":
@@ -234,6 +352,7 @@ def add_parsers(sub) -> None:
         if name == "drop":
             q.add_argument("-all", "--all", action="store_true", help="allow dropping without a filter")
         q.set_defaults(func=_run(func))
+    _add_hook_parsers(qsub)
 
 
 def _run(func):

@@ -25,6 +25,8 @@ from .smtpserver import smtp_factory
 from .smtpserver.delivery import DeliveryHandler
 from .store import Store
 from .store.db import Database
+from .webhooks import Webhooks
+from .webhooks.schema import schema as webhooks_schema
 
 log = logging.getLogger("moxpy.server")
 
@@ -41,6 +43,7 @@ def install_reactor() -> asyncio.AbstractEventLoop:
 def server_schema(conn) -> None:
     queue_schema(conn)
     suppression_schema(conn)
+    webhooks_schema(conn)
 
 
 class Server:
@@ -52,6 +55,7 @@ class Server:
         self.store: Store | None = None
         self.db: Database | None = None
         self.queue: Queue | None = None
+        self.webhooks: Webhooks | None = None
         self.suppressions: Suppressions | None = None
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
 
@@ -95,9 +99,11 @@ class Server:
         smtp_addresses = self.listen_addresses("SMTP")
         deliverer = make_deliverer(config, self.get_config, self.store, smtp_addresses)
         self.queue = Queue(self.db, self.data_dir, self.get_config, deliverer, store=self.store)
+        self.webhooks = Webhooks(self.db, self.get_config, self.queue)
         authenticator = authlib.Authenticator(self.get_config)
 
         delivery = DeliveryHandler(self.get_config, self.store, config.Hostname)
+        delivery.hooks = self.webhooks.incoming
         for host, port in smtp_addresses:
             factory = smtp_factory(delivery, hostname=config.Hostname, data_size_limit=config.MaxMessageSize, loop=loop)
             self._asyncio_servers.append(await loop.create_server(factory, host, port, reuse_address=True))
@@ -115,6 +121,7 @@ class Server:
                     log.info("listening service=webapi address=%s:%d", ip, listener.WebAPIHTTP.Port)
 
         self.queue.start()
+        self.webhooks.start()
 
     async def stop(self) -> None:
         log.info("shutting down")
@@ -129,6 +136,8 @@ class Server:
                 pass
         if self.queue:
             await self.queue.stop()
+        if self.webhooks:
+            await self.webhooks.stop()
         # Writes already handed to the writer threads are committed before they close.
         if self.store:
             self.store.close()

@@ -95,6 +95,9 @@ class Queue(msgspec.Struct, forbid_unknown_fields=True):
     SMTPPort: int = 25  # port direct delivery connects to on MX hosts; only changed for testing
     # PEM file with CA certificates trusted, besides the system's, when REQUIRETLS needs a verified certificate.
     TLSCAFile: str = ""
+    # Wait after a webhook's first failed attempt; later waits follow the schedule
+    # 1m, 2m, 4m, 7.5m, 15m, 30m, 1h, 2h, 4h, 8h, 16h scaled to it. Shortened in tests.
+    WebhookRetryFirst: float = 60.0
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):

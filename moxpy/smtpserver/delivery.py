@@ -48,6 +48,9 @@ def unicode_address(address: str) -> str:
 
 
 class DeliveryHandler:
+    # Called after each stored delivery, before 250: webhooks (FromID matches, incoming webhooks).
+    hooks = None
+
     def __init__(self, get_config, store: Store, hostname: str):
         self.get_config = get_config
         self.store = store
@@ -99,6 +102,8 @@ class DeliveryHandler:
                 row = await self.store.account(account_name).deliver(stored, mailbox, meta=meta)
                 log.info("delivered account=%s mailbox=%s msgid=%d size=%d from=%s rcpt=%s", account_name,
                          mailbox, row["id"], row["size"], envelope.mail_from, rcpt)
+                if self.hooks is not None:
+                    await self.hooks.after_delivery(account_name, mailbox, row, stored, meta)
         except Exception:
             log.exception("storing incoming message")
             return "451 4.3.0 error storing message, try again later"

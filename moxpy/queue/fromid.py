@@ -1,0 +1,95 @@
+"""Incoming mail about our outgoing mail, matched by FromID.
+
+With FromID tracking, each recipient of a message got its own MAIL FROM,
+localpart<separator>ID@domain. A DSN (bounce) about that delivery comes
+back to exactly that address, so the ID names the queue entry, retired or
+still queued. The DSN becomes an outgoing event with DSN set: failed
+(adding the recipient to the suppression list when the code says so),
+delayed, delivered, relayed or expanded; anything else that arrives there
+(an auto-reply, a DSN we cannot read) is "unrecognized".
+
+classify() is pure; record_tx() runs in the delivering transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from ..message import dsn as dsnlib
+from ..message.address import AddressError, parse_address
+from . import suppression
+from .outcome import Event, Recorder, attempt_result
+
+
+@dataclass
+class Incoming:
+    """What an incoming message to a FromID address says about the delivery."""
+
+    event: str  # failed, delayed, delivered, relayed, expanded, unrecognized
+    dsn: bool = False
+    code: int = 0
+    enhanced_code: str = ""
+    error: str = ""
+
+
+def from_id(config, rcpt_to: str) -> str:
+    """The FromID in a recipient address of ours, "" when there is none."""
+    localpart, _, domain = rcpt_to.rpartition("@")
+    dom = config.Domains.get(domain.lower())
+    separator = dom.LocalpartCatchallSeparator if dom else ""
+    if not separator or separator not in localpart:
+        return ""
+    return localpart.split(separator, 1)[1]
+
+
+def classify(data: bytes) -> Incoming:
+    try:
+        report = dsnlib.parse(data)
+    except dsnlib.DSNError as e:
+        if "not a DSN" in str(e):
+            return Incoming("unrecognized", error="incoming message not a dsn")
+        return Incoming("unrecognized", dsn=True, error=f"parsing incoming dsn: {e}")
+    if len(report.recipients) != 1:
+        return Incoming("unrecognized", dsn=True,
+                        error=f"incoming dsn has {len(report.recipients)} recipients, expecting 1")
+    rcpt = report.recipients[0]
+    code, enhanced = dsnlib.smtp_codes(rcpt)
+    error = rcpt.diagnostic_code or rcpt.status_comment
+    if rcpt.action not in dsnlib.ACTIONS:
+        return Incoming("unrecognized", dsn=True, code=code, enhanced_code=enhanced,
+                        error=f"unrecognized dsn action {rcpt.action!r}")
+    return Incoming(rcpt.action, dsn=True, code=code, enhanced_code=enhanced, error=error)
+
+
+def record_tx(conn: sqlite3.Connection, recorder: Recorder, account: str, fid: str,
+              incoming: Incoming) -> Event | None:
+    """Record the incoming message on the entry with this FromID and emit its
+    event; None when no entry of the account has it (then it is ordinary mail)."""
+    table = "retired"
+    row = conn.execute("select * from retired where from_id = ? and account = ?", (fid, account)).fetchone()
+    if row is None:
+        table = "queue"
+        row = conn.execute("select * from queue where from_id = ? and account = ?", (fid, account)).fetchone()
+    if row is None:
+        return None
+    entry = dict(row)
+    now = time.time()
+    suppressing = False
+    if incoming.event == "failed" and incoming.code:
+        try:
+            suppressing = suppression.record_failure_tx(conn, account, parse_address(entry["rcpt_to"]), entry["id"],
+                                                        incoming.code, incoming.enhanced_code, "DSN")
+        except AddressError:
+            pass
+    success = incoming.event in ("delivered", "relayed", "expanded")
+    result = attempt_result(now, success, incoming.code, incoming.enhanced_code,
+                            incoming.error or "incoming message", end=now)
+    results = json.loads(entry["results"] or "[]") + [result]
+    conn.execute(f"update {table} set results = ? where id = ?", (json.dumps(results), entry["id"]))
+    event = Event.of(incoming.event, entry, dsn=incoming.dsn, suppressing=suppressing, smtp_code=incoming.code,
+                     smtp_enhanced_code=incoming.enhanced_code, error=incoming.error)
+    recorder.emit(conn, event)
+    return event
