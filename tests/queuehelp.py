@@ -37,8 +37,9 @@ def retired(server, queue_id: int) -> dict | None:
 
 
 def mox(server, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run `mox.py ARGS... -dir DIR` as an operator would."""
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "mox.py"), *args, "-dir", server.directory],
+    """Run `mox.py ARGS...` as an operator would; queue commands get `-dir DIR`."""
+    extra = ["-dir", server.directory] if args[0] == "queue" else []
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "mox.py"), *args, *extra],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     if check and proc.returncode != 0:
         raise AssertionError(f"mox {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
