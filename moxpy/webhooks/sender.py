@@ -176,8 +176,8 @@ class WebhookSender:
             error = f"http transaction: {type(e).__name__}: {e}" if str(e) else f"http transaction: {type(e).__name__}"
         result = {"Start": start, "Duration": time.time() - start, "URL": row["url"], "Success": not error,
                   "Code": code, "Error": error, "Response": body[:RESPONSE_KEEP].decode("utf-8", "replace")}
-        log.info("webhook attempt id=%d url=%s attempt=%d event=%s code=%d error=%r", row["id"], row["url"], attempt,
-                 row["event"] or "incoming", code, error)
+        log.log(logging.INFO if error else logging.DEBUG, "webhook attempt id=%d url=%s attempt=%d event=%s code=%d "
+                "error=%r", row["id"], row["url"], attempt, row["event"] or "incoming", code, error)
         return result
 
     async def _record(self, row: dict, result: dict) -> None:

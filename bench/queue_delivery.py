@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the delivery queue in localserve: messages delivered per second.
 
-    .venv/bin/python bench/queue.py [--messages 2000] [--concurrency 8]
+    .venv/bin/python bench/queue_delivery.py [--messages 2000] [--concurrency 8]
 
 Starts a localserve in a temporary directory on free ports and measures:
 
