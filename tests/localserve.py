@@ -52,6 +52,19 @@ class LocalServer:
         return self.ports["SMTP"]
 
     @property
+    def submission_port(self) -> int:
+        return self.ports["Submission"]
+
+    @property
+    def submissions_port(self) -> int:
+        return self.ports["Submissions"]
+
+    @property
+    def cert_path(self) -> str:
+        """The generated self-signed certificate, for clients to verify TLS against."""
+        return os.path.join(self.directory, "config", "localhost.crt")
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['WebAPIHTTP']}/webapi/v0/"
 

@@ -11,6 +11,7 @@ import os
 
 from .. import auth
 from . import TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
+from ..message.dkim import generate_domain_keys
 from .tls import generate_self_signed
 
 ADDRESS = "mox@localhost"
@@ -74,5 +75,8 @@ def ensure(directory: str, ports: dict[str, int] | None = None) -> tuple[Config,
         config_dir = os.path.dirname(path)
         os.makedirs(config_dir, exist_ok=True)
         generate_self_signed(os.path.join(config_dir, "localhost.crt"), os.path.join(config_dir, "localhost.key"))
-        save(default_config(ports), path)
+        config = default_config(ports)
+        # Mail from the account is DKIM-signed, and verifies when the queue delivers it back to us.
+        config.Domains["localhost"].DKIM = generate_domain_keys(config_dir, "localhost")
+        save(config, path)
     return load(path), created
