@@ -35,7 +35,7 @@ def parse_headers(data: bytes) -> EmailMessage:
 def header_str(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
-        return "" if value is None else str(value).strip()
+        return "" if value is None else _utf8(str(value).strip())
     except Exception:
         raw = msg.get_all(name, failobj=[None])[0] if hasattr(msg, "get_all") else None
         return "" if raw is None else str(raw)
@@ -49,10 +49,16 @@ def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
         for value in values:
             for addr in getattr(value, "addresses", ()):
                 if addr.username or addr.domain:
-                    result.append((addr.display_name or "", f"{addr.username}@{addr.domain}"))
+                    result.append((_utf8(addr.display_name or ""), _utf8(f"{addr.username}@{addr.domain}")))
     except Exception:
         return []
     return result
+
+
+def _utf8(text: str) -> str:
+    """Text with raw UTF-8 header bytes (RFC 6532), which the parser keeps as
+    surrogate escapes in address headers, decoded."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def date(msg: Message) -> datetime | None:

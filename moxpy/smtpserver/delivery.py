@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import config as configlib
 from ..message import parse as msgparse
+from ..message.address import AddressError, parse_address
 from ..resolver import Resolver
 from ..store import DeliveryMeta, Store
 from . import Handler, checks, localserve
@@ -125,6 +126,11 @@ class DeliveryHandler(Handler):
                           mail_options: list[str]) -> str:
         if address_needs_smtputf8(address) and not envelope.smtp_utf8:
             return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
+        if not null_sender(address):
+            try:
+                parse_address(address)
+            except AddressError as e:
+                return f"553 5.1.7 malformed sender address: {e}"
         if self.get_config().Localserve:
             error = localserve.error_at("MAIL", address)
             if error:
@@ -143,6 +149,13 @@ class DeliveryHandler(Handler):
             return "452 4.5.3 only one recipient allowed with a null reverse path"
         if address_needs_smtputf8(address) and not envelope.smtp_utf8:
             return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
+        if address.lower() == "postmaster":
+            # RFC 5321 4.1.1.3: "<Postmaster>" without a domain must be accepted.
+            address = f"postmaster@{config.Hostname}"
+        try:
+            parse_address(address)
+        except AddressError as e:
+            return f"553 5.1.3 malformed recipient address: {e}"
         if config.Localserve:
             error = localserve.error_at("RCPT", address)
             if error:
