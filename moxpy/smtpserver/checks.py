@@ -108,11 +108,15 @@ class Verdict:
         return (text.replace("; ", ";\r\n\t") + "\r\n").encode("utf-8", "surrogateescape")
 
 
-async def check(resolver: Resolver, data: bytes, *, remote_ip: str, helo: str, mail_from: str) -> Verdict:
-    """Verify DKIM and SPF concurrently, then evaluate DMARC for the From domain."""
+async def check(resolver: Resolver, data: bytes, *, remote_ip: str, helo: str, mail_from: str,
+                headers=None) -> Verdict:
+    """Verify DKIM and SPF concurrently, then evaluate DMARC for the From domain.
+
+    headers: the message's parsed header section, when the caller has it already.
+    """
     resolver.bind()
     verdict = Verdict()
-    froms = msgparse.addresses(msgparse.parse_headers(data), "From")
+    froms = msgparse.addresses(headers if headers is not None else msgparse.parse_headers(data), "From")
     # RFC 7489 6.6.1: DMARC applies to a message with exactly one From address.
     if len(froms) == 1 and "@" in froms[0][1]:
         verdict.msg_from_domain = froms[0][1].rpartition("@")[2].lower().rstrip(".")

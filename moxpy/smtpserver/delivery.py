@@ -76,9 +76,8 @@ def bare_line_ending(data: bytes) -> bool:
     return data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != data.count(b"\r\n")
 
 
-def is_dsn(data: bytes) -> bool:
+def is_dsn(msg) -> bool:
     """RFC 3464 2: a delivery status notification is a multipart/report with report-type delivery-status."""
-    msg = msgparse.parse_headers(data)
     try:
         return (msg.get_content_type() == "multipart/report"
                 and str(msg.get_param("report-type", "")).lower() == "delivery-status")
@@ -86,8 +85,8 @@ def is_dsn(data: bytes) -> bool:
         return False
 
 
-def received_count(data: bytes) -> int:
-    return len(msgparse.parse_headers(data).get_all("Received") or [])
+def received_count(msg) -> int:
+    return len(msg.get_all("Received") or [])
 
 
 def local_zones(config: configlib.Config) -> tuple[list[str], dict]:
@@ -171,7 +170,8 @@ class DeliveryHandler(Handler):
         data = envelope.original_content or b""
         if bare_line_ending(data):
             return "500 5.5.2 bare carriage return or newline in message, lines must end in CRLF"
-        if received_count(data) > MAX_RECEIVED:
+        headers = msgparse.parse_headers(data)
+        if received_count(headers) > MAX_RECEIVED:
             return f"550 5.4.6 mail loop: more than {MAX_RECEIVED} Received header fields"
 
         recipients = list(envelope.rcpt_tos)
@@ -187,7 +187,7 @@ class DeliveryHandler(Handler):
         remote_ip = peer_ip(session)
         try:
             verdict = await checks.check(self._resolver(config), data, remote_ip=remote_ip,
-                                         helo=session.host_name or "", mail_from=mail_from)
+                                         helo=session.host_name or "", mail_from=mail_from, headers=headers)
         except Exception:
             log.exception("checking incoming message")
             return "451 4.3.0 error checking message, try again later"
@@ -205,7 +205,7 @@ class DeliveryHandler(Handler):
         prefix = received_header(session, envelope, self.hostname, single)
         prefix += verdict.authentication_results(self.hostname, mail_from)
         stored = prefix + data
-        dsn = is_dsn(data)
+        dsn = is_dsn(headers)
         try:
             for (account_name, mailbox), rcpt in targets.items():
                 meta = DeliveryMeta(mail_from=mail_from, rcpt_to=rcpt, remote_ip=remote_ip,
