@@ -102,6 +102,7 @@ def test_line_too_long_in_data_refused(srv):
     ("MAIL FROM:<a@example.org> FOO=BAR", 555, "5.5.4"),
     ("MAIL TO:<a@example.org>", 501, "5.5.4"),
     ("BOGUS", 500, "5.5.2"),
+    ("EHLO not a hostname!", 501, "5.5.4"),
     ("MAIL FROM:<" + "a" * 600 + "@example.org>", 500, "5.5.2"),
 ])
 def test_malformed_commands_get_clear_errors(srv, command, code, enhanced):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from .. import auth
-from . import TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
+from . import DNS, TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
 from ..message.dkim import generate_domain_keys
 from .tls import generate_self_signed
 
@@ -61,6 +61,8 @@ def default_config(ports: dict[str, int] | None = None) -> Config:
         Hostname="localhost",
         DataDir="../data",
         Localserve=True,
+        # Checks of incoming mail look up other domains in DNS; keep an offline laptop responsive.
+        DNS=DNS(Timeout=3.0),
         Listeners={"local": listener},
         Domains={"localhost": Domain(LocalpartCatchallSeparator="+")},
         Accounts={"mox": account},

@@ -112,11 +112,18 @@ class SMTPProtocol(SMTP):
             self._in_hello = False
 
 
+# A domain (Unicode allowed, RFC 6531 3.7.1) or an address literal such as [192.0.2.1] or [IPv6:...].
+_HELLO_NAME = re.compile(r"^(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9A-Fa-f:.IPv6]+\])$")
+
+
 class Handler:
     """What both roles share: the EHLO reply."""
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope, hostname: str,
                           responses: list[str]) -> list[str]:
+        if not _HELLO_NAME.match(hostname):
+            # RFC 5321 4.1.1.1: a domain or an address literal; it ends up in our Received header.
+            return ["501 5.5.4 EHLO needs a domain name or address literal"]
         session.host_name = hostname
         # A listener without mechanisms (delivery) does not offer AUTH at all.
         responses = [r for r in responses if r.strip() != "250-AUTH"]
