@@ -247,3 +247,37 @@ def test_failed_logins_are_throttled(new_server):
         with pytest.raises(smtplib.SMTPAuthenticationError) as e:
             s.login(ADDRESS, PASSWORD)
         assert (e.value.smtp_code, e.value.smtp_error[:5]) == (454, b"4.7.0")
+
+
+def scram_login(port: int, username: str, password: str) -> tuple[int, str]:
+    """AUTH SCRAM-SHA-256 with scramp's client (smtplib has no SCRAM); the final reply."""
+    import base64
+
+    import scramp
+
+    from .rawsmtp import RawSMTP
+
+    client = scramp.ScramClient(["SCRAM-SHA-256"], username, password)
+    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
+    with RawSMTP(port) as c:
+        code, text = c.cmd("EHLO client.example")
+        assert "SCRAM-SHA-256" in text
+        code, text = c.cmd("AUTH SCRAM-SHA-256 " + b64(client.get_client_first()))
+        assert code == 334
+        client.set_server_first(base64.b64decode(text).decode())
+        code, text = c.cmd(b64(client.get_client_final()))
+        if code != 334:
+            return code, text
+        client.set_server_final(base64.b64decode(text).decode())  # raises unless the server knew our password
+        code, text = c.cmd("")
+        if code == 235:
+            assert c.cmd(f"MAIL FROM:<{ADDRESS}>")[0] == 250
+        return code, text
+
+
+def test_auth_scram_sha_256(srv):
+    assert scram_login(srv.submission_port, ADDRESS, PASSWORD) == (235, "2.7.0 Authentication successful")
+    code, text = scram_login(srv.submission_port, ADDRESS, "wrong")
+    assert (code, text[:5]) == (535, "5.7.8")
+    code, text = scram_login(srv.submission_port, "nobody@localhost", PASSWORD)
+    assert (code, text[:5]) == (535, "5.7.8")

@@ -83,6 +83,9 @@ class Account(msgspec.Struct, forbid_unknown_fields=True):
     Domain: str  # default domain of the account
     FullName: str = ""  # display name used in From when a Send does not give one
     PasswordHash: str = ""  # argon2id hash, set with `mox.py account passwd`
+    # SCRAM-SHA-256 verifier ("iterations:salt:storedkey:serverkey"), set together with
+    # PasswordHash; empty: SCRAM-SHA-256 logins fail, PLAIN and LOGIN still work.
+    SCRAMSHA256: str = ""
     # Addresses that deliver into this account: "user@domain", or "@domain" for a catchall.
     Destinations: dict[str, Destination] = msgspec.field(default_factory=dict)
     # Login addresses whose outgoing mail gets a unique MAIL FROM (localpart+ID@domain) per recipient.

@@ -51,6 +51,7 @@ def default_config(ports: dict[str, int] | None = None) -> Config:
         Domain="localhost",
         FullName="mox",
         PasswordHash=auth.hash_password(PASSWORD),
+        SCRAMSHA256=auth.scram_verifier(PASSWORD),
         Destinations={ADDRESS: Destination()},
         KeepRetiredMessagePeriod=72 * HOUR,
         KeepRetiredWebhookPeriod=72 * HOUR,
