@@ -53,7 +53,12 @@ class Resolver:
             resolver = dns.asyncresolver.Resolver(configure=False)
             resolver.nameservers = [dns.nameserver.Do53Nameserver(*parse_nameserver(ns)) for ns in nameservers]
         else:
-            resolver = dns.asyncresolver.Resolver()
+            try:
+                resolver = dns.asyncresolver.Resolver()
+            except dns.resolver.NoResolverConfiguration:
+                # No /etc/resolv.conf (some containers): start anyway; lookups fail as temporary errors.
+                log.warning("no DNS resolver configured; set [DNS] Nameservers in the config")
+                resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.lifetime = timeout
         resolver.cache = dns.resolver.Cache()
         self._resolver = resolver
