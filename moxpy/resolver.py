@@ -67,7 +67,12 @@ class Resolver:
     @classmethod
     def from_config(cls, settings) -> "Resolver":
         """From a config.DNS section."""
-        return cls(settings.Nameservers, settings.Timeout)
+        from .config import ConfigError
+
+        try:
+            return cls(settings.Nameservers, settings.Timeout)
+        except ValueError as e:
+            raise ConfigError(f"DNS: Nameservers: {e} (give IP addresses, optionally with :port)") from None
 
     def with_local_zones(self, zones: list[str], records: dict[tuple[str, str], list]) -> "Resolver":
         """A resolver answering names at or under zones from records, keyed (name, type)."""
