@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import re
 import ssl
 
 from aiosmtpd.smtp import SMTP, Session
+
+log = logging.getLogger("moxpy.smtpserver")
 
 # RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF, plus
 # one for a dot added by transparency (4.5.2).
@@ -117,7 +120,12 @@ _HELLO_NAME = re.compile(r"^(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9A-Fa-f:.IPv6]+\])$")
 
 
 class Handler:
-    """What both roles share: the EHLO reply."""
+    """What both roles share: the EHLO reply, and errors that escape a handler."""
+
+    async def handle_exception(self, error: Exception) -> str:
+        # Instead of aiosmtpd's "500 Error: (ExceptionName) ...": no internals to the client.
+        log.error("smtp session: %s", error, exc_info=error)
+        return "451 4.3.0 internal error, try again later"
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope, hostname: str,
                           responses: list[str]) -> list[str]:
