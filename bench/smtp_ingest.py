@@ -78,7 +78,8 @@ def main() -> int:
             print(f"peak rss: {rss(srv.proc.pid)[1] / 1024:.1f} MiB")
         finally:
             srv.stop()
-    print(f"median: {statistics.median(rates):.0f} msg/s ({' '.join(argv[:1] and [os.path.basename(argv[0])] + argv[1:-1])} 127.0.0.1:PORT)")
+    shown = " ".join([os.path.basename(argv[0])] + argv[1:-1])
+    print(f"median: {statistics.median(rates):.0f} msg/s ({shown} 127.0.0.1:PORT)")
     return 0
 
 
