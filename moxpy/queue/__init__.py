@@ -210,6 +210,9 @@ class Queue:
             for task in self._inflight.values():
                 task.cancel()
             await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        close = getattr(self.deliverer, "close", None)
+        if close:
+            await close()
 
     async def _run(self) -> None:
         while not self._stopping:
