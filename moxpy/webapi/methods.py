@@ -113,7 +113,8 @@ class API:
             subject=req.Subject,
             text=req.Text,
             html=req.HTML,
-            headers=[(k, v) for k, v in req.Headers],
+            # RFC 8689 5: a sender that prefers delivery over TLS policy says so in the message.
+            headers=[(k, v) for k, v in req.Headers] + ([("TLS-Required", "No")] if req.RequireTLS is False else []),
             alternative_files=_files(req.AlternativeFiles) + call.uploads.get("alternativefile", []),
             inline_files=_files(req.InlineFiles) + call.uploads.get("inlinefile", []),
             attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
