@@ -220,7 +220,7 @@ def curl_examples() -> list[tuple[str, str, object]]:
     Run in this order against a fresh localserve they all succeed: the
     first Send becomes message 1 in the Inbox, the second message 2.
     """
-    def call(method: str, request: dict, form: str = "--data") -> str:
+    def call(method: str, request: dict, form: str = "--data-urlencode") -> str:
         body = json.dumps(request, ensure_ascii=False)
         return f"curl --user {CREDENTIALS} {form} request={shlex.quote(body)} {LOCALSERVE}{method}"
 
@@ -288,7 +288,9 @@ def markdown() -> str:
                             incoming=field_table(hooktypes.Incoming),
                             incoming_meta=field_table(hooktypes.IncomingMeta)),
             TRANSACTIONAL, "## Examples with curl", "",
-            "Against a fresh `mox.py localserve`, with its default account. Run in this order, each works.", ""]
+            "Against a fresh `mox.py localserve`, with its default account. Run in this order, each works.",
+            "`--data-urlencode` encodes the JSON as the form needs (with plain `--data`, a `+` in an address",
+            "would arrive as a space).", ""]
     for text, command, answer in curl_examples():
         out += [text, "", "```sh", command, "```", ""]
         if answer is not None:
