@@ -22,7 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import config as configlib
 from ..message import parse as msgparse
-from ..message.address import AddressError, parse_address
+from ..message.address import AddressError, parse_address, parse_domain
 from ..resolver import Resolver
 from ..store import DeliveryMeta, Store
 from . import Handler, checks, localserve
@@ -56,6 +56,17 @@ def received_header(session: Session, envelope: Envelope, hostname: str, recipie
         line += f"\r\n\tfor <{recipient}>"
     line += f";\r\n\t{email.utils.format_datetime(email.utils.localtime())}\r\n"
     return line.encode("utf-8")
+
+
+def unicode_address(address: str) -> str:
+    """An SMTP path with its domain in Unicode form, as mox reports MailFrom and RcptTo."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    try:
+        return f"{local}@{parse_domain(domain)[0]}"
+    except AddressError:
+        return address
 
 
 def null_sender(address: str | None) -> bool:
@@ -208,8 +219,8 @@ class DeliveryHandler(Handler):
         dsn = is_dsn(headers)
         try:
             for (account_name, mailbox), rcpt in targets.items():
-                meta = DeliveryMeta(mail_from=mail_from, rcpt_to=rcpt, remote_ip=remote_ip,
-                                    mail_from_validated=verdict.mail_from_validated,
+                meta = DeliveryMeta(mail_from=unicode_address(mail_from), rcpt_to=unicode_address(rcpt),
+                                    remote_ip=remote_ip, mail_from_validated=verdict.mail_from_validated,
                                     msg_from_validated=verdict.msg_from_validated,
                                     dkim_domains=verdict.dkim_domains, dsn=dsn)
                 row = await self.store.account(account_name).deliver(stored, mailbox, meta=meta)
