@@ -421,3 +421,14 @@ def test_require_tls_false_adds_tls_required_no(server, client):
     assert b"\r\nTLS-Required: No\r\n" in raw
     result = send(client, Text="x", RequireTLS=None)
     assert b"TLS-Required" not in server.message_file(delivered(server, result.MessageID))
+
+
+def test_sent_mail_is_dkim_signed_and_verifies_on_delivery(server, client):
+    result = send(client, Subject="signed", Text="x")
+    row = delivered(server, result.MessageID)
+    raw = server.message_file(row)
+    assert b"\r\nDKIM-Signature: " in raw or raw.startswith(b"DKIM-Signature: ")
+    got = client.MessageGet(t.MessageGetRequest(MsgID=row["id"]))
+    # localserve answers its own DKIM key lookups, so our signature verifies when we deliver to ourselves.
+    assert got.Meta.DKIMVerifiedDomains == ["localhost"]
+    assert got.Meta.MsgFromValidated
