@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-loglevel", "--loglevel", choices=sorted(LEVELS), help="log level (default from config: info)")
     p.set_defaults(func=cmd_localserve)
 
+    from . import admin
+
+    admin.add_commands(sub)
+
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)
     return parser
@@ -130,5 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
+    except configlib.ConfigError as e:
+        print(f"mox: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -50,6 +50,8 @@ class Server:
     def __init__(self, config: configlib.Config):
         self.config = config
         self.data_dir = config.data_dir()
+        st = os.stat(config.path) if config.path else None
+        self._config_stamp = (st.st_ino, st.st_mtime_ns, st.st_size) if st else None
         self._asyncio_servers: list[asyncio.AbstractServer] = []
         self._twisted_ports: list = []
         self.store: Store | None = None
@@ -59,6 +61,23 @@ class Server:
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
 
     def get_config(self) -> configlib.Config:
+        """The current config: reloaded when the file was replaced, so account,
+        address and password changes made with the command line apply at once.
+        Listener, port and queue settings are read at start only."""
+        try:
+            st = os.stat(self.config.path)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            return self.config
+        if stamp != self._config_stamp:
+            self._config_stamp = stamp
+            try:
+                config = configlib.load(self.config.path)
+            except configlib.ConfigError as e:
+                log.error("config changed but is invalid, keeping the previous one: %s", e)
+            else:
+                log.info("config reloaded path=%s", self.config.path)
+                self.config = config
         return self.config
 
     def tls_context(self, listener: configlib.Listener) -> ssl.SSLContext | None:
