@@ -124,7 +124,37 @@ class Server:
                     self._twisted_ports.append(reactor.listenTCP(listener.WebAPIHTTP.Port, site, interface=ip))
                     log.info("listening service=webapi address=%s:%d", ip, listener.WebAPIHTTP.Port)
 
+        self._start_imap(authenticator)
         self.queue.start()
+
+    def _start_imap(self, authenticator: authlib.Authenticator) -> None:
+        """IMAP (with STARTTLS) and IMAPS listeners of every listener that enables them."""
+        from twisted.internet import reactor
+
+        from .imapserver import IMAPFactory, tls_options
+
+        config = self.config
+        for name, listener in config.Listeners.items():
+            if not (listener.IMAP.Enabled or listener.IMAPS.Enabled):
+                continue
+            options = None
+            if listener.TLS is not None:
+                options = tls_options(config.resolve(listener.TLS.CertFile), config.resolve(listener.TLS.KeyFile))
+            for service, implicit in ((listener.IMAP, False), (listener.IMAPS, True)):
+                if not service.Enabled:
+                    continue
+                if implicit and options is None:
+                    raise configlib.ConfigError(f"listener {name}: IMAPS needs a TLS certificate")
+                # localserve is for development on loopback: passwords may go without TLS there, as in mox.
+                factory = IMAPFactory(self.store, authenticator, self.get_config, tls_options=options,
+                                      implicit_tls=implicit, plaintext_login=config.Localserve)
+                for ip in listener.IPs:
+                    if implicit:
+                        port = reactor.listenSSL(service.Port, factory, options, interface=ip)
+                    else:
+                        port = reactor.listenTCP(service.Port, factory, interface=ip)
+                    self._twisted_ports.append(port)
+                    log.info("listening service=%s address=%s:%d", "imaps" if implicit else "imap", ip, service.Port)
 
     async def stop(self) -> None:
         log.info("shutting down")

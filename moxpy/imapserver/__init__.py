@@ -1,0 +1,46 @@
+"""The IMAP server: an account's mailboxes and messages for IMAP clients,
+on twisted.mail.imap4 (protocol.py), live with changes made elsewhere.
+
+IMAP listens plain with STARTTLS (143, 1143 in localserve) and with
+implicit TLS (993, 1993). It reads and changes the store only through
+store.Account; it never touches SQL or message files directly.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import protocol
+
+from ..store import Store
+
+
+def tls_options(cert_path: str, key_path: str):
+    """Twisted's TLS options (for STARTTLS and IMAPS) from PEM certificate and key files."""
+    from twisted.internet import ssl
+
+    with open(cert_path, "rb") as f:
+        cert = f.read()
+    with open(key_path, "rb") as f:
+        key = f.read()
+    return ssl.PrivateCertificate.loadPEM(cert + b"\n" + key).options()
+
+
+class IMAPFactory(protocol.ServerFactory):
+    """Makes one IMAPServer per connection; holds what sessions share."""
+
+    def __init__(self, store: Store, authenticator, get_config, *, tls_options=None, implicit_tls: bool = False,
+                 plaintext_login: bool = False):
+        self.store = store
+        self.authenticator = authenticator
+        self.get_config = get_config
+        self.tls_options = tls_options
+        self.implicit_tls = implicit_tls
+        # Whether LOGIN/AUTHENTICATE are allowed without TLS (localserve); else only after STARTTLS.
+        self.plaintext_login = plaintext_login
+
+    def max_message_size(self) -> int:
+        return self.get_config().MaxMessageSize
+
+    def buildProtocol(self, addr):
+        from .protocol import IMAPServer
+
+        return IMAPServer(self)
