@@ -106,7 +106,10 @@ def _text(value) -> str:
         return ""
     if not isinstance(value, str):
         value = str(value)
-    return value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    try:
+        return value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return value  # already text
 
 
 def _header_end(data: bytes, start: int, end: int) -> int:
@@ -137,15 +140,21 @@ def _raw(msg: Message, name: str) -> str:
 
 
 def _params(msg: Message, header: str) -> list[tuple[str, str]]:
+    raw = _raw(msg, header)
+    if not raw:
+        return []
+    # Parse the value as stored, decoded as UTF-8: the header's own object would have lost 8-bit bytes.
+    holder = Message()
+    holder[header] = raw
     try:
-        params = msg.get_params(header=header) or []
+        params = holder.get_params(header=header) or []
     except Exception:
         return []
     result = []
     for key, value in params[1:]:
         if isinstance(value, tuple):  # RFC 2231 encoded
             value = email.utils.collapse_rfc2231_value(value)
-        result.append((_text(key).lower(), _text(value)))
+        result.append((str(key).lower(), str(value)))
     return result
 
 
