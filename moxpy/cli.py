@@ -62,6 +62,11 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
         host = "localhost"
         if listener.SMTP.Enabled:
             lines.append(f"smtp://{host}:{listener.SMTP.Port}  - receive email (delivery, no auth)")
+        if listener.IMAP.Enabled:
+            lines.append(f"imap://{user}:{PASSWORD}@{host}:{listener.IMAP.Port}  - read email (STARTTLS optional)")
+        if listener.IMAPS.Enabled:
+            lines.append(f"imaps://{user}:{PASSWORD}@{host}:{listener.IMAPS.Port}  - read email (implicit tls "
+                         "with the generated self-signed certificate)")
         if listener.WebAPIHTTP.Enabled:
             lines.append(f"http://{host}:{listener.WebAPIHTTP.Port}{listener.WebAPIHTTP.Path}  - webapi "
                          f"(basic auth {ADDRESS} / {PASSWORD})")
