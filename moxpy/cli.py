@@ -70,7 +70,11 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
         if listener.WebAPIHTTP.Enabled:
             lines.append(f"http://{host}:{listener.WebAPIHTTP.Port}{listener.WebAPIHTTP.Path}  - webapi "
                          f"(basic auth {ADDRESS} / {PASSWORD})")
-    lines += ["", f"{'created' if created else 'using'} config {configlib_path(directory)}",
+        if listener.WebAPIHTTPS.Enabled:
+            lines.append(f"https://{host}:{listener.WebAPIHTTPS.Port}{listener.WebAPIHTTPS.Path}  - webapi over TLS "
+                         "(self-signed certificate)")
+    lines += ["", f"tls uses the self-signed certificate {os.path.join(directory, 'config', 'localhost.crt')}",
+              f"{'created' if created else 'using'} config {configlib_path(directory)}",
               f"data in {os.path.join(directory, 'data')}", ""]
     return "\n".join(lines)
 

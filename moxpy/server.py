@@ -69,6 +69,17 @@ class Server:
             context = self._tls_contexts[cert] = tlslib.server_context(cert, key)
         return context
 
+    def _twisted_tls(self, listener: configlib.Listener):
+        """A Twisted TLS context factory for the listener's certificate."""
+        from twisted.internet import ssl as twisted_ssl
+
+        cert, key = self.config.resolve(listener.TLS.CertFile), self.config.resolve(listener.TLS.KeyFile)
+        with open(cert, "rb") as f, open(key, "rb") as g:
+            pem = f.read() + b"\n" + g.read()
+        private = twisted_ssl.PrivateCertificate.loadPEM(pem)
+        return twisted_ssl.CertificateOptions(privateKey=private.privateKey.original, certificate=private.original,
+                                              raiseMinimumTo=twisted_ssl.TLSVersion.TLSv1_2)
+
     def listen_addresses(self, service: str) -> list[tuple[str, int]]:
         result = []
         for listener in self.config.Listeners.values():
@@ -82,7 +93,7 @@ class Server:
         from twisted.web import server as webserver
 
         from .webapi.methods import API
-        from .webapi.resource import WebAPIResource
+        from .webapi.resource import WebAPIResource, request_factory
 
         loop = asyncio.get_running_loop()
         config = self.config
@@ -115,14 +126,25 @@ class Server:
             self._asyncio_servers.append(await loop.create_server(factory, host, port, reuse_address=True))
             log.info("listening service=smtp address=%s:%d", host, port)
 
+        api = API(self.get_config, self.store, self.queue, self.suppressions)
         for listener in config.Listeners.values():
-            if listener.WebAPIHTTP.Enabled:
-                api = API(self.get_config, self.store, self.queue, self.suppressions)
-                site = webserver.Site(WebAPIResource(api, authenticator, listener.WebAPIHTTP.Path))
+            for service_name, tls in (("WebAPIHTTP", False), ("WebAPIHTTPS", True)):
+                service = getattr(listener, service_name)
+                if not service.Enabled:
+                    continue
+                site = webserver.Site(WebAPIResource(api, authenticator, service.Path))
+                # Room for a maximum-size message sent base64-encoded inside form-encoded JSON.
+                site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
                 site.log = lambda request: None  # calls are logged by the resource
                 for ip in listener.IPs:
-                    self._twisted_ports.append(reactor.listenTCP(listener.WebAPIHTTP.Port, site, interface=ip))
-                    log.info("listening service=webapi address=%s:%d", ip, listener.WebAPIHTTP.Port)
+                    if tls:
+                        if listener.TLS is None:
+                            raise configlib.ConfigError(f"{service_name} needs a TLS certificate in the listener")
+                        port = reactor.listenSSL(service.Port, site, self._twisted_tls(listener), interface=ip)
+                    else:
+                        port = reactor.listenTCP(service.Port, site, interface=ip)
+                    self._twisted_ports.append(port)
+                    log.info("listening service=%s address=%s:%d", service_name.lower(), ip, service.Port)
 
         self._start_imap(authenticator)
         self.queue.start()
@@ -131,15 +153,13 @@ class Server:
         """IMAP (with STARTTLS) and IMAPS listeners of every listener that enables them."""
         from twisted.internet import reactor
 
-        from .imapserver import IMAPFactory, tls_options
+        from .imapserver import IMAPFactory
 
         config = self.config
         for name, listener in config.Listeners.items():
             if not (listener.IMAP.Enabled or listener.IMAPS.Enabled):
                 continue
-            options = None
-            if listener.TLS is not None:
-                options = tls_options(config.resolve(listener.TLS.CertFile), config.resolve(listener.TLS.KeyFile))
+            options = self._twisted_tls(listener) if listener.TLS is not None else None
             for service, implicit in ((listener.IMAP, False), (listener.IMAPS, True)):
                 if not service.Enabled:
                     continue

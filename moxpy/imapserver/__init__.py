@@ -13,17 +13,6 @@ from twisted.internet import protocol
 from ..store import Store
 
 
-def tls_options(cert_path: str, key_path: str):
-    """Twisted's TLS options (for STARTTLS and IMAPS) from PEM certificate and key files."""
-    from twisted.internet import ssl
-
-    with open(cert_path, "rb") as f:
-        cert = f.read()
-    with open(key_path, "rb") as f:
-        key = f.read()
-    return ssl.PrivateCertificate.loadPEM(cert + b"\n" + key).options()
-
-
 class IMAPFactory(protocol.ServerFactory):
     """Makes one IMAPServer per connection; holds what sessions share."""
 

@@ -28,7 +28,7 @@ import sqlite_utils
 
 from ..store.db import Database
 from ..store.files import read_message_file, remove_message_file, write_message_file
-from . import backoff
+from . import backoff, limits
 from .deliver import DeliveryResult, Deliverer
 
 log = logging.getLogger("moxpy.queue")
@@ -74,6 +74,7 @@ def _create_table(conn: sqlite3.Connection, name: str, columns: dict[str, type],
 
 
 def schema(conn: sqlite3.Connection) -> None:
+    limits.schema(conn)
     # AUTOINCREMENT: queue ids (QueueMsgID) are never reused, also after
     # entries are retired, so webhooks and DSNs always point to one message.
     _create_table(conn, "queue", _COLUMNS, "integer primary key autoincrement")
@@ -164,6 +165,7 @@ class Queue:
                      submission.require_tls, json.dumps(submission.extra), next_attempt),
                 )
                 ids.append(cursor.lastrowid)
+            limits.record_tx(conn, submission.account, [r.address for r in submission.recipients], now)
             return ids
 
         try:
@@ -173,6 +175,10 @@ class Queue:
             raise
         self.kick()
         return ids
+
+    def limit_reached(self, account: str, recipients: list[str], max_messages: int, max_first_time: int) -> str:
+        """Which daily send limit queueing for recipients would exceed: "messages", "recipients" or ""."""
+        return limits.reached(self.db, account, recipients, max_messages, max_first_time)
 
     # Reading.
 
@@ -204,6 +210,9 @@ class Queue:
             for task in self._inflight.values():
                 task.cancel()
             await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        close = getattr(self.deliverer, "close", None)
+        if close:
+            await close()
 
     async def _run(self) -> None:
         while not self._stopping:

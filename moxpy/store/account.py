@@ -133,6 +133,11 @@ def _schema(conn: sqlite3.Connection) -> None:
         )
 
 
+def _mailbox_name(name: str) -> str:
+    # RFC 3501 5.1: INBOX is case-insensitive; other names are not.
+    return "Inbox" if name.lower() == "inbox" else name
+
+
 def _next_modseq(conn: sqlite3.Connection) -> int:
     return conn.execute("update meta set value = value + 1 where key = 'modseq' returning value").fetchone()[0]
 
@@ -168,9 +173,7 @@ class Account:
         return self.db.query("select * from mailboxes order by name = 'Inbox' desc, name")
 
     def mailbox(self, name: str) -> sqlite3.Row | None:
-        if name.lower() == "inbox":
-            name = "Inbox"
-        return self.db.query_one("select * from mailboxes where name = ?", (name,))
+        return self.db.query_one("select * from mailboxes where name = ?", (_mailbox_name(name),))
 
     def mailbox_by_id(self, mailbox_id: int) -> sqlite3.Row | None:
         return self.db.query_one("select * from mailboxes where id = ?", (mailbox_id,))
@@ -205,7 +208,7 @@ class Account:
         received = time.time() if received is None else received
 
         def insert(conn: sqlite3.Connection) -> sqlite3.Row:
-            box = conn.execute("select id, uidnext from mailboxes where name = ?", (mailbox,)).fetchone()
+            box = conn.execute("select id, uidnext from mailboxes where name = ?", (_mailbox_name(mailbox),)).fetchone()
             if box is None:
                 raise MailboxNotFound(mailbox)
             conn.execute("update mailboxes set uidnext = uidnext + 1 where id = ?", (box["id"],))
@@ -260,7 +263,7 @@ class Account:
             row = conn.execute("select * from messages where id = ?", (msg_id,)).fetchone()
             if row is None:
                 raise MessageNotFound(msg_id)
-            box = conn.execute("select id, uidnext from mailboxes where name = ?", (mailbox,)).fetchone()
+            box = conn.execute("select id, uidnext from mailboxes where name = ?", (_mailbox_name(mailbox),)).fetchone()
             if box is None:
                 raise MailboxNotFound(mailbox)
             if box["id"] == row["mailbox_id"]:

@@ -24,7 +24,7 @@ def write_message_file(root: str, data: bytes) -> tuple[str, str]:
         while view:
             n = os.write(fd, view)
             view = view[n:]
-        os.fsync(fd)
+        os.fdatasync(fd)  # the data and the size; the name is made durable by the directory fsync
     except BaseException:
         os.close(fd)
         os.unlink(path)

@@ -67,24 +67,34 @@ class API:
         config = self.get_config()
         account = config.Accounts[call.account]
 
-        if len(req.From) > 1:
-            raise WebapiError("multipleFrom", "multiple From addresses not allowed")
-        if req.From:
-            sender_name = req.From[0].Name
-            sender = _address(req.From[0].Address, "From")
-        else:
-            sender_name = account.FullName
-            sender = _address(call.login, "From")
-        if not may_send_as(config, call.account, sender):
-            raise WebapiError("badFrom", f"not allowed to send as {sender}")
-
-        recipients = [(n.Name, _address(n.Address, "recipient")) for n in req.To + req.CC + req.BCC]
-        if not recipients:
-            raise WebapiError("noRecipients", "no recipients in To, CC or BCC")
+        # Checks in mox's order, so the same bad request gets the same error code.
         if not req.Text and not req.HTML:
             raise WebapiError("missingBody", "at least text or html body required")
+        if len(req.From) > 1:
+            raise WebapiError("multipleFrom", "multiple from-addresses not allowed")
+        if req.From:
+            sender_name = req.From[0].Name
+            sender = _address(req.From[0].Address)
+        else:
+            sender_name = account.FullName
+            sender = _address(call.login)
+        to = [(n.Name, _address(n.Address)) for n in req.To]
+        cc = [(n.Name, _address(n.Address)) for n in req.CC]
+        bcc = [(n.Name, _address(n.Address)) for n in req.BCC]
+        reply_to = [(n.Name, _address(n.Address)) for n in req.ReplyTo]
+        recipients = to + cc + bcc
+        if not may_send_as(config, call.account, sender):
+            raise WebapiError("badFrom", "from-address not configured for account")
+        if not recipients:
+            raise WebapiError("noRecipients", "no recipients")
+        limit = self.queue.limit_reached(call.account, [str(r) for _, r in recipients],
+                                         account.MaxOutgoingMessagesPerDay, account.MaxFirstTimeRecipientsPerDay)
+        if limit == "messages":
+            raise WebapiError("messageLimitReached", "outgoing message rate limit reached")
+        if limit == "recipients":
+            raise WebapiError("recipientLimitReached", "outgoing new recipient rate limit reached")
         if req.MessageID and not (req.MessageID.startswith("<") and req.MessageID.endswith(">")):
-            raise WebapiError("malformedMessageID", "message-id must be of the form <...>")
+            raise WebapiError("malformedMessageID", "missing <> in message-id")
         if req.FutureRelease is not None:
             delta = (req.FutureRelease - datetime.now(timezone.utc)).total_seconds()
             if delta > MAX_FUTURE_RELEASE:
@@ -92,10 +102,10 @@ class API:
 
         draft = composelib.Draft(
             sender=(sender_name, sender),
-            to=[(n.Name, _address(n.Address, "To")) for n in req.To],
-            cc=[(n.Name, _address(n.Address, "CC")) for n in req.CC],
-            bcc=[(n.Name, _address(n.Address, "BCC")) for n in req.BCC],
-            reply_to=[(n.Name, _address(n.Address, "ReplyTo")) for n in req.ReplyTo],
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            reply_to=reply_to,
             hostname=config.Hostname,
             message_id=req.MessageID,
             references=req.References,
@@ -103,7 +113,8 @@ class API:
             subject=req.Subject,
             text=req.Text,
             html=req.HTML,
-            headers=[(k, v) for k, v in req.Headers],
+            # RFC 8689 5: a sender that prefers delivery over TLS policy says so in the message.
+            headers=[(k, v) for k, v in req.Headers] + ([("TLS-Required", "No")] if req.RequireTLS is False else []),
             alternative_files=_files(req.AlternativeFiles) + call.uploads.get("alternativefile", []),
             inline_files=_files(req.InlineFiles) + call.uploads.get("inlinefile", []),
             attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
@@ -113,7 +124,7 @@ class API:
         except composelib.ComposeError as e:
             raise WebapiError("user", str(e)) from None
         if len(composed.data) > config.MaxMessageSize:
-            raise WebapiError("messageTooLarge", f"message too large: {len(composed.data)} bytes, maximum {config.MaxMessageSize}")
+            raise WebapiError("messageTooLarge", f"message too large: {len(composed.data)} bytes, the maximum is {config.MaxMessageSize}")
 
         domain = config.Domains.get(sender.domain)
         separator = domain.LocalpartCatchallSeparator if domain else ""
@@ -138,8 +149,7 @@ class API:
         )
         ids = await self.queue.add(submission)
         if req.SaveSent:
-            sent = self.store.account(call.account)
-            await sent.deliver(composed.sent_copy, "Sent", flags=flaglib.SEEN)
+            await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=flaglib.SEEN)
         log.info("send account=%s message_id=%s recipients=%d", call.account, composed.message_id, len(ids))
         return t.SendResult(
             MessageID=composed.message_id,
@@ -157,7 +167,7 @@ class API:
             for r in self.suppressions.list(call.account)])
 
     async def SuppressionAdd(self, call: Call, req: t.SuppressionAddRequest) -> t.SuppressionAddResult:
-        address = _address(req.EmailAddress, "EmailAddress")
+        address = _address(req.EmailAddress)
         try:
             await self.suppressions.add(call.account, address, req.Manual, req.Reason)
         except SuppressionExists:
@@ -165,7 +175,7 @@ class API:
         return t.SuppressionAddResult()
 
     async def SuppressionRemove(self, call: Call, req: t.SuppressionRemoveRequest) -> t.SuppressionRemoveResult:
-        address = _address(req.EmailAddress, "EmailAddress")
+        address = _address(req.EmailAddress)
         try:
             await self.suppressions.remove(call.account, address)
         except SuppressionAbsent:
@@ -173,7 +183,7 @@ class API:
         return t.SuppressionRemoveResult()
 
     async def SuppressionPresent(self, call: Call, req: t.SuppressionPresentRequest) -> t.SuppressionPresentResult:
-        address = _address(req.EmailAddress, "EmailAddress")
+        address = _address(req.EmailAddress)
         return t.SuppressionPresentResult(Present=self.suppressions.lookup(call.account, address) is not None)
 
     # Reading messages.
@@ -228,14 +238,18 @@ class API:
 
     async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:
         account, row = self._message(call, req.MsgID)
-        msg = msgparse.parse(account.message_bytes(row))
+        data = account.message_bytes(row)
+        msg = msgparse.parse(data)
         part = msgparse.part_at(msg, req.PartPath)
         if part is None:
-            raise WebapiError("partNotFound", f"no part at path {req.PartPath}")
+            raise WebapiError("partNotFound", f"part not found at path {req.PartPath}")
         content_type = part.get_content_type()
         charset = part.get_content_charset()
         if charset:
             content_type += f"; charset={charset}"
+        if part is msg and msg.is_multipart():
+            # The body of a multipart message is its parts with their boundaries, as stored.
+            return Raw(msgparse.body_bytes(data), content_type)
         return Raw(msgparse.decoded_payload(part), content_type)
 
     # Changing messages.
@@ -285,11 +299,11 @@ def _names(msg, header: str) -> list[NameAddress]:
     return [NameAddress(Name=name, Address=address) for name, address in msgparse.addresses(msg, header)]
 
 
-def _address(text: str, what: str) -> Address:
+def _address(text: str) -> Address:
     try:
         return parse_address(text)
     except AddressError as e:
-        raise WebapiError("badAddress", f"{what}: {e}") from None
+        raise WebapiError("badAddress", f"parsing address {text!r}: {e}") from None
 
 
 def _files(files: list[t.File]) -> list[composelib.Attachment]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
+import functools
 import logging
 import time
 import urllib.parse
@@ -25,7 +25,7 @@ from twisted.web import resource, server
 
 from .. import auth as authlib
 from ..message.compose import Attachment
-from . import codec, examples
+from . import codec, docs, examples, openapi
 from .errors import WebapiError
 from .methods import API, Call, Raw
 from .types import METHODS, RAW
@@ -40,6 +40,28 @@ _templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+class LimitedRequest(server.Request):
+    """A request that keeps at most max_body bytes of its body and notes when there was more."""
+
+    max_body = 0
+    body_too_large = False
+    _received = 0
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self._received += len(data)
+        if self.max_body and self._received > self.max_body:
+            if not self.body_too_large:
+                self.body_too_large = True
+                self.content.seek(0)
+                self.content.truncate()  # drop what was kept; the call fails anyway
+            return
+        super().handleContentChunk(data)
+
+
+def request_factory(max_body: int) -> type[LimitedRequest]:
+    return type("WebAPIRequest", (LimitedRequest,), {"max_body": max_body})
 
 
 class WebAPIResource(resource.Resource):
@@ -67,7 +89,12 @@ class WebAPIResource(resource.Resource):
             return b""
         name = self._method_name(request)
         if name == "":
-            return self._html(request, "index.html", base=self.base, methods=METHODS.values(), openapi=False)
+            return self._html(request, "index.html", base=self.base, methods=METHODS.values(), openapi=True)
+        if name == "docs":
+            return self._html(request, "docs.html", base=self.base, content=_docs_html())
+        if name == "openapi.json":
+            request.setHeader(b"Content-Type", b"application/json")
+            return codec.encode(openapi.document(self.base))
         method = METHODS.get(name or "")
         if method is None:
             return self._not_found(request)
@@ -113,12 +140,19 @@ class WebAPIResource(resource.Resource):
                 result_code = "badauth"
                 return self._unauthorized(request, "use http basic auth with email address as username")
             try:
+                if getattr(request, "body_too_large", False):
+                    code = "messageTooLarge" if name == "Send" else "protocol"
+                    raise WebapiError(code, f"request body larger than {request.max_body} bytes")
                 request_json, uploads = _read_form(request)
                 if not request_json:
                     raise WebapiError("protocol", "missing/empty request")
                 req = codec.decode(request_json, method.request)
                 call = Call(account=account, login=login, remote_ip=remote_ip, uploads=uploads)
                 result = await getattr(self.api, name)(call, req)
+                if isinstance(result, Raw):
+                    content_type, body = result.content_type, result.data
+                else:
+                    content_type, body = "application/json; charset=utf-8", codec.encode(result)
             except WebapiError as e:
                 result_code = e.code
                 return self._json(request, 400, e.as_dict())
@@ -126,10 +160,7 @@ class WebAPIResource(resource.Resource):
                 log.exception("webapi %s", name)
                 result_code = "server"
                 return self._json(request, 400, {"Code": "server", "Message": "internal server error"})
-            if isinstance(result, Raw):
-                self._write(request, 200, result.content_type, result.data)
-            else:
-                self._write(request, 200, "application/json; charset=utf-8", codec.encode(result))
+            self._write(request, 200, content_type, body)
         finally:
             log.info("webapi call method=%s account=%s ip=%s result=%s duration=%.1fms", name, account or "-",
                      remote_ip, result_code, (time.monotonic() - started) * 1000)
@@ -160,9 +191,16 @@ class WebAPIResource(resource.Resource):
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
         return b"404 - not found\n"
 
-    def _html(self, request, template: str, **args) -> bytes:
-        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+    def _html(self, http_request, template: str, **args) -> bytes:
+        http_request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         return _templates.get_template(template).render(**args).encode()
+
+
+@functools.cache
+def _docs_html() -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").render(docs.markdown())
 
 
 def _basic_auth(request) -> tuple[str | None, str]:

@@ -1,0 +1,120 @@
+"""A Python client for the webapi: one method per webapi method, typed results.
+
+    from moxpy.webapi import Client, types
+    client = Client("http://localhost:1080/webapi/v0/", "mox@localhost", "moxmoxmox")
+    result = client.Send(types.SendRequest(To=[types.NameAddress(Address="you@example.com")], Text="hi"))
+    print(result.Submissions[0].QueueMsgID)
+
+Errors of the API are raised as WebapiError with .code and .message;
+authentication failures as AuthError. Works against mox as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import msgspec
+
+from . import types as t
+from .errors import WebapiError
+
+
+class AuthError(Exception):
+    """The server refused the credentials (HTTP 401) or rate limited them (HTTP 429)."""
+
+    def __init__(self, status: int, text: str):
+        super().__init__(f"HTTP {status}: {text.strip()}")
+        self.status = status
+
+
+@dataclass
+class Upload:
+    """A file sent as a multipart/form-data part with Send."""
+
+    kind: str  # "alternativefile", "inlinefile" or "attachedfile"
+    filename: str
+    data: bytes
+    content_type: str = ""  # empty: the server detects it
+    content_id: str = ""  # for inline files referenced from HTML as cid:...
+
+
+class Client:
+    def __init__(self, base_url: str, username: str, password: str, *, timeout: float = 60.0,
+                 http: httpx.Client | None = None):
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.http = http or httpx.Client(timeout=timeout)
+        self.auth = (username, password)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def call(self, method: str, request: msgspec.Struct, uploads: list[Upload] | None = None) -> httpx.Response:
+        """Call a method; return the HTTP response of a successful call, raise on errors."""
+        body = msgspec.json.encode(request).decode()
+        if uploads:
+            files = [("request", (None, body.encode(), "application/json"))]
+            for u in uploads:
+                headers = {"Content-ID": u.content_id} if u.content_id else {}
+                files.append((u.kind, (u.filename, u.data, u.content_type or "application/octet-stream", headers)))
+            response = self.http.post(self.base_url + method, files=files, auth=self.auth)
+        else:
+            response = self.http.post(self.base_url + method, data={"request": body}, auth=self.auth)
+        if response.status_code in (401, 429):
+            raise AuthError(response.status_code, response.text)
+        if response.status_code == 400:
+            try:
+                error = response.json()
+                raise WebapiError(error["Code"], error["Message"])
+            except (ValueError, KeyError, TypeError):
+                raise WebapiError("protocol", f"unexpected error response: {response.text[:200]}") from None
+        if response.status_code != 200:
+            raise WebapiError("protocol", f"unexpected HTTP status {response.status_code}: {response.text[:200]}")
+        return response
+
+    def _json(self, method: str, request, result_type, uploads=None):
+        return msgspec.json.decode(self.call(method, request, uploads).content, type=result_type)
+
+    def Send(self, request: t.SendRequest, uploads: list[Upload] | None = None) -> t.SendResult:
+        return self._json("Send", request, t.SendResult, uploads)
+
+    def SuppressionList(self, request: t.SuppressionListRequest | None = None) -> t.SuppressionListResult:
+        return self._json("SuppressionList", request or t.SuppressionListRequest(), t.SuppressionListResult)
+
+    def SuppressionAdd(self, request: t.SuppressionAddRequest) -> t.SuppressionAddResult:
+        return self._json("SuppressionAdd", request, t.SuppressionAddResult)
+
+    def SuppressionRemove(self, request: t.SuppressionRemoveRequest) -> t.SuppressionRemoveResult:
+        return self._json("SuppressionRemove", request, t.SuppressionRemoveResult)
+
+    def SuppressionPresent(self, request: t.SuppressionPresentRequest) -> t.SuppressionPresentResult:
+        return self._json("SuppressionPresent", request, t.SuppressionPresentResult)
+
+    def MessageGet(self, request: t.MessageGetRequest) -> t.MessageGetResult:
+        return self._json("MessageGet", request, t.MessageGetResult)
+
+    def MessageRawGet(self, request: t.MessageRawGetRequest) -> bytes:
+        return self.call("MessageRawGet", request).content
+
+    def MessagePartGet(self, request: t.MessagePartGetRequest) -> tuple[bytes, str]:
+        """The decoded part and its Content-Type."""
+        response = self.call("MessagePartGet", request)
+        return response.content, response.headers.get("Content-Type", "")
+
+    def MessageDelete(self, request: t.MessageDeleteRequest) -> t.MessageDeleteResult:
+        return self._json("MessageDelete", request, t.MessageDeleteResult)
+
+    def MessageFlagsAdd(self, request: t.MessageFlagsAddRequest) -> t.MessageFlagsAddResult:
+        return self._json("MessageFlagsAdd", request, t.MessageFlagsAddResult)
+
+    def MessageFlagsRemove(self, request: t.MessageFlagsRemoveRequest) -> t.MessageFlagsRemoveResult:
+        return self._json("MessageFlagsRemove", request, t.MessageFlagsRemoveResult)
+
+    def MessageMove(self, request: t.MessageMoveRequest) -> t.MessageMoveResult:
+        return self._json("MessageMove", request, t.MessageMoveResult)
