@@ -132,12 +132,15 @@ class IMAPServer(imap4.IMAP4Server):
         super().connectionLost(reason)
 
     def lineReceived(self, line):
+        # As Twisted's, except that an unexpected error ends the command with a tagged BAD
+        # instead of an untagged one carrying the exception's text.
+        self.resetTimeout()
+        state = self.parseState
         try:
-            super().lineReceived(line)
+            getattr(self, "parse_" + state)(line)
         except Exception:
-            # Twisted would send an untagged BAD with the exception text; answer the command instead.
-            log.exception("imap command failed")
-            tag = line.split(b" ", 1)[0] if self.parseState == "command" else None
+            log.exception("imap command failed account=%s", self.account_name)
+            tag = line.split(b" ", 1)[0] if state == "command" else None
             self.sendBadResponse(tag or None, b"internal error")
 
     def lineLengthExceeded(self, line):
