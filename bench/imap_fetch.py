@@ -78,6 +78,13 @@ def main() -> int:
     args = parser.parse_args()
     directory = args.dir or tempfile.mkdtemp(prefix="imapbench")
     server = LocalServer(directory)
+    # A kept directory has the ports of its first run in its config; use the free ones picked now.
+    from moxpy.config import save
+
+    for listener in server.config.Listeners.values():
+        for name, port in server.ports.items():
+            getattr(listener, name).Port = port
+    save(server.config)
     started = time.perf_counter()
     asyncio.run(fill(server.config.data_dir(), args.n))
     print(f"mailbox of {args.n} messages ready in {time.perf_counter() - started:.1f} s ({directory})")

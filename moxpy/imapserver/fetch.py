@@ -10,6 +10,7 @@ Pure rendering: no sockets, no store writes.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from twisted.mail import imap4
@@ -136,8 +137,6 @@ def flags(mask: int, keywords: str) -> bytes:
     if value is None:
         names = [name for bit, name in _BITS if mask & bit]
         if keywords != "[]":
-            import json
-
             names += [k.encode() for k in json.loads(keywords)]
         value = b"FLAGS (" + b" ".join(names) + b")"
         if len(_flag_cache) < 4096:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email import policy
@@ -216,10 +217,14 @@ def _body_texts(msg):
             yield payload.decode("utf-8", "replace")
 
 
+# One text matcher per account database, registered with its read connection on first use.
+_matchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def run(account, mailbox_id: int, criteria) -> list[int]:
-    matcher = getattr(account, "_text_matcher", None)
+    matcher = _matchers.get(account.db)
     if matcher is None:
-        matcher = account._text_matcher = TextMatcher(account)
+        matcher = _matchers[account.db] = TextMatcher(account)
         account.db.create_function("mox_text_match", 5, matcher)
     compiler = _Compiler()
     where = compiler.sql(criteria)
