@@ -5,10 +5,12 @@ SMTP showing up live in IMAP sessions (and the other way around)."""
 
 import base64
 import imaplib
+import os
 import re
+import shutil
 import smtplib
 import ssl
-import time
+import subprocess
 
 import pytest
 
@@ -467,4 +469,38 @@ def test_uids_stable_across_restart_and_failed_logins_throttled(new_server):
     assert codes[0] == b"[AUTHENTICATIONFAILED]" and codes[-1] == b"[UNAVAILABLE]"
     _, tagged = raw.command(b"LOGIN mox@localhost moxmoxmox")
     assert b"[UNAVAILABLE]" in tagged
+    raw.close()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+def test_curl_lists_and_fetches_over_starttls(server):
+    deliver(server, simple("for curl"))
+    row = row_by_subject(server, "for curl")
+    cert = os.path.join(server.directory, "config", "localhost.crt")
+    base = ["curl", "-sS", "--ssl-reqd", "--cacert", cert, "--user", f"{ADDRESS}:{PASSWORD}"]
+    listing = subprocess.run(base + [f"imap://localhost:{server.ports['IMAP']}/"], capture_output=True, check=True)
+    assert b'* LIST (\\HasNoChildren \\Sent) "/" Sent' in listing.stdout
+    message = subprocess.run(base + [f"imap://localhost:{server.ports['IMAP']}/INBOX;UID={row['uid']}"],
+                             capture_output=True, check=True)
+    assert message.stdout == server.message_file(row)
+
+
+def test_close_expunges_silently_and_unselect_does_not(server):
+    deliver(server, simple("close one"))
+    deliver(server, simple("close two"))
+    one, two = row_by_subject(server, "close one"), row_by_subject(server, "close two")
+    raw = Raw(server.ports["IMAP"])
+    raw.login()
+    raw.command(b"SELECT INBOX")
+    raw.command(b"UID STORE %d,%d +FLAGS.SILENT (\\Deleted)" % (one["uid"], two["uid"]))
+    untagged, tagged = raw.command(b"UNSELECT")
+    assert b" OK " in tagged and untagged == []
+    assert server.call("MessageGet", {"MsgID": one["id"]}).status_code == 200
+    raw.command(b"SELECT INBOX")
+    untagged, tagged = raw.command(b"CLOSE")
+    assert b" OK " in tagged and not any(line.endswith(b"EXPUNGE") for line in untagged)
+    assert server.call("MessageGet", {"MsgID": one["id"]}).json()["Code"] == "messageNotFound"
+    assert server.call("MessageGet", {"MsgID": two["id"]}).json()["Code"] == "messageNotFound"
+    _, tagged = raw.command(b"FETCH 1 FLAGS")
+    assert b" BAD " in tagged  # no mailbox selected any more
     raw.close()
