@@ -62,6 +62,12 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
         host = "localhost"
         if listener.SMTP.Enabled:
             lines.append(f"smtp://{host}:{listener.SMTP.Port}  - receive email (delivery, no auth)")
+        if listener.Submissions.Enabled:
+            lines.append(f"smtps://{user}:{PASSWORD}@{host}:{listener.Submissions.Port}  - send email (submission, "
+                         "implicit tls with the generated self-signed certificate)")
+        if listener.Submission.Enabled:
+            lines.append(f"smtp://{user}:{PASSWORD}@{host}:{listener.Submission.Port}  - send email "
+                         "(submission, AUTH PLAIN/LOGIN, without tls)")
         if listener.IMAP.Enabled:
             lines.append(f"imap://{user}:{PASSWORD}@{host}:{listener.IMAP.Port}  - read email (STARTTLS optional)")
         if listener.IMAPS.Enabled:

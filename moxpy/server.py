@@ -23,7 +23,9 @@ from .queue.deliver import LocalDeliverer
 from .queue.suppression import Suppressions
 from .queue.suppression import schema as suppression_schema
 from .smtpserver import smtp_factory
+from .resolver import Resolver
 from .smtpserver.delivery import DeliveryHandler
+from .smtpserver.submission import SubmissionHandler
 from .store import Store
 from .store.db import Database
 
@@ -120,11 +122,7 @@ class Server:
         self.queue = Queue(self.db, self.data_dir, config.Queue, deliverer, keep_period=keep_period)
         authenticator = authlib.Authenticator(self.get_config)
 
-        delivery = DeliveryHandler(self.get_config, self.store, config.Hostname)
-        for host, port in smtp_addresses:
-            factory = smtp_factory(delivery, hostname=config.Hostname, data_size_limit=config.MaxMessageSize, loop=loop)
-            self._asyncio_servers.append(await loop.create_server(factory, host, port, reuse_address=True))
-            log.info("listening service=smtp address=%s:%d", host, port)
+        await self._start_smtp(authenticator)
 
         api = API(self.get_config, self.store, self.queue, self.suppressions)
         for listener in config.Listeners.values():
@@ -148,6 +146,39 @@ class Server:
 
         self._start_imap(authenticator)
         self.queue.start()
+
+    async def _start_smtp(self, authenticator: authlib.Authenticator) -> None:
+        """The SMTP delivery and submission listeners of every configured listener."""
+        loop = asyncio.get_running_loop()
+        config = self.config
+        resolver = Resolver.from_config(config.DNS)
+        delivery = DeliveryHandler(self.get_config, self.store, config.Hostname, resolver)
+        submission = SubmissionHandler(self.get_config, self.queue, authenticator, config.Hostname)
+        for listener in config.Listeners.values():
+            hostname = listener.Hostname or config.Hostname
+            tls = self.tls_context(listener)
+            common = dict(hostname=hostname, data_size_limit=config.MaxMessageSize, loop=loop)
+            services = []
+            if listener.SMTP.Enabled:
+                # Port 25 offers STARTTLS when there is a certificate; no AUTH there.
+                services.append(("smtp", listener.SMTP.Port, None,
+                                 smtp_factory(delivery, tls_context=tls, auth_exclude_mechanism=["PLAIN", "LOGIN"], **common)))
+            if listener.Submission.Enabled:
+                # RFC 8314 and RFC 4954 4: passwords only over TLS, except in localserve.
+                services.append(("submission", listener.Submission.Port, None,
+                                 smtp_factory(submission, tls_context=tls, auth_required=True,
+                                              auth_require_tls=not config.Localserve, **common)))
+            if listener.Submissions.Enabled:
+                if tls is None:
+                    raise configlib.ConfigError("submissions (implicit TLS) needs a TLS certificate in the listener")
+                services.append(("submissions", listener.Submissions.Port, tls,
+                                 smtp_factory(submission, implicit_tls=True, auth_required=True,
+                                              auth_require_tls=False, **common)))
+            for name, port, server_tls, factory in services:
+                for ip in listener.IPs:
+                    self._asyncio_servers.append(
+                        await loop.create_server(factory, ip, port, ssl=server_tls, reuse_address=True))
+                    log.info("listening service=%s address=%s:%d", name, ip, port)
 
     def _start_imap(self, authenticator: authlib.Authenticator) -> None:
         """IMAP (with STARTTLS) and IMAPS listeners of every listener that enables them."""

@@ -134,8 +134,9 @@ def _schema(conn: sqlite3.Connection) -> None:
 
 
 def _mailbox_name(name: str) -> str:
-    # RFC 3501 5.1: INBOX is case-insensitive; other names are not.
-    return "Inbox" if name.lower() == "inbox" else name
+    # RFC 3501 5.1: INBOX is case-insensitive, also as the parent of other mailboxes; other names are not.
+    first, sep, rest = name.partition("/")
+    return "Inbox" + sep + rest if first.lower() == "inbox" else name
 
 
 def _next_modseq(conn: sqlite3.Connection) -> int:
@@ -549,10 +550,7 @@ def mailbox_name(name: str) -> str:
         raise MailboxError(f"invalid mailbox name {name!r}")
     if any(c in "%*" or ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         raise MailboxError(f"mailbox name {name!r} contains a wildcard or control character")
-    first, sep, rest = name.partition("/")
-    if first.lower() == "inbox":
-        name = "Inbox" + sep + rest
-    return name
+    return _mailbox_name(name)
 
 
 def _parents(name: str) -> list[str]:
