@@ -68,6 +68,11 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
         if listener.Submission.Enabled:
             lines.append(f"smtp://{user}:{PASSWORD}@{host}:{listener.Submission.Port}  - send email "
                          "(submission, AUTH PLAIN/LOGIN, without tls)")
+        if listener.IMAP.Enabled:
+            lines.append(f"imap://{user}:{PASSWORD}@{host}:{listener.IMAP.Port}  - read email (STARTTLS optional)")
+        if listener.IMAPS.Enabled:
+            lines.append(f"imaps://{user}:{PASSWORD}@{host}:{listener.IMAPS.Port}  - read email (implicit tls "
+                         "with the generated self-signed certificate)")
         if listener.WebAPIHTTP.Enabled:
             lines.append(f"http://{host}:{listener.WebAPIHTTP.Port}{listener.WebAPIHTTP.Path}  - webapi "
                          f"(basic auth {ADDRESS} / {PASSWORD})")

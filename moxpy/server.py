@@ -163,6 +163,7 @@ class Server:
                     self._twisted_ports.append(port)
                     log.info("listening service=%s address=%s:%d", service_name.lower(), ip, service.Port)
 
+        self._start_imap(authenticator)
         self.queue.start()
 
     async def _start_smtp(self, authenticator: authlib.Authenticator) -> None:
@@ -197,6 +198,33 @@ class Server:
                     self._asyncio_servers.append(
                         await loop.create_server(factory, ip, port, ssl=server_tls, reuse_address=True))
                     log.info("listening service=%s address=%s:%d", name, ip, port)
+
+    def _start_imap(self, authenticator: authlib.Authenticator) -> None:
+        """IMAP (with STARTTLS) and IMAPS listeners of every listener that enables them."""
+        from twisted.internet import reactor
+
+        from .imapserver import IMAPFactory
+
+        config = self.config
+        for name, listener in config.Listeners.items():
+            if not (listener.IMAP.Enabled or listener.IMAPS.Enabled):
+                continue
+            options = self._twisted_tls(listener) if listener.TLS is not None else None
+            for service, implicit in ((listener.IMAP, False), (listener.IMAPS, True)):
+                if not service.Enabled:
+                    continue
+                if implicit and options is None:
+                    raise configlib.ConfigError(f"listener {name}: IMAPS needs a TLS certificate")
+                # localserve is for development on loopback: passwords may go without TLS there, as in mox.
+                factory = IMAPFactory(self.store, authenticator, self.get_config, tls_options=options,
+                                      implicit_tls=implicit, plaintext_login=config.Localserve)
+                for ip in listener.IPs:
+                    if implicit:
+                        port = reactor.listenSSL(service.Port, factory, options, interface=ip)
+                    else:
+                        port = reactor.listenTCP(service.Port, factory, interface=ip)
+                    self._twisted_ports.append(port)
+                    log.info("listening service=%s address=%s:%d", "imaps" if implicit else "imap", ip, service.Port)
 
     async def stop(self) -> None:
         log.info("shutting down")
