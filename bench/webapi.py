@@ -63,6 +63,16 @@ def run_wrk(url: str, body: str, concurrency: int, duration: int, directory: str
     return (total - errors) / seconds, errors
 
 
+def queue_entries(server: LocalServer) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{os.path.join(server.config.data_dir(), 'mox.db')}?mode=ro", uri=True)
+    try:
+        return conn.execute("select count(*) from queue").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
@@ -82,6 +92,8 @@ def main() -> None:
             print(f"{'method':<12} {'conc':>5} {'req/s (200)':>12} {'errors':>7}")
             for method, body in (("Send", send), ("MessageGet", get)):
                 for c in levels:
+                    # Let the queue deliver the previous run's messages first.
+                    server.wait_for(lambda: not queue_entries(server), timeout=300, interval=0.2)
                     rate, errors = run_wrk(server.base_url + method, body, c, args.duration, directory)
                     print(f"{method:<12} {c:>5} {rate:>12.1f} {errors:>7}", flush=True)
             now, peak = rss(server.proc.pid)

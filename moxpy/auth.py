@@ -11,12 +11,15 @@ success is remembered briefly so a busy API client does not pay it per call.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import os
 import time
 from collections import deque
 
+import scramp
 from passlib.hash import argon2
 
 from . import config as configlib
@@ -31,6 +34,26 @@ CACHE_TTL = 60.0
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+_scram = scramp.ScramMechanism("SCRAM-SHA-256")
+SCRAM_ITERATIONS = 16384  # RFC 7677 4 asks for at least 4096; mox uses more too
+
+
+def scram_verifier(password: str) -> str:
+    """What a server keeps for SCRAM-SHA-256 logins (RFC 5802 3, RFC 7677) instead
+    of the password: "iterations:salt:storedkey:serverkey", binary parts base64."""
+    salt, stored_key, server_key, iterations = _scram.make_auth_info(password, iteration_count=SCRAM_ITERATIONS)
+    return ":".join([str(iterations)] + [base64.b64encode(v).decode() for v in (salt, stored_key, server_key)])
+
+
+def parse_scram_verifier(text: str) -> tuple[bytes, bytes, bytes, int] | None:
+    """(salt, stored key, server key, iterations), the form scramp's auth_fn returns; None when unset or malformed."""
+    try:
+        iterations, salt, stored_key, server_key = text.split(":")
+        return (base64.b64decode(salt), base64.b64decode(stored_key), base64.b64decode(server_key), int(iterations))
+    except (ValueError, binascii.Error):
+        return None
 
 
 def verify_password(password: str, password_hash: str) -> bool:
@@ -61,6 +84,19 @@ class Authenticator:
         while failures and failures[0] < cutoff:
             failures.popleft()
         return len(failures) >= MAX_FAILURES
+
+    def scram_verifier(self, address: str) -> tuple[str, tuple[bytes, bytes, bytes, int]] | None:
+        """(account, SCRAM-SHA-256 verifier) of a login address, None when there is none."""
+        config = self._get_config()
+        account_name = configlib.login_account(config, address)
+        if account_name is None:
+            return None
+        verifier = parse_scram_verifier(config.Accounts[account_name].SCRAMSHA256)
+        return (account_name, verifier) if verifier else None
+
+    def failed(self, remote_ip: str) -> None:
+        """Count a failed login that was verified elsewhere (SCRAM) towards the IP's throttle."""
+        self._failed(remote_ip)
 
     def _failed(self, remote_ip: str) -> None:
         self._failures.setdefault(remote_ip, deque()).append(time.monotonic())

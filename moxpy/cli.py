@@ -62,10 +62,25 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
         host = "localhost"
         if listener.SMTP.Enabled:
             lines.append(f"smtp://{host}:{listener.SMTP.Port}  - receive email (delivery, no auth)")
+        if listener.Submissions.Enabled:
+            lines.append(f"smtps://{user}:{PASSWORD}@{host}:{listener.Submissions.Port}  - send email (submission, "
+                         "implicit tls with the generated self-signed certificate)")
+        if listener.Submission.Enabled:
+            lines.append(f"smtp://{user}:{PASSWORD}@{host}:{listener.Submission.Port}  - send email "
+                         "(submission, AUTH PLAIN/LOGIN, without tls)")
+        if listener.IMAP.Enabled:
+            lines.append(f"imap://{user}:{PASSWORD}@{host}:{listener.IMAP.Port}  - read email (STARTTLS optional)")
+        if listener.IMAPS.Enabled:
+            lines.append(f"imaps://{user}:{PASSWORD}@{host}:{listener.IMAPS.Port}  - read email (implicit tls "
+                         "with the generated self-signed certificate)")
         if listener.WebAPIHTTP.Enabled:
             lines.append(f"http://{host}:{listener.WebAPIHTTP.Port}{listener.WebAPIHTTP.Path}  - webapi "
                          f"(basic auth {ADDRESS} / {PASSWORD})")
-    lines += ["", f"{'created' if created else 'using'} config {configlib_path(directory)}",
+        if listener.WebAPIHTTPS.Enabled:
+            lines.append(f"https://{host}:{listener.WebAPIHTTPS.Port}{listener.WebAPIHTTPS.Path}  - webapi over TLS "
+                         "(self-signed certificate)")
+    lines += ["", f"tls uses the self-signed certificate {os.path.join(directory, 'config', 'localhost.crt')}",
+              f"{'created' if created else 'using'} config {configlib_path(directory)}",
               f"data in {os.path.join(directory, 'data')}", ""]
     return "\n".join(lines)
 
@@ -111,8 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-loglevel", "--loglevel", choices=sorted(LEVELS), help="log level (default from config: info)")
     p.set_defaults(func=cmd_localserve)
 
-    from . import examplecmd, queuecmd
+    from . import admin, examplecmd, queuecmd
 
+    admin.add_commands(sub)
     queuecmd.add_parsers(sub)
     examplecmd.add_parser(sub)
 
@@ -125,5 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
+    except configlib.ConfigError as e:
+        print(f"mox: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -22,7 +22,9 @@ from .queue import schema as queue_schema
 from .queue.suppression import Suppressions
 from .queue.suppression import schema as suppression_schema
 from .smtpserver import smtp_factory
+from .resolver import Resolver
 from .smtpserver.delivery import DeliveryHandler
+from .smtpserver.submission import SubmissionHandler
 from .store import Store
 from .store.db import Database
 from .webhooks import Webhooks
@@ -50,6 +52,8 @@ class Server:
     def __init__(self, config: configlib.Config):
         self.config = config
         self.data_dir = config.data_dir()
+        st = os.stat(config.path) if config.path else None
+        self._config_stamp = (st.st_ino, st.st_mtime_ns, st.st_size) if st else None
         self._asyncio_servers: list[asyncio.AbstractServer] = []
         self._twisted_ports: list = []
         self.store: Store | None = None
@@ -60,6 +64,23 @@ class Server:
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
 
     def get_config(self) -> configlib.Config:
+        """The current config: reloaded when the file was replaced, so account,
+        address and password changes made with the command line apply at once.
+        Listener, port and queue settings are read at start only."""
+        try:
+            st = os.stat(self.config.path)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            return self.config
+        if stamp != self._config_stamp:
+            self._config_stamp = stamp
+            try:
+                config = configlib.load(self.config.path)
+            except configlib.ConfigError as e:
+                log.error("config changed but is invalid, keeping the previous one: %s", e)
+            else:
+                log.info("config reloaded path=%s", self.config.path)
+                self.config = config
         return self.config
 
     def tls_context(self, listener: configlib.Listener) -> ssl.SSLContext | None:
@@ -71,6 +92,17 @@ class Server:
         if context is None:
             context = self._tls_contexts[cert] = tlslib.server_context(cert, key)
         return context
+
+    def _twisted_tls(self, listener: configlib.Listener):
+        """A Twisted TLS context factory for the listener's certificate."""
+        from twisted.internet import ssl as twisted_ssl
+
+        cert, key = self.config.resolve(listener.TLS.CertFile), self.config.resolve(listener.TLS.KeyFile)
+        with open(cert, "rb") as f, open(key, "rb") as g:
+            pem = f.read() + b"\n" + g.read()
+        private = twisted_ssl.PrivateCertificate.loadPEM(pem)
+        return twisted_ssl.CertificateOptions(privateKey=private.privateKey.original, certificate=private.original,
+                                              raiseMinimumTo=twisted_ssl.TLSVersion.TLSv1_2)
 
     def listen_addresses(self, service: str) -> list[tuple[str, int]]:
         result = []
@@ -102,26 +134,92 @@ class Server:
         self.webhooks = Webhooks(self.db, self.get_config, self.queue)
         authenticator = authlib.Authenticator(self.get_config)
 
-        delivery = DeliveryHandler(self.get_config, self.store, config.Hostname)
-        delivery.hooks = self.webhooks.incoming
-        for host, port in smtp_addresses:
-            factory = smtp_factory(delivery, hostname=config.Hostname, data_size_limit=config.MaxMessageSize, loop=loop)
-            self._asyncio_servers.append(await loop.create_server(factory, host, port, reuse_address=True))
-            log.info("listening service=smtp address=%s:%d", host, port)
+        await self._start_smtp(authenticator)
 
+        api = API(self.get_config, self.store, self.queue, self.suppressions)
         for listener in config.Listeners.values():
-            if listener.WebAPIHTTP.Enabled:
-                api = API(self.get_config, self.store, self.queue, self.suppressions)
-                site = webserver.Site(WebAPIResource(api, authenticator, listener.WebAPIHTTP.Path))
+            for service_name, tls in (("WebAPIHTTP", False), ("WebAPIHTTPS", True)):
+                service = getattr(listener, service_name)
+                if not service.Enabled:
+                    continue
+                site = webserver.Site(WebAPIResource(api, authenticator, service.Path))
                 # Room for a maximum-size message sent base64-encoded inside form-encoded JSON.
                 site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
                 site.log = lambda request: None  # calls are logged by the resource
                 for ip in listener.IPs:
-                    self._twisted_ports.append(reactor.listenTCP(listener.WebAPIHTTP.Port, site, interface=ip))
-                    log.info("listening service=webapi address=%s:%d", ip, listener.WebAPIHTTP.Port)
+                    if tls:
+                        if listener.TLS is None:
+                            raise configlib.ConfigError(f"{service_name} needs a TLS certificate in the listener")
+                        port = reactor.listenSSL(service.Port, site, self._twisted_tls(listener), interface=ip)
+                    else:
+                        port = reactor.listenTCP(service.Port, site, interface=ip)
+                    self._twisted_ports.append(port)
+                    log.info("listening service=%s address=%s:%d", service_name.lower(), ip, service.Port)
 
+        self._start_imap(authenticator)
         self.queue.start()
         self.webhooks.start()
+
+    async def _start_smtp(self, authenticator: authlib.Authenticator) -> None:
+        """The SMTP delivery and submission listeners of every configured listener."""
+        loop = asyncio.get_running_loop()
+        config = self.config
+        resolver = Resolver.from_config(config.DNS)
+        delivery = DeliveryHandler(self.get_config, self.store, config.Hostname, resolver)
+        delivery.hooks = self.webhooks.incoming
+        submission = SubmissionHandler(self.get_config, self.queue, authenticator, config.Hostname)
+        for listener in config.Listeners.values():
+            hostname = listener.Hostname or config.Hostname
+            tls = self.tls_context(listener)
+            common = dict(hostname=hostname, data_size_limit=config.MaxMessageSize, loop=loop)
+            services = []
+            if listener.SMTP.Enabled:
+                # Port 25 offers STARTTLS when there is a certificate; no AUTH there.
+                services.append(("smtp", listener.SMTP.Port, None,
+                                 smtp_factory(delivery, tls_context=tls, auth_exclude_mechanism=["PLAIN", "LOGIN"], **common)))
+            if listener.Submission.Enabled:
+                # RFC 8314 and RFC 4954 4: passwords only over TLS, except in localserve.
+                services.append(("submission", listener.Submission.Port, None,
+                                 smtp_factory(submission, tls_context=tls, auth_required=True,
+                                              auth_require_tls=not config.Localserve, **common)))
+            if listener.Submissions.Enabled:
+                if tls is None:
+                    raise configlib.ConfigError("submissions (implicit TLS) needs a TLS certificate in the listener")
+                services.append(("submissions", listener.Submissions.Port, tls,
+                                 smtp_factory(submission, implicit_tls=True, auth_required=True,
+                                              auth_require_tls=False, **common)))
+            for name, port, server_tls, factory in services:
+                for ip in listener.IPs:
+                    self._asyncio_servers.append(
+                        await loop.create_server(factory, ip, port, ssl=server_tls, reuse_address=True))
+                    log.info("listening service=%s address=%s:%d", name, ip, port)
+
+    def _start_imap(self, authenticator: authlib.Authenticator) -> None:
+        """IMAP (with STARTTLS) and IMAPS listeners of every listener that enables them."""
+        from twisted.internet import reactor
+
+        from .imapserver import IMAPFactory
+
+        config = self.config
+        for name, listener in config.Listeners.items():
+            if not (listener.IMAP.Enabled or listener.IMAPS.Enabled):
+                continue
+            options = self._twisted_tls(listener) if listener.TLS is not None else None
+            for service, implicit in ((listener.IMAP, False), (listener.IMAPS, True)):
+                if not service.Enabled:
+                    continue
+                if implicit and options is None:
+                    raise configlib.ConfigError(f"listener {name}: IMAPS needs a TLS certificate")
+                # localserve is for development on loopback: passwords may go without TLS there, as in mox.
+                factory = IMAPFactory(self.store, authenticator, self.get_config, tls_options=options,
+                                      implicit_tls=implicit, plaintext_login=config.Localserve)
+                for ip in listener.IPs:
+                    if implicit:
+                        port = reactor.listenSSL(service.Port, factory, options, interface=ip)
+                    else:
+                        port = reactor.listenTCP(service.Port, factory, interface=ip)
+                    self._twisted_ports.append(port)
+                    log.info("listening service=%s address=%s:%d", "imaps" if implicit else "imap", ip, service.Port)
 
     async def stop(self) -> None:
         log.info("shutting down")

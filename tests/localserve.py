@@ -52,6 +52,19 @@ class LocalServer:
         return self.ports["SMTP"]
 
     @property
+    def submission_port(self) -> int:
+        return self.ports["Submission"]
+
+    @property
+    def submissions_port(self) -> int:
+        return self.ports["Submissions"]
+
+    @property
+    def cert_path(self) -> str:
+        """The generated self-signed certificate, for clients to verify TLS against."""
+        return os.path.join(self.directory, "config", "localhost.crt")
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['WebAPIHTTP']}/webapi/v0/"
 
@@ -128,3 +141,15 @@ class LocalServer:
         path = os.path.join(self.config.data_dir(), "accounts", "mox", "msg", row["path"])
         with open(path, "rb") as f:
             return f.read()
+
+    def queue_rows(self, table: str = "queue") -> list[dict]:
+        """Rows of the server's queue ("queue") or retired ("retired") table."""
+        import sqlite3
+
+        path = os.path.join(self.config.data_dir(), "mox.db")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in conn.execute(f"select * from {table} order by id")]
+        finally:
+            conn.close()

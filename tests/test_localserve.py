@@ -70,7 +70,7 @@ def test_curl_send_is_delivered_to_inbox_and_readable(server):
     assert meta["MsgFrom"] == "mox@localhost"
     assert meta["RemoteIP"] == "127.0.0.1"
     assert meta["Size"] == row["size"]
-    assert meta["Flags"] == [] and meta["DKIMVerifiedDomains"] == []
+    assert meta["Flags"] == [] and meta["DKIMVerifiedDomains"] == ["localhost"]
 
     raw = server.call("MessageRawGet", {"MsgID": row["id"]})
     assert raw.status_code == 200

@@ -49,7 +49,7 @@ def dns_server():
 def server(tmp_path_factory, peer, dns_server):
     def configure(config):
         config.Queue.Delivery = "direct"
-        config.Queue.DNSServers = [dns_server.address]
+        config.DNS.Nameservers = [dns_server.address]
         config.Queue.SMTPPort = peer.port
         config.Queue.TLSCAFile = peer.cert
         config.Queue.BackoffFirst = 0.3

@@ -400,3 +400,35 @@ def test_method_page_has_example_request_and_form(server, name):
 def test_unknown_page_is_404(server):
     assert httpx.get(server.base_url + "Nope").status_code == 404
     assert httpx.get(f"http://127.0.0.1:{server.ports['WebAPIHTTP']}/other").status_code == 404
+
+
+def test_webapi_over_https_with_the_generated_certificate(server):
+    import ssl
+
+    context = ssl.create_default_context(cafile=server.config.resolve(server.config.Listeners["local"].TLS.CertFile))
+    url = f"https://localhost:{server.ports['WebAPIHTTPS']}/webapi/v0/"
+    with httpx.Client(verify=context, auth=(ADDRESS, PASSWORD)) as c:
+        assert c.get(url).status_code == 200
+        resp = c.post(url + "SuppressionList", data={"request": "{}"})
+        assert resp.status_code == 200 and resp.json() == {"Suppressions": []}
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url)  # not trusted without the certificate
+
+
+def test_require_tls_false_adds_tls_required_no(server, client):
+    result = send(client, Text="x", RequireTLS=False)
+    raw = server.message_file(delivered(server, result.MessageID))
+    assert b"\r\nTLS-Required: No\r\n" in raw
+    result = send(client, Text="x", RequireTLS=None)
+    assert b"TLS-Required" not in server.message_file(delivered(server, result.MessageID))
+
+
+def test_sent_mail_is_dkim_signed_and_verifies_on_delivery(server, client):
+    result = send(client, Subject="signed", Text="x")
+    row = delivered(server, result.MessageID)
+    raw = server.message_file(row)
+    assert b"\r\nDKIM-Signature: " in raw or raw.startswith(b"DKIM-Signature: ")
+    got = client.MessageGet(t.MessageGetRequest(MsgID=row["id"]))
+    # localserve answers its own DKIM key lookups, so our signature verifies when we deliver to ourselves.
+    assert got.Meta.DKIMVerifiedDomains == ["localhost"]
+    assert got.Meta.MsgFromValidated

@@ -47,8 +47,21 @@ class Listener(msgspec.Struct, forbid_unknown_fields=True):
     WebAPIHTTPS: WebService = msgspec.field(default_factory=WebService)
 
 
+class DKIMSelector(msgspec.Struct, forbid_unknown_fields=True):
+    """One DKIM key; its public half is published at SELECTOR._domainkey.DOMAIN."""
+
+    PrivateKeyFile: str  # PKCS#8 PEM, RSA or ed25519; relative to the config file
+    Headers: list[str] = msgspec.field(default_factory=list)  # header fields to sign; empty: a sensible default set
+
+
+class DKIM(msgspec.Struct, forbid_unknown_fields=True):
+    Selectors: dict[str, DKIMSelector] = msgspec.field(default_factory=dict)
+    Sign: list[str] = msgspec.field(default_factory=list)  # selectors outgoing mail is signed with
+
+
 class Domain(msgspec.Struct, forbid_unknown_fields=True):
     LocalpartCatchallSeparator: str = "+"  # addresses local+anything@domain reach local@domain
+    DKIM: DKIM = msgspec.field(default_factory=DKIM)
 
 
 class OutgoingWebhook(msgspec.Struct, forbid_unknown_fields=True):
@@ -70,6 +83,9 @@ class Account(msgspec.Struct, forbid_unknown_fields=True):
     Domain: str  # default domain of the account
     FullName: str = ""  # display name used in From when a Send does not give one
     PasswordHash: str = ""  # argon2id hash, set with `mox.py account passwd`
+    # SCRAM-SHA-256 verifier ("iterations:salt:storedkey:serverkey"), set together with
+    # PasswordHash; empty: SCRAM-SHA-256 logins fail, PLAIN and LOGIN still work.
+    SCRAMSHA256: str = ""
     # Addresses that deliver into this account: "user@domain", or "@domain" for a catchall.
     Destinations: dict[str, Destination] = msgspec.field(default_factory=dict)
     # Login addresses whose outgoing mail gets a unique MAIL FROM (localpart+ID@domain) per recipient.
@@ -91,13 +107,18 @@ class Queue(msgspec.Struct, forbid_unknown_fields=True):
     # (localserve's default); "direct" looks up the recipient domain's MX hosts
     # and delivers there (the default otherwise).
     Delivery: str = ""
-    DNSServers: list[str] = msgspec.field(default_factory=list)  # "ip" or "ip:port"; empty: the system's resolvers
     SMTPPort: int = 25  # port direct delivery connects to on MX hosts; only changed for testing
     # PEM file with CA certificates trusted, besides the system's, when REQUIRETLS needs a verified certificate.
     TLSCAFile: str = ""
     # Wait after a webhook's first failed attempt; later waits follow the schedule
     # 1m, 2m, 4m, 7.5m, 15m, 30m, 1h, 2h, 4h, 8h, 16h scaled to it. Shortened in tests.
     WebhookRetryFirst: float = 60.0
+
+
+class DNS(msgspec.Struct, forbid_unknown_fields=True):
+    # Resolvers as "ip" or "ip:port" ("[ipv6]:port"); empty: the system's (/etc/resolv.conf).
+    Nameservers: list[str] = msgspec.field(default_factory=list)
+    Timeout: float = 10.0  # seconds for one lookup, retries included
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):
@@ -108,6 +129,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     # localserve: accept mail for every address, deliver all outgoing mail to ourselves.
     Localserve: bool = False
     Queue: Queue = msgspec.field(default_factory=Queue)
+    DNS: DNS = msgspec.field(default_factory=DNS)
     Listeners: dict[str, Listener] = msgspec.field(default_factory=dict)
     Domains: dict[str, Domain] = msgspec.field(default_factory=dict)
     Accounts: dict[str, Account] = msgspec.field(default_factory=dict)
@@ -152,6 +174,10 @@ def validate(config: Config) -> None:
             domain = address.rpartition("@")[2]
             if "@" not in address or domain not in config.Domains:
                 raise ConfigError(f"account {name}: destination {address!r} must be user@domain or @domain of a configured domain")
+    for name, domain in config.Domains.items():
+        for selector in domain.DKIM.Sign:
+            if selector not in domain.DKIM.Selectors:
+                raise ConfigError(f"domain {name}: DKIM: signing selector {selector!r} not in Selectors")
     for name, listener in config.Listeners.items():
         for service_name in ("SMTP", "Submission", "Submissions", "IMAP", "IMAPS", "WebAPIHTTP", "WebAPIHTTPS"):
             service = getattr(listener, service_name)
@@ -248,3 +274,11 @@ def delivery_account(config: Config, address: str, localserve_fallback: bool = T
     if localserve_fallback and config.Localserve and config.Accounts:
         return next(iter(config.Accounts)), "Inbox"
     return None
+
+
+def may_send_as(config: Config, account: str, address: str) -> bool:
+    """Whether an account may use address as its From or SMTP MAIL FROM: an
+    address that delivers to the account (catchall separator and "@domain"
+    destinations included, localserve's accept-everything excluded)."""
+    found = delivery_account(config, address, localserve_fallback=False)
+    return found is not None and found[0] == account

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 from .. import auth
-from . import TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
+from . import DNS, TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
+from ..message.dkim import generate_domain_keys
 from .tls import generate_self_signed
 
 ADDRESS = "mox@localhost"
@@ -50,6 +51,7 @@ def default_config(ports: dict[str, int] | None = None) -> Config:
         Domain="localhost",
         FullName="mox",
         PasswordHash=auth.hash_password(PASSWORD),
+        SCRAMSHA256=auth.scram_verifier(PASSWORD),
         Destinations={ADDRESS: Destination()},
         KeepRetiredMessagePeriod=72 * HOUR,
         KeepRetiredWebhookPeriod=72 * HOUR,
@@ -60,6 +62,8 @@ def default_config(ports: dict[str, int] | None = None) -> Config:
         Hostname="localhost",
         DataDir="../data",
         Localserve=True,
+        # Checks of incoming mail look up other domains in DNS; keep an offline laptop responsive.
+        DNS=DNS(Timeout=3.0),
         Listeners={"local": listener},
         Domains={"localhost": Domain(LocalpartCatchallSeparator="+")},
         Accounts={"mox": account},
@@ -74,5 +78,8 @@ def ensure(directory: str, ports: dict[str, int] | None = None) -> tuple[Config,
         config_dir = os.path.dirname(path)
         os.makedirs(config_dir, exist_ok=True)
         generate_self_signed(os.path.join(config_dir, "localhost.crt"), os.path.join(config_dir, "localhost.key"))
-        save(default_config(ports), path)
+        config = default_config(ports)
+        # Mail from the account is DKIM-signed, and verifies when the queue delivers it back to us.
+        config.Domains["localhost"].DKIM = generate_domain_keys(config_dir, "localhost")
+        save(config, path)
     return load(path), created

@@ -91,9 +91,9 @@ def make_deliverer(config, get_config, store: Store, local_smtp: list[tuple[str,
         host, port = local_smtp[0]
         return LocalDeliverer(host, port, local_hostname=config.Hostname, store=store, get_config=get_config)
     try:
-        resolver = Resolver(config.Queue.DNSServers)
+        resolver = Resolver(config.DNS.Nameservers, config.DNS.Timeout)
     except ValueError as e:
-        raise ConfigError(f"Queue.DNSServers: {e}") from None
+        raise ConfigError(f"DNS: Nameservers: {e}") from None
     ca_file = config.resolve(config.Queue.TLSCAFile) if config.Queue.TLSCAFile else ""
     return DirectDeliverer(resolver, config.Hostname, port=config.Queue.SMTPPort, ca_file=ca_file)
 

@@ -1,9 +1,11 @@
 """Where to deliver mail for a domain: MX lookup with fallback to the
 domain itself, and the IP addresses of each host (RFC 5321 section 5).
 
-Uses dnspython's asynchronous resolver, with the system's name servers or
-the ones configured (Queue.DNSServers). It only answers questions; it
-does not connect anywhere.
+Uses dnspython's asynchronous resolver directly, with the system's name
+servers or the ones configured in [DNS]: unlike the shared resolver
+(moxpy.resolver), delivery must tell a domain that does not exist
+(permanent) from one without MX records (implicit MX). It only answers
+questions; it does not connect anywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from ..resolver import parse_nameserver
+
 
 class DestinationError(Exception):
     """No place to deliver to. permanent: retrying will not help."""
@@ -28,27 +32,17 @@ class DestinationError(Exception):
         self.enhanced_code = enhanced_code
 
 
-def _nameserver(spec: str) -> dns.nameserver.Do53Nameserver:
-    """ "ip", "ip:port" or "[ipv6]:port"."""
-    host, port = spec, 53
-    if spec.startswith("["):
-        host, _, rest = spec[1:].partition("]")
-        if rest.startswith(":"):
-            port = int(rest[1:])
-    elif spec.count(":") == 1:
-        host, _, p = spec.partition(":")
-        port = int(p)
-    ipaddress.ip_address(host)  # raises ValueError for a bad address
-    return dns.nameserver.Do53Nameserver(host, port)
-
-
 class Resolver:
-    def __init__(self, nameservers: list[str] | None = None, timeout: float = 20.0):
+    def __init__(self, nameservers: list[str] | None = None, timeout: float = 10.0):
         if nameservers:
             self._resolver = dns.asyncresolver.Resolver(configure=False)
-            self._resolver.nameservers = [_nameserver(n) for n in nameservers]
+            self._resolver.nameservers = [dns.nameserver.Do53Nameserver(*parse_nameserver(n)) for n in nameservers]
         else:
-            self._resolver = dns.asyncresolver.Resolver()
+            try:
+                self._resolver = dns.asyncresolver.Resolver()
+            except dns.resolver.NoResolverConfiguration:
+                # No /etc/resolv.conf: lookups fail as temporary errors until [DNS] is configured.
+                self._resolver = dns.asyncresolver.Resolver(configure=False)
         self._resolver.lifetime = timeout
         # No caching between attempts: retries should see corrected records.
         self._resolver.cache = None

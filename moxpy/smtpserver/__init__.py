@@ -1,25 +1,155 @@
 """SMTP listeners on aiosmtpd, running on the shared event loop.
 
-One handler class per role: delivery (port 25, 1025 in localserve) takes
-mail for local addresses and stores it; submission (587/465) will take
-authenticated mail from accounts and queue it. Handlers decide; the store
-and queue do the work.
+One handler class per role: delivery (delivery.py; port 25, 1025 in
+localserve) takes mail for local addresses and stores it; submission
+(submission.py; 587 with STARTTLS and 465 with implicit TLS, 1587 and 1465
+in localserve) takes authenticated mail from accounts and queues it.
+Handlers decide; the store and queue do the work. checks.py verifies
+incoming mail (DKIM, SPF, DMARC).
+
+This module adapts aiosmtpd's protocol where the standards ask more of it:
+every reply after EHLO carries an enhanced status code (RFC 2034), and
+PIPELINING (RFC 2920) and ENHANCEDSTATUSCODES are announced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import logging
+import re
 import ssl
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, Session
+
+log = logging.getLogger("moxpy.smtpserver")
+
+# RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF, plus
+# one for a dot added by transparency (4.5.2).
+LINE_LENGTH_LIMIT = 1001
+# RFC 5321 4.5.3.1.4: a command line is at most 512 octets; extensions add to
+# MAIL (done by aiosmtpd). RFC 4954 4: AUTH with an initial response is longer.
+AUTH_LINE_LIMIT = 1000
+
+# RFC 3463 enhanced codes for replies aiosmtpd makes without one.
+_ENHANCED = {
+    221: "2.0.0", 250: "2.0.0", 251: "2.1.5", 252: "2.0.0",
+    421: "4.3.0", 450: "4.2.0", 451: "4.3.0", 452: "4.5.3", 454: "4.7.0",
+    500: "5.5.2", 501: "5.5.4", 502: "5.5.1", 503: "5.5.1", 504: "5.5.4",
+    530: "5.7.0", 535: "5.7.8", 538: "5.7.11", 550: "5.0.0", 552: "5.3.4", 553: "5.1.3",
+    554: "5.0.0", 555: "5.5.4",
+}
+_REPLY = re.compile(r"^([2-5][0-9][0-9])([ -])(.*)$", re.DOTALL)
+_HAS_ENHANCED = re.compile(r"^[245]\.[0-9]{1,3}\.[0-9]{1,3}( |$)")
+
+
+def with_enhanced_code(reply: str) -> str:
+    """The reply with an RFC 3463 enhanced status code after its code, if it lacks one.
+
+    Greetings (220), AUTH challenges (334) and the DATA go-ahead (354) carry
+    none (RFC 2034 3).
+    """
+    m = _REPLY.match(reply)
+    if not m:
+        return reply
+    code, sep, text = int(m.group(1)), m.group(2), m.group(3)
+    if code in (220, 334, 354) or _HAS_ENHANCED.match(text):
+        return reply
+    enhanced = _ENHANCED.get(code, f"{code // 100}.0.0")
+    return f"{code}{sep}{enhanced} {text}" if text else f"{code}{sep}{enhanced}"
+
+
+class _Session(Session):
+    """aiosmtpd's session without its deprecation warning on every AUTH."""
+
+    @property
+    def login_data(self):
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value) -> None:
+        self._login_data = value
+
+
+class SMTPProtocol(SMTP):
+    """aiosmtpd's SMTP protocol with enhanced status codes on every reply."""
+
+    def __init__(self, handler, *, implicit_tls: bool = False, auth_require_tls: bool = True, **kwargs):
+        # aiosmtpd warns on every connection when AUTH does not need TLS; we decide
+        # that per listener (implicit TLS, or localserve on loopback) and set it after.
+        super().__init__(handler, auth_require_tls=True, **kwargs)
+        self._auth_require_tls = auth_require_tls
+        # aiosmtpd keeps these limits in a dict shared by all connections; keep ours per connection.
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
+        self.command_size_limits["AUTH"] = AUTH_LINE_LIMIT
+        self.implicit_tls = implicit_tls
+        self._in_hello = False
+
+    def _create_session(self) -> Session:
+        return _Session(self.loop)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.implicit_tls and self.session is not None and self.session.ssl is None:
+            # aiosmtpd only notices TLS begun with STARTTLS.
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None:
+                self.session.ssl = {"ssl_object": ssl_object, "cipher": ssl_object.cipher(),
+                                    "version": ssl_object.version()}
+
+    @property
+    def tls_active(self) -> bool:
+        return self.session is not None and self.session.ssl is not None
+
+    async def push(self, status) -> None:
+        if isinstance(status, str) and not self._in_hello and self.session is not None and self.session.extended_smtp:
+            status = with_enhanced_code(status)
+        await super().push(status)
+
+    async def smtp_EHLO(self, hostname: str):
+        # RFC 2034 3: replies to EHLO itself carry no enhanced codes.
+        self._in_hello = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._in_hello = False
+
+
+# A domain (Unicode allowed, RFC 6531 3.7.1) or an address literal such as [192.0.2.1] or [IPv6:...].
+_HELLO_NAME = re.compile(r"^(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9A-Fa-f:.IPv6]+\])$")
+
+
+class Handler:
+    """What both roles share: the EHLO reply, and errors that escape a handler."""
+
+    async def handle_exception(self, error: Exception) -> str:
+        # Instead of aiosmtpd's "500 Error: (ExceptionName) ...": no internals to the client.
+        log.error("smtp session: %s", error, exc_info=error)
+        return "451 4.3.0 internal error, try again later"
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        if not _HELLO_NAME.match(hostname):
+            # RFC 5321 4.1.1.1: a domain or an address literal; it ends up in our Received header.
+            return ["501 5.5.4 EHLO needs a domain name or address literal"]
+        session.host_name = hostname
+        # A listener without mechanisms (delivery) does not offer AUTH at all.
+        responses = [r for r in responses if r.strip() != "250-AUTH"]
+        # aiosmtpd handles pipelined commands in order; say so (RFC 2920), and
+        # that every reply carries an RFC 3463 code (RFC 2034).
+        return responses[:-1] + ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
 
 
 def smtp_factory(handler, *, hostname: str, data_size_limit: int, loop: asyncio.AbstractEventLoop,
                  tls_context: ssl.SSLContext | None = None, **kwargs):
-    """A protocol factory for loop.create_server."""
+    """A protocol factory for loop.create_server.
+
+    tls_context offers STARTTLS; for implicit TLS pass the context to
+    create_server instead and implicit_tls=True here.
+    """
 
     def factory() -> SMTP:
-        return SMTP(
+        return SMTPProtocol(
             handler,
             hostname=hostname,
             ident="moxpy",

@@ -1,9 +1,15 @@
 """The delivery role: mail from anywhere for addresses we host.
 
-Recipients are resolved to an account at RCPT (550 5.1.1 for unknown ones;
-localserve accepts every address). At the end of DATA the message gets a
-Received header and is stored once per account and mailbox; 250 is sent
-only after the store has fsync'ed it.
+Recipients are resolved to an account at RCPT (550 5.1.1 for unknown
+ones; localserve accepts every address). At the end of DATA the message
+is checked (DKIM, SPF, DMARC, see checks.py), gets Received and
+Authentication-Results header fields in front of the bytes exactly as
+sent, and is stored once per account and mailbox; 250 is sent only after
+the store has fsync'ed it. A domain whose DMARC policy says reject gets
+its failing mail rejected.
+
+This role never relays: mail for other domains is refused (except in
+localserve, where every address is ours).
 """
 
 from __future__ import annotations
@@ -15,21 +21,37 @@ import secrets
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import config as configlib
-from ..message.address import AddressError, parse_domain
+from ..message import parse as msgparse
+from ..message.address import AddressError, parse_address, parse_domain
+from ..resolver import Resolver
 from ..store import DeliveryMeta, Store
-from . import localserve
+from . import Handler, checks, localserve
 
 log = logging.getLogger("moxpy.smtpserver")
 
+MAX_RECIPIENTS = 1000  # RFC 5321 4.5.3.1.8 asks for at least 100
+MAX_RECEIVED = 100  # RFC 5321 6.3: more Received fields than this is a mail loop
 
-def received_header(session: Session, envelope: Envelope, hostname: str, recipient: str | None) -> bytes:
-    """RFC 5321 4.4 trace header; 'for' only when there is a single recipient."""
-    peer_ip = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
-    helo = session.host_name or "unknown"
+
+def peer_ip(session: Session) -> str:
+    return session.peer[0] if isinstance(session.peer, tuple) else ""
+
+
+def received_header(session: Session, envelope: Envelope, hostname: str, recipient: str | None,
+                    authenticated: bool = False, hide_client: bool = False) -> bytes:
+    """RFC 5321 4.4 trace header; 'for' only when there is a single recipient.
+
+    With hide_client (submission) the client's name and IP are left out, so
+    a sender's internal network does not travel with its mail.
+    """
+    # RFC 3848: the "with" protocol names.
     protocol = "UTF8SMTP" if envelope.smtp_utf8 else "ESMTP"
     if session.ssl is not None:
         protocol += "S"
-    line = f"Received: from {helo} ([{peer_ip}])\r\n\tby {hostname} with {protocol} id {secrets.token_urlsafe(9)}"
+    if authenticated:
+        protocol += "A"
+    source = hostname if hide_client else f"{session.host_name or 'unknown'} ([{peer_ip(session)}])"
+    line = f"Received: from {source}\r\n\tby {hostname} with {protocol} id {secrets.token_urlsafe(9)}"
     if recipient:
         line += f"\r\n\tfor <{recipient}>"
     line += f";\r\n\t{email.utils.format_datetime(email.utils.localtime())}\r\n"
@@ -47,28 +69,106 @@ def unicode_address(address: str) -> str:
         return address
 
 
-class DeliveryHandler:
+def null_sender(address: str | None) -> bool:
+    return address in ("", "<>")
+
+
+def address_needs_smtputf8(address: str) -> bool:
+    """RFC 6531 3.3: a non-ASCII localpart needs the SMTPUTF8 parameter (an
+    internationalised domain could be sent as A-labels instead, but
+    non-ASCII in the command line is what SMTPUTF8 permits)."""
+    return not address.isascii()
+
+
+def bare_line_ending(data: bytes) -> bool:
+    """A CR or LF not part of CRLF: RFC 5321 2.3.8 forbids them, and they are
+    how SMTP smuggling hides a second message inside one (another server may
+    see "\\n.\\n" as the end of DATA where we do not)."""
+    return data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != data.count(b"\r\n")
+
+
+def is_dsn(msg) -> bool:
+    """RFC 3464 2: a delivery status notification is a multipart/report with report-type delivery-status."""
+    try:
+        return (msg.get_content_type() == "multipart/report"
+                and str(msg.get_param("report-type", "")).lower() == "delivery-status")
+    except Exception:
+        return False
+
+
+def received_count(msg) -> int:
+    return len(msg.get_all("Received") or [])
+
+
+def local_zones(config: configlib.Config) -> tuple[list[str], dict]:
+    """localserve's answers for the domains it hosts: the DKIM keys we sign with,
+    and an SPF record allowing loopback, so mail the queue delivers back to
+    us verifies as it would in production."""
+    from ..message import dkim as dkimlib
+
+    records: dict[tuple[str, str], list] = {}
+    for name, record in dkimlib.dns_records(config).items():
+        records[(name, "TXT")] = [record.encode()]
+    zones = []
+    for domain in config.Domains:
+        ascii_domain = domain.encode("idna").decode("ascii")
+        zones.append(ascii_domain)
+        records[(ascii_domain, "TXT")] = [b"v=spf1 ip4:127.0.0.0/8 ip6:::1 ~all"]
+    return zones, records
+
+
+class DeliveryHandler(Handler):
     # Called after each stored delivery, before 250: webhooks (FromID matches, incoming webhooks).
     hooks = None
 
-    def __init__(self, get_config, store: Store, hostname: str):
+    def __init__(self, get_config, store: Store, hostname: str, resolver: Resolver):
         self.get_config = get_config
         self.store = store
         self.hostname = hostname
+        self.resolver = resolver
+        self._local_resolver: tuple[int, Resolver] | None = None
+
+    def _resolver(self, config: configlib.Config) -> Resolver:
+        if not config.Localserve:
+            return self.resolver
+        if self._local_resolver is None or self._local_resolver[0] != id(config):
+            self._local_resolver = (id(config), self.resolver.with_local_zones(*local_zones(config)))
+        return self._local_resolver[1]
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
+        if address_needs_smtputf8(address) and not envelope.smtp_utf8:
+            return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
+        if not null_sender(address):
+            try:
+                parse_address(address)
+            except AddressError as e:
+                return f"553 5.1.7 malformed sender address: {e}"
         if self.get_config().Localserve:
             error = localserve.error_at("MAIL", address)
             if error:
                 return error
-        envelope.mail_from = address
+        envelope.mail_from = address  # "<>" for the null reverse path: aiosmtpd needs it non-empty
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 sender ok"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         config = self.get_config()
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return f"452 4.5.3 at most {MAX_RECIPIENTS} recipients per message"
+        # Bounces go to one recipient; a null sender with many is not a bounce.
+        if null_sender(envelope.mail_from) and envelope.rcpt_tos:
+            return "452 4.5.3 only one recipient allowed with a null reverse path"
+        if address_needs_smtputf8(address) and not envelope.smtp_utf8:
+            return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
+        if address.lower() == "postmaster":
+            # RFC 5321 4.1.1.3: "<Postmaster>" without a domain must be accepted.
+            address = f"postmaster@{config.Hostname}"
+        try:
+            parse_address(address)
+        except AddressError as e:
+            return f"553 5.1.3 malformed recipient address: {e}"
         if config.Localserve:
             error = localserve.error_at("RCPT", address)
             if error:
@@ -81,30 +181,68 @@ class DeliveryHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         config = self.get_config()
-        if config.Localserve:
-            for rcpt in envelope.rcpt_tos:
-                error = localserve.error_at("DATA", rcpt)
-                if error:
-                    return error
         data = envelope.original_content or b""
+        if bare_line_ending(data):
+            return "500 5.5.2 bare carriage return or newline in message, lines must end in CRLF"
+        headers = msgparse.parse_headers(data)
+        if received_count(headers) > MAX_RECEIVED:
+            return f"550 5.4.6 mail loop: more than {MAX_RECEIVED} Received header fields"
+
+        recipients = list(envelope.rcpt_tos)
+        if config.Localserve:
+            errors = {rcpt: localserve.error_at("DATA", rcpt) for rcpt in recipients}
+            failed = [e for e in errors.values() if e]
+            if failed and len(failed) == len(recipients):
+                return _combined_error(failed)
+            # RFC 5321 3.3: the others still get the message (localserve sends no DSN for the failed).
+            recipients = [rcpt for rcpt in recipients if not errors[rcpt]]
+
+        mail_from = "" if null_sender(envelope.mail_from) else envelope.mail_from or ""
+        remote_ip = peer_ip(session)
+        try:
+            verdict = await checks.check(self._resolver(config), data, remote_ip=remote_ip,
+                                         helo=session.host_name or "", mail_from=mail_from, headers=headers)
+        except Exception:
+            log.exception("checking incoming message")
+            return "451 4.3.0 error checking message, try again later"
+        if verdict.dmarc_reject:
+            log.info("rejected by dmarc policy from=%s msgfrom=%s remote=%s", mail_from, verdict.msg_from_domain,
+                     remote_ip)
+            return f"550 5.7.1 rejected per DMARC policy of {verdict.msg_from_domain}"
+
         targets: dict[tuple[str, str], str] = {}
-        for rcpt in envelope.rcpt_tos:
+        for rcpt in recipients:
             target = configlib.delivery_account(config, rcpt)
             if target is not None:
                 targets.setdefault(target, rcpt)
-        single = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
-        stored = received_header(session, envelope, self.hostname, single) + data
-        peer_ip = session.peer[0] if isinstance(session.peer, tuple) else ""
+        single = recipients[0] if len(recipients) == 1 else None
+        prefix = received_header(session, envelope, self.hostname, single)
+        prefix += verdict.authentication_results(self.hostname, mail_from)
+        stored = prefix + data
+        dsn = is_dsn(headers)
         try:
             for (account_name, mailbox), rcpt in targets.items():
-                meta = DeliveryMeta(mail_from=unicode_address(envelope.mail_from or ""), rcpt_to=unicode_address(rcpt),
-                                    remote_ip=peer_ip)
+                meta = DeliveryMeta(mail_from=unicode_address(mail_from), rcpt_to=unicode_address(rcpt),
+                                    remote_ip=remote_ip, mail_from_validated=verdict.mail_from_validated,
+                                    msg_from_validated=verdict.msg_from_validated,
+                                    dkim_domains=verdict.dkim_domains, dsn=dsn)
                 row = await self.store.account(account_name).deliver(stored, mailbox, meta=meta)
-                log.info("delivered account=%s mailbox=%s msgid=%d size=%d from=%s rcpt=%s", account_name,
-                         mailbox, row["id"], row["size"], envelope.mail_from, rcpt)
+                log.info("delivered account=%s mailbox=%s msgid=%d size=%d from=%s rcpt=%s spf=%s dkim=%s "
+                         "dmarc=%s dsn=%s", account_name, mailbox, row["id"], row["size"], mail_from, rcpt,
+                         verdict.spf, ",".join(verdict.dkim_domains) or "-", verdict.dmarc, dsn)
                 if self.hooks is not None:
                     await self.hooks.after_delivery(account_name, mailbox, row, stored, meta)
         except Exception:
             log.exception("storing incoming message")
             return "451 4.3.0 error storing message, try again later"
         return "250 2.0.0 message delivered"
+
+
+def _combined_error(replies: list[str]) -> str:
+    """One reply for a transaction in which every recipient failed."""
+    codes = {r[:3] for r in replies}
+    if len(codes) == 1:
+        return replies[0]
+    permanent = all(r.startswith("5") for r in replies)
+    return ("554 5.0.0" if permanent else "451 4.0.0") + " delivery failed for every recipient: " + \
+        "; ".join(replies)

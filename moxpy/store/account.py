@@ -24,9 +24,10 @@ from typing import Any
 import sqlite_utils
 
 from ..message import parse as msgparse
+from ..message import part as partlib
 from . import flags as flaglib
 from .db import Database
-from .files import read_message_file, remove_message_file, write_message_file
+from .files import link_message_file, read_message_file, remove_message_file, write_message_file
 
 log = logging.getLogger("moxpy.store")
 
@@ -47,6 +48,14 @@ class MailboxNotFound(Exception):
 
 class MessageNotFound(Exception):
     pass
+
+
+class MailboxExists(Exception):
+    pass
+
+
+class MailboxError(ValueError):
+    """A mailbox operation that is not allowed; the message says why."""
 
 
 @dataclass
@@ -71,6 +80,7 @@ class Change:
     uids: list[int] = field(default_factory=list)
     msg_ids: list[int] = field(default_factory=list)
     modseq: int = 0
+    origin: Any = None  # who asked for the change (e.g. an IMAP session), so it can skip its own echo
 
 
 def _schema(conn: sqlite3.Connection) -> None:
@@ -108,6 +118,12 @@ def _schema(conn: sqlite3.Connection) -> None:
             )""")
     db["messages"].create_index(["mailbox_id", "uid"], unique=True, if_not_exists=True)
     db["meta"].create({"key": str, "value": int}, pk="key", if_not_exists=True)
+    # The MIME tree with byte offsets (message.part), so IMAP FETCH needs no parse.
+    conn.execute("""
+        create table if not exists message_parts (
+            message_id integer primary key references messages(id) on delete cascade,
+            data blob not null
+        )""")
     conn.execute("insert or ignore into meta (key, value) values ('modseq', 1)")
     now = int(time.time())
     for i, (name, special_use) in enumerate(DEFAULT_MAILBOXES):
@@ -118,8 +134,9 @@ def _schema(conn: sqlite3.Connection) -> None:
 
 
 def _mailbox_name(name: str) -> str:
-    # RFC 3501 5.1: INBOX is case-insensitive; other names are not.
-    return "Inbox" if name.lower() == "inbox" else name
+    # RFC 3501 5.1: INBOX is case-insensitive, also as the parent of other mailboxes; other names are not.
+    first, sep, rest = name.partition("/")
+    return "Inbox" + sep + rest if first.lower() == "inbox" else name
 
 
 def _next_modseq(conn: sqlite3.Connection) -> int:
@@ -187,6 +204,7 @@ class Account:
         loop = asyncio.get_running_loop()
         relpath, bucket = await loop.run_in_executor(None, write_message_file, self.msg_dir, data)
         info = msgparse.summary(data)
+        parts = partlib.encode(partlib.parse(data))
         meta = meta or DeliveryMeta()
         received = time.time() if received is None else received
 
@@ -196,7 +214,7 @@ class Account:
                 raise MailboxNotFound(mailbox)
             conn.execute("update mailboxes set uidnext = uidnext + 1 where id = ?", (box["id"],))
             modseq = _next_modseq(conn)
-            return conn.execute(
+            row = conn.execute(
                 """insert into messages (mailbox_id, uid, modseq, received, path, size, flags, keywords,
                        message_id, subject, msg_from, date, mail_from, rcpt_to, remote_ip,
                        mail_from_validated, msg_from_validated, dkim_domains, dsn)
@@ -206,6 +224,8 @@ class Account:
                  meta.remote_ip, meta.mail_from_validated, meta.msg_from_validated, json.dumps(meta.dkim_domains),
                  meta.dsn),
             ).fetchone()
+            conn.execute("insert into message_parts (message_id, data) values (?, ?)", (row["id"], parts))
+            return row
 
         try:
             row = await self.db.write(insert, sync_dirs=[bucket])
@@ -275,6 +295,307 @@ class Account:
         row = await self.db.write(remove)
         remove_message_file(self.msg_dir, row["path"])
         self._broadcast(Change("removed", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"]))
+
+    # Mailbox management, for IMAP. Names use "/" as hierarchy separator.
+
+    def mailbox_children(self, name: str) -> list[sqlite3.Row]:
+        prefix = name + "/"
+        return self.db.query("select * from mailboxes where substr(name, 1, ?) = ? order by name",
+                             (len(prefix), prefix))
+
+    async def create_mailbox(self, name: str, special_use: str = "") -> sqlite3.Row:
+        """Create a mailbox and any missing parents (RFC 3501 6.3.3); MailboxExists when it is there."""
+        name = mailbox_name(name)
+
+        def create(conn: sqlite3.Connection) -> sqlite3.Row:
+            if conn.execute("select 1 from mailboxes where name = ?", (name,)).fetchone():
+                raise MailboxExists(name)
+            for parent in _parents(name):
+                if not conn.execute("select 1 from mailboxes where name = ?", (parent,)).fetchone():
+                    _insert_mailbox(conn, parent, "")
+            return _insert_mailbox(conn, name, special_use)
+
+        row = await self.db.write(create)
+        self._broadcast(Change("mailboxes", row["id"]))
+        return row
+
+    async def delete_mailbox(self, name: str) -> None:
+        """Remove a mailbox with its messages; not the Inbox, not one with children."""
+        name = mailbox_name(name)
+        if name == "Inbox":
+            raise MailboxError("the inbox cannot be deleted")
+
+        def delete(conn: sqlite3.Connection) -> tuple[int, list[sqlite3.Row]]:
+            box = conn.execute("select id from mailboxes where name = ?", (name,)).fetchone()
+            if box is None:
+                raise MailboxNotFound(name)
+            prefix = name + "/"
+            if conn.execute("select 1 from mailboxes where substr(name, 1, ?) = ?", (len(prefix), prefix)).fetchone():
+                raise MailboxError("mailbox has children, delete them first")
+            rows = conn.execute("delete from messages where mailbox_id = ? returning id, uid, path",
+                                (box["id"],)).fetchall()
+            conn.execute("delete from mailboxes where id = ?", (box["id"],))
+            _next_modseq(conn)
+            return box["id"], rows
+
+        mailbox_id, rows = await self.db.write(delete)
+        for row in rows:
+            remove_message_file(self.msg_dir, row["path"])
+        if rows:
+            self._broadcast(Change("removed", mailbox_id, [r["uid"] for r in rows], [r["id"] for r in rows]))
+        self._broadcast(Change("mailboxes", mailbox_id))
+
+    async def rename_mailbox(self, old: str, new: str) -> None:
+        """Rename a mailbox and its children (RFC 3501 6.3.5); UIDs and UIDVALIDITY stay.
+
+        Renaming the Inbox moves its messages to a new mailbox and leaves the
+        Inbox empty, as RFC 3501 6.3.5 describes.
+        """
+        old, new = mailbox_name(old), mailbox_name(new)
+        if new == "Inbox":
+            raise MailboxError("cannot rename to the inbox")
+        if new == old or new.startswith(old + "/"):
+            raise MailboxError("cannot rename a mailbox to itself or below itself")
+
+        def rename(conn: sqlite3.Connection) -> list[Change]:
+            box = conn.execute("select * from mailboxes where name = ?", (old,)).fetchone()
+            if box is None:
+                raise MailboxNotFound(old)
+            if conn.execute("select 1 from mailboxes where name = ?", (new,)).fetchone():
+                raise MailboxExists(new)
+            for parent in _parents(new):
+                if not conn.execute("select 1 from mailboxes where name = ?", (parent,)).fetchone():
+                    _insert_mailbox(conn, parent, "")
+            if old == "Inbox":
+                dest = _insert_mailbox(conn, new, "")
+                uids = [r["uid"] for r in conn.execute("select uid from messages where mailbox_id = ? order by uid",
+                                                        (box["id"],))]
+                return _move(conn, box["id"], uids, dest)[1]
+            prefix = old + "/"
+            conn.execute("update mailboxes set name = ? || substr(name, ?) where substr(name, 1, ?) = ?",
+                         (new, len(old) + 1, len(prefix), prefix))
+            conn.execute("update mailboxes set name = ? where id = ?", (new, box["id"]))
+            return []
+
+        for change in await self.db.write(rename):
+            self._broadcast(change)
+        self._broadcast(Change("mailboxes"))
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        name = mailbox_name(name)
+
+        def update(conn: sqlite3.Connection) -> None:
+            if conn.execute("update mailboxes set subscribed = ? where name = ? returning id",
+                            (int(subscribed), name)).fetchone() is None:
+                raise MailboxNotFound(name)
+
+        await self.db.write(update)
+
+    # Messages of one mailbox, for IMAP sessions.
+
+    def uids(self, mailbox_id: int) -> list[int]:
+        return [r[0] for r in self.db.query("select uid from messages where mailbox_id = ? order by uid", (mailbox_id,))]
+
+    def mailbox_status(self, mailbox_id: int) -> dict[str, int]:
+        """Counts of a mailbox: messages, unseen, deleted, size, and the lowest unseen UID (0: none)."""
+        row = self.db.query_one(
+            """select count(*) as messages, coalesce(sum(flags & ? = 0), 0) as unseen,
+                      coalesce(sum(flags & ? != 0), 0) as deleted, coalesce(sum(size), 0) as size,
+                      coalesce(min(case when flags & ? = 0 then uid end), 0) as first_unseen
+               from messages where mailbox_id = ?""",
+            (flaglib.SEEN, flaglib.DELETED, flaglib.SEEN, mailbox_id))
+        return dict(row)
+
+    def mailbox_rows(self, mailbox_id: int, uids: list[int], *, parts: bool = False) -> list[sqlite3.Row]:
+        """Rows of the messages with these UIDs (sorted), optionally with their MIME tree (column parts)."""
+        if not uids:
+            return []
+        columns = "m.*, p.data as parts" if parts else "m.*"
+        join = "left join message_parts p on p.message_id = m.id" if parts else ""
+        rows = self.db.query(
+            f"select {columns} from messages m {join} where m.mailbox_id = ? and m.uid between ? and ? order by m.uid",
+            (mailbox_id, uids[0], uids[-1]))
+        if len(rows) != len(uids):
+            wanted = set(uids)
+            rows = [r for r in rows if r["uid"] in wanted]
+        return rows
+
+    def message_parts(self, row: sqlite3.Row) -> partlib.Part:
+        """The MIME tree of a message row (from its parts column when selected with parts=True)."""
+        data = row["parts"] if "parts" in row.keys() else None
+        if data:
+            return partlib.decode(data)
+        return partlib.parse(self.message_bytes(row))
+
+    async def store_flags(self, mailbox_id: int, uids: list[int], mode: str, flags: list[str],
+                          origin: Any = None) -> list[sqlite3.Row]:
+        """Set ("") or add ("+") or remove ("-") flags on messages; returns the rows that changed."""
+        mask, keywords = flaglib.parse(flags)
+
+        def update(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            changed = []
+            modseq = 0
+            for row in _rows(conn, mailbox_id, uids, "id, uid, flags, keywords"):
+                old_keywords = json.loads(row["keywords"])
+                if mode == "+":
+                    new_mask, new_keywords = row["flags"] | mask, sorted(set(old_keywords) | set(keywords))
+                elif mode == "-":
+                    new_mask, new_keywords = row["flags"] & ~mask, sorted(set(old_keywords) - set(keywords))
+                else:
+                    new_mask, new_keywords = mask, keywords
+                if new_mask == row["flags"] and new_keywords == old_keywords:
+                    continue
+                modseq = modseq or _next_modseq(conn)
+                changed.append(conn.execute(
+                    "update messages set flags = ?, keywords = ?, modseq = ? where id = ? "
+                    "returning id, uid, flags, keywords, modseq",
+                    (new_mask, json.dumps(new_keywords), modseq, row["id"])).fetchone())
+            return changed
+
+        changed = await self.db.write(update)
+        if changed:
+            self._broadcast(Change("flags", mailbox_id, [r["uid"] for r in changed], [r["id"] for r in changed],
+                                   changed[0]["modseq"], origin))
+        return changed
+
+    async def copy(self, mailbox_id: int, uids: list[int], dest: str) -> tuple[int, list[tuple[int, int]]]:
+        """Copy messages to mailbox dest; returns its UIDVALIDITY and (source UID, new UID) pairs."""
+        dest = mailbox_name(dest)
+        rows = self.mailbox_rows(mailbox_id, uids)
+        loop = asyncio.get_running_loop()
+        links = [await loop.run_in_executor(None, link_message_file, self.msg_dir, r["path"]) for r in rows]
+
+        def insert(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[tuple[int, int]], list[int]]:
+            box = conn.execute("select * from mailboxes where name = ?", (dest,)).fetchone()
+            if box is None:
+                raise MailboxNotFound(dest)
+            modseq = _next_modseq(conn)
+            pairs, ids = [], []
+            uid = box["uidnext"]
+            for row, (relpath, _) in zip(rows, links):
+                new_id = conn.execute(
+                    """insert into messages (mailbox_id, uid, modseq, received, path, size, flags, keywords, message_id,
+                           subject, msg_from, date, mail_from, rcpt_to, remote_ip, mail_from_validated,
+                           msg_from_validated, dkim_domains, dsn)
+                       select ?, ?, ?, received, ?, size, flags, keywords, message_id, subject, msg_from, date,
+                           mail_from, rcpt_to, remote_ip, mail_from_validated, msg_from_validated, dkim_domains, dsn
+                       from messages where id = ? returning id""",
+                    (box["id"], uid, modseq, relpath, row["id"])).fetchone()[0]
+                conn.execute("insert into message_parts (message_id, data) "
+                             "select ?, data from message_parts where message_id = ?", (new_id, row["id"]))
+                pairs.append((row["uid"], uid))
+                ids.append(new_id)
+                uid += 1
+            conn.execute("update mailboxes set uidnext = ? where id = ?", (uid, box["id"]))
+            return box, pairs, ids
+
+        try:
+            box, pairs, ids = await self.db.write(insert, sync_dirs={bucket for _, bucket in links})
+        except BaseException:
+            for relpath, _ in links:
+                remove_message_file(self.msg_dir, relpath)
+            raise
+        if pairs:
+            self._broadcast(Change("added", box["id"], [new for _, new in pairs], ids))
+        return box["uidvalidity"], pairs
+
+    async def move_uids(self, mailbox_id: int, uids: list[int], dest: str) -> tuple[int, list[tuple[int, int]]]:
+        """Move messages to mailbox dest (RFC 6851); they keep their ids and get new UIDs there."""
+        dest = mailbox_name(dest)
+
+        def update(conn: sqlite3.Connection):
+            box = conn.execute("select * from mailboxes where name = ?", (dest,)).fetchone()
+            if box is None:
+                raise MailboxNotFound(dest)
+            if box["id"] == mailbox_id:
+                raise MailboxError("cannot move to the same mailbox")
+            pairs, changes = _move(conn, mailbox_id, uids, box)
+            return box["uidvalidity"], pairs, changes
+
+        uidvalidity, pairs, changes = await self.db.write(update)
+        for change in changes:
+            self._broadcast(change)
+        return uidvalidity, pairs
+
+    async def expunge(self, mailbox_id: int, uids: list[int] | None = None) -> list[int]:
+        """Remove the messages flagged \\Deleted (only those among uids when given); returns their UIDs."""
+
+        def remove(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            rows = [r for r in _rows(conn, mailbox_id, uids, "id, uid, flags") if r["flags"] & flaglib.DELETED]
+            removed = []
+            for row in rows:
+                removed.append(conn.execute("delete from messages where id = ? returning id, uid, path",
+                                            (row["id"],)).fetchone())
+            if removed:
+                _next_modseq(conn)
+            return removed
+
+        removed = await self.db.write(remove)
+        for row in removed:
+            remove_message_file(self.msg_dir, row["path"])
+        if removed:
+            self._broadcast(Change("removed", mailbox_id, [r["uid"] for r in removed], [r["id"] for r in removed]))
+        return [r["uid"] for r in removed]
+
+    def search(self, mailbox_id: int, criteria) -> list[int]:
+        """UIDs of the messages matching a search.Criteria tree, in UID order."""
+        from . import search
+
+        return search.run(self, mailbox_id, criteria)
+
+
+def mailbox_name(name: str) -> str:
+    """A mailbox name checked and normalised: INBOX in any case is "Inbox", also as a parent."""
+    if not name or name.startswith("/") or name.endswith("/") or "//" in name:
+        raise MailboxError(f"invalid mailbox name {name!r}")
+    if any(c in "%*" or ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise MailboxError(f"mailbox name {name!r} contains a wildcard or control character")
+    return _mailbox_name(name)
+
+
+def _parents(name: str) -> list[str]:
+    elems = name.split("/")
+    return ["/".join(elems[:i]) for i in range(1, len(elems))]
+
+
+def _insert_mailbox(conn: sqlite3.Connection, name: str, special_use: str) -> sqlite3.Row:
+    # RFC 3501 2.3.1.1: a name used again must get a higher UIDVALIDITY than before.
+    (highest,) = conn.execute("select coalesce(max(value), 0) from meta where key = 'uidvalidity'").fetchone()
+    (current,) = conn.execute("select coalesce(max(uidvalidity), 0) from mailboxes").fetchone()
+    uidvalidity = max(int(time.time()), highest + 1, current + 1)
+    conn.execute("insert or replace into meta (key, value) values ('uidvalidity', ?)", (uidvalidity,))
+    return conn.execute(
+        "insert into mailboxes (name, special_use, uidvalidity, uidnext, subscribed) values (?, ?, ?, 1, 1) returning *",
+        (name, special_use, uidvalidity)).fetchone()
+
+
+def _rows(conn: sqlite3.Connection, mailbox_id: int, uids: list[int] | None, columns: str) -> list[sqlite3.Row]:
+    if uids is None:
+        return conn.execute(f"select {columns} from messages where mailbox_id = ? order by uid", (mailbox_id,)).fetchall()
+    if not uids:
+        return []
+    wanted = set(uids)
+    rows = conn.execute(f"select {columns} from messages where mailbox_id = ? and uid between ? and ? order by uid",
+                        (mailbox_id, min(uids), max(uids))).fetchall()
+    return [r for r in rows if r["uid"] in wanted]
+
+
+def _move(conn: sqlite3.Connection, mailbox_id: int, uids: list[int], box: sqlite3.Row):
+    rows = _rows(conn, mailbox_id, uids, "id, uid")
+    if not rows:
+        return [], []
+    modseq = _next_modseq(conn)
+    uid = conn.execute("select uidnext from mailboxes where id = ?", (box["id"],)).fetchone()[0]
+    pairs = []
+    for row in rows:
+        conn.execute("update messages set mailbox_id = ?, uid = ?, modseq = ? where id = ?",
+                     (box["id"], uid, modseq, row["id"]))
+        pairs.append((row["uid"], uid))
+        uid += 1
+    conn.execute("update mailboxes set uidnext = ? where id = ?", (uid, box["id"]))
+    ids = [r["id"] for r in rows]
+    return pairs, [Change("removed", mailbox_id, [old for old, _ in pairs], ids, modseq),
+                   Change("added", box["id"], [new for _, new in pairs], ids, modseq)]
 
 
 def row_flags(row: sqlite3.Row) -> list[str]:

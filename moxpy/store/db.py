@@ -79,6 +79,10 @@ class Database:
     def query_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         return self._reader.execute(sql, tuple(params)).fetchone()
 
+    def create_function(self, name: str, narg: int, fn: Callable) -> None:
+        """Make a Python function callable from SQL in reads (e.g. to match message text in a search)."""
+        self._reader.create_function(name, narg, fn)
+
     # Writes.
 
     async def write(self, fn: Callable[[sqlite3.Connection], Any], sync_dirs: Iterable[str] = ()) -> Any:

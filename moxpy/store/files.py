@@ -43,3 +43,18 @@ def remove_message_file(root: str, relpath: str) -> None:
         os.unlink(os.path.join(root, relpath))
     except FileNotFoundError:
         pass
+
+
+def link_message_file(root: str, relpath: str) -> tuple[str, str]:
+    """A second name for a message file (a hard link, so a copy costs no bytes); like write_message_file."""
+    name = secrets.token_hex(12)
+    bucket = os.path.join(root, name[:2])
+    os.makedirs(bucket, exist_ok=True)
+    target = os.path.join(bucket, name)
+    try:
+        os.link(os.path.join(root, relpath), target)
+    except OSError:
+        # Filesystems without hard links get a real copy.
+        with open(os.path.join(root, relpath), "rb") as f:
+            return write_message_file(root, f.read())
+    return os.path.join(name[:2], name), bucket

@@ -19,6 +19,7 @@ import msgspec
 
 from .. import config as configlib
 from ..message import compose as composelib
+from ..message import dkim
 from ..message import parse as msgparse
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue, Recipient, Submission
@@ -83,7 +84,7 @@ class API:
         bcc = [(n.Name, _address(n.Address)) for n in req.BCC]
         reply_to = [(n.Name, _address(n.Address)) for n in req.ReplyTo]
         recipients = to + cc + bcc
-        if not may_send_as(config, call.account, sender):
+        if not configlib.may_send_as(config, call.account, str(sender)):
             raise WebapiError("badFrom", "from-address not configured for account")
         if not recipients:
             raise WebapiError("noRecipients", "no recipients")
@@ -113,7 +114,8 @@ class API:
             subject=req.Subject,
             text=req.Text,
             html=req.HTML,
-            headers=[(k, v) for k, v in req.Headers] + _tls_required_header(req),
+            # RFC 8689 5: a sender that prefers delivery over TLS policy says so in the message.
+            headers=[(k, v) for k, v in req.Headers] + ([("TLS-Required", "No")] if req.RequireTLS is False else []),
             alternative_files=_files(req.AlternativeFiles) + call.uploads.get("alternativefile", []),
             inline_files=_files(req.InlineFiles) + call.uploads.get("inlinefile", []),
             attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
@@ -122,8 +124,13 @@ class API:
             composed = composelib.compose(draft)
         except composelib.ComposeError as e:
             raise WebapiError("user", str(e)) from None
-        if len(composed.data) > config.MaxMessageSize:
-            raise WebapiError("messageTooLarge", f"message too large: {len(composed.data)} bytes, the maximum is {config.MaxMessageSize}")
+        try:
+            data = await dkim.sign(config, composed.data, sender.domain)
+        except dkim.DKIMError as e:
+            log.error("dkim signing for %s: %s", sender.domain, e)
+            raise WebapiError("server", "signing the message with dkim failed") from None
+        if len(data) > config.MaxMessageSize:
+            raise WebapiError("messageTooLarge", f"message too large: {len(data)} bytes, the maximum is {config.MaxMessageSize}")
 
         domain = config.Domains.get(sender.domain)
         separator = domain.LocalpartCatchallSeparator if domain else ""
@@ -138,7 +145,7 @@ class API:
             account=call.account,
             sender=str(sender),
             recipients=queue_recipients,
-            data=composed.data,
+            data=data,
             message_id=composed.message_id,
             subject=req.Subject,
             smtputf8=composed.smtputf8,
@@ -290,13 +297,6 @@ def structure(msg) -> Structure:
     return msgspec.convert(msgparse.structure(msg), Structure)
 
 
-def _tls_required_header(req: t.SendRequest) -> list[tuple[str, str]]:
-    """RFC 8689 5: RequireTLS false asks receivers to ignore TLS policies, with a header."""
-    if req.RequireTLS is False and not any(k.lower() == "tls-required" for k, _ in req.Headers):
-        return [("TLS-Required", "No")]
-    return []
-
-
 def _json_list(text: str) -> list[str]:
     return json.loads(text or "[]")
 
@@ -321,9 +321,3 @@ def _files(files: list[t.File]) -> list[composelib.Attachment]:
             raise WebapiError("user", f"file {f.Name!r}: invalid base64 data") from None
         result.append(composelib.Attachment(data=data, name=f.Name, content_type=f.ContentType, content_id=f.ContentID))
     return result
-
-
-def may_send_as(config: configlib.Config, account: str, address: Address) -> bool:
-    """Whether the account may use address as From: an address that delivers to it (localserve fallback excluded)."""
-    found = configlib.delivery_account(config, str(address), localserve_fallback=False)
-    return found is not None and found[0] == account

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
+import functools
 import logging
 import time
 import urllib.parse
@@ -25,7 +25,7 @@ from twisted.web import resource, server
 
 from .. import auth as authlib
 from ..message.compose import Attachment
-from . import codec, examples
+from . import codec, docs, examples, openapi
 from .errors import WebapiError
 from .methods import API, Call, Raw
 from .types import METHODS, RAW
@@ -89,7 +89,12 @@ class WebAPIResource(resource.Resource):
             return b""
         name = self._method_name(request)
         if name == "":
-            return self._html(request, "index.html", base=self.base, methods=METHODS.values(), openapi=False)
+            return self._html(request, "index.html", base=self.base, methods=METHODS.values(), openapi=True)
+        if name == "docs":
+            return self._html(request, "docs.html", base=self.base, content=_docs_html())
+        if name == "openapi.json":
+            request.setHeader(b"Content-Type", b"application/json")
+            return codec.encode(openapi.document(self.base))
         method = METHODS.get(name or "")
         if method is None:
             return self._not_found(request)
@@ -189,6 +194,13 @@ class WebAPIResource(resource.Resource):
     def _html(self, http_request, template: str, **args) -> bytes:
         http_request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         return _templates.get_template(template).render(**args).encode()
+
+
+@functools.cache
+def _docs_html() -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").render(docs.markdown())
 
 
 def _basic_auth(request) -> tuple[str | None, str]:

@@ -1,0 +1,35 @@
+"""The IMAP server: an account's mailboxes and messages for IMAP clients,
+on twisted.mail.imap4 (protocol.py), live with changes made elsewhere.
+
+IMAP listens plain with STARTTLS (143, 1143 in localserve) and with
+implicit TLS (993, 1993). It reads and changes the store only through
+store.Account; it never touches SQL or message files directly.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import protocol
+
+from ..store import Store
+
+
+class IMAPFactory(protocol.ServerFactory):
+    """Makes one IMAPServer per connection; holds what sessions share."""
+
+    def __init__(self, store: Store, authenticator, get_config, *, tls_options=None, implicit_tls: bool = False,
+                 plaintext_login: bool = False):
+        self.store = store
+        self.authenticator = authenticator
+        self.get_config = get_config
+        self.tls_options = tls_options
+        self.implicit_tls = implicit_tls
+        # Whether LOGIN/AUTHENTICATE are allowed without TLS (localserve); else only after STARTTLS.
+        self.plaintext_login = plaintext_login
+
+    def max_message_size(self) -> int:
+        return self.get_config().MaxMessageSize
+
+    def buildProtocol(self, addr):
+        from .protocol import IMAPServer
+
+        return IMAPServer(self)

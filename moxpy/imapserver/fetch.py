@@ -1,0 +1,246 @@
+"""FETCH: the requested items (RFC 3501 6.4.5) and their responses (7.4.2).
+
+Items come from Twisted's FETCH attribute parser and are turned into
+small tuples here; responses are rendered from a message's index row, its
+stored MIME tree (message.part) and, only for body sections, the bytes of
+its file. BODY[] is the stored file byte for byte.
+
+Pure rendering: no sockets, no store writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from twisted.mail import imap4
+
+from ..message import part as partlib
+from ..store import flags as flaglib
+from . import syntax
+
+# System flags as IMAP clients expect to see them (the store keeps them lower case).
+FLAG_NAMES = {
+    "\\seen": b"\\Seen",
+    "\\answered": b"\\Answered",
+    "\\flagged": b"\\Flagged",
+    "\\deleted": b"\\Deleted",
+    "\\draft": b"\\Draft",
+    "$forwarded": b"$Forwarded",
+    "$junk": b"$Junk",
+    "$notjunk": b"$NotJunk",
+    "$phishing": b"$Phishing",
+    "$mdnsent": b"$MDNSent",
+}
+SYSTEM_FLAGS = b" ".join(FLAG_NAMES.values())
+_BITS = [(flaglib.BIT[name], value) for name, value in FLAG_NAMES.items()]
+
+
+@dataclass
+class Section:
+    """A BODY[...] item."""
+
+    peek: bool = False
+    path: list[int] = field(default_factory=list)  # 1-based part numbers
+    spec: str = ""  # "", HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT, MIME
+    fields: list[bytes] = field(default_factory=list)  # upper case
+    partial: tuple[int, int] | None = None
+    name: bytes = b"BODY"  # RFC822, RFC822.HEADER and RFC822.TEXT are answered under their own names
+
+    @property
+    def sets_seen(self) -> bool:
+        return not self.peek
+
+    def label(self, origin: int | None) -> bytes:
+        if self.name != b"BODY":
+            return self.name
+        inner = ".".join(str(n) for n in self.path).encode()
+        if self.spec:
+            inner += (b"." if inner else b"") + self.spec.encode()
+        if self.fields:
+            inner += b" (" + b" ".join(syntax.astring(f) for f in self.fields) + b")"
+        label = b"BODY[" + inner + b"]"
+        if origin is not None:
+            label += b"<%d>" % origin
+        return label
+
+
+class FetchError(ValueError):
+    pass
+
+
+def items(parsed: list) -> list:
+    """Twisted's parsed FETCH attributes as names (UID, FLAGS, ...) and Section objects."""
+    result = []
+    for item in parsed:
+        kind = item.type
+        if kind == "body":
+            result.append(_section(item))
+        elif kind == "rfc822":
+            result.append(Section(name=b"RFC822"))
+        elif kind == "rfc822header":
+            result.append(Section(peek=True, spec="HEADER", name=b"RFC822.HEADER"))
+        elif kind == "rfc822text":
+            result.append(Section(spec="TEXT", name=b"RFC822.TEXT"))
+        else:
+            result.append({"envelope": "ENVELOPE", "flags": "FLAGS", "internaldate": "INTERNALDATE",
+                           "rfc822size": "RFC822.SIZE", "uid": "UID", "bodystructure": "BODYSTRUCTURE"}[kind])
+    return result
+
+
+def _section(body) -> Section | str:
+    path = [n + 1 for n in body.part or ()]
+    if not (body.empty or body.header or body.text or body.mime):
+        if body.partialBegin is not None:
+            raise FetchError("BODY without section takes no partial")
+        return "BODY"  # the non-extensible BODYSTRUCTURE
+    section = Section(peek=bool(body.peek), path=path)
+    if body.header is not None:
+        fields = [bytes(f).upper() for f in body.header.fields or ()]
+        if not fields:
+            section.spec = "HEADER"
+        else:
+            section.spec = "HEADER.FIELDS.NOT" if body.header.negate else "HEADER.FIELDS"
+            section.fields = fields
+    elif body.text is not None:
+        section.spec = "TEXT"
+    elif body.mime is not None:
+        if not path:
+            raise FetchError("MIME needs a part number")
+        section.spec = "MIME"
+    if body.partialBegin is not None:
+        section.partial = (body.partialBegin, body.partialLength)
+    return section
+
+
+def parse_items(line: bytes) -> list:
+    parser = imap4._FetchParser()
+    try:
+        parser.parseString(line)
+    except Exception as e:
+        raise FetchError(f"bad fetch attributes: {e}") from None
+    if parser.state:
+        raise FetchError("incomplete fetch attributes")
+    return items(parser.result)
+
+
+# Rendering.
+
+
+_flag_cache: dict[tuple[int, str], bytes] = {}
+
+
+def flags(mask: int, keywords: str) -> bytes:
+    """FLAGS (...) of a row's flags bitmask and keywords JSON."""
+    key = (mask, keywords)
+    value = _flag_cache.get(key)
+    if value is None:
+        names = [name for bit, name in _BITS if mask & bit]
+        if keywords != "[]":
+            names += [k.encode() for k in json.loads(keywords)]
+        value = b"FLAGS (" + b" ".join(names) + b")"
+        if len(_flag_cache) < 4096:
+            _flag_cache[key] = value
+    return value
+
+
+def _addresses(addresses: list[partlib.Address]) -> bytes:
+    if not addresses:
+        return b"NIL"
+    return b"(" + b"".join(
+        b"(" + syntax.nstring(a.name) + b" NIL " + syntax.nstring(a.mailbox) + b" " + syntax.nstring(a.host) + b")"
+        for a in addresses) + b")"
+
+
+def envelope(env: partlib.Envelope | None) -> bytes:
+    env = env or partlib.Envelope()
+    return b"(" + b" ".join((
+        syntax.nstring(env.date), syntax.nstring(env.subject), _addresses(env.from_), _addresses(env.sender),
+        _addresses(env.reply_to), _addresses(env.to), _addresses(env.cc), _addresses(env.bcc),
+        syntax.nstring(env.in_reply_to), syntax.nstring(env.message_id),
+    )) + b")"
+
+
+def _params(params: list[tuple[str, str]]) -> bytes:
+    if not params:
+        return b"NIL"
+    return b"(" + b" ".join(syntax.string(k) + b" " + syntax.string(v) for k, v in params) + b")"
+
+
+def _disposition(part: partlib.Part) -> bytes:
+    if not part.disposition:
+        return b"NIL"
+    return b"(" + syntax.string(part.disposition) + b" " + _params(part.disposition_params) + b")"
+
+
+def bodystructure(part: partlib.Part, extended: bool) -> bytes:
+    """BODYSTRUCTURE (extended) or BODY (RFC 3501 7.4.2) of a part."""
+    if part.multipart and part.parts:
+        out = b"(" + b"".join(bodystructure(p, extended) for p in part.parts) + b" " + syntax.string(part.subtype.upper())
+        if extended:
+            out += b" " + b" ".join((_params(part.params), _disposition(part), syntax.nstring(part.language),
+                                     syntax.nstring(part.location)))
+        return out + b")"
+    fields = [
+        syntax.string(part.media_type.upper()), syntax.string(part.subtype.upper()), _params(part.params),
+        syntax.nstring(part.content_id), syntax.nstring(part.description), syntax.string(part.encoding),
+        b"%d" % part.size,
+    ]
+    if part.message is not None:
+        fields += [envelope(part.message.envelope), bodystructure(part.message, extended), b"%d" % part.lines]
+    elif part.media_type == "text":
+        fields.append(b"%d" % part.lines)
+    if extended:
+        fields += [syntax.nstring(part.md5), _disposition(part), syntax.nstring(part.language),
+                   syntax.nstring(part.location)]
+    return b"(" + b" ".join(fields) + b")"
+
+
+def _header_fields(header: bytes, names: list[bytes], negate: bool) -> bytes:
+    """The header fields named (or all but those), raw, then the empty line (RFC 3501 6.4.5)."""
+    wanted = {n.lower() for n in names}
+    out = []
+    keep = False
+    for line in header.splitlines(keepends=True):
+        if line in (b"\r\n", b"\n"):
+            break
+        if line[:1] not in (b" ", b"\t"):
+            name = line.split(b":", 1)[0].strip().lower()
+            keep = (name in wanted) != negate
+        if keep:
+            out.append(line)
+    return b"".join(out) + b"\r\n"
+
+
+def section_data(data: bytes, root: partlib.Part, section: Section) -> bytes:
+    """The bytes of a body section; empty when the section does not exist."""
+    if not section.path and not section.spec:
+        return data
+    part = partlib.find(root, section.path)
+    if part is None:
+        return b""
+    spec = section.spec
+    if spec == "":
+        return data if not section.path else data[part.body_start:part.end]
+    if spec == "MIME":
+        return data[part.header_start:part.body_start]
+    if section.path:
+        # HEADER and TEXT of a part are those of the message inside a message/rfc822 part.
+        if part.message is None:
+            return b""
+        part = part.message
+    if spec == "TEXT":
+        return data[part.body_start:part.end]
+    header = data[part.header_start:part.body_start]
+    if spec == "HEADER":
+        return header
+    return _header_fields(header, section.fields, spec == "HEADER.FIELDS.NOT")
+
+
+def section_response(data: bytes, root: partlib.Part, section: Section) -> bytes:
+    value = section_data(data, root, section)
+    origin = None
+    if section.partial is not None:
+        origin, length = section.partial
+        value = value[origin:origin + length]
+    return section.label(origin) + b" " + syntax.literal(value)

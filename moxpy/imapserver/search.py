@@ -1,0 +1,126 @@
+"""SEARCH keys (RFC 3501 6.4.4, RFC 5032 OLDER/YOUNGER) turned into the
+store's search criteria. Sequence sets are translated to UID ranges with
+the session's view, since the store knows nothing of sequence numbers.
+"""
+
+from __future__ import annotations
+
+from ..store import search as criteria
+from . import syntax
+from .selected import Selected
+
+CHARSETS = (b"US-ASCII", b"UTF-8")
+
+
+class BadCharset(ValueError):
+    pass
+
+
+def _text(token) -> str:
+    if isinstance(token, list):
+        raise syntax.SyntaxError_("string expected, got a list")
+    return bytes(token).decode("utf-8", "replace")
+
+
+class _Reader:
+    def __init__(self, tokens: list, selected: Selected):
+        self.tokens = tokens
+        self.i = 0
+        self.selected = selected
+
+    def next(self):
+        if self.i >= len(self.tokens):
+            raise syntax.SyntaxError_("missing search argument")
+        token = self.tokens[self.i]
+        self.i += 1
+        return token
+
+    def more(self) -> bool:
+        return self.i < len(self.tokens)
+
+    def number(self) -> int:
+        token = self.next()
+        if isinstance(token, list) or not bytes(token).isdigit():
+            raise syntax.SyntaxError_("number expected")
+        return int(token)
+
+    def key(self):
+        token = self.next()
+        if isinstance(token, list):
+            return _Reader(token, self.selected).all()
+        word = bytes(token).upper()
+        if word[:1].isdigit() or word[:1] == b"*":
+            ranges = syntax.parse_sequence_set(bytes(token))
+            return criteria.UIDRanges(self.selected.uid_ranges(ranges, by_uid=False))
+        simple = _SIMPLE.get(word)
+        if simple is not None:
+            return simple()
+        if word == b"NOT":
+            return criteria.Not(self.key())
+        if word == b"OR":
+            return criteria.Or(self.key(), self.key())
+        if word == b"UID":
+            ranges = syntax.parse_sequence_set(bytes(self.next()))
+            return criteria.UIDRanges(self.selected.uid_ranges(ranges, by_uid=True))
+        if word in (b"KEYWORD", b"UNKEYWORD"):
+            return criteria.Flag(_text(self.next()), word == b"KEYWORD")
+        if word in (b"LARGER", b"SMALLER"):
+            return criteria.Size(word == b"LARGER", self.number())
+        if word in (b"BEFORE", b"ON", b"SINCE"):
+            return criteria.Received(word.decode().lower(), syntax.parse_date(bytes(self.next())))
+        if word in (b"SENTBEFORE", b"SENTON", b"SENTSINCE"):
+            return criteria.Sent(word[4:].decode().lower(), syntax.parse_date(bytes(self.next())))
+        if word in (b"OLDER", b"YOUNGER"):
+            return criteria.Received(word.decode().lower(), seconds=self.number())
+        if word in (b"FROM", b"TO", b"CC", b"BCC", b"SUBJECT"):
+            return criteria.Text("header", _text(self.next()), name=word.decode().title())
+        if word == b"HEADER":
+            name = _text(self.next())
+            return criteria.Text("header", _text(self.next()), name=name)
+        if word in (b"BODY", b"TEXT"):
+            return criteria.Text(word.decode().lower(), _text(self.next()))
+        raise syntax.SyntaxError_(f"unknown search key {word[:40].decode('ascii', 'replace')}")
+
+    def all(self) -> criteria.And:
+        items = []
+        while self.more():
+            items.append(self.key())
+        if not items:
+            raise syntax.SyntaxError_("empty search")
+        return criteria.And(items)
+
+
+def _flag(name: str, present: bool = True):
+    return lambda: criteria.Flag(name, present)
+
+
+_NOTHING = lambda: criteria.Not(criteria.And())  # noqa: E731
+
+_SIMPLE = {
+    b"ALL": lambda: criteria.And(),
+    b"ANSWERED": _flag("\\answered"),
+    b"DELETED": _flag("\\deleted"),
+    b"DRAFT": _flag("\\draft"),
+    b"FLAGGED": _flag("\\flagged"),
+    b"SEEN": _flag("\\seen"),
+    b"UNANSWERED": _flag("\\answered", False),
+    b"UNDELETED": _flag("\\deleted", False),
+    b"UNDRAFT": _flag("\\draft", False),
+    b"UNFLAGGED": _flag("\\flagged", False),
+    b"UNSEEN": _flag("\\seen", False),
+    # This server sets no \Recent flag (it is gone in IMAP4rev2, RFC 9051): nothing is recent or new.
+    b"RECENT": _NOTHING,
+    b"NEW": _NOTHING,
+    b"OLD": lambda: criteria.And(),
+}
+
+
+def parse(tokens: list, selected: Selected) -> criteria.And:
+    """Search criteria of a SEARCH command's arguments; BadCharset for a charset we cannot search in."""
+    if tokens and not isinstance(tokens[0], list) and bytes(tokens[0]).upper() == b"CHARSET":
+        if len(tokens) < 2 or isinstance(tokens[1], list):
+            raise syntax.SyntaxError_("missing charset")
+        if bytes(tokens[1]).upper() not in CHARSETS:
+            raise BadCharset(bytes(tokens[1]))
+        tokens = tokens[2:]
+    return _Reader(tokens, selected).all()

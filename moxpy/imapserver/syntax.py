@@ -1,0 +1,229 @@
+"""IMAP wire syntax the server needs beyond Twisted's: writing strings
+(atom, quoted, literal), reading quoted strings with escapes and
+parenthesised argument lists with literals, sequence sets, dates, and
+mailbox names in modified UTF-7 (RFC 3501 5.1.3, codec from twisted.mail).
+
+Pure functions over bytes; no sockets, no store.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import twisted.mail.imap4  # noqa: F401  registers the "imap4-utf-7" codec
+
+
+class SyntaxError_(ValueError):
+    """A command argument that does not follow the grammar; answered with BAD."""
+
+
+class String(bytes):
+    """A quoted string or literal argument, as opposed to an atom."""
+
+
+MAX_QUOTED = 1000
+
+# RFC 3501 9: quoted strings take printable ASCII without CR and LF.
+_QUOTABLE = re.compile(rb"^[\x20-\x7e]*$")
+_ATOM = re.compile(rb"^[!#$&'+-Z^-z|~]+$")  # ATOM-CHAR without the list/resp specials
+
+
+def quoted(value: bytes) -> bytes:
+    return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def literal(value: bytes) -> bytes:
+    return b"{%d}\r\n" % len(value) + value
+
+
+def string(value: str | bytes) -> bytes:
+    """A string as a quoted string when it can be one, else as a literal."""
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    if len(value) <= MAX_QUOTED and _QUOTABLE.match(value):
+        return quoted(value)
+    return literal(value)
+
+
+def nstring(value: str | bytes | None) -> bytes:
+    return string(value) if value else b"NIL"
+
+
+def astring(value: str | bytes) -> bytes:
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    if value and _ATOM.match(value) and value.upper() != b"NIL":
+        return value
+    return string(value)
+
+
+def read_quoted(line: bytes) -> tuple[bytes, bytes]:
+    """Read a quoted string at the start of line; return (value, rest after one space)."""
+    out = bytearray()
+    i = 1
+    while i < len(line):
+        c = line[i]
+        if c == 0x5C:  # backslash: RFC 3501 9 allows escaping only " and \
+            if i + 1 >= len(line) or line[i + 1] not in b'"\\':
+                raise SyntaxError_("bad escape in quoted string")
+            out.append(line[i + 1])
+            i += 2
+        elif c == 0x22:
+            rest = line[i + 1:]
+            if rest[:1] == b" ":
+                rest = rest[1:]
+            elif rest and rest[:1] not in b")]":
+                raise SyntaxError_("missing space after quoted string")
+            return bytes(out), rest
+        else:
+            out.append(c)
+            i += 1
+    raise SyntaxError_("unterminated quoted string")
+
+
+LITERAL_AT_END = re.compile(rb"~?\{(\d{1,10})(\+?)\}$")
+
+
+def tokenize(line: bytes, into: list | None = None, stack: list | None = None):
+    """Split arguments into atoms (bytes), strings (String) and lists (list).
+
+    Returns (tokens, None) when the line is complete, or (tokens, (size,
+    nonsync, stack)) when it ends in a literal that the caller must read
+    first; then call again with the text after the literal, passing the
+    literal as String appended to the innermost open list, and the stack.
+    """
+    if stack is None:
+        stack = [into if into is not None else []]
+    i = 0
+    n = len(line)
+    while i < n:
+        c = line[i:i + 1]
+        if c == b" ":
+            i += 1
+        elif c == b"(":
+            new: list = []
+            stack[-1].append(new)
+            stack.append(new)
+            i += 1
+        elif c == b")":
+            if len(stack) == 1:
+                raise SyntaxError_("unbalanced parenthesis")
+            stack.pop()
+            i += 1
+        elif c == b'"':
+            value, rest = read_quoted(line[i:])
+            stack[-1].append(String(value))
+            i = n - len(rest)
+        elif c in (b"{", b"~"):
+            m = LITERAL_AT_END.match(line, i)
+            if not m:
+                raise SyntaxError_("bad literal")
+            return stack[0], (int(m.group(1)), bool(m.group(2)), stack)
+        else:
+            j = i
+            depth = 0
+            # An atom ends at a space or a closing parenthesis; brackets may hold spaces (BODY[HEADER.FIELDS (A B)]).
+            while j < n:
+                ch = line[j]
+                if ch == 0x5B:
+                    depth += 1
+                elif ch == 0x5D:
+                    depth -= 1
+                elif depth <= 0 and ch in b" ()":
+                    break
+                j += 1
+            stack[-1].append(line[i:j])
+            i = j
+    if len(stack) != 1:
+        raise SyntaxError_("unbalanced parenthesis")
+    return stack[0], None
+
+
+def parse_sequence_set(text: bytes) -> list[tuple[int | None, int | None]]:
+    """RFC 3501 9 sequence-set as (low, high) ranges; None stands for "*"."""
+    ranges = []
+    if not text:
+        raise SyntaxError_("empty sequence set")
+    for item in text.split(b","):
+        low, colon, high = item.partition(b":")
+        try:
+            a = None if low == b"*" else int(low)
+            b = a if not colon else (None if high == b"*" else int(high))
+        except ValueError:
+            raise SyntaxError_(f"bad sequence set {text[:50]!r}") from None
+        if (a is not None and a <= 0) or (b is not None and b <= 0) or not low.isdigit() and low != b"*":
+            raise SyntaxError_(f"bad sequence set {text[:50]!r}")
+        ranges.append((a, b))
+    return ranges
+
+
+def format_uid_set(uids: list[int]) -> bytes:
+    """Compact UIDs in the order given: 1:3,7 (RFC 4315 uid-set)."""
+    out = []
+    i = 0
+    while i < len(uids):
+        j = i
+        while j + 1 < len(uids) and uids[j + 1] == uids[j] + 1:
+            j += 1
+        out.append(b"%d" % uids[i] if i == j else b"%d:%d" % (uids[i], uids[j]))
+        i = j + 1
+    return b",".join(out)
+
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_MONTH_NUMBER = {m.lower(): i + 1 for i, m in enumerate(_MONTHS)}
+
+
+def parse_date(text: bytes) -> date:
+    """RFC 3501 date: 1-Feb-1994."""
+    try:
+        day, month, year = text.decode("ascii").split("-")
+        return date(int(year), _MONTH_NUMBER[month.lower()], int(day))
+    except (ValueError, KeyError, UnicodeDecodeError):
+        raise SyntaxError_(f"bad date {text[:40]!r}") from None
+
+
+_DATE_TIME = re.compile(r"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
+
+
+def parse_date_time(text: bytes) -> float:
+    """RFC 3501 date-time ("17-Jul-1996 02:44:25 -0700") as a timestamp."""
+    m = _DATE_TIME.match(text.decode("ascii", "replace"))
+    if not m or m.group(2).lower() not in _MONTH_NUMBER:
+        raise SyntaxError_(f"bad date-time {text[:40]!r}")
+    d, mon, y, hh, mm, ss, sign, zh, zm = m.groups()
+    offset = timedelta(hours=int(zh), minutes=int(zm)) * (-1 if sign == "-" else 1)
+    try:
+        moment = datetime(int(y), _MONTH_NUMBER[mon.lower()], int(d), int(hh), int(mm), int(ss),
+                          tzinfo=timezone(offset))
+    except ValueError:
+        raise SyntaxError_(f"bad date-time {text[:40]!r}") from None
+    return moment.timestamp()
+
+
+def format_date_time(timestamp: float) -> bytes:
+    """INTERNALDATE in the server's local time zone."""
+    t = time.localtime(timestamp)
+    offset = t.tm_gmtoff // 60
+    sign = "+" if offset >= 0 else "-"
+    offset = abs(offset)
+    return ('"%02d-%s-%04d %02d:%02d:%02d %s%02d%02d"' % (
+        t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec, sign,
+        offset // 60, offset % 60)).encode("ascii")
+
+
+def decode_mailbox(raw: bytes) -> str:
+    """A mailbox name from the wire: modified UTF-7 (RFC 3501 5.1.3)."""
+    try:
+        if raw.isascii():
+            return raw.decode("imap4-utf-7")
+        # Clients that send raw UTF-8 names mean them literally.
+        return raw.decode("utf-8")
+    except (UnicodeDecodeError, ValueError):
+        raise SyntaxError_(f"mailbox name {raw[:60]!r} is not valid modified UTF-7") from None
+
+
+def encode_mailbox(name: str) -> bytes:
+    return astring(name.encode("imap4-utf-7"))

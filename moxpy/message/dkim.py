@@ -1,0 +1,186 @@
+"""DKIM keys and signing of outgoing mail (RFC 6376; ed25519: RFC 8463).
+
+Each domain has its keys as PKCS#8 PEM files, referenced from the
+domain's [Domains.NAME.DKIM] section of the config: Selectors maps a
+selector name to its key file, Sign lists the selectors mail is signed
+with. generate_domain_keys() makes one ed25519 and one RSA-2048 key, and
+both sign: ed25519 is small and fast, RSA is what every verifier
+understands (RFC 8463 3 recommends signing with both during the
+transition).
+
+Signing is done by dkimpy. RSA signing costs milliseconds of CPU, so
+callers on the event loop use the async sign(), which runs in a thread.
+This module does not verify incoming signatures: smtpserver/checks.py does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import logging
+import os
+from dataclasses import dataclass
+
+import dkim as dkimpy
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from .. import config as configlib
+
+log = logging.getLogger("moxpy.message.dkim")
+
+# RFC 6376 5.4.1 lists the fields that should be signed; dkimpy's default set
+# follows it and also signs From and Subject once more than present, so
+# that a From or Subject added in transit breaks the signature (5.4.2).
+CANONICALIZATION = (b"relaxed", b"relaxed")  # survives the usual re-folding and whitespace changes in transit
+
+
+@dataclass(frozen=True)
+class Key:
+    selector: str
+    algorithm: str  # "ed25519" or "rsa"
+    signing_key: bytes  # in dkimpy's form: base64 seed (ed25519) or PEM (RSA)
+    public_key: bytes  # the p= value: raw key (ed25519) or SubjectPublicKeyInfo DER (RSA)
+    headers: tuple[str, ...] = ()  # fields to sign; empty: dkimpy's default set
+
+    def dns_record(self) -> str:
+        """The TXT record to publish at SELECTOR._domainkey.DOMAIN (RFC 6376 3.6.1)."""
+        key = base64.b64encode(self.public_key).decode()
+        if self.algorithm == "ed25519":
+            return f"v=DKIM1; k=ed25519; p={key}"
+        return f"v=DKIM1; k=rsa; h=sha256; p={key}"
+
+
+class DKIMError(Exception):
+    pass
+
+
+def generate_private_key(algorithm: str) -> bytes:
+    """A new private key as PKCS#8 PEM: "ed25519" or "rsa" (2048 bits)."""
+    if algorithm == "ed25519":
+        key = ed25519.Ed25519PrivateKey.generate()
+    elif algorithm == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        raise DKIMError(f"unknown DKIM key algorithm {algorithm!r}")
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def generate_domain_keys(config_dir: str, domain: str, now: datetime.date | None = None) -> configlib.DKIM:
+    """Write an ed25519 and an RSA-2048 key for domain under config_dir/dkim/
+    and return the DKIM config section that signs with both.
+
+    Selectors are named after the year, "2026a" (ed25519) and "2026b" (RSA),
+    so a later key rotation can add "2027a" next to them.
+    """
+    year = (now or datetime.date.today()).year
+    directory = os.path.join(config_dir, "dkim")
+    os.makedirs(directory, exist_ok=True)
+    section = configlib.DKIM()
+    for suffix, algorithm in (("a", "ed25519"), ("b", "rsa")):
+        selector = f"{year}{suffix}"
+        relpath = os.path.join("dkim", f"{domain}.{selector}.{algorithm}.pkcs8.pem")
+        fd = os.open(os.path.join(config_dir, relpath), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(generate_private_key(algorithm))
+        section.Selectors[selector] = configlib.DKIMSelector(PrivateKeyFile=relpath)
+        section.Sign.append(selector)
+    return section
+
+
+_cache: dict[tuple[str, float], Key] = {}
+
+
+def load_key(path: str, selector: str, headers: list[str] | None = None) -> Key:
+    """Read a PKCS#8 PEM private key file; cached until the file changes."""
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError as e:
+        raise DKIMError(f"reading DKIM key for selector {selector}: {e}") from e
+    cached = _cache.get((path, mtime))
+    if cached is not None and cached.selector == selector and cached.headers == tuple(headers or ()):
+        return cached
+    with open(path, "rb") as f:
+        pem = f.read()
+    try:
+        private = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as e:
+        raise DKIMError(f"DKIM key {path}: {e}") from e
+    if isinstance(private, ed25519.Ed25519PrivateKey):
+        seed = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                     serialization.NoEncryption())
+        public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        key = Key(selector, "ed25519", base64.b64encode(seed), public, tuple(headers or ()))
+    elif isinstance(private, rsa.RSAPrivateKey):
+        public = private.public_key().public_bytes(serialization.Encoding.DER,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+        key = Key(selector, "rsa", pem, public, tuple(headers or ()))
+    else:
+        raise DKIMError(f"DKIM key {path}: only RSA and ed25519 keys are supported")
+    _cache[(path, mtime)] = key
+    return key
+
+
+def _domain_config(config: configlib.Config, domain: str) -> tuple[str, configlib.Domain | None]:
+    """(ASCII domain, its config): config keys may be written in Unicode or ASCII."""
+    domain = domain.strip().rstrip(".").lower()
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+        unicode_domain = ascii_domain.encode("ascii").decode("idna")
+    except UnicodeError:
+        return domain, None
+    return ascii_domain, config.Domains.get(unicode_domain) or config.Domains.get(ascii_domain)
+
+
+def selector_keys(config: configlib.Config, domain: str, signing_only: bool = False) -> list[Key]:
+    """The keys of a configured domain: all selectors, or only those that sign."""
+    _, dom = _domain_config(config, domain)
+    if dom is None:
+        return []
+    names = dom.DKIM.Sign if signing_only else list(dom.DKIM.Selectors)
+    keys = []
+    for name in names:
+        sel = dom.DKIM.Selectors[name]
+        keys.append(load_key(config.resolve(sel.PrivateKeyFile), name, sel.Headers))
+    return keys
+
+
+def dns_records(config: configlib.Config) -> dict[str, str]:
+    """TXT records of every configured selector, by DNS name (ASCII, no trailing dot)."""
+    records = {}
+    for domain in config.Domains:
+        ascii_domain, _ = _domain_config(config, domain)
+        for key in selector_keys(config, domain):
+            records[f"{key.selector}._domainkey.{ascii_domain}"] = key.dns_record()
+    return records
+
+
+def signature_headers(config: configlib.Config, data: bytes, from_domain: str) -> bytes:
+    """DKIM-Signature header fields for a message, to put in front of it.
+
+    Empty when the domain has no signing keys. Blocking: RSA signing takes
+    milliseconds, so call it in a thread (or use sign()).
+    """
+    ascii_domain, _ = _domain_config(config, from_domain)
+    headers = b""
+    for key in selector_keys(config, from_domain, signing_only=True):
+        algorithm = b"ed25519-sha256" if key.algorithm == "ed25519" else b"rsa-sha256"
+        include = [h.encode() for h in key.headers] or None
+        try:
+            headers += dkimpy.sign(data, key.selector.encode(), ascii_domain.encode(), key.signing_key,
+                                   canonicalize=CANONICALIZATION, signature_algorithm=algorithm,
+                                   include_headers=include)
+        except dkimpy.DKIMException as e:
+            raise DKIMError(f"DKIM signing for {from_domain} with selector {key.selector}: {e}") from e
+    return headers
+
+
+async def sign(config: configlib.Config, data: bytes, from_domain: str) -> bytes:
+    """The message with DKIM-Signature headers for from_domain in front (unchanged
+    without signing keys). Signs in a thread, off the event loop."""
+    if not selector_keys(config, from_domain, signing_only=True):
+        return data
+    headers = await asyncio.to_thread(signature_headers, config, data, from_domain)
+    return headers + data

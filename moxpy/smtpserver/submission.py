@@ -1,0 +1,337 @@
+"""The submission role (RFC 6409): authenticated mail from an account, into
+the delivery queue.
+
+A client logs in with AUTH SCRAM-SHA-256, PLAIN or LOGIN (RFC 4954;
+outside localserve only once TLS is on). Password verification runs off the event loop in the
+Authenticator, which also throttles failed logins per IP. The account may
+only use addresses that deliver to it, in MAIL FROM and in the From
+header. At the end of DATA the message gets a Message-Id and a Date when
+it lacks them, is DKIM-signed for the From domain, and becomes one queue
+entry per recipient, stored durably before 250.
+
+X-Mox-Extra-<Key> header fields become the entries' Extra, which travels
+into every webhook about them, as in mox. With FromID tracking on for the
+login address, each recipient gets its own MAIL FROM localpart+ID@domain;
+a client may choose the ID itself by sending from such an address, for a
+single recipient.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import logging
+import secrets
+from dataclasses import dataclass
+
+import scramp
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+
+from .. import auth as authlib
+from .. import config as configlib
+from ..message import compose as composelib
+from ..message import dkim as dkimlib
+from ..message import parse as msgparse
+from ..message.address import AddressError, parse_address
+from ..queue import Queue, Recipient, Submission
+from . import Handler, localserve
+from .delivery import (MAX_RECIPIENTS, address_needs_smtputf8, bare_line_ending, null_sender, peer_ip,
+                       received_header)
+
+log = logging.getLogger("moxpy.smtpserver")
+
+EXTRA_PREFIX = "x-mox-extra-"
+
+
+@dataclass
+class Login:
+    """Who logged in on a submission connection."""
+
+    account: str
+    address: str
+
+
+def canonical_header_key(name: str) -> str:
+    """Header name in the canonical form mox's Extra keys use: each dash-separated
+    word capitalised ("X-Mox-Extra-user-id" gives "User-Id")."""
+    return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))
+
+
+def extra_from_headers(msg) -> dict[str, str]:
+    """Extra key/values from X-Mox-Extra-<Key> fields; ValueError for a key given twice."""
+    extra: dict[str, str] = {}
+    for name in msg.keys():
+        if not name.lower().startswith(EXTRA_PREFIX) or len(name) == len(EXTRA_PREFIX):
+            continue
+        key = canonical_header_key(name[len(EXTRA_PREFIX):])
+        values = msg.get_all(name) or []
+        if key in extra or len(values) > 1:
+            raise ValueError(f"duplicate X-Mox-Extra- key {key!r}")
+        extra[key] = str(values[-1]).strip()
+    return extra
+
+
+def has_body(data: bytes) -> bool:
+    """RFC 6409 8.1 (via RFC 5322 3.5): a header section and a body, separated by an empty line."""
+    return data.startswith(b"\r\n") or b"\r\n\r\n" in data
+
+
+class SubmissionHandler(Handler):
+    def __init__(self, get_config, queue: Queue, authenticator: authlib.Authenticator, hostname: str):
+        self.get_config = get_config
+        self.queue = queue
+        self.authenticator = authenticator
+        self.hostname = hostname
+
+    # Authentication. Methods named auth_MECHANISM are offered in EHLO by aiosmtpd
+    # and replace its own, which would verify passwords on the event loop.
+
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        # RFC 4616 2: authzid NUL authcid NUL passwd.
+        if len(args) == 1:
+            response = await server.challenge_auth("")
+            if not isinstance(response, bytes):
+                return AuthResult(success=False)  # client cancelled; aiosmtpd replied
+        else:
+            response = _b64decode(args[1])
+            if response is None:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 invalid base64 in AUTH PLAIN")
+        parts = response.split(b"\0")
+        if len(parts) != 3:
+            return AuthResult(success=False, handled=False, message="501 5.5.2 malformed AUTH PLAIN response")
+        authzid, username, password = parts
+        # Acting on behalf of another identity is not supported.
+        if authzid and authzid != username:
+            return AuthResult(success=False, handled=False,
+                              message="535 5.7.8 authorization identity must be empty or the login address")
+        return await self._login(server, username, password)
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        # The obsolete but widely used LOGIN mechanism: username and password, each base64.
+        if len(args) == 1:
+            username = await server.challenge_auth("Username:")
+            if not isinstance(username, bytes):
+                return AuthResult(success=False)
+        else:
+            username = _b64decode(args[1])
+            if username is None:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 invalid base64 in AUTH LOGIN")
+        password = await server.challenge_auth("Password:")
+        if not isinstance(password, bytes):
+            return AuthResult(success=False)
+        return await self._login(server, username, password)
+
+    async def auth_SCRAM__SHA__256(self, server: SMTP, args: list[str]) -> AuthResult:
+        # RFC 5802 and RFC 7677: the password never crosses the wire and the client
+        # verifies us too. Only a cheap HMAC is done here; the key stretching was
+        # done when the verifier was made. (aiosmtpd turns "__" into "-" in the name.)
+        ip = peer_ip(server.session)
+        if self.authenticator.throttled(ip):
+            return AuthResult(success=False, handled=False,
+                              message="454 4.7.0 too many failed logins from your address, try again later")
+        if len(args) == 1:
+            client_first = await server.challenge_auth("")
+            if not isinstance(client_first, bytes):
+                return AuthResult(success=False)
+        else:
+            client_first = _b64decode(args[1])
+            if client_first is None:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 invalid base64 in AUTH")
+        login: dict[str, str] = {}
+
+        def verifier(username: str):
+            found = self.authenticator.scram_verifier(username)
+            if found is None:
+                # An unknown user fails at the proof, like a wrong password, so
+                # the exchange does not reveal which addresses exist.
+                return _unknown_user_verifier()
+            login["account"], login["address"] = found[0], username
+            return found[1]
+
+        scram_server = _scram.make_server(verifier)
+        try:
+            scram_server.set_client_first(client_first.decode("utf-8"))
+            client_final = await server.challenge_auth(scram_server.get_server_first())
+            if not isinstance(client_final, bytes):
+                return AuthResult(success=False)
+            scram_server.set_client_final(client_final.decode("utf-8"))
+        except (scramp.ScramException, UnicodeDecodeError) as e:
+            log.info("submission scram login failed remote=%s: %s", ip, e)
+            self.authenticator.failed(ip)
+            return AuthResult(success=False, handled=False)
+        # RFC 4954 4: SMTP has no room for data with 235, so the server-final
+        # message goes in one more challenge, which the client answers empty.
+        if not isinstance(await server.challenge_auth(scram_server.get_server_final()), bytes):
+            return AuthResult(success=False)
+        log.info("submission login account=%s address=%s remote=%s mechanism=scram-sha-256", login["account"],
+                 login["address"], ip)
+        return AuthResult(success=True, auth_data=Login(login["account"], login["address"]))
+
+    async def _login(self, server: SMTP, username: bytes, password: bytes) -> AuthResult:
+        session = server.session
+        ip = peer_ip(session)
+        try:
+            address, secret = username.decode("utf-8"), password.decode("utf-8")
+        except UnicodeDecodeError:
+            return AuthResult(success=False, handled=False)
+        try:
+            account = await self.authenticator.login(address, secret, ip)
+        except authlib.Throttled:
+            log.info("submission login throttled remote=%s", ip)
+            return AuthResult(success=False, handled=False,
+                              message="454 4.7.0 too many failed logins from your address, try again later")
+        if account is None:
+            log.info("submission login failed address=%s remote=%s", address, ip)
+            return AuthResult(success=False, handled=False)
+        log.info("submission login account=%s address=%s remote=%s", account, address, ip)
+        return AuthResult(success=True, auth_data=Login(account, address.strip()))
+
+    # The transaction.
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        login: Login = session.auth_data
+        config = self.get_config()
+        if address_needs_smtputf8(address) and not envelope.smtp_utf8:
+            return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
+        # RFC 6409 6.1: the submission server may insist on the sender's identity.
+        if not null_sender(address) and not configlib.may_send_as(config, login.account, address):
+            log.info("submission with foreign mail from account=%s mailfrom=%s", login.account, address)
+            return f"550 5.7.1 not allowed to send as {address}"
+        if config.Localserve:
+            error = localserve.error_at("MAIL", address)
+            if error:
+                return error
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 sender ok"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return f"452 4.5.3 at most {MAX_RECIPIENTS} recipients per message"
+        if address_needs_smtputf8(address) and not envelope.smtp_utf8:
+            return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
+        try:
+            parse_address(address)
+        except AddressError as e:
+            return f"501 5.1.3 invalid recipient address: {e}"
+        if self.get_config().Localserve:
+            error = localserve.error_at("RCPT", address)
+            if error:
+                return error
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 recipient ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        login: Login = session.auth_data
+        config = self.get_config()
+        data = envelope.original_content or b""
+        if bare_line_ending(data):
+            return "500 5.5.2 bare carriage return or newline in message, lines must end in CRLF"
+        if not has_body(data):
+            return "554 5.6.0 message needs a header section and a body, separated by an empty line"
+        msg = msgparse.parse_headers(data)
+        froms = msgparse.addresses(msg, "From")
+        if len(froms) != 1:
+            return "550 5.6.0 message needs exactly one address in its From header"
+        from_address = froms[0][1]
+        if not configlib.may_send_as(config, login.account, from_address):
+            log.info("submission with foreign from account=%s from=%s", login.account, from_address)
+            return f"550 5.7.1 not allowed to send as {from_address} (From header)"
+        if config.Localserve:
+            for rcpt in envelope.rcpt_tos:
+                error = localserve.submission_error(rcpt)
+                if error:
+                    return error
+        try:
+            extra = extra_from_headers(msg)
+        except ValueError as e:
+            return f"554 5.6.0 {e}"
+
+        # RFC 6409 8.2 and 8.3: a submission server may add Date and Message-Id.
+        added = b""
+        message_id = msgparse.header_str(msg, "Message-ID")
+        if not message_id:
+            message_id = composelib.new_message_id(config.Hostname)
+            added += f"Message-Id: {message_id}\r\n".encode()
+        if msg.get("Date") is None:
+            added += f"Date: {email.utils.format_datetime(email.utils.localtime())}\r\n".encode()
+        try:
+            signed = await dkimlib.sign(config, added + data, from_address.rpartition("@")[2])
+        except dkimlib.DKIMError:
+            # Unsigned mail may still arrive; failing every submission for a key problem would not help.
+            log.exception("dkim signing for %s", from_address)
+            signed = added + data
+
+        mail_from = "" if null_sender(envelope.mail_from) else envelope.mail_from
+        try:
+            recipients = self._recipients(config, login, mail_from, envelope.rcpt_tos)
+        except ValueError as e:
+            return f"554 5.5.3 {e}"
+        single = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
+        prefix = received_header(session, envelope, self.hostname, single, authenticated=True, hide_client=True)
+        smtputf8 = envelope.smtp_utf8 or not mail_from.isascii() or any(not r.isascii() for r in envelope.rcpt_tos) \
+            or not data[: data.find(b"\r\n\r\n")].isascii()
+        tls_required = msgparse.header_str(msg, "TLS-Required").lower()
+        submission = Submission(
+            account=login.account,
+            sender=mail_from,
+            recipients=recipients,
+            data=prefix + signed,
+            message_id=message_id,
+            subject=msgparse.header_str(msg, "Subject"),
+            smtputf8=smtputf8,
+            # RFC 8689 5: "TLS-Required: No" asks to deliver even without verified TLS.
+            require_tls=False if tls_required == "no" else None,
+            extra=extra,
+        )
+        try:
+            ids = await self.queue.add(submission)
+        except Exception:
+            log.exception("queueing submitted message")
+            return "451 4.3.0 error queueing message, try again later"
+        log.info("submitted account=%s from=%s mailfrom=%s recipients=%d queue=%s size=%d", login.account,
+                 from_address, mail_from, len(ids), ",".join(map(str, ids)), len(submission.data))
+        return f"250 2.0.0 message queued as {','.join(map(str, ids))}"
+
+    def _recipients(self, config: configlib.Config, login: Login, mail_from: str,
+                    rcpt_tos: list[str]) -> list[Recipient]:
+        """One queue recipient each, with its own MAIL FROM when FromID tracking is on."""
+        account = config.Accounts[login.account]
+        tracked = login.address.lower() in {a.lower() for a in account.FromIDLoginAddresses}
+        localpart, _, domain = mail_from.rpartition("@")
+        dom = config.Domains.get(domain.lower())
+        separator = dom.LocalpartCatchallSeparator if dom else ""
+        if not mail_from or not tracked or not separator:
+            return [Recipient(address=rcpt, mail_from=mail_from) for rcpt in rcpt_tos]
+        base, _, chosen = localpart.partition(separator)
+        if chosen and len(rcpt_tos) > 1:
+            raise ValueError("a FromID chosen in MAIL FROM allows a single recipient only")
+        result = []
+        for rcpt in rcpt_tos:
+            from_id = chosen or secrets.token_urlsafe(12)
+            result.append(Recipient(address=rcpt, from_id=from_id, mail_from=f"{base}{separator}{from_id}@{domain}"))
+        return result
+
+
+_scram = scramp.ScramMechanism("SCRAM-SHA-256")
+_dummy_verifier: tuple | None = None
+
+
+def _unknown_user_verifier() -> tuple:
+    global _dummy_verifier
+    if _dummy_verifier is None:
+        _dummy_verifier = authlib.parse_scram_verifier(authlib.scram_verifier(secrets.token_urlsafe(16)))
+    return _dummy_verifier
+
+
+def _b64decode(text: str) -> bytes | None:
+    if text == "=":
+        return b""  # RFC 4954 4: an empty initial response
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None

@@ -1,0 +1,302 @@
+"""The webapi documentation, generated from the method types.
+
+`python -m moxpy.webapi.docs` prints it as Markdown; gendoc.sh writes it to
+docs/webapi.md with the example webhook payloads appended, and the server
+renders the same text at /webapi/v0/docs. Field descriptions come from the
+Annotated metadata in types.py, so the docs cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import msgspec
+from msgspec import inspect as mi
+
+from ..webhooks import types as hooktypes
+from . import codec, examples
+from .types import COMMON_ERRORS, METHODS, RAW
+
+LOCALSERVE = "http://localhost:1080/webapi/v0/"
+CREDENTIALS = "mox@localhost:moxmoxmox"
+
+OVERVIEW = """\
+The webapi is a simple HTTP/JSON API to send mail and to read and change
+received mail, without SMTP, IMAP or MIME libraries in your application.
+Webhooks tell your application about the outcome of every delivery and
+about every incoming message, so it does not have to poll. Both are
+compatible with mox's webapi and webhooks: field names, error codes and
+headers are the same, so clients written for mox work unchanged.
+
+## Calling a method
+
+- POST to `/webapi/v0/<Method>` (the base path is configurable per
+  listener, `Path` in the config). The body is a form, either
+  `application/x-www-form-urlencoded` or `multipart/form-data`, whose field
+  `request` holds the request object as JSON. Any other content type, or a
+  missing or empty `request`, is a `protocol` error.
+- Authenticate with HTTP basic authentication: an email address of the
+  account as user name, and the account password. Missing or wrong
+  credentials get HTTP 401 with `WWW-Authenticate: Basic realm=webapi`.
+  After 10 failed logins in a minute, an IP address gets HTTP 429 for every
+  call (without the password being checked) until the minute has passed.
+  Successful logins are remembered for a minute, so busy clients do not
+  pay for a password hash per call.
+- Success is HTTP 200 with a JSON object, or raw bytes for MessageRawGet and
+  MessagePartGet. Failure is HTTP 400 with `{"Code": "...", "Message": "..."}`:
+  `Code` is for programs, `Message` for people. An unknown method is HTTP 404.
+- JSON is decoded the way Go decodes it: field names are case-sensitive; a
+  missing or null field takes its zero value (0, "", false, [], {}); an
+  unknown field or a value of the wrong type is a `protocol` error.
+  Timestamps are RFC 3339 with a time zone. Responses always have every
+  field: lists are `[]`, never null, and maps `{}`. New fields may be added
+  to responses; ignore the ones you do not know.
+- A GET of `/webapi/v0/` lists the methods; a GET of `/webapi/v0/<Method>`
+  shows a page with an example request and a button that calls the method
+  from the browser. `/webapi/v0/openapi.json` is an OpenAPI 3.1 description
+  of every method (mox has none).
+
+## Errors
+
+Common codes, for any method:
+
+- `protocol`: the call itself is malformed (content type, form, JSON).
+- `user`: the request cannot be carried out as asked; the message says why.
+- `server`: something failed on our side; it is logged, try again later.
+- `badAddress`: an email address in the request is not valid.
+
+Method-specific codes are listed with each method below.
+"""
+
+WEBHOOKS = """\
+## Webhooks
+
+Webhooks are configured per account in the config file:
+
+```toml
+[Accounts.mox.OutgoingWebhook]
+URL = "https://app.example/hooks/outgoing"
+Authorization = "Basic dXNlcjpwYXNz"  # sent as the Authorization header; optional
+Events = []  # which events to send; empty: all
+
+[Accounts.mox.IncomingWebhook]
+URL = "https://app.example/hooks/incoming"
+Authorization = ""
+```
+
+A webhook is an HTTP POST with a JSON body and the headers
+`X-Mox-Webhook-ID` (unique per webhook; the same on every attempt, so you
+can recognise repeats) and `X-Mox-Webhook-Attempt` (1, 2, ...), plus
+`Authorization` when configured. Any 2xx answer is success (mox accepts
+only 200). Anything else, or no answer within 60 seconds, is a failed
+attempt, retried after 1m, 2m, 4m, 7.5m, 15m, 30m, 1h, 2h, 4h, 8h and 16h,
+then given up. At most one request is in flight per URL, so a slow receiver
+is not flooded. Webhooks wait in a durable queue and survive restarts.
+
+Only the newest event about an outgoing message matters: when a new event
+is queued, older ones for the same message that were not delivered yet are
+retired as superseded.
+
+### Outgoing events
+
+Sent for each state change of a queued message:
+
+{events}
+
+Fields of an outgoing webhook:
+
+{outgoing}
+
+### Incoming messages
+
+Sent for every message delivered into the account over SMTP, except
+delivery status notifications (DSNs) about messages the account sent:
+those become outgoing events with `DSN: true`. The payload has the parsed
+headers, the first text and HTML parts (cut at 1 MiB), the MIME structure
+and delivery details; fetch the full message or any part with
+MessageRawGet and MessagePartGet using `Meta.MsgID`.
+
+{incoming}
+
+Fields of `Meta`:
+
+{incoming_meta}
+"""
+
+TRANSACTIONAL = """\
+## Transactional email
+
+When your application sends to many recipients, process the failures:
+receiving servers treat repeated sending to addresses that do not exist as
+spam, and may block your server.
+
+- The queue keeps a suppression list per account. A permanent failure with
+  SMTP code 521, 550, 551, 553 or 556, or enhanced code 5.1.1, 5.1.2, 5.1.3,
+  5.1.6, 5.2.1 or 5.7.1 adds the recipient at once; other permanent failures
+  add it after three failed messages in a row. Later messages to a
+  suppressed address fail at once with a `suppressed` event. Manage the list
+  with the Suppression methods. Addresses match on a base address: lower
+  case, cut at the first `+` or `-`, dots removed.
+- Configure the login address your application uses in the account's
+  `FromIDLoginAddresses`. Each recipient then gets a unique SMTP MAIL FROM
+  (`localpart+ID@domain`), returned by Send as `FromID`; bounces to it are
+  matched to the message and recipient even when the remote server's
+  report is vague, and arrive as outgoing webhooks with `DSN: true`. Set
+  `KeepRetiredMessagePeriod` so late bounces still match.
+- Include an unsubscribe link in the footer of every message, and the
+  headers `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 8058) through
+  Send's `Headers`, so recipients can leave with one click instead of
+  reporting spam. Messages with such headers are recognised as automated
+  (`Automated` in incoming webhooks) by well-behaved receivers.
+"""
+
+
+def type_name(t: mi.Type) -> str:
+    if isinstance(t, mi.Metadata):
+        return type_name(t.type)
+    if isinstance(t, mi.StrType):
+        return "string"
+    if isinstance(t, mi.IntType):
+        return "integer"
+    if isinstance(t, mi.BoolType):
+        return "bool"
+    if isinstance(t, mi.DateTimeType):
+        return "time (RFC 3339)"
+    if isinstance(t, mi.ListType):
+        return f"[{type_name(t.item_type)}]"
+    if isinstance(t, mi.TupleType):
+        return "[" + ", ".join(type_name(i) for i in t.item_types) + "]"
+    if isinstance(t, mi.DictType):
+        return f"{{{type_name(t.key_type)}: {type_name(t.value_type)}}}"
+    if isinstance(t, mi.StructType):
+        return t.cls.__name__
+    if isinstance(t, mi.UnionType):
+        return " or ".join(type_name(i) for i in t.types)
+    if isinstance(t, mi.NoneType):
+        return "null"
+    return type(t).__name__
+
+
+def description(t: mi.Type) -> str:
+    if isinstance(t, mi.Metadata) and t.extra_json_schema:
+        return t.extra_json_schema.get("description", "")
+    return ""
+
+
+def structs_in(t: mi.Type, found: dict[str, type]) -> None:
+    if isinstance(t, mi.Metadata):
+        structs_in(t.type, found)
+    elif isinstance(t, mi.StructType):
+        if t.cls.__name__ not in found:
+            found[t.cls.__name__] = t.cls
+            for f in t.fields:
+                structs_in(f.type, found)
+    elif isinstance(t, (mi.ListType, mi.DictType)):
+        structs_in(getattr(t, "item_type", None) or t.value_type, found)
+    elif isinstance(t, mi.UnionType):
+        for i in t.types:
+            structs_in(i, found)
+
+
+def field_table(cls: type) -> str:
+    info = mi.type_info(cls)
+    if not info.fields:
+        return "No fields: `{}`."
+    rows = ["| Field | Type | Description |", "|---|---|---|"]
+    for f in info.fields:
+        text = description(f.type).replace("|", "\\|")
+        rows.append(f"| `{f.name}` | {type_name(f.type).replace('|', '/')} | {text} |")
+    return "\n".join(rows)
+
+
+def json_block(value) -> str:
+    return "```json\n" + codec.encode_pretty(value) + "\n```"
+
+
+def curl_examples() -> list[tuple[str, str, object]]:
+    """(what it shows, shell commands, documented answer) for a fresh localserve.
+
+    Run in this order against a fresh localserve they all succeed: the
+    first Send becomes message 1 in the Inbox, the second message 2.
+    """
+    def call(method: str, request: dict, form: str = "--data-urlencode") -> str:
+        body = json.dumps(request, ensure_ascii=False)
+        return f"curl --user {CREDENTIALS} {form} request={shlex.quote(body)} {LOCALSERVE}{method}"
+
+    send_files = (
+        "printf 'some notes\\n' > notes.txt\n"
+        f"curl --user {CREDENTIALS} \\\n"
+        "    --form request='" + json.dumps({
+            "To": [{"Address": "mox@localhost"}], "Subject": "files", "Text": "see attached",
+            "HTML": '<p>see attached <img src="cid:dot"></p>',
+            "InlineFiles": [{"Name": "dot.png", "ContentType": "image/png", "ContentID": "<dot>",
+                             "Data": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="}]},
+            ensure_ascii=False) + "' \\\n"
+        "    --form 'attachedfile=@notes.txt;type=text/plain' \\\n"
+        f"    {LOCALSERVE}Send"
+    )
+    not_found = {"Code": "messageNotFound", "Message": "message not found"}
+    return [
+        ("Send a message:", call("Send", {"To": [{"Address": "mox@localhost"}], "Subject": "hello", "Text": "hi ☺"}),
+         examples.RESPONSES["Send"]),
+        ("Send with files, uploaded as form parts and as base64 in the JSON:", send_files, examples.RESPONSES["Send"]),
+        ("Get a message, parsed:", call("MessageGet", {"MsgID": 1}), examples.RESPONSES["MessageGet"]),
+        ("Get a message as stored, byte for byte:", call("MessageRawGet", {"MsgID": 1}), None),
+        ("Get one part of a message, decoded (the attached file of message 2):",
+         call("MessagePartGet", {"MsgID": 2, "PartPath": [1]}), None),
+        ("Mark a message as read and add a keyword:", call("MessageFlagsAdd", {"MsgID": 1, "Flags": ["\\Seen", "custom"]}), {}),
+        ("Move it to the Archive:", call("MessageMove", {"MsgID": 1, "DestMailboxName": "Archive"}), {}),
+        ("Stop sending to an address:", call("SuppressionAdd", {"EmailAddress": "bounces@example.org", "Manual": True,
+                                                                "Reason": "asked to stop"}), {}),
+        ("Check the suppression list:", call("SuppressionPresent", {"EmailAddress": "Bounces+x@example.org"}),
+         examples.RESPONSES["SuppressionPresent"]),
+        ("List it:", call("SuppressionList", {}), examples.RESPONSES["SuppressionList"]),
+        ("Remove the address again:", call("SuppressionRemove", {"EmailAddress": "bounces@example.org"}), {}),
+        ("Delete a message for good:", call("MessageDelete", {"MsgID": 1}), {}),
+        ("Errors come with HTTP status 400, a code for programs and a message for people:",
+         call("MessageGet", {"MsgID": 1}), not_found),
+    ]
+
+
+def markdown() -> str:
+    out = ["# The webapi and webhooks", "",
+           "<!-- Generated by gendoc.sh from moxpy/webapi/types.py and moxpy/webhooks/types.py; do not edit. -->",
+           "", OVERVIEW, "## Methods", ""]
+    structs: dict[str, type] = {}
+    for name, method in METHODS.items():
+        out += [f"### {name}", "", method.summary, "", "Request:", "", field_table(method.request), ""]
+        for f in mi.type_info(method.request).fields:
+            structs_in(f.type, structs)
+        if method.response == RAW:
+            out += ["Response: the bytes, not JSON.", ""]
+        else:
+            out += ["Response:", "", field_table(method.response), ""]
+            for f in mi.type_info(method.response).fields:
+                structs_in(f.type, structs)
+        codes = ", ".join(f"`{c}`" for c in method.errors + COMMON_ERRORS)
+        out += [f"Error codes: {codes}.", "", "Example request:", "", json_block(examples.REQUESTS[name]), ""]
+        if method.response != RAW:
+            out += ["Example response:", "", json_block(examples.RESPONSES[name]), ""]
+    out += ["## Types", "", "Types used in requests and responses above.", ""]
+    for name in sorted(structs):
+        if name.endswith(("Request", "Result")):
+            continue
+        out += [f"### {name}", "", field_table(structs[name]), ""]
+    events = "\n".join(f"- `{name}`: {text}" for name, text in hooktypes.OUTGOING_EVENTS.items())
+    out += [WEBHOOKS.format(events=events, outgoing=field_table(hooktypes.Outgoing),
+                            incoming=field_table(hooktypes.Incoming),
+                            incoming_meta=field_table(hooktypes.IncomingMeta)),
+            TRANSACTIONAL, "## Examples with curl", "",
+            "Against a fresh `mox.py localserve`, with its default account. Run in this order, each works.",
+            "`--data-urlencode` encodes the JSON as the form needs (with plain `--data`, a `+` in an address",
+            "would arrive as a space).", ""]
+    for text, command, answer in curl_examples():
+        out += [text, "", "```sh", command, "```", ""]
+        if answer is not None:
+            out += [json_block(answer), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

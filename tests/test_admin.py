@@ -1,0 +1,99 @@
+"""Running a real domain: quickstart, config test, and account, address and
+domain management on a running server's config, taking effect at once."""
+
+import imaplib
+import os
+import smtplib
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from .localserve import ADDRESS, PASSWORD, ROOT
+
+
+def mox(*args, cwd=None, input=None):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "mox.py"), *args], cwd=cwd, input=input,
+                          capture_output=True, text=True)
+
+
+def webapi_status(server, user, password):
+    return httpx.post(server.base_url + "SuppressionList", data={"request": "{}"}, auth=(user, password)).status_code
+
+
+def submission_login(server, user, password) -> bool:
+    with smtplib.SMTP("127.0.0.1", server.submission_port, timeout=10) as s:
+        try:
+            s.login(user, password)
+            return True
+        except smtplib.SMTPAuthenticationError:
+            return False
+
+
+def test_quickstart_config_passes_config_test(tmp_path):
+    out = mox("quickstart", "you@example.com", "-hostname", "mail.example.com", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "password (shown only now)" in out.stdout
+    for record in ("example.com.  MX  10 mail.example.com.", "_dmarc.example.com.", "._domainkey.example.com.",
+                   "v=spf1", "_submissions._tcp.example.com."):
+        assert record in out.stdout
+    assert mox("config", "test", cwd=tmp_path).returncode == 0
+    # Not twice over the same config.
+    again = mox("quickstart", "you@example.com", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_config_test_reports_errors_clearly(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "mox.toml").write_text('Hostname = "x"\nBogus = 1\n')
+    out = mox("config", "test", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "Bogus" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_account_changes_apply_to_running_server_at_once(new_server):
+    srv = new_server().start()
+    config = srv.config.path
+    out = mox("account", "add", "bob", "bob@localhost", "-password", "bobsecret1", "-config", config)
+    assert out.returncode == 0, out.stderr
+    assert webapi_status(srv, "bob@localhost", "bobsecret1") == 200
+    assert submission_login(srv, "bob@localhost", "bobsecret1")
+
+    out = mox("account", "passwd", "bob", "-config", config, input="newsecret2\n")
+    assert out.returncode == 0, out.stderr
+    assert webapi_status(srv, "bob@localhost", "bobsecret1") == 401
+    assert not submission_login(srv, "bob@localhost", "bobsecret1")
+    assert webapi_status(srv, "bob@localhost", "newsecret2") == 200
+    assert submission_login(srv, "bob@localhost", "newsecret2")
+
+    # A second address logs in to the same account.
+    assert mox("address", "add", "robert@localhost", "bob", "-config", config).returncode == 0
+    assert webapi_status(srv, "robert@localhost", "newsecret2") == 200
+
+    listed = mox("account", "list", "-config", config).stdout
+    assert "bob\tbob@localhost, robert@localhost" in listed
+
+    assert mox("account", "del", "bob", "-config", config).returncode == 0
+    assert webapi_status(srv, "bob@localhost", "newsecret2") == 401
+    assert not submission_login(srv, "bob@localhost", "newsecret2")
+    # The default account is untouched.
+    assert webapi_status(srv, ADDRESS, PASSWORD) == 200
+
+
+def test_bad_changes_are_refused_with_a_message(new_server, tmp_path):
+    srv = new_server()
+    config = srv.config.path
+    before = open(config).read()
+    for args, text in [
+        (("account", "add", "mox", "other@localhost"), "already exists"),
+        (("account", "add", "x", "x@unknown.example"), "not configured"),
+        (("account", "add", "bad name", "y@localhost"), "invalid account name"),
+        (("address", "add", "mox@localhost", "mox"), "already belongs"),
+        (("address", "del", "mox@localhost"), "only address"),
+        (("domain", "del", "localhost"), "still used"),
+        (("account", "passwd", "nobody", "-password", "whatever123"), "no account"),
+    ]:
+        out = mox(*args, "-config", config)
+        assert out.returncode == 1 and text in out.stderr, (args, out.stderr)
+    assert open(config).read() == before

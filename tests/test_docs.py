@@ -1,0 +1,112 @@
+"""The documentation users read: generated from the code, served by the
+server, and its examples work against a real localserve."""
+
+import httpx
+from openapi_spec_validator import validate
+
+from moxpy.webapi.types import METHODS
+
+
+def test_openapi_document_is_valid_and_complete(server):
+    resp = httpx.get(server.base_url + "openapi.json")
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/json"
+    document = resp.json()
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    assert set(document["paths"]) == {f"/webapi/v0/{name}" for name in METHODS}
+    send = document["paths"]["/webapi/v0/Send"]["post"]
+    schema = send["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert schema["properties"]["request"]["contentSchema"] == {"$ref": "#/components/schemas/SendRequest"}
+    fields = document["components"]["schemas"]["SendRequest"]["properties"]
+    assert set(fields) == set(METHODS["Send"].request.__struct_fields__)
+
+
+def test_index_links_to_docs_served_by_the_server(server):
+    index = httpx.get(server.base_url).text
+    assert 'href="/webapi/v0/docs"' in index and 'href="/webapi/v0/openapi.json"' in index
+    page = httpx.get(server.base_url + "docs")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    for name in METHODS:
+        assert f"<h3>{name}</h3>" in page.text
+    assert "X-Mox-Webhook-Attempt" in page.text
+
+
+def doc_examples(text: str) -> list[tuple[str, object]]:
+    """(shell commands, documented JSON answer or None) of the curl examples section."""
+    import json
+    import re
+
+    section = text.split("## Examples with curl", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(sh|json)\n(.*?)\n```", section, re.S)
+    result = []
+    for i, (kind, body) in enumerate(blocks):
+        if kind == "sh":
+            answer = None
+            if i + 1 < len(blocks) and blocks[i + 1][0] == "json":
+                answer = json.loads(blocks[i + 1][1])
+            result.append((body, answer))
+    return result
+
+
+def same_shape(got, documented, path="$"):
+    """The answer has the documented shape: the same keys, with values of the same JSON types."""
+    if isinstance(documented, dict):
+        assert isinstance(got, dict), path
+        assert set(got) == set(documented), f"{path}: {sorted(got)} != {sorted(documented)}"
+        for key in documented:
+            same_shape(got[key], documented[key], f"{path}.{key}")
+    elif isinstance(documented, list):
+        assert isinstance(got, list), path
+        if got and documented:
+            same_shape(got[0], documented[0], f"{path}[0]")
+    elif documented is not None and got is not None:
+        assert type(got) is type(documented) or {type(got), type(documented)} <= {int, float}, path
+
+
+def test_curl_examples_of_the_generated_doc_work(new_server, tmp_path):
+    import json
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    import pytest
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "webapi.md")) as f:
+        examples = doc_examples(f.read())
+    assert len(examples) >= 10
+    srv = new_server().start()  # fresh, so message ids are as documented
+    for command, answer in examples:
+        command = command.replace("http://localhost:1080/webapi/v0/", srv.base_url)
+        deadline = time.monotonic() + 5
+        while True:
+            out = subprocess.run(["bash", "-c", command + " -s -w '\\n%{http_code}'"], cwd=tmp_path,
+                                 capture_output=True, text=True)
+            body, _, status = out.stdout.rpartition("\n")
+            # A message just sent may take a moment to be delivered to the Inbox.
+            if "messageNotFound" in body and (answer or {}).get("Code") != "messageNotFound" and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            break
+        assert out.returncode == 0, (command, out.stderr)
+        if answer is None:
+            assert status == "200" and body, command
+            continue
+        got = json.loads(body)
+        assert status == ("400" if "Code" in answer else "200"), (command, body)
+        same_shape(got, answer)
+
+
+def test_committed_docs_are_current(tmp_path):
+    import os
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "webapi.md"
+    subprocess.run(["bash", os.path.join(root, "gendoc.sh"), str(out)], check=True, cwd=root)
+    with open(os.path.join(root, "docs", "webapi.md")) as f:
+        committed = f.read()
+    assert out.read_text() == committed, "docs/webapi.md is stale: run ./gendoc.sh and commit the result"
