@@ -166,7 +166,8 @@ class Server:
         config = self.config
         resolver = Resolver.from_config(config.DNS)
         delivery = DeliveryHandler(self.get_config, self.store, config.Hostname, resolver)
-        delivery.hooks = self.webhooks.incoming
+        if self.webhooks:
+            delivery.hooks = self.webhooks.incoming
         submission = SubmissionHandler(self.get_config, self.queue, authenticator, config.Hostname)
         for listener in config.Listeners.values():
             hostname = listener.Hostname or config.Hostname

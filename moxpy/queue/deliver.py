@@ -78,12 +78,11 @@ def smtp_address(address: str, smtputf8: bool) -> str:
 class LocalDeliverer:
     """Deliver every entry to our own SMTP delivery listener (localserve).
 
-    Connections are kept open between deliveries (RSET between
-    transactions, RFC 5321 4.1.1.5), so a busy queue does not pay a
-    connect, greeting and EHLO per message.
+    Connections are kept open between deliveries (a completed transaction
+    leaves the session ready for the next MAIL, RFC 5321 3.3), so a busy
+    queue does not pay a connect, greeting and EHLO per message. After an
+    error reply the connection is closed rather than reset.
     """
-
-    MAX_IDLE = 8
 
     # One transaction per recipient, so each lands as its own message with
     # its own RCPT TO, as a remote server would store it.
@@ -121,6 +120,8 @@ class LocalDeliverer:
         mail_from = smtp_address(entry["mail_from"], entry["smtputf8"])
         rcpt_to = smtp_address(entry["rcpt_to"], entry["smtputf8"])
         mail_options = ["SMTPUTF8"] if entry["smtputf8"] else []
+        # RFC 6531 3.2: with SMTPUTF8 the addresses go as UTF-8.
+        encoding = "utf-8" if entry["smtputf8"] else "ascii"
         while True:
             reused = bool(self._idle)
             try:
@@ -128,7 +129,7 @@ class LocalDeliverer:
             except (aiosmtplib.SMTPException, OSError) as e:
                 return DeliveryResult(ok=False, error=f"connecting to {self.host}:{self.port}: {e}")
             try:
-                await client.mail(mail_from, options=mail_options)
+                await client.mail(mail_from, options=mail_options, encoding=encoding)
             except aiosmtplib.SMTPResponseException as e:
                 await _quit(client)
                 return result_from_response(e.code, e.message, self.local_hostname)
@@ -139,7 +140,7 @@ class LocalDeliverer:
                 return DeliveryResult(ok=False, error=f"smtp with {self.host}:{self.port}: {e}")
             break
         try:
-            await client.rcpt(rcpt_to)
+            await client.rcpt(rcpt_to, encoding=encoding)
             response = await client.data(data)
         except aiosmtplib.SMTPResponseException as e:
             await _quit(client)
@@ -152,89 +153,6 @@ class LocalDeliverer:
         else:
             await _quit(client)
         return result_from_response(response.code, response.message, self.local_hostname)
-
-    async def reconcile(self, entry: Entry) -> bool | None:
-        """After a crash during an attempt: True delivered, False not delivered, None unknown."""
-        ...
-
-
-def result_from_response(code: int, message: str, remote_mta: str = "") -> DeliveryResult:
-    """Classify an SMTP reply (RFC 5321 4.2.1: 2xx success, 4xx temporary, 5xx permanent)."""
-    enhanced = ""
-    first = message.split(" ", 1)[0] if message else ""
-    parts = first.split(".")
-    if len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5"):
-        enhanced = first
-    if 200 <= code < 300:
-        return DeliveryResult(ok=True, code=code, enhanced_code=enhanced, remote_mta=remote_mta)
-    return DeliveryResult(ok=False, permanent=code >= 500, code=code, enhanced_code=enhanced,
-                          error=" ".join(f"{code} {message}".split()), remote_mta=remote_mta)
-
-
-def smtp_address(address: str, smtputf8: bool) -> str:
-    """The address as written in MAIL FROM/RCPT TO: IDNA domain unless SMTPUTF8 is used (RFC 6531)."""
-    if smtputf8 or address.isascii() or not address:
-        return address
-    try:
-        return parse_address(address).ascii()
-    except AddressError:
-        return address
-
-
-class LocalDeliverer:
-    """Deliver every entry to our own SMTP delivery listener (localserve)."""
-
-    # One transaction per recipient, so each lands as its own message with
-    # its own RCPT TO, as a remote server would store it.
-    batches = False
-
-    def __init__(self, host: str, port: int, local_hostname: str = "localhost", timeout: float = 60,
-                 store: Store | None = None, get_config=None):
-        self.host = host
-        self.port = port
-        self.local_hostname = local_hostname
-        self.timeout = timeout
-        self.store = store
-        self.get_config = get_config
-
-    async def deliver(self, entries: list[Entry], data: bytes) -> list[DeliveryResult]:
-        return [await self._deliver_one(entry, data) for entry in entries]
-
-    async def _deliver_one(self, entry: Entry, data: bytes) -> DeliveryResult:
-        client = aiosmtplib.SMTP(hostname=self.host, port=self.port, local_hostname=self.local_hostname,
-                                 timeout=self.timeout, start_tls=False)
-        await client.connect()
-        return client
-
-    async def deliver(self, entry: sqlite3.Row, data: bytes) -> DeliveryResult:
-        try:
-            client = await self._connection()
-        except (aiosmtplib.SMTPException, OSError) as e:
-            return DeliveryResult(ok=False, error=f"connecting to {self.host}:{self.port}: {e}")
-        reusable = False
-        try:
-            mail_options = ["SMTPUTF8"] if entry["smtputf8"] else []
-            try:
-                errors, _ = await client.sendmail(smtp_address(entry["mail_from"], entry["smtputf8"]),
-                                                  [smtp_address(entry["rcpt_to"], entry["smtputf8"])], data,
-                                                  mail_options=mail_options)
-            except aiosmtplib.SMTPRecipientsRefused as e:
-                refused = e.recipients[0]
-                return result_from_response(refused.code, refused.message, self.local_hostname)
-            except aiosmtplib.SMTPResponseException as e:
-                return result_from_response(e.code, e.message, self.local_hostname)
-            if errors:
-                response = next(iter(errors.values()))
-                return result_from_response(response.code, response.message, self.local_hostname)
-            return DeliveryResult(ok=True, code=250, remote_mta=self.local_hostname)
-        except (aiosmtplib.SMTPException, OSError) as e:
-            return DeliveryResult(ok=False, error=f"connecting to {self.host}:{self.port}: {e}")
-        finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    client.close()
 
     async def reconcile(self, entry: Entry) -> bool | None:
         """Look in our own store for the message this attempt was delivering.
