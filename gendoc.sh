@@ -11,6 +11,17 @@ python=python3
 tmp="$(mktemp)"
 trap 'rm -f "$tmp"' EXIT
 "$python" -m moxpy.webapi.docs > "$tmp"
+{
+    printf '\n## Example webhook payloads\n\nFrom `mox.py example NAME`, made from the types the server sends.\n'
+    for name in $("$python" mox.py example); do
+        printf '\n### %s\n\n' "$name"
+        # The description, then the JSON (indented by a tab) as a code block.
+        "$python" mox.py example "$name" | awk '
+            /^\t/ { if (!code) { print "```json"; code = 1 } sub(/^\t/, ""); print; next }
+            { if (code) { print "```"; code = 0 } print }
+            END { if (code) print "```" }'
+    done
+} >> "$tmp"
 mkdir -p "$(dirname "$out")"
 mv "$tmp" "$out"
 trap - EXIT
