@@ -243,3 +243,24 @@ def test_example_command_prints_payloads_of_the_documented_types(server):
         value = msgspec.json.decode(out[out.index("{"):], type=typ)
         assert value.Version == 0
     assert mox(server, "example", "nope", check=False).returncode == 2
+
+
+def test_operator_drop_raises_canceled_and_webhook_drop_gives_up(server, receiver):
+    from datetime import datetime, timedelta, timezone
+
+    later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    result = send(server, {"To": [{"Address": "later@example.com"}], "Subject": "to cancel", "Text": "hi",
+                           "FutureRelease": later})
+    queue_id = result["Submissions"][0]["QueueMsgID"]
+    # The command runs in its own process; the running server sends the webhook it queued.
+    receiver.decide = lambda path, body: 503 if path == "/outgoing" and body.get("Subject") == "to cancel" else 200
+    assert "1 message(s) dropped" in mox(server, "queue", "drop", "-ids", str(queue_id)).stdout
+    [hook] = receiver.wait("/outgoing", QueueMsgID=queue_id, Event="canceled")
+    hook_id = hook.headers["x-mox-webhook-id"]
+    server.wait_for(lambda: rows(server, "webhooks", "id = ? and attempts >= 1", (int(hook_id),)))
+    listed = mox(server, "queue", "webhook", "list", "-event", "canceled").stdout
+    assert f"{hook_id} " in listed and "http status 503" in listed
+    assert "1 webhook(s) dropped" in mox(server, "queue", "webhook", "drop", "-ids", hook_id).stdout
+    [retired] = rows(server, "webhooks_retired", "id = ?", (int(hook_id),))
+    assert retired["success"] == 0 and "canceled by operator" in retired["results"]
+    assert rows(server, "webhooks", "id = ?", (int(hook_id),)) == []

@@ -171,12 +171,6 @@ class Queue:
 
     # Reading.
 
-    def entries(self, where: str = "1", params: tuple = ()) -> list[sqlite3.Row]:
-        return self.db.query(f"select * from queue where {where} order by id", params)
-
-    def retired(self, where: str = "1", params: tuple = ()) -> list[sqlite3.Row]:
-        return self.db.query(f"select * from retired where {where} order by id", params)
-
     def message_bytes(self, entry) -> bytes:
         return read_message_file(self.directory, entry["path"])
 

@@ -26,8 +26,9 @@ def _time(ts: float | None) -> datetime | None:
 
 
 def wanted(entry: dict[str, Any]) -> bool:
-    """Whether the sender gets DSNs about this entry (not with FromID tracking)."""
-    return not entry["from_id"]
+    """Whether the sender gets DSNs about this entry: not with FromID tracking,
+    and never for a message sent with the null reverse-path (RFC 5321 4.5.5)."""
+    return not entry["from_id"] and bool(entry["sender"])
 
 
 def failure(entry: dict[str, Any], original: bytes, hostname: str, code: int, enhanced: str, error: str,

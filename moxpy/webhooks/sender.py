@@ -195,7 +195,7 @@ class WebhookSender:
             # Superseded or dropped during the request: keep the result with the retired webhook.
             retired = conn.execute("select results from webhooks_retired where id = ?", (row["id"],)).fetchone()
             if retired is not None:
-                result = dict(result, Error=(result["Error"] + " (superseded)").strip())
+                result = dict(result, Error=(result["Error"] + " (retired during the request)").strip())
                 conn.execute("update webhooks_retired set results = ?, attempts = attempts + 1 where id = ?",
                              (json.dumps(json.loads(retired["results"]) + [result]), row["id"]))
             return
