@@ -94,7 +94,8 @@ def test_queue_prefix_fails_only_the_delivery_from_the_queue(server, localpart, 
 
     def attempted():
         table = "retired" if permanent else "queue"
-        rows = [r for r in server.queue_rows(table) if r["id"] == queue_id and r["attempts"] >= 1]
+        # The attempt is marked before it starts; its result is recorded after.
+        rows = [r for r in server.queue_rows(table) if r["id"] == queue_id and r["attempts"] >= 1 and r["last_code"]]
         return rows[0] if rows else None
 
     entry = server.wait_for(attempted)
