@@ -22,6 +22,7 @@ import base64
 import binascii
 import logging
 import re
+import time
 from functools import partial
 
 from twisted.internet import defer, interfaces
@@ -122,9 +123,13 @@ class IMAPServer(imap4.IMAP4Server):
 
     def connectionMade(self):
         self.remote_ip = getattr(self.transport.getPeer(), "host", "")
+        self._started = time.monotonic()
         super().connectionMade()
 
     def connectionLost(self, reason):
+        # One line per session; never credentials or message contents.
+        log.info("imap session account=%s remote=%s tls=%s duration=%.3fs", self.account_name or "-",
+                 self.remote_ip, "yes" if self.startedTLS else "no", time.monotonic() - getattr(self, "_started", 0))
         self._lost = True
         if self._unsubscribe:
             self._unsubscribe()

@@ -19,6 +19,7 @@ import collections
 import logging
 import re
 import ssl
+import time
 
 from aiosmtpd.smtp import SMTP, Session
 
@@ -84,6 +85,10 @@ class SMTPProtocol(SMTP):
         self.command_size_limits["AUTH"] = AUTH_LINE_LIMIT
         self.implicit_tls = implicit_tls
         self._in_hello = False
+        self._in_data = False
+        self._started = time.monotonic()
+        self._messages = 0  # accepted in this session
+        self._last_reply = ""
 
     def _create_session(self) -> Session:
         return _Session(self.loop)
@@ -101,9 +106,30 @@ class SMTPProtocol(SMTP):
     def tls_active(self) -> bool:
         return self.session is not None and self.session.ssl is not None
 
+    def connection_lost(self, error: Exception | None) -> None:
+        session = self.session
+        peer = session.peer[0] if session is not None and isinstance(session.peer, tuple) else "-"
+        # One line per session; never message contents or credentials.
+        log.info("smtp session role=%s remote=%s tls=%s login=%s messages=%d duration=%.3fs last=%r",
+                 getattr(self.event_handler, "role", "smtp"), peer, "yes" if self.tls_active else "no",
+                 getattr(getattr(session, "auth_data", None), "account", "") or "-", self._messages,
+                 time.monotonic() - self._started, self._last_reply[:60])
+        super().connection_lost(error)
+
+    async def smtp_DATA(self, arg: str):
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
+
     async def push(self, status) -> None:
         if isinstance(status, str) and not self._in_hello and self.session is not None and self.session.extended_smtp:
             status = with_enhanced_code(status)
+        if isinstance(status, str):
+            self._last_reply = status
+            if self._in_data and status.startswith("250"):
+                self._messages += 1
         await super().push(status)
 
     async def smtp_EHLO(self, hostname: str):

@@ -118,6 +118,7 @@ def local_zones(config: configlib.Config) -> tuple[list[str], dict]:
 
 
 class DeliveryHandler(Handler):
+    role = "delivery"  # named in session log lines
     # Called after each stored delivery, before 250: webhooks (FromID matches, incoming webhooks).
     hooks = None
 

@@ -78,6 +78,7 @@ def has_body(data: bytes) -> bool:
 
 
 class SubmissionHandler(Handler):
+    role = "submission"  # named in session log lines
     def __init__(self, get_config, queue: Queue, authenticator: authlib.Authenticator, hostname: str):
         self.get_config = get_config
         self.queue = queue
