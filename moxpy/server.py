@@ -224,6 +224,12 @@ class Server:
 
     async def stop(self) -> None:
         log.info("shutting down")
+        # The queue first, while the listeners still take connections: in
+        # localserve its deliveries in flight go to our own SMTP listener.
+        if self.queue:
+            await self.queue.stop()
+        if self.webhooks:
+            await self.webhooks.stop()
         for srv in self._asyncio_servers:
             srv.close()
         for port in self._twisted_ports:
@@ -233,10 +239,6 @@ class Server:
                 await asyncio.wait_for(srv.wait_closed(), 1.0)
             except TimeoutError:
                 pass
-        if self.queue:
-            await self.queue.stop()
-        if self.webhooks:
-            await self.webhooks.stop()
         # Writes already handed to the writer threads are committed before they close.
         if self.store:
             self.store.close()

@@ -98,6 +98,9 @@ def make_deliverer(config, get_config, store: Store, local_smtp: list[tuple[str,
     return DirectDeliverer(resolver, config.Hostname, port=config.Queue.SMTPPort, ca_file=ca_file)
 
 
+STOP_GRACE = 1.0  # seconds deliveries in flight get to finish at shutdown
+
+
 class Queue:
     def __init__(self, db: Database, data_dir: str, get_config, deliverer: Deliverer, store: Store | None = None):
         self.db = db
@@ -188,11 +191,13 @@ class Queue:
         if self._worker:
             await self._worker
         if self._tasks:
-            # Abandon deliveries still in flight: their entries stay marked as
-            # in progress and are reconciled at the next start.
-            for task in list(self._tasks):
+            # Let deliveries in flight finish for a moment, so their outcome is
+            # recorded; abandon the rest: their entries stay marked as in
+            # progress and are reconciled at the next start.
+            _, pending = await asyncio.wait(list(self._tasks), timeout=STOP_GRACE)
+            for task in pending:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
         close = getattr(self.deliverer, "close", None)
         if close is not None:
             await close()
