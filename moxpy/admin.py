@@ -12,11 +12,8 @@ import sys
 
 from . import config as configlib
 
-DEFAULT_CONFIG = os.path.join("config", "mox.toml")
-
-
 def _load(args: argparse.Namespace) -> configlib.Config:
-    return configlib.load(args.config)
+    return configlib.load(configlib.locate(args.config, args.dir))
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
@@ -74,7 +71,7 @@ def cmd_config_test(args: argparse.Namespace) -> int:
                     server_context(config.resolve(listener.TLS.CertFile), config.resolve(listener.TLS.KeyFile))
                 except (OSError, ValueError) as e:
                     raise configlib.ConfigError(f"listener {listener_name}: TLS certificate: {e}") from None
-    print(f"{args.config}: config OK")
+    print(f"{config.path}: config OK")
     return 0
 
 
@@ -140,7 +137,9 @@ def cmd_domain(args: argparse.Namespace) -> int:
 
 def add_commands(sub) -> None:
     def config_arg(p):
-        p.add_argument("-config", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+        p.add_argument("-config", "--config", default="",
+                       help="config file (default: config/mox.toml, else localserve/config/mox.toml)")
+        p.add_argument("-dir", "--dir", default="", help="a localserve directory, instead of -config")
 
     p = sub.add_parser("quickstart", help="create a config for a real domain and print the DNS records to publish")
     p.add_argument("address", help="your email address, e.g. you@example.com")

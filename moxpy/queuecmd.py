@@ -20,15 +20,7 @@ from . import config as configlib
 
 
 def find_config(args: argparse.Namespace) -> configlib.Config:
-    if args.config:
-        path = args.config
-    elif args.dir:
-        path = os.path.join(args.dir, "config", configlib.CONFIG_FILE)
-    else:
-        candidates = [os.path.join("config", configlib.CONFIG_FILE),
-                      os.path.join("localserve", "config", configlib.CONFIG_FILE)]
-        path = next((c for c in candidates if os.path.exists(c)), candidates[0])
-    return configlib.load(path)
+    return configlib.load(configlib.locate(args.config, args.dir))
 
 
 class QueueDatabase:

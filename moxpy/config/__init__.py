@@ -149,6 +149,18 @@ class ConfigError(Exception):
     pass
 
 
+def locate(path: str = "", directory: str = "") -> str:
+    """The config file a command works on: the given path; DIR/config/mox.toml for
+    a localserve directory; else config/mox.toml, then localserve/config/mox.toml
+    under the current directory."""
+    if path:
+        return path
+    if directory:
+        return os.path.join(directory, "config", CONFIG_FILE)
+    candidates = [os.path.join("config", CONFIG_FILE), os.path.join("localserve", "config", CONFIG_FILE)]
+    return next((c for c in candidates if os.path.exists(c)), candidates[0])
+
+
 def load(path: str) -> Config:
     try:
         with open(path, "rb") as f:
