@@ -67,7 +67,7 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
                          "implicit tls with the generated self-signed certificate)")
         if listener.Submission.Enabled:
             lines.append(f"smtp://{user}:{PASSWORD}@{host}:{listener.Submission.Port}  - send email "
-                         "(submission, AUTH PLAIN/LOGIN, without tls)")
+                         "(submission, AUTH PLAIN/LOGIN/SCRAM-SHA-256, STARTTLS optional)")
         if listener.IMAP.Enabled:
             lines.append(f"imap://{user}:{PASSWORD}@{host}:{listener.IMAP.Port}  - read email (STARTTLS optional)")
         if listener.IMAPS.Enabled:
