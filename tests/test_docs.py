@@ -110,3 +110,26 @@ def test_committed_docs_are_current(tmp_path):
     with open(os.path.join(root, "docs", "webapi.md")) as f:
         committed = f.read()
     assert out.read_text() == committed, "docs/webapi.md is stale: run ./gendoc.sh and commit the result"
+
+
+def test_docs_have_the_example_webhook_payloads_of_mox_py_example(server):
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    names = subprocess.run([sys.executable, os.path.join(root, "mox.py"), "example"], capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert names == ["webhook-outgoing-delivered", "webhook-outgoing-dsn-failed", "webhook-incoming-basic"]
+    with open(os.path.join(root, "docs", "webapi.md")) as f:
+        doc = f.read()
+    page = httpx.get(server.base_url + "docs").text
+    for name in names:
+        printed = subprocess.run([sys.executable, os.path.join(root, "mox.py"), "example", name],
+                                 capture_output=True, text=True, check=True).stdout
+        payload = json.loads(printed[printed.index("{"):])
+        block = re.search(rf"### {name}\n\n.*?```json\n(.*?)\n```", doc, re.S).group(1)
+        assert json.loads(block) == payload
+        assert f"<h3>{name}</h3>" in page

@@ -1,8 +1,7 @@
 """The webapi documentation, generated from the method types.
 
 `python -m moxpy.webapi.docs` prints it as Markdown; gendoc.sh writes it to
-docs/webapi.md with the example webhook payloads appended, and the server
-renders the same text at /webapi/v0/docs. Field descriptions come from the
+docs/webapi.md, and the server renders the same text at /webapi/v0/docs. Field descriptions come from the
 Annotated metadata in types.py, so the docs cannot drift from the code.
 """
 
@@ -14,6 +13,7 @@ import shlex
 import msgspec
 from msgspec import inspect as mi
 
+from ..webhooks import examples as hookexamples
 from ..webhooks import types as hooktypes
 from . import codec, examples
 from .types import COMMON_ERRORS, METHODS, RAW
@@ -295,6 +295,10 @@ def markdown() -> str:
         out += [text, "", "```sh", command, "```", ""]
         if answer is not None:
             out += [json_block(answer), ""]
+    out += ["## Example webhook payloads", "",
+            "As printed by `mox.py example NAME`, made from the types the server sends.", ""]
+    for name, (text, make) in hookexamples.EXAMPLES.items():
+        out += [f"### {name}", "", text, "", json_block(make()), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
