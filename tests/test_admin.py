@@ -97,3 +97,27 @@ def test_bad_changes_are_refused_with_a_message(new_server, tmp_path):
         out = mox(*args, "-config", config)
         assert out.returncode == 1 and text in out.stderr, (args, out.stderr)
     assert open(config).read() == before
+
+
+def test_domain_add_with_catchall_then_del(new_server):
+    srv = new_server().start()
+    config = srv.config.path
+    out = mox("domain", "add", "example.org", "mox", "-config", config)
+    assert out.returncode == 0, out.stderr
+    assert "example.org.  MX  10 localhost." in out.stdout and "._domainkey.example.org." in out.stdout
+    from moxpy import config as configlib
+
+    loaded = configlib.load(config)
+    assert "@example.org" in loaded.Accounts["mox"].Destinations
+    assert len(loaded.Domains["example.org"].DKIM.Sign) == 2
+    # The catchall makes the account's addresses at the new domain usable as From at once.
+    resp = httpx.post(srv.base_url + "Send", auth=(ADDRESS, PASSWORD), data={"request": (
+        '{"From": [{"Address": "sales@example.org"}], "To": [{"Address": "mox@localhost"}], "Text": "x"}')})
+    assert resp.status_code == 200, resp.text
+    out = mox("domain", "del", "example.org", "-config", config)
+    assert out.returncode == 1 and "still used" in out.stderr
+    assert mox("address", "del", "@example.org", "-config", config).returncode == 0
+    assert mox("domain", "del", "example.org", "-config", config).returncode == 0
+    resp = httpx.post(srv.base_url + "Send", auth=(ADDRESS, PASSWORD), data={"request": (
+        '{"From": [{"Address": "sales@example.org"}], "To": [{"Address": "mox@localhost"}], "Text": "x"}')})
+    assert resp.status_code == 400 and resp.json()["Code"] == "badFrom"
