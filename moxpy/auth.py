@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import concurrent.futures
+import functools
 import hashlib
 import hmac
 import os
@@ -30,6 +32,11 @@ _hasher = argon2.using(type="ID", memory_cost=19456, rounds=2, parallelism=1)
 FAILURE_WINDOW = 60.0  # seconds over which failures from one IP are counted
 MAX_FAILURES = 10  # failures per window before further attempts are refused unchecked
 CACHE_TTL = 60.0
+
+# Password hashes run in their own two threads: each takes 19 MiB while it
+# runs, so a burst of logins costs at most two of those at once, and the
+# default executor stays free for file I/O.
+_hashing = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="password")
 
 
 def hash_password(password: str) -> str:
@@ -74,6 +81,7 @@ class Authenticator:
         self._get_config = get_config  # callable: the config may be reloaded
         self._failures: dict[str, deque[float]] = {}
         self._cache: dict[bytes, float] = {}
+        self._pending: dict[bytes, asyncio.Future] = {}
         self._key = os.urandom(32)
 
     def throttled(self, remote_ip: str) -> bool:
@@ -103,6 +111,10 @@ class Authenticator:
         if len(self._failures) > 10000:
             self._failures.clear()  # bounded memory under a spray from many IPs
 
+    async def _verify(self, password: str, password_hash: str) -> bool:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_hashing, verify_password, password, password_hash)
+
     async def login(self, address: str, password: str, remote_ip: str) -> str | None:
         """The account name for valid credentials, None for invalid; Throttled when refused unchecked."""
         if self.throttled(remote_ip):
@@ -114,11 +126,19 @@ class Authenticator:
         now = time.monotonic()
         if account_name and self._cache.get(key, 0) > now:
             return account_name
-        ok = await asyncio.to_thread(verify_password, password, password_hash) if account_name else False
+        if account_name:
+            # Concurrent logins with the same credentials (a client opening several
+            # connections at once) share one verification.
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = self._pending[key] = asyncio.ensure_future(self._verify(password, password_hash))
+                pending.add_done_callback(lambda _: self._pending.pop(key, None))
+            ok = await asyncio.shield(pending)
+        else:
+            # Spend comparable time for unknown users, so timing does not reveal which addresses exist.
+            await self._verify(password, _dummy_hash())
+            ok = False
         if not ok:
-            if not account_name:
-                # Spend comparable time for unknown users, so timing does not reveal which addresses exist.
-                await asyncio.to_thread(verify_password, password, _DUMMY_HASH)
             self._failed(remote_ip)
             return None
         if len(self._cache) > 10000:
@@ -127,4 +147,6 @@ class Authenticator:
         return account_name
 
 
-_DUMMY_HASH = hash_password("not a real password")
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not a real password")
