@@ -19,7 +19,7 @@ exactly once; for remote delivery the entry is retried at its scheduled
 time (a duplicate rather than a loss, RFC 5321 6.1).
 
 Operator commands (control.py) change the same tables from another
-process; the worker rescans the table at least every RESCAN seconds, so it
+process; the worker rescans the table at least every second (worker.py), so it
 notices holds, releases, kicks and drops without a signal.
 """
 
@@ -39,6 +39,7 @@ from ..message.address import AddressError, parse_address
 from ..store import DeliveryMeta, Store
 from ..store.db import Database
 from ..store.files import read_message_file, remove_message_file, write_message_file
+from ..worker import WorkerLoop
 from . import backoff, limits, notify, suppression
 from .deliver import DeliveryResult, Deliverer
 from .outcome import EVENTS, Event, EventSink, Recorder, add_dsn_tx, attempt_result
@@ -48,8 +49,6 @@ __all__ = ["Queue", "Submission", "Recipient", "Event", "EventSink", "EVENTS", "
 
 log = logging.getLogger("moxpy.queue")
 
-RESCAN = 1.0  # seconds between rescans of the table, for changes made by other processes
-CLEANUP_INTERVAL = 3600.0  # seconds between removals of expired retired entries
 MAX_BATCH = 50  # recipients in one SMTP transaction
 
 
@@ -112,15 +111,12 @@ class Queue:
         self.recorder = Recorder(self._keep_period)
         # Called after a commit that emitted events (e.g. to wake the webhook worker).
         self.on_events: list[Callable[[], None]] = []
-        self._wake = asyncio.Event()
+        self._loop = WorkerLoop("queue worker", self._start_due, self._cleanup, before=self._recover)
         self._inflight: dict[int, asyncio.Task] = {}  # entry id -> the delivery it is part of
         self._tasks: set[asyncio.Task] = set()
         self._pause_until: dict[int, float] = {}
-        self._worker: asyncio.Task | None = None
-        self._stopping = False
         self._dsn_lock = asyncio.Lock()
         self._outbox_dirty = True  # set when a transaction adds a DSN; look at start too
-        self._next_cleanup = 0.0
 
     @property
     def event_sinks(self) -> list[EventSink]:
@@ -180,16 +176,13 @@ class Queue:
     # The worker.
 
     def kick(self) -> None:
-        self._wake.set()
+        self._loop.kick()
 
     def start(self) -> None:
-        self._worker = asyncio.get_running_loop().create_task(self._run(), name="queue worker")
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self.kick()
-        if self._worker:
-            await self._worker
+        await self._loop.stop()
         if self._tasks:
             # Let deliveries in flight finish for a moment, so their outcome is
             # recorded; abandon the rest: their entries stay marked as in
@@ -201,26 +194,6 @@ class Queue:
         close = getattr(self.deliverer, "close", None)
         if close is not None:
             await close()
-
-    async def _run(self) -> None:
-        try:
-            await self._recover()
-        except Exception:
-            log.exception("recovering queue after restart")
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                delay = self._start_due()
-                if time.time() >= self._next_cleanup:
-                    self._next_cleanup = time.time() + CLEANUP_INTERVAL
-                    await self._cleanup()
-            except Exception:
-                log.exception("queue worker")
-                delay = 1.0
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=min(delay, RESCAN))
-            except TimeoutError:
-                pass
 
     def _start_due(self) -> float:
         """Start deliveries of due entries; return seconds until the next one is due."""

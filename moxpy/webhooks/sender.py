@@ -31,6 +31,7 @@ import httpx
 
 from .. import __version__
 from ..store.db import Database
+from ..worker import WorkerLoop
 from .enqueue import retire_row_tx
 
 log = logging.getLogger("moxpy.webhooks")
@@ -40,8 +41,6 @@ INTERVALS = (60, 120, 240, 450, 900, 1800, 3600, 7200, 14400, 28800, 57600)
 TIMEOUT = 60.0
 RESPONSE_KEEP = 512  # bytes of the response body kept per attempt
 MAX_URLS = 16  # URLs served at once
-RESCAN = 1.0  # seconds between rescans, for changes made by other processes
-CLEANUP_INTERVAL = 3600.0
 
 
 def retry_delay(attempts: int, first: float = 60.0) -> float | None:
@@ -56,17 +55,18 @@ class WebhookSender:
     def __init__(self, db: Database, get_config):
         self.db = db
         self.get_config = get_config
-        self._wake = asyncio.Event()
-        self._worker: asyncio.Task | None = None
+        self._loop = WorkerLoop("webhook worker", self._start_due, self._cleanup)
         self._runners: dict[str, asyncio.Task] = {}  # url -> its runner
         self._writes: set[asyncio.Task] = set()
         self._recording: set[int] = set()  # webhook ids whose result is being committed
         self._client: httpx.AsyncClient | None = None
-        self._stopping = False
-        self._next_cleanup = 0.0
 
     def kick(self) -> None:
-        self._wake.set()
+        self._loop.kick()
+
+    @property
+    def _stopping(self) -> bool:
+        return self._loop.stopping
 
     def start(self) -> None:
         # One client for all webhooks: it keeps connections to receivers open.
@@ -75,13 +75,10 @@ class WebhookSender:
             headers={"User-Agent": f"moxpy/{__version__} (webhook)"},
             limits=httpx.Limits(max_connections=MAX_URLS * 2, max_keepalive_connections=MAX_URLS,
                                 keepalive_expiry=5.0))
-        self._worker = asyncio.get_running_loop().create_task(self._run(), name="webhook worker")
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self.kick()
-        if self._worker:
-            await self._worker
+        await self._loop.stop()
         for task in list(self._runners.values()):
             task.cancel()
         await asyncio.gather(*self._runners.values(), return_exceptions=True)
@@ -93,23 +90,9 @@ class WebhookSender:
     def _first_interval(self) -> float:
         return self.get_config().Queue.WebhookRetryFirst
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                delay = self._start_due()
-                if time.time() >= self._next_cleanup:
-                    self._next_cleanup = time.time() + CLEANUP_INTERVAL
-                    now = time.time()
-                    await self.db.write(lambda conn: conn.execute(
-                        "delete from webhooks_retired where keep_until < ?", (now,)))
-            except Exception:
-                log.exception("webhook worker")
-                delay = 1.0
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=min(delay, RESCAN))
-            except TimeoutError:
-                pass
+    async def _cleanup(self) -> None:
+        now = time.time()
+        await self.db.write(lambda conn: conn.execute("delete from webhooks_retired where keep_until < ?", (now,)))
 
     def _start_due(self) -> float:
         now = time.time()
