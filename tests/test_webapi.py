@@ -432,3 +432,24 @@ def test_sent_mail_is_dkim_signed_and_verifies_on_delivery(server, client):
     # localserve answers its own DKIM key lookups, so our signature verifies when we deliver to ourselves.
     assert got.Meta.DKIMVerifiedDomains == ["localhost"]
     assert got.Meta.MsgFromValidated
+
+
+def test_daily_limits_apply_to_smtp_submission_too(tmp_path):
+    import smtplib
+
+    def configure(config):
+        config.Accounts["mox"].MaxOutgoingMessagesPerDay = 2
+
+    srv = LocalServer(str(tmp_path / "smtplimits"), configure).start()
+    try:
+        with Client(srv.base_url, ADDRESS, PASSWORD) as c:
+            send(c, To=[NameAddress("", "a@example.com")], Text="x")
+        message = b"From: mox@localhost\r\nTo: b@example.com\r\nSubject: limit\r\n\r\nx\r\n"
+        with smtplib.SMTP("127.0.0.1", srv.ports["Submission"], timeout=10) as s:
+            s.login(ADDRESS, PASSWORD)
+            assert s.sendmail(ADDRESS, ["b@example.com"], message) == {}
+            with pytest.raises(smtplib.SMTPDataError) as info:
+                s.sendmail(ADDRESS, ["c@example.com"], message)
+            assert info.value.smtp_code == 451 and b"MaxOutgoingMessagesPerDay" in info.value.smtp_error
+    finally:
+        srv.stop()

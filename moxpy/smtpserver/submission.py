@@ -251,6 +251,16 @@ class SubmissionHandler(Handler):
             extra = extra_from_headers(msg)
         except ValueError as e:
             return f"554 5.6.0 {e}"
+        account = config.Accounts[login.account]
+        limit = self.queue.limit_reached(login.account, list(envelope.rcpt_tos), account.MaxOutgoingMessagesPerDay,
+                                         account.MaxFirstTimeRecipientsPerDay)
+        if limit == "messages":
+            # RFC 3463 5.7.1: delivery not authorized; temporary, the window moves on.
+            return (f"451 4.7.1 max number of messages ({account.MaxOutgoingMessagesPerDay}) over the past 24h "
+                    "reached, see MaxOutgoingMessagesPerDay")
+        if limit == "recipients":
+            return (f"451 4.7.1 max number of new recipients ({account.MaxFirstTimeRecipientsPerDay}) over the "
+                    "past 24h reached, see MaxFirstTimeRecipientsPerDay")
 
         # RFC 6409 8.2 and 8.3: a submission server may add Date and Message-Id.
         added = b""
