@@ -17,6 +17,7 @@ import concurrent.futures
 import functools
 import hashlib
 import hmac
+import logging
 import os
 import time
 from collections import deque
@@ -25,6 +26,8 @@ import scramp
 from passlib.hash import argon2
 
 from . import config as configlib
+
+log = logging.getLogger("moxpy.auth")
 
 # OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane.
 _hasher = argon2.using(type="ID", memory_cost=19456, rounds=2, parallelism=1)
@@ -113,7 +116,10 @@ class Authenticator:
 
     async def _verify(self, password: str, password_hash: str) -> bool:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_hashing, verify_password, password, password_hash)
+        started = time.monotonic()
+        ok = await loop.run_in_executor(_hashing, verify_password, password, password_hash)
+        log.debug("password hash checked ok=%s duration=%.1fms", ok, (time.monotonic() - started) * 1000)
+        return ok
 
     async def login(self, address: str, password: str, remote_ip: str) -> str | None:
         """The account name for valid credentials, None for invalid; Throttled when refused unchecked."""

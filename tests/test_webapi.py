@@ -453,3 +453,27 @@ def test_daily_limits_apply_to_smtp_submission_too(tmp_path):
             assert info.value.smtp_code == 451 and b"MaxOutgoingMessagesPerDay" in info.value.smtp_error
     finally:
         srv.stop()
+
+
+def test_logins_are_cached_so_busy_clients_pay_one_password_hash(tmp_path):
+    import concurrent.futures
+
+    def configure(config):
+        config.LogLevel = "debug"
+
+    srv = LocalServer(str(tmp_path / "cache"), configure).start()
+    try:
+        def call(_):
+            return post(srv, "SuppressionList", {"request": "{}"}).status_code
+
+        # Eight connections at once, then a hundred calls: one argon2 verification in all.
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(call, range(8))) == [200] * 8
+        assert [call(i) for i in range(100)] == [200] * 100
+        checks = [line for line in srv.output if "password hash checked" in line]
+        assert len(checks) == 1 and "ok=True" in checks[0]
+        # A wrong password is always checked.
+        assert post(srv, "SuppressionList", {"request": "{}"}, auth=(ADDRESS, "wrong")).status_code == 401
+        srv.wait_for(lambda: len([line for line in srv.output if "password hash checked" in line]) == 2)
+    finally:
+        srv.stop()
