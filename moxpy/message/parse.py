@@ -109,9 +109,9 @@ def date(msg: Message) -> datetime | None:
     return dt
 
 
-def summary(data: bytes) -> dict[str, Any]:
+def summary(data: bytes, headers: Message | None = None) -> dict[str, Any]:
     """The header fields the store keeps in its index."""
-    msg = parse_headers(data)
+    msg = headers if headers is not None else parse_headers(data)
     froms = addresses(msg, "From")
     sent = date(msg)
     return {

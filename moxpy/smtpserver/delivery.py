@@ -227,7 +227,7 @@ class DeliveryHandler(Handler):
                                     remote_ip=remote_ip, mail_from_validated=verdict.mail_from_validated,
                                     msg_from_validated=verdict.msg_from_validated,
                                     dkim_domains=verdict.dkim_domains, dsn=dsn)
-                row = await self.store.account(account_name).deliver(stored, mailbox, meta=meta)
+                row = await self.store.account(account_name).deliver(stored, mailbox, meta=meta, headers=headers)
                 log.info("delivered account=%s mailbox=%s msgid=%d size=%d from=%s rcpt=%s spf=%s dkim=%s "
                          "dmarc=%s dsn=%s", account_name, mailbox, row["id"], row["size"], mail_from, rcpt,
                          verdict.spf, ",".join(verdict.dkim_domains) or "-", verdict.dmarc, dsn)

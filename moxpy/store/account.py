@@ -19,6 +19,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 
 import sqlite_utils
@@ -199,11 +200,15 @@ class Account:
         keywords: list[str] | None = None,
         received: float | None = None,
         meta: DeliveryMeta | None = None,
+        headers: Message | None = None,
     ) -> sqlite3.Row:
-        """Store a message durably (file and index fsync'ed) and return its row."""
+        """Store a message durably (file and index fsync'ed) and return its row.
+
+        headers: the message's header section when the caller parsed it already.
+        """
         loop = asyncio.get_running_loop()
         relpath, bucket = await loop.run_in_executor(None, write_message_file, self.msg_dir, data)
-        info = msgparse.summary(data)
+        info = msgparse.summary(data, headers)
         parts = partlib.encode(partlib.parse(data))
         meta = meta or DeliveryMeta()
         received = time.time() if received is None else received
