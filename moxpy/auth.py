@@ -137,7 +137,7 @@ class Authenticator:
             # connections at once) share one verification.
             pending = self._pending.get(key)
             if pending is None:
-                pending = self._pending[key] = asyncio.ensure_future(self._verify(password, password_hash))
+                pending = self._pending[key] = asyncio.ensure_future(self._check(key, password, password_hash))
                 pending.add_done_callback(lambda _: self._pending.pop(key, None))
             ok = await asyncio.shield(pending)
         else:
@@ -147,10 +147,18 @@ class Authenticator:
         if not ok:
             self._failed(remote_ip)
             return None
-        if len(self._cache) > 10000:
-            self._cache = {k: v for k, v in self._cache.items() if v > now}
-        self._cache[key] = now + CACHE_TTL
         return account_name
+
+    async def _check(self, key: bytes, password: str, password_hash: str) -> bool:
+        """Verify, and cache a success before anyone waiting is told, so no login
+        arriving in between starts a second verification."""
+        ok = await self._verify(password, password_hash)
+        if ok:
+            now = time.monotonic()
+            if len(self._cache) > 10000:
+                self._cache = {k: v for k, v in self._cache.items() if v > now}
+            self._cache[key] = now + CACHE_TTL
+        return ok
 
 
 @functools.cache

@@ -52,7 +52,7 @@ smtp listener below, so it lands in the mox account and webhooks fire."""
 
 
 def localserve_banner(config: configlib.Config, directory: str, created: bool) -> str:
-    from .config.localserve import ADDRESS, PASSWORD
+    from .config.localserve import ADDRESS, PASSWORD, config_path
 
     user = ADDRESS.replace("@", "%40")
     lines = [f"moxpy localserve, version {__version__}", "",
@@ -80,15 +80,9 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
             lines.append(f"https://{host}:{listener.WebAPIHTTPS.Port}{listener.WebAPIHTTPS.Path}  - webapi over TLS "
                          "(self-signed certificate)")
     lines += ["", f"tls uses the self-signed certificate {os.path.join(directory, 'config', 'localhost.crt')}",
-              f"{'created' if created else 'using'} config {configlib_path(directory)}",
+              f"{'created' if created else 'using'} config {config_path(directory)}",
               f"data in {os.path.join(directory, 'data')}", ""]
     return "\n".join(lines)
-
-
-def configlib_path(directory: str) -> str:
-    from .config.localserve import config_path
-
-    return config_path(directory)
 
 
 def cmd_localserve(args: argparse.Namespace) -> int:

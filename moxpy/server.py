@@ -119,7 +119,6 @@ class Server:
         from .webapi.methods import API
         from .webapi.resource import WebAPIResource, request_factory
 
-        loop = asyncio.get_running_loop()
         config = self.config
         os.makedirs(self.data_dir, exist_ok=True)
         self.db = Database(os.path.join(self.data_dir, "mox.db"), server_schema)
@@ -249,7 +248,7 @@ class Server:
 
 def run(config: configlib.Config, on_ready=None) -> int:
     """Run the server until SIGINT or SIGTERM; return the exit code."""
-    loop = install_reactor()
+    install_reactor()
     from twisted.internet import reactor
     from twisted.internet.defer import Deferred
 

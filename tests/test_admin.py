@@ -1,14 +1,12 @@
 """Running a real domain: quickstart, config test, and account, address and
 domain management on a running server's config, taking effect at once."""
 
-import imaplib
 import os
 import smtplib
 import subprocess
 import sys
 
 import httpx
-import pytest
 
 from .localserve import ADDRESS, PASSWORD, ROOT
 

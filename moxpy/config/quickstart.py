@@ -12,7 +12,7 @@ import os
 
 from ..message import dkim
 from ..message.address import parse_address, parse_domain
-from . import (TLS, Config, ConfigError, Destination, Domain, Listener, Service, WebService, load, save)
+from . import (TLS, Config, ConfigError, Destination, Domain, Listener, Service, WebService, load)
 from . import Account as AccountConfig
 from .manage import generate_password, set_password
 from .tls import generate_self_signed
@@ -62,7 +62,7 @@ def create(directory: str, address: str, hostname: str = "", password: str = "")
 def dns_records(config: Config, ip4: str = "", ip6: str = "") -> list[str]:
     """Zone-file lines to publish for every configured domain."""
     host = config.Hostname
-    lines = [f";; The mail server's own name (replace the addresses with this machine's public IPs):",
+    lines = [";; The mail server's own name (replace the addresses with this machine's public IPs):",
              f"{host}.  A     {ip4 or '192.0.2.10'}"]
     lines.append(f"{host}.  AAAA  {ip6 or '2001:db8::10'}")
     lines.append(f"{host}.  TXT   \"v=spf1 a -all\"")
@@ -77,7 +77,7 @@ def dns_records(config: Config, ip4: str = "", ip6: str = "") -> list[str]:
             # TXT strings are at most 255 octets (RFC 1035 3.3.14): split long RSA keys.
             parts = " ".join(f'"{record[i:i + 255]}"' for i in range(0, len(record), 255))
             lines.append(f"{key.selector}._domainkey.{ascii_domain}.  TXT {parts}")
-        lines += [f";; Optional: TLS reports and client autoconfiguration (RFC 8460, RFC 6186).",
+        lines += [";; Optional: TLS reports and client autoconfiguration (RFC 8460, RFC 6186).",
                   f"_smtp._tls.{ascii_domain}.  TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{ascii_domain}\"",
                   f"_submissions._tcp.{ascii_domain}.  SRV 0 1 465 {host}.",
                   f"_submission._tcp.{ascii_domain}.  SRV 0 1 587 {host}.",

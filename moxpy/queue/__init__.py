@@ -29,6 +29,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -57,6 +58,31 @@ class Recipient:
     address: str
     from_id: str = ""
     mail_from: str = ""
+
+
+def recipients(config, account: str, login: str, mail_from: str, rcpt_tos: list[str],
+               own_id_allowed: bool = False) -> list[Recipient]:
+    """One queue recipient per address, each with its own MAIL FROM
+    (localpart<separator>ID@domain, a fresh random ID) when the login is one
+    of the account's FromIDLoginAddresses. With own_id_allowed (SMTP
+    submission, as mox), an ID already in mail_from is kept; it then allows
+    one recipient only (ValueError)."""
+    tracked = login.lower() in {a.lower() for a in config.Accounts[account].FromIDLoginAddresses}
+    localpart, _, domain = mail_from.rpartition("@")
+    dom = config.Domains.get(domain.lower())
+    separator = dom.LocalpartCatchallSeparator if dom else ""
+    if not mail_from or not tracked or not separator:
+        return [Recipient(address=rcpt, mail_from=mail_from) for rcpt in rcpt_tos]
+    base, chosen = localpart, ""
+    if own_id_allowed:
+        base, _, chosen = localpart.partition(separator)
+        if chosen and len(rcpt_tos) > 1:
+            raise ValueError("a FromID chosen in MAIL FROM allows a single recipient only")
+    result = []
+    for rcpt in rcpt_tos:
+        from_id = chosen or secrets.token_urlsafe(12)
+        result.append(Recipient(address=rcpt, from_id=from_id, mail_from=f"{base}{separator}{from_id}@{domain}"))
+    return result
 
 
 @dataclass

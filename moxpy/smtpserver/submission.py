@@ -30,11 +30,12 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from .. import auth as authlib
 from .. import config as configlib
+from .. import queue as queuelib
 from ..message import compose as composelib
 from ..message import dkim as dkimlib
 from ..message import parse as msgparse
 from ..message.address import AddressError, parse_address
-from ..queue import Queue, Recipient, Submission
+from ..queue import Queue, Submission
 from . import Handler, localserve
 from .delivery import (MAX_RECIPIENTS, address_needs_smtputf8, bare_line_ending, null_sender, peer_ip,
                        received_header)
@@ -279,7 +280,8 @@ class SubmissionHandler(Handler):
 
         mail_from = "" if null_sender(envelope.mail_from) else envelope.mail_from
         try:
-            recipients = self._recipients(config, login, mail_from, envelope.rcpt_tos)
+            recipients = queuelib.recipients(config, login.account, login.address, mail_from, envelope.rcpt_tos,
+                                             own_id_allowed=True)
         except ValueError as e:
             return f"554 5.5.3 {e}"
         single = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
@@ -307,25 +309,6 @@ class SubmissionHandler(Handler):
         log.info("submitted account=%s from=%s mailfrom=%s recipients=%d queue=%s size=%d", login.account,
                  from_address, mail_from, len(ids), ",".join(map(str, ids)), len(submission.data))
         return f"250 2.0.0 message queued as {','.join(map(str, ids))}"
-
-    def _recipients(self, config: configlib.Config, login: Login, mail_from: str,
-                    rcpt_tos: list[str]) -> list[Recipient]:
-        """One queue recipient each, with its own MAIL FROM when FromID tracking is on."""
-        account = config.Accounts[login.account]
-        tracked = login.address.lower() in {a.lower() for a in account.FromIDLoginAddresses}
-        localpart, _, domain = mail_from.rpartition("@")
-        dom = config.Domains.get(domain.lower())
-        separator = dom.LocalpartCatchallSeparator if dom else ""
-        if not mail_from or not tracked or not separator:
-            return [Recipient(address=rcpt, mail_from=mail_from) for rcpt in rcpt_tos]
-        base, _, chosen = localpart.partition(separator)
-        if chosen and len(rcpt_tos) > 1:
-            raise ValueError("a FromID chosen in MAIL FROM allows a single recipient only")
-        result = []
-        for rcpt in rcpt_tos:
-            from_id = chosen or secrets.token_urlsafe(12)
-            result.append(Recipient(address=rcpt, from_id=from_id, mail_from=f"{base}{separator}{from_id}@{domain}"))
-        return result
 
 
 _scram = scramp.ScramMechanism("SCRAM-SHA-256")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shlex
 
-import msgspec
 from msgspec import inspect as mi
 
 from ..webhooks import examples as hookexamples

@@ -11,18 +11,18 @@ import base64
 import binascii
 import json
 import logging
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import msgspec
 
 from .. import config as configlib
+from .. import queue as queuelib
 from ..message import compose as composelib
 from ..message import dkim
 from ..message import parse as msgparse
 from ..message.address import Address, AddressError, parse_address
-from ..queue import Queue, Recipient, Submission
+from ..queue import Queue, Submission
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
 from ..store import MailboxNotFound, MessageNotFound, Store
 from ..store import flags as flaglib
@@ -132,14 +132,8 @@ class API:
         if len(data) > config.MaxMessageSize:
             raise WebapiError("messageTooLarge", f"message too large: {len(data)} bytes, the maximum is {config.MaxMessageSize}")
 
-        domain = config.Domains.get(sender.domain)
-        separator = domain.LocalpartCatchallSeparator if domain else ""
-        use_from_id = bool(separator) and call.login.lower() in {a.lower() for a in account.FromIDLoginAddresses}
-        queue_recipients = []
-        for _, rcpt in recipients:
-            from_id = secrets.token_urlsafe(12) if use_from_id else ""
-            mail_from = f"{sender.localpart}{separator}{from_id}@{sender.domain}" if from_id else str(sender)
-            queue_recipients.append(Recipient(address=str(rcpt), from_id=from_id, mail_from=mail_from))
+        queue_recipients = queuelib.recipients(config, call.account, call.login, str(sender),
+                                               [str(rcpt) for _, rcpt in recipients])
 
         submission = Submission(
             account=call.account,

@@ -113,7 +113,6 @@ class WebAPIResource(resource.Resource):
         method = METHODS.get(name or "")
         if method is None:
             return self._not_found(request)
-        started = time.monotonic()
         future = asyncio.ensure_future(self._call(request, name))
         Deferred.fromFuture(future).addErrback(lambda f: log.error("webapi %s: %s", name, f.getTraceback()))
         return server.NOT_DONE_YET
