@@ -1,6 +1,8 @@
 """The documentation users read: generated from the code, served by the
 server, and its examples work against a real localserve."""
 
+import html.parser
+
 import httpx
 from openapi_spec_validator import validate
 
@@ -27,8 +29,63 @@ def test_index_links_to_docs_served_by_the_server(server):
     page = httpx.get(server.base_url + "docs")
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     for name in METHODS:
-        assert f"<h3>{name}</h3>" in page.text
+        assert f'<h3 id="{name.lower()}">{name}</h3>' in page.text
     assert "X-Mox-Webhook-Attempt" in page.text
+
+
+class Anchors(html.parser.HTMLParser):
+    """The element ids of a page, its in-page links, and its headings with their ids."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids: list[str] = []
+        self.links: list[str] = []
+        self.headings: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.append(attrs["id"])
+        if tag == "a" and (attrs.get("href") or "").startswith("#"):
+            self.links.append(attrs["href"][1:])
+        if tag in ("h2", "h3"):
+            self.headings.append((tag, attrs.get("id")))
+
+
+def test_docs_page_has_contents_linking_every_section_and_method(server):
+    page = httpx.get(server.base_url + "docs")
+    anchors = Anchors()
+    anchors.feed(page.text)
+    assert len(anchors.ids) == len(set(anchors.ids)), "duplicate ids"
+    assert anchors.links, "no table of contents"
+    missing = [link for link in anchors.links if link not in anchors.ids]
+    assert not missing, f"links without a target: {missing}"
+    # Every section and subsection is listed, except the contents themselves.
+    headings = [id for _, id in anchors.headings]
+    assert None not in headings, anchors.headings
+    assert headings[0] == "contents"
+    assert sorted(anchors.links) == sorted(headings[1:])
+    for name in METHODS:
+        assert name.lower() in anchors.links
+    for name in ("webhooks", "examples-with-curl", "webhook-outgoing-delivered"):
+        assert name in anchors.links
+
+
+def test_docs_markdown_contents_match_its_headings():
+    """docs/webapi.md read on its own (e.g. on GitHub): every contents link names a heading."""
+    import os
+    import re
+
+    from moxpy.webapi import docs
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "webapi.md")) as f:
+        text = f.read()
+    toc = text.split("## Contents\n", 1)[1].split("\n## ", 1)[0]
+    links = re.findall(r"\]\(#([^)]+)\)", toc)
+    anchors = Anchors()
+    anchors.feed(docs.renderer().render(text))
+    assert links and sorted(links) == sorted(id for _, id in anchors.headings if id != "contents")
 
 
 def doc_examples(text: str) -> list[tuple[str, object]]:
@@ -132,4 +189,4 @@ def test_docs_have_the_example_webhook_payloads_of_mox_py_example(server):
         payload = json.loads(printed[printed.index("{"):])
         block = re.search(rf"### {name}\n\n.*?```json\n(.*?)\n```", doc, re.S).group(1)
         assert json.loads(block) == payload
-        assert f"<h3>{name}</h3>" in page
+        assert f'<h3 id="{name}">{name}</h3>' in page

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import functools
 import logging
 import time
 import urllib.parse
@@ -91,7 +90,7 @@ class WebAPIResource(resource.Resource):
         if name == "":
             return self._html(request, "index.html", base=self.base, methods=METHODS.values(), openapi=True)
         if name == "docs":
-            return self._html(request, "docs.html", base=self.base, content=_docs_html())
+            return self._html(request, "docs.html", base=self.base, content=docs.html())
         if name == "openapi.json":
             request.setHeader(b"Content-Type", b"application/json")
             return codec.encode(openapi.document(self.base))
@@ -193,13 +192,6 @@ class WebAPIResource(resource.Resource):
     def _html(self, http_request, template: str, **args) -> bytes:
         http_request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         return _templates.get_template(template).render(**args).encode()
-
-
-@functools.cache
-def _docs_html() -> str:
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("commonmark").enable("table").render(docs.markdown())
 
 
 def _basic_auth(request) -> tuple[str | None, str]:
