@@ -35,6 +35,43 @@ def test_send_page_calls_the_method(server, page):
     server.wait_for(lambda: len(server.messages()) > before)
 
 
+def test_example_response_is_labelled_until_a_call_replaces_it(server, page):
+    page.goto(server.base_url + "SuppressionList")
+    label = page.inner_text("#response-label")
+    assert label.startswith("Example response") and "not from the server" in label
+    assert "example" in page.get_attribute("#response", "class")
+    example = page.input_value("#response")
+    assert '"Suppressions"' in example
+
+    page.click("#submit")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('200')", timeout=15000)
+    label = page.inner_text("#response-label")
+    assert label == "Response from the server: 200 OK", label
+    assert "example" not in (page.get_attribute("#response", "class") or "")
+    assert page.input_value("#response") != example  # the real, empty list
+
+    # Reset brings the example back into the box, and its label with it.
+    page.click("button[type=reset]")
+    assert page.input_value("#response") == example
+    assert page.inner_text("#response-label").startswith("Example response")
+    assert page.inner_text("#status") == ""
+
+
+def test_error_response_is_labelled_with_its_status(server, page):
+    page.goto(server.base_url + "MessageGet")
+    page.fill("#request", '{"MsgID": 424243}')
+    page.click("#submit")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('400')", timeout=15000)
+    assert page.inner_text("#response-label") == "Response from the server: 400 Bad Request"
+
+
+def test_method_page_links_to_its_documentation(server, page):
+    page.goto(server.base_url + "MessageMove")
+    page.click("text=Documentation")
+    page.wait_for_url("**/docs#messagemove")
+    assert page.evaluate("document.getElementById('messagemove').textContent") == "MessageMove"
+
+
 def test_errors_show_in_the_page(server, page):
     page.goto(server.base_url + "MessageGet")
     page.fill("#request", '{"MsgID": 424242}')

@@ -62,7 +62,9 @@ OVERVIEW = """\
   to responses; ignore the ones you do not know.
 - A GET of `/webapi/v0/` lists the methods; a GET of `/webapi/v0/<Method>`
   shows a page with an example request and a button that calls the method
-  from the browser. `/webapi/v0/openapi.json` is an OpenAPI 3.1 description
+  from the browser. The response box first holds an example response,
+  labelled as such; after a call it holds the server's answer, labelled
+  with its HTTP status. `/webapi/v0/openapi.json` is an OpenAPI 3.1 description
   of every method (mox has none).
 
 ## Errors
