@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Set up a local virtual environment and run the server or the tests.
 
-    python3 dev.py localserve [ARGS...]   run `mox.py localserve` (data in ./localserve)
+    python3 dev.py localserve [ARGS...]   run `mox localserve` (data in ./localserve)
     python3 dev.py test [PYTEST ARGS...]  run the test suite
-    python3 dev.py mox ARGS...            run any other mox.py command
+    python3 dev.py mox ARGS...            run any other mox command
 
-The environment lives in .venv and is (re)installed whenever pyproject.toml
-changes. Only the Python standard library is needed to run this file.
+localserve and mox run in the directory you call them from, like the
+installed `mox` command: ./localserve, config/mox.toml and relative paths
+in ARGS are under that directory, not under this checkout. The tests run in
+the checkout. The environment lives in .venv next to this file and is
+(re)installed whenever pyproject.toml changes. Only the Python standard
+library is needed to run this file.
 """
 
 import hashlib
@@ -68,6 +72,7 @@ def main() -> int:
         ensure_venv(test=True)
         ensure_test_programs()
         cmd = [PYTHON, "-m", "pytest"] + rest
+        os.chdir(ROOT)  # pytest finds its config and tests/ here
     elif command == "localserve":
         ensure_venv()
         cmd = [PYTHON, os.path.join(ROOT, "mox.py"), "localserve"] + rest
@@ -77,7 +82,6 @@ def main() -> int:
     else:
         print(f"unknown command {command!r}; try: localserve, test, mox", file=sys.stderr)
         return 2
-    os.chdir(ROOT)
     os.execv(cmd[0], cmd)
 
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""moxpy: run `python mox.py localserve` for a local mail server; `python mox.py -h` for all commands."""
+"""moxpy: `python3 dev.py localserve` runs a local mail server (setting up .venv first);
+`python3 dev.py mox -h` lists all commands. Run directly, this file needs the virtual
+environment's Python: `.venv/bin/python mox.py ...`."""
 
 import sys
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shlex
 import sys
 
 from . import config as configlib
@@ -34,9 +35,16 @@ in {config.path} with a real certificate (e.g. from certbot) before use.
 
 Start the server (ports below 1024 need privileges, see the README):
 
-    python mox.py serve -config {config.path}
+    {_mox_command()} serve -config {shlex.quote(config.path)}
 """)
     return 0
+
+
+def _mox_command() -> str:
+    """How to run mox: the script installed beside this Python (in the virtual
+    environment), which works from any directory; else through dev.py."""
+    script = os.path.join(os.path.dirname(sys.executable), "mox")
+    return shlex.quote(script) if os.path.exists(script) else "python3 dev.py mox"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
