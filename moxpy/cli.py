@@ -39,13 +39,18 @@ LOCALSERVE_RULES = """\
 all mail for any address is accepted and delivered to the mox account,
 unless the recipient localpart ends with:
 
-- "temperror": fail with a temporary error code
-- "permerror": fail with a permanent error code
+- "temperror": fail with a temporary error code (451)
+- "permerror": fail with a permanent error code (550)
 - [45][0-9][0-9]: fail with that specific error code
+- "timeout": no response for an hour (then 451), to test client timeouts
 
-if the localpart begins with "mailfrom" or "rcptto", the error is returned
-during those commands instead of after "data". if the localpart begins with
-"queue", the submission is accepted but delivery from the queue fails.
+the failure comes after "data", except that:
+- a MAIL FROM address whose localpart begins with "mailfrom" (e.g.
+  mailfromtimeout@example.org) fails at the MAIL FROM command;
+- a recipient whose localpart begins with "rcptto" (e.g.
+  rcptto451@example.com) fails at the RCPT TO command.
+at submission, a recipient whose localpart begins with "queue" is accepted,
+and the delivery from the queue fails.
 
 outgoing mail is never sent to the internet: the queue delivers it to the
 smtp listener below, so it lands in the mox account and webhooks fire."""

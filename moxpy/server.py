@@ -62,6 +62,7 @@ class Server:
         self.webhooks: Webhooks | None = None
         self.suppressions: Suppressions | None = None
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
+        self._smtp_handlers: list = []
 
     def get_config(self) -> configlib.Config:
         """The current config: reloaded when the file was replaced, so account,
@@ -168,6 +169,7 @@ class Server:
         if self.webhooks:
             delivery.hooks = self.webhooks.incoming
         submission = SubmissionHandler(self.get_config, self.queue, authenticator, config.Hostname)
+        self._smtp_handlers = [delivery, submission]
         for listener in config.Listeners.values():
             hostname = listener.Hostname or config.Hostname
             tls = self.tls_context(listener)
@@ -223,6 +225,10 @@ class Server:
 
     async def stop(self) -> None:
         log.info("shutting down")
+        # Commands stalled by localserve's "timeout" localparts answer now; in
+        # localserve the queue's own deliveries may be among them.
+        for handler in self._smtp_handlers:
+            handler.stop()
         # The queue first, while the listeners still take connections: in
         # localserve its deliveries in flight go to our own SMTP listener.
         if self.queue:

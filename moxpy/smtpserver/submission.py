@@ -208,9 +208,9 @@ class SubmissionHandler(Handler):
             log.info("submission with foreign mail from account=%s mailfrom=%s", login.account, address)
             return f"550 5.7.1 not allowed to send as {address}"
         if config.Localserve:
-            error = localserve.error_at("MAIL", address)
-            if error:
-                return error
+            failure = localserve.error_at("MAIL", address)
+            if failure:
+                return await self.simulate(server, failure)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 sender ok"
@@ -226,9 +226,9 @@ class SubmissionHandler(Handler):
         except AddressError as e:
             return f"501 5.1.3 invalid recipient address: {e}"
         if self.get_config().Localserve:
-            error = localserve.error_at("RCPT", address)
-            if error:
-                return error
+            failure = localserve.error_at("RCPT", address)
+            if failure:
+                return await self.simulate(server, failure)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 recipient ok"
@@ -251,9 +251,9 @@ class SubmissionHandler(Handler):
             return f"550 5.7.1 not allowed to send as {from_address} (From header)"
         if config.Localserve:
             for rcpt in envelope.rcpt_tos:
-                error = localserve.submission_error(rcpt)
-                if error:
-                    return error
+                failure = localserve.submission_error(rcpt)
+                if failure:
+                    return await self.simulate(server, failure)
         try:
             extra = extra_from_headers(msg)
         except ValueError as e:
