@@ -59,9 +59,26 @@ class DKIM(msgspec.Struct, forbid_unknown_fields=True):
     Sign: list[str] = msgspec.field(default_factory=list)  # selectors outgoing mail is signed with
 
 
+class ReportsAddress(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the reports a domain asks for in DNS arrive (mox's DMARC and TLSRPT sections)."""
+
+    Localpart: str  # the address is LOCALPART@domain, as published in the DNS record's rua=
+    Account: str  # account the reports are delivered to
+    Mailbox: str = ""  # empty: Inbox
+
+
 class Domain(msgspec.Struct, forbid_unknown_fields=True):
     LocalpartCatchallSeparator: str = "+"  # addresses local+anything@domain reach local@domain
     DKIM: DKIM = msgspec.field(default_factory=DKIM)
+    DMARC: ReportsAddress | None = None  # RFC 7489 7.2: aggregate reports (rua= of _dmarc)
+    TLSRPT: ReportsAddress | None = None  # RFC 8460 3: TLS reports (rua= of _smtp._tls)
+
+
+class Postmaster(msgspec.Struct, forbid_unknown_fields=True):
+    """RFC 5321 4.5.1: every domain and the host itself must take mail for postmaster."""
+
+    Account: str  # gets postmaster@ every domain without its own postmaster address, and of the host name
+    Mailbox: str = ""  # empty: Inbox
 
 
 class OutgoingWebhook(msgspec.Struct, forbid_unknown_fields=True):
@@ -128,6 +145,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     MaxMessageSize: int = 100 * 1024 * 1024
     # localserve: accept mail for every address, deliver all outgoing mail to ourselves.
     Localserve: bool = False
+    Postmaster: Postmaster | None = None
     Queue: Queue = msgspec.field(default_factory=Queue)
     DNS: DNS = msgspec.field(default_factory=DNS)
     Listeners: dict[str, Listener] = msgspec.field(default_factory=dict)
@@ -186,7 +204,15 @@ def validate(config: Config) -> None:
             domain = address.rpartition("@")[2]
             if "@" not in address or domain not in config.Domains:
                 raise ConfigError(f"account {name}: destination {address!r} must be user@domain or @domain of a configured domain")
+    if config.Postmaster and config.Postmaster.Account not in config.Accounts:
+        raise ConfigError(f"Postmaster: account {config.Postmaster.Account!r} not configured in Accounts")
     for name, domain in config.Domains.items():
+        for field in ("DMARC", "TLSRPT"):
+            reports = getattr(domain, field)
+            if reports and reports.Account not in config.Accounts:
+                raise ConfigError(f"domain {name}: {field}: account {reports.Account!r} not configured in Accounts")
+            if reports and (not reports.Localpart or "@" in reports.Localpart):
+                raise ConfigError(f"domain {name}: {field}: Localpart {reports.Localpart!r} must be a localpart")
         for selector in domain.DKIM.Sign:
             if selector not in domain.DKIM.Selectors:
                 raise ConfigError(f"domain {name}: DKIM: signing selector {selector!r} not in Selectors")
@@ -267,25 +293,45 @@ def login_account(config: Config, address: str) -> str | None:
 def delivery_account(config: Config, address: str, localserve_fallback: bool = True) -> tuple[str, str] | None:
     """(account, mailbox) that mail for address goes to, or None when nobody takes it.
 
-    Tried in order: the exact address; the localpart cut at the domain's
-    catchall separator; the domain catchall "@domain"; in localserve, the
-    first account (every address is accepted).
+    Tried in order, as in mox: postmaster of the host name (the Postmaster
+    account); the exact address; the domain's DMARC and TLS report addresses;
+    the localpart cut at the domain's catchall separator; the domain
+    catchall "@domain"; postmaster of the domain (the Postmaster account);
+    in localserve, the first account (every address is accepted).
     """
     local, _, domain = address.strip().rpartition("@")
     domain = domain.lower()
-    candidates = [f"{local}@{domain}"]
+    postmaster = config.Postmaster if local.lower() == "postmaster" else None
+    if postmaster and domain in host_names(config):
+        return postmaster.Account, postmaster.Mailbox or "Inbox"
     dom = config.Domains.get(domain)
+    base = local
     if dom and dom.LocalpartCatchallSeparator and dom.LocalpartCatchallSeparator in local:
-        candidates.append(f"{local.split(dom.LocalpartCatchallSeparator, 1)[0]}@{domain}")
+        base = local.split(dom.LocalpartCatchallSeparator, 1)[0]
+    candidates = [f"{local}@{domain}"]
+    if base != local:
+        candidates.append(f"{base}@{domain}")
     candidates.append(f"@{domain}")
-    for candidate in candidates:
+    for index, candidate in enumerate(candidates):
         for name, account in config.Accounts.items():
             for dest, destination in account.Destinations.items():
                 if dest.lower() == candidate.lower():
                     return name, destination.Mailbox or "Inbox"
+        if index == 0 and dom:
+            for reports in (dom.DMARC, dom.TLSRPT):
+                if reports and base.lower() == reports.Localpart.lower():
+                    return reports.Account, reports.Mailbox or "Inbox"
+    if postmaster and dom:
+        return postmaster.Account, postmaster.Mailbox or "Inbox"
     if localserve_fallback and config.Localserve and config.Accounts:
         return next(iter(config.Accounts)), "Inbox"
     return None
+
+
+def host_names(config: Config) -> set[str]:
+    """The server's own names: Hostname and those of the listeners, lower case."""
+    return {name.lower().rstrip(".") for name in [config.Hostname] + [l.Hostname for l in config.Listeners.values()]
+            if name}
 
 
 def may_send_as(config: Config, account: str, address: str) -> bool:
