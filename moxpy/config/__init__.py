@@ -10,12 +10,27 @@ running listeners.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 
 import msgspec
 
 CONFIG_FILE = "mox.toml"
+
+# mox's log level names (mlog.Levels), as Python logging levels. We write no
+# protocol transcripts, so the trace levels log what debug does.
+LOG_LEVELS = {
+    "tracedata": logging.DEBUG,
+    "traceauth": logging.DEBUG,
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "print": logging.CRITICAL,
+}
 
 
 class Service(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
@@ -141,7 +156,7 @@ class DNS(msgspec.Struct, forbid_unknown_fields=True):
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     Hostname: str = "localhost"
     DataDir: str = "data"  # relative to the directory of the config file
-    LogLevel: str = "info"
+    LogLevel: str = "info"  # one of LOG_LEVELS
     MaxMessageSize: int = 100 * 1024 * 1024
     # localserve: accept mail for every address, deliver all outgoing mail to ourselves.
     Localserve: bool = False
@@ -195,6 +210,8 @@ def load(path: str) -> Config:
 
 
 def validate(config: Config) -> None:
+    if config.LogLevel not in LOG_LEVELS:
+        raise ConfigError(f"LogLevel: {config.LogLevel!r} is not a log level; one of: {', '.join(LOG_LEVELS)}")
     if config.Queue.Delivery not in ("", "local", "direct"):
         raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():
