@@ -97,9 +97,10 @@ class Server:
         self._smtp_handlers: list = []
 
     def get_config(self) -> configlib.Config:
-        """The current config: reloaded when the file was replaced, so account,
-        address and password changes made with the command line apply at once.
-        Listener, port and queue settings are read at start only."""
+        """The current config: reloaded when the file was replaced, so changes to
+        accounts, domains, Postmaster and the queue's retry settings apply at
+        once. What is read at start only (listeners, Hostname, DNS, ...) is
+        listed in configlib.HEADER, the comment atop every written config."""
         try:
             st = os.stat(self.config.path)
             stamp = (st.st_ino, st.st_mtime_ns, st.st_size)

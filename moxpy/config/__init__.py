@@ -277,8 +277,18 @@ def save(config: Config, path: str | None = None) -> None:
 
 HEADER = """\
 # moxpy configuration. Field names follow mox's config where they exist.
-# Durations are in seconds. Changes take effect after a restart, except
-# account and address changes made with `mox.py account|address`.
+# Durations are in seconds.
+#
+# A running server rereads this file when it changes, whether edited by hand
+# or by `mox.py account|address|domain`; a file with an error is not used
+# (the server logs the error and keeps the previous one).
+# Applied at once: Accounts (passwords, addresses, webhooks, send limits),
+# Domains (addresses, catchall separator, DKIM keys and signing, DMARC and
+# TLSRPT report addresses), Postmaster, and Queue.BackoffFirst,
+# Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
+# Applied only at start, so restart after changing: Listeners (IPs, ports,
+# TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,
+# Localserve, DNS, and Queue.Delivery, Queue.SMTPPort, Queue.TLSCAFile.
 #
 # Per-account webhooks (see docs/webapi.md), for example:
 #
