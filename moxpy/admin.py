@@ -157,7 +157,8 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("serve", help="run the mail server from a config file")
     config_arg(p)
-    p.add_argument("-loglevel", "--loglevel", choices=["debug", "info", "warn", "error"], help="log level")
+    p.add_argument("-loglevel", "--loglevel", choices=list(configlib.LOG_LEVELS), metavar="LEVEL",
+                   help=f"log level, one of {', '.join(configlib.LOG_LEVELS)} (default from config)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("config", help="check a config file")

@@ -19,11 +19,14 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import time
+import unicodedata
 from collections import deque
 
 import scramp
 from passlib.hash import argon2
+from scramp.core import Gs2Header
 
 from . import config as configlib
 
@@ -64,6 +67,70 @@ def parse_scram_verifier(text: str) -> tuple[bytes, bytes, bytes, int] | None:
         return (base64.b64decode(salt), base64.b64decode(stored_key), base64.b64decode(server_key), int(iterations))
     except (ValueError, binascii.Error):
         return None
+
+
+# RFC 5802 5.1: in a saslname, "," is sent as "=2C" and "=" as "=3D"; no other "=".
+_SASLNAME = re.compile(r"^(?:[^=,]|=2C|=3D)+$")
+
+
+def split_gs2_authzid(client_first: str) -> tuple[str, str, str]:
+    """RFC 5802 7: a client-first message starts with the GS2 header, a
+    channel binding flag and an optional "a=" authorization identity, each
+    ended by ",". Returns (authzid, the header as sent, the message with the
+    authzid left out); ScramException when the header is malformed."""
+    flag, comma1, rest = client_first.partition(",")
+    field, comma2, bare = rest.partition(",")
+    if not (comma1 and comma2):
+        raise scramp.ScramException("malformed GS2 header")
+    if not field:
+        return "", f"{flag},,", client_first
+    if not field.startswith("a=") or not _SASLNAME.match(field[2:]):
+        raise scramp.ScramException("malformed authorization identity in GS2 header")
+    authzid = field[2:].replace("=2C", ",").replace("=3D", "=")
+    return unicodedata.normalize("NFC", authzid), f"{flag},{field},", f"{flag},,{bare}"
+
+
+class _SentGs2Header(Gs2Header):
+    """scramp's GS2 header, rendered as the client sent it: the client-final
+    message repeats the header, authzid included, in its channel binding
+    attribute (RFC 5802 7, "c="), and is checked against exactly these bytes."""
+
+    def __init__(self, parsed: Gs2Header, sent: str):
+        super().__init__(parsed.gs2_char, parsed.cb_name)
+        self._sent = sent
+
+    def __str__(self) -> str:
+        return self._sent
+
+
+class ScramLogin:
+    """The server side of one SCRAM-SHA-256 exchange (RFC 5802, RFC 7677), on
+    scramp, which refuses an authorization identity in the GS2 header. Many
+    clients (gsasl, and so neomutt) send their own login there; the caller
+    decides from authzid and username whether to go on."""
+
+    def __init__(self, lookup):
+        self.username = ""  # the login the client claims, SASLprep'ed
+        self.authzid = ""  # who the client wants to act as; empty: itself
+
+        def auth_fn(username: str):
+            self.username = username
+            return lookup(username)
+
+        self._server = _scram.make_server(auth_fn)
+
+    def server_first(self, client_first: str) -> str:
+        authzid, sent_header, without_authzid = split_gs2_authzid(client_first)
+        self._server.set_client_first(without_authzid)
+        if authzid:
+            self.authzid = authzid
+            self._server.gs2_header = _SentGs2Header(self._server.gs2_header, sent_header)
+        return self._server.get_server_first()
+
+    def server_final(self, client_final: str) -> str:
+        """The server-final message; ScramException unless the client proved it knows the password."""
+        self._server.set_client_final(client_final)
+        return self._server.get_server_final()
 
 
 def verify_password(password: str, password_hash: str) -> bool:

@@ -9,8 +9,10 @@ imports twisted.internet.reactor.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
+import socket
 import ssl
 import sys
 
@@ -42,6 +44,36 @@ def install_reactor() -> asyncio.AbstractEventLoop:
     return loop
 
 
+class ListenError(Exception):
+    """A listening socket could not be made; the message names the service, address and port."""
+
+
+def listen_socket(service: str, ip: str, port: int) -> socket.socket:
+    """A listening TCP socket for every listener, asyncio's and Twisted's alike.
+
+    IPv6 sockets are IPv6-only: Linux by default lets "::" take IPv4 too,
+    and then the "0.0.0.0" and "::" of one listener (as quickstart writes
+    them) collide on the same port.
+    """
+    where = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
+    except ValueError:
+        raise ListenError(f"cannot listen for {service} on {where}: not an IP address") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((ip, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError as e:
+        sock.close()
+        raise ListenError(f"cannot listen for {service} on {where}: {e.strerror or e}") from None
+    return sock
+
+
 def server_schema(conn) -> None:
     queue_schema(conn)
     suppression_schema(conn)
@@ -62,11 +94,13 @@ class Server:
         self.webhooks: Webhooks | None = None
         self.suppressions: Suppressions | None = None
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
+        self._smtp_handlers: list = []
 
     def get_config(self) -> configlib.Config:
-        """The current config: reloaded when the file was replaced, so account,
-        address and password changes made with the command line apply at once.
-        Listener, port and queue settings are read at start only."""
+        """The current config: reloaded when the file was replaced, so changes to
+        accounts, domains, Postmaster and the queue's retry settings apply at
+        once. What is read at start only (listeners, Hostname, DNS, ...) is
+        listed in configlib.HEADER, the comment atop every written config."""
         try:
             st = os.stat(self.config.path)
             stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -113,7 +147,7 @@ class Server:
         return result
 
     async def start(self) -> None:
-        from twisted.internet import reactor
+        from twisted.protocols.tls import TLSMemoryBIOFactory
         from twisted.web import server as webserver
 
         from .webapi.methods import API
@@ -145,15 +179,11 @@ class Server:
                 # Room for a maximum-size message sent base64-encoded inside form-encoded JSON.
                 site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
                 site.log = lambda request: None  # calls are logged by the resource
+                if tls and listener.TLS is None:
+                    raise configlib.ConfigError(f"{service_name} needs a TLS certificate in the listener")
+                factory = TLSMemoryBIOFactory(self._twisted_tls(listener), False, site) if tls else site
                 for ip in listener.IPs:
-                    if tls:
-                        if listener.TLS is None:
-                            raise configlib.ConfigError(f"{service_name} needs a TLS certificate in the listener")
-                        port = reactor.listenSSL(service.Port, site, self._twisted_tls(listener), interface=ip)
-                    else:
-                        port = reactor.listenTCP(service.Port, site, interface=ip)
-                    self._twisted_ports.append(port)
-                    log.info("listening service=%s address=%s:%d", service_name.lower(), ip, service.Port)
+                    self._listen_twisted(service_name.lower(), ip, service.Port, factory)
 
         self._start_imap(authenticator)
         self.queue.start()
@@ -168,6 +198,7 @@ class Server:
         if self.webhooks:
             delivery.hooks = self.webhooks.incoming
         submission = SubmissionHandler(self.get_config, self.queue, authenticator, config.Hostname)
+        self._smtp_handlers = [delivery, submission]
         for listener in config.Listeners.values():
             hostname = listener.Hostname or config.Hostname
             tls = self.tls_context(listener)
@@ -190,13 +221,24 @@ class Server:
                                               auth_require_tls=False, **common)))
             for name, port, server_tls, factory in services:
                 for ip in listener.IPs:
-                    self._asyncio_servers.append(
-                        await loop.create_server(factory, ip, port, ssl=server_tls, reuse_address=True))
+                    sock = listen_socket(name, ip, port)
+                    self._asyncio_servers.append(await loop.create_server(factory, sock=sock, ssl=server_tls))
                     log.info("listening service=%s address=%s:%d", name, ip, port)
+
+    def _listen_twisted(self, name: str, ip: str, port: int, factory) -> None:
+        """A Twisted listener (IMAP, HTTP) on a socket from listen_socket."""
+        from twisted.internet import reactor
+
+        sock = listen_socket(name, ip, port)
+        try:
+            self._twisted_ports.append(reactor.adoptStreamPort(sock.fileno(), sock.family, factory))
+        finally:
+            sock.close()  # Twisted listens on its own duplicate of the descriptor
+        log.info("listening service=%s address=%s:%d", name, ip, port)
 
     def _start_imap(self, authenticator: authlib.Authenticator) -> None:
         """IMAP (with STARTTLS) and IMAPS listeners of every listener that enables them."""
-        from twisted.internet import reactor
+        from twisted.protocols.tls import TLSMemoryBIOFactory
 
         from .imapserver import IMAPFactory
 
@@ -213,16 +255,17 @@ class Server:
                 # localserve is for development on loopback: passwords may go without TLS there, as in mox.
                 factory = IMAPFactory(self.store, authenticator, self.get_config, tls_options=options,
                                       implicit_tls=implicit, plaintext_login=config.Localserve)
+                if implicit:
+                    factory = TLSMemoryBIOFactory(options, False, factory)
                 for ip in listener.IPs:
-                    if implicit:
-                        port = reactor.listenSSL(service.Port, factory, options, interface=ip)
-                    else:
-                        port = reactor.listenTCP(service.Port, factory, interface=ip)
-                    self._twisted_ports.append(port)
-                    log.info("listening service=%s address=%s:%d", "imaps" if implicit else "imap", ip, service.Port)
+                    self._listen_twisted("imaps" if implicit else "imap", ip, service.Port, factory)
 
     async def stop(self) -> None:
         log.info("shutting down")
+        # Commands stalled by localserve's "timeout" localparts answer now; in
+        # localserve the queue's own deliveries may be among them.
+        for handler in self._smtp_handlers:
+            handler.stop()
         # The queue first, while the listeners still take connections: in
         # localserve its deliveries in flight go to our own SMTP listener.
         if self.queue:
@@ -259,8 +302,10 @@ def run(config: configlib.Config, on_ready=None) -> int:
         try:
             await server.start()
         except Exception as e:
-            log.error("starting: %s", e, exc_info=not isinstance(e, (OSError, configlib.ConfigError)))
-            print(f"mox: cannot start: {e}", file=sys.stderr)
+            if not isinstance(e, (ListenError, OSError, configlib.ConfigError)):
+                log.exception("starting")
+            # One line, naming what failed (for a listener: service, address and port).
+            print(f"mox: cannot start: {e}", file=sys.stderr, flush=True)
             status["code"] = 1
             reactor.stop()
             return

@@ -33,6 +33,7 @@ class RawSMTP:
 
     def close(self) -> None:
         try:
+            self.file.close()  # else the socket stays open while its file object lives
             self.sock.close()
         except OSError:
             pass

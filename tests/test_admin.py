@@ -119,3 +119,60 @@ def test_domain_add_with_catchall_then_del(new_server):
     resp = httpx.post(srv.base_url + "Send", auth=(ADDRESS, PASSWORD), data={"request": (
         '{"From": [{"Address": "sales@example.org"}], "To": [{"Address": "mox@localhost"}], "Text": "x"}')})
     assert resp.status_code == 400 and resp.json()["Code"] == "badFrom"
+
+
+def test_log_level_must_be_one_of_mox_names(new_server):
+    srv = new_server()
+    config = srv.config.path
+    text = open(config).read()
+    with open(config, "w") as f:
+        f.write(text.replace('LogLevel = "info"', 'LogLevel = "verbose"'))
+    out = mox("config", "test", "-config", config)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("mox: LogLevel: 'verbose' is not a log level; one of: tracedata, traceauth, trace,")
+    # mox's trace levels are accepted (logging what debug does here).
+    with open(config, "w") as f:
+        f.write(text.replace('LogLevel = "info"', 'LogLevel = "traceauth"'))
+    assert mox("config", "test", "-config", config).returncode == 0
+    srv.start()
+    assert any(" debug " in line for line in srv.output)
+
+
+def test_command_line_errors_are_one_line(new_server, tmp_path):
+    srv = new_server()
+    config = srv.config.path
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    cases = [
+        ("quickstart", "notanaddress", "-dir", str(tmp_path / "q1")),
+        ("quickstart", "you@", "-dir", str(tmp_path / "q2")),
+        ("quickstart", "a b@example.com", "-dir", str(tmp_path / "q3")),
+        ("quickstart", "you@example.com", "-hostname", "bad host", "-dir", str(tmp_path / "q4")),
+        ("quickstart", "you@example.com", "-dir", str(a_file / "sub")),
+        ("domain", "add", "bad domain", "-config", config),
+        ("domain", "del", "bad domain", "-config", config),
+        ("domain", "add", "example.org", "nobody", "-config", config),
+        ("account", "add", "bob", "not an address", "-config", config),
+        ("account", "add", "bob", "bob@", "-config", config),
+        ("account", "del", "nobody", "-config", config),
+        ("account", "list", "-config", str(tmp_path / "missing.toml")),
+        ("address", "add", "x y@localhost", "mox", "-config", config),
+        ("address", "del", "@bad domain", "-config", config),
+        ("address", "add", "x@localhost", "-config", config),
+        ("queue", "list", "-ids", "abc", "-config", config),
+        ("queue", "webhook", "list", "-queuemsgid", "abc", "-config", config),
+        ("queue", "hold", "-ids", "1", "-config", config),
+        ("queue", "bogus", "-config", config),
+        ("serve", "-config", str(tmp_path / "missing.toml")),
+        ("serve", "-loglevel", "verbose", "-config", config),
+        ("localserve", "-dir", str(a_file / "sub")),
+        ("localserve", "-loglevel", "verbose"),
+        ("example", "nope"),
+        ("nosuchcommand",),
+        (),
+    ]
+    for args in cases:
+        out = mox(*args, cwd=tmp_path)
+        assert out.returncode != 0, args
+        lines = out.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("mox: "), (args, out.stderr)

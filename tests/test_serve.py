@@ -186,6 +186,23 @@ def test_unknown_recipients_are_refused_at_rcpt(serve):
         assert s.rcpt("elsewhere@example.net")[0] == 550
 
 
+def test_report_and_postmaster_addresses_accept_mail(serve):
+    # The rua= addresses quickstart published, and postmaster (RFC 5321 4.5.1) of
+    # the domain and of the host, deliver to the account.
+    records = zone_records(serve.quickstart_output)
+    dmarc = re.search(r"rua=mailto:([^;\s]+)", records[("_dmarc.example.com", "TXT")][0]).group(1)
+    tlsrpt = re.search(r"rua=mailto:([^;\s]+)", records[("_smtp._tls.example.com", "TXT")][0]).group(1)
+    recipients = [dmarc, tlsrpt, "postmaster@example.com", "Postmaster@mail.example.com", "postmaster"]
+    for rcpt in recipients:
+        subject = f"for {rcpt}"
+        with smtplib.SMTP("127.0.0.1", serve.ports["SMTP"], timeout=10) as s:
+            s.ehlo("client.example.org")
+            s.mail("someone@example.org")
+            assert s.rcpt(rcpt) == (250, b"2.1.5 recipient ok"), rcpt
+            assert s.data(f"From: someone@example.org\r\nSubject: {subject}\r\n\r\nreport\r\n".encode())[0] == 250
+        serve.wait_for(lambda: [r for r in serve.stored() if r["subject"] == subject])
+
+
 def test_account_add_passwd_del_apply_at_once(serve):
     out = serve.mox("account", "add", "bob", "bob@example.com", "-password", "bob-secret-1")
     assert out.returncode == 0, out.stderr

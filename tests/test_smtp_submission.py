@@ -282,3 +282,73 @@ def test_auth_scram_sha_256(srv):
     assert (code, text[:5]) == (535, "5.7.8")
     code, text = scram_login(srv.submission_port, "nobody@localhost", PASSWORD)
     assert (code, text[:5]) == (535, "5.7.8")
+
+
+def scram_login_with_authzid(port: int, authzid: str, username: str, password: str) -> tuple[int, str]:
+    """AUTH SCRAM-SHA-256 as gsasl clients (neomutt) do it, with an authorization
+    identity in the GS2 header ("n,a=...,"), which scramp's client cannot send:
+    the client side of RFC 5802 3 written out. The final reply."""
+    import base64
+    import hashlib
+    import hmac
+    import secrets
+
+    from .rawsmtp import RawSMTP
+
+    b64 = lambda data: base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()  # noqa: E731
+    header = f"n,a={authzid},"
+    bare = f"n={username},r={secrets.token_urlsafe(18)}"
+    with RawSMTP(port) as c:
+        c.cmd("EHLO client.example")
+        code, text = c.cmd("AUTH SCRAM-SHA-256 " + b64(header + bare))
+        if code != 334:
+            return code, text
+        server_first = base64.b64decode(text).decode()
+        fields = dict(f.split("=", 1) for f in server_first.split(","))
+        salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
+        client_key = hmac.digest(salted, b"Client Key", "sha256")
+        without_proof = f"c={b64(header)},r={fields['r']}"
+        auth_message = f"{bare},{server_first},{without_proof}".encode()
+        signature = hmac.digest(hashlib.sha256(client_key).digest(), auth_message, "sha256")
+        proof = bytes(a ^ b for a, b in zip(client_key, signature))
+        code, text = c.cmd(b64(f"{without_proof},p={b64(proof)}"))
+        if code != 334:
+            return code, text
+        server_key = hmac.digest(salted, b"Server Key", "sha256")
+        expected = "v=" + b64(hmac.digest(server_key, auth_message, "sha256"))
+        assert base64.b64decode(text).decode() == expected  # the server knew our password
+        code, text = c.cmd("")
+        if code == 235:
+            assert c.cmd(f"MAIL FROM:<{ADDRESS}>")[0] == 250
+        return code, text
+
+
+def test_auth_scram_with_authzid_of_the_login_itself(srv):
+    assert scram_login_with_authzid(srv.submission_port, ADDRESS, ADDRESS, PASSWORD) == \
+        (235, "2.7.0 Authentication successful")
+    code, text = scram_login_with_authzid(srv.submission_port, ADDRESS, ADDRESS, "wrong")
+    assert (code, text[:5]) == (535, "5.7.8")
+
+
+def test_auth_scram_with_authzid_of_someone_else_is_refused(srv):
+    code, text = scram_login_with_authzid(srv.submission_port, TRACKED, ADDRESS, PASSWORD)
+    assert (code, text) == (535, "5.7.8 authorization identity must be empty or the login address")
+    # "=" in a saslname is sent as =3D (RFC 5802 5.1): this one is "a=b".
+    code, text = scram_login_with_authzid(srv.submission_port, "a=3Db", ADDRESS, PASSWORD)
+    assert code == 535
+
+
+def test_auth_plain_authzid_must_be_the_login(srv):
+    import base64
+
+    from .rawsmtp import RawSMTP
+
+    def plain(authzid: str) -> tuple[int, str]:
+        with RawSMTP(srv.submission_port) as c:
+            c.cmd("EHLO client.example")
+            token = base64.b64encode(f"{authzid}\0{ADDRESS}\0{PASSWORD}".encode()).decode()
+            return c.cmd("AUTH PLAIN " + token)
+
+    assert plain(ADDRESS) == (235, "2.7.0 Authentication successful")
+    assert plain("") == (235, "2.7.0 Authentication successful")
+    assert plain(TRACKED) == (535, "5.7.8 authorization identity must be empty or the login address")

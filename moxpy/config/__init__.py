@@ -10,12 +10,27 @@ running listeners.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 
 import msgspec
 
 CONFIG_FILE = "mox.toml"
+
+# mox's log level names (mlog.Levels), as Python logging levels. We write no
+# protocol transcripts, so the trace levels log what debug does.
+LOG_LEVELS = {
+    "tracedata": logging.DEBUG,
+    "traceauth": logging.DEBUG,
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "print": logging.CRITICAL,
+}
 
 
 class Service(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
@@ -59,9 +74,26 @@ class DKIM(msgspec.Struct, forbid_unknown_fields=True):
     Sign: list[str] = msgspec.field(default_factory=list)  # selectors outgoing mail is signed with
 
 
+class ReportsAddress(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the reports a domain asks for in DNS arrive (mox's DMARC and TLSRPT sections)."""
+
+    Localpart: str  # the address is LOCALPART@domain, as published in the DNS record's rua=
+    Account: str  # account the reports are delivered to
+    Mailbox: str = ""  # empty: Inbox
+
+
 class Domain(msgspec.Struct, forbid_unknown_fields=True):
     LocalpartCatchallSeparator: str = "+"  # addresses local+anything@domain reach local@domain
     DKIM: DKIM = msgspec.field(default_factory=DKIM)
+    DMARC: ReportsAddress | None = None  # RFC 7489 7.2: aggregate reports (rua= of _dmarc)
+    TLSRPT: ReportsAddress | None = None  # RFC 8460 3: TLS reports (rua= of _smtp._tls)
+
+
+class Postmaster(msgspec.Struct, forbid_unknown_fields=True):
+    """RFC 5321 4.5.1: every domain and the host itself must take mail for postmaster."""
+
+    Account: str  # gets postmaster@ every domain without its own postmaster address, and of the host name
+    Mailbox: str = ""  # empty: Inbox
 
 
 class OutgoingWebhook(msgspec.Struct, forbid_unknown_fields=True):
@@ -124,10 +156,11 @@ class DNS(msgspec.Struct, forbid_unknown_fields=True):
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     Hostname: str = "localhost"
     DataDir: str = "data"  # relative to the directory of the config file
-    LogLevel: str = "info"
+    LogLevel: str = "info"  # one of LOG_LEVELS
     MaxMessageSize: int = 100 * 1024 * 1024
     # localserve: accept mail for every address, deliver all outgoing mail to ourselves.
     Localserve: bool = False
+    Postmaster: Postmaster | None = None
     Queue: Queue = msgspec.field(default_factory=Queue)
     DNS: DNS = msgspec.field(default_factory=DNS)
     Listeners: dict[str, Listener] = msgspec.field(default_factory=dict)
@@ -177,6 +210,8 @@ def load(path: str) -> Config:
 
 
 def validate(config: Config) -> None:
+    if config.LogLevel not in LOG_LEVELS:
+        raise ConfigError(f"LogLevel: {config.LogLevel!r} is not a log level; one of: {', '.join(LOG_LEVELS)}")
     if config.Queue.Delivery not in ("", "local", "direct"):
         raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():
@@ -186,7 +221,15 @@ def validate(config: Config) -> None:
             domain = address.rpartition("@")[2]
             if "@" not in address or domain not in config.Domains:
                 raise ConfigError(f"account {name}: destination {address!r} must be user@domain or @domain of a configured domain")
+    if config.Postmaster and config.Postmaster.Account not in config.Accounts:
+        raise ConfigError(f"Postmaster: account {config.Postmaster.Account!r} not configured in Accounts")
     for name, domain in config.Domains.items():
+        for field in ("DMARC", "TLSRPT"):
+            reports = getattr(domain, field)
+            if reports and reports.Account not in config.Accounts:
+                raise ConfigError(f"domain {name}: {field}: account {reports.Account!r} not configured in Accounts")
+            if reports and (not reports.Localpart or "@" in reports.Localpart):
+                raise ConfigError(f"domain {name}: {field}: Localpart {reports.Localpart!r} must be a localpart")
         for selector in domain.DKIM.Sign:
             if selector not in domain.DKIM.Selectors:
                 raise ConfigError(f"domain {name}: DKIM: signing selector {selector!r} not in Selectors")
@@ -234,8 +277,18 @@ def save(config: Config, path: str | None = None) -> None:
 
 HEADER = """\
 # moxpy configuration. Field names follow mox's config where they exist.
-# Durations are in seconds. Changes take effect after a restart, except
-# account and address changes made with `mox.py account|address`.
+# Durations are in seconds.
+#
+# A running server rereads this file when it changes, whether edited by hand
+# or by `mox.py account|address|domain`; a file with an error is not used
+# (the server logs the error and keeps the previous one).
+# Applied at once: Accounts (passwords, addresses, webhooks, send limits),
+# Domains (addresses, catchall separator, DKIM keys and signing, DMARC and
+# TLSRPT report addresses), Postmaster, and Queue.BackoffFirst,
+# Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
+# Applied only at start, so restart after changing: Listeners (IPs, ports,
+# TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,
+# Localserve, DNS, and Queue.Delivery, Queue.SMTPPort, Queue.TLSCAFile.
 #
 # Per-account webhooks (see docs/webapi.md), for example:
 #
@@ -267,25 +320,45 @@ def login_account(config: Config, address: str) -> str | None:
 def delivery_account(config: Config, address: str, localserve_fallback: bool = True) -> tuple[str, str] | None:
     """(account, mailbox) that mail for address goes to, or None when nobody takes it.
 
-    Tried in order: the exact address; the localpart cut at the domain's
-    catchall separator; the domain catchall "@domain"; in localserve, the
-    first account (every address is accepted).
+    Tried in order, as in mox: postmaster of the host name (the Postmaster
+    account); the exact address; the domain's DMARC and TLS report addresses;
+    the localpart cut at the domain's catchall separator; the domain
+    catchall "@domain"; postmaster of the domain (the Postmaster account);
+    in localserve, the first account (every address is accepted).
     """
     local, _, domain = address.strip().rpartition("@")
     domain = domain.lower()
-    candidates = [f"{local}@{domain}"]
+    postmaster = config.Postmaster if local.lower() == "postmaster" else None
+    if postmaster and domain in host_names(config):
+        return postmaster.Account, postmaster.Mailbox or "Inbox"
     dom = config.Domains.get(domain)
+    base = local
     if dom and dom.LocalpartCatchallSeparator and dom.LocalpartCatchallSeparator in local:
-        candidates.append(f"{local.split(dom.LocalpartCatchallSeparator, 1)[0]}@{domain}")
+        base = local.split(dom.LocalpartCatchallSeparator, 1)[0]
+    candidates = [f"{local}@{domain}"]
+    if base != local:
+        candidates.append(f"{base}@{domain}")
     candidates.append(f"@{domain}")
-    for candidate in candidates:
+    for index, candidate in enumerate(candidates):
         for name, account in config.Accounts.items():
             for dest, destination in account.Destinations.items():
                 if dest.lower() == candidate.lower():
                     return name, destination.Mailbox or "Inbox"
+        if index == 0 and dom:
+            for reports in (dom.DMARC, dom.TLSRPT):
+                if reports and base.lower() == reports.Localpart.lower():
+                    return reports.Account, reports.Mailbox or "Inbox"
+    if postmaster and dom:
+        return postmaster.Account, postmaster.Mailbox or "Inbox"
     if localserve_fallback and config.Localserve and config.Accounts:
         return next(iter(config.Accounts)), "Inbox"
     return None
+
+
+def host_names(config: Config) -> set[str]:
+    """The server's own names: Hostname and those of the listeners, lower case."""
+    return {name.lower().rstrip(".") for name in [config.Hostname] + [l.Hostname for l in config.Listeners.values()]
+            if name}
 
 
 def may_send_as(config: Config, account: str, address: str) -> bool:

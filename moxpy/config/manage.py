@@ -15,7 +15,7 @@ import secrets
 
 from .. import auth
 from ..message.address import AddressError, parse_address, parse_domain
-from . import Account, Config, ConfigError, Destination, Domain, save, validate
+from . import Account, Config, ConfigError, Destination, Domain, ReportsAddress, save, validate
 
 _ACCOUNT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 
@@ -36,6 +36,13 @@ def _address(text: str) -> str:
             raise ConfigError(str(e)) from None
     try:
         return str(parse_address(text))
+    except AddressError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _domain(text: str) -> str:
+    try:
+        return parse_domain(text)[0]
     except AddressError as e:
         raise ConfigError(str(e)) from None
 
@@ -111,24 +118,33 @@ def delete_address(config: Config, address: str) -> None:
 
 
 def add_domain(config: Config, domain: str, account: str = "", localpart: str = "") -> str:
-    """Add a domain with new DKIM keys; with account and localpart also its first address."""
-    from ..message import dkim
+    """Add a domain with new DKIM keys; with account and localpart also its first address.
 
-    domain = parse_domain(domain)[0]
+    The DMARC and TLS report addresses its DNS records name go to the
+    account, else to the postmaster account, as in mox.
+    """
+    from ..message import dkim
+    from .quickstart import DMARC_LOCALPART, TLSRPT_LOCALPART
+
+    domain = _domain(domain)
     if domain in config.Domains:
         raise ConfigError(f"domain {domain!r} already exists")
+    if account and account not in config.Accounts:
+        raise ConfigError(f"no account {account!r}")
     config_dir = os.path.dirname(os.path.abspath(config.path))
-    config.Domains[domain] = Domain(DKIM=dkim.generate_domain_keys(config_dir, domain))
+    reports = account or (config.Postmaster.Account if config.Postmaster else "")
+    config.Domains[domain] = Domain(
+        DKIM=dkim.generate_domain_keys(config_dir, domain),
+        DMARC=ReportsAddress(DMARC_LOCALPART, reports) if reports else None,
+        TLSRPT=ReportsAddress(TLSRPT_LOCALPART, reports) if reports else None)
     if account:
-        if account not in config.Accounts:
-            raise ConfigError(f"no account {account!r}")
         config.Accounts[account].Destinations[f"{localpart}@{domain}" if localpart else f"@{domain}"] = Destination()
     _commit(config)
     return domain
 
 
 def delete_domain(config: Config, domain: str) -> None:
-    domain = parse_domain(domain)[0]
+    domain = _domain(domain)
     if domain not in config.Domains:
         raise ConfigError(f"no domain {domain!r}")
     users = [name for name, acc in config.Accounts.items()

@@ -12,12 +12,15 @@ import os
 
 from ..message import dkim
 from ..message.address import parse_address, parse_domain
-from . import (TLS, Config, ConfigError, Destination, Domain, Listener, Service, WebService, load)
+from . import (TLS, Config, ConfigError, Destination, Domain, Listener, Postmaster, ReportsAddress, Service,
+               WebService, load)
 from . import Account as AccountConfig
 from .manage import generate_password, set_password
 from .tls import generate_self_signed
 
 DAY = 24 * 3600.0
+DMARC_LOCALPART = "dmarc-reports"  # rua= of the _dmarc record
+TLSRPT_LOCALPART = "tls-reports"  # rua= of the _smtp._tls record
 
 
 def create(directory: str, address: str, hostname: str = "", password: str = "") -> tuple[Config, str]:
@@ -48,7 +51,12 @@ def create(directory: str, address: str, hostname: str = "", password: str = "")
         Hostname=hostname,
         DataDir="../data",
         Listeners={"public": listener},
-        Domains={domain: Domain(DKIM=dkim.generate_domain_keys(config_dir, domain))},
+        # The addresses the DNS records below point at, and postmaster (RFC 5321
+        # 4.5.1), go to the account, as in mox's quickstart.
+        Postmaster=Postmaster(Account=account_name),
+        Domains={domain: Domain(DKIM=dkim.generate_domain_keys(config_dir, domain),
+                                DMARC=ReportsAddress(DMARC_LOCALPART, account_name),
+                                TLSRPT=ReportsAddress(TLSRPT_LOCALPART, account_name))},
         Accounts={account_name: AccountConfig(
             Domain=domain, FullName="", Destinations={str(addr): Destination()},
             KeepRetiredMessagePeriod=7 * DAY, KeepRetiredWebhookPeriod=7 * DAY)},
@@ -66,20 +74,25 @@ def dns_records(config: Config, ip4: str = "", ip6: str = "") -> list[str]:
              f"{host}.  A     {ip4 or '192.0.2.10'}"]
     lines.append(f"{host}.  AAAA  {ip6 or '2001:db8::10'}")
     lines.append(f"{host}.  TXT   \"v=spf1 a -all\"")
-    for domain in config.Domains:
+    for domain, domain_config in config.Domains.items():
         ascii_domain = parse_domain(domain)[1]
+        # Reports are asked for only where an account takes them.
+        dmarc = domain_config.DMARC
+        rua = f"; rua=mailto:{dmarc.Localpart}@{ascii_domain}" if dmarc else ""
         lines += ["", f";; Domain {domain}:",
                   f"{ascii_domain}.  MX  10 {host}.",
                   f"{ascii_domain}.  TXT \"v=spf1 mx -all\"",
-                  f"_dmarc.{ascii_domain}.  TXT \"v=DMARC1; p=reject; rua=mailto:dmarc-reports@{ascii_domain}\""]
+                  f"_dmarc.{ascii_domain}.  TXT \"v=DMARC1; p=reject{rua}\""]
         for key in dkim.selector_keys(config, domain):
             record = key.dns_record()
             # TXT strings are at most 255 octets (RFC 1035 3.3.14): split long RSA keys.
             parts = " ".join(f'"{record[i:i + 255]}"' for i in range(0, len(record), 255))
             lines.append(f"{key.selector}._domainkey.{ascii_domain}.  TXT {parts}")
-        lines += [";; Optional: TLS reports and client autoconfiguration (RFC 8460, RFC 6186).",
-                  f"_smtp._tls.{ascii_domain}.  TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{ascii_domain}\"",
-                  f"_submissions._tcp.{ascii_domain}.  SRV 0 1 465 {host}.",
+        tlsrpt = domain_config.TLSRPT
+        lines += [";; Optional: TLS reports and client autoconfiguration (RFC 8460, RFC 6186)."]
+        if tlsrpt:
+            lines.append(f"_smtp._tls.{ascii_domain}.  TXT \"v=TLSRPTv1; rua=mailto:{tlsrpt.Localpart}@{ascii_domain}\"")
+        lines += [f"_submissions._tcp.{ascii_domain}.  SRV 0 1 465 {host}.",
                   f"_submission._tcp.{ascii_domain}.  SRV 0 1 587 {host}.",
                   f"_imaps._tcp.{ascii_domain}.  SRV 0 1 993 {host}.",
                   f"_imap._tcp.{ascii_domain}.  SRV 0 1 143 {host}."]

@@ -132,6 +132,26 @@ class SMTPProtocol(SMTP):
                 self._messages += 1
         await super().push(status)
 
+    async def stall(self, seconds: float, stopping: asyncio.Event) -> None:
+        """Hold the current command for up to seconds without holding up other
+        connections. Ends early when stopping is set; a client that disconnects
+        ends it too, as aiosmtpd then cancels the session's task."""
+        # aiosmtpd's idle timer would close the connection after 5 minutes.
+        self._reset_timeout(seconds + 60)
+        peer = self.session.peer[0] if self.session is not None and isinstance(self.session.peer, tuple) else "-"
+        log.info("stalling command for localserve timeout localpart remote=%s seconds=%d", peer, seconds)
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(stopping.wait(), seconds)
+            reason = "server stopping"
+        except TimeoutError:
+            reason = "time up"
+        except asyncio.CancelledError:
+            log.info("stall ended reason=%r remote=%s duration=%.1fs", "client disconnected", peer,
+                     time.monotonic() - started)
+            raise
+        log.info("stall ended reason=%r remote=%s duration=%.1fs", reason, peer, time.monotonic() - started)
+
     async def smtp_EHLO(self, hostname: str):
         # RFC 2034 3: replies to EHLO itself carry no enhanced codes.
         self._in_hello = True
@@ -146,7 +166,25 @@ _HELLO_NAME = re.compile(r"^(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9A-Fa-f:.IPv6]+\])$")
 
 
 class Handler:
-    """What both roles share: the EHLO reply, and errors that escape a handler."""
+    """What both roles share: the EHLO reply, errors that escape a handler,
+    and localserve's simulated failures."""
+
+    _stopping: asyncio.Event | None = None
+
+    def _stopping_event(self) -> asyncio.Event:
+        if self._stopping is None:
+            self._stopping = asyncio.Event()
+        return self._stopping
+
+    def stop(self) -> None:
+        """The server is stopping: release commands stalled by "timeout" localparts."""
+        self._stopping_event().set()
+
+    async def simulate(self, server: SMTPProtocol, failure) -> str:
+        """The reply of a localserve.Failure, after its stall if it has one."""
+        if failure.stall:
+            await server.stall(failure.stall, self._stopping_event())
+        return failure.reply
 
     async def handle_exception(self, error: Exception) -> str:
         # Instead of aiosmtpd's "500 Error: (ExceptionName) ...": no internals to the client.

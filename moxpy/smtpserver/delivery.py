@@ -146,9 +146,9 @@ class DeliveryHandler(Handler):
             except AddressError as e:
                 return f"553 5.1.7 malformed sender address: {e}"
         if self.get_config().Localserve:
-            error = localserve.error_at("MAIL", address)
-            if error:
-                return error
+            failure = localserve.error_at("MAIL", address)
+            if failure:
+                return await self.simulate(server, failure)
         envelope.mail_from = address  # "<>" for the null reverse path: aiosmtpd needs it non-empty
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 sender ok"
@@ -171,9 +171,9 @@ class DeliveryHandler(Handler):
         except AddressError as e:
             return f"553 5.1.3 malformed recipient address: {e}"
         if config.Localserve:
-            error = localserve.error_at("RCPT", address)
-            if error:
-                return error
+            failure = localserve.error_at("RCPT", address)
+            if failure:
+                return await self.simulate(server, failure)
         if configlib.delivery_account(config, address) is None:
             return "550 5.1.1 no such user"
         envelope.rcpt_tos.append(address)
@@ -191,7 +191,12 @@ class DeliveryHandler(Handler):
 
         recipients = list(envelope.rcpt_tos)
         if config.Localserve:
-            errors = {rcpt: localserve.error_at("DATA", rcpt) for rcpt in recipients}
+            failures = {rcpt: localserve.error_at("DATA", rcpt) for rcpt in recipients}
+            stall = next((f for f in failures.values() if f and f.stall), None)
+            if stall:
+                # mox holds the whole transaction for a recipient asking for a timeout.
+                return await self.simulate(server, stall)
+            errors = {rcpt: f.reply if f else None for rcpt, f in failures.items()}
             failed = [e for e in errors.values() if e]
             if failed and len(failed) == len(recipients):
                 return _combined_error(failed)

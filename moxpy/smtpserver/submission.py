@@ -151,20 +151,26 @@ class SubmissionHandler(Handler):
             login["account"], login["address"] = found[0], username
             return found[1]
 
-        scram_server = _scram.make_server(verifier)
+        scram = authlib.ScramLogin(verifier)
         try:
-            scram_server.set_client_first(client_first.decode("utf-8"))
-            client_final = await server.challenge_auth(scram_server.get_server_first())
+            server_first = scram.server_first(client_first.decode("utf-8"))
+            # RFC 5802 5.1: acting for another identity is not supported; the
+            # login itself is (gsasl clients send it by default).
+            if scram.authzid and scram.authzid != scram.username:
+                log.info("submission scram login with foreign authzid remote=%s", ip)
+                return AuthResult(success=False, handled=False,
+                                  message="535 5.7.8 authorization identity must be empty or the login address")
+            client_final = await server.challenge_auth(server_first)
             if not isinstance(client_final, bytes):
                 return AuthResult(success=False)
-            scram_server.set_client_final(client_final.decode("utf-8"))
+            server_final = scram.server_final(client_final.decode("utf-8"))
         except (scramp.ScramException, UnicodeDecodeError) as e:
             log.info("submission scram login failed remote=%s: %s", ip, e)
             self.authenticator.failed(ip)
             return AuthResult(success=False, handled=False)
         # RFC 4954 4: SMTP has no room for data with 235, so the server-final
         # message goes in one more challenge, which the client answers empty.
-        if not isinstance(await server.challenge_auth(scram_server.get_server_final()), bytes):
+        if not isinstance(await server.challenge_auth(server_final), bytes):
             return AuthResult(success=False)
         log.info("submission login account=%s address=%s remote=%s mechanism=scram-sha-256", login["account"],
                  login["address"], ip)
@@ -202,9 +208,9 @@ class SubmissionHandler(Handler):
             log.info("submission with foreign mail from account=%s mailfrom=%s", login.account, address)
             return f"550 5.7.1 not allowed to send as {address}"
         if config.Localserve:
-            error = localserve.error_at("MAIL", address)
-            if error:
-                return error
+            failure = localserve.error_at("MAIL", address)
+            if failure:
+                return await self.simulate(server, failure)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 sender ok"
@@ -220,9 +226,9 @@ class SubmissionHandler(Handler):
         except AddressError as e:
             return f"501 5.1.3 invalid recipient address: {e}"
         if self.get_config().Localserve:
-            error = localserve.error_at("RCPT", address)
-            if error:
-                return error
+            failure = localserve.error_at("RCPT", address)
+            if failure:
+                return await self.simulate(server, failure)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 recipient ok"
@@ -245,9 +251,9 @@ class SubmissionHandler(Handler):
             return f"550 5.7.1 not allowed to send as {from_address} (From header)"
         if config.Localserve:
             for rcpt in envelope.rcpt_tos:
-                error = localserve.submission_error(rcpt)
-                if error:
-                    return error
+                failure = localserve.submission_error(rcpt)
+                if failure:
+                    return await self.simulate(server, failure)
         try:
             extra = extra_from_headers(msg)
         except ValueError as e:
@@ -311,7 +317,6 @@ class SubmissionHandler(Handler):
         return f"250 2.0.0 message queued as {','.join(map(str, ids))}"
 
 
-_scram = scramp.ScramMechanism("SCRAM-SHA-256")
 _dummy_verifier: tuple | None = None
 
 
