@@ -276,6 +276,8 @@ class IMAPServer(imap4.IMAP4Server):
 
     def _argument_parsed(self, result, tag, handler, args, parsers, uid) -> None:
         arg, rest = result
+        if rest[:1] == b" ":
+            rest = rest[1:]  # the space between a literal and the next argument
         args.append(arg)
         self._parse_arguments(tag, handler, args, parsers, rest, uid)
 

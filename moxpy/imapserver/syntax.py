@@ -231,6 +231,7 @@ def decode_mailbox(raw: bytes) -> str:
     try:
         name = raw.decode("imap4-utf-7")
         valid = name.encode("imap4-utf-7") == raw
+        name.encode("utf-8")  # no lone UTF-16 surrogates
     except (UnicodeError, ValueError):
         valid = False
     if not valid:
