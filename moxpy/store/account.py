@@ -221,6 +221,10 @@ class Account:
         self._recent_saving: asyncio.Task | None = None
 
     def close(self) -> None:
+        claims = [(self._recent[i], i) for i in self._recent_unsaved if i in self._recent]
+        if claims:
+            self.db.write_sync(lambda conn: conn.executemany(
+                "update mailboxes set recent_uid = max(recent_uid, ?) where id = ?", claims))
         self.db.close()
 
     # Change notifications.
