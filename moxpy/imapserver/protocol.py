@@ -27,8 +27,8 @@ from functools import partial
 
 from twisted.internet import defer, interfaces
 from twisted.mail import imap4
-from twisted.python import failure
 from twisted.mail.imap4 import IllegalClientResponse
+from twisted.python import failure
 from zope.interface import implementer
 
 from .. import __version__
