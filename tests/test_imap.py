@@ -213,10 +213,10 @@ def test_fetch_items_byte_exact(server, multipart):
     assert b'"MIXED" ("boundary" "b1") NIL NIL NIL)' in flat
     assert b'BODY (("TEXT" "PLAIN" ("charset" "utf-8") NIL NIL "7BIT" 40 2)' in flat
 
-    # Without PEEK, \Seen is set and the new flags are reported; the webapi sees it.
+    # Without PEEK, \Seen is set and the new flags are reported (with \Recent: this session saw it first).
     data = fetch_one(client, uid, "(BODY[1])")
     flat = b"".join(x[0] + x[1] if isinstance(x, tuple) else x for x in data)
-    assert b"FLAGS (\\Seen)" in flat
+    assert b"FLAGS (\\Seen \\Recent)" in flat
     meta = server.call("MessageGet", {"MsgID": multipart["id"]}).json()["Meta"]
     assert "\\seen" in meta["Flags"]
     client.logout()
@@ -229,7 +229,7 @@ def test_store_flags_both_ways(server):
     client.select("INBOX")
     typ, data = client.uid("STORE", str(row["uid"]), "+FLAGS", "(\\Flagged $Forwarded custom)")
     assert typ == "OK"
-    assert b"FLAGS (\\Flagged $Forwarded custom)" in data[0]
+    assert b"FLAGS (\\Flagged $Forwarded \\Recent custom)" in data[0]
     flags = server.call("MessageGet", {"MsgID": row["id"]}).json()["Meta"]["Flags"]
     assert set(flags) == {"\\flagged", "$forwarded", "custom"}
 
@@ -237,7 +237,7 @@ def test_store_flags_both_ways(server):
     assert server.call("MessageFlagsAdd", {"MsgID": row["id"], "Flags": ["\\Answered"]}).status_code == 200
     client.noop()
     fetches = client.untagged_responses.pop("FETCH", [])
-    assert any(b"UID %d FLAGS (\\Answered \\Flagged $Forwarded custom)" % row["uid"] in f for f in fetches), fetches
+    assert any(b"UID %d FLAGS (\\Answered \\Flagged $Forwarded \\Recent custom)" % row["uid"] in f for f in fetches), fetches
     typ, data = client.uid("STORE", str(row["uid"]), "FLAGS.SILENT", "()")
     assert typ == "OK" and data == [None]
     assert server.call("MessageGet", {"MsgID": row["id"]}).json()["Meta"]["Flags"] == []
@@ -330,7 +330,7 @@ def test_append_with_and_without_flags_and_date(server):
     uidvalidity, uid = (int(x) for x in client.response("APPENDUID")[1][0].split())
     client.select("Drafts")
     data = fetch_one(client, uid, "(FLAGS INTERNALDATE BODY.PEEK[])")
-    assert b"FLAGS (\\Seen \\Draft)" in data[0][0]
+    assert b"FLAGS (\\Seen \\Draft \\Recent)" in data[0][0]
     assert b'INTERNALDATE "05-Mar-2021 14:15:16 +0000"' in data[0][0] or b"05-Mar-2021" in data[0][0]
     assert data[0][1] == message
     assert client.append("Drafts", None, None, message)[0] == "OK"
@@ -360,11 +360,12 @@ def test_idle_sees_delivery_flags_and_expunge(server):
     deliver(server, simple("idle delivery"))
     line = client.line()
     assert line.endswith(b" EXISTS"), line
+    assert client.line().endswith(b" RECENT")
     row = row_by_subject(server, "idle delivery")
     seq = int(line.split()[1])
 
     assert server.call("MessageFlagsAdd", {"MsgID": row["id"], "Flags": ["\\Seen"]}).status_code == 200
-    assert client.line() == b"* %d FETCH (UID %d FLAGS (\\Seen))" % (seq, row["uid"])
+    assert client.line() == b"* %d FETCH (UID %d FLAGS (\\Seen \\Recent))" % (seq, row["uid"])
 
     assert server.call("MessageDelete", {"MsgID": row["id"]}).status_code == 200
     assert client.line() == b"* %d EXPUNGE" % seq

@@ -33,6 +33,11 @@ FLAG_NAMES = {
     "$mdnsent": b"$MDNSent",
 }
 SYSTEM_FLAGS = b" ".join(FLAG_NAMES.values())
+
+
+def flag_list(keywords: list[str]) -> bytes:
+    """The system flags and a mailbox's keywords, for FLAGS and PERMANENTFLAGS (RFC 3501 7.2.6, 7.1)."""
+    return b" ".join([SYSTEM_FLAGS] + [k.encode("ascii", "replace") for k in keywords])
 _BITS = [(flaglib.BIT[name], value) for name, value in FLAG_NAMES.items()]
 
 
@@ -117,8 +122,10 @@ def parse_items(line: bytes) -> list:
     parser = imap4._FetchParser()
     try:
         parser.parseString(line)
-    except Exception as e:
-        raise FetchError(f"bad fetch attributes: {e}") from None
+    except Exception:
+        # The parser's messages quote the input as Python bytes; say what is expected instead.
+        raise FetchError("bad fetch attributes, expected items like FLAGS, UID, ENVELOPE or BODY.PEEK[HEADER]"
+                         ) from None
     if parser.state:
         raise FetchError("incomplete fetch attributes")
     return items(parser.result)
@@ -127,15 +134,17 @@ def parse_items(line: bytes) -> list:
 # Rendering.
 
 
-_flag_cache: dict[tuple[int, str], bytes] = {}
+_flag_cache: dict[tuple[int, str, bool], bytes] = {}
 
 
-def flags(mask: int, keywords: str) -> bytes:
-    """FLAGS (...) of a row's flags bitmask and keywords JSON."""
-    key = (mask, keywords)
+def flags(mask: int, keywords: str, recent: bool = False) -> bytes:
+    """FLAGS (...) of a row's flags bitmask and keywords JSON, with \\Recent when the session has it."""
+    key = (mask, keywords, recent)
     value = _flag_cache.get(key)
     if value is None:
         names = [name for bit, name in _BITS if mask & bit]
+        if recent:
+            names.append(b"\\Recent")
         if keywords != "[]":
             names += [k.encode() for k in json.loads(keywords)]
         value = b"FLAGS (" + b" ".join(names) + b")"

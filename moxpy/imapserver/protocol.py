@@ -28,6 +28,7 @@ from functools import partial
 from twisted.internet import defer, interfaces
 from twisted.mail import imap4
 from twisted.mail.imap4 import IllegalClientResponse
+from twisted.python import failure
 from zope.interface import implementer
 
 from .. import __version__
@@ -92,10 +93,11 @@ class _Backpressure:
 
 
 def _mailbox(raw: bytes) -> str:
+    """A mailbox name argument; a name no mailbox can have is answered with NO, as for a missing one."""
     try:
         return mailbox_name(syntax.decode_mailbox(raw))
-    except (syntax.SyntaxError_, MailboxError) as e:
-        raise Bad(str(e).encode("utf-8", "replace")) from None
+    except (syntax.MailboxNameError, MailboxError) as e:
+        raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
 
 
 def _display_name(name: str) -> str:
@@ -183,7 +185,7 @@ class IMAPServer(imap4.IMAP4Server):
         except Response as e:
             status, text = e.status, e.text
         except syntax.SyntaxError_ as e:
-            status, text = b"BAD", str(e).encode("utf-8", "replace")
+            status, text = b"BAD", syntax.plain_text(str(e))
         except Exception:
             log.exception("imap command failed account=%s", self.account_name)
             status, text = b"NO", b"[SERVERBUG] internal error"
@@ -218,13 +220,75 @@ class IMAPServer(imap4.IMAP4Server):
             return
         updates = selected.take_updates(allow_expunge)
         lines = [b"* %d EXPUNGE" % n for n in updates.expunged]
+        if updates.keywords is not None:
+            lines += self._flags_lines(updates.keywords)
         if updates.exists is not None:
-            lines.append(b"* %d EXISTS" % updates.exists)
+            # RFC 3501 7.3.2: RECENT comes with the EXISTS that changed it.
+            lines += [b"* %d EXISTS" % updates.exists, b"* %d RECENT" % updates.recent]
         for row in self.account.mailbox_rows(selected.mailbox_id, updates.flags):
             seq = selected.seq(row["uid"])
             if seq:
-                lines.append(b"* %d FETCH (UID %d %s)" % (seq, row["uid"], fetchlib.flags(row["flags"], row["keywords"])))
+                flags = fetchlib.flags(row["flags"], row["keywords"], selected.is_recent(row["uid"]))
+                lines.append(b"* %d FETCH (UID %d %s)" % (seq, row["uid"], flags))
         self._write(lines)
+
+    def _flags_lines(self, keywords: list[str]) -> list[bytes]:
+        """FLAGS and PERMANENTFLAGS of the selected mailbox with its keywords (RFC 3501 7.2.6, 7.1)."""
+        flags = fetchlib.flag_list(keywords)
+        lines = [b"* FLAGS (" + flags + b")"]
+        if not self.selected.readonly:
+            lines.append(b"* OK [PERMANENTFLAGS (" + flags + b" \\*)] flags")
+        return lines
+
+    # Command dispatch: as Twisted's, except that errors are answered in plain words. Twisted's
+    # repeats the exception's text, or the rest of the line as a Python repr, to the client.
+
+    def dispatchCommand(self, tag, cmd, rest, uid=None):
+        handler = self.lookupCommand(cmd)
+        if not handler:
+            self.sendBadResponse(tag, b"unknown command, or not allowed in this state")
+            return
+        self._parse_arguments(tag, handler[0], [self, tag], list(handler[1:]), rest, uid)
+
+    def _parse_arguments(self, tag, handler, args: list, parsers: list, line, uid) -> None:
+        """Parse the arguments in turn (waiting for literals), then run the command."""
+        try:
+            while parsers:
+                parser = parsers.pop(0)
+                if not callable(parser):
+                    args.append(parser)
+                    continue
+                result = parser(self, line)
+                if isinstance(result, defer.Deferred):
+                    result.addCallback(self._argument_parsed, tag, handler, args, parsers, uid)
+                    result.addErrback(self._command_failed, tag)
+                    return
+                arg, line = result
+                args.append(arg)
+            if line:
+                raise IllegalClientResponse("too many arguments")
+            if uid is not None:
+                handler(*args, uid=uid)
+            else:
+                handler(*args)
+        except Exception:
+            self._command_failed(failure.Failure(), tag)
+
+    def _argument_parsed(self, result, tag, handler, args, parsers, uid) -> None:
+        arg, rest = result
+        if rest[:1] == b" ":
+            rest = rest[1:]  # the space between a literal and the next argument
+        args.append(arg)
+        self._parse_arguments(tag, handler, args, parsers, rest, uid)
+
+    def _command_failed(self, reason: failure.Failure, tag) -> None:
+        if reason.check(IllegalClientResponse):
+            self.sendBadResponse(tag, syntax.plain_text(str(reason.value)))
+        elif reason.check(imap4.MismatchedNesting, imap4.MismatchedQuoting):
+            self.sendBadResponse(tag, b"unbalanced parentheses or quotes")
+        else:
+            log.error("imap command failed account=%s", self.account_name, exc_info=reason.value)
+            self.sendBadResponse(tag, b"internal error")
 
     # Argument parsing (fixes and additions to Twisted's).
 
@@ -439,11 +503,12 @@ class IMAPServer(imap4.IMAP4Server):
             raise No(b"[NONEXISTENT] no such mailbox")
         selected = Selected(self.account, box["id"], box["name"], readonly, self)
         status = self.account.mailbox_status(box["id"])
+        flags = fetchlib.flag_list(selected.keywords)
         lines = [
-            b"* FLAGS (" + fetchlib.SYSTEM_FLAGS + b")",
-            b"* OK [PERMANENTFLAGS (" + (b"" if readonly else fetchlib.SYSTEM_FLAGS + b" \\*") + b")] flags",
+            b"* FLAGS (" + flags + b")",
+            b"* OK [PERMANENTFLAGS (" + (b"" if readonly else flags + b" \\*") + b")] flags",
             b"* %d EXISTS" % len(selected.uids),
-            b"* 0 RECENT",
+            b"* %d RECENT" % selected.recent_count(),
         ]
         if status["first_unseen"]:
             seq = selected.seq(status["first_unseen"])
@@ -486,7 +551,7 @@ class IMAPServer(imap4.IMAP4Server):
         except MailboxNotFound:
             raise No(b"[NONEXISTENT] no such mailbox") from None
         except MailboxError as e:
-            raise No(b"[CANNOT] " + str(e).encode()) from None
+            raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
         return b"DELETE completed"
 
     def do_RENAME(self, tag, old, new):
@@ -502,7 +567,7 @@ class IMAPServer(imap4.IMAP4Server):
         except MailboxExists:
             raise No(b"[ALREADYEXISTS] destination mailbox already exists") from None
         except MailboxError as e:
-            raise No(b"[CANNOT] " + str(e).encode()) from None
+            raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
         return b"RENAME completed"
 
     def do_SUBSCRIBE(self, tag, name):
@@ -534,8 +599,8 @@ class IMAPServer(imap4.IMAP4Server):
         command = b"LSUB" if lsub else b"LIST"
         try:
             ref_name, pattern_name = syntax.decode_mailbox(ref), syntax.decode_mailbox(pattern)
-        except syntax.SyntaxError_ as e:
-            raise Bad(str(e).encode()) from None
+        except syntax.MailboxNameError:
+            return command + b" completed"  # no mailbox has such a name
         if not pattern_name and not lsub:
             # RFC 3501 6.3.8: an empty pattern asks for the hierarchy delimiter.
             self._write([b'* LIST (\\Noselect) "/" ""'])
@@ -569,7 +634,7 @@ class IMAPServer(imap4.IMAP4Server):
         if box is None:
             raise No(b"[NONEXISTENT] no such mailbox")
         counts = self.account.mailbox_status(box["id"])
-        values = {b"MESSAGES": counts["messages"], b"RECENT": 0, b"UIDNEXT": box["uidnext"],
+        values = {b"MESSAGES": counts["messages"], b"RECENT": counts["recent"], b"UIDNEXT": box["uidnext"],
                   b"UIDVALIDITY": box["uidvalidity"], b"UNSEEN": counts["unseen"], b"SIZE": counts["size"],
                   b"DELETED": counts["deleted"]}
         out = []
@@ -596,7 +661,7 @@ class IMAPServer(imap4.IMAP4Server):
         try:
             mask, keywords = flaglib.parse([w for w in words if w.lower() != "\\recent"])
         except flaglib.FlagError as e:
-            raise Bad(str(e).encode()) from None
+            raise Bad(syntax.plain_text(str(e))) from None
         received = syntax.parse_date_time(date) if date else None
         box = self.account.mailbox(name)
         if box is None:
@@ -744,7 +809,7 @@ class IMAPServer(imap4.IMAP4Server):
                     if item == "UID":
                         fields.append(b"UID %d" % msg_uid)
                     elif item == "FLAGS":
-                        fields.append(fetchlib.flags(mask, keywords))
+                        fields.append(fetchlib.flags(mask, keywords, selected.is_recent(msg_uid)))
                     elif item == "RFC822.SIZE":
                         fields.append(b"RFC822.SIZE %d" % row["size"])
                     elif item == "INTERNALDATE":
@@ -764,7 +829,7 @@ class IMAPServer(imap4.IMAP4Server):
                         fields.append(fetchlib.section_response(data, root, item))
                 else:
                     if add_flags and msg_uid in seen_now:
-                        fields.append(fetchlib.flags(mask, keywords))
+                        fields.append(fetchlib.flags(mask, keywords, selected.is_recent(msg_uid)))
                     line = b"* %d FETCH (%s)\r\n" % (seq, b" ".join(fields))
                     out.append(line)
                     size += len(line)
@@ -801,12 +866,16 @@ class IMAPServer(imap4.IMAP4Server):
             await self.account.store_flags(selected.mailbox_id, uids, operation,
                                            [f for f in flags if f.lower() != "\\recent"], origin=self)
         except flaglib.FlagError as e:
-            raise Bad(str(e).encode()) from None
+            raise Bad(syntax.plain_text(str(e))) from None
+        # A new keyword is announced (RFC 3501 7.2.6) before the FETCH responses that show it.
+        keywords = selected.take_keywords()
+        if keywords is not None:
+            self._write(self._flags_lines(keywords))
         if not silent:
             lines = []
             for row in self.account.mailbox_rows(selected.mailbox_id, uids):
                 seq = selected.seq(row["uid"])
-                flags_item = fetchlib.flags(row["flags"], row["keywords"])
+                flags_item = fetchlib.flags(row["flags"], row["keywords"], selected.is_recent(row["uid"]))
                 if uid:
                     lines.append(b"* %d FETCH (UID %d %s)" % (seq, row["uid"], flags_item))
                 else:
@@ -842,14 +911,19 @@ class IMAPServer(imap4.IMAP4Server):
         except MailboxNotFound:
             raise No(b"[TRYCREATE] no such mailbox") from None
         except MailboxError as e:
-            raise No(b"[CANNOT] " + str(e).encode()) from None
+            raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
+        if not pairs:
+            # RFC 5530 EXPUNGEISSUED: another session expunged them after this one last heard of it.
+            raise No(b"[EXPUNGEISSUED] the messages were expunged meanwhile, nothing " +
+                     (b"moved" if move else b"copied"))
+        gone = b"" if len(pairs) == len(uids) else b", leaving out messages expunged meanwhile"
         code = b"[COPYUID %d %s %s]" % (uidvalidity, syntax.format_uid_set([a for a, _ in pairs]),
                                          syntax.format_uid_set([b for _, b in pairs]))
         if move:
             # RFC 6851 4.3: COPYUID comes in an untagged OK before the EXPUNGE responses.
             self._write([b"* OK " + code + b" moved"])
-            return b"MOVE completed"
-        return code + b" COPY completed"
+            return b"MOVE completed" + gone
+        return code + b" COPY completed" + gone
 
 
 def _pattern(pattern: str):

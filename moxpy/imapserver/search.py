@@ -55,6 +55,14 @@ class _Reader:
         simple = _SIMPLE.get(word)
         if simple is not None:
             return simple()
+        if word in (b"RECENT", b"NEW", b"OLD"):
+            # RFC 3501 6.4.4: \Recent is the session's own; NEW is RECENT UNSEEN, OLD is NOT RECENT.
+            recent = criteria.UIDRanges(list(self.selected.recent))
+            if word == b"RECENT":
+                return recent
+            if word == b"NEW":
+                return criteria.And([recent, criteria.Flag("\\seen", False)])
+            return criteria.Not(recent)
         if word == b"NOT":
             return criteria.Not(self.key())
         if word == b"OR":
@@ -72,8 +80,10 @@ class _Reader:
             return criteria.Sent(word[4:].decode().lower(), syntax.parse_date(bytes(self.next())))
         if word in (b"OLDER", b"YOUNGER"):
             return criteria.Received(word.decode().lower(), seconds=self.number())
-        if word in (b"FROM", b"TO", b"CC", b"BCC", b"SUBJECT"):
-            return criteria.Text("header", _text(self.next()), name=word.decode().title())
+        if word in (b"FROM", b"TO", b"CC", b"BCC"):
+            return criteria.AddressField(word.decode().lower(), _text(self.next()))
+        if word == b"SUBJECT":
+            return criteria.Text("header", _text(self.next()), name="Subject")
         if word == b"HEADER":
             name = _text(self.next())
             return criteria.Text("header", _text(self.next()), name=name)
@@ -94,8 +104,6 @@ def _flag(name: str, present: bool = True):
     return lambda: criteria.Flag(name, present)
 
 
-_NOTHING = lambda: criteria.Not(criteria.And())  # noqa: E731
-
 _SIMPLE = {
     b"ALL": lambda: criteria.And(),
     b"ANSWERED": _flag("\\answered"),
@@ -108,10 +116,6 @@ _SIMPLE = {
     b"UNDRAFT": _flag("\\draft", False),
     b"UNFLAGGED": _flag("\\flagged", False),
     b"UNSEEN": _flag("\\seen", False),
-    # This server sets no \Recent flag (it is gone in IMAP4rev2, RFC 9051): nothing is recent or new.
-    b"RECENT": _NOTHING,
-    b"NEW": _NOTHING,
-    b"OLD": lambda: criteria.And(),
 }
 
 

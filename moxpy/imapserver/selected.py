@@ -6,6 +6,12 @@ RFC 3501 7.4.1 and 5.5: sequence numbers change only when the client is
 told (EXISTS, EXPUNGE), so the view lags the store until the session
 reports. EXPUNGE may not be sent during FETCH, STORE or SEARCH with
 sequence numbers, so removals wait for a command that allows them.
+
+RFC 3501 2.3.2: a message is \\Recent in the first session told about it,
+and in no other. A read-write session claims the messages it reports
+(at SELECT, and with each EXISTS) from the account, which hands each UID
+to one session only; a read-only one (EXAMINE) shows the unclaimed ones
+as recent without claiming them (RFC 3501 6.3.2).
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from ..store import Account, Change
 
 @dataclass
 class Updates:
-    """Untagged responses due: expunged sequence numbers (in sending order), EXISTS, and UIDs with new flags."""
+    """Untagged responses due: expunged sequence numbers (in sending order), the mailbox's new keywords,
+    EXISTS with RECENT, and UIDs with new flags."""
 
     expunged: list[int] = field(default_factory=list)
+    keywords: list[str] | None = None
     exists: int | None = None
+    recent: int = 0
     flags: list[int] = field(default_factory=list)
 
 
@@ -33,9 +42,35 @@ class Selected:
         self.readonly = readonly
         self.session = session
         self.uids: list[int] = account.uids(mailbox_id)
+        self.keywords: list[str] = account.mailbox_keywords(mailbox_id)
+        self.recent: list[tuple[int, int]] = []  # UID ranges, inclusive, of the messages recent in this session
+        self._noted = 0  # highest UID considered for recent so far
         self._added: set[int] = set()
         self._removed: set[int] = set()
         self._flags: set[int] = set()
+        self._keywords_changed = False
+        if self.uids:
+            self._note_recent(self.uids[-1])
+
+    # \Recent.
+
+    def _note_recent(self, upto: int) -> None:
+        """The messages up to UID upto are now known to the client; take those nobody had."""
+        if self.readonly:
+            before = self.account.recent_claimed(self.mailbox_id)
+        else:
+            before = self.account.claim_recent(self.mailbox_id, upto)
+        low = max(before, self._noted) + 1
+        self._noted = max(self._noted, upto)
+        if low <= upto:
+            self.recent.append((low, upto))
+
+    def is_recent(self, uid: int) -> bool:
+        return any(low <= uid <= high for low, high in self.recent)
+
+    def recent_count(self) -> int:
+        return sum(bisect.bisect_right(self.uids, high) - bisect.bisect_left(self.uids, low)
+                   for low, high in self.recent)
 
     # Changes from the store.
 
@@ -56,17 +91,30 @@ class Selected:
             if change.origin is self.session:
                 return False  # the session answered its own STORE already
             self._flags.update(change.uids)
+        elif change.kind == "keywords":
+            self._keywords_changed = True  # also for the session's own STORE: it is told with FLAGS
         else:
             return False
         return True
 
     @property
     def pending(self) -> bool:
-        return bool(self._added or self._removed or self._flags)
+        return bool(self._added or self._removed or self._flags or self._keywords_changed)
+
+    def take_keywords(self) -> list[str] | None:
+        """The mailbox's keywords when they changed since the client was told, else None."""
+        if not self._keywords_changed:
+            return None
+        self._keywords_changed = False
+        keywords = self.account.mailbox_keywords(self.mailbox_id)
+        if keywords == self.keywords:
+            return None
+        self.keywords = keywords
+        return keywords
 
     def take_updates(self, allow_expunge: bool) -> Updates:
         """Apply pending changes to the view and say what to tell the client."""
-        updates = Updates()
+        updates = Updates(keywords=self.take_keywords())
         if allow_expunge and self._removed:
             # Highest first, so each number is still right when the client applies it.
             for uid in sorted(self._removed, reverse=True):
@@ -81,7 +129,9 @@ class Selected:
             self.uids.extend(new)
             self._added.clear()
             if new:
+                self._note_recent(new[-1])
                 updates.exists = len(self.uids)
+                updates.recent = self.recent_count()
         if self._flags:
             updates.flags = sorted(uid for uid in self._flags if uid not in self._removed)
             self._flags.clear()

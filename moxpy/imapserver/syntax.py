@@ -19,6 +19,10 @@ class SyntaxError_(ValueError):
     """A command argument that does not follow the grammar; answered with BAD."""
 
 
+class MailboxNameError(ValueError):
+    """A mailbox name that cannot be decoded: no mailbox has it, so commands answer NO (or LIST nothing)."""
+
+
 class String(bytes):
     """A quoted string or literal argument, as opposed to an atom."""
 
@@ -152,9 +156,9 @@ def parse_sequence_set(text: bytes) -> list[tuple[int | None, int | None]]:
             a = None if low == b"*" else int(low)
             b = a if not colon else (None if high == b"*" else int(high))
         except ValueError:
-            raise SyntaxError_(f"bad sequence set {text[:50]!r}") from None
+            raise SyntaxError_("bad sequence set, expected numbers, ranges like 2:4 and *, separated by commas") from None
         if (a is not None and a <= 0) or (b is not None and b <= 0) or not low.isdigit() and low != b"*":
-            raise SyntaxError_(f"bad sequence set {text[:50]!r}")
+            raise SyntaxError_("bad sequence set, numbers start at 1")
         ranges.append((a, b))
     return ranges
 
@@ -182,7 +186,7 @@ def parse_date(text: bytes) -> date:
         day, month, year = text.decode("ascii").split("-")
         return date(int(year), _MONTH_NUMBER[month.lower()], int(day))
     except (ValueError, KeyError, UnicodeDecodeError):
-        raise SyntaxError_(f"bad date {text[:40]!r}") from None
+        raise SyntaxError_("bad date, expected a date like 1-Feb-1994") from None
 
 
 _DATE_TIME = re.compile(r"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
@@ -192,14 +196,14 @@ def parse_date_time(text: bytes) -> float:
     """RFC 3501 date-time ("17-Jul-1996 02:44:25 -0700") as a timestamp."""
     m = _DATE_TIME.match(text.decode("ascii", "replace"))
     if not m or m.group(2).lower() not in _MONTH_NUMBER:
-        raise SyntaxError_(f"bad date-time {text[:40]!r}")
+        raise SyntaxError_("bad date-time, expected a date-time like 17-Jul-1996 02:44:25 -0700")
     d, mon, y, hh, mm, ss, sign, zh, zm = m.groups()
     offset = timedelta(hours=int(zh), minutes=int(zm)) * (-1 if sign == "-" else 1)
     try:
         moment = datetime(int(y), _MONTH_NUMBER[mon.lower()], int(d), int(hh), int(mm), int(ss),
                           tzinfo=timezone(offset))
     except ValueError:
-        raise SyntaxError_(f"bad date-time {text[:40]!r}") from None
+        raise SyntaxError_("bad date-time, no such day or time") from None
     return moment.timestamp()
 
 
@@ -215,15 +219,30 @@ def format_date_time(timestamp: float) -> bytes:
 
 
 def decode_mailbox(raw: bytes) -> str:
-    """A mailbox name from the wire: modified UTF-7 (RFC 3501 5.1.3)."""
-    try:
-        if raw.isascii():
-            return raw.decode("imap4-utf-7")
+    """A mailbox name (or LIST pattern) from the wire: modified UTF-7 (RFC 3501 5.1.3)."""
+    if not raw.isascii():
         # Clients that send raw UTF-8 names mean them literally.
-        return raw.decode("utf-8")
-    except (UnicodeDecodeError, ValueError):
-        raise SyntaxError_(f"mailbox name {raw[:60]!r} is not valid modified UTF-7") from None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MailboxNameError("mailbox name is neither modified UTF-7 nor UTF-8") from None
+    # The codec accepts more than the standard allows ("&" alone, unterminated or needless shifts);
+    # modified UTF-7 has one encoding per name, so a valid name is the encoding of what it decodes to.
+    try:
+        name = raw.decode("imap4-utf-7")
+        valid = name.encode("imap4-utf-7") == raw
+        name.encode("utf-8")  # no lone UTF-16 surrogates
+    except (UnicodeError, ValueError):
+        valid = False
+    if not valid:
+        raise MailboxNameError("mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3)")
+    return name
 
 
 def encode_mailbox(name: str) -> bytes:
     return astring(name.encode("imap4-utf-7"))
+
+
+def plain_text(text: str, limit: int = 200) -> bytes:
+    """Text for a response line: printable ASCII (resp-text, RFC 3501 9), other characters as "?"."""
+    return "".join(c if 0x20 <= ord(c) < 0x7F else "?" for c in text[:limit]).encode("ascii")

@@ -23,6 +23,8 @@ from email.parser import BytesHeaderParser
 
 import msgspec
 
+from . import address_list
+
 MAX_DEPTH = 50  # nesting beyond this is treated as an opaque leaf
 
 _header_parser = BytesHeaderParser(policy=policy.compat32)
@@ -30,7 +32,11 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 class Address(msgspec.Struct, array_like=True):
-    """An address as IMAP's ENVELOPE lists it (RFC 3501 7.4.2)."""
+    """An address as IMAP's ENVELOPE lists it (RFC 3501 7.4.2).
+
+    Groups are marked as there: a group starts with an address holding only
+    the group's name as mailbox and ends with an address of empty fields.
+    """
 
     name: str = ""
     mailbox: str = ""  # local part
@@ -159,21 +165,18 @@ def _params(msg: Message, header: str) -> list[tuple[str, str]]:
 
 
 def _addresses(msg: Message, name: str) -> list[Address]:
-    values = _raw_all(msg, name)
-    if not values:
-        return []
     result = []
-    try:
-        pairs = email.utils.getaddresses(values)
-    except Exception:
-        return []
-    for display, address in pairs:
-        if not address and not display:
-            continue
-        local, at, host = address.rpartition("@")
-        if not at:
-            local, host = address, ""
-        result.append(Address(display, local, host))
+    for value in _raw_all(msg, name):
+        for group, text in address_list.split_groups(value):
+            if group is not None:
+                result.append(Address("", group, ""))
+            for display, address in address_list.mailboxes(text):
+                local, at, host = address.rpartition("@")
+                if not at:
+                    local, host = address, ""
+                result.append(Address(display, local, host))
+            if group is not None:
+                result.append(Address())
     return result
 
 

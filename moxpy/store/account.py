@@ -7,11 +7,16 @@ mailbox's uidnext, as IMAP requires (RFC 3501 2.3.1.1).
 
 Every committed change is announced to subscribers (IMAP sessions, webhook
 producers) on the event loop, after the commit.
+
+Each mailbox keeps the keywords ever used in it (IMAP's FLAGS response
+lists them) and the highest UID an IMAP session has claimed as recent
+(RFC 3501 2.3.2 \\Recent: the first session to see a message gets it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import os
@@ -27,7 +32,7 @@ import sqlite_utils
 from ..message import parse as msgparse
 from ..message import part as partlib
 from . import flags as flaglib
-from .db import Database
+from .db import Database, fsync_dir
 from .files import link_message_file, read_message_file, remove_message_file, write_message_file
 
 log = logging.getLogger("moxpy.store")
@@ -74,7 +79,7 @@ class DeliveryMeta:
 
 @dataclass
 class Change:
-    """A committed change: kind is added, flags, removed, or mailboxes."""
+    """A committed change: kind is added, flags, removed, keywords (a mailbox has new keywords) or mailboxes."""
 
     kind: str
     mailbox_id: int = 0
@@ -84,7 +89,7 @@ class Change:
     origin: Any = None  # who asked for the change (e.g. an IMAP session), so it can skip its own echo
 
 
-def _schema(conn: sqlite3.Connection) -> None:
+def _schema(conn: sqlite3.Connection, msg_dir: str) -> None:
     db = sqlite_utils.Database(conn)
     db["mailboxes"].create(
         {"id": int, "name": str, "special_use": str, "uidvalidity": int, "uidnext": int, "subscribed": int},
@@ -126,12 +131,69 @@ def _schema(conn: sqlite3.Connection) -> None:
             data blob not null
         )""")
     conn.execute("insert or ignore into meta (key, value) values ('modseq', 1)")
+    _add_columns(conn, msg_dir)
     now = int(time.time())
     for i, (name, special_use) in enumerate(DEFAULT_MAILBOXES):
         conn.execute(
             "insert or ignore into mailboxes (name, special_use, uidvalidity, uidnext, subscribed) values (?, ?, ?, 1, 1)",
             (name, special_use, now + i),
         )
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"pragma table_info({table})")}
+
+
+def _add_columns(conn: sqlite3.Connection, msg_dir: str) -> None:
+    """Columns added after the first version, filled in for the rows already there."""
+    if "keywords" not in _columns(conn, "mailboxes"):
+        # The keywords (JSON list, sorted) used by any message that was ever in the mailbox.
+        conn.execute("alter table mailboxes add column keywords text not null default '[]'")
+        for box in conn.execute("select id from mailboxes").fetchall():
+            used: set[str] = set()
+            for (keywords,) in conn.execute("select keywords from messages where mailbox_id = ? and keywords != '[]'",
+                                            (box["id"],)):
+                used.update(json.loads(keywords))
+            conn.execute("update mailboxes set keywords = ? where id = ?", (json.dumps(sorted(used)), box["id"]))
+    if "recent_uid" not in _columns(conn, "mailboxes"):
+        # The highest UID claimed as \Recent by a session; what was there before counts as seen.
+        conn.execute("alter table mailboxes add column recent_uid integer not null default 0")
+        conn.execute("update mailboxes set recent_uid = uidnext - 1")
+    if "sent_day" not in _columns(conn, "messages"):
+        # The calendar day of the Date header in its own time zone, as date.toordinal() (RFC 3501 6.4.4 SENT*).
+        conn.execute("alter table messages add column sent_day integer")
+        for row in conn.execute("select id, path, date from messages where date is not null").fetchall():
+            conn.execute("update messages set sent_day = ? where id = ?", (_stored_sent_day(msg_dir, row), row["id"]))
+
+
+def _sent_day(headers: Message) -> int | None:
+    sent = msgparse.date(headers)
+    return sent.date().toordinal() if sent is not None else None
+
+
+def _stored_sent_day(msg_dir: str, row: sqlite3.Row) -> int | None:
+    try:
+        with open(os.path.join(msg_dir, row["path"]), "rb") as f:
+            head = f.read(1024 * 1024)  # the header section, in all but absurd messages
+        day = _sent_day(msgparse.parse_headers(head))
+    except (OSError, ValueError):
+        day = None
+    if day is None:
+        day = datetime.datetime.fromtimestamp(row["date"], datetime.timezone.utc).date().toordinal()
+    return day
+
+
+def _add_keywords(conn: sqlite3.Connection, mailbox_id: int, keywords) -> bool:
+    """Note keywords as used in a mailbox; True when any is new there."""
+    keywords = set(keywords)
+    if not keywords:
+        return False
+    (current,) = conn.execute("select keywords from mailboxes where id = ?", (mailbox_id,)).fetchone()
+    known = set(json.loads(current))
+    if keywords <= known:
+        return False
+    conn.execute("update mailboxes set keywords = ? where id = ?", (json.dumps(sorted(known | keywords)), mailbox_id))
+    return True
 
 
 def _mailbox_name(name: str) -> str:
@@ -150,10 +212,19 @@ class Account:
         self.directory = directory
         self.msg_dir = os.path.join(directory, "msg")
         os.makedirs(self.msg_dir, exist_ok=True)
-        self.db = Database(os.path.join(directory, "index.db"), _schema)
+        self.db = Database(os.path.join(directory, "index.db"), lambda conn: _schema(conn, self.msg_dir))
         self._subscribers: list[Callable[[Change], None]] = []
+        # Mailbox id -> highest UID claimed as recent. Claims are made here, on the event loop, so two
+        # sessions never claim the same message; the database keeps them across restarts.
+        self._recent: dict[int, int] = {}
+        self._recent_unsaved: set[int] = set()
+        self._recent_saving: asyncio.Task | None = None
 
     def close(self) -> None:
+        claims = [(self._recent[i], i) for i in self._recent_unsaved if i in self._recent]
+        if claims:
+            self.db.write_sync(lambda conn: conn.executemany(
+                "update mailboxes set recent_uid = max(recent_uid, ?) where id = ?", claims))
         self.db.close()
 
     # Change notifications.
@@ -208,12 +279,15 @@ class Account:
         """
         loop = asyncio.get_running_loop()
         relpath, bucket = await loop.run_in_executor(None, write_message_file, self.msg_dir, data)
+        if headers is None:
+            headers = msgparse.parse_headers(data)
         info = msgparse.summary(data, headers)
+        sent_day = _sent_day(headers)
         parts = partlib.encode(partlib.parse(data))
         meta = meta or DeliveryMeta()
         received = time.time() if received is None else received
 
-        def insert(conn: sqlite3.Connection) -> sqlite3.Row:
+        def insert(conn: sqlite3.Connection) -> tuple[sqlite3.Row, bool]:
             box = conn.execute("select id, uidnext from mailboxes where name = ?", (_mailbox_name(mailbox),)).fetchone()
             if box is None:
                 raise MailboxNotFound(mailbox)
@@ -221,22 +295,24 @@ class Account:
             modseq = _next_modseq(conn)
             row = conn.execute(
                 """insert into messages (mailbox_id, uid, modseq, received, path, size, flags, keywords,
-                       message_id, subject, msg_from, date, mail_from, rcpt_to, remote_ip,
+                       message_id, subject, msg_from, date, sent_day, mail_from, rcpt_to, remote_ip,
                        mail_from_validated, msg_from_validated, dkim_domains, dsn)
-                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *""",
+                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *""",
                 (box["id"], box["uidnext"], modseq, received, relpath, len(data), flags, json.dumps(keywords or []),
-                 info["message_id"], info["subject"], info["msg_from"], info["date"], meta.mail_from, meta.rcpt_to,
-                 meta.remote_ip, meta.mail_from_validated, meta.msg_from_validated, json.dumps(meta.dkim_domains),
-                 meta.dsn),
+                 info["message_id"], info["subject"], info["msg_from"], info["date"], sent_day, meta.mail_from,
+                 meta.rcpt_to, meta.remote_ip, meta.mail_from_validated, meta.msg_from_validated,
+                 json.dumps(meta.dkim_domains), meta.dsn),
             ).fetchone()
             conn.execute("insert into message_parts (message_id, data) values (?, ?)", (row["id"], parts))
-            return row
+            return row, _add_keywords(conn, box["id"], keywords or [])
 
         try:
-            row = await self.db.write(insert, sync_dirs=[bucket])
+            row, new_keywords = await self.db.write(insert, sync_dirs=[bucket])
         except BaseException:
             remove_message_file(self.msg_dir, relpath)
             raise
+        if new_keywords:
+            self._broadcast(Change("keywords", row["mailbox_id"]))
         self._broadcast(Change("added", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"]))
         return row
 
@@ -245,27 +321,29 @@ class Account:
         add_mask, add_keywords = flaglib.parse(add)
         remove_mask, remove_keywords = flaglib.parse(remove)
 
-        def update(conn: sqlite3.Connection) -> sqlite3.Row | None:
+        def update(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, bool]:
             row = conn.execute("select * from messages where id = ?", (msg_id,)).fetchone()
             if row is None:
                 raise MessageNotFound(msg_id)
             keywords = (set(json.loads(row["keywords"])) | set(add_keywords)) - set(remove_keywords)
             mask = (row["flags"] | add_mask) & ~remove_mask
             if mask == row["flags"] and sorted(keywords) == json.loads(row["keywords"]):
-                return None
+                return None, False
             return conn.execute(
                 "update messages set flags = ?, keywords = ?, modseq = ? where id = ? returning *",
                 (mask, json.dumps(sorted(keywords)), _next_modseq(conn), msg_id),
-            ).fetchone()
+            ).fetchone(), _add_keywords(conn, row["mailbox_id"], keywords)
 
-        row = await self.db.write(update)
+        row, new_keywords = await self.db.write(update)
+        if new_keywords:
+            self._broadcast(Change("keywords", row["mailbox_id"]))
         if row is not None:
             self._broadcast(Change("flags", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"]))
 
     async def move(self, msg_id: int, mailbox: str) -> None:
         """Move a message to another mailbox; it keeps its id and gets a new UID there."""
 
-        def update(conn: sqlite3.Connection) -> tuple[sqlite3.Row, sqlite3.Row] | None:
+        def update(conn: sqlite3.Connection) -> tuple[sqlite3.Row, sqlite3.Row, bool] | None:
             row = conn.execute("select * from messages where id = ?", (msg_id,)).fetchone()
             if row is None:
                 raise MessageNotFound(msg_id)
@@ -279,11 +357,13 @@ class Account:
                 "update messages set mailbox_id = ?, uid = ?, modseq = ? where id = ? returning *",
                 (box["id"], box["uidnext"], _next_modseq(conn), msg_id),
             ).fetchone()
-            return row, new
+            return row, new, _add_keywords(conn, box["id"], json.loads(row["keywords"]))
 
         result = await self.db.write(update)
         if result is not None:
-            old, new = result
+            old, new, new_keywords = result
+            if new_keywords:
+                self._broadcast(Change("keywords", new["mailbox_id"]))
             self._broadcast(Change("removed", old["mailbox_id"], [old["uid"]], [old["id"]], new["modseq"]))
             self._broadcast(Change("added", new["mailbox_id"], [new["uid"]], [new["id"]], new["modseq"]))
 
@@ -344,6 +424,8 @@ class Account:
             return box["id"], rows
 
         mailbox_id, rows = await self.db.write(delete)
+        # A later mailbox may get the same id; it starts without recent claims.
+        self._recent.pop(mailbox_id, None)
         for row in rows:
             remove_message_file(self.msg_dir, row["path"])
         if rows:
@@ -402,14 +484,58 @@ class Account:
         return [r[0] for r in self.db.query("select uid from messages where mailbox_id = ? order by uid", (mailbox_id,))]
 
     def mailbox_status(self, mailbox_id: int) -> dict[str, int]:
-        """Counts of a mailbox: messages, unseen, deleted, size, and the lowest unseen UID (0: none)."""
+        """Counts of a mailbox: messages, unseen, deleted, size, recent (not yet claimed by a session),
+        and the lowest unseen UID (0: none)."""
         row = self.db.query_one(
             """select count(*) as messages, coalesce(sum(flags & ? = 0), 0) as unseen,
                       coalesce(sum(flags & ? != 0), 0) as deleted, coalesce(sum(size), 0) as size,
+                      coalesce(sum(uid > ?), 0) as recent,
                       coalesce(min(case when flags & ? = 0 then uid end), 0) as first_unseen
                from messages where mailbox_id = ?""",
-            (flaglib.SEEN, flaglib.DELETED, flaglib.SEEN, mailbox_id))
+            (flaglib.SEEN, flaglib.DELETED, self.recent_claimed(mailbox_id), flaglib.SEEN, mailbox_id))
         return dict(row)
+
+    def mailbox_keywords(self, mailbox_id: int) -> list[str]:
+        """The keywords used in a mailbox, for IMAP's FLAGS response (RFC 3501 7.2.6)."""
+        row = self.db.query_one("select keywords from mailboxes where id = ?", (mailbox_id,))
+        return json.loads(row[0]) if row else []
+
+    def recent_claimed(self, mailbox_id: int) -> int:
+        """The highest UID of a mailbox that a session has claimed as recent (RFC 3501 2.3.2)."""
+        claimed = self._recent.get(mailbox_id)
+        if claimed is None:
+            row = self.db.query_one("select recent_uid from mailboxes where id = ?", (mailbox_id,))
+            claimed = self._recent[mailbox_id] = row[0] if row else 0
+        return claimed
+
+    def claim_recent(self, mailbox_id: int, upto: int) -> int:
+        """Claim the UIDs up to upto as recent for the caller; returns the highest claimed before.
+
+        The caller's recent messages are those above the returned UID. The claim is saved in
+        the background: a crash may lose it, and then the messages are recent once more.
+        """
+        before = self.recent_claimed(mailbox_id)
+        if upto > before:
+            self._recent[mailbox_id] = upto
+            self._recent_unsaved.add(mailbox_id)
+            if self._recent_saving is None:
+                self._recent_saving = asyncio.get_running_loop().create_task(self._save_recent())
+        return before
+
+    async def _save_recent(self) -> None:
+        try:
+            while self._recent_unsaved:
+                claims = [(self._recent[i], i) for i in self._recent_unsaved if i in self._recent]
+                self._recent_unsaved.clear()
+
+                def save(conn: sqlite3.Connection) -> None:
+                    conn.executemany("update mailboxes set recent_uid = max(recent_uid, ?) where id = ?", claims)
+
+                await self.db.write(save)
+        except Exception:
+            log.exception("saving recent claims")
+        finally:
+            self._recent_saving = None
 
     def mailbox_rows(self, mailbox_id: int, uids: list[int], *, parts: bool = False) -> list[sqlite3.Row]:
         """Rows of the messages with these UIDs (sorted), optionally with their MIME tree (column parts)."""
@@ -437,7 +563,7 @@ class Account:
         """Set ("") or add ("+") or remove ("-") flags on messages; returns the rows that changed."""
         mask, keywords = flaglib.parse(flags)
 
-        def update(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def update(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], bool]:
             changed = []
             modseq = 0
             for row in _rows(conn, mailbox_id, uids, "id, uid, flags, keywords"):
@@ -455,51 +581,71 @@ class Account:
                     "update messages set flags = ?, keywords = ?, modseq = ? where id = ? "
                     "returning id, uid, flags, keywords, modseq",
                     (new_mask, json.dumps(new_keywords), modseq, row["id"])).fetchone())
-            return changed
+            return changed, mode != "-" and bool(changed) and _add_keywords(conn, mailbox_id, keywords)
 
-        changed = await self.db.write(update)
+        changed, new_keywords = await self.db.write(update)
+        if new_keywords:
+            self._broadcast(Change("keywords", mailbox_id, origin=origin))
         if changed:
             self._broadcast(Change("flags", mailbox_id, [r["uid"] for r in changed], [r["id"] for r in changed],
                                    changed[0]["modseq"], origin))
         return changed
 
     async def copy(self, mailbox_id: int, uids: list[int], dest: str) -> tuple[int, list[tuple[int, int]]]:
-        """Copy messages to mailbox dest; returns its UIDVALIDITY and (source UID, new UID) pairs."""
-        dest = mailbox_name(dest)
-        rows = self.mailbox_rows(mailbox_id, uids)
-        loop = asyncio.get_running_loop()
-        links = [await loop.run_in_executor(None, link_message_file, self.msg_dir, r["path"]) for r in rows]
+        """Copy messages to mailbox dest; returns its UIDVALIDITY and (source UID, new UID) pairs.
 
-        def insert(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[tuple[int, int]], list[int]]:
+        Messages expunged meanwhile are left out (no pairs at all when none is left). The source rows
+        are read and the files linked inside the write transaction: a message removed by another
+        writer is either gone when this one runs or its file is still there (files are removed only
+        after their row's removal is committed).
+        """
+        dest = mailbox_name(dest)
+        created: list[str] = []  # new file names, removed again if the transaction fails
+
+        def insert(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[tuple[int, int]], list[int], bool]:
             box = conn.execute("select * from mailboxes where name = ?", (dest,)).fetchone()
             if box is None:
                 raise MailboxNotFound(dest)
+            rows = _rows(conn, mailbox_id, uids, "id, uid, path, keywords")
+            if not rows:
+                return box, [], [], False
             modseq = _next_modseq(conn)
-            pairs, ids = [], []
+            pairs, ids, keywords, buckets = [], [], set(), set()
             uid = box["uidnext"]
-            for row, (relpath, _) in zip(rows, links):
+            for row in rows:
+                relpath, bucket = link_message_file(self.msg_dir, row["path"])
+                created.append(relpath)
+                buckets.add(bucket)
                 new_id = conn.execute(
                     """insert into messages (mailbox_id, uid, modseq, received, path, size, flags, keywords, message_id,
-                           subject, msg_from, date, mail_from, rcpt_to, remote_ip, mail_from_validated,
+                           subject, msg_from, date, sent_day, mail_from, rcpt_to, remote_ip, mail_from_validated,
                            msg_from_validated, dkim_domains, dsn)
                        select ?, ?, ?, received, ?, size, flags, keywords, message_id, subject, msg_from, date,
-                           mail_from, rcpt_to, remote_ip, mail_from_validated, msg_from_validated, dkim_domains, dsn
+                           sent_day, mail_from, rcpt_to, remote_ip, mail_from_validated, msg_from_validated,
+                           dkim_domains, dsn
                        from messages where id = ? returning id""",
                     (box["id"], uid, modseq, relpath, row["id"])).fetchone()[0]
                 conn.execute("insert into message_parts (message_id, data) "
                              "select ?, data from message_parts where message_id = ?", (new_id, row["id"]))
+                keywords.update(json.loads(row["keywords"]))
                 pairs.append((row["uid"], uid))
                 ids.append(new_id)
                 uid += 1
             conn.execute("update mailboxes set uidnext = ? where id = ?", (uid, box["id"]))
-            return box, pairs, ids
+            new_keywords = _add_keywords(conn, box["id"], keywords)
+            # The new names must be durable before the rows pointing to them are committed.
+            for bucket in buckets:
+                fsync_dir(bucket)
+            return box, pairs, ids, new_keywords
 
         try:
-            box, pairs, ids = await self.db.write(insert, sync_dirs={bucket for _, bucket in links})
+            box, pairs, ids, new_keywords = await self.db.write(insert)
         except BaseException:
-            for relpath, _ in links:
+            for relpath in created:
                 remove_message_file(self.msg_dir, relpath)
             raise
+        if new_keywords:
+            self._broadcast(Change("keywords", box["id"]))
         if pairs:
             self._broadcast(Change("added", box["id"], [new for _, new in pairs], ids))
         return box["uidvalidity"], pairs
@@ -552,9 +698,9 @@ class Account:
 def mailbox_name(name: str) -> str:
     """A mailbox name checked and normalised: INBOX in any case is "Inbox", also as a parent."""
     if not name or name.startswith("/") or name.endswith("/") or "//" in name:
-        raise MailboxError(f"invalid mailbox name {name!r}")
+        raise MailboxError("invalid mailbox name: empty, or with a leading, trailing or doubled /")
     if any(c in "%*" or ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        raise MailboxError(f"mailbox name {name!r} contains a wildcard or control character")
+        raise MailboxError("invalid mailbox name: it contains a wildcard (* or %) or a control character")
     return _mailbox_name(name)
 
 
@@ -586,7 +732,7 @@ def _rows(conn: sqlite3.Connection, mailbox_id: int, uids: list[int] | None, col
 
 
 def _move(conn: sqlite3.Connection, mailbox_id: int, uids: list[int], box: sqlite3.Row):
-    rows = _rows(conn, mailbox_id, uids, "id, uid")
+    rows = _rows(conn, mailbox_id, uids, "id, uid, keywords")
     if not rows:
         return [], []
     modseq = _next_modseq(conn)
@@ -599,8 +745,11 @@ def _move(conn: sqlite3.Connection, mailbox_id: int, uids: list[int], box: sqlit
         uid += 1
     conn.execute("update mailboxes set uidnext = ? where id = ?", (uid, box["id"]))
     ids = [r["id"] for r in rows]
-    return pairs, [Change("removed", mailbox_id, [old for old, _ in pairs], ids, modseq),
-                   Change("added", box["id"], [new for _, new in pairs], ids, modseq)]
+    changes = [Change("removed", mailbox_id, [old for old, _ in pairs], ids, modseq)]
+    if _add_keywords(conn, box["id"], {k for r in rows for k in json.loads(r["keywords"])}):
+        changes.append(Change("keywords", box["id"]))
+    changes.append(Change("added", box["id"], [new for _, new in pairs], ids, modseq))
+    return pairs, changes
 
 
 def row_flags(row: sqlite3.Row) -> list[str]:

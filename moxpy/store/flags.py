@@ -39,12 +39,18 @@ def parse(words: list[str]) -> tuple[int, list[str]]:
         if lower in BIT:
             mask |= BIT[lower]
         elif lower.startswith("\\"):
-            raise FlagError(f"unknown system flag {word!r}")
+            raise FlagError(f"unknown system flag {_printable(word)}")
         elif not word or any(c in _ATOM_SPECIALS or ord(c) > 0x7E for c in word):
-            raise FlagError(f"invalid keyword {word!r}")
+            raise FlagError(f"invalid keyword {_printable(word)}: a keyword is an atom of printable ASCII")
         else:
             keywords.add(lower)
     return mask, sorted(keywords)
+
+
+def _printable(word: str) -> str:
+    # Echoed in error messages to IMAP and webapi clients: printable ASCII only, and not too long.
+    text = "".join(c if 0x20 <= ord(c) < 0x7F else "?" for c in word[:60])
+    return f'"{text}"' if text else "(empty)"
 
 
 def names(mask: int, keywords: list[str]) -> list[str]:

@@ -5,7 +5,9 @@ from its SEARCH syntax, but knowing nothing of IMAP). It runs as one SQL
 query over the index: flags, keywords, UIDs, sizes and dates are columns.
 Criteria on message text (headers, body) are evaluated by a SQL function
 that reads and parses a message file only for rows that the cheaper
-criteria of the same conjunction did not already exclude.
+criteria of the same conjunction did not already exclude. Criteria on
+address fields use the envelope stored with each message, so they match
+exactly the names and addresses that IMAP's ENVELOPE reports.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from datetime import date, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 
+from ..message import part as partlib
+from ..message.parse import decode_words
 from . import flags as flaglib
 
 
@@ -65,8 +69,21 @@ class Received:
 
 @dataclass
 class Sent:
-    relation: str  # before, on, since: the Date header against a day
+    """The Date header's own calendar day (RFC 3501 6.4.4: disregarding time and time zone) against a day."""
+
+    relation: str  # before, on, since
     day: date
+
+
+@dataclass
+class AddressField:
+    """Case-insensitive substring of a name (encoded words decoded) or address in an address field.
+
+    An empty value matches messages with any address in the field.
+    """
+
+    field: str  # from, to, cc, bcc
+    value: str
 
 
 @dataclass
@@ -91,7 +108,7 @@ class _Compiler:
             if not node.items:
                 return "1"
             # Text criteria last: SQLite evaluates an AND from left to right, so files are read only when needed.
-            items = sorted(node.items, key=lambda n: isinstance(n, Text) or (isinstance(n, (Or, Not)) and _has_text(n)))
+            items = sorted(node.items, key=_has_text)
             return "(" + " and ".join(self.sql(i) for i in items) + ")"
         if isinstance(node, Or):
             return f"({self.sql(node.a)} or {self.sql(node.b)})"
@@ -123,7 +140,13 @@ class _Compiler:
                 return "(received <= ?)" if node.relation == "older" else "(received >= ?)"
             return self._day("received", node.relation, node.day)
         if isinstance(node, Sent):
-            return "(date is not null and " + self._day("date", node.relation, node.day) + ")"
+            self.params.append(node.day.toordinal())
+            operator = {"before": "<", "on": "=", "since": ">="}[node.relation]
+            return f"(sent_day is not null and sent_day {operator} ?)"
+        if isinstance(node, AddressField):
+            self.params += [node.field, node.value]
+            return ("(mox_address_match(id, path, (select data from message_parts p where p.message_id = messages.id),"
+                    " ?, ?))")
         if isinstance(node, Text):
             self.params += [node.where, node.name, node.value]
             return "(mox_text_match(id, path, ?, ?, ?))"
@@ -143,7 +166,7 @@ class _Compiler:
 
 
 def _has_text(node) -> bool:
-    if isinstance(node, Text):
+    if isinstance(node, (Text, AddressField)):
         return True
     if isinstance(node, And):
         return any(_has_text(i) for i in node.items)
@@ -178,6 +201,24 @@ class TextMatcher:
                 self._cache.clear()
             self._cache[msg_id] = msg
         return msg
+
+    def addresses(self, msg_id: int, path: str, parts: bytes | None, field: str, value: str) -> bool:
+        """The SQL function mox_address_match, over the envelope stored with the message."""
+        try:
+            root = partlib.decode(parts) if parts else partlib.parse(self.account.message_bytes({"path": path}))
+        except Exception:
+            return False
+        env = root.envelope or partlib.Envelope()
+        addresses = {"from": env.from_, "to": env.to, "cc": env.cc, "bcc": env.bcc}[field]
+        needle = value.casefold()
+        if not needle:
+            return any(a.mailbox or a.host for a in addresses)
+        for a in addresses:
+            address = f"{a.mailbox}@{a.host}" if a.host else a.mailbox
+            name = decode_words(a.name)
+            if any(needle in text.casefold() for text in (name, a.name, address, f"{name} <{address}>")):
+                return True
+        return False
 
     def __call__(self, msg_id: int, path: str, where: str, name: str, value: str) -> bool:
         msg = self._message(msg_id, path)
@@ -226,6 +267,7 @@ def run(account, mailbox_id: int, criteria) -> list[int]:
     if matcher is None:
         matcher = _matchers[account.db] = TextMatcher(account)
         account.db.create_function("mox_text_match", 5, matcher)
+        account.db.create_function("mox_address_match", 5, matcher.addresses)
     compiler = _Compiler()
     where = compiler.sql(criteria)
     matcher.reset()
