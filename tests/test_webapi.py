@@ -105,14 +105,15 @@ def test_send_with_every_kind_of_file_round_trips(server, client):
     assert part(0, 2)[0] == PNG
     assert part(2) == (b"%PDF-1.4 fake pdf", "application/pdf")
     assert part(3)[0] == b"\x00\x01\x02binary"
-    assert part(1)[0] == b"plain notes\n"
+    # As mox serves text parts: decoded, with CRLF line ends.
+    assert part(1)[0] == b"plain notes\r\n"
     assert part(0, 0, 2)[0] == b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
     text, ctype = part(0, 0, 0)
     assert text.decode() == "see the attachments ☺\r\n"
     assert ctype == "text/plain; charset=utf-8"
     # [] is the whole body of the message.
     body, ctype = part()
-    assert ctype == "multipart/mixed" and b"Content-Type: multipart/related" in body
+    assert ctype.startswith('multipart/mixed; boundary="') and b"Content-Type: multipart/related" in body
 
     # Every line on the wire stays short (RFC 5322 2.1.1), our Received header aside.
     raw = client.MessageRawGet(t.MessageRawGetRequest(MsgID=row["id"]))
@@ -263,6 +264,21 @@ def test_flags_move_and_delete(server, client):
     expect_error("messageNotFound", client.MessageMove, t.MessageMoveRequest(MsgID=msg_id, DestMailboxName="Archive"))
 
 
+def test_move_to_the_mailbox_the_message_is_in_fails_as_in_mox(server, client):
+    result = send(client, Text="stay")
+    row = delivered(server, result.MessageID)
+    for name in ("Inbox", "INBOX"):
+        err = expect_error("user", client.MessageMove, t.MessageMoveRequest(MsgID=row["id"], DestMailboxName=name))
+        assert err.message == f"moving message: message {row['id']} already in destination mailbox"
+    [after] = [r for r in server.messages() if r["id"] == row["id"]]
+    assert (after["mailbox"], after["uid"], after["modseq"]) == ("Inbox", row["uid"], row["modseq"])
+    err = expect_error("user", client.MessageMove, t.MessageMoveRequest(MsgID=row["id"], DestMailboxName="Nope"))
+    assert err.message == "looking up mailbox name: not found"
+    # The mailbox is looked up first, as mox does.
+    expect_error("user", client.MessageMove, t.MessageMoveRequest(MsgID=999999, DestMailboxName="Nope"))
+    expect_error("messageNotFound", client.MessageMove, t.MessageMoveRequest(MsgID=999999, DestMailboxName="Inbox"))
+
+
 def test_part_not_found(server, client):
     result = send(client, Text="single part")
     msg_id = delivered(server, result.MessageID)["id"]
@@ -299,11 +315,15 @@ def test_suppression_list_lifecycle(client):
     assert (sup.Account, sup.BaseAddress, sup.OriginalAddress, sup.Manual, sup.Reason) == (
         "mox", "johndoe@example.com", "John.Doe+news@example.com", True, "bounced")
     assert sup.ID > 0 and sup.Created.tzinfo is not None
-    expect_error("user", client.SuppressionAdd, t.SuppressionAddRequest(EmailAddress="johndoe@example.com"))
+    # A base address already present, or absent on removal: mox's codes and messages.
+    err = expect_error("error", client.SuppressionAdd, t.SuppressionAddRequest(EmailAddress="johndoe@example.com"))
+    assert err.message == 'not unique: "Account+BaseAddress"'
+    assert len(client.SuppressionList().Suppressions) == 1
     client.SuppressionRemove(t.SuppressionRemoveRequest(EmailAddress="JohnDoe@example.com"))
     assert not present("johndoe@example.com")
     assert client.SuppressionList().Suppressions == []
-    expect_error("user", client.SuppressionRemove, t.SuppressionRemoveRequest(EmailAddress="johndoe@example.com"))
+    err = expect_error("error", client.SuppressionRemove, t.SuppressionRemoveRequest(EmailAddress="johndoe@example.com"))
+    assert err.message == "absent"
     expect_error("badAddress", client.SuppressionPresent, t.SuppressionPresentRequest(EmailAddress="nope"))
 
 
@@ -323,7 +343,7 @@ def test_go_like_decoding(server):
     resp = post(server, "Send", {"request": json.dumps({"To": [{"Address": ADDRESS}], "Text": "x", "Subject": None,
                                                         "CC": None, "RequireTLS": None})})
     assert resp.status_code == 200, resp.text
-    for bad in ('{"msgid": 1}', '{"MsgID": "1"}', '{"MsgID": 1.5}', '"text"', "{"):
+    for bad in ('{"MsgID": "1"}', '{"MsgID": 1.5}', '"text"', "{"):
         resp = post(server, "MessageGet", {"request": bad})
         assert resp.status_code == 400 and resp.json()["Code"] == "protocol", bad
 

@@ -76,6 +76,7 @@ class _HeaderClasses(HeaderRegistry):
         return super().__getitem__(name)
 
 
+_HEADERS = _HeaderClasses()
 _SMTP = policy.SMTP.clone(max_line_length=MAX_LINE, header_factory=_HeaderClasses())
 _SMTPUTF8 = policy.SMTPUTF8.clone(max_line_length=MAX_LINE, header_factory=_HeaderClasses())
 
@@ -142,12 +143,16 @@ def _set_text(part: EmailMessage, text: str, subtype: str) -> None:
     part.set_content(text, subtype=subtype, charset=charset, cte=cte)
 
 
-def _file_args(f: Attachment) -> tuple[str, str]:
-    ctype = (f.content_type or detect_content_type(f.data, f.name)).split(";")[0].strip().lower()
-    maintype, _, subtype = ctype.partition("/")
+def _file_type(f: Attachment) -> tuple[str, str, dict[str, str]]:
+    """(maintype, subtype, parameters) of a file: its parameters are kept, as mox
+    keeps the content type it is given (text/calendar needs its method, RFC 6047 2.4)."""
+    value = f.content_type or detect_content_type(f.data, f.name)
+    check_header_value("content type", value)
+    maintype, _, subtype = value.split(";")[0].strip().lower().partition("/")
     if not maintype or not subtype:
         raise ComposeError(f"invalid content type {f.content_type!r}")
-    return maintype, subtype
+    params = _HEADERS("Content-Type", value).params if ";" in value else {}
+    return maintype, subtype, {k: v for k, v in params.items() if k}
 
 
 def _header_address(name: str, address: Address, utf8: bool) -> HeaderAddress:
@@ -228,7 +233,8 @@ def _body(draft: Draft, pol) -> MIMEPart:
     elif html:
         _set_text(body, html, "html")
     for f in draft.alternative_files:
-        body.add_alternative(f.data, *_file_args(f), **_file_kwargs(f))
+        # An alternative is a rendering of the message itself, so inline, as mox makes it.
+        body.add_alternative(f.data, **_file_content(f, "inline"))
     if draft.inline_files:
         body = _wrap("related", body, pol)
         for f in draft.inline_files:
@@ -249,16 +255,16 @@ def _wrap(subtype: str, inner: MIMEPart, pol) -> MIMEPart:
 
 def _file_part(f: Attachment, disposition: str, pol) -> MIMEPart:
     part = MIMEPart(policy=pol)
-    part.set_content(f.data, *_file_args(f), disposition=disposition, **_file_kwargs(f))
+    part.set_content(f.data, **_file_content(f, disposition))
     return part
 
 
-def _file_kwargs(f: Attachment) -> dict:
-    kwargs: dict = {}
+def _file_content(f: Attachment, disposition: str) -> dict:
+    """Keyword arguments of set_content and add_alternative for a file's bytes."""
+    maintype, subtype, params = _file_type(f)
     if f.name:
         check_header_value("file name", f.name)
-        kwargs["filename"] = f.name
     if f.content_id:
         check_header_value("content-id", f.content_id)
-        kwargs["cid"] = f.content_id
-    return kwargs
+    return dict(maintype=maintype, subtype=subtype, disposition=disposition, filename=f.name or None,
+                cid=f.content_id or None, params=params)

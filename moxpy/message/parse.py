@@ -1,5 +1,5 @@
-"""Reading stored messages: header summary, envelope, MIME structure and
-the readable text and HTML parts, following mox's rules.
+"""Reading stored messages: header summary, envelope, MIME structure, part
+bodies and the readable text and HTML parts, following mox's rules.
 
 All functions are tolerant: a malformed header or part yields empty values,
 never an exception, because stored mail is whatever the internet sent.
@@ -7,13 +7,17 @@ never an exception, because stored mail is whatever the internet sent.
 
 from __future__ import annotations
 
+import binascii
 import email.utils
+import re
 from datetime import datetime, timezone
 from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from typing import Any
+
+from . import part as partlib
 
 # Text and HTML returned by MessageGet and incoming webhooks are cut at this size.
 READABLE_LIMIT = 1024 * 1024
@@ -27,15 +31,6 @@ _header_parser = BytesHeaderParser(policy=policy.compat32)
 
 def parse(data: bytes) -> Message:
     return _parser.parsebytes(data)
-
-
-def body_bytes(data: bytes) -> bytes:
-    """The bytes after the header section of a raw message."""
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        end = data.find(separator)
-        if end >= 0:
-            return data[end + len(separator):]
-    return b""
 
 
 def parse_headers(data: bytes) -> Message:
@@ -217,38 +212,75 @@ def subparts(part: Message) -> list[Message]:
     return []
 
 
-def structure(part: Message) -> dict[str, Any]:
-    """The MIME tree as the webapi reports it (webhook.Structure in mox)."""
-    try:
-        params = {clean(k.lower()): clean(str(v)) for k, v in part.get_params(failobj=[], header="content-type")[1:]}
-    except Exception:
-        params = {}
-    try:
-        disposition = (part.get_content_disposition() or "").lower()
-    except Exception:
-        disposition = ""
-    try:
-        filename = decode_words(clean(part.get_filename() or ""))
-    except Exception:
-        filename = ""
-    children = subparts(part)
+def structure(data: bytes, root: partlib.Part | None = None) -> dict[str, Any]:
+    """The MIME tree as the webapi reports it (webhook.Structure in mox).
+
+    Built from the byte-offset tree of message.part, as mox builds it from
+    its own: only multipart parts have parts. A message/rfc822 part is a
+    leaf whose body is the whole enclosed message, and message/delivery-status
+    and message/disposition-notification are leaves of header-like fields
+    (RFC 3464 2.1, RFC 8098 3.1), not nested messages.
+    """
+    return _structure(data, root if root is not None else partlib.parse(data))
+
+
+def _structure(data: bytes, part: partlib.Part) -> dict[str, Any]:
+    params = dict(part.params)
+    filename = dict(part.disposition_params).get("filename") or params.get("name") or ""
     return {
-        "ContentType": content_type(part),
+        "ContentType": f"{part.media_type}/{part.subtype}".lower(),
         "ContentTypeParams": params,
-        "ContentID": raw_header(part, "Content-ID") or "",
-        "ContentDisposition": disposition,
-        "Filename": filename,
-        "DecodedSize": 0 if children or part.is_multipart() else len(decoded_payload(part)),
-        "Parts": [structure(child) for child in children],
+        "ContentID": part.content_id,
+        "ContentDisposition": part.disposition,
+        "Filename": decode_words(filename),
+        "DecodedSize": 0 if part.multipart else len(part_body(data, part)),
+        "Parts": [_structure(data, child) for child in part.parts],
     }
 
 
-def part_at(msg: Message, path: list[int]) -> Message | None:
-    """The part at a PartPath: [] is the message itself, [0, 2] the third part of the first."""
-    part = msg
-    for index in path:
-        children = subparts(part)
-        if not 0 <= index < len(children):
-            return None
-        part = children[index]
-    return part
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def part_body(data: bytes, part: partlib.Part) -> bytes:
+    """A part's body as mox serves it: the bytes between its header and its end
+    (for a multipart: its parts with their boundaries), the transfer encoding
+    undone, and for text bare line feeds made CRLF."""
+    body = _undo_transfer_encoding(data[part.body_start:part.end], part.encoding)
+    if part.media_type == "text":
+        body = _BARE_LF.sub(b"\r\n", body)
+    return body
+
+
+def _undo_transfer_encoding(raw: bytes, encoding: str) -> bytes:
+    # RFC 2045 6.1: 7bit, 8bit and binary are the identity; unknown encodings are left as they are.
+    try:
+        if encoding == "BASE64":
+            try:
+                return binascii.a2b_base64(raw)
+            except binascii.Error:
+                # A missing padding is common; decode what is there.
+                clean = bytes(b for b in raw if b in _BASE64_ALPHABET)
+                return binascii.a2b_base64(clean[: len(clean) // 4 * 4])
+        if encoding == "QUOTED-PRINTABLE":
+            return binascii.a2b_qp(raw)
+    except (binascii.Error, ValueError):
+        pass
+    return raw
+
+
+_BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def part_content_type(part: partlib.Part) -> str:
+    """The Content-Type to serve a part's body with: its media type, with its
+    charset, or for a multipart its boundary, so the body can be read."""
+    params = dict(part.params)
+    name = "boundary" if part.multipart else "charset"
+    value = params.get(name, "")
+    content_type = f"{part.media_type}/{part.subtype}".lower()
+    if not value:
+        return content_type
+    if name == "charset":
+        return f"{content_type}; charset={value.lower()}"
+    quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{content_type}; boundary="{quoted}"'

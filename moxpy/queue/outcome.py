@@ -98,8 +98,9 @@ class Recorder:
             columns = [c for c in {**COLUMNS, **RETIRED_COLUMNS}]
             conn.execute(f"insert or replace into retired ({','.join(columns)}) values ({','.join('?' * len(columns))})",
                          [values[c] for c in columns])
-        self.emit(conn, Event.of(event, values, suppressing=suppressing, smtp_code=values["last_code"],
-                                 smtp_enhanced_code=values["last_enhanced_code"], error=values["last_error"]))
+        # As mox, the SMTP codes are for errors: a delivered event carries none, though its attempt got a 250.
+        codes = {} if success else dict(smtp_code=values["last_code"], smtp_enhanced_code=values["last_enhanced_code"])
+        self.emit(conn, Event.of(event, values, suppressing=suppressing, error=values["last_error"], **codes))
         still_used = conn.execute("select 1 from queue where path = ? limit 1", (entry["path"],)).fetchone()
         return None if still_used else entry["path"]
 

@@ -54,9 +54,11 @@ OVERVIEW = """\
 - Success is HTTP 200 with a JSON object, or raw bytes for MessageRawGet and
   MessagePartGet. Failure is HTTP 400 with `{"Code": "...", "Message": "..."}`:
   `Code` is for programs, `Message` for people. An unknown method is HTTP 404.
-- JSON is decoded the way Go decodes it: field names are case-sensitive; a
-  missing or null field takes its zero value (0, "", false, [], {}); an
-  unknown field or a value of the wrong type is a `protocol` error.
+- JSON is decoded the way Go decodes it: a key matches the field of the
+  same name, or failing that a field whose name differs only in case
+  (`"to"` fills `To`); a missing or null field takes its zero value (0, "",
+  false, [], {}); an unknown field, a value of the wrong type or a number
+  outside the field's range (64-bit integers) is a `protocol` error.
   Timestamps are RFC 3339 with a time zone. Responses always have every
   field: lists are `[]`, never null, and maps `{}`. New fields may be added
   to responses; ignore the ones you do not know.

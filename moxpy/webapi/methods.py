@@ -21,6 +21,7 @@ from .. import queue as queuelib
 from ..message import compose as composelib
 from ..message import dkim
 from ..message import parse as msgparse
+from ..message import part as partlib
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue, Submission
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
@@ -171,7 +172,8 @@ class API:
         try:
             await self.suppressions.add(call.account, address, req.Manual, req.Reason)
         except SuppressionExists:
-            raise WebapiError("user", f"{address} is already on the suppression list") from None
+            # mox passes on its database's unique-index error, with code "error".
+            raise WebapiError("error", 'not unique: "Account+BaseAddress"') from None
         return t.SuppressionAddResult()
 
     async def SuppressionRemove(self, call: Call, req: t.SuppressionRemoveRequest) -> t.SuppressionRemoveResult:
@@ -179,7 +181,8 @@ class API:
         try:
             await self.suppressions.remove(call.account, address)
         except SuppressionAbsent:
-            raise WebapiError("user", f"{address} is not on the suppression list") from None
+            # mox passes on its database's error for a missing record, with code "error".
+            raise WebapiError("error", "absent") from None
         return t.SuppressionRemoveResult()
 
     async def SuppressionPresent(self, call: Call, req: t.SuppressionPresentRequest) -> t.SuppressionPresentResult:
@@ -197,7 +200,8 @@ class API:
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
         account, row = self._message(call, req.MsgID)
-        msg = msgparse.parse(account.message_bytes(row))
+        data = account.message_bytes(row)
+        msg = msgparse.parse(data)
         text, html = msgparse.readable_parts(msg)
         mailbox = account.mailbox_by_id(row["mailbox_id"])
         return t.MessageGetResult(
@@ -214,7 +218,7 @@ class API:
                 Text=text,
                 HTML=html,
             ),
-            Structure=structure(msg),
+            Structure=structure(data),
             Meta=t.MessageMeta(
                 Size=row["size"],
                 DSN=bool(row["dsn"]),
@@ -239,18 +243,13 @@ class API:
     async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:
         account, row = self._message(call, req.MsgID)
         data = account.message_bytes(row)
-        msg = msgparse.parse(data)
-        part = msgparse.part_at(msg, req.PartPath)
-        if part is None:
-            raise WebapiError("partNotFound", f"part not found at path {req.PartPath}")
-        content_type = part.get_content_type()
-        charset = part.get_content_charset()
-        if charset:
-            content_type += f"; charset={charset}"
-        if part is msg and msg.is_multipart():
-            # The body of a multipart message is its parts with their boundaries, as stored.
-            return Raw(msgparse.body_bytes(data), content_type)
-        return Raw(msgparse.decoded_payload(part), content_type)
+        part = partlib.parse(data)
+        # As mox, a path goes into multipart parts only: a message/rfc822 part is a leaf.
+        for depth, index in enumerate(req.PartPath):
+            if not 0 <= index < len(part.parts):
+                raise WebapiError("partNotFound", f"part {index} at index {depth} not found")
+            part = part.parts[index]
+        return Raw(msgparse.part_body(data, part), msgparse.part_content_type(part))
 
     # Changing messages.
 
@@ -278,17 +277,25 @@ class API:
             raise WebapiError("user", str(e)) from None
 
     async def MessageMove(self, call: Call, req: t.MessageMoveRequest) -> t.MessageMoveResult:
+        # Checks in mox's order and with its messages: the mailbox, the message, then whether it is already there.
+        account = self.store.account(call.account)
+        mailbox = account.mailbox(req.DestMailboxName)
+        if mailbox is None:
+            raise WebapiError("user", "looking up mailbox name: not found")
+        _, row = self._message(call, req.MsgID)
+        if row["mailbox_id"] == mailbox["id"]:
+            raise WebapiError("user", f"moving message: message {req.MsgID} already in destination mailbox")
         try:
-            await self.store.account(call.account).move(req.MsgID, req.DestMailboxName)
+            await account.move(req.MsgID, req.DestMailboxName)
         except MessageNotFound:
             raise WebapiError("messageNotFound", "message not found") from None
         except MailboxNotFound:
-            raise WebapiError("user", f"mailbox {req.DestMailboxName!r} not found") from None
+            raise WebapiError("user", "looking up mailbox name: not found") from None
         return t.MessageMoveResult()
 
 
-def structure(msg) -> Structure:
-    return msgspec.convert(msgparse.structure(msg), Structure)
+def structure(data: bytes) -> Structure:
+    return msgspec.convert(msgparse.structure(data), Structure)
 
 
 def _json_list(text: str) -> list[str]:

@@ -1,8 +1,11 @@
 """The webapi over HTTP: a twisted.web resource.
 
-GET  BASE            the index page listing every method
+GET  BASE            the index page listing every method (any HTTP method, as mox)
 GET  BASE<Method>    the method's page: example request, example response, Call button
 POST BASE<Method>    call the method: form field "request" holds JSON; basic auth
+
+Another HTTP method on a method URL is 405, an unknown path or method 404,
+both short plain text as mox sends them.
 
 Order of checks on a call, as mox: unknown method (404), credentials (429
 when the IP failed too often, 401 when missing or wrong), then the body
@@ -17,6 +20,7 @@ import binascii
 import logging
 import time
 import urllib.parse
+from http import HTTPStatus
 
 import jinja2
 from twisted.internet.defer import Deferred
@@ -42,7 +46,12 @@ _templates = jinja2.Environment(
 
 
 class LimitedRequest(server.Request):
-    """A request that keeps at most max_body bytes of its body and notes when there was more."""
+    """A request that keeps at most max_body bytes of its body and notes when there was more.
+
+    It also keeps twisted.web's own pages from clients: a failure while
+    rendering is a short plain-text 500, and every status goes out with its
+    standard reason phrase (twisted.web knows none for 429).
+    """
 
     max_body = 0
     body_too_large = False
@@ -58,6 +67,32 @@ class LimitedRequest(server.Request):
             return
         super().handleContentChunk(data)
 
+    def setResponseCode(self, code: int, message: bytes | None = None) -> None:
+        if message is None:
+            message = reason_phrase(code)
+        super().setResponseCode(code, message)
+
+    def processingFailed(self, reason):
+        log.error("webapi %s %s: %s", self.method.decode("latin-1"), self.path.decode("latin-1"),
+                  reason.getTraceback())
+        if not self.startedWriting:
+            body = b"500 - internal server error\n"
+            self.setResponseCode(500)
+            self.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+            self.setHeader(b"Content-Length", str(len(body)).encode())
+            self.write(body)
+        if not self.finished:
+            self.finish()
+        return reason
+
+
+def reason_phrase(code: int) -> bytes:
+    """The standard reason phrase of a status code (RFC 9110 15)."""
+    try:
+        return HTTPStatus(code).phrase.encode()
+    except ValueError:
+        return b"Unknown Status"
+
 
 def request_factory(max_body: int) -> type[LimitedRequest]:
     return type("WebAPIRequest", (LimitedRequest,), {"max_body": max_body})
@@ -72,49 +107,50 @@ class WebAPIResource(resource.Resource):
         self.authenticator = authenticator
         self.base = base_path if base_path.endswith("/") else base_path + "/"
 
-    # Routing.
+    # Routing: by path first, then by HTTP method, in mox's order. Only GET
+    # is a GET (mox's handler sees HEAD as another method); twisted.web
+    # leaves out the body of an answer to HEAD.
 
-    def _method_name(self, request) -> str | None:
-        """The method named by the path, "" for the index, None for anything else."""
+    def render(self, request):
         path = urllib.parse.unquote(request.path.decode("latin-1"))
-        if not path.startswith(self.base):
-            return None
-        return path[len(self.base):]
-
-    def render_GET(self, request) -> bytes:
-        path = request.path.decode("latin-1")
+        method = request.method.decode("latin-1")
         if path in ("/", self.base.rstrip("/"), self.base.rsplit("/", 2)[0] + "/"):
-            request.redirect(self.base.encode())
+            if method != "GET":
+                return self._method_not_allowed(request, "405 - method not allow", "GET")
+            request.setResponseCode(303)
+            request.setHeader(b"Location", self.base.encode())
             return b""
-        name = self._method_name(request)
+        if not path.startswith(self.base):
+            return self._not_found(request)
+        name = path[len(self.base):]
         if name == "":
+            # As mox, the index answers any method.
             return self._html(request, "index.html", base=self.base, methods=METHODS.values(), openapi=True)
-        if name == "docs":
-            return self._html(request, "docs.html", base=self.base, content=docs.html())
-        if name == "openapi.json":
+        if name in ("docs", "openapi.json"):
+            if method not in ("GET", "HEAD"):
+                return self._method_not_allowed(request, "405 - method not allowed - use get", "GET, HEAD")
+            if name == "docs":
+                return self._html(request, "docs.html", base=self.base, content=docs.html())
             request.setHeader(b"Content-Type", b"application/json")
             return codec.encode(openapi.document(self.base))
-        method = METHODS.get(name or "")
-        if method is None:
+        if name not in METHODS:
             return self._not_found(request)
+        if method == "GET":
+            return self._method_page(request, name)
+        if method == "POST":
+            future = asyncio.ensure_future(self._call(request, name))
+            Deferred.fromFuture(future).addErrback(lambda f: log.error("webapi %s: %s", name, f.getTraceback()))
+            return server.NOT_DONE_YET
+        return self._method_not_allowed(request, "405 - method not allowed - use get or post", "GET, POST")
+
+    def _method_page(self, request, name: str) -> bytes:
+        method = METHODS[name]
         example_request = codec.encode_pretty(examples.REQUESTS[name])
         example_response = "" if method.response == RAW else codec.encode_pretty(examples.RESPONSES[name])
         return self._html(request, "method.html", base=self.base, method=method, raw=method.response == RAW,
                           request=example_request, response=example_response,
                           request_rows=min(40, example_request.count("\n") + 2),
                           response_rows=min(40, example_response.count("\n") + 2))
-
-    def render_HEAD(self, request) -> bytes:
-        return self.render_GET(request)
-
-    def render_POST(self, request):
-        name = self._method_name(request)
-        method = METHODS.get(name or "")
-        if method is None:
-            return self._not_found(request)
-        future = asyncio.ensure_future(self._call(request, name))
-        Deferred.fromFuture(future).addErrback(lambda f: log.error("webapi %s: %s", name, f.getTraceback()))
-        return server.NOT_DONE_YET
 
     # Calling a method.
 
@@ -178,16 +214,27 @@ class WebAPIResource(resource.Resource):
         self._write(request, status, "application/json; charset=utf-8", codec.encode(value))
 
     def _plain(self, request, status: int, text: str) -> None:
+        request.setHeader(b"X-Content-Type-Options", b"nosniff")
         self._write(request, status, "text/plain; charset=utf-8", (text + "\n").encode())
 
     def _unauthorized(self, request, message: str) -> None:
         request.setHeader(b"WWW-Authenticate", b"Basic realm=webapi")
         self._plain(request, 401, "401 - unauthorized - " + message)
 
-    def _not_found(self, request) -> bytes:
-        request.setResponseCode(404)
+    def _text(self, request, status: int, text: str) -> bytes:
+        """A plain-text answer from render, like Go's http.Error."""
+        request.setResponseCode(status)
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        return b"404 - not found\n"
+        request.setHeader(b"X-Content-Type-Options", b"nosniff")
+        return (text + "\n").encode()
+
+    def _not_found(self, request) -> bytes:
+        return self._text(request, 404, "404 page not found")
+
+    def _method_not_allowed(self, request, text: str, allow: str) -> bytes:
+        # RFC 9110 15.5.6: a 405 lists the methods the resource does support.
+        request.setHeader(b"Allow", allow.encode())
+        return self._text(request, 405, text)
 
     def _html(self, http_request, template: str, **args) -> bytes:
         http_request.setHeader(b"Content-Type", b"text/html; charset=utf-8")

@@ -137,7 +137,7 @@ class MessageRawGetRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class MessagePartGetRequest(msgspec.Struct, forbid_unknown_fields=True):
     MsgID: int = 0
-    PartPath: Annotated[list[int], doc("Indexes into MIME parts: [0, 2] is the third part inside the first part; [] the message body.")] = field(default_factory=list)
+    PartPath: Annotated[list[int], doc("Indexes into multipart parts: [0, 2] is the third part inside the first part; [] the message body. A message/rfc822 part is a leaf.")] = field(default_factory=list)
 
 
 class MessageDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -193,12 +193,12 @@ METHODS: dict[str, Method] = {m.name: m for m in [
            ("badAddress", "multipleFrom", "badFrom", "noRecipients", "missingBody", "malformedMessageID",
             "messageTooLarge", "messageLimitReached", "recipientLimitReached")),
     Method("SuppressionList", SuppressionListRequest, SuppressionListResult, "List the account's suppressed addresses."),
-    Method("SuppressionAdd", SuppressionAddRequest, SuppressionAddResult, "Add an address to the suppression list.", ("badAddress",)),
-    Method("SuppressionRemove", SuppressionRemoveRequest, SuppressionRemoveResult, "Remove an address from the suppression list.", ("badAddress",)),
+    Method("SuppressionAdd", SuppressionAddRequest, SuppressionAddResult, "Add an address to the suppression list; code error when its base address is already on it.", ("badAddress", "error")),
+    Method("SuppressionRemove", SuppressionRemoveRequest, SuppressionRemoveResult, "Remove an address from the suppression list; code error when its base address is not on it.", ("badAddress", "error")),
     Method("SuppressionPresent", SuppressionPresentRequest, SuppressionPresentResult, "Whether an address is on the suppression list.", ("badAddress",)),
     Method("MessageGet", MessageGetRequest, MessageGetResult, "A stored message in parsed form, with its MIME structure and metadata.", ("messageNotFound",)),
     Method("MessageRawGet", MessageRawGetRequest, RAW, "The stored message, byte for byte.", ("messageNotFound",)),
-    Method("MessagePartGet", MessagePartGetRequest, RAW, "One MIME part of a message, decoded.", ("messageNotFound", "partNotFound")),
+    Method("MessagePartGet", MessagePartGetRequest, RAW, "One MIME part of a message, decoded; for a multipart part its parts with their boundaries.", ("messageNotFound", "partNotFound")),
     Method("MessageDelete", MessageDeleteRequest, MessageDeleteResult, "Remove a message for good (not to Trash).", ("messageNotFound",)),
     Method("MessageFlagsAdd", MessageFlagsAddRequest, MessageFlagsAddResult, "Set flags and keywords on a message.", ("messageNotFound",)),
     Method("MessageFlagsRemove", MessageFlagsRemoveRequest, MessageFlagsRemoveResult, "Clear flags and keywords of a message.", ("messageNotFound",)),

@@ -122,7 +122,7 @@ def incoming_payload(data: bytes, msg_id: int, mailbox: str, received: float, ma
         References=references,
         Date=msgparse.date(msg),
         Text=text, HTML=html,
-        Structure=msgspec.convert(msgparse.structure(msg), t.Structure),
+        Structure=msgspec.convert(msgparse.structure(data), t.Structure),
         Meta=t.IncomingMeta(
             MsgID=msg_id, MailFrom=mail_from, MailFromValidated=mail_from_validated,
             MsgFromValidated=msg_from_validated, RcptTo=rcpt_to, DKIMVerifiedDomains=list(dkim_domains or []),
