@@ -18,7 +18,7 @@ def _load(args: argparse.Namespace) -> configlib.Config:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    from .config import quickstart
+    from .provision import quickstart
 
     config, password = quickstart.create(args.dir, args.address, args.hostname)
     address = next(iter(next(iter(config.Accounts.values())).Destinations))
@@ -71,7 +71,7 @@ def cmd_config_test(args: argparse.Namespace) -> int:
     if problems:
         raise configlib.ConfigError("; ".join(problems))
     if not config.Localserve:
-        from .config.tls import server_context
+        from .tls import server_context
 
         for listener_name, listener in config.Listeners.items():
             if listener.TLS:
@@ -95,7 +95,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def cmd_account(args: argparse.Namespace) -> int:
-    from .config import manage
+    from .provision import edit as manage
 
     config = _load(args)
     if args.action == "list":
@@ -116,7 +116,7 @@ def cmd_account(args: argparse.Namespace) -> int:
 
 
 def cmd_address(args: argparse.Namespace) -> int:
-    from .config import manage
+    from .provision import edit as manage
 
     config = _load(args)
     if args.action == "add":
@@ -129,7 +129,7 @@ def cmd_address(args: argparse.Namespace) -> int:
 
 
 def cmd_domain(args: argparse.Namespace) -> int:
-    from .config import manage, quickstart
+    from .provision import edit as manage, quickstart
 
     config = _load(args)
     if args.action == "add":

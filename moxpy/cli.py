@@ -78,7 +78,7 @@ smtp listener below, so it lands in the mox account and webhooks fire."""
 
 
 def localserve_banner(config: configlib.Config, directory: str, created: bool) -> str:
-    from .config.localserve import ADDRESS, PASSWORD, config_path
+    from .provision.localserve import ADDRESS, PASSWORD, config_path
 
     user = ADDRESS.replace("@", "%40")
     lines = [f"moxpy localserve, version {__version__}", "",
@@ -112,7 +112,7 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
 
 
 def cmd_localserve(args: argparse.Namespace) -> int:
-    from .config import localserve
+    from .provision import localserve
 
     directory = os.path.abspath(args.dir)
     try:
