@@ -113,3 +113,9 @@ def test_no_package_cycles():
 
 def test_cycle_detection_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_config_imports_nothing_else_of_moxpy():
+    # Everything reads the config; were it to import a package that reads it, that would be a cycle.
+    _, package_graph = graphs()
+    assert package_graph["moxpy.config"] == set()

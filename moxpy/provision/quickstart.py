@@ -64,13 +64,14 @@ def create(directory: str, address: str, hostname: str = "", password: str = "")
     return load(path), password
 
 
-def dns_records(config: Config, ip4: str = "", ip6: str = "") -> list[str]:
-    """Zone-file lines to publish for every configured domain."""
+def dns_records(config: Config) -> list[str]:
+    """Zone-file lines to publish for every configured domain. The host's
+    addresses are documentation examples (RFC 5737, RFC 3849) to replace."""
     host = config.Hostname
     lines = [";; The mail server's own name (replace the addresses with this machine's public IPs):",
-             f"{host}.  A     {ip4 or '192.0.2.10'}"]
-    lines.append(f"{host}.  AAAA  {ip6 or '2001:db8::10'}")
-    lines.append(f"{host}.  TXT   \"v=spf1 a -all\"")
+             f"{host}.  A     192.0.2.10",
+             f"{host}.  AAAA  2001:db8::10",
+             f"{host}.  TXT   \"v=spf1 a -all\""]
     for domain, domain_config in config.Domains.items():
         ascii_domain = parse_domain(domain)[1]
         # Reports are asked for only where an account takes them.
