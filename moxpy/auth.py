@@ -1,11 +1,14 @@
-"""Logins: password hashes, verification off the event loop, per-IP
-throttling of failures, and a short cache of successful verifications.
+"""Logins: password hashes and SCRAM-SHA-256 verifiers, verification off
+the event loop, per-IP throttling of failures, and a short cache of
+successful verifications.
 
 Used by every listener that takes a password (webapi, SMTP submission,
 IMAP). Passwords are hashed with argon2id through the passlib API of the
 maintained libpass fork. A verification costs tens of milliseconds of CPU,
 so it runs in a thread, is skipped for IPs that failed too often, and a
 success is remembered briefly so a busy API client does not pay it per call.
+It reads logins from the config but never writes it (provision/edit.py
+stores new hashes), and knows no protocol's framing of the exchange.
 """
 
 from __future__ import annotations

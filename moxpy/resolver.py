@@ -26,6 +26,8 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
+from .config import ConfigError
+
 log = logging.getLogger("moxpy.resolver")
 
 
@@ -67,8 +69,6 @@ class Resolver:
     @classmethod
     def from_config(cls, settings) -> "Resolver":
         """From a config.DNS section."""
-        from .config import ConfigError
-
         try:
             return cls(settings.Nameservers, settings.Timeout)
         except ValueError as e:

@@ -18,7 +18,7 @@ import sys
 
 from . import auth as authlib
 from . import config as configlib
-from .config import tls as tlslib
+from . import tls as tlslib
 from .queue import Queue, make_deliverer
 from .queue import schema as queue_schema
 from .queue.suppression import Suppressions

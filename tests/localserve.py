@@ -34,7 +34,8 @@ class LocalServer:
     """A localserve process with its own directory and ports."""
 
     def __init__(self, directory: str, configure=None):
-        from moxpy.config import localserve, save
+        from moxpy.config import save
+        from moxpy.provision import localserve
 
         self.directory = directory
         names = list(localserve.PORTS)

@@ -13,8 +13,8 @@ import threading
 
 from moxpy import auth
 from moxpy import config as configlib
-from moxpy.config.tls import generate_self_signed
-from moxpy.message.dkim import generate_domain_keys
+from moxpy.provision.certificate import generate_self_signed
+from moxpy.provision.dkimkeys import generate_domain_keys
 from moxpy.queue import Queue
 from moxpy.server import Server, server_schema
 from moxpy.store import Store

@@ -47,7 +47,7 @@ def test_dev_py_mox_works_in_the_callers_directory(tmp_path):
 
 
 def test_dev_py_localserve_keeps_its_data_in_localserve_of_the_callers_directory(tmp_path):
-    from moxpy.config import localserve
+    from moxpy.provision import localserve
 
     # A localserve directory made beforehand, on free ports: later starts use it as it is.
     directory = tmp_path / "localserve"

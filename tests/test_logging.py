@@ -55,7 +55,7 @@ def test_twisted_and_python_warnings_are_log_lines():
     # Twisted keeps log events to itself unless told where they go; they must come out, in our format.
     code = """if True:
         import warnings
-        from moxpy.cli import setup_logging
+        from moxpy.cli.logs import setup_logging
         setup_logging("info")
         from twisted.logger import Logger
         Logger().warn("port {port} closed", port=1143)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from moxpy.config.tls import generate_self_signed
+from moxpy.provision.certificate import generate_self_signed
 from moxpy.message import dsn as dsnlib
 
 from .localserve import LocalServer

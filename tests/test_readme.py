@@ -140,7 +140,7 @@ def server_here(tmp_path):
 
 
 def test_readme_blocks_work(server_here, tmp_path):
-    from moxpy.config import localserve
+    from moxpy.provision import localserve
 
     for program in ("curl", "swaks"):
         if shutil.which(program) is None:

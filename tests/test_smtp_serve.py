@@ -9,6 +9,7 @@ import pytest
 
 from moxpy import config as configlib
 from moxpy.message import dkim as dkimlib
+from moxpy.provision.dkimkeys import generate_private_key
 
 from .dnsserver import DNSServer
 from .smtpserve import InProcessSMTP, production_config
@@ -19,7 +20,7 @@ def sender_key(tmp_path_factory):
     """A DKIM key of the foreign domain sender.example, and a config that signs with it."""
     directory = tmp_path_factory.mktemp("sender")
     with open(directory / "s1.pem", "wb") as f:
-        f.write(dkimlib.generate_private_key("rsa"))
+        f.write(generate_private_key("rsa"))
     config = configlib.Config(Domains={"sender.example": configlib.Domain(
         DKIM=configlib.DKIM(Selectors={"s1": configlib.DKIMSelector(PrivateKeyFile="s1.pem")}, Sign=["s1"]))})
     config.path = str(directory / "mox.toml")

@@ -1,11 +1,15 @@
-"""Configuration: the TOML file a server runs from, its types and defaults.
+"""Configuration: the TOML file a server runs from, its types and defaults,
+loading, checking and saving it, and the answers that follow from it
+alone (which account an address logs in to or delivers to).
 
 The config file is the single source for domains, accounts (with password
 hashes), listeners and their ports, and per-account webhook settings. It is
 read with msgspec into the typed structs below, so a typo in a field name or
 a value of the wrong type is reported with its path instead of being
-ignored. It does not know about sockets or storage; server.py turns it into
-running listeners.
+ignored. This package imports nothing else of moxpy: it does not know
+about sockets, storage or password hashing; server.py turns a config into
+running listeners, and provision/ makes new configs, keys and
+certificates and edits accounts, addresses and domains.
 """
 
 from __future__ import annotations

@@ -1,26 +1,25 @@
 """quickstart: a config for running a real domain, and what to publish in DNS.
 
-Creates DIR/config/mox.toml for one domain and one account, DKIM keys for
-the domain, a self-signed certificate to replace with a real one, and
-prints the DNS records and client settings. The listeners use the standard
-ports on all addresses; `mox.py serve` runs it.
+Creates DIR/config/mox.toml for one domain and one account (with the
+domain's postmaster and report addresses), DKIM keys for the domain and a
+self-signed certificate to replace with a real one, and gives the DNS
+records and client settings as lines for the command to print. The
+listeners use the standard ports on all addresses; `mox serve` runs it.
+It neither publishes DNS records nor obtains a certificate.
 """
 
 from __future__ import annotations
 
 import os
 
+from ..config import TLS, Config, ConfigError, Destination, Listener, Postmaster, Service, WebService, load
+from ..config import Account as AccountConfig
 from ..message import dkim
 from ..message.address import parse_address, parse_domain
-from . import (TLS, Config, ConfigError, Destination, Domain, Listener, Postmaster, ReportsAddress, Service,
-               WebService, load)
-from . import Account as AccountConfig
-from .manage import generate_password, set_password
-from .tls import generate_self_signed
+from .certificate import generate_self_signed
+from .edit import generate_password, new_domain, set_password
 
 DAY = 24 * 3600.0
-DMARC_LOCALPART = "dmarc-reports"  # rua= of the _dmarc record
-TLSRPT_LOCALPART = "tls-reports"  # rua= of the _smtp._tls record
 
 
 def create(directory: str, address: str, hostname: str = "", password: str = "") -> tuple[Config, str]:
@@ -54,9 +53,7 @@ def create(directory: str, address: str, hostname: str = "", password: str = "")
         # The addresses the DNS records below point at, and postmaster (RFC 5321
         # 4.5.1), go to the account, as in mox's quickstart.
         Postmaster=Postmaster(Account=account_name),
-        Domains={domain: Domain(DKIM=dkim.generate_domain_keys(config_dir, domain),
-                                DMARC=ReportsAddress(DMARC_LOCALPART, account_name),
-                                TLSRPT=ReportsAddress(TLSRPT_LOCALPART, account_name))},
+        Domains={domain: new_domain(config_dir, domain, account_name)},
         Accounts={account_name: AccountConfig(
             Domain=domain, FullName="", Destinations={str(addr): Destination()},
             KeepRetiredMessagePeriod=7 * DAY, KeepRetiredWebhookPeriod=7 * DAY)},
@@ -67,13 +64,14 @@ def create(directory: str, address: str, hostname: str = "", password: str = "")
     return load(path), password
 
 
-def dns_records(config: Config, ip4: str = "", ip6: str = "") -> list[str]:
-    """Zone-file lines to publish for every configured domain."""
+def dns_records(config: Config) -> list[str]:
+    """Zone-file lines to publish for every configured domain. The host's
+    addresses are documentation examples (RFC 5737, RFC 3849) to replace."""
     host = config.Hostname
     lines = [";; The mail server's own name (replace the addresses with this machine's public IPs):",
-             f"{host}.  A     {ip4 or '192.0.2.10'}"]
-    lines.append(f"{host}.  AAAA  {ip6 or '2001:db8::10'}")
-    lines.append(f"{host}.  TXT   \"v=spf1 a -all\"")
+             f"{host}.  A     192.0.2.10",
+             f"{host}.  AAAA  2001:db8::10",
+             f"{host}.  TXT   \"v=spf1 a -all\""]
     for domain, domain_config in config.Domains.items():
         ascii_domain = parse_domain(domain)[1]
         # Reports are asked for only where an account takes them.

@@ -1,12 +1,16 @@
-"""TLS certificates: loading configured ones, and the self-signed one
-localserve generates for localhost on first start."""
+"""Self-signed TLS certificates: the one localserve makes for localhost on
+first start, and the placeholder quickstart writes for the mail server's
+host name until a real certificate replaces it.
+
+It writes PEM files only; loading a configured certificate for a listener
+is moxpy/tls.py's job.
+"""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
 import os
-import ssl
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,11 +46,3 @@ def generate_self_signed(cert_path: str, key_path: str, hostname: str = "localho
         f.write(key_pem)
     with open(cert_path, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
-
-
-def server_context(cert_path: str, key_path: str) -> ssl.SSLContext:
-    """A server-side TLS context (TLS 1.2 and newer) for the certificate."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert_path, key_path)
-    return context

@@ -2,7 +2,10 @@
 
 One domain (localhost), one account (mox) with login mox@localhost and
 password moxmoxmox, and one loopback listener on the usual ports + 1000.
-The file is written once; later starts use it as the operator left it.
+The file is written once, with a self-signed certificate for localhost and
+DKIM keys; later starts use it as the operator left it. What localserve
+does with it (accepting every address, failures on request) is the
+listeners' business, not this module's.
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from __future__ import annotations
 import os
 
 from .. import auth
-from . import DNS, TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
-from ..message.dkim import generate_domain_keys
-from .tls import generate_self_signed
+from ..config import DNS, TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
+from .certificate import generate_self_signed
+from .dkimkeys import generate_domain_keys
 
 ADDRESS = "mox@localhost"
 PASSWORD = "moxmoxmox"

@@ -1,7 +1,8 @@
-"""`mox.py example [NAME]`: list the example payloads, or print one.
+"""`mox example [NAME]`: list the example webhook payloads, or print one.
 
 The examples are made from the same types the server sends (webhooks/
-examples.py); the generated documentation uses them too.
+examples.py), which the generated documentation uses too; this module
+only lists and prints them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 
 
 def cmd_example(args: argparse.Namespace) -> int:
-    from .webhooks.examples import EXAMPLES, render
+    from ..webhooks.examples import EXAMPLES, render
 
     if not args.name:
         for name in EXAMPLES:

@@ -1,10 +1,13 @@
-"""Changing the configuration from the command line: accounts, addresses,
-domains, passwords.
+"""Editing a config's accounts, addresses, domains and passwords, as the
+`mox account|address|domain` commands do.
 
-Each change loads the config file, checks the result as a whole and
+Each change works on a loaded config, checks the result as a whole and
 writes it back atomically (temporary file, fsync, rename). A running
 server notices the new file on its next use of the config, so changes,
-password changes included, take effect at once without a restart.
+password changes included, take effect at once without a restart. Names
+are checked and put in canonical form here; passwords are hashed with
+auth.py; a new domain gets DKIM keys from dkimkeys.py. It prints nothing:
+the command line (cli/accounts.py) reports what was done.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ import re
 import secrets
 
 from .. import auth
+from ..config import Account, Config, ConfigError, Destination, Domain, ReportsAddress, save, validate
 from ..message.address import AddressError, parse_address, parse_domain
-from . import Account, Config, ConfigError, Destination, Domain, ReportsAddress, save, validate
+from .dkimkeys import generate_domain_keys
 
 _ACCOUNT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
+
+DMARC_LOCALPART = "dmarc-reports"  # rua= of the _dmarc record
+TLSRPT_LOCALPART = "tls-reports"  # rua= of the _smtp._tls record
 
 
 def generate_password() -> str:
@@ -123,9 +130,6 @@ def add_domain(config: Config, domain: str, account: str = "", localpart: str = 
     The DMARC and TLS report addresses its DNS records name go to the
     account, else to the postmaster account, as in mox.
     """
-    from ..message import dkim
-    from .quickstart import DMARC_LOCALPART, TLSRPT_LOCALPART
-
     domain = _domain(domain)
     if domain in config.Domains:
         raise ConfigError(f"domain {domain!r} already exists")
@@ -133,14 +137,20 @@ def add_domain(config: Config, domain: str, account: str = "", localpart: str = 
         raise ConfigError(f"no account {account!r}")
     config_dir = os.path.dirname(os.path.abspath(config.path))
     reports = account or (config.Postmaster.Account if config.Postmaster else "")
-    config.Domains[domain] = Domain(
-        DKIM=dkim.generate_domain_keys(config_dir, domain),
-        DMARC=ReportsAddress(DMARC_LOCALPART, reports) if reports else None,
-        TLSRPT=ReportsAddress(TLSRPT_LOCALPART, reports) if reports else None)
+    config.Domains[domain] = new_domain(config_dir, domain, reports)
     if account:
         config.Accounts[account].Destinations[f"{localpart}@{domain}" if localpart else f"@{domain}"] = Destination()
     _commit(config)
     return domain
+
+
+def new_domain(config_dir: str, domain: str, reports_account: str) -> Domain:
+    """A domain's config section with new DKIM keys; its DMARC and TLS report
+    addresses go to reports_account, and are left out without one."""
+    return Domain(
+        DKIM=generate_domain_keys(config_dir, domain),
+        DMARC=ReportsAddress(DMARC_LOCALPART, reports_account) if reports_account else None,
+        TLSRPT=ReportsAddress(TLSRPT_LOCALPART, reports_account) if reports_account else None)
 
 
 def delete_domain(config: Config, domain: str) -> None:

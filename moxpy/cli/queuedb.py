@@ -1,0 +1,86 @@
+"""What the `mox queue ...` commands share: the server's database opened
+next to a running server (or without one), their common arguments, and
+running a command with the database open.
+
+The queue and webhook operations themselves are queue/control.py's and
+webhooks/control.py's; this module only gives them a database and a
+Recorder that raises the same events the server's would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import config as configlib
+
+
+class QueueDatabase:
+    """The server database, and a Recorder with the event sinks the server
+    registers, so an operator's change (a drop) raises the same webhooks."""
+
+    def __init__(self, config: configlib.Config):
+        from ..queue.outcome import Recorder
+        from ..server import server_schema
+        from ..store.db import Database
+        from ..webhooks.enqueue import outgoing_sink
+
+        self.config = config
+        data_dir = config.data_dir()
+        path = os.path.join(data_dir, "mox.db")
+        if not os.path.exists(path):
+            raise configlib.ConfigError(f"no database at {path}: has the server run with this config?")
+        self.queue_dir = os.path.join(data_dir, "queue")
+        self.db = Database(path, server_schema)
+
+        def keep(account: str) -> float:
+            acc = config.Accounts.get(account)
+            return acc.KeepRetiredMessagePeriod if acc else 0.0
+
+        self.recorder = Recorder(keep, [outgoing_sink(lambda: config)])
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def parse_ids(text: str | None, kind: str) -> list[int]:
+    """The -ids argument: comma-separated numbers."""
+    ids = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if part:
+            if not part.isdigit():
+                raise configlib.ConfigError(f"-ids: {part!r} is not a {kind} id")
+            ids.append(int(part))
+    return ids
+
+
+def add_common_arguments(q: argparse.ArgumentParser) -> None:
+    q.add_argument("-config", "--config", help="config file (default: config/mox.toml, else "
+                                               "localserve/config/mox.toml)")
+    q.add_argument("-dir", "--dir", help="localserve directory, instead of -config")
+    q.add_argument("-ids", "--ids", help="comma-separated ids")
+    q.add_argument("-account", "--account", help="account that queued the message")
+
+
+def runner(func):
+    """An argparse command that opens the database, runs func(qdb, args) and
+    closes it. A config problem is exit code 1 before the command, 2 in it."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            config = configlib.load(configlib.locate(args.config, args.dir))
+            qdb = QueueDatabase(config)
+        except configlib.ConfigError as e:
+            print(f"mox: {e}", file=sys.stderr)
+            return 1
+        try:
+            return func(qdb, args)
+        except configlib.ConfigError as e:
+            print(f"mox: {e}", file=sys.stderr)
+            return 2
+        finally:
+            qdb.close()
+
+    return run
