@@ -17,7 +17,7 @@ from moxpy.config.tls import generate_self_signed
 from moxpy.message.dkim import generate_domain_keys
 from moxpy.queue import Queue
 from moxpy.server import Server, server_schema
-from moxpy.store import Store
+from moxpy.store import open_store
 from moxpy.store.db import Database
 
 from .localserve import free_ports
@@ -79,7 +79,7 @@ class InProcessSMTP:
         server = self.server
         os.makedirs(server.data_dir, exist_ok=True)
         server.db = Database(os.path.join(server.data_dir, "mox.db"), server_schema)
-        server.store = Store(server.data_dir)
+        server.store = open_store(server.data_dir)
         for name in self.config.Accounts:
             server.store.account(name)
         server.queue = Queue(server.db, server.data_dir, self.config.Queue, deliverer=None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +25,6 @@ from ..queue import Queue, Submission
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
 from ..store import MailboxNotFound, MessageNotFound, Store
 from ..store import flags as flaglib
-from ..store.account import row_flags
 from ..webhooks.types import NameAddress, Structure
 from . import types as t
 from .errors import WebapiError
@@ -149,7 +147,7 @@ class API:
         )
         ids = await self.queue.add(submission)
         if req.SaveSent:
-            await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=flaglib.SEEN)
+            await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=["\\Seen"])
         log.info("send account=%s message_id=%s recipients=%d", call.account, composed.message_id, len(ids))
         return t.SendResult(
             MessageID=composed.message_id,
@@ -190,16 +188,17 @@ class API:
 
     def _message(self, call: Call, msg_id: int):
         account = self.store.account(call.account)
-        row = account.message(msg_id)
-        if row is None:
+        message = account.message(msg_id)
+        if message is None:
             raise WebapiError("messageNotFound", "message not found")
-        return account, row
+        return account, message
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
-        account, row = self._message(call, req.MsgID)
-        msg = msgparse.parse(account.message_bytes(row))
+        account, message = self._message(call, req.MsgID)
+        msg = msgparse.parse(account.message_bytes(message))
         text, html = msgparse.readable_parts(msg)
-        mailbox = account.mailbox_by_id(row["mailbox_id"])
+        mailbox = account.mailbox_by_id(message.mailbox_id)
+        meta = message.meta
         return t.MessageGetResult(
             Message=t.Message(
                 From=_names(msg, "From"),
@@ -216,29 +215,29 @@ class API:
             ),
             Structure=structure(msg),
             Meta=t.MessageMeta(
-                Size=row["size"],
-                DSN=bool(row["dsn"]),
-                Flags=row_flags(row),
-                MailFrom=row["mail_from"],
-                MailFromValidated=bool(row["mail_from_validated"]),
-                RcptTo=row["rcpt_to"],
-                MsgFrom=row["msg_from"],
-                MsgFromValidated=bool(row["msg_from_validated"]),
-                DKIMVerifiedDomains=_json_list(row["dkim_domains"]),
-                RemoteIP=row["remote_ip"],
-                MailboxName=mailbox["name"] if mailbox else "",
+                Size=message.size,
+                DSN=meta.dsn,
+                Flags=_flags(message.flags),
+                MailFrom=meta.mail_from,
+                MailFromValidated=meta.mail_from_validated,
+                RcptTo=meta.rcpt_to,
+                MsgFrom=message.msg_from,
+                MsgFromValidated=meta.msg_from_validated,
+                DKIMVerifiedDomains=meta.dkim_domains,
+                RemoteIP=meta.remote_ip,
+                MailboxName=mailbox.name if mailbox else "",
             ),
         )
 
     async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw:
-        account, row = self._message(call, req.MsgID)
+        account, message = self._message(call, req.MsgID)
         # mox labels raw messages text/plain so browsers show them.
-        return Raw(account.message_bytes(row), "text/plain; charset=utf-8")
+        return Raw(account.message_bytes(message), "text/plain; charset=utf-8")
 
 
     async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:
-        account, row = self._message(call, req.MsgID)
-        data = account.message_bytes(row)
+        account, message = self._message(call, req.MsgID)
+        data = account.message_bytes(message)
         msg = msgparse.parse(data)
         part = msgparse.part_at(msg, req.PartPath)
         if part is None:
@@ -262,16 +261,16 @@ class API:
         return t.MessageDeleteResult()
 
     async def MessageFlagsAdd(self, call: Call, req: t.MessageFlagsAddRequest) -> t.MessageFlagsAddResult:
-        await self._change_flags(call, req.MsgID, req.Flags, [])
+        await self._change_flags(call, req.MsgID, "add", req.Flags)
         return t.MessageFlagsAddResult()
 
     async def MessageFlagsRemove(self, call: Call, req: t.MessageFlagsRemoveRequest) -> t.MessageFlagsRemoveResult:
-        await self._change_flags(call, req.MsgID, [], req.Flags)
+        await self._change_flags(call, req.MsgID, "remove", req.Flags)
         return t.MessageFlagsRemoveResult()
 
-    async def _change_flags(self, call: Call, msg_id: int, add: list[str], remove: list[str]) -> None:
+    async def _change_flags(self, call: Call, msg_id: int, mode: str, flags: list[str]) -> None:
         try:
-            await self.store.account(call.account).change_flags(msg_id, add, remove)
+            await self.store.account(call.account).change_flags([msg_id], mode, flags)
         except MessageNotFound:
             raise WebapiError("messageNotFound", "message not found") from None
         except flaglib.FlagError as e:
@@ -279,7 +278,7 @@ class API:
 
     async def MessageMove(self, call: Call, req: t.MessageMoveRequest) -> t.MessageMoveResult:
         try:
-            await self.store.account(call.account).move(req.MsgID, req.DestMailboxName)
+            await self.store.account(call.account).move([req.MsgID], req.DestMailboxName)
         except MessageNotFound:
             raise WebapiError("messageNotFound", "message not found") from None
         except MailboxNotFound:
@@ -291,8 +290,9 @@ def structure(msg) -> Structure:
     return msgspec.convert(msgparse.structure(msg), Structure)
 
 
-def _json_list(text: str) -> list[str]:
-    return json.loads(text or "[]")
+def _flags(flags: list[str]) -> list[str]:
+    # As mox lists them: system flags lower case and sorted, then keywords.
+    return sorted(f.lower() for f in flags if flaglib.is_system(f)) + [f for f in flags if not flaglib.is_system(f)]
 
 
 def _names(msg, header: str) -> list[NameAddress]:
