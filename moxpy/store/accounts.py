@@ -67,7 +67,10 @@ class MailboxError(ValueError):
 # Records.
 
 
-class DeliveryMeta(msgspec.Struct):
+# gc=False: a FETCH of a large mailbox makes thousands of these, and they never form reference cycles.
+
+
+class DeliveryMeta(msgspec.Struct, gc=False):
     """What the SMTP session learned about a message, kept with it."""
 
     mail_from: str = ""  # SMTP MAIL FROM, empty for a DSN (null reverse-path)
@@ -79,7 +82,7 @@ class DeliveryMeta(msgspec.Struct):
     dsn: bool = False  # the message is a delivery status notification
 
 
-class Message(msgspec.Struct):
+class Message(msgspec.Struct, gc=False):
     """A stored message: where it is, its flags, and what was known when it arrived."""
 
     id: int  # unique in the account, never reused (the webapi's MsgID)
@@ -94,8 +97,9 @@ class Message(msgspec.Struct):
     msg_from: str  # the From header's address
     date: float | None  # the Date header, Unix time; None when absent or invalid
     meta: DeliveryMeta  # what the SMTP session learned, empty for messages from IMAP or the webapi
-    parts: partlib.Part | None = None  # its MIME tree, when asked for (Account.messages(parts=True))
-    ref: str = ""  # where the implementation keeps its bytes; opaque to callers
+    # Opaque to callers, for the implementation:
+    parts: bytes | None = None  # the MIME tree when asked for (messages(parts=True)), for message_parts
+    ref: str = ""  # where its bytes are kept
 
 
 class Mailbox(msgspec.Struct):
@@ -211,7 +215,7 @@ class Account(Protocol):
         """The message exactly as received; OSError when it was removed meanwhile."""
 
     def message_parts(self, message: Message) -> partlib.Part:
-        """The MIME tree of a message: the one it was read with, else the stored one."""
+        """The MIME tree of a message (cheap for one read with parts=True)."""
 
     def find_delivered(self, message_id: str, rcpt_to: str, mail_from: str, since: float) -> bool:
         """Whether a message with this Message-ID header arrived over SMTP from mail_from for rcpt_to

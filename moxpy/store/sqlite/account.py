@@ -147,8 +147,8 @@ class SQLiteAccount:
         return read_message_file(self.msg_dir, message.ref)
 
     def message_parts(self, message: Message) -> partlib.Part:
-        if message.parts is not None:
-            return message.parts
+        if message.parts:
+            return partlib.decode(message.parts)
         return partlib.parse(self.message_bytes(message))
 
     def find_delivered(self, message_id: str, rcpt_to: str, mail_from: str, since: float) -> bool:

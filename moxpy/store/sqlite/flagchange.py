@@ -8,7 +8,7 @@ import json
 import sqlite3
 
 from ..accounts import Change
-from . import mailboxes
+from . import mailboxes, rows
 from .messages import next_modseq_tx
 
 MODES = ("add", "remove", "set")
@@ -27,7 +27,7 @@ def new_flags(mode: str, old_mask: int, old_keywords: list[str], mask: int, keyw
 def change_tx(conn: sqlite3.Connection, targets: list[sqlite3.Row], mode: str, mask: int, keywords: list[str],
               origin) -> tuple[list[sqlite3.Row], list[Change]]:
     """Change the flags of messages (rows with id, mailbox_id, uid, flags, keywords); returns the rows
-    (select *) of those that changed, and the changes to announce."""
+    (rows.MESSAGE_COLUMNS) of those that changed, and the changes to announce."""
     changed = []
     modseq = 0
     for row in targets:
@@ -36,8 +36,9 @@ def change_tx(conn: sqlite3.Connection, targets: list[sqlite3.Row], mode: str, m
         if new_mask == row["flags"] and new_keywords == old_keywords:
             continue
         modseq = modseq or next_modseq_tx(conn)
-        changed.append(conn.execute("update messages set flags = ?, keywords = ?, modseq = ? where id = ? returning *",
-                                    (new_mask, json.dumps(new_keywords), modseq, row["id"])).fetchone())
+        changed.append(conn.execute(
+            f"update messages set flags = ?, keywords = ?, modseq = ? where id = ? returning {rows.MESSAGE_COLUMNS}",
+            (new_mask, json.dumps(new_keywords), modseq, row["id"])).fetchone())
     by_mailbox: dict[int, list[sqlite3.Row]] = {}
     for row in changed:
         by_mailbox.setdefault(row["mailbox_id"], []).append(row)

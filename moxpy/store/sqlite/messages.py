@@ -17,7 +17,7 @@ from . import mailboxes, rows
 
 
 def get(db: Database, msg_id: int) -> Message | None:
-    row = db.query_one("select * from messages where id = ?", (msg_id,))
+    row = db.query_one(f"select {rows.MESSAGE_COLUMNS} from messages where id = ?", (msg_id,))
     return rows.message(row) if row else None
 
 
@@ -28,7 +28,7 @@ def uids(db: Database, mailbox_id: int) -> list[int]:
 def in_mailbox(db: Database, mailbox_id: int, uids: list[int], parts: bool) -> list[Message]:
     if not uids:
         return []
-    columns = "m.*, p.data as parts" if parts else "m.*"
+    columns = rows.message_columns("m") + (", p.data" if parts else "")
     join = "left join message_parts p on p.message_id = m.id" if parts else ""
     # One range scan of the (mailbox_id, uid) index; UIDs between the wanted ones are dropped here.
     found = db.query(
@@ -37,7 +37,7 @@ def in_mailbox(db: Database, mailbox_id: int, uids: list[int], parts: bool) -> l
     if len(found) != len(uids):
         wanted = set(uids)
         found = [r for r in found if r["uid"] in wanted]
-    return [rows.message(r, parts) for r in found]
+    return [rows.message(r) for r in found]
 
 
 def find_delivered(db: Database, message_id: str, rcpt_to: str, mail_from: str, since: float) -> bool:
@@ -90,7 +90,7 @@ def insert_tx(conn: sqlite3.Connection, mailbox: str, *, path: str, size: int, m
         """insert into messages (mailbox_id, uid, modseq, received, path, size, flags, keywords,
                message_id, subject, msg_from, date, sent_day, mail_from, rcpt_to, remote_ip,
                mail_from_validated, msg_from_validated, dkim_domains, dsn)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *""",
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning """ + rows.MESSAGE_COLUMNS,
         (box["id"], box["uidnext"], next_modseq_tx(conn), received, path, size, mask, json.dumps(keywords),
          summary["message_id"], summary["subject"], summary["msg_from"], summary["date"], sent_day, meta.mail_from,
          meta.rcpt_to, meta.remote_ip, meta.mail_from_validated, meta.msg_from_validated,

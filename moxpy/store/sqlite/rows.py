@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from ...message import part as partlib
 from .. import flags as flaglib
 from ..accounts import DeliveryMeta, Mailbox, Message
 
@@ -28,33 +27,28 @@ def _list(text: str) -> list[str]:
     return [] if text == "[]" else json.loads(text)
 
 
-def message(row: sqlite3.Row, with_parts: bool = False) -> Message:
-    """A row of messages (select *); with_parts: it has column parts (message_parts.data) too."""
-    parts = row["parts"] if with_parts else None
-    return Message(
-        id=row["id"],
-        mailbox_id=row["mailbox_id"],
-        uid=row["uid"],
-        modseq=row["modseq"],
-        received=row["received"],
-        size=row["size"],
-        flags=flag_names(row["flags"], row["keywords"]),
-        message_id=row["message_id"],
-        subject=row["subject"],
-        msg_from=row["msg_from"],
-        date=row["date"],
-        meta=DeliveryMeta(
-            mail_from=row["mail_from"],
-            rcpt_to=row["rcpt_to"],
-            remote_ip=row["remote_ip"],
-            mail_from_validated=bool(row["mail_from_validated"]),
-            msg_from_validated=bool(row["msg_from_validated"]),
-            dkim_domains=_list(row["dkim_domains"]),
-            dsn=bool(row["dsn"]),
-        ),
-        parts=partlib.decode(parts) if parts else None,
-        ref=row["path"],
-    )
+# The columns of messages that make a Message, in the order message() reads them.
+MESSAGE_FIELDS = ("id", "mailbox_id", "uid", "modseq", "received", "size", "flags", "keywords", "message_id", "subject",
+                  "msg_from", "date", "mail_from", "rcpt_to", "remote_ip", "mail_from_validated", "msg_from_validated",
+                  "dkim_domains", "dsn", "path")
+MESSAGE_COLUMNS = ", ".join(MESSAGE_FIELDS)
+
+
+def message_columns(table: str) -> str:
+    """MESSAGE_COLUMNS of a table alias, for joins."""
+    return ", ".join(f"{table}.{c}" for c in MESSAGE_FIELDS)
+
+
+def message(row: sqlite3.Row) -> Message:
+    """A row of MESSAGE_COLUMNS, optionally followed by message_parts.data (the MIME tree)."""
+    # By position: a FETCH of a large mailbox makes thousands of these.
+    (msg_id, mailbox_id, uid, modseq, received, size, mask, keywords, message_id, subject, msg_from, date,
+     mail_from, rcpt_to, remote_ip, mail_from_validated, msg_from_validated, dkim_domains, dsn, path, *more) = row
+    parts = more[0] if more else None  # message.part's encoding, decoded when needed
+    meta = DeliveryMeta(mail_from, rcpt_to, remote_ip, bool(mail_from_validated), bool(msg_from_validated),
+                        _list(dkim_domains), bool(dsn))
+    return Message(msg_id, mailbox_id, uid, modseq, received, size, flag_names(mask, keywords), message_id, subject,
+                   msg_from, date, meta, parts, path)
 
 
 def mailbox(row: sqlite3.Row) -> Mailbox:
