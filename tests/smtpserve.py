@@ -20,6 +20,7 @@ from moxpy.server import Server, server_schema
 from moxpy.store import open_store
 from moxpy.store.db import Database
 
+from . import storehelp
 from .localserve import free_ports
 
 
@@ -97,18 +98,10 @@ class InProcessSMTP:
         self._thread.join(5)
 
     def messages(self, account: str) -> list[dict]:
-        path = os.path.join(self.server.data_dir, "accounts", account, "index.db")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute(
-                "select m.*, b.name as mailbox from messages m join mailboxes b on b.id = m.mailbox_id order by m.id")]
-        finally:
-            conn.close()
+        return storehelp.messages(self.server.data_dir, account)
 
     def message_file(self, account: str, row: dict) -> bytes:
-        with open(os.path.join(self.server.data_dir, "accounts", account, "msg", row["path"]), "rb") as f:
-            return f.read()
+        return storehelp.message_file(self.server.data_dir, account, row)
 
     def queued(self) -> list[dict]:
         conn = sqlite3.connect(f"file:{os.path.join(self.server.data_dir, 'mox.db')}?mode=ro", uri=True)

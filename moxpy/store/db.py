@@ -96,7 +96,7 @@ class Database:
     async def write(self, fn: Callable[[sqlite3.Connection], Any], sync_dirs: Iterable[str] = ()) -> Any:
         """Run fn(conn) in a transaction in the writer thread; return its result once committed."""
         if self.readonly:
-            raise sqlite3.OperationalError(f"{self.path} is open read-only")
+            raise PermissionError(f"{self.path} is open read-only")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._jobs.put(_Job(fn, future, loop, tuple(sync_dirs)))
@@ -105,7 +105,7 @@ class Database:
     def write_sync(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Like write, for command-line tools that run without an event loop."""
         if self.readonly:
-            raise sqlite3.OperationalError(f"{self.path} is open read-only")
+            raise PermissionError(f"{self.path} is open read-only")
         done = threading.Event()
         box: dict[str, Any] = {}
 
