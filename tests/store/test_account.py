@@ -154,3 +154,21 @@ def test_check_finds_a_message_without_its_file(opened, tmp_path):
     assert account.check() == []
     os.remove(os.path.join(tmp_path, "accounts", "test", "msg", first.ref))
     assert [p.split(",")[0] for p in account.check()] == ["1 messages without their file"]
+
+
+def test_sqlite_implementation_has_every_operation_of_the_interface():
+    import inspect
+
+    from moxpy.store import accounts
+    from moxpy.store.sqlite import SQLiteAccount, SQLiteStore
+
+    for interface, implementation in ((accounts.Account, SQLiteAccount), (accounts.Store, SQLiteStore)):
+        for name, method in vars(interface).items():
+            if name.startswith("_") or not callable(method):
+                continue
+            implemented = getattr(implementation, name, None)
+            assert implemented is not None, f"{implementation.__name__}.{name} missing"
+            wanted = [(p.name, p.kind, p.default) for p in inspect.signature(method).parameters.values()]
+            got = [(p.name, p.kind, p.default) for p in inspect.signature(implemented).parameters.values()]
+            assert got == wanted, f"{implementation.__name__}.{name}"
+            assert inspect.iscoroutinefunction(implemented) == inspect.iscoroutinefunction(method), name
