@@ -40,11 +40,11 @@ def message(i: int) -> bytes:
 
 
 async def fill(data_dir: str, count: int) -> None:
-    from moxpy.store import Store
+    from moxpy.store import open_store
 
-    store = Store(data_dir)
+    store = open_store(data_dir)
     account = store.account("mox")
-    have = len(account.uids(account.mailbox("Inbox")["id"]))
+    have = len(account.uids(account.mailbox("Inbox").id))
     semaphore = asyncio.Semaphore(64)  # concurrent deliveries share commits (group commit)
 
     async def one(i: int) -> None:

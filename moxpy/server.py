@@ -27,7 +27,7 @@ from .smtpserver import smtp_factory
 from .resolver import Resolver
 from .smtpserver.delivery import DeliveryHandler
 from .smtpserver.submission import SubmissionHandler
-from .store import Store
+from .store import Store, open_store
 from .store.db import Database
 from .webhooks import Webhooks
 from .webhooks.schema import schema as webhooks_schema
@@ -156,7 +156,7 @@ class Server:
         config = self.config
         os.makedirs(self.data_dir, exist_ok=True)
         self.db = Database(os.path.join(self.data_dir, "mox.db"), server_schema)
-        self.store = Store(self.data_dir)
+        self.store = open_store(self.data_dir)
         self.suppressions = Suppressions(self.db)
         for name in config.Accounts:
             self.store.account(name)  # open (and create) every account's index at start

@@ -12,6 +12,8 @@ import time
 
 import httpx
 
+from . import storehelp
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADDRESS = "mox@localhost"
 PASSWORD = "moxmoxmox"
@@ -124,24 +126,11 @@ class LocalServer:
             time.sleep(interval)
 
     def messages(self) -> list[dict]:
-        """Rows of the mox account's index, read directly from its database."""
-        import sqlite3
-
-        path = os.path.join(self.config.data_dir(), "accounts", "mox", "index.db")
-        if not os.path.exists(path):
-            return []
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute(
-                "select m.*, b.name as mailbox from messages m join mailboxes b on b.id = m.mailbox_id order by m.id")]
-        finally:
-            conn.close()
+        """The mox account's messages, by id (see storehelp.messages)."""
+        return storehelp.messages(self.config.data_dir(), "mox")
 
     def message_file(self, row: dict) -> bytes:
-        path = os.path.join(self.config.data_dir(), "accounts", "mox", "msg", row["path"])
-        with open(path, "rb") as f:
-            return f.read()
+        return storehelp.message_file(self.config.data_dir(), "mox", row)
 
     def queue_rows(self, table: str = "queue") -> list[dict]:
         """Rows of the server's queue ("queue") or retired ("retired") table."""

@@ -17,9 +17,10 @@ from moxpy.provision.certificate import generate_self_signed
 from moxpy.provision.dkimkeys import generate_domain_keys
 from moxpy.queue import Queue
 from moxpy.server import Server, server_schema
-from moxpy.store import Store
+from moxpy.store import open_store
 from moxpy.store.db import Database
 
+from . import storehelp
 from .localserve import free_ports
 
 
@@ -79,7 +80,7 @@ class InProcessSMTP:
         server = self.server
         os.makedirs(server.data_dir, exist_ok=True)
         server.db = Database(os.path.join(server.data_dir, "mox.db"), server_schema)
-        server.store = Store(server.data_dir)
+        server.store = open_store(server.data_dir)
         for name in self.config.Accounts:
             server.store.account(name)
         server.queue = Queue(server.db, server.data_dir, self.config.Queue, deliverer=None)
@@ -97,18 +98,10 @@ class InProcessSMTP:
         self._thread.join(5)
 
     def messages(self, account: str) -> list[dict]:
-        path = os.path.join(self.server.data_dir, "accounts", account, "index.db")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute(
-                "select m.*, b.name as mailbox from messages m join mailboxes b on b.id = m.mailbox_id order by m.id")]
-        finally:
-            conn.close()
+        return storehelp.messages(self.server.data_dir, account)
 
     def message_file(self, account: str, row: dict) -> bytes:
-        with open(os.path.join(self.server.data_dir, "accounts", account, "msg", row["path"]), "rb") as f:
-            return f.read()
+        return storehelp.message_file(self.server.data_dir, account, row)
 
     def queued(self) -> list[dict]:
         conn = sqlite3.connect(f"file:{os.path.join(self.server.data_dir, 'mox.db')}?mode=ro", uri=True)

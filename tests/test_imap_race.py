@@ -4,10 +4,9 @@ that) or NO [EXPUNGEISSUED], never a server error, and the index and the
 message files stay consistent (no row without its file, no file without a
 row)."""
 
-import os
 import re
-import sqlite3
 
+from . import storehelp
 from .imapclient import Raw
 
 ROUNDS = 25
@@ -38,22 +37,7 @@ def uid_set(text: bytes) -> list[int]:
 
 
 def check_consistent(server) -> None:
-    data = server.config.data_dir()
-    account = os.path.join(data, "accounts", "mox")
-    conn = sqlite3.connect(f"file:{os.path.join(account, 'index.db')}?mode=ro", uri=True)
-    try:
-        paths = [p for (p,) in conn.execute("select path from messages")]
-        without_parts = conn.execute(
-            "select count(*) from messages m left join message_parts p on p.message_id = m.id where p.message_id is null"
-        ).fetchone()[0]
-    finally:
-        conn.close()
-    msg_dir = os.path.join(account, "msg")
-    files = {os.path.relpath(os.path.join(d, f), msg_dir) for d, _, names in os.walk(msg_dir) for f in names}
-    assert len(set(paths)) == len(paths), "two rows share a file"
-    assert set(paths) <= files, "rows without their file"
-    assert files <= set(paths), "files without a row"
-    assert without_parts == 0
+    assert storehelp.problems(server.config.data_dir(), "mox") == []
 
 
 def empty_source(raw: Raw) -> None:

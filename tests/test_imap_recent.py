@@ -6,6 +6,7 @@ when a STORE or APPEND brings a new keyword into it."""
 import re
 import smtplib
 
+from . import storehelp
 from .imapclient import Raw
 
 
@@ -127,15 +128,7 @@ def test_recent_delivered_to_selected_inbox_and_kept_across_restart(new_server):
 
 
 def _claimed(srv) -> int:
-    import os
-    import sqlite3
-
-    path = os.path.join(srv.config.data_dir(), "accounts", "mox", "index.db")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return conn.execute("select recent_uid from mailboxes where name = 'Inbox'").fetchone()[0]
-    finally:
-        conn.close()
+    return storehelp.claimed_recent(srv.config.data_dir(), "mox", "Inbox")
 
 
 def test_new_keyword_announced_with_flags_to_every_session(server):

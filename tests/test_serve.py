@@ -20,6 +20,7 @@ import pytest
 
 from moxpy import config as configlib
 
+from . import storehelp
 from .dnsserver import DNSServer
 from .localserve import ROOT, free_ports
 
@@ -120,15 +121,7 @@ class Serve:
         return context
 
     def stored(self, account="you"):
-        import sqlite3
-
-        path = os.path.join(self.config.data_dir(), "accounts", account, "index.db")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute("select * from messages order by id")]
-        finally:
-            conn.close()
+        return storehelp.messages(self.config.data_dir(), account)
 
     def wait_for(self, predicate, timeout=15):
         deadline = time.monotonic() + timeout

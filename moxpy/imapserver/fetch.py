@@ -1,16 +1,15 @@
 """FETCH: the requested items (RFC 3501 6.4.5) and their responses (7.4.2).
 
 Items come from Twisted's FETCH attribute parser and are turned into
-small tuples here; responses are rendered from a message's index row, its
-stored MIME tree (message.part) and, only for body sections, the bytes of
-its file. BODY[] is the stored file byte for byte.
+small tuples here; responses are rendered from a stored message's record
+(store.Message), its MIME tree (message.part) and, only for body
+sections, its bytes. BODY[] is the stored message byte for byte.
 
 Pure rendering: no sockets, no store writes.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from twisted.mail import imap4
@@ -19,26 +18,13 @@ from ..message import part as partlib
 from ..store import flags as flaglib
 from . import syntax
 
-# System flags as IMAP clients expect to see them (the store keeps them lower case).
-FLAG_NAMES = {
-    "\\seen": b"\\Seen",
-    "\\answered": b"\\Answered",
-    "\\flagged": b"\\Flagged",
-    "\\deleted": b"\\Deleted",
-    "\\draft": b"\\Draft",
-    "$forwarded": b"$Forwarded",
-    "$junk": b"$Junk",
-    "$notjunk": b"$NotJunk",
-    "$phishing": b"$Phishing",
-    "$mdnsent": b"$MDNSent",
-}
-SYSTEM_FLAGS = b" ".join(FLAG_NAMES.values())
+# The system flags, for FLAGS and PERMANENTFLAGS.
+SYSTEM_FLAGS = " ".join(flaglib.DISPLAY.values()).encode()
 
 
 def flag_list(keywords: list[str]) -> bytes:
     """The system flags and a mailbox's keywords, for FLAGS and PERMANENTFLAGS (RFC 3501 7.2.6, 7.1)."""
     return b" ".join([SYSTEM_FLAGS] + [k.encode("ascii", "replace") for k in keywords])
-_BITS = [(flaglib.BIT[name], value) for name, value in FLAG_NAMES.items()]
 
 
 @dataclass
@@ -134,20 +120,18 @@ def parse_items(line: bytes) -> list:
 # Rendering.
 
 
-_flag_cache: dict[tuple[int, str, bool], bytes] = {}
+_flag_cache: dict[tuple[tuple[str, ...], bool], bytes] = {}
 
 
-def flags(mask: int, keywords: str, recent: bool = False) -> bytes:
-    """FLAGS (...) of a row's flags bitmask and keywords JSON, with \\Recent when the session has it."""
-    key = (mask, keywords, recent)
+def flags(names: list[str], recent: bool = False) -> bytes:
+    """FLAGS (...) of a message's flags (store.Message.flags), with \\Recent when the session has it."""
+    key = (tuple(names), recent)
     value = _flag_cache.get(key)
     if value is None:
-        names = [name for bit, name in _BITS if mask & bit]
+        system = [n for n in names if flaglib.is_system(n)]
         if recent:
-            names.append(b"\\Recent")
-        if keywords != "[]":
-            names += [k.encode() for k in json.loads(keywords)]
-        value = b"FLAGS (" + b" ".join(names) + b")"
+            system.append("\\Recent")  # RFC 3501 2.3.2: a system flag, kept by the session, not the store
+        value = b"FLAGS (" + " ".join(system + [n for n in names if not flaglib.is_system(n)]).encode() + b")"
         if len(_flag_cache) < 4096:
             _flag_cache[key] = value
     return value

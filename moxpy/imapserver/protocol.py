@@ -33,9 +33,9 @@ from zope.interface import implementer
 
 from .. import __version__
 from .. import auth as authlib
-from ..store import Account, MailboxNotFound
+from ..store import Account, MailboxError, MailboxExists, MailboxNotFound, Message, MessageNotFound
 from ..store import flags as flaglib
-from ..store.account import MailboxError, MailboxExists, mailbox_name
+from ..store import mailboxname
 from . import fetch as fetchlib
 from . import search as searchlib
 from . import syntax
@@ -95,7 +95,7 @@ class _Backpressure:
 def _mailbox(raw: bytes) -> str:
     """A mailbox name argument; a name no mailbox can have is answered with NO, as for a missing one."""
     try:
-        return mailbox_name(syntax.decode_mailbox(raw))
+        return mailboxname.check(syntax.decode_mailbox(raw))
     except (syntax.MailboxNameError, MailboxError) as e:
         raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
 
@@ -225,11 +225,11 @@ class IMAPServer(imap4.IMAP4Server):
         if updates.exists is not None:
             # RFC 3501 7.3.2: RECENT comes with the EXISTS that changed it.
             lines += [b"* %d EXISTS" % updates.exists, b"* %d RECENT" % updates.recent]
-        for row in self.account.mailbox_rows(selected.mailbox_id, updates.flags):
-            seq = selected.seq(row["uid"])
+        for message in self.account.messages(selected.mailbox_id, updates.flags):
+            seq = selected.seq(message.uid)
             if seq:
-                flags = fetchlib.flags(row["flags"], row["keywords"], selected.is_recent(row["uid"]))
-                lines.append(b"* %d FETCH (UID %d %s)" % (seq, row["uid"], flags))
+                flags = fetchlib.flags(message.flags, selected.is_recent(message.uid))
+                lines.append(b"* %d FETCH (UID %d %s)" % (seq, message.uid, flags))
         self._write(lines)
 
     def _flags_lines(self, keywords: list[str]) -> list[bytes]:
@@ -501,8 +501,8 @@ class IMAPServer(imap4.IMAP4Server):
         box = self.account.mailbox(name)
         if box is None:
             raise No(b"[NONEXISTENT] no such mailbox")
-        selected = Selected(self.account, box["id"], box["name"], readonly, self)
-        status = self.account.mailbox_status(box["id"])
+        selected = Selected(self.account, box.id, box.name, readonly, self)
+        status = self.account.mailbox_status(box.id)
         flags = fetchlib.flag_list(selected.keywords)
         lines = [
             b"* FLAGS (" + flags + b")",
@@ -510,12 +510,12 @@ class IMAPServer(imap4.IMAP4Server):
             b"* %d EXISTS" % len(selected.uids),
             b"* %d RECENT" % selected.recent_count(),
         ]
-        if status["first_unseen"]:
-            seq = selected.seq(status["first_unseen"])
+        if status.first_unseen:
+            seq = selected.seq(status.first_unseen)
             if seq:
                 lines.append(b"* OK [UNSEEN %d] first unseen" % seq)
-        lines += [b"* OK [UIDVALIDITY %d] UIDs valid" % box["uidvalidity"],
-                  b"* OK [UIDNEXT %d] next UID" % box["uidnext"]]
+        lines += [b"* OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity,
+                  b"* OK [UIDNEXT %d] next UID" % box.uidnext]
         self._write(lines)
         self.selected = selected
         self.state = "select"
@@ -606,19 +606,19 @@ class IMAPServer(imap4.IMAP4Server):
             self._write([b'* LIST (\\Noselect) "/" ""'])
             return b"LIST completed"
         matcher = _pattern(ref_name + pattern_name)
-        rows = self.account.mailboxes()
-        names = {row["name"] for row in rows}
+        boxes = self.account.mailboxes()
+        names = {box.name for box in boxes}
         lines = []
-        for row in rows:
-            name = row["name"]
-            if lsub and not row["subscribed"]:
+        for box in boxes:
+            name = box.name
+            if lsub and not box.subscribed:
                 continue
             if not matcher(_display_name(name)):
                 continue
             has_children = any(other.startswith(name + "/") for other in names)
             attrs = [b"\\HasChildren" if has_children else b"\\HasNoChildren"]
-            if row["special_use"] and not lsub:
-                attrs.append(row["special_use"].encode())
+            if box.special_use and not lsub:
+                attrs.append(box.special_use.encode())
             lines.append(command + b" (" + b" ".join(attrs) + b') "/" ' + syntax.encode_mailbox(_display_name(name)))
         self._write([b"* " + line for line in lines])
         return command + b" completed"
@@ -633,17 +633,17 @@ class IMAPServer(imap4.IMAP4Server):
         box = self.account.mailbox(name)
         if box is None:
             raise No(b"[NONEXISTENT] no such mailbox")
-        counts = self.account.mailbox_status(box["id"])
-        values = {b"MESSAGES": counts["messages"], b"RECENT": counts["recent"], b"UIDNEXT": box["uidnext"],
-                  b"UIDVALIDITY": box["uidvalidity"], b"UNSEEN": counts["unseen"], b"SIZE": counts["size"],
-                  b"DELETED": counts["deleted"]}
+        counts = self.account.mailbox_status(box.id)
+        values = {b"MESSAGES": counts.messages, b"RECENT": counts.recent, b"UIDNEXT": box.uidnext,
+                  b"UIDVALIDITY": box.uidvalidity, b"UNSEEN": counts.unseen, b"SIZE": counts.size,
+                  b"DELETED": counts.deleted}
         out = []
         for item in items:
             if isinstance(item, list) or bytes(item).upper() not in values:
                 raise Bad(b"unknown STATUS item")
             key = bytes(item).upper()
             out.append(key + b" %d" % values[key])
-        self._write([b"* STATUS " + syntax.encode_mailbox(_display_name(box["name"])) + b" (" + b" ".join(out) + b")"])
+        self._write([b"* STATUS " + syntax.encode_mailbox(_display_name(box.name)) + b" (" + b" ".join(out) + b")"])
         return b"STATUS completed"
 
     def do_APPEND(self, tag, name, flags, date, message):
@@ -658,16 +658,17 @@ class IMAPServer(imap4.IMAP4Server):
         if len(data) > self.factory.max_message_size():
             raise No(b"[TOOBIG] message too large")
         words = [bytes(f).decode("utf-8", "replace") for f in flags if not isinstance(f, list)]
+        words = [w for w in words if w.lower() != "\\recent"]  # RFC 3501 2.3.2: clients cannot set \Recent
         try:
-            mask, keywords = flaglib.parse([w for w in words if w.lower() != "\\recent"])
+            flaglib.parse(words)  # a bad flag is BAD, before a missing mailbox is NO
         except flaglib.FlagError as e:
             raise Bad(syntax.plain_text(str(e))) from None
         received = syntax.parse_date_time(date) if date else None
         box = self.account.mailbox(name)
         if box is None:
             raise No(b"[TRYCREATE] no such mailbox")
-        row = await self.account.deliver(data, box["name"], flags=mask, keywords=keywords, received=received)
-        return b"[APPENDUID %d %d] APPEND completed" % (box["uidvalidity"], row["uid"])
+        message = await self.account.deliver(data, box.name, flags=words, received=received)
+        return b"[APPENDUID %d %d] APPEND completed" % (box.uidvalidity, message.uid)
 
     def do_IDLE(self, tag):
         # RFC 2177: changes are reported as they happen until the client sends DONE.
@@ -781,14 +782,14 @@ class IMAPServer(imap4.IMAP4Server):
         sections = [i for i in items if isinstance(i, fetchlib.Section)]
         need_parts = any(i in ("ENVELOPE", "BODYSTRUCTURE", "BODY") for i in items) or any(
             s.path or s.spec for s in sections)
-        rows = account.mailbox_rows(selected.mailbox_id, uids, parts=need_parts)
+        messages = account.messages(selected.mailbox_id, uids, parts=need_parts)
         # RFC 3501 6.4.5: fetching a body section without PEEK sets \Seen, and the new flags are reported.
-        seen_now: dict[int, tuple[int, str]] = {}
+        seen_now: dict[int, list[str]] = {}
         if not selected.readonly and any(s.sets_seen for s in sections):
-            unseen = [r["uid"] for r in rows if not r["flags"] & flaglib.SEEN]
+            unseen = [m.id for m in messages if "\\Seen" not in m.flags]
             if unseen:
-                changed = await account.store_flags(selected.mailbox_id, unseen, "+", ["\\Seen"], origin=self)
-                seen_now = {r["uid"]: (r["flags"], r["keywords"]) for r in changed}
+                changed = await self._change_flags(unseen, "add", ["\\Seen"])
+                seen_now = {m.uid: m.flags for m in changed}
         add_flags = bool(seen_now) and "FLAGS" not in items
         backpressure = _Backpressure()
         self.transport.registerProducer(backpressure, True)
@@ -796,24 +797,24 @@ class IMAPServer(imap4.IMAP4Server):
             out: list[bytes] = []
             size = 0
             seq_of = selected.seq
-            for row in rows:
-                msg_uid = row["uid"]
+            for message in messages:
+                msg_uid = message.uid
                 seq = seq_of(msg_uid)
                 if not seq:
                     continue
-                mask, keywords = seen_now.get(msg_uid) or (row["flags"], row["keywords"])
-                root = account.message_parts(row) if need_parts else None
+                flags = seen_now.get(msg_uid) or message.flags
+                root = account.message_parts(message) if need_parts else None
                 data = None
                 fields = []
                 for item in items:
                     if item == "UID":
                         fields.append(b"UID %d" % msg_uid)
                     elif item == "FLAGS":
-                        fields.append(fetchlib.flags(mask, keywords, selected.is_recent(msg_uid)))
+                        fields.append(fetchlib.flags(flags, selected.is_recent(msg_uid)))
                     elif item == "RFC822.SIZE":
-                        fields.append(b"RFC822.SIZE %d" % row["size"])
+                        fields.append(b"RFC822.SIZE %d" % message.size)
                     elif item == "INTERNALDATE":
-                        fields.append(b"INTERNALDATE " + syntax.format_date_time(row["received"]))
+                        fields.append(b"INTERNALDATE " + syntax.format_date_time(message.received))
                     elif item == "ENVELOPE":
                         fields.append(b"ENVELOPE " + fetchlib.envelope(root.envelope))
                     elif item == "BODYSTRUCTURE":
@@ -823,13 +824,13 @@ class IMAPServer(imap4.IMAP4Server):
                     else:
                         if data is None:
                             try:
-                                data = account.message_bytes(row)
+                                data = account.message_bytes(message)
                             except OSError:
                                 break  # expunged meanwhile by another session
                         fields.append(fetchlib.section_response(data, root, item))
                 else:
                     if add_flags and msg_uid in seen_now:
-                        fields.append(fetchlib.flags(mask, keywords, selected.is_recent(msg_uid)))
+                        fields.append(fetchlib.flags(flags, selected.is_recent(msg_uid)))
                     line = b"* %d FETCH (%s)\r\n" % (seq, b" ".join(fields))
                     out.append(line)
                     size += len(line)
@@ -856,15 +857,15 @@ class IMAPServer(imap4.IMAP4Server):
         selected = self.selected
         mode = mode.upper()
         silent = mode.endswith(b".SILENT")
-        operation = {b"FLAGS": "", b"+FLAGS": "+", b"-FLAGS": "-"}.get(mode.removesuffix(b".SILENT"))
+        operation = {b"FLAGS": "set", b"+FLAGS": "add", b"-FLAGS": "remove"}.get(mode.removesuffix(b".SILENT"))
         if operation is None:
             raise Bad(b"expected FLAGS, +FLAGS or -FLAGS")
         if selected.readonly:
             raise No(b"[READ-ONLY] mailbox is read-only")
         uids = self._resolve(ranges, uid)
+        ids = [m.id for m in self.account.messages(selected.mailbox_id, uids)]
         try:
-            await self.account.store_flags(selected.mailbox_id, uids, operation,
-                                           [f for f in flags if f.lower() != "\\recent"], origin=self)
+            await self._change_flags(ids, operation, [f for f in flags if f.lower() != "\\recent"])
         except flaglib.FlagError as e:
             raise Bad(syntax.plain_text(str(e))) from None
         # A new keyword is announced (RFC 3501 7.2.6) before the FETCH responses that show it.
@@ -873,15 +874,23 @@ class IMAPServer(imap4.IMAP4Server):
             self._write(self._flags_lines(keywords))
         if not silent:
             lines = []
-            for row in self.account.mailbox_rows(selected.mailbox_id, uids):
-                seq = selected.seq(row["uid"])
-                flags_item = fetchlib.flags(row["flags"], row["keywords"], selected.is_recent(row["uid"]))
+            for message in self.account.messages(selected.mailbox_id, uids):
+                seq = selected.seq(message.uid)
+                flags_item = fetchlib.flags(message.flags, selected.is_recent(message.uid))
                 if uid:
-                    lines.append(b"* %d FETCH (UID %d %s)" % (seq, row["uid"], flags_item))
+                    lines.append(b"* %d FETCH (UID %d %s)" % (seq, message.uid, flags_item))
                 else:
                     lines.append(b"* %d FETCH (%s)" % (seq, flags_item))
             self._write(lines)
         return b"STORE completed"
+
+    async def _change_flags(self, msg_ids: list[int], mode: str, flags: list[str]) -> list[Message]:
+        """Change flags of messages of the selected mailbox; those expunged meanwhile are left alone."""
+        try:
+            return await self.account.change_flags(msg_ids, mode, flags, mailbox_id=self.selected.mailbox_id,
+                                                   origin=self)
+        except MessageNotFound:
+            return []
 
     def do_COPY(self, tag, ranges, mailbox, uid=0):
         self._run(tag, self._copy(ranges, mailbox, uid, move=False), allow_expunge=bool(uid))
@@ -901,13 +910,17 @@ class IMAPServer(imap4.IMAP4Server):
         command = b"MOVE" if move else b"COPY"
         if not uids:
             return command + b" completed, no messages"
+        if move and selected.readonly:
+            raise No(b"[READ-ONLY] mailbox is read-only")
+        ids = [m.id for m in self.account.messages(selected.mailbox_id, uids)]
         try:
             if move:
-                if selected.readonly:
-                    raise No(b"[READ-ONLY] mailbox is read-only")
-                uidvalidity, pairs = await self.account.move_uids(selected.mailbox_id, uids, name)
+                copied = await self.account.move(ids, name, mailbox_id=selected.mailbox_id)
             else:
-                uidvalidity, pairs = await self.account.copy(selected.mailbox_id, uids, name)
+                copied = await self.account.copy(ids, name, mailbox_id=selected.mailbox_id)
+            uidvalidity, pairs = copied.uidvalidity, copied.pairs
+        except MessageNotFound:
+            pairs = []
         except MailboxNotFound:
             raise No(b"[TRYCREATE] no such mailbox") from None
         except MailboxError as e:

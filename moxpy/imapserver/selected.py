@@ -42,7 +42,7 @@ class Selected:
         self.readonly = readonly
         self.session = session
         self.uids: list[int] = account.uids(mailbox_id)
-        self.keywords: list[str] = account.mailbox_keywords(mailbox_id)
+        self.keywords: list[str] = self._mailbox_keywords()
         self.recent: list[tuple[int, int]] = []  # UID ranges, inclusive, of the messages recent in this session
         self._noted = 0  # highest UID considered for recent so far
         self._added: set[int] = set()
@@ -51,6 +51,10 @@ class Selected:
         self._keywords_changed = False
         if self.uids:
             self._note_recent(self.uids[-1])
+
+    def _mailbox_keywords(self) -> list[str]:
+        box = self.account.mailbox_by_id(self.mailbox_id)
+        return box.keywords if box else []
 
     # \Recent.
 
@@ -106,7 +110,7 @@ class Selected:
         if not self._keywords_changed:
             return None
         self._keywords_changed = False
-        keywords = self.account.mailbox_keywords(self.mailbox_id)
+        keywords = self._mailbox_keywords()
         if keywords == self.keywords:
             return None
         self.keywords = keywords

@@ -417,7 +417,7 @@ class Queue:
                         log.exception("delivering dsn to account %s; will try again", row["account"])
                         self._outbox_dirty = True
                         return
-                    log.info("dsn delivered account=%s msgid=%d", row["account"], stored["id"])
+                    log.info("dsn delivered account=%s msgid=%d", row["account"], stored.id)
                 else:
                     log.error("dropping dsn for account %s that no longer exists", row["account"])
                 await self.db.write(lambda conn, i=row["id"]: conn.execute("delete from dsn_outbox where id = ?", (i,)))

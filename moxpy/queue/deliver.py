@@ -168,12 +168,9 @@ class LocalDeliverer:
             return False
         account = self.store.account(target[0])
         since = (entry["last_attempt"] or entry["created"]) - 1
-        found = account.db.query_one(
-            "select 1 from messages where message_id = ? and rcpt_to = ? and mail_from = ? and received >= ? limit 1",
-            (entry["message_id"], entry["rcpt_to"], entry["mail_from"], since))
-        log.info("reconciled interrupted attempt id=%d rcpt=%s delivered=%s", entry["id"], entry["rcpt_to"],
-                 found is not None)
-        return found is not None
+        found = account.find_delivered(entry["message_id"], entry["rcpt_to"], entry["mail_from"], since)
+        log.info("reconciled interrupted attempt id=%d rcpt=%s delivered=%s", entry["id"], entry["rcpt_to"], found)
+        return found
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:

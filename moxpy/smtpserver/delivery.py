@@ -232,12 +232,12 @@ class DeliveryHandler(Handler):
                                     remote_ip=remote_ip, mail_from_validated=verdict.mail_from_validated,
                                     msg_from_validated=verdict.msg_from_validated,
                                     dkim_domains=verdict.dkim_domains, dsn=dsn)
-                row = await self.store.account(account_name).deliver(stored, mailbox, meta=meta, headers=headers)
+                message = await self.store.account(account_name).deliver(stored, mailbox, meta=meta, headers=headers)
                 log.info("delivered account=%s mailbox=%s msgid=%d size=%d from=%s rcpt=%s spf=%s dkim=%s "
-                         "dmarc=%s dsn=%s", account_name, mailbox, row["id"], row["size"], mail_from, rcpt,
+                         "dmarc=%s dsn=%s", account_name, mailbox, message.id, message.size, mail_from, rcpt,
                          verdict.spf, ",".join(verdict.dkim_domains) or "-", verdict.dmarc, dsn)
                 if self.hooks is not None:
-                    await self.hooks.after_delivery(account_name, mailbox, row, stored, meta)
+                    await self.hooks.after_delivery(account_name, mailbox, message, stored, meta)
         except Exception:
             log.exception("storing incoming message")
             return "451 4.3.0 error storing message, try again later"

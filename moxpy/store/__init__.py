@@ -1,35 +1,32 @@
-"""Storage of accounts' mail: a SQLite index per account plus one file per
-message holding its exact bytes. See account.py for the data model and
-db.py for how writes are made durable (group commit).
+"""Storage of accounts' mail: mailboxes, messages, flags, change
+notifications.
+
+accounts.py is the interface listeners use: the records (Message,
+Mailbox, ...) and the Store and Account protocols with their contracts.
+sqlite/ is its implementation (a SQLite index per account plus one file
+per message holding its exact bytes); open_store opens it. Beside them:
+flags (flag names), mailboxname (which names are allowed), search (search
+criteria), and, shared with the queue and webhooks, db (a SQLite database
+with group commit) and files (message files).
 
 The store knows nothing of SMTP, IMAP or HTTP: listeners call it.
 """
 
 from __future__ import annotations
 
-import os
+from .accounts import (DEFAULT_MAILBOXES, Account, Change, Copied, DeliveryMeta, FlagError, Mailbox, MailboxError,
+                       MailboxExists, MailboxNotFound, MailboxStatus, Message, MessageNotFound, Store)
+from .sqlite import SQLiteStore
 
-from .account import Account, Change, DeliveryMeta, MailboxNotFound, MessageNotFound
+__all__ = ["open_store", "Store", "Account", "Message", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change",
+           "Copied", "MailboxNotFound", "MessageNotFound", "MailboxExists", "MailboxError", "FlagError",
+           "DEFAULT_MAILBOXES"]
 
-__all__ = ["Store", "Account", "Change", "DeliveryMeta", "MailboxNotFound", "MessageNotFound"]
 
+def open_store(data_dir: str, *, readonly: bool = False) -> Store:
+    """The accounts under a data directory (in DATA/accounts/).
 
-class Store:
-    """The accounts under a data directory, opened on first use."""
-
-    def __init__(self, data_dir: str):
-        self.directory = os.path.join(data_dir, "accounts")
-        os.makedirs(self.directory, exist_ok=True)
-        self._accounts: dict[str, Account] = {}
-
-    def account(self, name: str) -> Account:
-        account = self._accounts.get(name)
-        if account is None:
-            account = Account(name, os.path.join(self.directory, name))
-            self._accounts[name] = account
-        return account
-
-    def close(self) -> None:
-        for account in self._accounts.values():
-            account.close()
-        self._accounts.clear()
+    readonly: open accounts only to read them, beside a server that writes them; an account that
+    was never opened by the server is FileNotFoundError.
+    """
+    return SQLiteStore(data_dir, readonly=readonly)

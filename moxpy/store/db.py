@@ -60,16 +60,24 @@ def fsync_dir(path: str) -> None:
 
 
 class Database:
-    def __init__(self, path: str, schema: Callable[[sqlite3.Connection], None]):
+    def __init__(self, path: str, schema: Callable[[sqlite3.Connection], None] | None = None, *,
+                 readonly: bool = False):
+        """Open (creating it and its tables with schema) a database; readonly: only the read connection,
+        for tools that look at a database a server is writing."""
         self.path = path
-        conn = connect(path)
-        with conn:
-            schema(conn)
-        self._writer_conn = conn
-        self._reader = connect(path, readonly=True)
+        self.readonly = readonly
         self._jobs: stdqueue.SimpleQueue[_Job | None] = stdqueue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=f"writer {os.path.basename(path)}", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if not readonly:
+            conn = connect(path)
+            with conn:
+                if schema is not None:
+                    schema(conn)
+            self._writer_conn = conn
+            self._thread = threading.Thread(target=self._run, name=f"writer {os.path.basename(path)}", daemon=True)
+        self._reader = connect(path, readonly=True)
+        if self._thread is not None:
+            self._thread.start()
 
     # Reads.
 
@@ -87,6 +95,8 @@ class Database:
 
     async def write(self, fn: Callable[[sqlite3.Connection], Any], sync_dirs: Iterable[str] = ()) -> Any:
         """Run fn(conn) in a transaction in the writer thread; return its result once committed."""
+        if self.readonly:
+            raise PermissionError(f"{self.path} is open read-only")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._jobs.put(_Job(fn, future, loop, tuple(sync_dirs)))
@@ -94,6 +104,8 @@ class Database:
 
     def write_sync(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Like write, for command-line tools that run without an event loop."""
+        if self.readonly:
+            raise PermissionError(f"{self.path} is open read-only")
         done = threading.Event()
         box: dict[str, Any] = {}
 
@@ -109,8 +121,9 @@ class Database:
         return box["result"]
 
     def close(self) -> None:
-        self._jobs.put(None)
-        self._thread.join()
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
         self._reader.close()
 
     def _run(self) -> None:

@@ -1,24 +1,30 @@
-"""Message flags: the system flags as bits, other keywords as lower-case words.
+"""Message flags: the system flags and keywords, their names and validation.
 
 RFC 3501 2.3.2 system flags, plus the common keywords that mox treats as
-system flags ($Forwarded, $Junk, $NotJunk, $Phishing, $MDNSent). They are
-matched case-insensitively and reported lower case, as mox does.
+system flags ($Forwarded, $Junk, $NotJunk, $Phishing, $MDNSent). All are
+matched case-insensitively. The store reports them by name (Message.flags):
+system flags in their usual case, in a fixed order, then the other keywords
+lower case and sorted. The SQLite index keeps system flags as bits of one
+integer (BIT) and keywords as a list.
 """
 
 from __future__ import annotations
 
-SYSTEM_FLAGS = (
-    "\\seen",
-    "\\answered",
-    "\\flagged",
-    "\\deleted",
-    "\\draft",
-    "$forwarded",
-    "$junk",
-    "$notjunk",
-    "$phishing",
-    "$mdnsent",
+# name as reported -> lower case, in the order FETCH FLAGS lists them.
+_SYSTEM = (
+    "\\Seen",
+    "\\Answered",
+    "\\Flagged",
+    "\\Deleted",
+    "\\Draft",
+    "$Forwarded",
+    "$Junk",
+    "$NotJunk",
+    "$Phishing",
+    "$MDNSent",
 )
+SYSTEM_FLAGS = tuple(name.lower() for name in _SYSTEM)
+DISPLAY = {name.lower(): name for name in _SYSTEM}  # lower case -> usual case
 BIT = {name: 1 << i for i, name in enumerate(SYSTEM_FLAGS)}
 SEEN, ANSWERED, FLAGGED, DELETED, DRAFT = (BIT[f] for f in SYSTEM_FLAGS[:5])
 
@@ -31,7 +37,7 @@ class FlagError(ValueError):
 
 
 def parse(words: list[str]) -> tuple[int, list[str]]:
-    """Split flag words into a system-flag bitmask and sorted lower-case keywords."""
+    """Split flag words into a system-flag bitmask and sorted lower-case keywords; FlagError for bad words."""
     mask = 0
     keywords: set[str] = set()
     for word in words:
@@ -54,8 +60,10 @@ def _printable(word: str) -> str:
 
 
 def names(mask: int, keywords: list[str]) -> list[str]:
-    """All flags of a message, lower case: system flags sorted (as mox lists them), then keywords."""
-    return [name for name in _SORTED if mask & BIT[name]] + list(keywords)
+    """A message's flags by name: the system flags of mask in their usual case and order, then keywords."""
+    return [DISPLAY[name] for name in SYSTEM_FLAGS if mask & BIT[name]] + list(keywords)
 
 
-_SORTED = sorted(SYSTEM_FLAGS)
+def is_system(name: str) -> bool:
+    """Whether a flag name is one of the system flags (any case), as opposed to a keyword."""
+    return name.lower() in BIT

@@ -1,44 +1,31 @@
-"""Searching the messages of a mailbox.
+"""Search criteria over the messages of a mailbox.
 
-A search is a tree of criteria (the types below, made by the IMAP server
-from its SEARCH syntax, but knowing nothing of IMAP). It runs as one SQL
-query over the index: flags, keywords, UIDs, sizes and dates are columns.
-Criteria on message text (headers, body) are evaluated by a SQL function
-that reads and parses a message file only for rows that the cheaper
-criteria of the same conjunction did not already exclude. Criteria on
-address fields use the envelope stored with each message, so they match
-exactly the names and addresses that IMAP's ENVELOPE reports.
+A search is a tree of these values (made by the IMAP server from its
+SEARCH syntax, RFC 3501 6.4.4, but knowing nothing of IMAP). An
+implementation runs it in its index: store.sqlite.search compiles it to
+one SQL query.
 """
 
 from __future__ import annotations
 
-import json
-import time
-import weakref
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from email import policy
-from email.parser import BytesParser
-
-from ..message import part as partlib
-from ..message.parse import decode_words
-from . import flags as flaglib
+from datetime import date
 
 
 @dataclass
 class And:
-    items: list = field(default_factory=list)  # empty: every message
+    items: list[Criteria] = field(default_factory=list)  # all must match; empty: every message
 
 
 @dataclass
 class Or:
-    a: object
-    b: object
+    a: Criteria
+    b: Criteria
 
 
 @dataclass
 class Not:
-    a: object
+    a: Criteria
 
 
 @dataclass
@@ -95,185 +82,5 @@ class Text:
     name: str = ""
 
 
-def _day_start(day: date) -> float:
-    return time.mktime(datetime(day.year, day.month, day.day).timetuple())
-
-
-class _Compiler:
-    def __init__(self):
-        self.params: list = []
-
-    def sql(self, node) -> str:
-        if isinstance(node, And):
-            if not node.items:
-                return "1"
-            # Text criteria last: SQLite evaluates an AND from left to right, so files are read only when needed.
-            items = sorted(node.items, key=_has_text)
-            return "(" + " and ".join(self.sql(i) for i in items) + ")"
-        if isinstance(node, Or):
-            return f"({self.sql(node.a)} or {self.sql(node.b)})"
-        if isinstance(node, Not):
-            return f"(not {self.sql(node.a)})"
-        if isinstance(node, Flag):
-            lower = node.name.lower()
-            if lower in flaglib.BIT:
-                self.params.append(flaglib.BIT[lower])
-                test = "(flags & ? != 0)"
-            else:
-                self.params.append(json.dumps(lower))  # keywords are stored as a JSON list of lower-case atoms
-                test = "(instr(keywords, ?) > 0)"
-            return test if node.present else f"(not {test})"
-        if isinstance(node, UIDRanges):
-            if not node.ranges:
-                return "0"
-            parts = []
-            for low, high in node.ranges:
-                self.params += [low, high]
-                parts.append("uid between ? and ?")
-            return "(" + " or ".join(parts) + ")"
-        if isinstance(node, Size):
-            self.params.append(node.octets)
-            return "(size > ?)" if node.larger else "(size < ?)"
-        if isinstance(node, Received):
-            if node.relation in ("older", "younger"):
-                self.params.append(time.time() - node.seconds)
-                return "(received <= ?)" if node.relation == "older" else "(received >= ?)"
-            return self._day("received", node.relation, node.day)
-        if isinstance(node, Sent):
-            self.params.append(node.day.toordinal())
-            operator = {"before": "<", "on": "=", "since": ">="}[node.relation]
-            return f"(sent_day is not null and sent_day {operator} ?)"
-        if isinstance(node, AddressField):
-            self.params += [node.field, node.value]
-            return ("(mox_address_match(id, path, (select data from message_parts p where p.message_id = messages.id),"
-                    " ?, ?))")
-        if isinstance(node, Text):
-            self.params += [node.where, node.name, node.value]
-            return "(mox_text_match(id, path, ?, ?, ?))"
-        raise TypeError(f"unknown search criterion {node!r}")
-
-    def _day(self, column: str, relation: str, day: date) -> str:
-        start = _day_start(day)
-        end = _day_start(day + timedelta(days=1))
-        if relation == "before":
-            self.params.append(start)
-            return f"({column} < ?)"
-        if relation == "on":
-            self.params += [start, end]
-            return f"({column} >= ? and {column} < ?)"
-        self.params.append(start)
-        return f"({column} >= ?)"
-
-
-def _has_text(node) -> bool:
-    if isinstance(node, (Text, AddressField)):
-        return True
-    if isinstance(node, And):
-        return any(_has_text(i) for i in node.items)
-    if isinstance(node, Or):
-        return _has_text(node.a) or _has_text(node.b)
-    if isinstance(node, Not):
-        return _has_text(node.a)
-    return False
-
-
-_parser = BytesParser(policy=policy.default)
-
-
-class TextMatcher:
-    """The SQL function mox_text_match: reads and parses each message file at most once per search."""
-
-    def __init__(self, account):
-        self.account = account
-        self._cache: dict[int, object] = {}
-
-    def reset(self) -> None:
-        self._cache.clear()
-
-    def _message(self, msg_id: int, path: str):
-        msg = self._cache.get(msg_id)
-        if msg is None:
-            try:
-                msg = _parser.parsebytes(self.account.message_bytes({"path": path}))
-            except Exception:
-                msg = False
-            if len(self._cache) > 64:
-                self._cache.clear()
-            self._cache[msg_id] = msg
-        return msg
-
-    def addresses(self, msg_id: int, path: str, parts: bytes | None, field: str, value: str) -> bool:
-        """The SQL function mox_address_match, over the envelope stored with the message."""
-        try:
-            root = partlib.decode(parts) if parts else partlib.parse(self.account.message_bytes({"path": path}))
-        except Exception:
-            return False
-        env = root.envelope or partlib.Envelope()
-        addresses = {"from": env.from_, "to": env.to, "cc": env.cc, "bcc": env.bcc}[field]
-        needle = value.casefold()
-        if not needle:
-            return any(a.mailbox or a.host for a in addresses)
-        for a in addresses:
-            address = f"{a.mailbox}@{a.host}" if a.host else a.mailbox
-            name = decode_words(a.name)
-            if any(needle in text.casefold() for text in (name, a.name, address, f"{name} <{address}>")):
-                return True
-        return False
-
-    def __call__(self, msg_id: int, path: str, where: str, name: str, value: str) -> bool:
-        msg = self._message(msg_id, path)
-        if not msg:
-            return False
-        needle = value.casefold()
-        if where == "header":
-            values = _header_values(msg, name)
-            return bool(values) if not needle else any(needle in v.casefold() for v in values)
-        if where in ("text",) and any(needle in f"{k}: {v}".casefold() for k, v in _header_items(msg)):
-            return True
-        return any(needle in text.casefold() for text in _body_texts(msg))
-
-
-def _header_values(msg, name: str) -> list[str]:
-    try:
-        return [str(v) for v in msg.get_all(name) or []]
-    except Exception:
-        return [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
-
-
-def _header_items(msg) -> list[tuple[str, str]]:
-    try:
-        return [(k, str(v)) for k, v in msg.items()]
-    except Exception:
-        return list(msg.raw_items())
-
-
-def _body_texts(msg):
-    for part in msg.walk():
-        if part.is_multipart() or part.get_content_maintype() != "text":
-            continue
-        try:
-            yield part.get_content()
-        except Exception:
-            payload = part.get_payload(decode=True) or b""
-            yield payload.decode("utf-8", "replace")
-
-
-# One text matcher per account database, registered with its read connection on first use.
-_matchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def run(account, mailbox_id: int, criteria) -> list[int]:
-    matcher = _matchers.get(account.db)
-    if matcher is None:
-        matcher = _matchers[account.db] = TextMatcher(account)
-        account.db.create_function("mox_text_match", 5, matcher)
-        account.db.create_function("mox_address_match", 5, matcher.addresses)
-    compiler = _Compiler()
-    where = compiler.sql(criteria)
-    matcher.reset()
-    try:
-        rows = account.db.query(f"select uid from messages where mailbox_id = ? and {where} order by uid",
-                                [mailbox_id] + compiler.params)
-    finally:
-        matcher.reset()
-    return [r[0] for r in rows]
+# Any one criterion.
+Criteria = And | Or | Not | Flag | UIDRanges | Size | Received | Sent | AddressField | Text

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +26,6 @@ from ..queue import Queue, Submission
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
 from ..store import MailboxNotFound, MessageNotFound, Store
 from ..store import flags as flaglib
-from ..store.account import row_flags
 from ..webhooks.types import NameAddress, Structure
 from . import types as t
 from .errors import WebapiError
@@ -150,7 +148,7 @@ class API:
         )
         ids = await self.queue.add(submission)
         if req.SaveSent:
-            await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=flaglib.SEEN)
+            await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=["\\Seen"])
         log.info("send account=%s message_id=%s recipients=%d", call.account, composed.message_id, len(ids))
         return t.SendResult(
             MessageID=composed.message_id,
@@ -193,17 +191,18 @@ class API:
 
     def _message(self, call: Call, msg_id: int):
         account = self.store.account(call.account)
-        row = account.message(msg_id)
-        if row is None:
+        message = account.message(msg_id)
+        if message is None:
             raise WebapiError("messageNotFound", "message not found")
-        return account, row
+        return account, message
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
-        account, row = self._message(call, req.MsgID)
-        data = account.message_bytes(row)
+        account, message = self._message(call, req.MsgID)
+        data = account.message_bytes(message)
         msg = msgparse.parse(data)
         text, html = msgparse.readable_parts(msg)
-        mailbox = account.mailbox_by_id(row["mailbox_id"])
+        mailbox = account.mailbox_by_id(message.mailbox_id)
+        meta = message.meta
         return t.MessageGetResult(
             Message=t.Message(
                 From=_names(msg, "From"),
@@ -220,29 +219,29 @@ class API:
             ),
             Structure=structure(data),
             Meta=t.MessageMeta(
-                Size=row["size"],
-                DSN=bool(row["dsn"]),
-                Flags=row_flags(row),
-                MailFrom=row["mail_from"],
-                MailFromValidated=bool(row["mail_from_validated"]),
-                RcptTo=row["rcpt_to"],
-                MsgFrom=row["msg_from"],
-                MsgFromValidated=bool(row["msg_from_validated"]),
-                DKIMVerifiedDomains=_json_list(row["dkim_domains"]),
-                RemoteIP=row["remote_ip"],
-                MailboxName=mailbox["name"] if mailbox else "",
+                Size=message.size,
+                DSN=meta.dsn,
+                Flags=_flags(message.flags),
+                MailFrom=meta.mail_from,
+                MailFromValidated=meta.mail_from_validated,
+                RcptTo=meta.rcpt_to,
+                MsgFrom=message.msg_from,
+                MsgFromValidated=meta.msg_from_validated,
+                DKIMVerifiedDomains=meta.dkim_domains,
+                RemoteIP=meta.remote_ip,
+                MailboxName=mailbox.name if mailbox else "",
             ),
         )
 
     async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw:
-        account, row = self._message(call, req.MsgID)
+        account, message = self._message(call, req.MsgID)
         # mox labels raw messages text/plain so browsers show them.
-        return Raw(account.message_bytes(row), "text/plain; charset=utf-8")
+        return Raw(account.message_bytes(message), "text/plain; charset=utf-8")
 
 
     async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:
-        account, row = self._message(call, req.MsgID)
-        data = account.message_bytes(row)
+        account, message = self._message(call, req.MsgID)
+        data = account.message_bytes(message)
         part = partlib.parse(data)
         # As mox, a path goes into multipart parts only: a message/rfc822 part is a leaf.
         for depth, index in enumerate(req.PartPath):
@@ -261,16 +260,16 @@ class API:
         return t.MessageDeleteResult()
 
     async def MessageFlagsAdd(self, call: Call, req: t.MessageFlagsAddRequest) -> t.MessageFlagsAddResult:
-        await self._change_flags(call, req.MsgID, req.Flags, [])
+        await self._change_flags(call, req.MsgID, "add", req.Flags)
         return t.MessageFlagsAddResult()
 
     async def MessageFlagsRemove(self, call: Call, req: t.MessageFlagsRemoveRequest) -> t.MessageFlagsRemoveResult:
-        await self._change_flags(call, req.MsgID, [], req.Flags)
+        await self._change_flags(call, req.MsgID, "remove", req.Flags)
         return t.MessageFlagsRemoveResult()
 
-    async def _change_flags(self, call: Call, msg_id: int, add: list[str], remove: list[str]) -> None:
+    async def _change_flags(self, call: Call, msg_id: int, mode: str, flags: list[str]) -> None:
         try:
-            await self.store.account(call.account).change_flags(msg_id, add, remove)
+            await self.store.account(call.account).change_flags([msg_id], mode, flags)
         except MessageNotFound:
             raise WebapiError("messageNotFound", "message not found") from None
         except flaglib.FlagError as e:
@@ -282,11 +281,11 @@ class API:
         mailbox = account.mailbox(req.DestMailboxName)
         if mailbox is None:
             raise WebapiError("user", "looking up mailbox name: not found")
-        _, row = self._message(call, req.MsgID)
-        if row["mailbox_id"] == mailbox["id"]:
+        _, message = self._message(call, req.MsgID)
+        if message.mailbox_id == mailbox.id:
             raise WebapiError("user", f"moving message: message {req.MsgID} already in destination mailbox")
         try:
-            await account.move(req.MsgID, req.DestMailboxName)
+            await account.move([req.MsgID], req.DestMailboxName)
         except MessageNotFound:
             raise WebapiError("messageNotFound", "message not found") from None
         except MailboxNotFound:
@@ -298,8 +297,9 @@ def structure(data: bytes) -> Structure:
     return msgspec.convert(msgparse.structure(data), Structure)
 
 
-def _json_list(text: str) -> list[str]:
-    return json.loads(text or "[]")
+def _flags(flags: list[str]) -> list[str]:
+    # As mox lists them: system flags lower case and sorted, then keywords.
+    return sorted(f.lower() for f in flags if flaglib.is_system(f)) + [f for f in flags if not flaglib.is_system(f)]
 
 
 def _names(msg, header: str) -> list[NameAddress]:

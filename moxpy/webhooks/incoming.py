@@ -14,6 +14,7 @@ import logging
 
 from ..queue import fromid
 from ..queue.outcome import Recorder
+from ..store import DeliveryMeta, Message
 from ..store.db import Database
 from . import enqueue
 
@@ -27,16 +28,17 @@ class IncomingHooks:
         self.recorder = recorder  # the queue's, so DSN events reach the same sinks
         self.on_queued = on_queued
 
-    async def after_delivery(self, account: str, mailbox: str, row, data: bytes, meta) -> None:
-        """For the SMTP delivery handler: a stored message (index row and DeliveryMeta)."""
+    async def after_delivery(self, account: str, mailbox: str, message: Message, data: bytes,
+                             meta: DeliveryMeta) -> None:
+        """For the SMTP delivery handler: a stored message and what the session learned."""
         try:
-            await self.delivered(account, mailbox, row["id"], row["received"], data, mail_from=meta.mail_from,
+            await self.delivered(account, mailbox, message.id, message.received, data, mail_from=meta.mail_from,
                                  rcpt_to=meta.rcpt_to, remote_ip=meta.remote_ip,
                                  mail_from_validated=meta.mail_from_validated,
                                  msg_from_validated=meta.msg_from_validated, dkim_domains=meta.dkim_domains)
         except Exception:
             # The message is stored; a webhook problem must not fail its delivery.
-            log.exception("webhooks for delivered message account=%s msgid=%d", account, row["id"])
+            log.exception("webhooks for delivered message account=%s msgid=%d", account, message.id)
 
     async def delivered(self, account: str, mailbox: str, msg_id: int, received: float, data: bytes, *,
                         mail_from: str, rcpt_to: str, remote_ip: str, mail_from_validated: bool = False,

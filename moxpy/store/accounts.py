@@ -1,0 +1,288 @@
+"""The account store's interface: the records it hands out and the
+operations listeners (SMTP, IMAP, webapi, queue, webhooks) may call.
+
+Listeners depend only on what is written here: records, not database
+rows, and methods whose contracts say what is durable and when changes
+are announced. store.sqlite is the first implementation (a SQLite index
+and one file per message); another backend implements the same two
+protocols, Store and Account.
+
+Identifiers (RFC 3501 2.3.1.1): a message's id (the webapi's MsgID) is
+unique in its account and never reused; its UID is unique in its mailbox,
+assigned in ascending order from the mailbox's UIDNEXT, and valid as long
+as the mailbox's UIDVALIDITY stays the same. A mailbox name used again
+gets a higher UIDVALIDITY than before.
+
+Mailbox names use "/" as hierarchy separator; the inbox is "Inbox", and
+INBOX in any case names it (mailboxname.check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import Message as EmailMessage
+from typing import Any, Protocol
+
+import msgspec
+
+from ..message import part as partlib
+from .flags import FlagError
+from .search import Criteria
+
+__all__ = [
+    "Store", "Account", "Message", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied",
+    "MailboxNotFound", "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES",
+]
+
+# The mailboxes every account starts with, and their RFC 6154 special-use attributes.
+DEFAULT_MAILBOXES = (
+    ("Inbox", ""),
+    ("Sent", "\\Sent"),
+    ("Archive", "\\Archive"),
+    ("Drafts", "\\Drafts"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+)
+
+
+# Errors.
+
+
+class MailboxNotFound(Exception):
+    pass
+
+
+class MessageNotFound(Exception):
+    pass
+
+
+class MailboxExists(Exception):
+    pass
+
+
+class MailboxError(ValueError):
+    """A mailbox operation or name that is not allowed; the message says why."""
+
+
+# Records.
+
+
+# gc=False: a FETCH of a large mailbox makes thousands of these, and they never form reference cycles.
+
+
+class DeliveryMeta(msgspec.Struct, gc=False):
+    """What the SMTP session learned about a message, kept with it."""
+
+    mail_from: str = ""  # SMTP MAIL FROM, empty for a DSN (null reverse-path)
+    rcpt_to: str = ""  # the SMTP RCPT TO this copy was delivered for
+    remote_ip: str = ""  # the connecting client's address
+    mail_from_validated: bool = False  # SPF (or an aligned DKIM signature) vouched for the MAIL FROM domain
+    msg_from_validated: bool = False  # DMARC-aligned SPF or DKIM vouched for the From header's domain
+    dkim_domains: list[str] = msgspec.field(default_factory=list)  # domains with a valid DKIM signature
+    dsn: bool = False  # the message is a delivery status notification
+
+
+class Message(msgspec.Struct, gc=False):
+    """A stored message: where it is, its flags, and what was known when it arrived."""
+
+    id: int  # unique in the account, never reused (the webapi's MsgID)
+    mailbox_id: int  # the mailbox it is in
+    uid: int  # unique in its mailbox (RFC 3501 2.3.1.1)
+    modseq: int  # account-wide change counter of its last change
+    received: float  # when it arrived, Unix time (IMAP INTERNALDATE)
+    size: int  # octets of the stored message
+    flags: list[str]  # system flags in their usual case (\Seen, $Forwarded), then keywords lower case
+    message_id: str  # the Message-ID header, as in the message
+    subject: str  # the Subject header, decoded
+    msg_from: str  # the From header's address
+    date: float | None  # the Date header, Unix time; None when absent or invalid
+    meta: DeliveryMeta  # what the SMTP session learned, empty for messages from IMAP or the webapi
+    # Opaque to callers, for the implementation:
+    parts: bytes | None = None  # the MIME tree when asked for (messages(parts=True)), for message_parts
+    ref: str = ""  # where its bytes are kept
+
+
+class Mailbox(msgspec.Struct):
+    """A mailbox of an account."""
+
+    id: int  # unique in the account; may be reused after the mailbox is deleted
+    name: str  # "/" separates levels; the inbox is "Inbox"
+    special_use: str  # RFC 6154 attribute (\Sent, \Trash, ...), or empty
+    uidvalidity: int  # RFC 3501 2.3.1.1: changes when UIDs may have been reused
+    uidnext: int  # the UID the next message will get
+    subscribed: bool  # RFC 3501 6.3.6, for LSUB
+    keywords: list[str]  # keywords any message ever in the mailbox had, sorted (RFC 3501 7.2.6 FLAGS)
+
+
+class MailboxStatus(msgspec.Struct):
+    """Counts of a mailbox's messages, for IMAP SELECT and STATUS (RFC 3501 6.3.10)."""
+
+    messages: int  # all messages
+    unseen: int  # without \Seen
+    deleted: int  # with \Deleted
+    size: int  # octets of all messages (RFC 8438 STATUS=SIZE)
+    recent: int  # not yet claimed as \Recent by a session (RFC 3501 2.3.2)
+    first_unseen: int  # lowest UID without \Seen, 0 when none
+
+
+class Copied(msgspec.Struct):
+    """Where COPY or MOVE put messages, for RFC 4315 COPYUID."""
+
+    uidvalidity: int  # of the destination mailbox
+    pairs: list[tuple[int, int]]  # (UID in the source mailbox, UID in the destination), in source UID order
+
+
+class Change(msgspec.Struct):
+    """A committed change, announced to subscribers after its commit.
+
+    kind: "added", "flags", "removed" (messages of mailbox_id), "keywords"
+    (the mailbox has new keywords) or "mailboxes" (created, renamed, deleted).
+    """
+
+    kind: str  # added, flags, removed, keywords or mailboxes
+    mailbox_id: int = 0  # the mailbox concerned; 0 for a rename of several
+    uids: list[int] = msgspec.field(default_factory=list)  # the messages' UIDs in that mailbox
+    msg_ids: list[int] = msgspec.field(default_factory=list)  # the same messages' ids, in the same order
+    modseq: int = 0  # the change's modseq, 0 when not known
+    origin: Any = None  # who asked for the change (e.g. an IMAP session), so it can skip its own echo
+
+
+# The interface.
+
+
+class Account(Protocol):
+    """One account's mail: mailboxes, messages, flags, and change notifications.
+
+    Durability: a method that changes anything returns only after the change
+    is committed and on stable storage (fsync'ed, message bytes included), so
+    a caller may acknowledge it (SMTP 250, IMAP OK, webapi 200). Its Change
+    notifications are sent after that commit, on the event loop, before the
+    method returns; readers (these methods included) see the change from then
+    on. Reads never wait for writes.
+
+    Errors: MailboxNotFound, MessageNotFound, MailboxExists, MailboxError
+    (not allowed, with a sentence saying why) and FlagError (a bad flag name).
+    """
+
+    name: str  # the account's name in the config
+
+    def close(self) -> None:
+        """Stop writing and release the account; pending writes finish first."""
+
+    # Change notifications.
+
+    def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Call callback with every committed Change; returns the function that unsubscribes."""
+
+    # Mailboxes.
+
+    def mailboxes(self) -> list[Mailbox]:
+        """All mailboxes, the inbox first, then by name."""
+
+    def mailbox(self, name: str) -> Mailbox | None:
+        """The mailbox of that name (INBOX in any case is the inbox); None when absent or not a valid name."""
+
+    def mailbox_by_id(self, mailbox_id: int) -> Mailbox | None: ...
+
+    def mailbox_status(self, mailbox_id: int) -> MailboxStatus: ...
+
+    async def create_mailbox(self, name: str, special_use: str = "") -> Mailbox:
+        """Create a mailbox and any missing parents (RFC 3501 6.3.3); MailboxExists when it is there."""
+
+    async def delete_mailbox(self, name: str) -> None:
+        """Remove a mailbox with its messages; not the inbox, not one with children (MailboxError)."""
+
+    async def rename_mailbox(self, old: str, new: str) -> None:
+        """Rename a mailbox and its children, keeping UIDs and UIDVALIDITY (RFC 3501 6.3.5).
+
+        Renaming the inbox moves its messages to a new mailbox and leaves the inbox empty.
+        """
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None: ...
+
+    # Messages.
+
+    def message(self, msg_id: int) -> Message | None: ...
+
+    def uids(self, mailbox_id: int) -> list[int]:
+        """The UIDs of a mailbox's messages, ascending."""
+
+    def messages(self, mailbox_id: int, uids: list[int], *, parts: bool = False) -> list[Message]:
+        """The messages of a mailbox with these UIDs (ascending, missing ones left out); with parts, their MIME
+        trees too."""
+
+    def message_bytes(self, message: Message) -> bytes:
+        """The message exactly as received; OSError when it was removed meanwhile."""
+
+    def message_parts(self, message: Message) -> partlib.Part:
+        """The MIME tree of a message (cheap for one read with parts=True)."""
+
+    def find_delivered(self, message_id: str, rcpt_to: str, mail_from: str, since: float) -> bool:
+        """Whether a message with this Message-ID header arrived over SMTP from mail_from for rcpt_to
+        at or after since (Unix time)."""
+
+    async def deliver(self, data: bytes, mailbox: str = "Inbox", *, flags: list[str] | None = None,
+                      received: float | None = None, meta: DeliveryMeta | None = None,
+                      headers: EmailMessage | None = None) -> Message:
+        """Store a message in a mailbox with the next UID; returns it.
+
+        flags: flag names (FlagError for a bad one); received: the internal date, default now;
+        headers: the message's header section when the caller parsed it already.
+        """
+
+    async def delete(self, msg_id: int) -> None:
+        """Remove a message for good (not to Trash)."""
+
+    async def change_flags(self, msg_ids: list[int], mode: str, flags: list[str], *,
+                           mailbox_id: int | None = None, origin: Any = None) -> list[Message]:
+        """Add ("add"), remove ("remove") or set ("set") flags of messages; returns those that changed.
+
+        With mailbox_id, only messages (still) in that mailbox are changed. MessageNotFound when
+        none of the messages is there.
+        """
+
+    async def move(self, msg_ids: list[int], dest: str, *, mailbox_id: int | None = None) -> Copied:
+        """Move messages to mailbox dest (RFC 6851); they keep their ids and get new UIDs there.
+
+        With mailbox_id, only messages (still) in that mailbox are moved, and moving to it is a
+        MailboxError; without, messages already in dest stay as they are. MessageNotFound when none
+        of the messages is there.
+        """
+
+    async def copy(self, msg_ids: list[int], dest: str, *, mailbox_id: int) -> Copied:
+        """Copy messages of a mailbox to mailbox dest, as new messages with new ids and UIDs.
+
+        Messages no longer in mailbox_id are left out; MessageNotFound when none is left.
+        """
+
+    async def expunge(self, mailbox_id: int, uids: list[int] | None = None) -> list[int]:
+        """Remove the messages flagged \\Deleted (only those among uids when given); returns their UIDs."""
+
+    def search(self, mailbox_id: int, criteria: Criteria) -> list[int]:
+        """UIDs of the messages matching criteria, ascending."""
+
+    # \Recent (RFC 3501 2.3.2): the first session to be told of a message gets it.
+
+    def recent_claimed(self, mailbox_id: int) -> int:
+        """The highest UID of a mailbox that a session has claimed as recent."""
+
+    def claim_recent(self, mailbox_id: int, upto: int) -> int:
+        """Claim the UIDs up to upto as recent for the caller; returns the highest claimed before.
+
+        The caller's recent messages are those above the returned UID. A claim may be lost in a
+        crash; the messages are then recent once more.
+        """
+
+    def check(self) -> list[str]:
+        """Problems in the account's storage (a message without its bytes, bytes of no message, ...),
+        in words; empty when all is well."""
+
+
+class Store(Protocol):
+    """The accounts of a server."""
+
+    def account(self, name: str) -> Account:
+        """The account of that name, created empty (with DEFAULT_MAILBOXES) on first use."""
+
+    def close(self) -> None:
+        """Close every account opened."""

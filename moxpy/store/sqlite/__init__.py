@@ -1,0 +1,43 @@
+"""The account store over SQLite: per account, an index database
+(index.db, WAL mode, one group-commit writer, see store.db) and one file
+per message holding its exact bytes (msg/, see store.files), under
+DATA/accounts/NAME/.
+
+Modules, one per concern: schema (tables and their upgrades), rows (rows
+as records), mailboxes, messages, copymove (COPY and MOVE), flagchange,
+recent (\\Recent claims), search (criteria as SQL), check (index against
+files), and account, which ties them to the interface in store.accounts.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .account import SQLiteAccount
+
+__all__ = ["SQLiteStore", "SQLiteAccount"]
+
+
+class SQLiteStore:
+    """The accounts under a data directory, opened on first use."""
+
+    def __init__(self, data_dir: str, *, readonly: bool = False):
+        """readonly: open accounts only to read them (FileNotFoundError for one never opened before),
+        beside a server that writes them."""
+        self.directory = os.path.join(data_dir, "accounts")
+        self.readonly = readonly
+        if not readonly:
+            os.makedirs(self.directory, exist_ok=True)
+        self._accounts: dict[str, SQLiteAccount] = {}
+
+    def account(self, name: str) -> SQLiteAccount:
+        account = self._accounts.get(name)
+        if account is None:
+            account = SQLiteAccount(name, os.path.join(self.directory, name), readonly=self.readonly)
+            self._accounts[name] = account
+        return account
+
+    def close(self) -> None:
+        for account in self._accounts.values():
+            account.close()
+        self._accounts.clear()

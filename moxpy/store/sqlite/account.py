@@ -1,0 +1,263 @@
+"""One account over SQLite: its index (index.db, see schema.py) and a
+directory of message files (msg/, see store.files).
+
+This class keeps the contract of store.accounts.Account: each change runs
+as one transaction of the group-commit writer (store.db), message files are
+written and fsync'ed before the rows naming them are committed and removed
+only after the rows' removal is, and subscribers hear of a change after its
+commit. The SQL is in the modules named for their concern.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from email.message import Message as EmailMessage
+from typing import Any
+
+from ...message import parse as msgparse
+from ...message import part as partlib
+from .. import flags as flaglib
+from .. import mailboxname
+from ..accounts import (Change, Copied, DeliveryMeta, Mailbox, MailboxError, MailboxNotFound, MailboxStatus,
+                        Message, MessageNotFound)
+from ..db import Database
+from ..files import read_message_file, remove_message_file, write_message_file
+from ..search import Criteria
+from . import check, copymove, flagchange, mailboxes, messages, rows, schema, search
+from .recent import RecentClaims
+
+log = logging.getLogger("moxpy.store")
+
+
+class SQLiteAccount:
+    def __init__(self, name: str, directory: str, *, readonly: bool = False):
+        """Open (and create) the account in directory; readonly: only read, for tools beside a running server."""
+        self.name = name
+        self.directory = directory
+        self.msg_dir = os.path.join(directory, "msg")
+        index = os.path.join(directory, "index.db")
+        if readonly:
+            if not os.path.exists(index):
+                raise FileNotFoundError(f"no account index at {index}")
+            self.db = Database(index, readonly=True)
+        else:
+            os.makedirs(self.msg_dir, exist_ok=True)
+            self.db = Database(index, lambda conn: schema.create(conn, self.msg_dir))
+        self._subscribers: list[Callable[[Change], None]] = []
+        self._recent = RecentClaims(self.db)
+
+    def close(self) -> None:
+        if not self.db.readonly:
+            self._recent.save_sync()
+        self.db.close()
+
+    # Change notifications.
+
+    def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def _broadcast(self, changes: list[Change]) -> None:
+        for change in changes:
+            for callback in list(self._subscribers):
+                try:
+                    callback(change)
+                except Exception:
+                    log.exception("change subscriber failed")
+
+    # Mailboxes.
+
+    def mailboxes(self) -> list[Mailbox]:
+        return mailboxes.list_all(self.db)
+
+    def mailbox(self, name: str) -> Mailbox | None:
+        return mailboxes.by_name(self.db, name)
+
+    def mailbox_by_id(self, mailbox_id: int) -> Mailbox | None:
+        return mailboxes.by_id(self.db, mailbox_id)
+
+    def mailbox_status(self, mailbox_id: int) -> MailboxStatus:
+        return mailboxes.status(self.db, mailbox_id, self.recent_claimed(mailbox_id))
+
+    async def create_mailbox(self, name: str, special_use: str = "") -> Mailbox:
+        name = mailboxname.check(name)
+        row = await self.db.write(lambda conn: mailboxes.create_tx(conn, name, special_use))
+        self._broadcast([Change("mailboxes", row["id"])])
+        return rows.mailbox(row)
+
+    async def delete_mailbox(self, name: str) -> None:
+        name = mailboxname.check(name)
+        if name == mailboxname.INBOX:
+            raise MailboxError("the inbox cannot be deleted")
+
+        def delete(conn: sqlite3.Connection) -> tuple[int, list[sqlite3.Row]]:
+            deleted = mailboxes.delete_tx(conn, name)
+            messages.next_modseq_tx(conn)
+            return deleted
+
+        mailbox_id, removed = await self.db.write(delete)
+        self._recent.forget(mailbox_id)
+        for row in removed:
+            remove_message_file(self.msg_dir, row["path"])
+        changes = [Change("removed", mailbox_id, [r["uid"] for r in removed], [r["id"] for r in removed])] \
+            if removed else []
+        self._broadcast(changes + [Change("mailboxes", mailbox_id)])
+
+    async def rename_mailbox(self, old: str, new: str) -> None:
+        old, new = mailboxname.check(old), mailboxname.check(new)
+        if new == mailboxname.INBOX:
+            raise MailboxError("cannot rename to the inbox")
+        if new == old or mailboxname.is_below(new, old):
+            raise MailboxError("cannot rename a mailbox to itself or below itself")
+
+        def rename(conn: sqlite3.Connection) -> list[Change]:
+            box = mailboxes.rename_check_tx(conn, old, new)
+            if old != mailboxname.INBOX:
+                mailboxes.rename_tx(conn, box, new)
+                return []
+            # RFC 3501 6.3.5: renaming the inbox moves its messages to a new mailbox; the inbox stays, empty.
+            dest = mailboxes.create_tx(conn, new, "")
+            moving = messages.in_mailbox_tx(conn, box["id"], None, "id, mailbox_id, uid, keywords")
+            return copymove.move_tx(conn, moving, dest)[1]
+
+        changes = await self.db.write(rename)
+        self._broadcast(changes + [Change("mailboxes")])
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        name = mailboxname.check(name)
+        await self.db.write(lambda conn: mailboxes.set_subscribed_tx(conn, name, subscribed))
+
+    # Messages.
+
+    def message(self, msg_id: int) -> Message | None:
+        return messages.get(self.db, msg_id)
+
+    def uids(self, mailbox_id: int) -> list[int]:
+        return messages.uids(self.db, mailbox_id)
+
+    def messages(self, mailbox_id: int, uids: list[int], *, parts: bool = False) -> list[Message]:
+        return messages.in_mailbox(self.db, mailbox_id, uids, parts)
+
+    def message_bytes(self, message: Message) -> bytes:
+        return read_message_file(self.msg_dir, message.ref)
+
+    def message_parts(self, message: Message) -> partlib.Part:
+        if message.parts:
+            return partlib.decode(message.parts)
+        return partlib.parse(self.message_bytes(message))
+
+    def find_delivered(self, message_id: str, rcpt_to: str, mail_from: str, since: float) -> bool:
+        return messages.find_delivered(self.db, message_id, rcpt_to, mail_from, since)
+
+    async def deliver(self, data: bytes, mailbox: str = "Inbox", *, flags: list[str] | None = None,
+                      received: float | None = None, meta: DeliveryMeta | None = None,
+                      headers: EmailMessage | None = None) -> Message:
+        mask, keywords = flaglib.parse(flags or [])
+        loop = asyncio.get_running_loop()
+        relpath, bucket = await loop.run_in_executor(None, write_message_file, self.msg_dir, data)
+        try:
+            if headers is None:
+                headers = msgparse.parse_headers(data)
+            values = dict(path=relpath, size=len(data), mask=mask, keywords=keywords,
+                          received=time.time() if received is None else received,
+                          summary=msgparse.summary(data, headers), sent_day=schema.sent_day(headers),
+                          meta=meta or DeliveryMeta(), parts=partlib.encode(partlib.parse(data)))
+            row, new_keywords = await self.db.write(lambda conn: messages.insert_tx(conn, mailbox, **values),
+                                                    sync_dirs=[bucket])
+        except BaseException:
+            remove_message_file(self.msg_dir, relpath)
+            raise
+        changes = [Change("keywords", row["mailbox_id"])] if new_keywords else []
+        self._broadcast(changes + [Change("added", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"])])
+        return rows.message(row)
+
+    async def delete(self, msg_id: int) -> None:
+        row = await self.db.write(lambda conn: messages.delete_tx(conn, msg_id))
+        remove_message_file(self.msg_dir, row["path"])
+        self._broadcast([Change("removed", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"])])
+
+    async def change_flags(self, msg_ids: list[int], mode: str, flags: list[str], *,
+                           mailbox_id: int | None = None, origin: Any = None) -> list[Message]:
+        if mode not in flagchange.MODES:
+            raise ValueError(f"unknown flag change mode {mode!r}")
+        mask, keywords = flaglib.parse(flags)
+        if not msg_ids:
+            raise MessageNotFound(msg_ids)
+
+        def update(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], list[Change]]:
+            targets = messages.by_ids_tx(conn, msg_ids, mailbox_id, "id, mailbox_id, uid, flags, keywords")
+            return flagchange.change_tx(conn, targets, mode, mask, keywords, origin)
+
+        changed, changes = await self.db.write(update)
+        self._broadcast(changes)
+        return [rows.message(r) for r in changed]
+
+    async def move(self, msg_ids: list[int], dest: str, *, mailbox_id: int | None = None) -> Copied:
+        if not msg_ids:
+            raise MessageNotFound(msg_ids)
+
+        def update(conn: sqlite3.Connection) -> tuple[int, list[tuple[int, int]], list[Change]]:
+            moving = messages.by_ids_tx(conn, msg_ids, mailbox_id, "id, mailbox_id, uid, keywords")
+            box = mailboxes.find_tx(conn, dest)
+            if box is None:
+                raise MailboxNotFound(dest)
+            if box["id"] == mailbox_id:
+                raise MailboxError("cannot move to the same mailbox")
+            pairs, changes = copymove.move_tx(conn, [r for r in moving if r["mailbox_id"] != box["id"]], box)
+            return box["uidvalidity"], pairs, changes
+
+        uidvalidity, pairs, changes = await self.db.write(update)
+        self._broadcast(changes)
+        return Copied(uidvalidity, pairs)
+
+    async def copy(self, msg_ids: list[int], dest: str, *, mailbox_id: int) -> Copied:
+        # The source rows are read and the files linked inside the write transaction: a message removed by
+        # another writer is either gone when this one runs or its file is still there (files are removed only
+        # after their row's removal is committed).
+        if not msg_ids:
+            raise MessageNotFound(msg_ids)
+        created: list[str] = []  # new file names, removed again if the transaction fails
+
+        def insert(conn: sqlite3.Connection) -> tuple[int, list[tuple[int, int]], list[Change]]:
+            copying = messages.by_ids_tx(conn, msg_ids, mailbox_id, "id, uid, path, keywords")
+            box = mailboxes.find_tx(conn, dest)
+            if box is None:
+                raise MailboxNotFound(dest)
+            pairs, changes = copymove.copy_tx(conn, self.msg_dir, copying, box, created)
+            return box["uidvalidity"], pairs, changes
+
+        try:
+            uidvalidity, pairs, changes = await self.db.write(insert)
+        except BaseException:
+            for relpath in created:
+                remove_message_file(self.msg_dir, relpath)
+            raise
+        self._broadcast(changes)
+        return Copied(uidvalidity, pairs)
+
+    async def expunge(self, mailbox_id: int, uids: list[int] | None = None) -> list[int]:
+        removed = await self.db.write(lambda conn: messages.expunge_tx(conn, mailbox_id, uids))
+        for row in removed:
+            remove_message_file(self.msg_dir, row["path"])
+        if removed:
+            self._broadcast([Change("removed", mailbox_id, [r["uid"] for r in removed], [r["id"] for r in removed])])
+        return [r["uid"] for r in removed]
+
+    def search(self, mailbox_id: int, criteria: Criteria) -> list[int]:
+        return search.run(self.db, self.msg_dir, mailbox_id, criteria)
+
+    # \Recent.
+
+    def recent_claimed(self, mailbox_id: int) -> int:
+        return self._recent.claimed(mailbox_id)
+
+    def claim_recent(self, mailbox_id: int, upto: int) -> int:
+        return self._recent.claim(mailbox_id, upto)
+
+    def check(self) -> list[str]:
+        return check.problems(self.db, self.msg_dir)

@@ -1,0 +1,119 @@
+"""The tables of an account's index (index.db), and the columns added
+since the first version, filled in when an older index is opened.
+
+mailboxes: one row per mailbox, with its UIDNEXT and UIDVALIDITY (RFC 3501
+2.3.1.1), the keywords ever used in it and the highest UID claimed as
+\\Recent. messages: one row per message, with its file's name under msg/,
+its flags (system flags as bits, see store.flags; keywords as a JSON
+list), header fields for searching and the SMTP session's findings.
+message_parts: the MIME tree of each message (message.part), so FETCH
+needs no parse. meta: counters (modseq, the highest UIDVALIDITY given).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sqlite3
+import time
+from email.message import Message as EmailMessage
+
+import sqlite_utils
+
+from ...message import parse as msgparse
+from ..accounts import DEFAULT_MAILBOXES
+
+
+def create(conn: sqlite3.Connection, msg_dir: str) -> None:
+    """Create the tables that are missing and add the columns that are; add the default mailboxes."""
+    db = sqlite_utils.Database(conn)
+    db["mailboxes"].create(
+        {"id": int, "name": str, "special_use": str, "uidvalidity": int, "uidnext": int, "subscribed": int},
+        pk="id", not_null={"name", "uidvalidity", "uidnext"}, defaults={"special_use": "", "subscribed": 1},
+        if_not_exists=True,
+    )
+    db["mailboxes"].create_index(["name"], unique=True, if_not_exists=True)
+    if "messages" not in db.table_names():
+        # AUTOINCREMENT: message ids (the webapi's MsgID) are never reused.
+        conn.execute("""
+            create table messages (
+                id integer primary key autoincrement,
+                mailbox_id integer not null references mailboxes(id),
+                uid integer not null,
+                modseq integer not null,
+                received real not null,
+                path text not null,
+                size integer not null,
+                flags integer not null default 0,
+                keywords text not null default '[]',
+                message_id text not null default '',
+                subject text not null default '',
+                msg_from text not null default '',
+                date real,
+                mail_from text not null default '',
+                rcpt_to text not null default '',
+                remote_ip text not null default '',
+                mail_from_validated integer not null default 0,
+                msg_from_validated integer not null default 0,
+                dkim_domains text not null default '[]',
+                dsn integer not null default 0
+            )""")
+    db["messages"].create_index(["mailbox_id", "uid"], unique=True, if_not_exists=True)
+    db["meta"].create({"key": str, "value": int}, pk="key", if_not_exists=True)
+    conn.execute("""
+        create table if not exists message_parts (
+            message_id integer primary key references messages(id) on delete cascade,
+            data blob not null
+        )""")
+    conn.execute("insert or ignore into meta (key, value) values ('modseq', 1)")
+    _add_columns(conn, msg_dir)
+    now = int(time.time())
+    for i, (name, special_use) in enumerate(DEFAULT_MAILBOXES):
+        conn.execute(
+            "insert or ignore into mailboxes (name, special_use, uidvalidity, uidnext, subscribed) values (?, ?, ?, 1, 1)",
+            (name, special_use, now + i),
+        )
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"pragma table_info({table})")}
+
+
+def _add_columns(conn: sqlite3.Connection, msg_dir: str) -> None:
+    if "keywords" not in _columns(conn, "mailboxes"):
+        # The keywords (JSON list, sorted) used by any message that was ever in the mailbox.
+        conn.execute("alter table mailboxes add column keywords text not null default '[]'")
+        for box in conn.execute("select id from mailboxes").fetchall():
+            used: set[str] = set()
+            for (keywords,) in conn.execute("select keywords from messages where mailbox_id = ? and keywords != '[]'",
+                                            (box["id"],)):
+                used.update(json.loads(keywords))
+            conn.execute("update mailboxes set keywords = ? where id = ?", (json.dumps(sorted(used)), box["id"]))
+    if "recent_uid" not in _columns(conn, "mailboxes"):
+        # The highest UID claimed as \Recent by a session; what was there before counts as seen.
+        conn.execute("alter table mailboxes add column recent_uid integer not null default 0")
+        conn.execute("update mailboxes set recent_uid = uidnext - 1")
+    if "sent_day" not in _columns(conn, "messages"):
+        # The calendar day of the Date header in its own time zone, as date.toordinal() (RFC 3501 6.4.4 SENT*).
+        conn.execute("alter table messages add column sent_day integer")
+        for row in conn.execute("select id, path, date from messages where date is not null").fetchall():
+            conn.execute("update messages set sent_day = ? where id = ?", (_stored_sent_day(msg_dir, row), row["id"]))
+
+
+def sent_day(headers: EmailMessage) -> int | None:
+    """The sent_day column of a message with this header section."""
+    sent = msgparse.date(headers)
+    return sent.date().toordinal() if sent is not None else None
+
+
+def _stored_sent_day(msg_dir: str, row: sqlite3.Row) -> int | None:
+    try:
+        with open(os.path.join(msg_dir, row["path"]), "rb") as f:
+            head = f.read(1024 * 1024)  # the header section, in all but absurd messages
+        day = sent_day(msgparse.parse_headers(head))
+    except (OSError, ValueError):
+        day = None
+    if day is None:
+        day = datetime.datetime.fromtimestamp(row["date"], datetime.timezone.utc).date().toordinal()
+    return day

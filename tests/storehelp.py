@@ -1,0 +1,58 @@
+"""An account's stored messages as seen from a test, read through the
+store's interface (opened read-only beside the server that writes it),
+so tests do not depend on how the store keeps them."""
+
+from __future__ import annotations
+
+from moxpy.store import open_store
+
+
+def messages(data_dir: str, account: str) -> list[dict]:
+    """Every message of the account, by id, as dicts: the Message fields (meta's among them) and the
+    mailbox's name under "mailbox"; empty when the account was never opened."""
+    store = open_store(data_dir, readonly=True)
+    try:
+        try:
+            acc = store.account(account)
+        except FileNotFoundError:
+            return []
+        found = []
+        for box in acc.mailboxes():
+            for m in acc.messages(box.id, acc.uids(box.id)):
+                row = {name: getattr(m, name) for name in m.__struct_fields__ if name not in ("meta", "parts", "ref")}
+                row.update({name: getattr(m.meta, name) for name in m.meta.__struct_fields__})
+                found.append(dict(row, mailbox=box.name))
+        return sorted(found, key=lambda row: row["id"])
+    finally:
+        store.close()
+
+
+def message_file(data_dir: str, account: str, row: dict) -> bytes:
+    """The stored bytes of a message (a dict from messages)."""
+    store = open_store(data_dir, readonly=True)
+    try:
+        acc = store.account(account)
+        message = acc.message(row["id"])
+        assert message is not None, f"message {row['id']} is gone"
+        return acc.message_bytes(message)
+    finally:
+        store.close()
+
+
+def claimed_recent(data_dir: str, account: str, mailbox: str) -> int:
+    """The highest UID of a mailbox claimed as \\Recent, as saved."""
+    store = open_store(data_dir, readonly=True)
+    try:
+        acc = store.account(account)
+        return acc.recent_claimed(acc.mailbox(mailbox).id)
+    finally:
+        store.close()
+
+
+def problems(data_dir: str, account: str) -> list[str]:
+    """What the store finds wrong with the account's storage."""
+    store = open_store(data_dir, readonly=True)
+    try:
+        return store.account(account).check()
+    finally:
+        store.close()
