@@ -26,6 +26,7 @@ import ssl
 
 import aiosmtplib
 
+from ..message.address import AddressError, ascii_domain
 from .deliver import DeliveryResult, Entry, result_from_response, smtp_address
 from .destinations import DestinationError, Resolver
 
@@ -209,6 +210,6 @@ def _ascii_domain(domain: str) -> str:
     if domain.startswith("["):
         return domain
     try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        return ascii_domain(domain)
+    except AddressError:
         return domain

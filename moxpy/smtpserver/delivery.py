@@ -22,7 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import config as configlib
 from ..message import parse as msgparse
-from ..message.address import AddressError, parse_address, parse_domain
+from ..message.address import AddressError, ascii_domain, parse_address, parse_domain
 from ..resolver import Resolver
 from ..store import DeliveryMeta, Store
 from . import Handler, checks, localserve
@@ -111,9 +111,9 @@ def local_zones(config: configlib.Config) -> tuple[list[str], dict]:
         records[(name, "TXT")] = [record.encode()]
     zones = []
     for domain in config.Domains:
-        ascii_domain = domain.encode("idna").decode("ascii")
-        zones.append(ascii_domain)
-        records[(ascii_domain, "TXT")] = [b"v=spf1 ip4:127.0.0.0/8 ip6:::1 ~all"]
+        zone = ascii_domain(domain)
+        zones.append(zone)
+        records[(zone, "TXT")] = [b"v=spf1 ip4:127.0.0.0/8 ip6:::1 ~all"]
     return zones, records
 
 
