@@ -19,6 +19,7 @@ from email import policy
 from email.generator import BytesGenerator
 from email.message import Message, MIMEPart
 
+from . import headers as headerlib
 from . import parse as msgparse
 
 # RFC 3464 2.3.3: the action values.
@@ -170,15 +171,6 @@ def _comment(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def header_section(data: bytes) -> bytes:
-    """The header section of a message, with its final CRLF, without the blank line."""
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        end = data.find(sep)
-        if end >= 0:
-            return data[: end + len(sep) // 2]
-    return data
-
-
 def is_dsn(msg: Message) -> bool:
     """Whether a parsed message is a multipart/report with a delivery-status part."""
     if msg.get_content_type() != "multipart/report":
@@ -267,9 +259,10 @@ def _fields(block: Message) -> dict[str, str]:
 
 def _text_blocks(raw: bytes) -> list[Message]:
     blocks = []
+    # RFC 3464 2.1: blocks of fields, separated by empty lines.
     for chunk in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
         if chunk.strip():
-            blocks.append(msgparse.parse_headers(chunk.strip(b"\n") + b"\n\n"))
+            blocks.append(headerlib.parse(chunk.strip(b"\n") + b"\n"))
     return blocks
 
 
@@ -311,4 +304,4 @@ def _is_enhanced(text: str) -> bool:
     return len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5")
 
 
-__all__ = ["ACTIONS", "DSN", "DSNError", "Recipient", "compose", "parse", "is_dsn", "header_section", "smtp_codes"]
+__all__ = ["ACTIONS", "DSN", "DSNError", "Recipient", "compose", "parse", "is_dsn", "smtp_codes"]

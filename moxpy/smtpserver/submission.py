@@ -33,6 +33,7 @@ from .. import config as configlib
 from .. import queue as queuelib
 from ..message import compose as composelib
 from ..message import dkim as dkimlib
+from ..message import headers as headerlib
 from ..message import parse as msgparse
 from ..message.address import AddressError, parse_address
 from ..queue import Queue, Submission
@@ -76,7 +77,8 @@ def extra_from_headers(msg) -> dict[str, str]:
 
 def has_body(data: bytes) -> bool:
     """RFC 6409 8.1 (via RFC 5322 3.5): a header section and a body, separated by an empty line."""
-    return data.startswith(b"\r\n") or b"\r\n\r\n" in data
+    header, body_start = headerlib.split(data)
+    return body_start > len(header)  # past an empty line, not just the end of an all-header message
 
 
 class SubmissionHandler(Handler):
@@ -298,7 +300,7 @@ class SubmissionHandler(Handler):
         single = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
         prefix = received_header(session, envelope, self.hostname, single, authenticated=True, hide_client=True)
         smtputf8 = envelope.smtp_utf8 or not mail_from.isascii() or any(not r.isascii() for r in envelope.rcpt_tos) \
-            or not data[: data.find(b"\r\n\r\n")].isascii()
+            or not headerlib.split(data)[0].isascii()
         tls_required = msgparse.header_str(msg, "TLS-Required").lower()
         submission = Submission(
             account=login.account,
