@@ -171,22 +171,45 @@ def _comment(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
+# RFC 6522 3: report-type names the media subtype of a report's second part;
+# for DSNs message/delivery-status (RFC 3464 2) or, with UTF-8, message/global-delivery-status (RFC 6533 3).
+REPORT_TYPES = ("delivery-status", "global-delivery-status")
+
+
 def is_dsn(msg: Message) -> bool:
-    """Whether a parsed message is a multipart/report with a delivery-status part."""
-    if msg.get_content_type() != "multipart/report":
+    """Whether a message says it is a DSN: a multipart/report with a report-type of REPORT_TYPES.
+
+    Only the header is looked at, so a parsed header section will do; this is
+    what the store's DSN flag means, as in mox. parse() reads a DSN by its
+    parts instead, and needs none of this.
+    """
+    try:
+        return (msg.get_content_type() == "multipart/report"
+                and str(msg.get_param("report-type", "")).lower() in REPORT_TYPES)
+    except Exception:  # a malformed Content-Type is no DSN
         return False
+
+
+def _status_part(msg: Message) -> Message | None:
+    """The machine-readable part of a report, when it is a delivery status (RFC 6522 3: the second part).
+
+    As mox reads DSNs, the parts decide; a missing or wrong report-type does not.
+    """
+    if msg.get_content_type() != "multipart/report":
+        return None
     parts = msgparse.subparts(msg)
-    return len(parts) >= 2 and parts[1].get_content_type() in (
-        "message/delivery-status", "message/global-delivery-status")
+    if len(parts) >= 2 and parts[1].get_content_type() in [f"message/{t}" for t in REPORT_TYPES]:
+        return parts[1]
+    return None
 
 
 def parse(data: bytes) -> DSN:
     """Read the delivery-status part of a DSN; raise DSNError when it is not one."""
     msg = msgparse.parse(data)
-    if not is_dsn(msg):
+    status_part = _status_part(msg)
+    if status_part is None:
         raise DSNError(f"not a DSN: content type {msg.get_content_type()}, need multipart/report "
                        "with message/delivery-status as second part")
-    status_part = msgparse.subparts(msg)[1]
     blocks = _status_blocks(status_part)
     if len(blocks) < 2:
         raise DSNError("delivery-status part needs per-message fields and at least one recipient group")
@@ -304,4 +327,4 @@ def _is_enhanced(text: str) -> bool:
     return len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5")
 
 
-__all__ = ["ACTIONS", "DSN", "DSNError", "Recipient", "compose", "parse", "is_dsn", "smtp_codes"]
+__all__ = ["ACTIONS", "DSN", "DSNError", "REPORT_TYPES", "Recipient", "compose", "parse", "is_dsn", "smtp_codes"]

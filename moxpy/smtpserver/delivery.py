@@ -21,6 +21,7 @@ import secrets
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import config as configlib
+from ..message import dsn as dsnlib
 from ..message import parse as msgparse
 from ..message.address import AddressError, ascii_domain, parse_address
 from ..resolver import Resolver
@@ -65,15 +66,6 @@ def bare_line_ending(data: bytes) -> bool:
     how SMTP smuggling hides a second message inside one (another server may
     see "\\n.\\n" as the end of DATA where we do not)."""
     return data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != data.count(b"\r\n")
-
-
-def is_dsn(msg) -> bool:
-    """RFC 3464 2: a delivery status notification is a multipart/report with report-type delivery-status."""
-    try:
-        return (msg.get_content_type() == "multipart/report"
-                and str(msg.get_param("report-type", "")).lower() == "delivery-status")
-    except Exception:
-        return False
 
 
 def received_count(msg) -> int:
@@ -210,7 +202,7 @@ class DeliveryHandler(Handler):
         prefix = received_header(session, envelope, self.hostname, single)
         prefix += verdict.authentication_results(self.hostname, mail_from)
         stored = prefix + data
-        dsn = is_dsn(headers)
+        dsn = dsnlib.is_dsn(headers)
         try:
             for (account_name, mailbox), rcpt in targets.items():
                 meta = DeliveryMeta(mail_from=smtppath.unicode_path(mail_from), rcpt_to=smtppath.unicode_path(rcpt),
