@@ -115,17 +115,6 @@ def summary(data: bytes, headers: Message | None = None) -> dict[str, Any]:
     }
 
 
-def references(msg: Message) -> list[str]:
-    """References, with In-Reply-To first when it is not listed (as mox does)."""
-    refs: list[str] = []
-    for value in msg.get_all("References") or []:
-        refs.extend(clean(str(value)).replace("\t", " ").split())
-    in_reply_to = header_str(msg, "In-Reply-To")
-    if in_reply_to and in_reply_to not in refs:
-        refs.insert(0, in_reply_to)
-    return refs
-
-
 def content_type(part: Message) -> str:
     return part.get_content_type().lower()
 

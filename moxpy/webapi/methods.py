@@ -22,13 +22,14 @@ from ..message import compose as composelib
 from ..message import dkim
 from ..message import parse as msgparse
 from ..message import part as partlib
+from ..message import view as msgview
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue, Submission
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
 from ..store import MailboxNotFound, MessageNotFound, Store
 from ..store import flags as flaglib
 from ..store.account import row_flags
-from ..webhooks.types import NameAddress, Structure
+from ..webhooks.types import Structure
 from . import types as t
 from .errors import WebapiError
 
@@ -200,25 +201,13 @@ class API:
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
         account, row = self._message(call, req.MsgID)
-        data = account.message_bytes(row)
-        msg = msgparse.parse(data)
-        text, html = msgparse.readable_parts(msg)
+        view = msgview.build(account.message_bytes(row))
+        message = msgspec.convert(view, t.Message, from_attributes=True)
+        message.References = view.thread_references
         mailbox = account.mailbox_by_id(row["mailbox_id"])
         return t.MessageGetResult(
-            Message=t.Message(
-                From=_names(msg, "From"),
-                To=_names(msg, "To"),
-                CC=_names(msg, "Cc"),
-                BCC=_names(msg, "Bcc"),
-                ReplyTo=_names(msg, "Reply-To"),
-                MessageID=msgparse.header_str(msg, "Message-ID"),
-                References=msgparse.references(msg),
-                Date=msgparse.date(msg),
-                Subject=msgparse.header_str(msg, "Subject"),
-                Text=text,
-                HTML=html,
-            ),
-            Structure=structure(data),
+            Message=message,
+            Structure=msgspec.convert(view.Structure, Structure),
             Meta=t.MessageMeta(
                 Size=row["size"],
                 DSN=bool(row["dsn"]),
@@ -294,16 +283,8 @@ class API:
         return t.MessageMoveResult()
 
 
-def structure(data: bytes) -> Structure:
-    return msgspec.convert(msgparse.structure(data), Structure)
-
-
 def _json_list(text: str) -> list[str]:
     return json.loads(text or "[]")
-
-
-def _names(msg, header: str) -> list[NameAddress]:
-    return [NameAddress(Name=name, Address=address) for name, address in msgparse.addresses(msg, header)]
 
 
 def _address(text: str) -> Address:
