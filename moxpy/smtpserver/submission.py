@@ -7,7 +7,9 @@ Authenticator, which also throttles failed logins per IP. The account may
 only use addresses that deliver to it, in MAIL FROM and in the From
 header. At the end of DATA the message gets a Message-Id and a Date when
 it lacks them, is DKIM-signed for the From domain, and becomes one queue
-entry per recipient, stored durably before 250.
+entry per recipient, stored durably before 250. The sender check, limits,
+signing and queueing are moxpy.submit's, shared with the webapi's Send;
+this handler turns their errors into SMTP replies.
 
 X-Mox-Extra-<Key> header fields become the entries' Extra, which travels
 into every webhook about them, as in mox. With FromID tracking on for the
@@ -29,14 +31,12 @@ import scramp
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from .. import auth as authlib
-from .. import config as configlib
-from .. import queue as queuelib
+from .. import submit as submitlib
 from ..message import compose as composelib
-from ..message import dkim as dkimlib
 from ..message import headers as headerlib
 from ..message import parse as msgparse
 from ..message.address import AddressError, parse_address
-from ..queue import Queue, Submission
+from ..queue import Queue
 from ..smtp import path as smtppath
 from ..smtp.codes import Enhanced, Reply, reply
 from . import Handler, localserve, replies
@@ -85,7 +85,7 @@ class SubmissionHandler(Handler):
     role = "submission"  # named in session log lines
     def __init__(self, get_config, queue: Queue, authenticator: authlib.Authenticator, hostname: str):
         self.get_config = get_config
-        self.queue = queue
+        self.submitter = submitlib.Submitter(get_config, queue)
         self.authenticator = authenticator
         self.hostname = hostname
 
@@ -203,11 +203,12 @@ class SubmissionHandler(Handler):
         config = self.get_config()
         if smtppath.needs_smtputf8(address) and not envelope.smtp_utf8:
             return replies.NEEDS_SMTPUTF8
-        # RFC 6409 6.1: the submission server may insist on the sender's identity.
-        if not smtppath.is_null(address) and not configlib.may_send_as(config, login.account, address):
-            log.info("submission with foreign mail from account=%s mailfrom=%s", login.account, address)
-            return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.DELIVERY_NOT_AUTHORIZED,
-                         f"not allowed to send as {address}")
+        if not smtppath.is_null(address):
+            try:
+                self.submitter.check_sender(login.account, address)
+            except submitlib.SenderNotAllowed as e:
+                log.info("submission with foreign mail from account=%s mailfrom=%s", login.account, address)
+                return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.DELIVERY_NOT_AUTHORIZED, str(e))
         if config.Localserve:
             failure = localserve.error_at("MAIL", address)
             if failure:
@@ -250,10 +251,11 @@ class SubmissionHandler(Handler):
             return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.CONTENT_OTHER,
                          "message needs exactly one address in its From header")
         from_address = froms[0][1]
-        if not configlib.may_send_as(config, login.account, from_address):
+        try:
+            self.submitter.check_sender(login.account, from_address)
+        except submitlib.SenderNotAllowed as e:
             log.info("submission with foreign from account=%s from=%s", login.account, from_address)
-            return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.DELIVERY_NOT_AUTHORIZED,
-                         f"not allowed to send as {from_address} (From header)")
+            return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.DELIVERY_NOT_AUTHORIZED, f"{e} (From header)")
         if config.Localserve:
             for rcpt in envelope.rcpt_tos:
                 failure = localserve.submission_error(rcpt)
@@ -263,18 +265,13 @@ class SubmissionHandler(Handler):
             extra = extra_from_headers(msg)
         except ValueError as e:
             return reply(Reply.TRANSACTION_FAILED, Enhanced.CONTENT_OTHER, str(e))
-        account = config.Accounts[login.account]
-        limit = self.queue.limit_reached(login.account, list(envelope.rcpt_tos), account.MaxOutgoingMessagesPerDay,
-                                         account.MaxFirstTimeRecipientsPerDay)
-        if limit == "messages":
+        try:
+            self.submitter.check_limits(login.account, list(envelope.rcpt_tos))
+        except submitlib.LimitReached as e:
+            what = "messages" if e.kind == "messages" else "new recipients"
             # RFC 3463 5.7.1: delivery not authorized; temporary, the window moves on.
             return reply(Reply.LOCAL_ERROR, Enhanced.DELIVERY_NOT_AUTHORIZED,
-                         f"max number of messages ({account.MaxOutgoingMessagesPerDay}) over the past 24h "
-                         "reached, see MaxOutgoingMessagesPerDay")
-        if limit == "recipients":
-            return reply(Reply.LOCAL_ERROR, Enhanced.DELIVERY_NOT_AUTHORIZED,
-                         f"max number of new recipients ({account.MaxFirstTimeRecipientsPerDay}) over the "
-                         "past 24h reached, see MaxFirstTimeRecipientsPerDay")
+                         f"max number of {what} ({e.maximum}) over the past 24h reached, see {e.setting}")
 
         # RFC 6409 8.2 and 8.3: a submission server may add Date and Message-Id.
         added = b""
@@ -285,43 +282,36 @@ class SubmissionHandler(Handler):
         if msg.get("Date") is None:
             added += f"Date: {email.utils.format_datetime(email.utils.localtime())}\r\n".encode()
         try:
-            signed = await dkimlib.sign(config, added + data, from_address.rpartition("@")[2])
-        except dkimlib.DKIMError:
+            signed = await self.submitter.sign(added + data, from_address.rpartition("@")[2])
+        except submitlib.SigningFailed:
             # Unsigned mail may still arrive; failing every submission for a key problem would not help.
             log.exception("dkim signing for %s", from_address)
             signed = added + data
 
         mail_from = "" if smtppath.is_null(envelope.mail_from) else envelope.mail_from
-        try:
-            recipients = queuelib.recipients(config, login.account, login.address, mail_from, envelope.rcpt_tos,
-                                             own_id_allowed=True)
-        except ValueError as e:
-            return reply(Reply.TRANSACTION_FAILED, Enhanced.TOO_MANY_RECIPIENTS, str(e))
         single = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
         prefix = received_header(session, envelope, self.hostname, single, authenticated=True, hide_client=True)
         smtputf8 = envelope.smtp_utf8 or not mail_from.isascii() or any(not r.isascii() for r in envelope.rcpt_tos) \
             or not headerlib.split(data)[0].isascii()
         tls_required = msgparse.header_str(msg, "TLS-Required").lower()
-        submission = Submission(
-            account=login.account,
-            sender=mail_from,
-            recipients=recipients,
-            data=prefix + signed,
-            message_id=message_id,
-            subject=msgparse.header_str(msg, "Subject"),
-            smtputf8=smtputf8,
-            # RFC 8689 5: "TLS-Required: No" asks to deliver even without verified TLS.
-            require_tls=False if tls_required == "no" else None,
-            extra=extra,
-        )
+        queued_data = prefix + signed
         try:
-            ids = await self.queue.add(submission)
+            queued = await self.submitter.enqueue(
+                account=login.account, login=login.address, mail_from=mail_from, recipients=list(envelope.rcpt_tos),
+                data=queued_data, message_id=message_id, subject=msgparse.header_str(msg, "Subject"),
+                smtputf8=smtputf8,
+                # RFC 8689 5: "TLS-Required: No" asks to deliver even without verified TLS.
+                require_tls=False if tls_required == "no" else None,
+                extra=extra, own_from_id=True)
+        except submitlib.FromIDNotAllowed as e:
+            return reply(Reply.TRANSACTION_FAILED, Enhanced.TOO_MANY_RECIPIENTS, str(e))
         except Exception:
             log.exception("queueing submitted message")
             return replies.try_again_later("error queueing message")
+        ids = ",".join(str(q.queue_id) for q in queued)
         log.info("submitted account=%s from=%s mailfrom=%s recipients=%d queue=%s size=%d", login.account,
-                 from_address, mail_from, len(ids), ",".join(map(str, ids)), len(submission.data))
-        return reply(Reply.COMPLETED, Enhanced.OTHER, f"message queued as {','.join(map(str, ids))}")
+                 from_address, mail_from, len(queued), ids, len(queued_data))
+        return reply(Reply.COMPLETED, Enhanced.OTHER, f"message queued as {ids}")
 
 
 _dummy_verifier: tuple | None = None
