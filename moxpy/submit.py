@@ -107,7 +107,7 @@ class Submitter:
                                           own_id_allowed=own_from_id)
         except ValueError as e:
             raise FromIDNotAllowed(str(e)) from None
-        ids = await self.queue.add(queuelib.Submission(
+        ids = await self.queue.add(queuelib.NewMessage(
             account=account, sender=mail_from, recipients=entries, data=data, message_id=message_id,
             subject=subject, smtputf8=smtputf8, require_tls=require_tls, extra=dict(extra or {}),
             release_at=release_at))

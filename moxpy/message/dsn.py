@@ -31,7 +31,9 @@ class DSNError(ValueError):
 
 
 @dataclass
-class Recipient:
+class RecipientStatus:
+    """The fields of one recipient's group (RFC 3464 2.3)."""
+
     final_recipient: str  # address, without the "rfc822;" type
     action: str  # one of ACTIONS
     status: str  # RFC 3463 enhanced status code, e.g. "5.1.1"
@@ -46,7 +48,7 @@ class Recipient:
 @dataclass
 class DSN:
     reporting_mta: str  # our host name
-    recipients: list[Recipient]
+    recipients: list[RecipientStatus]
     arrival_date: datetime | None = None
     original_envelope_id: str = ""
     # Outer message, for composing.
@@ -237,7 +239,7 @@ def parse(data: bytes) -> DSN:
         final = _typed_value(block.get("final-recipient", ""))
         if not final or not action or not status:
             raise DSNError("recipient group without Final-Recipient, Action or Status")  # RFC 3464 2.3: required
-        result.recipients.append(Recipient(
+        result.recipients.append(RecipientStatus(
             final_recipient=final,
             action=action,
             status=status,
@@ -305,7 +307,7 @@ def _parse_date(value) -> datetime | None:
         return None
 
 
-def smtp_codes(dsn_recipient: Recipient) -> tuple[int, str]:
+def smtp_codes(dsn_recipient: RecipientStatus) -> tuple[int, str]:
     """(SMTP code, enhanced code) of a recipient group: from Diagnostic-Code when
     it holds an SMTP reply, else a generic 400/500 with the Status."""
     code, enhanced = 0, ""
@@ -327,4 +329,4 @@ def _is_enhanced(text: str) -> bool:
     return len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5")
 
 
-__all__ = ["ACTIONS", "DSN", "DSNError", "REPORT_TYPES", "Recipient", "compose", "parse", "is_dsn", "smtp_codes"]
+__all__ = ["ACTIONS", "DSN", "DSNError", "REPORT_TYPES", "RecipientStatus", "compose", "parse", "is_dsn", "smtp_codes"]

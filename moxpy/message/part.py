@@ -29,7 +29,7 @@ MAX_DEPTH = 50  # nesting beyond this is treated as an opaque leaf
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
-class Address(msgspec.Struct, array_like=True):
+class EnvelopeAddress(msgspec.Struct, array_like=True):
     """An address as IMAP's ENVELOPE lists it (RFC 3501 7.4.2).
 
     Groups are marked as there: a group starts with an address holding only
@@ -46,12 +46,12 @@ class Envelope(msgspec.Struct, array_like=True):
 
     date: str = ""
     subject: str = ""
-    from_: list[Address] = []
-    sender: list[Address] = []
-    reply_to: list[Address] = []
-    to: list[Address] = []
-    cc: list[Address] = []
-    bcc: list[Address] = []
+    from_: list[EnvelopeAddress] = []
+    sender: list[EnvelopeAddress] = []
+    reply_to: list[EnvelopeAddress] = []
+    to: list[EnvelopeAddress] = []
+    cc: list[EnvelopeAddress] = []
+    bcc: list[EnvelopeAddress] = []
     in_reply_to: str = ""
     message_id: str = ""
 
@@ -147,19 +147,19 @@ def _params(msg: Message, header: str) -> list[tuple[str, str]]:
     return result
 
 
-def _addresses(msg: Message, name: str) -> list[Address]:
+def _addresses(msg: Message, name: str) -> list[EnvelopeAddress]:
     result = []
     for value in _raw_all(msg, name):
         for group, text in address_list.split_groups(value):
             if group is not None:
-                result.append(Address("", group, ""))
+                result.append(EnvelopeAddress("", group, ""))
             for display, address in address_list.mailboxes(text):
                 local, at, host = address.rpartition("@")
                 if not at:
                     local, host = address, ""
-                result.append(Address(display, local, host))
+                result.append(EnvelopeAddress(display, local, host))
             if group is not None:
-                result.append(Address())
+                result.append(EnvelopeAddress())
     return result
 
 

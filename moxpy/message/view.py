@@ -26,18 +26,18 @@ _AUTOMATED_HEADERS = ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "P
 
 
 @dataclass
-class NameAddress:
+class Correspondent:
     Name: str  # display name, RFC 2047 words decoded
     Address: str  # as written, localpart@domain
 
 
 @dataclass
 class View:
-    From: list[NameAddress]
-    To: list[NameAddress]
-    CC: list[NameAddress]
-    BCC: list[NameAddress]
-    ReplyTo: list[NameAddress]
+    From: list[Correspondent]
+    To: list[Correspondent]
+    CC: list[Correspondent]
+    BCC: list[Correspondent]
+    ReplyTo: list[Correspondent]
     Subject: str
     MessageID: str  # with <>
     InReplyTo: str  # with <>
@@ -84,8 +84,8 @@ def build(data: bytes, root: partlib.Part | None = None) -> View:
     )
 
 
-def _names(msg: Message, header: str) -> list[NameAddress]:
-    return [NameAddress(name, address) for name, address in msgparse.addresses(msg, header)]
+def _names(msg: Message, header: str) -> list[Correspondent]:
+    return [Correspondent(name, address) for name, address in msgparse.addresses(msg, header)]
 
 
 def _automated_headers(msg: Message) -> bool:

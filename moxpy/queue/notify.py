@@ -74,7 +74,7 @@ def _compose(entry, original: bytes, hostname: str, subject: str, text: str, act
         text=text,
         original_headers=headerlib.split(original)[0] if original else b"",
         smtputf8=smtputf8,
-        recipients=[dsnlib.Recipient(
+        recipients=[dsnlib.RecipientStatus(
             final_recipient=entry["rcpt_to"],
             action=action,
             status=status,

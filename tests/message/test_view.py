@@ -21,7 +21,7 @@ MESSAGE = (b"From: =?utf-8?q?J=C3=BCrgen?= <jurgen@example.org>\r\n"
 
 def test_view_of_a_message():
     v = view.build(MESSAGE)
-    assert v.From == [view.NameAddress("Jürgen", "jurgen@example.org")]
+    assert v.From == [view.Correspondent("Jürgen", "jurgen@example.org")]
     assert [a.Address for a in v.To] == ["a@example.com", "b@example.com"] and v.To[1].Name == "B, Person"
     assert [a.Address for a in v.CC + v.ReplyTo] == ["c@example.com", "replies@example.org"] and v.BCC == []
     assert (v.Subject, v.MessageID, v.InReplyTo) == ("Grüße", "<m2@example.org>", "<m1@example.org>")
