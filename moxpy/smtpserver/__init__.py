@@ -25,7 +25,7 @@ import time
 from aiosmtpd.smtp import SMTP, Session
 
 from ..smtp.codes import Enhanced, Reply, reply
-from . import replies
+from . import localserve, replies
 
 log = logging.getLogger("moxpy.smtpserver")
 
@@ -173,6 +173,7 @@ class Handler:
     """What both roles share: the EHLO reply, errors that escape a handler,
     and localserve's simulated failures."""
 
+    get_config = None  # set by each role: returns the current config
     _stopping: asyncio.Event | None = None
 
     def _stopping_event(self) -> asyncio.Event:
@@ -189,6 +190,14 @@ class Handler:
         if failure.stall:
             await server.stall(failure.stall, self._stopping_event())
         return failure.reply
+
+    async def simulated_failure(self, server: SMTPProtocol, command: str, address: str) -> str | None:
+        """In localserve: the reply of the failure address asks for at MAIL or RCPT
+        (localserve.error_at), after its stall; None when it asks for none."""
+        if not self.get_config().Localserve:
+            return None
+        failure = localserve.error_at(command, address)
+        return await self.simulate(server, failure) if failure else None
 
     async def handle_exception(self, error: Exception) -> str:
         # Instead of aiosmtpd's "500 Error: (ExceptionName) ...": no internals to the client.

@@ -118,10 +118,8 @@ class DeliveryHandler(Handler):
             except AddressError as e:
                 return reply(Reply.MAILBOX_NAME_NOT_ALLOWED, Enhanced.BAD_SENDER_SYNTAX,
                              f"malformed sender address: {e}")
-        if self.get_config().Localserve:
-            failure = localserve.error_at("MAIL", address)
-            if failure:
-                return await self.simulate(server, failure)
+        if failure := await self.simulated_failure(server, "MAIL", address):
+            return failure
         envelope.mail_from = address  # "<>" for the null reverse path: aiosmtpd needs it non-empty
         envelope.mail_options.extend(mail_options)
         return replies.SENDER_OK
@@ -145,10 +143,8 @@ class DeliveryHandler(Handler):
         except AddressError as e:
             return reply(Reply.MAILBOX_NAME_NOT_ALLOWED, Enhanced.BAD_DESTINATION_SYNTAX,
                          f"malformed recipient address: {e}")
-        if config.Localserve:
-            failure = localserve.error_at("RCPT", address)
-            if failure:
-                return await self.simulate(server, failure)
+        if failure := await self.simulated_failure(server, "RCPT", address):
+            return failure
         if configlib.delivery_account(config, address) is None:
             return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.BAD_DESTINATION_MAILBOX, "no such user")
         envelope.rcpt_tos.append(address)

@@ -200,7 +200,6 @@ class SubmissionHandler(Handler):
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
         login: Login = session.auth_data
-        config = self.get_config()
         if smtppath.needs_smtputf8(address) and not envelope.smtp_utf8:
             return replies.NEEDS_SMTPUTF8
         if not smtppath.is_null(address):
@@ -209,10 +208,8 @@ class SubmissionHandler(Handler):
             except submitlib.SenderNotAllowed as e:
                 log.info("submission with foreign mail from account=%s mailfrom=%s", login.account, address)
                 return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.DELIVERY_NOT_AUTHORIZED, str(e))
-        if config.Localserve:
-            failure = localserve.error_at("MAIL", address)
-            if failure:
-                return await self.simulate(server, failure)
+        if failure := await self.simulated_failure(server, "MAIL", address):
+            return failure
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return replies.SENDER_OK
@@ -228,10 +225,8 @@ class SubmissionHandler(Handler):
         except AddressError as e:
             return reply(Reply.PARAMETER_SYNTAX_ERROR, Enhanced.BAD_DESTINATION_SYNTAX,
                          f"invalid recipient address: {e}")
-        if self.get_config().Localserve:
-            failure = localserve.error_at("RCPT", address)
-            if failure:
-                return await self.simulate(server, failure)
+        if failure := await self.simulated_failure(server, "RCPT", address):
+            return failure
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
