@@ -202,6 +202,7 @@ class SubmissionHandler(Handler):
         login: Login = session.auth_data
         if smtppath.needs_smtputf8(address) and not envelope.smtp_utf8:
             return replies.NEEDS_SMTPUTF8
+        # RFC 6409 6.1: the submission server may insist on the sender's identity.
         if not smtppath.is_null(address):
             try:
                 self.submitter.check_sender(login.account, address)
