@@ -17,7 +17,7 @@ def make(**kwargs) -> dsn.DSN:
         to="app@example.org", subject="mail delivery failed", message_id="<dsn1@mail.example.org>",
         references="<orig@example.org>", text="Delivery failed.\n",
         original_headers=b"From: app@example.org\r\nSubject: hello\r\n",
-        recipients=[dsn.Recipient(final_recipient="bob@example.com", action="failed", status="5.1.1",
+        recipients=[dsn.RecipientStatus(final_recipient="bob@example.com", action="failed", status="5.1.1",
                                   status_comment="550 5.1.1 no such user (bob)", remote_mta="mx.example.com",
                                   diagnostic_code="550 5.1.1 no such user", last_attempt=WHEN)])
     fields.update(kwargs)
@@ -44,7 +44,7 @@ def test_compose_then_parse_round_trips():
 
 def test_utf8_dsn_uses_global_types():
     data = dsn.compose(make(smtputf8=True, recipients=[
-        dsn.Recipient(final_recipient="bjørn@exämple.com", action="delayed", status="4.0.0",
+        dsn.RecipientStatus(final_recipient="bjørn@exämple.com", action="delayed", status="4.0.0",
                       will_retry_until=WHEN)]))
     assert b"message/global-delivery-status" in data and b"message/global-headers" in data
     parsed = dsn.parse(data)

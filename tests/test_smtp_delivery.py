@@ -201,6 +201,17 @@ def test_dsn_with_null_sender_is_marked(srv):
     assert meta["MailFrom"] == ""
 
 
+def test_internationalised_dsn_is_marked(srv):
+    # RFC 6522 3 and RFC 6533 3: a DSN with UTF-8 fields names its second part's type in report-type.
+    before = len(srv.messages())
+    utf8 = DSN.replace(b"report-type=delivery-status", b"report-type=global-delivery-status").replace(
+        b"message/delivery-status", b"message/global-delivery-status")
+    with smtp(srv) as s:
+        s.sendmail("", ["mox@localhost"], utf8)
+    [row] = stored_since(srv, before)
+    assert srv.call("MessageGet", {"MsgID": row["id"]}).json()["Meta"]["DSN"] is True
+
+
 def test_ordinary_message_is_not_a_dsn(srv):
     before = len(srv.messages())
     with smtp(srv) as s:

@@ -7,7 +7,8 @@ from moxpy.message import parse as msgparse
 from moxpy.resolver import parse_nameserver
 from moxpy.smtpserver import with_enhanced_code
 from moxpy.smtpserver.checks import aligned, organizational_domain
-from moxpy.smtpserver.delivery import bare_line_ending, is_dsn
+from moxpy.message.dsn import is_dsn
+from moxpy.smtpserver.delivery import bare_line_ending
 from moxpy.smtpserver.submission import canonical_header_key, extra_from_headers
 
 

@@ -471,6 +471,7 @@ def test_daily_limits_apply_to_smtp_submission_too(tmp_path):
             with pytest.raises(smtplib.SMTPDataError) as info:
                 s.sendmail(ADDRESS, ["c@example.com"], message)
             assert info.value.smtp_code == 451 and b"MaxOutgoingMessagesPerDay" in info.value.smtp_error
+            assert info.value.smtp_error.startswith(b"4.7.1 max number of messages (2) over the past 24h reached")
     finally:
         srv.stop()
 

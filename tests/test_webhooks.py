@@ -164,7 +164,7 @@ def dsn_message(to: str, recipient: str, action: str, status: str, diagnostic: s
     return dsnlib.compose(dsnlib.DSN(
         reporting_mta="mx.example.com", sender="MAILER-DAEMON@mx.example.com", to=to, subject="bounce",
         message_id="<b1@mx.example.com>", text="could not deliver\n",
-        recipients=[dsnlib.Recipient(final_recipient=recipient, action=action, status=status,
+        recipients=[dsnlib.RecipientStatus(final_recipient=recipient, action=action, status=status,
                                      diagnostic_code=diagnostic)]))
 
 

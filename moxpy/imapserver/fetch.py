@@ -137,7 +137,7 @@ def flags(names: list[str], recent: bool = False) -> bytes:
     return value
 
 
-def _addresses(addresses: list[partlib.Address]) -> bytes:
+def _addresses(addresses: list[partlib.EnvelopeAddress]) -> bytes:
     if not addresses:
         return b"NIL"
     return b"(" + b"".join(

@@ -184,7 +184,7 @@ class IMAPServer(imap4.IMAP4Server):
             status, text = b"OK", future.result()
         except Response as e:
             status, text = e.status, e.text
-        except syntax.SyntaxError_ as e:
+        except syntax.CommandSyntaxError as e:
             status, text = b"BAD", syntax.plain_text(str(e))
         except Exception:
             log.exception("imap command failed account=%s", self.account_name)
@@ -306,7 +306,7 @@ class IMAPServer(imap4.IMAP4Server):
         if line[:1] == b'"':
             try:
                 return syntax.read_quoted(line)
-            except syntax.SyntaxError_ as e:
+            except syntax.CommandSyntaxError as e:
                 raise IllegalClientResponse(str(e)) from None
         if line[:1] == b"{":
             m = syntax.LITERAL_AT_END.fullmatch(line)
@@ -341,7 +341,7 @@ class IMAPServer(imap4.IMAP4Server):
         arg, _, rest = line.partition(b" ")
         try:
             return syntax.parse_sequence_set(arg), rest
-        except syntax.SyntaxError_ as e:
+        except syntax.CommandSyntaxError as e:
             raise IllegalClientResponse(str(e)) from None
 
     def arg_fetchatt(self, line):
@@ -353,7 +353,7 @@ class IMAPServer(imap4.IMAP4Server):
     def arg_searchkeys(self, line, tokens=None, stack=None):
         try:
             tokens, pending = syntax.tokenize(line, stack=stack)
-        except syntax.SyntaxError_ as e:
+        except syntax.CommandSyntaxError as e:
             raise IllegalClientResponse(str(e)) from None
         if pending is None:
             return tokens, b""

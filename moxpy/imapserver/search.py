@@ -18,7 +18,7 @@ class BadCharset(ValueError):
 
 def _text(token) -> str:
     if isinstance(token, list):
-        raise syntax.SyntaxError_("string expected, got a list")
+        raise syntax.CommandSyntaxError("string expected, got a list")
     return bytes(token).decode("utf-8", "replace")
 
 
@@ -30,7 +30,7 @@ class _Reader:
 
     def next(self):
         if self.i >= len(self.tokens):
-            raise syntax.SyntaxError_("missing search argument")
+            raise syntax.CommandSyntaxError("missing search argument")
         token = self.tokens[self.i]
         self.i += 1
         return token
@@ -41,7 +41,7 @@ class _Reader:
     def number(self) -> int:
         token = self.next()
         if isinstance(token, list) or not bytes(token).isdigit():
-            raise syntax.SyntaxError_("number expected")
+            raise syntax.CommandSyntaxError("number expected")
         return int(token)
 
     def key(self):
@@ -89,14 +89,14 @@ class _Reader:
             return criteria.Text("header", _text(self.next()), name=name)
         if word in (b"BODY", b"TEXT"):
             return criteria.Text(word.decode().lower(), _text(self.next()))
-        raise syntax.SyntaxError_(f"unknown search key {word[:40].decode('ascii', 'replace')}")
+        raise syntax.CommandSyntaxError(f"unknown search key {word[:40].decode('ascii', 'replace')}")
 
     def all(self) -> criteria.And:
         items = []
         while self.more():
             items.append(self.key())
         if not items:
-            raise syntax.SyntaxError_("empty search")
+            raise syntax.CommandSyntaxError("empty search")
         return criteria.And(items)
 
 
@@ -123,7 +123,7 @@ def parse(tokens: list, selected: Selected) -> criteria.And:
     """Search criteria of a SEARCH command's arguments; BadCharset for a charset we cannot search in."""
     if tokens and not isinstance(tokens[0], list) and bytes(tokens[0]).upper() == b"CHARSET":
         if len(tokens) < 2 or isinstance(tokens[1], list):
-            raise syntax.SyntaxError_("missing charset")
+            raise syntax.CommandSyntaxError("missing charset")
         if bytes(tokens[1]).upper() not in CHARSETS:
             raise BadCharset(bytes(tokens[1]))
         tokens = tokens[2:]

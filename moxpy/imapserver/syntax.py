@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 import twisted.mail.imap4  # noqa: F401  registers the "imap4-utf-7" codec
 
 
-class SyntaxError_(ValueError):
+class CommandSyntaxError(ValueError):
     """A command argument that does not follow the grammar; answered with BAD."""
 
 
@@ -71,7 +71,7 @@ def read_quoted(line: bytes) -> tuple[bytes, bytes]:
         c = line[i]
         if c == 0x5C:  # backslash: RFC 3501 9 allows escaping only " and \
             if i + 1 >= len(line) or line[i + 1] not in b'"\\':
-                raise SyntaxError_("bad escape in quoted string")
+                raise CommandSyntaxError("bad escape in quoted string")
             out.append(line[i + 1])
             i += 2
         elif c == 0x22:
@@ -79,12 +79,12 @@ def read_quoted(line: bytes) -> tuple[bytes, bytes]:
             if rest[:1] == b" ":
                 rest = rest[1:]
             elif rest and rest[:1] not in b")]":
-                raise SyntaxError_("missing space after quoted string")
+                raise CommandSyntaxError("missing space after quoted string")
             return bytes(out), rest
         else:
             out.append(c)
             i += 1
-    raise SyntaxError_("unterminated quoted string")
+    raise CommandSyntaxError("unterminated quoted string")
 
 
 LITERAL_AT_END = re.compile(rb"~?\{(\d{1,10})(\+?)\}$")
@@ -113,7 +113,7 @@ def tokenize(line: bytes, into: list | None = None, stack: list | None = None):
             i += 1
         elif c == b")":
             if len(stack) == 1:
-                raise SyntaxError_("unbalanced parenthesis")
+                raise CommandSyntaxError("unbalanced parenthesis")
             stack.pop()
             i += 1
         elif c == b'"':
@@ -123,7 +123,7 @@ def tokenize(line: bytes, into: list | None = None, stack: list | None = None):
         elif c in (b"{", b"~"):
             m = LITERAL_AT_END.match(line, i)
             if not m:
-                raise SyntaxError_("bad literal")
+                raise CommandSyntaxError("bad literal")
             return stack[0], (int(m.group(1)), bool(m.group(2)), stack)
         else:
             j = i
@@ -141,7 +141,7 @@ def tokenize(line: bytes, into: list | None = None, stack: list | None = None):
             stack[-1].append(line[i:j])
             i = j
     if len(stack) != 1:
-        raise SyntaxError_("unbalanced parenthesis")
+        raise CommandSyntaxError("unbalanced parenthesis")
     return stack[0], None
 
 
@@ -149,16 +149,16 @@ def parse_sequence_set(text: bytes) -> list[tuple[int | None, int | None]]:
     """RFC 3501 9 sequence-set as (low, high) ranges; None stands for "*"."""
     ranges = []
     if not text:
-        raise SyntaxError_("empty sequence set")
+        raise CommandSyntaxError("empty sequence set")
     for item in text.split(b","):
         low, colon, high = item.partition(b":")
         try:
             a = None if low == b"*" else int(low)
             b = a if not colon else (None if high == b"*" else int(high))
         except ValueError:
-            raise SyntaxError_("bad sequence set, expected numbers, ranges like 2:4 and *, separated by commas") from None
+            raise CommandSyntaxError("bad sequence set, expected numbers, ranges like 2:4 and *, separated by commas") from None
         if (a is not None and a <= 0) or (b is not None and b <= 0) or not low.isdigit() and low != b"*":
-            raise SyntaxError_("bad sequence set, numbers start at 1")
+            raise CommandSyntaxError("bad sequence set, numbers start at 1")
         ranges.append((a, b))
     return ranges
 
@@ -186,7 +186,7 @@ def parse_date(text: bytes) -> date:
         day, month, year = text.decode("ascii").split("-")
         return date(int(year), _MONTH_NUMBER[month.lower()], int(day))
     except (ValueError, KeyError, UnicodeDecodeError):
-        raise SyntaxError_("bad date, expected a date like 1-Feb-1994") from None
+        raise CommandSyntaxError("bad date, expected a date like 1-Feb-1994") from None
 
 
 _DATE_TIME = re.compile(r"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
@@ -196,14 +196,14 @@ def parse_date_time(text: bytes) -> float:
     """RFC 3501 date-time ("17-Jul-1996 02:44:25 -0700") as a timestamp."""
     m = _DATE_TIME.match(text.decode("ascii", "replace"))
     if not m or m.group(2).lower() not in _MONTH_NUMBER:
-        raise SyntaxError_("bad date-time, expected a date-time like 17-Jul-1996 02:44:25 -0700")
+        raise CommandSyntaxError("bad date-time, expected a date-time like 17-Jul-1996 02:44:25 -0700")
     d, mon, y, hh, mm, ss, sign, zh, zm = m.groups()
     offset = timedelta(hours=int(zh), minutes=int(zm)) * (-1 if sign == "-" else 1)
     try:
         moment = datetime(int(y), _MONTH_NUMBER[mon.lower()], int(d), int(hh), int(mm), int(ss),
                           tzinfo=timezone(offset))
     except ValueError:
-        raise SyntaxError_("bad date-time, no such day or time") from None
+        raise CommandSyntaxError("bad date-time, no such day or time") from None
     return moment.timestamp()
 
 

@@ -1,7 +1,9 @@
-"""Email addresses: parsing, normalising, and the suppression base address."""
+"""Email addresses: parsing, normalising, the suppression base address, and
+domain names in their Unicode and ASCII (IDNA) forms."""
 
 from __future__ import annotations
 
+import encodings.idna
 import re
 
 # RFC 5321 4.5.3.1.1/4.5.3.1.2: 64 octets localpart, 255 domain.
@@ -45,21 +47,55 @@ class Address:
 
 
 def parse_domain(domain: str) -> tuple[str, str]:
-    """Return (unicode, ascii) forms of a domain, lower case; raise AddressError."""
+    """(Unicode, ASCII) forms of a domain name, lower case, without a trailing dot.
+
+    The one place where domains are converted between U-labels and A-labels
+    (IDNA, RFC 3490 with Python's idna codec); an address literal such as
+    [192.0.2.1] (RFC 5321 4.1.3) is returned as it is. AddressError says
+    what is wrong.
+    """
     domain = domain.strip().rstrip(".").lower()
-    if not domain or len(domain) > MAX_DOMAIN:
-        raise AddressError(f"invalid domain {domain!r}")
+    if not domain:
+        raise AddressError("invalid domain: empty")
+    if len(domain) > MAX_DOMAIN:
+        raise AddressError(f"invalid domain {domain!r}: longer than {MAX_DOMAIN} characters")
     if domain.startswith("[") and domain.endswith("]"):
-        return domain, domain  # address literal, RFC 5321 4.1.3
+        return domain, domain
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-        unicode_domain = ascii_domain.encode("ascii").decode("idna")
-    except UnicodeError as e:
-        raise AddressError(f"invalid domain {domain!r}: {e}") from None
-    for label in ascii_domain.split("."):
+        ascii_form = domain.encode("idna").decode("ascii")
+        unicode_form = ascii_form.encode("ascii").decode("idna")
+    except UnicodeError:
+        raise AddressError(f"invalid domain {domain!r}: {_idna_problem(domain)}") from None
+    for label in ascii_form.split("."):
         if not _LABEL.match(label):
-            raise AddressError(f"invalid domain {domain!r}")
-    return unicode_domain, ascii_domain
+            # RFC 1035 2.3.1 (the LDH rule), as RFC 5321 2.3.5 asks of domains in mail.
+            raise AddressError(f"invalid domain {domain!r}: label {label!r} must be letters, digits and "
+                               "hyphens, not starting or ending with a hyphen")
+    return unicode_form, ascii_form
+
+
+def _idna_problem(domain: str) -> str:
+    """What makes the idna codec refuse a domain, in words."""
+    for label in domain.split("."):
+        if not label:
+            return "empty label"
+        try:
+            encodings.idna.ToASCII(label)
+        except UnicodeError as e:
+            if "too long" in str(e):
+                return f"label {label!r} is longer than 63 characters in ASCII form"  # RFC 1035 2.3.4
+            return f"label {label!r}: {e}"  # a character IDNA does not allow
+    return "not a valid internationalised domain name"
+
+
+def ascii_domain(domain: str) -> str:
+    """The domain in ASCII (A-labels, "xn--..."), as DNS and non-SMTPUTF8 SMTP need it; AddressError if invalid."""
+    return parse_domain(domain)[1]
+
+
+def unicode_domain(domain: str) -> str:
+    """The domain in Unicode (U-labels), as mox reports and configs name domains; AddressError if invalid."""
+    return parse_domain(domain)[0]
 
 
 def parse_address(text: str) -> Address:

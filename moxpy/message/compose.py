@@ -20,6 +20,7 @@ from email.headerregistry import Address as HeaderAddress
 from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 
+from . import headers as headerlib
 from .address import Address
 
 MAX_LINE = 78
@@ -217,7 +218,7 @@ def compose(draft: Draft) -> Composed:
     if draft.bcc:
         bcc = EmailMessage(policy=pol)
         bcc["Bcc"] = [_header_address(n, a, smtputf8) for n, a in draft.bcc]
-        sent_copy = bcc.as_bytes(policy=pol).split(b"\r\n\r\n", 1)[0] + b"\r\n" + data
+        sent_copy = headerlib.split(bcc.as_bytes(policy=pol))[0] + data
     return Composed(data=data, sent_copy=sent_copy, message_id=message_id, smtputf8=smtputf8)
 
 

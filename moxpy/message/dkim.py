@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from .. import config as configlib
+from .address import AddressError, parse_domain
 
 # RFC 6376 5.4.1 lists the fields that should be signed; dkimpy's default set
 # follows it and also signs From and Subject once more than present, so
@@ -86,13 +87,11 @@ def load_key(path: str, selector: str, headers: list[str] | None = None) -> Key:
 
 def _domain_config(config: configlib.Config, domain: str) -> tuple[str, configlib.Domain | None]:
     """(ASCII domain, its config): config keys may be written in Unicode or ASCII."""
-    domain = domain.strip().rstrip(".").lower()
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-        unicode_domain = ascii_domain.encode("ascii").decode("idna")
-    except UnicodeError:
-        return domain, None
-    return ascii_domain, config.Domains.get(unicode_domain) or config.Domains.get(ascii_domain)
+        unicode_form, ascii_form = parse_domain(domain)
+    except AddressError:
+        return domain.strip().rstrip(".").lower(), None
+    return ascii_form, config.Domains.get(unicode_form) or config.Domains.get(ascii_form)
 
 
 def selector_keys(config: configlib.Config, domain: str, signing_only: bool = False) -> list[Key]:

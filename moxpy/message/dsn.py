@@ -19,6 +19,7 @@ from email import policy
 from email.generator import BytesGenerator
 from email.message import Message, MIMEPart
 
+from . import headers as headerlib
 from . import parse as msgparse
 
 # RFC 3464 2.3.3: the action values.
@@ -30,7 +31,9 @@ class DSNError(ValueError):
 
 
 @dataclass
-class Recipient:
+class RecipientStatus:
+    """The fields of one recipient's group (RFC 3464 2.3)."""
+
     final_recipient: str  # address, without the "rfc822;" type
     action: str  # one of ACTIONS
     status: str  # RFC 3463 enhanced status code, e.g. "5.1.1"
@@ -45,7 +48,7 @@ class Recipient:
 @dataclass
 class DSN:
     reporting_mta: str  # our host name
-    recipients: list[Recipient]
+    recipients: list[RecipientStatus]
     arrival_date: datetime | None = None
     original_envelope_id: str = ""
     # Outer message, for composing.
@@ -170,31 +173,45 @@ def _comment(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def header_section(data: bytes) -> bytes:
-    """The header section of a message, with its final CRLF, without the blank line."""
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        end = data.find(sep)
-        if end >= 0:
-            return data[: end + len(sep) // 2]
-    return data
+# RFC 6522 3: report-type names the media subtype of a report's second part;
+# for DSNs message/delivery-status (RFC 3464 2) or, with UTF-8, message/global-delivery-status (RFC 6533 3).
+REPORT_TYPES = ("delivery-status", "global-delivery-status")
 
 
 def is_dsn(msg: Message) -> bool:
-    """Whether a parsed message is a multipart/report with a delivery-status part."""
-    if msg.get_content_type() != "multipart/report":
+    """Whether a message says it is a DSN: a multipart/report with a report-type of REPORT_TYPES.
+
+    Only the header is looked at, so a parsed header section will do; this is
+    what the store's DSN flag means, as in mox. parse() reads a DSN by its
+    parts instead, and needs none of this.
+    """
+    try:
+        return (msg.get_content_type() == "multipart/report"
+                and str(msg.get_param("report-type", "")).lower() in REPORT_TYPES)
+    except Exception:  # a malformed Content-Type is no DSN
         return False
+
+
+def _status_part(msg: Message) -> Message | None:
+    """The machine-readable part of a report, when it is a delivery status (RFC 6522 3: the second part).
+
+    As mox reads DSNs, the parts decide; a missing or wrong report-type does not.
+    """
+    if msg.get_content_type() != "multipart/report":
+        return None
     parts = msgparse.subparts(msg)
-    return len(parts) >= 2 and parts[1].get_content_type() in (
-        "message/delivery-status", "message/global-delivery-status")
+    if len(parts) >= 2 and parts[1].get_content_type() in [f"message/{t}" for t in REPORT_TYPES]:
+        return parts[1]
+    return None
 
 
 def parse(data: bytes) -> DSN:
     """Read the delivery-status part of a DSN; raise DSNError when it is not one."""
     msg = msgparse.parse(data)
-    if not is_dsn(msg):
+    status_part = _status_part(msg)
+    if status_part is None:
         raise DSNError(f"not a DSN: content type {msg.get_content_type()}, need multipart/report "
                        "with message/delivery-status as second part")
-    status_part = msgparse.subparts(msg)[1]
     blocks = _status_blocks(status_part)
     if len(blocks) < 2:
         raise DSNError("delivery-status part needs per-message fields and at least one recipient group")
@@ -222,7 +239,7 @@ def parse(data: bytes) -> DSN:
         final = _typed_value(block.get("final-recipient", ""))
         if not final or not action or not status:
             raise DSNError("recipient group without Final-Recipient, Action or Status")  # RFC 3464 2.3: required
-        result.recipients.append(Recipient(
+        result.recipients.append(RecipientStatus(
             final_recipient=final,
             action=action,
             status=status,
@@ -267,9 +284,10 @@ def _fields(block: Message) -> dict[str, str]:
 
 def _text_blocks(raw: bytes) -> list[Message]:
     blocks = []
+    # RFC 3464 2.1: blocks of fields, separated by empty lines.
     for chunk in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
         if chunk.strip():
-            blocks.append(msgparse.parse_headers(chunk.strip(b"\n") + b"\n\n"))
+            blocks.append(headerlib.parse(chunk.strip(b"\n") + b"\n"))
     return blocks
 
 
@@ -289,7 +307,7 @@ def _parse_date(value) -> datetime | None:
         return None
 
 
-def smtp_codes(dsn_recipient: Recipient) -> tuple[int, str]:
+def smtp_codes(dsn_recipient: RecipientStatus) -> tuple[int, str]:
     """(SMTP code, enhanced code) of a recipient group: from Diagnostic-Code when
     it holds an SMTP reply, else a generic 400/500 with the Status."""
     code, enhanced = 0, ""
@@ -311,4 +329,4 @@ def _is_enhanced(text: str) -> bool:
     return len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5")
 
 
-__all__ = ["ACTIONS", "DSN", "DSNError", "Recipient", "compose", "parse", "is_dsn", "header_section", "smtp_codes"]
+__all__ = ["ACTIONS", "DSN", "DSNError", "REPORT_TYPES", "RecipientStatus", "compose", "parse", "is_dsn", "smtp_codes"]

@@ -14,9 +14,10 @@ from datetime import datetime, timezone
 from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesParser
 from typing import Any
 
+from . import headers as headerlib
 from . import part as partlib
 
 # Text and HTML returned by MessageGet and incoming webhooks are cut at this size.
@@ -26,7 +27,6 @@ READABLE_LIMIT = 1024 * 1024
 # when asked; it parses ten times faster than policy.default, whose header
 # objects are not needed to read a message.
 _parser = BytesParser(policy=policy.compat32)
-_header_parser = BytesHeaderParser(policy=policy.compat32)
 
 
 def parse(data: bytes) -> Message:
@@ -34,10 +34,8 @@ def parse(data: bytes) -> Message:
 
 
 def parse_headers(data: bytes) -> Message:
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        end = data.find(b"\n\n")
-    return _header_parser.parsebytes(data if end < 0 else data[: end + 4])
+    """The header fields of a whole message (its body is not read)."""
+    return headerlib.parse(headerlib.split(data)[0])
 
 
 def clean(text: str) -> str:
@@ -115,17 +113,6 @@ def summary(data: bytes, headers: Message | None = None) -> dict[str, Any]:
         "msg_from": froms[0][1] if froms else "",
         "date": sent.timestamp() if sent else None,
     }
-
-
-def references(msg: Message) -> list[str]:
-    """References, with In-Reply-To first when it is not listed (as mox does)."""
-    refs: list[str] = []
-    for value in msg.get_all("References") or []:
-        refs.extend(clean(str(value)).replace("\t", " ").split())
-    in_reply_to = header_str(msg, "In-Reply-To")
-    if in_reply_to and in_reply_to not in refs:
-        refs.insert(0, in_reply_to)
-    return refs
 
 
 def content_type(part: Message) -> str:

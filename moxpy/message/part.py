@@ -17,21 +17,19 @@ from __future__ import annotations
 
 import email.utils
 import re
-from email import policy
 from email.message import Message
-from email.parser import BytesHeaderParser
 
 import msgspec
 
 from . import address_list
+from . import headers as headerlib
 
 MAX_DEPTH = 50  # nesting beyond this is treated as an opaque leaf
 
-_header_parser = BytesHeaderParser(policy=policy.compat32)
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
-class Address(msgspec.Struct, array_like=True):
+class EnvelopeAddress(msgspec.Struct, array_like=True):
     """An address as IMAP's ENVELOPE lists it (RFC 3501 7.4.2).
 
     Groups are marked as there: a group starts with an address holding only
@@ -48,12 +46,12 @@ class Envelope(msgspec.Struct, array_like=True):
 
     date: str = ""
     subject: str = ""
-    from_: list[Address] = []
-    sender: list[Address] = []
-    reply_to: list[Address] = []
-    to: list[Address] = []
-    cc: list[Address] = []
-    bcc: list[Address] = []
+    from_: list[EnvelopeAddress] = []
+    sender: list[EnvelopeAddress] = []
+    reply_to: list[EnvelopeAddress] = []
+    to: list[EnvelopeAddress] = []
+    cc: list[EnvelopeAddress] = []
+    bcc: list[EnvelopeAddress] = []
     in_reply_to: str = ""
     message_id: str = ""
 
@@ -118,21 +116,6 @@ def _text(value) -> str:
         return value  # already text
 
 
-def _header_end(data: bytes, start: int, end: int) -> int:
-    """Offset of the body: just past the first empty line, or end when the header never ends."""
-    if data.startswith(b"\r\n", start):
-        return start + 2
-    if data.startswith(b"\n", start):
-        return start + 1
-    i = data.find(b"\n\r\n", start, end)
-    j = data.find(b"\n\n", start, end)
-    if i < 0 and j < 0:
-        return end
-    if j < 0 or 0 <= i < j:
-        return i + 3
-    return j + 2
-
-
 def _raw_all(msg: Message, name: str) -> list[str]:
     """Every value of a header as stored (the policy's fetch would wrap 8-bit values)."""
     name = name.lower()
@@ -164,19 +147,19 @@ def _params(msg: Message, header: str) -> list[tuple[str, str]]:
     return result
 
 
-def _addresses(msg: Message, name: str) -> list[Address]:
+def _addresses(msg: Message, name: str) -> list[EnvelopeAddress]:
     result = []
     for value in _raw_all(msg, name):
         for group, text in address_list.split_groups(value):
             if group is not None:
-                result.append(Address("", group, ""))
+                result.append(EnvelopeAddress("", group, ""))
             for display, address in address_list.mailboxes(text):
                 local, at, host = address.rpartition("@")
                 if not at:
                     local, host = address, ""
-                result.append(Address(display, local, host))
+                result.append(EnvelopeAddress(display, local, host))
             if group is not None:
-                result.append(Address())
+                result.append(EnvelopeAddress())
     return result
 
 
@@ -198,9 +181,9 @@ def envelope(msg: Message) -> Envelope:
 
 
 def _parse(data: bytes, start: int, end: int, default_type: str, depth: int, is_message: bool) -> Part:
-    body_start = _header_end(data, start, end)
+    header, body_start = headerlib.split(data, start, end)
     try:
-        msg = _header_parser.parsebytes(data[start:body_start])
+        msg = headerlib.parse(header)
     except Exception:
         msg = Message()
     if default_type != "text/plain":

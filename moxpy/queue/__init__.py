@@ -46,7 +46,7 @@ from .deliver import DeliveryResult, Deliverer
 from .outcome import EVENTS, Event, EventSink, Recorder, add_dsn_tx, attempt_result
 from .schema import schema
 
-__all__ = ["Queue", "Submission", "Recipient", "Event", "EventSink", "EVENTS", "schema", "MAX_BATCH"]
+__all__ = ["Queue", "NewMessage", "Recipient", "Event", "EventSink", "EVENTS", "schema", "MAX_BATCH"]
 
 log = logging.getLogger("moxpy.queue")
 
@@ -86,7 +86,7 @@ def recipients(config, account: str, login: str, mail_from: str, rcpt_tos: list[
 
 
 @dataclass
-class Submission:
+class NewMessage:
     """One message for one or more recipients, as submitted by an account."""
 
     account: str
@@ -106,7 +106,7 @@ def make_deliverer(config, get_config, store: Store, local_smtp: list[tuple[str,
     (empty: local in localserve, direct otherwise)."""
     from ..config import ConfigError
     from .deliver import LocalDeliverer
-    from .destinations import Resolver
+    from .destinations import MXResolver
     from .direct import DirectDeliverer
 
     mode = config.Queue.Delivery or ("local" if config.Localserve else "direct")
@@ -116,7 +116,7 @@ def make_deliverer(config, get_config, store: Store, local_smtp: list[tuple[str,
         host, port = local_smtp[0]
         return LocalDeliverer(host, port, local_hostname=config.Hostname, store=store, get_config=get_config)
     try:
-        resolver = Resolver(config.DNS.Nameservers, config.DNS.Timeout)
+        resolver = MXResolver(config.DNS.Nameservers, config.DNS.Timeout)
     except ValueError as e:
         raise ConfigError(f"DNS: Nameservers: {e}") from None
     ca_file = config.resolve(config.Queue.TLSCAFile) if config.Queue.TLSCAFile else ""
@@ -159,7 +159,7 @@ class Queue:
 
     # Submitting.
 
-    async def add(self, submission: Submission) -> list[int]:
+    async def add(self, submission: NewMessage) -> list[int]:
         """Store the message and one entry per recipient durably; return the entry ids."""
         loop = asyncio.get_running_loop()
         relpath, bucket = await loop.run_in_executor(None, write_message_file, self.directory, submission.data)

@@ -32,7 +32,9 @@ class DestinationError(Exception):
         self.enhanced_code = enhanced_code
 
 
-class Resolver:
+class MXResolver:
+    """The mail hosts of a domain and their addresses, from DNS without a cache."""
+
     def __init__(self, nameservers: list[str] | None = None, timeout: float = 10.0):
         if nameservers:
             self._resolver = dns.asyncresolver.Resolver(configure=False)

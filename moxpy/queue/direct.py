@@ -26,8 +26,9 @@ import ssl
 
 import aiosmtplib
 
+from ..message.address import AddressError, ascii_domain
 from .deliver import DeliveryResult, Entry, result_from_response, smtp_address
-from .destinations import DestinationError, Resolver
+from .destinations import DestinationError, MXResolver
 
 log = logging.getLogger("moxpy.queue")
 
@@ -57,7 +58,7 @@ def _unverified_context() -> ssl.SSLContext:
 class DirectDeliverer:
     batches = True
 
-    def __init__(self, resolver: Resolver, hostname: str, port: int = 25, timeout: float = 60.0,
+    def __init__(self, resolver: MXResolver, hostname: str, port: int = 25, timeout: float = 60.0,
                  ca_file: str = ""):
         self.resolver = resolver
         self.hostname = hostname  # our name in EHLO
@@ -209,6 +210,6 @@ def _ascii_domain(domain: str) -> str:
     if domain.startswith("["):
         return domain
     try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        return ascii_domain(domain)
+    except AddressError:
         return domain

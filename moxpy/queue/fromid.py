@@ -25,7 +25,7 @@ from .outcome import Event, Recorder, attempt_result
 
 
 @dataclass
-class Incoming:
+class DeliveryReport:
     """What an incoming message to a FromID address says about the delivery."""
 
     event: str  # failed, delayed, delivered, relayed, expanded, unrecognized
@@ -45,27 +45,27 @@ def from_id(config, rcpt_to: str) -> str:
     return localpart.split(separator, 1)[1]
 
 
-def classify(data: bytes) -> Incoming:
+def classify(data: bytes) -> DeliveryReport:
     try:
         report = dsnlib.parse(data)
     except dsnlib.DSNError as e:
         if "not a DSN" in str(e):
-            return Incoming("unrecognized", error="incoming message not a dsn")
-        return Incoming("unrecognized", dsn=True, error=f"parsing incoming dsn: {e}")
+            return DeliveryReport("unrecognized", error="incoming message not a dsn")
+        return DeliveryReport("unrecognized", dsn=True, error=f"parsing incoming dsn: {e}")
     if len(report.recipients) != 1:
-        return Incoming("unrecognized", dsn=True,
+        return DeliveryReport("unrecognized", dsn=True,
                         error=f"incoming dsn has {len(report.recipients)} recipients, expecting 1")
     rcpt = report.recipients[0]
     code, enhanced = dsnlib.smtp_codes(rcpt)
     error = rcpt.diagnostic_code or rcpt.status_comment
     if rcpt.action not in dsnlib.ACTIONS:
-        return Incoming("unrecognized", dsn=True, code=code, enhanced_code=enhanced,
+        return DeliveryReport("unrecognized", dsn=True, code=code, enhanced_code=enhanced,
                         error=f"unrecognized dsn action {rcpt.action!r}")
-    return Incoming(rcpt.action, dsn=True, code=code, enhanced_code=enhanced, error=error)
+    return DeliveryReport(rcpt.action, dsn=True, code=code, enhanced_code=enhanced, error=error)
 
 
 def record_tx(conn: sqlite3.Connection, recorder: Recorder, account: str, fid: str,
-              incoming: Incoming) -> Event | None:
+              incoming: DeliveryReport) -> Event | None:
     """Record the incoming message on the entry with this FromID and emit its
     event; None when no entry of the account has it (then it is ordinary mail)."""
     table = "retired"

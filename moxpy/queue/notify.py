@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..message import dsn as dsnlib
+from ..message import headers as headerlib
 
 # RFC 5321 4.5.4.1: senders should be told about delays; mox warns after the
 # fifth attempt (about 4 hours with the default backoff).
@@ -71,9 +72,9 @@ def _compose(entry, original: bytes, hostname: str, subject: str, text: str, act
         message_id=f"<{secrets.token_urlsafe(16)}@{hostname}>",
         references=entry["message_id"],
         text=text,
-        original_headers=dsnlib.header_section(original) if original else b"",
+        original_headers=headerlib.split(original)[0] if original else b"",
         smtputf8=smtputf8,
-        recipients=[dsnlib.Recipient(
+        recipients=[dsnlib.RecipientStatus(
             final_recipient=entry["rcpt_to"],
             action=action,
             status=status,

@@ -5,7 +5,8 @@ localserve) takes mail for local addresses and stores it; submission
 (submission.py; 587 with STARTTLS and 465 with implicit TLS, 1587 and 1465
 in localserve) takes authenticated mail from accounts and queues it.
 Handlers decide; the store and queue do the work. checks.py verifies
-incoming mail (DKIM, SPF, DMARC).
+incoming mail (DKIM, SPF, DMARC). Replies are made from the named codes
+of moxpy.smtp.codes; replies.py has those both roles give.
 
 This module adapts aiosmtpd's protocol where the standards ask more of it:
 every reply after EHLO carries an enhanced status code (RFC 2034), and
@@ -22,6 +23,9 @@ import ssl
 import time
 
 from aiosmtpd.smtp import SMTP, Session
+
+from ..smtp.codes import Enhanced, Reply, reply
+from . import localserve, replies
 
 log = logging.getLogger("moxpy.smtpserver")
 
@@ -169,6 +173,7 @@ class Handler:
     """What both roles share: the EHLO reply, errors that escape a handler,
     and localserve's simulated failures."""
 
+    get_config = None  # set by each role: returns the current config
     _stopping: asyncio.Event | None = None
 
     def _stopping_event(self) -> asyncio.Event:
@@ -186,16 +191,25 @@ class Handler:
             await server.stall(failure.stall, self._stopping_event())
         return failure.reply
 
+    async def simulated_failure(self, server: SMTPProtocol, command: str, address: str) -> str | None:
+        """In localserve: the reply of the failure address asks for at MAIL or RCPT
+        (localserve.error_at), after its stall; None when it asks for none."""
+        if not self.get_config().Localserve:
+            return None
+        failure = localserve.error_at(command, address)
+        return await self.simulate(server, failure) if failure else None
+
     async def handle_exception(self, error: Exception) -> str:
         # Instead of aiosmtpd's "500 Error: (ExceptionName) ...": no internals to the client.
         log.error("smtp session: %s", error, exc_info=error)
-        return "451 4.3.0 internal error, try again later"
+        return replies.try_again_later("internal error")
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope, hostname: str,
                           responses: list[str]) -> list[str]:
         if not _HELLO_NAME.match(hostname):
             # RFC 5321 4.1.1.1: a domain or an address literal; it ends up in our Received header.
-            return ["501 5.5.4 EHLO needs a domain name or address literal"]
+            return [reply(Reply.PARAMETER_SYNTAX_ERROR, Enhanced.INVALID_ARGUMENTS,
+                          "EHLO needs a domain name or address literal")]
         session.host_name = hostname
         # A listener without mechanisms (delivery) does not offer AUTH at all.
         responses = [r for r in responses if r.strip() != "250-AUTH"]

@@ -34,6 +34,7 @@ import dmarc as dmarclib
 import spf as pyspf
 from publicsuffixlist import PublicSuffixList
 
+from ..message import headers as headerlib
 from ..message import parse as msgparse
 from ..resolver import Resolver, TemporaryDNSError
 
@@ -149,14 +150,9 @@ async def check(resolver: Resolver, data: bytes, *, remote_ip: str, helo: str, m
 # DKIM.
 
 async def _verify_dkim(resolver: Resolver, data: bytes) -> list[DKIMSignature]:
-    if b"dkim-signature:" not in data[: _header_end(data)].lower():
+    if b"dkim-signature:" not in headerlib.split(data)[0].lower():
         return []  # the common unsigned case costs no thread
     return await asyncio.to_thread(_verify_dkim_blocking, resolver, data)
-
-
-def _header_end(data: bytes) -> int:
-    end = data.find(b"\r\n\r\n")
-    return len(data) if end < 0 else end + 2
 
 
 def _verify_dkim_blocking(resolver: Resolver, data: bytes) -> list[DKIMSignature]:

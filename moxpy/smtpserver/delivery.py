@@ -21,11 +21,14 @@ import secrets
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import config as configlib
+from ..message import dsn as dsnlib
 from ..message import parse as msgparse
-from ..message.address import AddressError, parse_address, parse_domain
+from ..message.address import AddressError, ascii_domain, parse_address
 from ..resolver import Resolver
+from ..smtp import path as smtppath
+from ..smtp.codes import Enhanced, Reply, reply
 from ..store import DeliveryMeta, Store
-from . import Handler, checks, localserve
+from . import Handler, checks, localserve, replies
 
 log = logging.getLogger("moxpy.smtpserver")
 
@@ -58,42 +61,11 @@ def received_header(session: Session, envelope: Envelope, hostname: str, recipie
     return line.encode("utf-8")
 
 
-def unicode_address(address: str) -> str:
-    """An SMTP path with its domain in Unicode form, as mox reports MailFrom and RcptTo."""
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return address
-    try:
-        return f"{local}@{parse_domain(domain)[0]}"
-    except AddressError:
-        return address
-
-
-def null_sender(address: str | None) -> bool:
-    return address in ("", "<>")
-
-
-def address_needs_smtputf8(address: str) -> bool:
-    """RFC 6531 3.3: a non-ASCII localpart needs the SMTPUTF8 parameter (an
-    internationalised domain could be sent as A-labels instead, but
-    non-ASCII in the command line is what SMTPUTF8 permits)."""
-    return not address.isascii()
-
-
 def bare_line_ending(data: bytes) -> bool:
     """A CR or LF not part of CRLF: RFC 5321 2.3.8 forbids them, and they are
     how SMTP smuggling hides a second message inside one (another server may
     see "\\n.\\n" as the end of DATA where we do not)."""
     return data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != data.count(b"\r\n")
-
-
-def is_dsn(msg) -> bool:
-    """RFC 3464 2: a delivery status notification is a multipart/report with report-type delivery-status."""
-    try:
-        return (msg.get_content_type() == "multipart/report"
-                and str(msg.get_param("report-type", "")).lower() == "delivery-status")
-    except Exception:
-        return False
 
 
 def received_count(msg) -> int:
@@ -111,9 +83,9 @@ def local_zones(config: configlib.Config) -> tuple[list[str], dict]:
         records[(name, "TXT")] = [record.encode()]
     zones = []
     for domain in config.Domains:
-        ascii_domain = domain.encode("idna").decode("ascii")
-        zones.append(ascii_domain)
-        records[(ascii_domain, "TXT")] = [b"v=spf1 ip4:127.0.0.0/8 ip6:::1 ~all"]
+        zone = ascii_domain(domain)
+        zones.append(zone)
+        records[(zone, "TXT")] = [b"v=spf1 ip4:127.0.0.0/8 ip6:::1 ~all"]
     return zones, records
 
 
@@ -138,56 +110,56 @@ class DeliveryHandler(Handler):
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
-        if address_needs_smtputf8(address) and not envelope.smtp_utf8:
-            return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
-        if not null_sender(address):
+        if smtppath.needs_smtputf8(address) and not envelope.smtp_utf8:
+            return replies.NEEDS_SMTPUTF8
+        if not smtppath.is_null(address):
             try:
                 parse_address(address)
             except AddressError as e:
-                return f"553 5.1.7 malformed sender address: {e}"
-        if self.get_config().Localserve:
-            failure = localserve.error_at("MAIL", address)
-            if failure:
-                return await self.simulate(server, failure)
+                return reply(Reply.MAILBOX_NAME_NOT_ALLOWED, Enhanced.BAD_SENDER_SYNTAX,
+                             f"malformed sender address: {e}")
+        if failure := await self.simulated_failure(server, "MAIL", address):
+            return failure
         envelope.mail_from = address  # "<>" for the null reverse path: aiosmtpd needs it non-empty
         envelope.mail_options.extend(mail_options)
-        return "250 2.1.0 sender ok"
+        return replies.SENDER_OK
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         config = self.get_config()
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
-            return f"452 4.5.3 at most {MAX_RECIPIENTS} recipients per message"
+            return replies.too_many_recipients(MAX_RECIPIENTS)
         # Bounces go to one recipient; a null sender with many is not a bounce.
-        if null_sender(envelope.mail_from) and envelope.rcpt_tos:
-            return "452 4.5.3 only one recipient allowed with a null reverse path"
-        if address_needs_smtputf8(address) and not envelope.smtp_utf8:
-            return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
+        if smtppath.is_null(envelope.mail_from) and envelope.rcpt_tos:
+            return reply(Reply.INSUFFICIENT_STORAGE, Enhanced.TOO_MANY_RECIPIENTS,
+                         "only one recipient allowed with a null reverse path")
+        if smtppath.needs_smtputf8(address) and not envelope.smtp_utf8:
+            return replies.NEEDS_SMTPUTF8
         if address.lower() == "postmaster":
             # RFC 5321 4.1.1.3: "<Postmaster>" without a domain must be accepted.
             address = f"postmaster@{config.Hostname}"
         try:
             parse_address(address)
         except AddressError as e:
-            return f"553 5.1.3 malformed recipient address: {e}"
-        if config.Localserve:
-            failure = localserve.error_at("RCPT", address)
-            if failure:
-                return await self.simulate(server, failure)
+            return reply(Reply.MAILBOX_NAME_NOT_ALLOWED, Enhanced.BAD_DESTINATION_SYNTAX,
+                         f"malformed recipient address: {e}")
+        if failure := await self.simulated_failure(server, "RCPT", address):
+            return failure
         if configlib.delivery_account(config, address) is None:
-            return "550 5.1.1 no such user"
+            return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.BAD_DESTINATION_MAILBOX, "no such user")
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        return "250 2.1.5 recipient ok"
+        return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         config = self.get_config()
         data = envelope.original_content or b""
         if bare_line_ending(data):
-            return "500 5.5.2 bare carriage return or newline in message, lines must end in CRLF"
+            return replies.BARE_LINE_ENDING
         headers = msgparse.parse_headers(data)
         if received_count(headers) > MAX_RECEIVED:
-            return f"550 5.4.6 mail loop: more than {MAX_RECEIVED} Received header fields"
+            return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.ROUTING_LOOP,
+                         f"mail loop: more than {MAX_RECEIVED} Received header fields")
 
         recipients = list(envelope.rcpt_tos)
         if config.Localserve:
@@ -203,18 +175,19 @@ class DeliveryHandler(Handler):
             # RFC 5321 3.3: the others still get the message (localserve sends no DSN for the failed).
             recipients = [rcpt for rcpt in recipients if not errors[rcpt]]
 
-        mail_from = "" if null_sender(envelope.mail_from) else envelope.mail_from or ""
+        mail_from = "" if smtppath.is_null(envelope.mail_from) else envelope.mail_from or ""
         remote_ip = peer_ip(session)
         try:
             verdict = await checks.check(self._resolver(config), data, remote_ip=remote_ip,
                                          helo=session.host_name or "", mail_from=mail_from, headers=headers)
         except Exception:
             log.exception("checking incoming message")
-            return "451 4.3.0 error checking message, try again later"
+            return replies.try_again_later("error checking message")
         if verdict.dmarc_reject:
             log.info("rejected by dmarc policy from=%s msgfrom=%s remote=%s", mail_from, verdict.msg_from_domain,
                      remote_ip)
-            return f"550 5.7.1 rejected per DMARC policy of {verdict.msg_from_domain}"
+            return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.DELIVERY_NOT_AUTHORIZED,
+                         f"rejected per DMARC policy of {verdict.msg_from_domain}")
 
         targets: dict[tuple[str, str], str] = {}
         for rcpt in recipients:
@@ -225,10 +198,10 @@ class DeliveryHandler(Handler):
         prefix = received_header(session, envelope, self.hostname, single)
         prefix += verdict.authentication_results(self.hostname, mail_from)
         stored = prefix + data
-        dsn = is_dsn(headers)
+        dsn = dsnlib.is_dsn(headers)
         try:
             for (account_name, mailbox), rcpt in targets.items():
-                meta = DeliveryMeta(mail_from=unicode_address(mail_from), rcpt_to=unicode_address(rcpt),
+                meta = DeliveryMeta(mail_from=smtppath.unicode_path(mail_from), rcpt_to=smtppath.unicode_path(rcpt),
                                     remote_ip=remote_ip, mail_from_validated=verdict.mail_from_validated,
                                     msg_from_validated=verdict.msg_from_validated,
                                     dkim_domains=verdict.dkim_domains, dsn=dsn)
@@ -240,15 +213,15 @@ class DeliveryHandler(Handler):
                     await self.hooks.after_delivery(account_name, mailbox, message, stored, meta)
         except Exception:
             log.exception("storing incoming message")
-            return "451 4.3.0 error storing message, try again later"
-        return "250 2.0.0 message delivered"
+            return replies.try_again_later("error storing message")
+        return reply(Reply.COMPLETED, Enhanced.OTHER, "message delivered")
 
 
-def _combined_error(replies: list[str]) -> str:
+def _combined_error(failures: list[str]) -> str:
     """One reply for a transaction in which every recipient failed."""
-    codes = {r[:3] for r in replies}
+    codes = {r[:3] for r in failures}
     if len(codes) == 1:
-        return replies[0]
-    permanent = all(r.startswith("5") for r in replies)
-    return ("554 5.0.0" if permanent else "451 4.0.0") + " delivery failed for every recipient: " + \
-        "; ".join(replies)
+        return failures[0]
+    permanent = all(r.startswith("5") for r in failures)
+    return reply(Reply.TRANSACTION_FAILED if permanent else Reply.LOCAL_ERROR, Enhanced.OTHER,
+                 "delivery failed for every recipient: " + "; ".join(failures))

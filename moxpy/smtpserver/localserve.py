@@ -19,8 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TEMPERROR = 451  # RFC 5321 4.2.3: local error in processing
-PERMERROR = 550  # mailbox unavailable
+from ..smtp.codes import Enhanced, Reply
+from ..smtp.codes import reply as smtp_reply
+
+TEMPERROR = Reply.LOCAL_ERROR
+PERMERROR = Reply.MAILBOX_UNAVAILABLE
 STALL_SECONDS = 3600.0  # how long a "timeout" localpart holds its command
 
 
@@ -48,7 +51,7 @@ def needs_error(localpart: str) -> int | None:
 
 def reply(code: int) -> str:
     """The SMTP reply for a simulated failure, with an RFC 3463 X.0.0 enhanced code."""
-    return f"{code} {code // 100}.0.0 failure with code {code} due to special localpart"
+    return smtp_reply(code, Enhanced.OTHER, f"failure with code {int(code)} due to special localpart")
 
 
 def localpart(address: str) -> str:
@@ -59,7 +62,8 @@ def _failure(lp: str, what: str) -> Failure | None:
     code = needs_error(lp)
     if code is None:
         # RFC 3463 4.3.0: a temporary system problem, after the client gave up or did not.
-        return Failure(f"451 4.3.0 timing out {what} due to special localpart", STALL_SECONDS)
+        text = f"timing out {what} due to special localpart"
+        return Failure(smtp_reply(Reply.LOCAL_ERROR, Enhanced.SYSTEM_OTHER, text), STALL_SECONDS)
     return Failure(reply(code)) if code else None
 
 

@@ -7,7 +7,9 @@ Authenticator, which also throttles failed logins per IP. The account may
 only use addresses that deliver to it, in MAIL FROM and in the From
 header. At the end of DATA the message gets a Message-Id and a Date when
 it lacks them, is DKIM-signed for the From domain, and becomes one queue
-entry per recipient, stored durably before 250.
+entry per recipient, stored durably before 250. The sender check, limits,
+signing and queueing are moxpy.submit's, shared with the webapi's Send;
+this handler turns their errors into SMTP replies.
 
 X-Mox-Extra-<Key> header fields become the entries' Extra, which travels
 into every webhook about them, as in mox. With FromID tracking on for the
@@ -29,16 +31,16 @@ import scramp
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from .. import auth as authlib
-from .. import config as configlib
-from .. import queue as queuelib
+from .. import submit as submitlib
 from ..message import compose as composelib
-from ..message import dkim as dkimlib
+from ..message import headers as headerlib
 from ..message import parse as msgparse
 from ..message.address import AddressError, parse_address
-from ..queue import Queue, Submission
-from . import Handler, localserve
-from .delivery import (MAX_RECIPIENTS, address_needs_smtputf8, bare_line_ending, null_sender, peer_ip,
-                       received_header)
+from ..queue import Queue
+from ..smtp import path as smtppath
+from ..smtp.codes import Enhanced, Reply, reply
+from . import Handler, localserve, replies
+from .delivery import MAX_RECIPIENTS, bare_line_ending, peer_ip, received_header
 
 log = logging.getLogger("moxpy.smtpserver")
 
@@ -75,14 +77,15 @@ def extra_from_headers(msg) -> dict[str, str]:
 
 def has_body(data: bytes) -> bool:
     """RFC 6409 8.1 (via RFC 5322 3.5): a header section and a body, separated by an empty line."""
-    return data.startswith(b"\r\n") or b"\r\n\r\n" in data
+    header, body_start = headerlib.split(data)
+    return body_start > len(header)  # past an empty line, not just the end of an all-header message
 
 
 class SubmissionHandler(Handler):
     role = "submission"  # named in session log lines
     def __init__(self, get_config, queue: Queue, authenticator: authlib.Authenticator, hostname: str):
         self.get_config = get_config
-        self.queue = queue
+        self.submitter = submitlib.Submitter(get_config, queue)
         self.authenticator = authenticator
         self.hostname = hostname
 
@@ -98,15 +101,15 @@ class SubmissionHandler(Handler):
         else:
             response = _b64decode(args[1])
             if response is None:
-                return AuthResult(success=False, handled=False, message="501 5.5.2 invalid base64 in AUTH PLAIN")
+                return AuthResult(success=False, handled=False, message=replies.invalid_base64("AUTH PLAIN"))
         parts = response.split(b"\0")
         if len(parts) != 3:
-            return AuthResult(success=False, handled=False, message="501 5.5.2 malformed AUTH PLAIN response")
+            return AuthResult(success=False, handled=False, message=reply(
+                Reply.PARAMETER_SYNTAX_ERROR, Enhanced.SYNTAX_ERROR, "malformed AUTH PLAIN response"))
         authzid, username, password = parts
         # Acting on behalf of another identity is not supported.
         if authzid and authzid != username:
-            return AuthResult(success=False, handled=False,
-                              message="535 5.7.8 authorization identity must be empty or the login address")
+            return AuthResult(success=False, handled=False, message=replies.FOREIGN_AUTHZID)
         return await self._login(server, username, password)
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
@@ -118,7 +121,7 @@ class SubmissionHandler(Handler):
         else:
             username = _b64decode(args[1])
             if username is None:
-                return AuthResult(success=False, handled=False, message="501 5.5.2 invalid base64 in AUTH LOGIN")
+                return AuthResult(success=False, handled=False, message=replies.invalid_base64("AUTH LOGIN"))
         password = await server.challenge_auth("Password:")
         if not isinstance(password, bytes):
             return AuthResult(success=False)
@@ -130,8 +133,7 @@ class SubmissionHandler(Handler):
         # done when the verifier was made. (aiosmtpd turns "__" into "-" in the name.)
         ip = peer_ip(server.session)
         if self.authenticator.throttled(ip):
-            return AuthResult(success=False, handled=False,
-                              message="454 4.7.0 too many failed logins from your address, try again later")
+            return AuthResult(success=False, handled=False, message=replies.LOGINS_THROTTLED)
         if len(args) == 1:
             client_first = await server.challenge_auth("")
             if not isinstance(client_first, bytes):
@@ -139,7 +141,7 @@ class SubmissionHandler(Handler):
         else:
             client_first = _b64decode(args[1])
             if client_first is None:
-                return AuthResult(success=False, handled=False, message="501 5.5.2 invalid base64 in AUTH")
+                return AuthResult(success=False, handled=False, message=replies.invalid_base64("AUTH"))
         login: dict[str, str] = {}
 
         def verifier(username: str):
@@ -158,8 +160,7 @@ class SubmissionHandler(Handler):
             # login itself is (gsasl clients send it by default).
             if scram.authzid and scram.authzid != scram.username:
                 log.info("submission scram login with foreign authzid remote=%s", ip)
-                return AuthResult(success=False, handled=False,
-                                  message="535 5.7.8 authorization identity must be empty or the login address")
+                return AuthResult(success=False, handled=False, message=replies.FOREIGN_AUTHZID)
             client_final = await server.challenge_auth(server_first)
             if not isinstance(client_final, bytes):
                 return AuthResult(success=False)
@@ -187,8 +188,7 @@ class SubmissionHandler(Handler):
             account = await self.authenticator.login(address, secret, ip)
         except authlib.Throttled:
             log.info("submission login throttled remote=%s", ip)
-            return AuthResult(success=False, handled=False,
-                              message="454 4.7.0 too many failed logins from your address, try again later")
+            return AuthResult(success=False, handled=False, message=replies.LOGINS_THROTTLED)
         if account is None:
             log.info("submission login failed address=%s remote=%s", address, ip)
             return AuthResult(success=False, handled=False)
@@ -200,55 +200,58 @@ class SubmissionHandler(Handler):
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
         login: Login = session.auth_data
-        config = self.get_config()
-        if address_needs_smtputf8(address) and not envelope.smtp_utf8:
-            return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
+        if smtppath.needs_smtputf8(address) and not envelope.smtp_utf8:
+            return replies.NEEDS_SMTPUTF8
         # RFC 6409 6.1: the submission server may insist on the sender's identity.
-        if not null_sender(address) and not configlib.may_send_as(config, login.account, address):
-            log.info("submission with foreign mail from account=%s mailfrom=%s", login.account, address)
-            return f"550 5.7.1 not allowed to send as {address}"
-        if config.Localserve:
-            failure = localserve.error_at("MAIL", address)
-            if failure:
-                return await self.simulate(server, failure)
+        if not smtppath.is_null(address):
+            try:
+                self.submitter.check_sender(login.account, address)
+            except submitlib.SenderNotAllowed as e:
+                log.info("submission with foreign mail from account=%s mailfrom=%s", login.account, address)
+                return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.DELIVERY_NOT_AUTHORIZED, str(e))
+        if failure := await self.simulated_failure(server, "MAIL", address):
+            return failure
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
-        return "250 2.1.0 sender ok"
+        return replies.SENDER_OK
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
-            return f"452 4.5.3 at most {MAX_RECIPIENTS} recipients per message"
-        if address_needs_smtputf8(address) and not envelope.smtp_utf8:
-            return "553 5.6.7 non-ASCII address requires the SMTPUTF8 parameter"
+            return replies.too_many_recipients(MAX_RECIPIENTS)
+        if smtppath.needs_smtputf8(address) and not envelope.smtp_utf8:
+            return replies.NEEDS_SMTPUTF8
         try:
             parse_address(address)
         except AddressError as e:
-            return f"501 5.1.3 invalid recipient address: {e}"
-        if self.get_config().Localserve:
-            failure = localserve.error_at("RCPT", address)
-            if failure:
-                return await self.simulate(server, failure)
+            return reply(Reply.PARAMETER_SYNTAX_ERROR, Enhanced.BAD_DESTINATION_SYNTAX,
+                         f"invalid recipient address: {e}")
+        if failure := await self.simulated_failure(server, "RCPT", address):
+            return failure
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        return "250 2.1.5 recipient ok"
+        return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         login: Login = session.auth_data
         config = self.get_config()
         data = envelope.original_content or b""
         if bare_line_ending(data):
-            return "500 5.5.2 bare carriage return or newline in message, lines must end in CRLF"
+            return replies.BARE_LINE_ENDING
         if not has_body(data):
-            return "554 5.6.0 message needs a header section and a body, separated by an empty line"
+            return reply(Reply.TRANSACTION_FAILED, Enhanced.CONTENT_OTHER,
+                         "message needs a header section and a body, separated by an empty line")
         msg = msgparse.parse_headers(data)
         froms = msgparse.addresses(msg, "From")
         if len(froms) != 1:
-            return "550 5.6.0 message needs exactly one address in its From header"
+            return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.CONTENT_OTHER,
+                         "message needs exactly one address in its From header")
         from_address = froms[0][1]
-        if not configlib.may_send_as(config, login.account, from_address):
+        try:
+            self.submitter.check_sender(login.account, from_address)
+        except submitlib.SenderNotAllowed as e:
             log.info("submission with foreign from account=%s from=%s", login.account, from_address)
-            return f"550 5.7.1 not allowed to send as {from_address} (From header)"
+            return reply(Reply.MAILBOX_UNAVAILABLE, Enhanced.DELIVERY_NOT_AUTHORIZED, f"{e} (From header)")
         if config.Localserve:
             for rcpt in envelope.rcpt_tos:
                 failure = localserve.submission_error(rcpt)
@@ -257,17 +260,14 @@ class SubmissionHandler(Handler):
         try:
             extra = extra_from_headers(msg)
         except ValueError as e:
-            return f"554 5.6.0 {e}"
-        account = config.Accounts[login.account]
-        limit = self.queue.limit_reached(login.account, list(envelope.rcpt_tos), account.MaxOutgoingMessagesPerDay,
-                                         account.MaxFirstTimeRecipientsPerDay)
-        if limit == "messages":
+            return reply(Reply.TRANSACTION_FAILED, Enhanced.CONTENT_OTHER, str(e))
+        try:
+            self.submitter.check_limits(login.account, list(envelope.rcpt_tos))
+        except submitlib.LimitReached as e:
+            what = "messages" if e.kind == "messages" else "new recipients"
             # RFC 3463 5.7.1: delivery not authorized; temporary, the window moves on.
-            return (f"451 4.7.1 max number of messages ({account.MaxOutgoingMessagesPerDay}) over the past 24h "
-                    "reached, see MaxOutgoingMessagesPerDay")
-        if limit == "recipients":
-            return (f"451 4.7.1 max number of new recipients ({account.MaxFirstTimeRecipientsPerDay}) over the "
-                    "past 24h reached, see MaxFirstTimeRecipientsPerDay")
+            return reply(Reply.LOCAL_ERROR, Enhanced.DELIVERY_NOT_AUTHORIZED,
+                         f"max number of {what} ({e.maximum}) over the past 24h reached, see {e.setting}")
 
         # RFC 6409 8.2 and 8.3: a submission server may add Date and Message-Id.
         added = b""
@@ -278,43 +278,36 @@ class SubmissionHandler(Handler):
         if msg.get("Date") is None:
             added += f"Date: {email.utils.format_datetime(email.utils.localtime())}\r\n".encode()
         try:
-            signed = await dkimlib.sign(config, added + data, from_address.rpartition("@")[2])
-        except dkimlib.DKIMError:
+            signed = await self.submitter.sign(added + data, from_address.rpartition("@")[2])
+        except submitlib.SigningFailed:
             # Unsigned mail may still arrive; failing every submission for a key problem would not help.
             log.exception("dkim signing for %s", from_address)
             signed = added + data
 
-        mail_from = "" if null_sender(envelope.mail_from) else envelope.mail_from
-        try:
-            recipients = queuelib.recipients(config, login.account, login.address, mail_from, envelope.rcpt_tos,
-                                             own_id_allowed=True)
-        except ValueError as e:
-            return f"554 5.5.3 {e}"
+        mail_from = "" if smtppath.is_null(envelope.mail_from) else envelope.mail_from
         single = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
         prefix = received_header(session, envelope, self.hostname, single, authenticated=True, hide_client=True)
         smtputf8 = envelope.smtp_utf8 or not mail_from.isascii() or any(not r.isascii() for r in envelope.rcpt_tos) \
-            or not data[: data.find(b"\r\n\r\n")].isascii()
+            or not headerlib.split(data)[0].isascii()
         tls_required = msgparse.header_str(msg, "TLS-Required").lower()
-        submission = Submission(
-            account=login.account,
-            sender=mail_from,
-            recipients=recipients,
-            data=prefix + signed,
-            message_id=message_id,
-            subject=msgparse.header_str(msg, "Subject"),
-            smtputf8=smtputf8,
-            # RFC 8689 5: "TLS-Required: No" asks to deliver even without verified TLS.
-            require_tls=False if tls_required == "no" else None,
-            extra=extra,
-        )
+        queued_data = prefix + signed
         try:
-            ids = await self.queue.add(submission)
+            queued = await self.submitter.enqueue(
+                account=login.account, login=login.address, mail_from=mail_from, recipients=list(envelope.rcpt_tos),
+                data=queued_data, message_id=message_id, subject=msgparse.header_str(msg, "Subject"),
+                smtputf8=smtputf8,
+                # RFC 8689 5: "TLS-Required: No" asks to deliver even without verified TLS.
+                require_tls=False if tls_required == "no" else None,
+                extra=extra, own_from_id=True)
+        except submitlib.FromIDNotAllowed as e:
+            return reply(Reply.TRANSACTION_FAILED, Enhanced.TOO_MANY_RECIPIENTS, str(e))
         except Exception:
             log.exception("queueing submitted message")
-            return "451 4.3.0 error queueing message, try again later"
+            return replies.try_again_later("error queueing message")
+        ids = ",".join(str(q.queue_id) for q in queued)
         log.info("submitted account=%s from=%s mailfrom=%s recipients=%d queue=%s size=%d", login.account,
-                 from_address, mail_from, len(ids), ",".join(map(str, ids)), len(submission.data))
-        return f"250 2.0.0 message queued as {','.join(map(str, ids))}"
+                 from_address, mail_from, len(queued), ids, len(queued_data))
+        return reply(Reply.COMPLETED, Enhanced.OTHER, f"message queued as {ids}")
 
 
 _dummy_verifier: tuple | None = None

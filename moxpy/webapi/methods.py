@@ -2,7 +2,8 @@
 
 Each takes the authenticated call and a decoded request, and returns a
 response struct (or bytes with a content type for the raw methods). Errors
-are raised as WebapiError with a code from SPEC.
+are raised as WebapiError with a code from SPEC. Send composes the message
+and hands it to moxpy.submit, the path SMTP submission takes too.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from datetime import datetime, timezone
 
 import msgspec
 
-from .. import config as configlib
-from .. import queue as queuelib
+from .. import submit as submitlib
 from ..message import compose as composelib
-from ..message import dkim
 from ..message import parse as msgparse
 from ..message import part as partlib
+from ..message import view as msgview
 from ..message.address import Address, AddressError, parse_address
-from ..queue import Queue, Submission
+from ..queue import Queue
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
 from ..store import MailboxNotFound, MessageNotFound, Store
 from ..store import flags as flaglib
-from ..webhooks.types import NameAddress, Structure
+from ..webhooks.types import Structure
 from . import types as t
 from .errors import WebapiError
 
@@ -60,6 +60,7 @@ class API:
         self.store = store
         self.queue = queue
         self.suppressions = suppressions
+        self.submitter = submitlib.Submitter(get_config, queue)
 
     # Sending.
 
@@ -82,17 +83,19 @@ class API:
         cc = [(n.Name, _address(n.Address)) for n in req.CC]
         bcc = [(n.Name, _address(n.Address)) for n in req.BCC]
         reply_to = [(n.Name, _address(n.Address)) for n in req.ReplyTo]
-        recipients = to + cc + bcc
-        if not configlib.may_send_as(config, call.account, str(sender)):
-            raise WebapiError("badFrom", "from-address not configured for account")
+        recipients = [str(rcpt) for _, rcpt in to + cc + bcc]
+        try:
+            self.submitter.check_sender(call.account, str(sender))
+        except submitlib.SenderNotAllowed:
+            raise WebapiError("badFrom", "from-address not configured for account") from None
         if not recipients:
             raise WebapiError("noRecipients", "no recipients")
-        limit = self.queue.limit_reached(call.account, [str(r) for _, r in recipients],
-                                         account.MaxOutgoingMessagesPerDay, account.MaxFirstTimeRecipientsPerDay)
-        if limit == "messages":
-            raise WebapiError("messageLimitReached", "outgoing message rate limit reached")
-        if limit == "recipients":
-            raise WebapiError("recipientLimitReached", "outgoing new recipient rate limit reached")
+        try:
+            self.submitter.check_limits(call.account, recipients)
+        except submitlib.LimitReached as e:
+            if e.kind == "messages":
+                raise WebapiError("messageLimitReached", "outgoing message rate limit reached") from None
+            raise WebapiError("recipientLimitReached", "outgoing new recipient rate limit reached") from None
         if req.MessageID and not (req.MessageID.startswith("<") and req.MessageID.endswith(">")):
             raise WebapiError("malformedMessageID", "missing <> in message-id")
         if req.FutureRelease is not None:
@@ -124,36 +127,24 @@ class API:
         except composelib.ComposeError as e:
             raise WebapiError("user", str(e)) from None
         try:
-            data = await dkim.sign(config, composed.data, sender.domain)
-        except dkim.DKIMError as e:
+            data = await self.submitter.sign(composed.data, sender.domain)
+        except submitlib.SigningFailed as e:
             log.error("dkim signing for %s: %s", sender.domain, e)
             raise WebapiError("server", "signing the message with dkim failed") from None
         if len(data) > config.MaxMessageSize:
             raise WebapiError("messageTooLarge", f"message too large: {len(data)} bytes, the maximum is {config.MaxMessageSize}")
 
-        queue_recipients = queuelib.recipients(config, call.account, call.login, str(sender),
-                                               [str(rcpt) for _, rcpt in recipients])
-
-        submission = Submission(
-            account=call.account,
-            sender=str(sender),
-            recipients=queue_recipients,
-            data=data,
-            message_id=composed.message_id,
-            subject=req.Subject,
-            smtputf8=composed.smtputf8,
-            require_tls=req.RequireTLS,
-            extra=dict(req.Extra),
-            release_at=req.FutureRelease.timestamp() if req.FutureRelease else None,
-        )
-        ids = await self.queue.add(submission)
+        queued = await self.submitter.enqueue(
+            account=call.account, login=call.login, mail_from=str(sender), recipients=recipients, data=data,
+            message_id=composed.message_id, subject=req.Subject, smtputf8=composed.smtputf8,
+            require_tls=req.RequireTLS, extra=dict(req.Extra),
+            release_at=req.FutureRelease.timestamp() if req.FutureRelease else None)
         if req.SaveSent:
             await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=["\\Seen"])
-        log.info("send account=%s message_id=%s recipients=%d", call.account, composed.message_id, len(ids))
+        log.info("send account=%s message_id=%s recipients=%d", call.account, composed.message_id, len(queued))
         return t.SendResult(
             MessageID=composed.message_id,
-            Submissions=[t.Submission(Address=r.address, QueueMsgID=i, FromID=r.from_id)
-                         for r, i in zip(queue_recipients, ids)],
+            Submissions=[t.Submission(Address=q.address, QueueMsgID=q.queue_id, FromID=q.from_id) for q in queued],
         )
 
     # The suppression list.
@@ -197,35 +188,23 @@ class API:
         return account, message
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
-        account, message = self._message(call, req.MsgID)
-        data = account.message_bytes(message)
-        msg = msgparse.parse(data)
-        text, html = msgparse.readable_parts(msg)
-        mailbox = account.mailbox_by_id(message.mailbox_id)
-        meta = message.meta
+        account, stored = self._message(call, req.MsgID)
+        view = msgview.build(account.message_bytes(stored))
+        message = msgspec.convert(view, t.Message, from_attributes=True)
+        message.References = view.thread_references
+        mailbox = account.mailbox_by_id(stored.mailbox_id)
+        meta = stored.meta
         return t.MessageGetResult(
-            Message=t.Message(
-                From=_names(msg, "From"),
-                To=_names(msg, "To"),
-                CC=_names(msg, "Cc"),
-                BCC=_names(msg, "Bcc"),
-                ReplyTo=_names(msg, "Reply-To"),
-                MessageID=msgparse.header_str(msg, "Message-ID"),
-                References=msgparse.references(msg),
-                Date=msgparse.date(msg),
-                Subject=msgparse.header_str(msg, "Subject"),
-                Text=text,
-                HTML=html,
-            ),
-            Structure=structure(data),
+            Message=message,
+            Structure=msgspec.convert(view.Structure, Structure),
             Meta=t.MessageMeta(
-                Size=message.size,
+                Size=stored.size,
                 DSN=meta.dsn,
-                Flags=_flags(message.flags),
+                Flags=_flags(stored.flags),
                 MailFrom=meta.mail_from,
                 MailFromValidated=meta.mail_from_validated,
                 RcptTo=meta.rcpt_to,
-                MsgFrom=message.msg_from,
+                MsgFrom=stored.msg_from,
                 MsgFromValidated=meta.msg_from_validated,
                 DKIMVerifiedDomains=meta.dkim_domains,
                 RemoteIP=meta.remote_ip,
@@ -293,17 +272,9 @@ class API:
         return t.MessageMoveResult()
 
 
-def structure(data: bytes) -> Structure:
-    return msgspec.convert(msgparse.structure(data), Structure)
-
-
 def _flags(flags: list[str]) -> list[str]:
     # As mox lists them: system flags lower case and sorted, then keywords.
     return sorted(f.lower() for f in flags if flaglib.is_system(f)) + [f for f in flags if not flaglib.is_system(f)]
-
-
-def _names(msg, header: str) -> list[NameAddress]:
-    return [NameAddress(Name=name, Address=address) for name, address in msgparse.addresses(msg, header)]
 
 
 def _address(text: str) -> Address:

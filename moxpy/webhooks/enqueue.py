@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 import msgspec
 
-from ..message import parse as msgparse
+from ..message import view as msgview
 from ..queue.outcome import Event
 from . import types as t
 
@@ -82,53 +82,17 @@ def retire_row_tx(conn: sqlite3.Connection, row: dict, *, success: bool, now: fl
 
 # Incoming messages.
 
-# Headers that mark a message as automated (lists, auto-replies), as mox checks them.
-_AUTOMATED_HEADERS = ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Precedence")
-
-
-def _names(msg, header: str) -> list[t.NameAddress]:
-    return [t.NameAddress(Name=name, Address=address) for name, address in msgparse.addresses(msg, header)]
-
-
-def _automated(msg, mail_from: str) -> bool:
-    # RFC 3834 5 (Auto-Submitted), RFC 2369/2919 (list headers); an empty
-    # MAIL FROM is a bounce or other service message (RFC 5321 4.5.5).
-    if not mail_from:
-        return True
-    if any(msg.get(h) is not None for h in _AUTOMATED_HEADERS):
-        return True
-    auto = msgparse.header_str(msg, "Auto-Submitted").lower()
-    if auto and auto != "no":
-        return True
-    return msgparse.content_type(msg) == "multipart/report"
-
-
 def incoming_payload(data: bytes, msg_id: int, mailbox: str, received: float, mail_from: str, rcpt_to: str,
                      remote_ip: str, mail_from_validated: bool = False, msg_from_validated: bool = False,
                      dkim_domains: list[str] | None = None) -> t.Incoming:
     """The incoming webhook's body for a stored message (CPU work: call it off the event loop)."""
-    msg = msgparse.parse(data)
-    text, html = msgparse.readable_parts(msg)
-    references = []
-    for value in msg.get_all("References") or []:
-        references.extend(msgparse.clean(str(value)).split())
-    return t.Incoming(
-        Version=0,
-        From=_names(msg, "From"), To=_names(msg, "To"), CC=_names(msg, "Cc"), BCC=_names(msg, "Bcc"),
-        ReplyTo=_names(msg, "Reply-To"),
-        Subject=msgparse.header_str(msg, "Subject"),
-        MessageID=msgparse.header_str(msg, "Message-ID"),
-        InReplyTo=msgparse.header_str(msg, "In-Reply-To"),
-        References=references,
-        Date=msgparse.date(msg),
-        Text=text, HTML=html,
-        Structure=msgspec.convert(msgparse.structure(data), t.Structure),
-        Meta=t.IncomingMeta(
-            MsgID=msg_id, MailFrom=mail_from, MailFromValidated=mail_from_validated,
-            MsgFromValidated=msg_from_validated, RcptTo=rcpt_to, DKIMVerifiedDomains=list(dkim_domains or []),
-            RemoteIP=remote_ip, Received=_time(received), MailboxName=mailbox,
-            Automated=_automated(msg, mail_from)),
-    )
+    view = msgview.build(data)
+    payload = msgspec.convert(view, t.Incoming, from_attributes=True)
+    payload.Meta = t.IncomingMeta(
+        MsgID=msg_id, MailFrom=mail_from, MailFromValidated=mail_from_validated,
+        MsgFromValidated=msg_from_validated, RcptTo=rcpt_to, DKIMVerifiedDomains=list(dkim_domains or []),
+        RemoteIP=remote_ip, Received=_time(received), MailboxName=mailbox, Automated=view.automated(mail_from))
+    return payload
 
 
 def insert_incoming_tx(conn: sqlite3.Connection, account: str, url: str, authorization: str,
