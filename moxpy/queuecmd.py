@@ -288,8 +288,10 @@ HOOK_COMMANDS = {
     "retired": (cmd_hook_retired, "list delivered and given-up webhooks with their attempts"),
 }
 
-EVENTS = ["incoming", "delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled",
-          "unrecognized"]
+def _hook_events() -> list[str]:
+    from .queue.events import EVENTS
+
+    return ["incoming", *EVENTS]
 
 
 def _common_arguments(q) -> None:
@@ -307,7 +309,7 @@ def _add_hook_parsers(qsub) -> None:
     for name, (func, help_text) in HOOK_COMMANDS.items():
         q = hsub.add_parser(name, help=help_text, description=help_text)
         _common_arguments(q)
-        q.add_argument("-event", "--event", choices=EVENTS, help="kind of webhook")
+        q.add_argument("-event", "--event", choices=_hook_events(), help="kind of webhook")
         q.add_argument("-queuemsgid", "--queuemsgid", type=int, help="queue message the webhook is about")
         if name == "retired":
             q.add_argument("-v", "--verbose", action="store_true", help="also print every delivery attempt")

@@ -43,7 +43,8 @@ from ..store.files import read_message_file, remove_message_file, write_message_
 from ..worker import WorkerLoop
 from . import backoff, limits, notify, suppression
 from .deliver import DeliveryResult, Deliverer
-from .outcome import EVENTS, Event, EventSink, Recorder, add_dsn_tx, attempt_result
+from .events import EVENTS, Event
+from .outcome import EventSink, Recorder, add_dsn_tx, attempt_result
 from .schema import schema
 
 __all__ = ["Queue", "Submission", "Recipient", "Event", "EventSink", "EVENTS", "schema", "MAX_BATCH"]

@@ -23,6 +23,7 @@ import aiosmtplib
 
 from .. import config as configlib
 from ..message.address import AddressError, parse_address
+from ..message.status import from_reply
 from ..store import Store
 
 log = logging.getLogger("moxpy.queue")
@@ -54,11 +55,7 @@ class Deliverer(Protocol):
 
 def result_from_response(code: int, message: str, remote_mta: str = "") -> DeliveryResult:
     """Classify an SMTP reply (RFC 5321 4.2.1: 2xx success, 4xx temporary, 5xx permanent)."""
-    enhanced = ""
-    first = message.split(" ", 1)[0] if message else ""
-    parts = first.split(".")
-    if len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5"):
-        enhanced = first
+    enhanced = from_reply(message)
     if 200 <= code < 300:
         return DeliveryResult(ok=True, code=code, enhanced_code=enhanced, remote_mta=remote_mta)
     return DeliveryResult(ok=False, permanent=code >= 500, code=code, enhanced_code=enhanced,

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..message import dsn as dsnlib
+from ..message import status
 
 # RFC 5321 4.5.4.1: senders should be told about delays; mox warns after the
 # fifth attempt (about 4 hours with the default backoff).
@@ -37,7 +38,7 @@ def failure(entry: dict[str, Any], original: bytes, hostname: str, code: int, en
     text = (f"Delivery has failed permanently for your email to:\n\n\t{rcpt}\n\n"
             f"No further deliveries will be attempted.\n\nError during the last delivery attempt:\n\n\t{error}\n")
     return _compose(entry, original, hostname, "mail delivery failed", text, "failed",
-                    _status("5", enhanced), code, error, remote_mta, None)
+                    status.with_class("5", enhanced), code, error, remote_mta, None)
 
 
 def delayed(entry: dict[str, Any], original: bytes, hostname: str, code: int, enhanced: str, error: str,
@@ -47,16 +48,7 @@ def delayed(entry: dict[str, Any], original: bytes, hostname: str, code: int, en
             f"until {_time(retry_until):%Y-%m-%d %H:%M} UTC; if it keeps failing you will get another notice.\n\n"
             f"Error during the last delivery attempt:\n\n\t{error}\n")
     return _compose(entry, original, hostname, "mail delivery delayed", text, "delayed",
-                    _status("4", enhanced), code, error, remote_mta, retry_until)
-
-
-def _status(klass: str, enhanced: str) -> str:
-    # RFC 3464 2.3.4: Status is required; the class must match the action.
-    if enhanced and enhanced[:1] == klass:
-        return enhanced
-    if enhanced:
-        return klass + enhanced[1:]
-    return f"{klass}.0.0"
+                    status.with_class("4", enhanced), code, error, remote_mta, retry_until)
 
 
 def _compose(entry, original: bytes, hostname: str, subject: str, text: str, action: str, status: str, code: int,

@@ -16,40 +16,10 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from .events import Event
 from .schema import COLUMNS, RETIRED_COLUMNS
-
-# Outgoing events (webhook.Outgoing's Event in mox).
-EVENTS = ("delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled", "unrecognized")
-
-
-@dataclass
-class Event:
-    """An outgoing delivery event about one queue entry."""
-
-    event: str  # one of EVENTS
-    account: str
-    queue_msg_id: int
-    from_id: str = ""
-    message_id: str = ""
-    subject: str = ""
-    rcpt_to: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-    dsn: bool = False  # learned from an incoming DSN rather than our own attempt
-    suppressing: bool = False  # this event added the recipient to the suppression list
-    smtp_code: int = 0
-    smtp_enhanced_code: str = ""  # full RFC 3463 code, e.g. "5.1.1"
-    error: str = ""
-    time: float = field(default_factory=time.time)
-
-    @classmethod
-    def of(cls, event: str, entry: dict[str, Any], **fields) -> "Event":
-        return cls(event=event, account=entry["account"], queue_msg_id=entry["id"], from_id=entry["from_id"],
-                   message_id=entry["message_id"], subject=entry["subject"], rcpt_to=entry["rcpt_to"],
-                   extra=json.loads(entry["extra"] or "{}"), **fields)
-
 
 # Called with the open transaction; raising rolls the whole outcome back.
 EventSink = Callable[[sqlite3.Connection, Event], None]

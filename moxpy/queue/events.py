@@ -1,0 +1,51 @@
+"""Outgoing delivery events: what happened to a queue entry, as the
+webhook queue (and anything else registered as an event sink) hears it.
+
+EVENTS is the one list of event names, with what each means: the webhook
+types, the generated docs and the command line take it from here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# Outgoing events (webhook.OutgoingEvent in mox), with their meaning.
+EVENTS: dict[str, str] = {
+    "delivered": "Message was accepted by a next-hop server; not necessarily in the recipient's mailbox yet.",
+    "suppressed": "Delivery was not attempted: the recipient (or its base address) is on the account's suppression list.",
+    "delayed": "A delivery attempt failed; it will be retried later.",
+    "failed": "Delivery failed and will not be retried. See Suppressing.",
+    "relayed": "Message was relayed into a system that does not send DSNs.",
+    "expanded": "Message was accepted for delivery to multiple recipients (an alias or list), which may send more DSNs.",
+    "canceled": "Message was removed from the queue, e.g. by an operator.",
+    "unrecognized": "A DSN with an unknown action, or a non-DSN message, arrived for the unique FromID address of an outgoing message.",
+}
+
+
+@dataclass
+class Event:
+    """An outgoing delivery event about one queue entry."""
+
+    event: str  # one of EVENTS
+    account: str
+    queue_msg_id: int
+    from_id: str = ""
+    message_id: str = ""
+    subject: str = ""
+    rcpt_to: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+    dsn: bool = False  # learned from an incoming DSN rather than our own attempt
+    suppressing: bool = False  # this event added the recipient to the suppression list
+    smtp_code: int = 0
+    smtp_enhanced_code: str = ""  # full RFC 3463 code, e.g. "5.1.1"
+    error: str = ""
+    time: float = field(default_factory=time.time)
+
+    @classmethod
+    def of(cls, event: str, entry: dict[str, Any], **fields) -> "Event":
+        return cls(event=event, account=entry["account"], queue_msg_id=entry["id"], from_id=entry["from_id"],
+                   message_id=entry["message_id"], subject=entry["subject"], rcpt_to=entry["rcpt_to"],
+                   extra=json.loads(entry["extra"] or "{}"), **fields)
