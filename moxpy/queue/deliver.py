@@ -5,7 +5,8 @@ recipient domain and MAIL FROM) and returns a DeliveryResult for each.
 LocalDeliverer is localserve's: it ignores the recipient's domain and
 always connects to our own delivery listener, so the message lands in the
 local account (or fails as localserve's failure simulation says).
-DirectDeliverer (direct.py) looks up the recipient domain's MX hosts.
+DirectDeliverer (direct.py) looks up the recipient domain's MX hosts;
+make_deliverer() picks one as the config says.
 
 After a crash, an entry whose attempt was in progress is in doubt: the
 Deliverer's reconcile() says whether it was delivered after all, when it
@@ -171,6 +172,26 @@ class LocalDeliverer:
         log.info("reconciled interrupted attempt id=%d rcpt=%s delivered=%s", entry["id"], entry["rcpt_to"],
                  found is not None)
         return found is not None
+
+
+def make_deliverer(config, get_config, store: Store, local_smtp: list[tuple[str, int]]) -> Deliverer:
+    """The Deliverer the config asks for: Queue.Delivery "local" or "direct"
+    (empty: local in localserve, direct otherwise)."""
+    from .destinations import Resolver
+    from .direct import DirectDeliverer
+
+    mode = config.Queue.Delivery or ("local" if config.Localserve else "direct")
+    if mode == "local":
+        if not local_smtp:
+            raise configlib.ConfigError("local delivery needs an SMTP listener to deliver the queue to")
+        host, port = local_smtp[0]
+        return LocalDeliverer(host, port, local_hostname=config.Hostname, store=store, get_config=get_config)
+    try:
+        resolver = Resolver(config.DNS.Nameservers, config.DNS.Timeout)
+    except ValueError as e:
+        raise configlib.ConfigError(f"DNS: Nameservers: {e}") from None
+    ca_file = config.resolve(config.Queue.TLSCAFile) if config.Queue.TLSCAFile else ""
+    return DirectDeliverer(resolver, config.Hostname, port=config.Queue.SMTPPort, ca_file=ca_file)
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:

@@ -1,19 +1,23 @@
-"""Incoming mail about our outgoing mail, matched by FromID.
+"""FromID tracking: a unique MAIL FROM per recipient, and incoming mail about
+our outgoing mail matched by it.
 
-With FromID tracking, each recipient of a message got its own MAIL FROM,
-localpart<separator>ID@domain. A DSN (bounce) about that delivery comes
+When the login is one of the account's FromIDLoginAddresses, each recipient
+of a message gets its own MAIL FROM, localpart<separator>ID@domain, with a
+fresh random ID (recipients()). A DSN (bounce) about that delivery comes
 back to exactly that address, so the ID names the queue entry, retired or
 still queued. The DSN becomes an outgoing event with DSN set: failed
 (adding the recipient to the suppression list when the code says so),
 delayed, delivered, relayed or expanded; anything else that arrives there
 (an auto-reply, a DSN we cannot read) is "unrecognized".
 
-classify() is pure; record_tx() runs in the delivering transaction.
+recipients(), from_id() and classify() are pure; record_tx() runs in the
+delivering transaction.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -21,7 +25,34 @@ from dataclasses import dataclass
 from ..message import dsn as dsnlib
 from ..message.address import AddressError, parse_address
 from . import suppression
-from .outcome import Event, Recorder, attempt_result
+from .events import Event
+from .outcome import Recorder, attempt_result
+from .submit import Recipient
+
+
+def recipients(config, account: str, login: str, mail_from: str, rcpt_tos: list[str],
+               own_id_allowed: bool = False) -> list[Recipient]:
+    """One queue recipient per address, each with its own MAIL FROM
+    (localpart<separator>ID@domain, a fresh random ID) when the login is one
+    of the account's FromIDLoginAddresses. With own_id_allowed (SMTP
+    submission, as mox), an ID already in mail_from is kept; it then allows
+    one recipient only (ValueError)."""
+    tracked = login.lower() in {a.lower() for a in config.Accounts[account].FromIDLoginAddresses}
+    localpart, _, domain = mail_from.rpartition("@")
+    dom = config.Domains.get(domain.lower())
+    separator = dom.LocalpartCatchallSeparator if dom else ""
+    if not mail_from or not tracked or not separator:
+        return [Recipient(address=rcpt, mail_from=mail_from) for rcpt in rcpt_tos]
+    base, chosen = localpart, ""
+    if own_id_allowed:
+        base, _, chosen = localpart.partition(separator)
+        if chosen and len(rcpt_tos) > 1:
+            raise ValueError("a FromID chosen in MAIL FROM allows a single recipient only")
+    result = []
+    for rcpt in rcpt_tos:
+        from_id = chosen or secrets.token_urlsafe(12)
+        result.append(Recipient(address=rcpt, from_id=from_id, mail_from=f"{base}{separator}{from_id}@{domain}"))
+    return result
 
 
 @dataclass
