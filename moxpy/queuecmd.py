@@ -1,7 +1,8 @@
 """The `mox.py queue ...` and `mox.py queue webhook ...` commands for operators.
 
-They open the data directory's database next to a running server (or
-without one) and work through queue.control and webhooks.control; output
+They open the data directory's server database next to a running server
+(or without one) and work through its queue and webhook stores (and
+queue.control and webhooks.control for drops); output
 is a plain table, one row per entry. The config is found with -config FILE, -dir DIR (a
 localserve directory), or else config/mox.toml or localserve/config/mox.toml
 under the current directory.
@@ -10,7 +11,7 @@ under the current directory.
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import os
 import sys
 import time
@@ -24,20 +25,20 @@ def find_config(args: argparse.Namespace) -> configlib.Config:
 
 
 class QueueDatabase:
-    """The server database and a Recorder with the same event sinks the server uses."""
+    """The server database's stores and a Recorder with the same event sinks the server uses."""
 
     def __init__(self, config: configlib.Config):
         from .queue.outcome import Recorder
-        from .server import server_schema
-        from .store.db import Database
+        from .store.sqlite.serverdb import ServerDatabase
 
         self.config = config
         data_dir = config.data_dir()
         path = os.path.join(data_dir, "mox.db")
         if not os.path.exists(path):
             raise configlib.ConfigError(f"no database at {path}: has the server run with this config?")
-        self.queue_dir = os.path.join(data_dir, "queue")
-        self.db = Database(path, server_schema)
+        self.serverdb = ServerDatabase(data_dir)
+        self.queue = self.serverdb.queue
+        self.webhooks = self.serverdb.webhooks
 
         def keep(account: str) -> float:
             acc = config.Accounts.get(account)
@@ -46,7 +47,7 @@ class QueueDatabase:
         self.recorder = Recorder(keep, event_sinks(lambda: config))
 
     def close(self) -> None:
-        self.db.close()
+        self.serverdb.close()
 
 
 def event_sinks(get_config) -> list:
@@ -104,7 +105,7 @@ def _short(text: str, limit: int = 60) -> str:
 # Commands.
 
 def _filter(args: argparse.Namespace):
-    from .queue.control import Filter
+    from .store.queue import EntryFilter
 
     ids = []
     for part in (args.ids or "").split(","):
@@ -119,79 +120,65 @@ def _filter(args: argparse.Namespace):
     success = None
     if getattr(args, "result", None):
         success = args.result == "success"
-    return Filter(ids=ids, account=args.account or "", domain=args.domain or "", to=args.to or "", hold=hold,
-                  success=success)
+    return EntryFilter(ids=ids, account=args.account or "", domain=args.domain or "", to=args.to or "", hold=hold,
+                       success=success)
 
 
 def cmd_list(qdb: QueueDatabase, args) -> int:
-    from .queue import control
-
-    rows = control.list_queue(qdb.db.query, _filter(args))
+    rows = qdb.queue.queued(_filter(args))
     now = time.time()
     max_attempts = qdb.config.Queue.MaxAttempts
     table(["ID", "ACCOUNT", "FROM", "TO", "ATTEMPTS", "NEXT ATTEMPT", "HOLD", "LAST ERROR"],
-          [[str(r["id"]), r["account"], r["mail_from"], r["rcpt_to"], f"{r['attempts']}/{max_attempts}",
-            "on hold" if r["hold"] else _when(r["next_attempt"], now), "yes" if r["hold"] else "no",
-            _short(r["last_error"]) or "-"] for r in rows])
+          [[str(r.id), r.account, r.mail_from, r.rcpt_to, f"{r.attempts}/{max_attempts}",
+            "on hold" if r.hold else _when(r.next_attempt, now), "yes" if r.hold else "no",
+            _short(r.last_error) or "-"] for r in rows])
     print(f"{len(rows)} message(s) in queue")
     return 0
 
 
 def cmd_retired(qdb: QueueDatabase, args) -> int:
-    from .queue import control
-
-    rows = control.list_retired(qdb.db.query, _filter(args))
+    rows = qdb.queue.retired(_filter(args))
     table(["ID", "ACCOUNT", "FROM", "TO", "RESULT", "ATTEMPTS", "RETIRED", "LAST ERROR"],
-          [[str(r["id"]), r["account"], r["mail_from"], r["rcpt_to"], r["event"] or ("delivered" if r["success"] else "failed"),
-            str(r["attempts"]), _stamp(r["retired"]), _short(r["last_error"]) or "-"] for r in rows])
+          [[str(r.id), r.account, r.mail_from, r.rcpt_to, r.event or ("delivered" if r.success else "failed"),
+            str(r.attempts), _stamp(r.retired), _short(r.last_error) or "-"] for r in rows])
     print(f"{len(rows)} retired message(s)")
     if args.verbose:
         for r in rows:
-            print(f"\n{r['id']}: {r['rcpt_to']}, message-id {r['message_id'] or '-'}, subject {r['subject']!r}")
-            for result in json.loads(r["results"] or "[]"):
-                outcome = "ok" if result["Success"] else "failed"
-                detail = result["Error"] or (str(result["Code"]) if result["Code"] else "")
-                print(f"  {_stamp(result['Start'])}  {result['Duration']:.3f}s  {outcome}  {detail}")
+            print(f"\n{r.id}: {r.rcpt_to}, message-id {r.message_id or '-'}, subject {r.subject!r}")
+            for result in r.results:
+                outcome = "ok" if result.success else "failed"
+                detail = result.error or (str(result.code) if result.code else "")
+                print(f"  {_stamp(result.start)}  {result.duration:.3f}s  {outcome}  {detail}")
     return 0
 
 
 def cmd_hold(qdb: QueueDatabase, args) -> int:
-    from .queue import control
-
-    n = qdb.db.write_sync(lambda conn: control.set_hold(conn, _filter(args), True))
+    n = asyncio.run(qdb.queue.set_hold(_filter(args), True))
     print(f"{n} message(s) put on hold")
     return 0
 
 
 def cmd_release(qdb: QueueDatabase, args) -> int:
-    from .queue import control
-
-    f = _filter(args)
-    n = qdb.db.write_sync(lambda conn: control.set_hold(conn, f, False))
+    n = asyncio.run(qdb.queue.set_hold(_filter(args), False))
     print(f"{n} message(s) released from hold")
     return 0
 
 
 def cmd_kick(qdb: QueueDatabase, args) -> int:
-    from .queue import control
-
-    n = qdb.db.write_sync(lambda conn: control.kick(conn, _filter(args)))
+    n = asyncio.run(qdb.queue.kick(_filter(args), time.time()))
     print(f"{n} message(s) scheduled for delivery now")
     return 0
 
 
 def cmd_drop(qdb: QueueDatabase, args) -> int:
     from .queue import control
-    from .store.files import remove_message_file
 
     f = _filter(args)
     if f == type(f)() and not args.all:
         print("mox: refusing to drop every message without -all; give a filter (-ids, -account, -domain, -to)",
               file=sys.stderr)
         return 2
-    n, paths = qdb.db.write_sync(lambda conn: control.drop(conn, f, qdb.recorder))
-    for path in paths:
-        remove_message_file(qdb.queue_dir, path)
+    n = asyncio.run(control.drop(qdb.queue, f, qdb.recorder))
     print(f"{n} message(s) dropped")
     return 0
 
@@ -199,7 +186,7 @@ def cmd_drop(qdb: QueueDatabase, args) -> int:
 # The webhook queue.
 
 def _hook_filter(args: argparse.Namespace):
-    from .webhooks.control import Filter
+    from .store.webhooks import WebhookFilter
 
     ids = []
     for part in (args.ids or "").split(","):
@@ -208,57 +195,50 @@ def _hook_filter(args: argparse.Namespace):
             if not part.isdigit():
                 raise configlib.ConfigError(f"-ids: {part!r} is not a webhook id")
             ids.append(int(part))
-    return Filter(ids=ids, account=args.account or "", event=args.event or "", queue_msg_id=args.queuemsgid or 0)
+    return WebhookFilter(ids=ids, account=args.account or "", event=args.event or "",
+                         queue_msg_id=args.queuemsgid or 0)
 
 
 def _hook_event(r) -> str:
-    return "incoming" if r["is_incoming"] else r["event"]
+    return "incoming" if r.is_incoming else r.event
 
 
 def _last_result(r) -> str:
-    results = json.loads(r["results"] or "[]")
-    if not results:
+    if not r.results:
         return "-"
-    last = results[-1]
-    return _short(last["Error"] or f"{last['Code']} ok", 50)
+    last = r.results[-1]
+    return _short(last.error or f"{last.code} ok", 50)
 
 
 def cmd_hook_list(qdb: QueueDatabase, args) -> int:
-    from .webhooks import control
-
-    rows = control.list_queue(qdb.db.query, _hook_filter(args))
+    rows = qdb.webhooks.queued(_hook_filter(args))
     now = time.time()
     table(["ID", "ACCOUNT", "EVENT", "QUEUEMSGID", "URL", "ATTEMPTS", "NEXT ATTEMPT", "LAST RESULT"],
-          [[str(r["id"]), r["account"], _hook_event(r), str(r["queue_msg_id"] or "-"), r["url"], str(r["attempts"]),
-            _when(r["next_attempt"], now), _last_result(r)] for r in rows])
+          [[str(r.id), r.account, _hook_event(r), str(r.queue_msg_id or "-"), r.url, str(r.attempts),
+            _when(r.next_attempt, now), _last_result(r)] for r in rows])
     print(f"{len(rows)} webhook(s) in queue")
     return 0
 
 
 def cmd_hook_retired(qdb: QueueDatabase, args) -> int:
-    from .webhooks import control
-
-    rows = control.list_retired(qdb.db.query, _hook_filter(args))
+    rows = qdb.webhooks.retired(_hook_filter(args))
     table(["ID", "ACCOUNT", "EVENT", "QUEUEMSGID", "URL", "RESULT", "ATTEMPTS", "LAST ACTIVITY", "LAST RESULT"],
-          [[str(r["id"]), r["account"], _hook_event(r), str(r["queue_msg_id"] or "-"), r["url"],
-            "delivered" if r["success"] else (f"superseded by {r['superseded_by']}" if r["superseded_by"]
-                                               else "failed"),
-            str(r["attempts"]), _stamp(r["last_activity"]), _last_result(r)] for r in rows])
+          [[str(r.id), r.account, _hook_event(r), str(r.queue_msg_id or "-"), r.url,
+            "delivered" if r.success else (f"superseded by {r.superseded_by}" if r.superseded_by else "failed"),
+            str(r.attempts), _stamp(r.last_activity), _last_result(r)] for r in rows])
     print(f"{len(rows)} retired webhook(s)")
     if args.verbose:
         for r in rows:
-            print(f"\n{r['id']}: {_hook_event(r)} to {r['url']}, payload {_short(r['payload'], 100)}")
-            for result in json.loads(r["results"] or "[]"):
-                outcome = "ok" if result["Success"] else "failed"
-                print(f"  {_stamp(result['Start'])}  {result['Duration']:.3f}s  {outcome}  status {result['Code']}"
-                      f"  {result['Error'] or '-'}  response {_short(result['Response'], 60)!r}")
+            print(f"\n{r.id}: {_hook_event(r)} to {r.url}, payload {_short(r.payload, 100)}")
+            for result in r.results:
+                outcome = "ok" if result.success else "failed"
+                print(f"  {_stamp(result.start)}  {result.duration:.3f}s  {outcome}  status {result.code}"
+                      f"  {result.error or '-'}  response {_short(result.response, 60)!r}")
     return 0
 
 
 def cmd_hook_kick(qdb: QueueDatabase, args) -> int:
-    from .webhooks import control
-
-    n = qdb.db.write_sync(lambda conn: control.kick(conn, _hook_filter(args)))
+    n = asyncio.run(qdb.webhooks.kick(_hook_filter(args), time.time()))
     print(f"{n} webhook(s) scheduled for delivery now")
     return 0
 
@@ -276,7 +256,7 @@ def cmd_hook_drop(qdb: QueueDatabase, args) -> int:
         acc = qdb.config.Accounts.get(account)
         return acc.KeepRetiredWebhookPeriod if acc else 0.0
 
-    n = qdb.db.write_sync(lambda conn: control.drop(conn, f, keep))
+    n = asyncio.run(control.drop(qdb.webhooks, f, keep))
     print(f"{n} webhook(s) dropped")
     return 0
 

@@ -16,9 +16,9 @@ from moxpy import config as configlib
 from moxpy.config.tls import generate_self_signed
 from moxpy.message.dkim import generate_domain_keys
 from moxpy.queue import Queue
-from moxpy.server import Server, server_schema
+from moxpy.server import Server
 from moxpy.store import Store
-from moxpy.store.db import Database
+from moxpy.store.sqlite.serverdb import ServerDatabase
 
 from .localserve import free_ports
 
@@ -78,11 +78,11 @@ class InProcessSMTP:
     async def _start(self) -> None:
         server = self.server
         os.makedirs(server.data_dir, exist_ok=True)
-        server.db = Database(os.path.join(server.data_dir, "mox.db"), server_schema)
+        server.serverdb = ServerDatabase(server.data_dir)
         server.store = Store(server.data_dir)
         for name in self.config.Accounts:
             server.store.account(name)
-        server.queue = Queue(server.db, server.data_dir, self.config.Queue, deliverer=None)
+        server.queue = Queue(server.serverdb.queue, server.get_config, deliverer=None)
         await server._start_smtp(auth.Authenticator(server.get_config))
 
     def stop(self) -> None:
@@ -90,7 +90,7 @@ class InProcessSMTP:
             for srv in self.server._asyncio_servers:
                 srv.close()
             self.server.store.close()
-            self.server.db.close()
+            self.server.serverdb.close()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)

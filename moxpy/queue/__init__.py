@@ -8,11 +8,12 @@ retries temporary failures with doubling backoff, and retires delivered,
 failed, suppressed and canceled entries. Each outcome is an outgoing event,
 handed to the event sinks (the webhook queue is one) inside the transaction
 that records it; DSNs for the sender go through an outbox for the same
-reason.
+reason. Storage is behind moxpy.store.queue.QueueStore (records, not
+rows); nothing here writes SQL.
 
 One module per concern:
 
-submit.py       Submission and Recipient; storing a submission
+submit.py       Submission and Recipient, and the entries they become
 fromid.py       FromID assignment at submission, incoming DSNs matched by it
 limits.py       daily send limits per account
 deliver.py      the Deliverer interface, localserve's deliverer, the factory
@@ -24,8 +25,7 @@ backoff.py      the retry schedule
 suppression.py  the per-account suppression list
 notify.py       DSNs to our own senders; outbox.py delivers them
 recovery.py     attempts cut off by a crash
-orphans.py      message files no entry refers to
-control.py      operator commands (mox.py queue ...)
+control.py      operator commands that are more than one store call (drop)
 """
 
 from __future__ import annotations
@@ -34,9 +34,8 @@ from .deliver import make_deliverer
 from .events import EVENTS, Event
 from .fromid import recipients
 from .outcome import EventSink
-from .schema import schema
 from .submit import Recipient, Submission
 from .worker import MAX_BATCH, Queue
 
 __all__ = ["Queue", "Submission", "Recipient", "recipients", "make_deliverer", "Event", "EventSink", "EVENTS",
-           "schema", "MAX_BATCH"]
+           "MAX_BATCH"]

@@ -16,9 +16,8 @@ can know (localserve can: the destination is our own store).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiosmtplib
 
@@ -26,10 +25,9 @@ from .. import config as configlib
 from ..message.address import AddressError, parse_address
 from ..message.status import from_reply
 from ..store import Store
+from ..store.queue import Entry
 
 log = logging.getLogger("moxpy.queue")
-
-Entry = Mapping[str, Any]
 
 
 @dataclass
@@ -115,11 +113,11 @@ class LocalDeliverer:
         return client
 
     async def _deliver_one(self, entry: Entry, data: bytes) -> DeliveryResult:
-        mail_from = smtp_address(entry["mail_from"], entry["smtputf8"])
-        rcpt_to = smtp_address(entry["rcpt_to"], entry["smtputf8"])
-        mail_options = ["SMTPUTF8"] if entry["smtputf8"] else []
+        mail_from = smtp_address(entry.mail_from, entry.smtputf8)
+        rcpt_to = smtp_address(entry.rcpt_to, entry.smtputf8)
+        mail_options = ["SMTPUTF8"] if entry.smtputf8 else []
         # RFC 6531 3.2: with SMTPUTF8 the addresses go as UTF-8.
-        encoding = "utf-8" if entry["smtputf8"] else "ascii"
+        encoding = "utf-8" if entry.smtputf8 else "ascii"
         while True:
             reused = bool(self._idle)
             try:
@@ -159,17 +157,17 @@ class LocalDeliverer:
         message is in the store exactly when the attempt got that far. Without
         a Message-ID there is nothing to recognize it by.
         """
-        if self.store is None or self.get_config is None or not entry["message_id"]:
+        if self.store is None or self.get_config is None or not entry.message_id:
             return None
-        target = configlib.delivery_account(self.get_config(), entry["rcpt_to"])
+        target = configlib.delivery_account(self.get_config(), entry.rcpt_to)
         if target is None:
             return False
         account = self.store.account(target[0])
-        since = (entry["last_attempt"] or entry["created"]) - 1
+        since = (entry.last_attempt or entry.created) - 1
         found = account.db.query_one(
             "select 1 from messages where message_id = ? and rcpt_to = ? and mail_from = ? and received >= ? limit 1",
-            (entry["message_id"], entry["rcpt_to"], entry["mail_from"], since))
-        log.info("reconciled interrupted attempt id=%d rcpt=%s delivered=%s", entry["id"], entry["rcpt_to"],
+            (entry.message_id, entry.rcpt_to, entry.mail_from, since))
+        log.info("reconciled interrupted attempt id=%d rcpt=%s delivered=%s", entry.id, entry.rcpt_to,
                  found is not None)
         return found is not None
 

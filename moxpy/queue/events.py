@@ -7,10 +7,10 @@ types, the generated docs and the command line take it from here.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+
+from ..store.queue import Entry
 
 # Outgoing events (webhook.OutgoingEvent in mox), with their meaning.
 EVENTS: dict[str, str] = {
@@ -45,7 +45,8 @@ class Event:
     time: float = field(default_factory=time.time)
 
     @classmethod
-    def of(cls, event: str, entry: dict[str, Any], **fields) -> "Event":
-        return cls(event=event, account=entry["account"], queue_msg_id=entry["id"], from_id=entry["from_id"],
-                   message_id=entry["message_id"], subject=entry["subject"], rcpt_to=entry["rcpt_to"],
-                   extra=json.loads(entry["extra"] or "{}"), **fields)
+    def of(cls, event: str, entry: Entry, **fields) -> "Event":
+        """The event about entry; fields set the rest (codes, error, dsn, suppressing)."""
+        return cls(event=event, account=entry.account, queue_msg_id=entry.id, from_id=entry.from_id,
+                   message_id=entry.message_id, subject=entry.subject, rcpt_to=entry.rcpt_to,
+                   extra=dict(entry.extra), **fields)

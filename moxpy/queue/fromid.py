@@ -10,20 +10,18 @@ still queued. The DSN becomes an outgoing event with DSN set: failed
 delayed, delivered, relayed or expanded; anything else that arrives there
 (an auto-reply, a DSN we cannot read) is "unrecognized".
 
-recipients(), from_id() and classify() are pure; record_tx() runs in the
-delivering transaction.
+recipients(), from_id() and classify() are pure; record() runs in the
+transaction that stores the incoming message's outcome.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
-import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..message import dsn as dsnlib
-from ..message.address import AddressError, parse_address
+from ..store.queue import QueueTransaction
 from . import suppression
 from .events import Event
 from .outcome import Recorder, attempt_result
@@ -95,32 +93,23 @@ def classify(data: bytes) -> Incoming:
     return Incoming(rcpt.action, dsn=True, code=code, enhanced_code=enhanced, error=error)
 
 
-def record_tx(conn: sqlite3.Connection, recorder: Recorder, account: str, fid: str,
-              incoming: Incoming) -> Event | None:
+def record(tx: QueueTransaction, recorder: Recorder, account: str, fid: str, incoming: Incoming) -> Event | None:
     """Record the incoming message on the entry with this FromID and emit its
     event; None when no entry of the account has it (then it is ordinary mail)."""
-    table = "retired"
-    row = conn.execute("select * from retired where from_id = ? and account = ?", (fid, account)).fetchone()
-    if row is None:
-        table = "queue"
-        row = conn.execute("select * from queue where from_id = ? and account = ?", (fid, account)).fetchone()
-    if row is None:
+    entry = tx.by_from_id(account, fid)
+    if entry is None:
         return None
-    entry = dict(row)
     now = time.time()
     suppressing = False
     if incoming.event == "failed" and incoming.code:
-        try:
-            suppressing = suppression.record_failure_tx(conn, account, parse_address(entry["rcpt_to"]), entry["id"],
-                                                        incoming.code, incoming.enhanced_code, "DSN")
-        except AddressError:
-            pass
+        suppressing = suppression.record_failure(tx, account, entry.rcpt_to, entry.id, incoming.code,
+                                                 incoming.enhanced_code, "DSN")
+    # RFC 3464 2.3.3: these actions mean the message got (at least) that far.
     success = incoming.event in ("delivered", "relayed", "expanded")
     result = attempt_result(now, success, incoming.code, incoming.enhanced_code,
                             incoming.error or "incoming message", end=now)
-    results = json.loads(entry["results"] or "[]") + [result]
-    conn.execute(f"update {table} set results = ? where id = ?", (json.dumps(results), entry["id"]))
+    tx.save(replace(entry, results=entry.results + [result]))
     event = Event.of(incoming.event, entry, dsn=incoming.dsn, suppressing=suppressing, smtp_code=incoming.code,
                      smtp_enhanced_code=incoming.enhanced_code, error=incoming.error)
-    recorder.emit(conn, event)
+    recorder.emit(tx, event)
     return event

@@ -13,38 +13,35 @@ import asyncio
 import logging
 
 from ..store import DeliveryMeta, Store
-from ..store.db import Database
+from ..store.queue import QueueStore
 
 log = logging.getLogger("moxpy.queue")
 
 
 class DSNOutbox:
-    def __init__(self, db: Database, store: Store | None, get_config):
-        self.db = db
-        self.store = store  # where DSNs to our own senders are delivered
+    def __init__(self, store: QueueStore, accounts: Store | None, get_config):
+        self.store = store
+        self.accounts = accounts  # where DSNs to our own senders are delivered
         self.get_config = get_config
         self._lock = asyncio.Lock()
         self.dirty = True  # set when a transaction adds a DSN; look at start too
 
     async def send(self) -> None:
         """Deliver DSNs waiting in the outbox into their senders' Inbox."""
-        if self.store is None:
+        if self.accounts is None:
             return
         async with self._lock:
             self.dirty = False
-            rows = self.db.query("select * from dsn_outbox order by id")
-            for row in rows:
-                config = self.get_config()
-                if row["account"] in config.Accounts:
-                    meta = DeliveryMeta(mail_from="", rcpt_to=row["rcpt_to"], dsn=True)
+            for dsn in self.store.pending_dsns():
+                if dsn.account in self.get_config().Accounts:
+                    meta = DeliveryMeta(mail_from="", rcpt_to=dsn.rcpt_to, dsn=True)
                     try:
-                        stored = await self.store.account(row["account"]).deliver(bytes(row["data"]), "Inbox",
-                                                                                  meta=meta)
+                        stored = await self.accounts.account(dsn.account).deliver(dsn.data, "Inbox", meta=meta)
                     except Exception:
-                        log.exception("delivering dsn to account %s; will try again", row["account"])
+                        log.exception("delivering dsn to account %s; will try again", dsn.account)
                         self.dirty = True
                         return
-                    log.info("dsn delivered account=%s msgid=%d", row["account"], stored["id"])
+                    log.info("dsn delivered account=%s msgid=%d", dsn.account, stored["id"])
                 else:
-                    log.error("dropping dsn for account %s that no longer exists", row["account"])
-                await self.db.write(lambda conn, i=row["id"]: conn.execute("delete from dsn_outbox where id = ?", (i,)))
+                    log.error("dropping dsn for account %s that no longer exists", dsn.account)
+                await self.store.remove_dsn(dsn.id)
