@@ -110,14 +110,3 @@ class InProcessSMTP:
         with open(os.path.join(self.server.data_dir, "accounts", account, "msg", row["path"]), "rb") as f:
             return f.read()
 
-    def queued(self) -> list[dict]:
-        conn = sqlite3.connect(f"file:{os.path.join(self.server.data_dir, 'mox.db')}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute("select * from queue order by id")]
-        finally:
-            conn.close()
-
-    def queued_message(self, entry: dict) -> bytes:
-        with open(os.path.join(self.server.data_dir, "queue", entry["path"]), "rb") as f:
-            return f.read()
