@@ -7,7 +7,6 @@ types, the generated docs and the command line take it from here.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from ..store.queue import Entry
@@ -30,19 +29,18 @@ class Event:
     """An outgoing delivery event about one queue entry."""
 
     event: str  # one of EVENTS
-    account: str
-    queue_msg_id: int
-    from_id: str = ""
-    message_id: str = ""
-    subject: str = ""
-    rcpt_to: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    account: str  # the account that submitted the message
+    queue_msg_id: int  # the entry's id (QueueMsgID)
+    from_id: str = ""  # the entry's FromID, "" without tracking
+    message_id: str = ""  # Message-ID of the message, with <>
+    subject: str = ""  # Subject of the message
+    rcpt_to: str = ""  # the recipient the entry is for
+    extra: dict[str, str] = field(default_factory=dict)  # Extra fields given at submission
     dsn: bool = False  # learned from an incoming DSN rather than our own attempt
     suppressing: bool = False  # this event added the recipient to the suppression list
-    smtp_code: int = 0
-    smtp_enhanced_code: str = ""  # full RFC 3463 code, e.g. "5.1.1"
-    error: str = ""
-    time: float = field(default_factory=time.time)
+    smtp_code: int = 0  # for errors: the SMTP reply code
+    smtp_enhanced_code: str = ""  # for errors: the full RFC 3463 code, e.g. "5.1.1"
+    error: str = ""  # what went wrong, for people
 
     @classmethod
     def of(cls, event: str, entry: Entry, **fields) -> "Event":
