@@ -20,17 +20,14 @@ from . import auth as authlib
 from . import config as configlib
 from . import tls as tlslib
 from .queue import Queue, make_deliverer
-from .queue import schema as queue_schema
 from .queue.suppression import Suppressions
-from .queue.suppression import schema as suppression_schema
 from .smtpserver import smtp_factory
 from .resolver import Resolver
 from .smtpserver.delivery import DeliveryHandler
 from .smtpserver.submission import SubmissionHandler
 from .store import Store, open_store
-from .store.db import Database
+from .store.sqlite.serverdb import ServerDatabase
 from .webhooks import Webhooks
-from .webhooks.schema import schema as webhooks_schema
 
 log = logging.getLogger("moxpy.server")
 
@@ -74,12 +71,6 @@ def listen_socket(service: str, ip: str, port: int) -> socket.socket:
     return sock
 
 
-def server_schema(conn) -> None:
-    queue_schema(conn)
-    suppression_schema(conn)
-    webhooks_schema(conn)
-
-
 class Server:
     def __init__(self, config: configlib.Config):
         self.config = config
@@ -89,7 +80,7 @@ class Server:
         self._asyncio_servers: list[asyncio.AbstractServer] = []
         self._twisted_ports: list = []
         self.store: Store | None = None
-        self.db: Database | None = None
+        self.serverdb: ServerDatabase | None = None
         self.queue: Queue | None = None
         self.webhooks: Webhooks | None = None
         self.suppressions: Suppressions | None = None
@@ -155,16 +146,16 @@ class Server:
 
         config = self.config
         os.makedirs(self.data_dir, exist_ok=True)
-        self.db = Database(os.path.join(self.data_dir, "mox.db"), server_schema)
+        self.serverdb = ServerDatabase(self.data_dir)
         self.store = open_store(self.data_dir)
-        self.suppressions = Suppressions(self.db)
+        self.suppressions = Suppressions(self.serverdb.queue)
         for name in config.Accounts:
             self.store.account(name)  # open (and create) every account's index at start
 
         smtp_addresses = self.listen_addresses("SMTP")
         deliverer = make_deliverer(config, self.get_config, self.store, smtp_addresses)
-        self.queue = Queue(self.db, self.data_dir, self.get_config, deliverer, store=self.store)
-        self.webhooks = Webhooks(self.db, self.get_config, self.queue)
+        self.queue = Queue(self.serverdb.queue, self.get_config, deliverer, accounts=self.store)
+        self.webhooks = Webhooks(self.serverdb.webhooks, self.get_config, self.queue)
         authenticator = authlib.Authenticator(self.get_config)
 
         await self._start_smtp(authenticator)
@@ -284,8 +275,8 @@ class Server:
         # Writes already handed to the writer threads are committed before they close.
         if self.store:
             self.store.close()
-        if self.db:
-            self.db.close()
+        if self.serverdb:
+            self.serverdb.close()
         log.info("stopped")
 
 

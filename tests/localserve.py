@@ -131,15 +131,3 @@ class LocalServer:
 
     def message_file(self, row: dict) -> bytes:
         return storehelp.message_file(self.config.data_dir(), "mox", row)
-
-    def queue_rows(self, table: str = "queue") -> list[dict]:
-        """Rows of the server's queue ("queue") or retired ("retired") table."""
-        import sqlite3
-
-        path = os.path.join(self.config.data_dir(), "mox.db")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute(f"select * from {table} order by id")]
-        finally:
-            conn.close()

@@ -1,39 +1,89 @@
-"""Reading a test server's queue tables and running `mox.py queue` against it."""
+"""The delivery queue and webhook queue of a test server, read through the
+stores' public API (as the `mox.py queue` commands do), and running
+`mox.py queue` against it.
+
+Every function takes a server object with a `config` (LocalServer, the
+in-process SMTP server, a `mox serve` process): its data directory's
+server database is opened once, beside the running server, and closed at
+exit.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
-import sqlite3
 import subprocess
 import sys
 
+from moxpy.store.queue import Entry, EntryFilter, OutboxDSN, RetiredEntry
+from moxpy.store.sqlite.serverdb import ServerDatabase
+from moxpy.store.webhooks import RetiredWebhook, Webhook, WebhookFilter
+
 from .localserve import ROOT
 
-
-def rows(server, table: str, where: str = "1", params: tuple = ()) -> list[dict]:
-    path = os.path.join(server.config.data_dir(), "mox.db")
-    if not os.path.exists(path):
-        return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(f"select * from {table} where {where} order by id", params)]
-    finally:
-        conn.close()
+_open: dict[str, ServerDatabase] = {}
 
 
-def entry(server, queue_id: int) -> dict | None:
-    """The entry with this id, from the queue or else the retired table, with "table" set."""
-    for table in ("queue", "retired"):
-        found = rows(server, table, "id = ?", (queue_id,))
-        if found:
-            return dict(found[0], table=table)
-    return None
+def _database(server) -> ServerDatabase | None:
+    data_dir = server.config.data_dir()
+    db = _open.get(data_dir)
+    if db is None:
+        if not os.path.exists(os.path.join(data_dir, "mox.db")):
+            return None  # the server has not started yet
+        db = _open[data_dir] = ServerDatabase(data_dir)
+    return db
 
 
-def retired(server, queue_id: int) -> dict | None:
-    found = rows(server, "retired", "id = ?", (queue_id,))
+@atexit.register
+def _close_all() -> None:
+    for db in _open.values():
+        db.close()
+    _open.clear()
+
+
+def queued(server, **where) -> list[Entry]:
+    """Entries in the queue; where: EntryFilter fields (ids, account, domain, to, hold)."""
+    db = _database(server)
+    return db.queue.queued(EntryFilter(**where)) if db else []
+
+
+def retired_entries(server, **where) -> list[RetiredEntry]:
+    """Retired entries, most recent first; where: EntryFilter fields."""
+    db = _database(server)
+    return db.queue.retired(EntryFilter(**where)) if db else []
+
+
+def entry(server, queue_id: int) -> Entry | RetiredEntry | None:
+    """The entry with this id: queued, or else retired."""
+    found = queued(server, ids=[queue_id]) or retired_entries(server, ids=[queue_id])
     return found[0] if found else None
+
+
+def retired(server, queue_id: int) -> RetiredEntry | None:
+    found = retired_entries(server, ids=[queue_id])
+    return found[0] if found else None
+
+
+def message(server, entry: Entry) -> bytes:
+    """The message a queue entry delivers."""
+    return _database(server).queue.message(entry)
+
+
+def outbox(server) -> list[OutboxDSN]:
+    """DSNs not yet stored in their sender's Inbox."""
+    db = _database(server)
+    return db.queue.pending_dsns() if db else []
+
+
+def webhooks(server, **where) -> list[Webhook]:
+    """Webhooks in the queue; where: WebhookFilter fields (ids, account, event, queue_msg_id)."""
+    db = _database(server)
+    return db.webhooks.queued(WebhookFilter(**where)) if db else []
+
+
+def retired_webhooks(server, **where) -> list[RetiredWebhook]:
+    db = _database(server)
+    return db.webhooks.retired(WebhookFilter(**where)) if db else []
 
 
 def mox(server, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import threading
 
 from moxpy import auth
@@ -16,9 +15,9 @@ from moxpy import config as configlib
 from moxpy.provision.certificate import generate_self_signed
 from moxpy.provision.dkimkeys import generate_domain_keys
 from moxpy.queue import Queue
-from moxpy.server import Server, server_schema
+from moxpy.server import Server
 from moxpy.store import open_store
-from moxpy.store.db import Database
+from moxpy.store.sqlite.serverdb import ServerDatabase
 
 from . import storehelp
 from .localserve import free_ports
@@ -79,11 +78,11 @@ class InProcessSMTP:
     async def _start(self) -> None:
         server = self.server
         os.makedirs(server.data_dir, exist_ok=True)
-        server.db = Database(os.path.join(server.data_dir, "mox.db"), server_schema)
+        server.serverdb = ServerDatabase(server.data_dir)
         server.store = open_store(server.data_dir)
         for name in self.config.Accounts:
             server.store.account(name)
-        server.queue = Queue(server.db, server.data_dir, self.config.Queue, deliverer=None)
+        server.queue = Queue(server.serverdb.queue, server.get_config, deliverer=None)
         await server._start_smtp(auth.Authenticator(server.get_config))
 
     def stop(self) -> None:
@@ -91,7 +90,7 @@ class InProcessSMTP:
             for srv in self.server._asyncio_servers:
                 srv.close()
             self.server.store.close()
-            self.server.db.close()
+            self.server.serverdb.close()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -103,14 +102,3 @@ class InProcessSMTP:
     def message_file(self, account: str, row: dict) -> bytes:
         return storehelp.message_file(self.server.data_dir, account, row)
 
-    def queued(self) -> list[dict]:
-        conn = sqlite3.connect(f"file:{os.path.join(self.server.data_dir, 'mox.db')}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute("select * from queue order by id")]
-        finally:
-            conn.close()
-
-    def queued_message(self, entry: dict) -> bytes:
-        with open(os.path.join(self.server.data_dir, "queue", entry["path"]), "rb") as f:
-            return f.read()

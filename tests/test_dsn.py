@@ -1,12 +1,11 @@
-"""DSN composition and parsing (RFC 3464), and the retry schedule: pure
-functions tested with plain data."""
+"""DSN composition and parsing (RFC 3464): pure functions tested with plain
+data. The retry schedule is tested in tests/queue/test_backoff.py."""
 
 from datetime import datetime, timezone
 
 import pytest
 
 from moxpy.message import dsn
-from moxpy.queue import backoff
 
 WHEN = datetime(2024, 4, 4, 14, 29, 42, tzinfo=timezone.utc)
 
@@ -86,10 +85,3 @@ def test_parse_dsn_from_another_mta():
 def test_parse_refuses_non_dsns_with_a_reason(data):
     with pytest.raises(dsn.DSNError):
         dsn.parse(data)
-
-
-def test_backoff_doubles_from_the_first_interval():
-    schedule = [backoff.delay(450, n, jitter=False) for n in range(1, 9)]
-    assert schedule == [450, 900, 1800, 3600, 7200, 14400, 28800, 57600]  # 7.5m ... 16h
-    for n in range(1, 9):
-        assert abs(backoff.delay(450, n) - schedule[n - 1]) <= schedule[n - 1] * backoff.JITTER

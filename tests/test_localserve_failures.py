@@ -5,6 +5,8 @@ import smtplib
 
 import pytest
 
+from .queuehelp import queued, retired, retired_entries
+
 MESSAGE = b"Subject: simulated\r\n\r\nbody\r\n"
 
 
@@ -59,27 +61,27 @@ def submission(server):
     return s
 
 
-def queued(server) -> int:
-    return len(server.queue_rows("queue")) + len(server.queue_rows("retired"))
+def entry_count(server) -> int:
+    return len(queued(server)) + len(retired_entries(server))
 
 
 @pytest.mark.parametrize("localpart,code", [("rcpttotemperror", 451), ("rcpttopermerror", 550), ("rcptto421", 421)])
 def test_submission_error_at_rcpt(server, localpart, code):
-    before = queued(server)
+    before = entry_count(server)
     with submission(server) as s:
         reply, text = s.rcpt(f"{localpart}@example.com")
         assert (reply, text[:6]) == (code, f"{code // 100}.0.0 ".encode())
-    assert queued(server) == before
+    assert entry_count(server) == before
 
 
 @pytest.mark.parametrize("localpart,code", [("temperror", 451), ("permerror", 550), ("x452", 452), ("y554", 554)])
 def test_submission_error_after_data(server, localpart, code):
-    before = queued(server)
+    before = entry_count(server)
     with submission(server) as s:
         assert s.rcpt(f"{localpart}@example.com")[0] == 250
         reply, text = s.data(b"From: mox@localhost\r\nSubject: fail\r\n\r\nbody\r\n")
         assert (reply, text[:6]) == (code, f"{code // 100}.0.0 ".encode())
-    assert queued(server) == before
+    assert entry_count(server) == before
 
 
 @pytest.mark.parametrize("localpart,code,permanent", [
@@ -93,17 +95,16 @@ def test_queue_prefix_fails_only_the_delivery_from_the_queue(server, localpart, 
     queue_id = int(text.decode().rsplit(" ", 1)[1])
 
     def attempted():
-        table = "retired" if permanent else "queue"
+        found = retired(server, queue_id) if permanent else next(iter(queued(server, ids=[queue_id])), None)
         # The attempt is marked before it starts; its result is recorded after.
-        rows = [r for r in server.queue_rows(table) if r["id"] == queue_id and r["attempts"] >= 1 and r["last_code"]]
-        return rows[0] if rows else None
+        return found if found and found.attempts >= 1 and found.last_code else None
 
     entry = server.wait_for(attempted)
-    assert entry["rcpt_to"] == rcpt
-    assert entry["last_code"] == code
-    assert entry["last_enhanced_code"] == f"{code // 100}.0.0"
+    assert entry.rcpt_to == rcpt
+    assert entry.last_code == code
+    assert entry.last_enhanced_code == f"{code // 100}.0.0"
     if permanent:
-        assert entry["success"] == 0
+        assert not entry.success
 
 
 # "timeout" localparts: the server holds the command (for an hour), without

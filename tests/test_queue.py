@@ -8,7 +8,6 @@ the backoff is shortened in the config (BackoffFirst), not in code.
 
 import email
 import email.policy
-import json
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -16,9 +15,10 @@ import pytest
 
 from moxpy.config import Destination
 from moxpy.message import dsn as dsnlib
+from moxpy.store.queue import RetiredEntry
 
 from .localserve import LocalServer
-from .queuehelp import entry, mox, retired, rows, send
+from .queuehelp import entry, mox, outbox, queued, retired, send
 
 BACKOFF = 0.3
 MAX_ATTEMPTS = 3
@@ -38,7 +38,7 @@ def server(tmp_path_factory):
     srv.stop()
 
 
-def wait_retired(server, queue_id: int, timeout: float = 20) -> dict:
+def wait_retired(server, queue_id: int, timeout: float = 20) -> RetiredEntry:
     return server.wait_for(lambda: retired(server, queue_id), timeout)
 
 
@@ -63,18 +63,18 @@ def test_temporary_failure_is_retried_with_backoff_then_fails_with_dsn(server):
     queue_id = result["Submissions"][0]["QueueMsgID"]
 
     # While retrying, the entry stays queued with its attempts counted.
-    first = server.wait_for(lambda: (e := entry(server, queue_id)) and e["last_code"] and e)
-    assert first["last_code"] == 451 and first["attempts"] >= 1
+    first = server.wait_for(lambda: (e := entry(server, queue_id)) and e.last_code and e)
+    assert first.last_code == 451 and first.attempts >= 1
 
     done = wait_retired(server, queue_id)
-    assert done["event"] == "failed" and not done["success"]
-    assert done["attempts"] == MAX_ATTEMPTS
-    results = json.loads(done["results"])
+    assert done.event == "failed" and not done.success
+    assert done.attempts == MAX_ATTEMPTS
+    results = done.results
     assert len(results) == MAX_ATTEMPTS
-    assert all(not r["Success"] and r["Code"] == 451 and r["Secode"] == "4.0.0" for r in results)
+    assert all(not r.success and r.code == 451 and r.enhanced_code == "4.0.0" for r in results)
     # Doubling backoff: the waits before attempt 2 and 3 are at least 1x and 2x the first
     # interval (less at most the jitter).
-    starts = [r["Start"] for r in results]
+    starts = [r.start for r in results]
     for n, (a, b) in enumerate(zip(starts, starts[1:])):
         assert b - a >= BACKOFF * 2 ** n * 0.94
     assert not inbox_with_subject(server, "temp fails")
@@ -107,9 +107,9 @@ def test_permanent_failure_fails_at_once_suppresses_and_sends_dsn(server):
     result = send(server, {"To": [{"Address": "permerror@example.com"}], "Subject": "perm fails", "Text": "hi"})
     queue_id = result["Submissions"][0]["QueueMsgID"]
     done = wait_retired(server, queue_id)
-    assert done["event"] == "failed"
-    assert done["attempts"] == 1
-    assert (done["last_code"], done["last_enhanced_code"]) == (550, "5.0.0")
+    assert done.event == "failed"
+    assert done.attempts == 1
+    assert (done.last_code, done.last_enhanced_code) == (550, "5.0.0")
 
     # 550 puts the address on the account's suppression list at once,
     # matched by base address.
@@ -131,8 +131,8 @@ def test_send_to_suppressed_address_fails_at_once(server):
     result = send(server, {"To": [{"Address": "Blocked+news@example.com"}], "Subject": "to suppressed", "Text": "hi"})
     queue_id = result["Submissions"][0]["QueueMsgID"]
     done = wait_retired(server, queue_id)
-    assert done["event"] == "suppressed"
-    assert "suppression list" in done["last_error"]
+    assert done.event == "suppressed"
+    assert "suppression list" in done.last_error
     [(_, data)] = server.wait_for(lambda: dsn_about(server, result["MessageID"]))
     assert dsnlib.parse(data).recipients[0].action == "failed"
     assert not inbox_with_subject(server, "to suppressed")
@@ -144,7 +144,7 @@ def test_three_failed_messages_in_a_row_suppress(server):
     for n in range(3):
         result = send(server, {"To": [{"Address": address}], "Subject": f"fail {n}", "Text": "hi"})
         done = wait_retired(server, result["Submissions"][0]["QueueMsgID"])
-        assert (done["event"], done["last_code"]) == ("failed", 554)
+        assert (done.event, done.last_code) == ("failed", 554)
         present = server.call("SuppressionPresent", {"EmailAddress": address}).json()["Present"]
         assert present == (n == 2)
     [sup] = [s for s in server.call("SuppressionList", {}).json()["Suppressions"] if s["BaseAddress"] == address]
@@ -159,7 +159,7 @@ def test_fromid_gives_unique_mail_from_per_recipient_and_no_dsn(server):
     ids = [s["FromID"] for s in subs]
     assert all(ids) and len(set(ids)) == 2
     for s in subs:
-        assert entry(server, s["QueueMsgID"])["mail_from"] == f"tracked+{s['FromID']}@localhost"
+        assert entry(server, s["QueueMsgID"]).mail_from == f"tracked+{s['FromID']}@localhost"
     delivered = server.wait_for(lambda: len(inbox_with_subject(server, "tracked ok")) == 2 and
                                 inbox_with_subject(server, "tracked ok"))
     assert {m["mail_from"] for m in delivered} == {f"tracked+{i}@localhost" for i in ids}
@@ -168,9 +168,9 @@ def test_fromid_gives_unique_mail_from_per_recipient_and_no_dsn(server):
     failed = send(server, {"To": [{"Address": "fid-permerror@example.com"}], "Subject": "tracked fails",
                            "Text": "hi"}, **kwargs)
     done = wait_retired(server, failed["Submissions"][0]["QueueMsgID"])
-    assert done["event"] == "failed" and done["from_id"] == failed["Submissions"][0]["FromID"]
+    assert done.event == "failed" and done.from_id == failed["Submissions"][0]["FromID"]
     # A DSN is written to the outbox in the same transaction as the failure, so none exists now.
-    assert [r for r in rows(server, "dsn_outbox") if failed["MessageID"].encode() in r["data"]] == []
+    assert [d for d in outbox(server) if failed["MessageID"].encode() in d.data] == []
     assert dsn_about(server, failed["MessageID"]) == []
 
 
@@ -183,9 +183,9 @@ def test_each_recipient_is_one_queue_entry_delivered_separately(server):
                                 inbox_with_subject(server, "three"))
     assert sorted(m["rcpt_to"] for m in delivered) == ["a@example.com", "b@example.com", "c@example.org"]
     for queue_id in ids:
-        assert wait_retired(server, queue_id)["event"] == "delivered"
+        assert wait_retired(server, queue_id).event == "delivered"
     # The message file is removed once the last entry using it is retired.
-    assert rows(server, "queue", "path = ?", (retired(server, ids[0])["path"],)) == []
+    assert [e for e in queued(server) if e.path == retired(server, ids[0]).path] == []
 
 
 def test_tls_required_no_header(server):
@@ -214,15 +214,15 @@ def test_future_release_hold_release_kick_and_drop(server):
     assert "on hold" in mox(server, "queue", "list", "-hold", "true").stdout
     assert "0 message(s) scheduled" in mox(server, "queue", "kick", "-ids", str(held_id)).stdout
     assert "1 message(s) released" in mox(server, "queue", "release", "-ids", str(held_id)).stdout
-    assert entry(server, held_id)["table"] == "queue"  # FutureRelease still holds it back
+    assert not isinstance(entry(server, held_id), RetiredEntry)  # FutureRelease still holds it back
     assert "1 message(s) scheduled" in mox(server, "queue", "kick", "-ids", str(held_id)).stdout
     server.wait_for(lambda: inbox_with_subject(server, "later"))
-    assert wait_retired(server, held_id)["event"] == "delivered"
+    assert wait_retired(server, held_id).event == "delivered"
 
     refused = mox(server, "queue", "drop", check=False)
     assert refused.returncode == 2 and "-all" in refused.stderr
     assert "1 message(s) dropped" in mox(server, "queue", "drop", "-to", "dropme@").stdout
-    assert retired(server, dropped_id)["event"] == "canceled"
+    assert retired(server, dropped_id).event == "canceled"
     retired_out = mox(server, "queue", "retired", "-ids", str(dropped_id), "-v").stdout
     assert "canceled" in retired_out and "delivery canceled by operator" in retired_out
     time.sleep(1.5)  # a worker rescan later, nothing was delivered or bounced

@@ -8,7 +8,7 @@ import time
 import httpx
 
 from .localserve import ADDRESS, PASSWORD
-from .queuehelp import rows
+from .queuehelp import queued, retired_entries
 
 SENDERS = 8
 
@@ -63,7 +63,7 @@ def test_sigkill_during_sends_loses_and_duplicates_nothing(new_server):
     def inbox() -> list[str]:
         return [m["subject"] for m in server.messages() if m["subject"].startswith("crash ")]
 
-    server.wait_for(lambda: accepted <= set(inbox()) and not rows(server, "queue"), 60)
+    server.wait_for(lambda: accepted <= set(inbox()) and not queued(server), 60)
     time.sleep(1.5)  # a worker rescan later: nothing more arrives
     delivered = inbox()
     duplicates = sorted({s for s in delivered if delivered.count(s) > 1})
@@ -73,5 +73,5 @@ def test_sigkill_during_sends_loses_and_duplicates_nothing(new_server):
     assert set(delivered) <= set(outcomes)
     unanswered_but_delivered = set(delivered) - accepted
     assert all(outcomes[s] == "no answer" for s in unanswered_but_delivered)
-    for r in rows(server, "retired"):
-        assert r["event"] == "delivered"
+    for r in retired_entries(server):
+        assert r.event == "delivered"

@@ -3,8 +3,6 @@ on loopback, SMTP to an aiosmtpd peer with STARTTLS and REQUIRETLS,
 recipients at one domain batched in one transaction, null MX and
 nonexistent domains refused, per-recipient failures."""
 
-import json
-
 import pytest
 
 from moxpy.provision.certificate import generate_self_signed
@@ -88,7 +86,7 @@ def test_mx_lookup_starttls_and_one_transaction_per_domain(server, peer, dns_ser
     result = send(server, {"To": [{"Address": "a@example.test"}, {"Address": "b@example.test"}],
                            "CC": [{"Address": "c@nomx.test"}], "Subject": "direct", "Text": "hello"})
     for s in result["Submissions"]:
-        assert wait_retired(server, s["QueueMsgID"])["event"] == "delivered"
+        assert wait_retired(server, s["QueueMsgID"]).event == "delivered"
     got = received_with_subject(peer, "direct")
     by_rcpts = sorted(sorted(r.rcpt_tos) for r in got)
     # a and b share one transaction (one DATA); c is at another domain.
@@ -100,14 +98,14 @@ def test_mx_lookup_starttls_and_one_transaction_per_domain(server, peer, dns_ser
     assert ("nomx.test", "A") in dns_server.queries
     # Sent exactly as stored in the queue, and the stored message is gone once all are retired.
     assert got[0].data == got[1].data
-    row = retired(server, result["Submissions"][0]["QueueMsgID"])
-    assert json.loads(row["results"])[0]["Code"] == 250
+    done = retired(server, result["Submissions"][0]["QueueMsgID"])
+    assert done.results[0].code == 250
 
 
 def test_requiretls_with_verified_certificate(server, peer):
     result = send(server, {"To": [{"Address": "secure@example.test"}], "Subject": "requiretls", "Text": "hi",
                            "RequireTLS": True})
-    assert wait_retired(server, result["Submissions"][0]["QueueMsgID"])["event"] == "delivered"
+    assert wait_retired(server, result["Submissions"][0]["QueueMsgID"]).event == "delivered"
     [got] = received_with_subject(peer, "requiretls")
     assert got.tls and "REQUIRETLS" in got.mail_options
 
@@ -116,8 +114,8 @@ def test_requiretls_fails_when_certificate_does_not_match(server, peer):
     result = send(server, {"To": [{"Address": "x@other.test"}], "Subject": "requiretls mismatch", "Text": "hi",
                            "RequireTLS": True})
     done = wait_retired(server, result["Submissions"][0]["QueueMsgID"])
-    assert done["event"] == "failed" and done["last_enhanced_code"] == "5.7.30"
-    assert done["attempts"] == 1
+    assert done.event == "failed" and done.last_enhanced_code == "5.7.30"
+    assert done.attempts == 1
     assert received_with_subject(peer, "requiretls mismatch") == []
     # Without REQUIRETLS the same host takes it, TLS unverified.
     send(server, {"To": [{"Address": "x@other.test"}], "Subject": "opportunistic", "Text": "hi"})
@@ -131,8 +129,8 @@ def test_requiretls_fails_when_server_does_not_announce_it(server, peer):
     result = send(server, {"To": [{"Address": "y@example.test"}], "Subject": "no requiretls", "Text": "hi",
                            "RequireTLS": True})
     done = wait_retired(server, result["Submissions"][0]["QueueMsgID"])
-    assert (done["event"], done["last_enhanced_code"]) == ("failed", "5.7.30")
-    assert "REQUIRETLS" in done["last_error"]
+    assert (done.event, done.last_enhanced_code) == ("failed", "5.7.30")
+    assert "REQUIRETLS" in done.last_error
     assert received_with_subject(peer, "no requiretls") == []
 
 
@@ -141,8 +139,8 @@ def test_requiretls_fails_when_server_does_not_announce_it(server, peer):
 def test_undeliverable_domains_fail_at_once_with_dsn(server, address, code, enhanced):
     result = send(server, {"To": [{"Address": address}], "Subject": "no mail here", "Text": "hi"})
     done = wait_retired(server, result["Submissions"][0]["QueueMsgID"])
-    assert (done["event"], done["attempts"]) == ("failed", 1)
-    assert (done["last_code"], done["last_enhanced_code"]) == (code, enhanced)
+    assert (done.event, done.attempts) == ("failed", 1)
+    assert (done.last_code, done.last_enhanced_code) == (code, enhanced)
     report = server.wait_for(lambda: dsn_for(server, result["MessageID"]))
     assert (report.recipients[0].action, report.recipients[0].status) == ("failed", enhanced)
 
@@ -152,11 +150,11 @@ def test_per_recipient_replies_in_one_transaction(server, peer):
     result = send(server, {"To": [{"Address": "known@example.test"}, {"Address": "unknown@example.test"},
                                   {"Address": "busy@example.test"}], "Subject": "mixed", "Text": "hi"})
     known, unknown, busy = (s["QueueMsgID"] for s in result["Submissions"])
-    assert wait_retired(server, known)["event"] == "delivered"
+    assert wait_retired(server, known).event == "delivered"
     failed = wait_retired(server, unknown)
-    assert (failed["event"], failed["last_code"], failed["last_enhanced_code"]) == ("failed", 550, "5.1.1")
+    assert (failed.event, failed.last_code, failed.last_enhanced_code) == ("failed", 550, "5.1.1")
     assert server.call("SuppressionPresent", {"EmailAddress": "unknown@example.test"}).json()["Present"] is True
     # The temporary failure is retried (MaxAttempts 2 here), then fails.
     gave_up = wait_retired(server, busy)
-    assert (gave_up["event"], gave_up["attempts"], gave_up["last_code"]) == ("failed", 2, 451)
+    assert (gave_up.event, gave_up.attempts, gave_up.last_code) == ("failed", 2, 451)
     assert [r.rcpt_tos for r in received_with_subject(peer, "mixed")] == [["known@example.test"]]

@@ -43,6 +43,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from .localserve import ROOT, LocalServer, free_ports
+from .queuehelp import queued
 from .test_docs import same_shape
 
 README = os.path.join(ROOT, "README.md")
@@ -191,7 +192,7 @@ def test_readme_blocks_work(server_here, tmp_path):
             ran += 1
             # Give the queue time to deliver what the block sent, as a reader
             # would before reading on.
-            srv.wait_for(lambda: not srv.queue_rows("queue"), timeout=15)
+            srv.wait_for(lambda: not queued(srv), timeout=15)
     finally:
         for bg in background.values():
             bg.proc.terminate()

@@ -23,6 +23,7 @@ from moxpy import config as configlib
 from . import storehelp
 from .dnsserver import DNSServer
 from .localserve import ROOT, free_ports
+from .queuehelp import queued, retired_entries
 
 ADDRESS = "you@example.com"
 
@@ -254,11 +255,7 @@ def test_sigterm_during_sends_loses_nothing_that_got_200(tmp_path):
     assert accepted
 
     # Every Send that got 200 is on disk: in the queue, or already delivered and retired.
-    import sqlite3
-
-    conn = sqlite3.connect(os.path.join(srv.config.data_dir(), "mox.db"))
-    known = {row[0] for row in conn.execute("select id from queue union select id from retired")}
-    conn.close()
+    known = {e.id for e in queued(srv) + retired_entries(srv)}
     assert {s["QueueMsgID"] for a in accepted for s in a["Submissions"]} <= known
 
     srv.start()

@@ -11,6 +11,7 @@ from moxpy import config as configlib
 from moxpy.message import dkim as dkimlib
 from moxpy.provision.dkimkeys import generate_private_key
 
+from . import queuehelp
 from .dnsserver import DNSServer
 from .smtpserve import InProcessSMTP, production_config
 
@@ -104,12 +105,12 @@ def test_submission_auth_only_after_starttls(mx):
         s.ehlo()
         assert "PLAIN" in s.esmtp_features["auth"] and "LOGIN" in s.esmtp_features["auth"]
         s.login("alice@example.com", "alice-secret")
-        before = len(mx.queued())
+        before = {e.id for e in queuehelp.queued(mx)}
         assert s.sendmail("alice@example.com", ["friend@elsewhere.example"],
                           message("alice@example.com", "friend@elsewhere.example")) == {}
-    [entry] = mx.queued()[before:]
-    assert entry["account"] == "alice" and entry["rcpt_to"] == "friend@elsewhere.example"
-    data = mx.queued_message(entry)
+    [entry] = [e for e in queuehelp.queued(mx) if e.id not in before]
+    assert entry.account == "alice" and entry.rcpt_to == "friend@elsewhere.example"
+    data = queuehelp.message(mx, entry)
     # Signed with both example.com keys, after the Received header of the submission.
     assert data.count(b"DKIM-Signature:") == 2 and b"d=example.com;" in data
     assert data.startswith(b"Received: from mail.example.com\r\n")

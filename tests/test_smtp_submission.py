@@ -3,7 +3,6 @@ AUTH PLAIN and LOGIN with smtplib and swaks, what an account may send as,
 Message-Id/Date/DKIM added, one queue entry per recipient, Extra from
 X-Mox-Extra- headers, FromID tracking, and errors that leave nothing queued."""
 
-import json
 import shutil
 import smtplib
 import ssl
@@ -14,6 +13,7 @@ import pytest
 from moxpy import config as configlib
 
 from .localserve import ADDRESS, PASSWORD, LocalServer
+from .queuehelp import queued, retired_entries
 
 LIMIT = 100_000
 TRACKED = "tracked@localhost"
@@ -42,8 +42,8 @@ def submit(srv) -> smtplib.SMTP:
     return s
 
 
-def entries(srv) -> list[dict]:
-    return srv.queue_rows("queue") + srv.queue_rows("retired")
+def entries(srv) -> list:
+    return queued(srv) + retired_entries(srv)
 
 
 def delivered(srv, subject: str) -> dict:
@@ -91,7 +91,7 @@ def test_message_id_and_date_kept_when_present(srv):
 
 
 def test_one_queue_entry_per_recipient_with_extra(srv):
-    before = {e["id"] for e in entries(srv)}
+    before = {e.id for e in entries(srv)}
     rcpts = ["a@example.com", "b@example.org", "c@example.net"]
     extra = "X-Mox-Extra-user-id: 42\r\nX-Mox-Extra-Campaign: spring\r\n"
     with submit(srv) as s:
@@ -101,12 +101,12 @@ def test_one_queue_entry_per_recipient_with_extra(srv):
             s.rcpt(r)
         code, text = s.data(message("three", to=", ".join(rcpts), extra=extra))
         assert code == 250 and text.startswith(b"2.0.0 message queued as ")
-    new = srv.wait_for(lambda: [e for e in srv.queue_rows("retired") if e["id"] not in before and e["subject"] == "three"]
-                       if len([e for e in srv.queue_rows("retired") if e["subject"] == "three"]) == 3 else None)
-    assert sorted(e["rcpt_to"] for e in new) == rcpts
-    assert len({e["message_id"] for e in new}) == 1
-    assert all(json.loads(e["extra"]) == {"User-Id": "42", "Campaign": "spring"} for e in new)
-    assert {str(e["id"]) for e in new} == set(text.decode().rsplit(" ", 1)[1].split(","))
+    new = srv.wait_for(lambda: [e for e in retired_entries(srv) if e.id not in before and e.subject == "three"]
+                       if len([e for e in retired_entries(srv) if e.subject == "three"]) == 3 else None)
+    assert sorted(e.rcpt_to for e in new) == rcpts
+    assert len({e.message_id for e in new}) == 1
+    assert all(e.extra == {"User-Id": "42", "Campaign": "spring"} for e in new)
+    assert {str(e.id) for e in new} == set(text.decode().rsplit(" ", 1)[1].split(","))
 
 
 def test_duplicate_extra_key_refused(srv):
@@ -203,12 +203,12 @@ def test_fromid_for_tracked_login(srv):
     with submit(srv) as s:
         s.login(TRACKED, PASSWORD)
         assert s.sendmail(TRACKED, ["x@example.com", "y@example.com"], message("tracked", sender=TRACKED)) == {}
-    rows = srv.wait_for(lambda: [e for e in srv.queue_rows("retired") if e["subject"] == "tracked"][1:] and
-                        [e for e in srv.queue_rows("retired") if e["subject"] == "tracked"])
-    ids = {e["from_id"] for e in rows}
+    rows = srv.wait_for(lambda: [e for e in retired_entries(srv) if e.subject == "tracked"][1:] and
+                        [e for e in retired_entries(srv) if e.subject == "tracked"])
+    ids = {e.from_id for e in rows}
     assert len(ids) == 2 and "" not in ids
     for e in rows:
-        assert e["mail_from"] == f"tracked+{e['from_id']}@localhost"
+        assert e.mail_from == f"tracked+{e.from_id}@localhost"
 
     # A client may bring its own FromID, for one recipient.
     with submit(srv) as s:
@@ -219,8 +219,8 @@ def test_fromid_for_tracked_login(srv):
         s.rcpt("b@example.com")
         code, text = s.data(message("two with own fromid", sender=TRACKED))
         assert (code, text[:5]) == (554, b"5.5.3")
-    [row] = srv.wait_for(lambda: [e for e in srv.queue_rows("retired") if e["subject"] == "own fromid"])
-    assert row["from_id"] == "order-17" and row["mail_from"] == "tracked+order-17@localhost"
+    [row] = srv.wait_for(lambda: [e for e in retired_entries(srv) if e.subject == "own fromid"])
+    assert row.from_id == "order-17" and row.mail_from == "tracked+order-17@localhost"
 
 
 @pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks not installed (Debian package swaks)")

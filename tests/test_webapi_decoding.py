@@ -13,6 +13,7 @@ from moxpy.webapi import codec, examples
 from moxpy.webapi.types import METHODS
 
 from .localserve import ADDRESS, PASSWORD
+from .queuehelp import queued, retired_entries
 
 
 def call(server, method, request):
@@ -45,8 +46,8 @@ def test_send_with_lower_case_keys_as_mox_accepts_it(server):
     assert got["Message"]["Text"] == "y\n"
     assert got["Structure"]["Parts"][1]["Filename"] == "a.txt"
     # The keys of a map are data, not field names.
-    queued = server.queue_rows("retired") or server.queue_rows()
-    assert any(json.loads(r["extra"]) == {"Key": "kept as given"} for r in queued)
+    entries = retired_entries(server) or queued(server)
+    assert any(e.extra == {"Key": "kept as given"} for e in entries)
 
 
 @pytest.mark.parametrize("name", [name for name, m in METHODS.items() if m.request.__struct_fields__])

@@ -18,7 +18,7 @@ from moxpy.webhooks import types as t
 
 from .hookreceiver import Receiver
 from .localserve import LocalServer
-from .queuehelp import mox, rows, send
+from .queuehelp import mox, retired, retired_webhooks, send, webhooks
 
 AUTHORIZATION = "Basic dGVzdDpzZWNyZXQ="
 OUTGOING_FIELDS = ["Version", "Event", "DSN", "Suppressing", "QueueMsgID", "FromID", "MessageID", "Subject",
@@ -124,12 +124,11 @@ def test_failed_post_is_retried_with_next_attempt_number(server, receiver):
     out = server.wait_for(lambda: (o := mox(server, "queue", "webhook", "retired", "-ids", hook_id, "-v").stdout)
                           and "delivered" in o and o)
     assert "status 500" in out and "not now" in out and "status 200" in out and "thanks" in out
-    [retired] = rows(server, "webhooks_retired", "id = ?", (int(hook_id),))
-    results = json.loads(retired["results"])
-    assert [(r["Code"], r["Success"], r["Response"]) for r in results] == [(500, False, "not now"),
-                                                                             (200, True, "thanks")]
-    assert all(r["URL"] == receiver.url + "/outgoing" and r["Duration"] >= 0 for r in results)
-    assert retired["has_authorization"] == 1 and "authorization" not in retired
+    [done] = retired_webhooks(server, ids=[int(hook_id)])
+    results = done.results
+    assert [(r.code, r.success, r.response) for r in results] == [(500, False, "not now"), (200, True, "thanks")]
+    assert all(r.url == receiver.url + "/outgoing" and r.duration >= 0 for r in results)
+    assert done.has_authorization and not hasattr(done, "authorization")
 
 
 def test_incoming_smtp_message_raises_incoming_webhook(server, receiver):
@@ -200,14 +199,14 @@ def test_newer_event_supersedes_undelivered_webhook(server, receiver):
     result = send(server, {"To": [{"Address": "temperror@example.com"}], "Subject": "superseded", "Text": "hi"})
     queue_id = result["Submissions"][0]["QueueMsgID"]
     # The delayed webhook keeps failing until the failed event replaces it.
-    server.wait_for(lambda: rows(server, "webhooks", "queue_msg_id = ? and event = 'failed'", (queue_id,)))
+    server.wait_for(lambda: webhooks(server, queue_msg_id=queue_id, event="failed"))
     state["accept"] = True
     [final] = server.wait_for(lambda: [r for r in receiver.matching("/outgoing", QueueMsgID=queue_id, Event="failed")
                                        if r.status == 200])
     assert all(r.status == 503 for r in receiver.matching("/outgoing", QueueMsgID=queue_id, Event="delayed"))
-    [superseded] = rows(server, "webhooks_retired", "queue_msg_id = ? and event = 'delayed'", (queue_id,))
-    assert superseded["superseded_by"] == int(final.headers["x-mox-webhook-id"])
-    assert superseded["success"] == 0
+    [superseded] = retired_webhooks(server, queue_msg_id=queue_id, event="delayed")
+    assert superseded.superseded_by == int(final.headers["x-mox-webhook-id"])
+    assert not superseded.success
     out = mox(server, "queue", "webhook", "retired", "-queuemsgid", str(queue_id)).stdout
     assert f"superseded by {final.headers['x-mox-webhook-id']}" in out
 
@@ -219,7 +218,7 @@ def test_pending_webhook_survives_restart(new_server, receiver):
     result = send(server, {"To": [{"Address": "x@example.com"}], "Subject": "across restart", "Text": "hi"})
     queue_id = result["Submissions"][0]["QueueMsgID"]
     receiver.wait("/outgoing", QueueMsgID=queue_id, Subject="across restart")
-    server.wait_for(lambda: rows(server, "webhooks", "queue_msg_id = ? and attempts = 1", (queue_id,)))
+    server.wait_for(lambda: [h for h in webhooks(server, queue_msg_id=queue_id) if h.attempts == 1])
     server.stop()
     out = mox(server, "queue", "webhook", "list").stdout
     assert "1 webhook(s) in queue" in out and "http status 503" in out
@@ -228,14 +227,14 @@ def test_pending_webhook_survives_restart(new_server, receiver):
     server.start()
     first, second = receiver.wait("/outgoing", 2, QueueMsgID=queue_id, Subject="across restart")
     assert (second.status, second.headers["x-mox-webhook-attempt"]) == (200, "2")
-    server.wait_for(lambda: rows(server, "webhooks") == [])
+    server.wait_for(lambda: webhooks(server) == [])
 
     # Events = ["delivered"]: a failure raises no webhook for this account.
     failed = send(server, {"To": [{"Address": "permerror@example.org"}], "Subject": "not subscribed", "Text": "hi"})
-    server.wait_for(lambda: rows(server, "retired", "id = ?", (failed["Submissions"][0]["QueueMsgID"],)))
+    server.wait_for(lambda: retired(server, failed["Submissions"][0]["QueueMsgID"]))
     # A webhook would have been queued in the transaction that retired it.
-    assert rows(server, "webhooks", "subject = 'not subscribed'") == []
-    assert rows(server, "webhooks_retired", "subject = 'not subscribed'") == []
+    assert [h for h in webhooks(server) if h.subject == "not subscribed"] == []
+    assert [h for h in retired_webhooks(server) if h.subject == "not subscribed"] == []
 
 
 def test_example_command_prints_payloads_of_the_documented_types(server):
@@ -260,10 +259,10 @@ def test_operator_drop_raises_canceled_and_webhook_drop_gives_up(server, receive
     assert "1 message(s) dropped" in mox(server, "queue", "drop", "-ids", str(queue_id)).stdout
     [hook] = receiver.wait("/outgoing", QueueMsgID=queue_id, Event="canceled")
     hook_id = hook.headers["x-mox-webhook-id"]
-    server.wait_for(lambda: rows(server, "webhooks", "id = ? and attempts >= 1", (int(hook_id),)))
+    server.wait_for(lambda: [h for h in webhooks(server, ids=[int(hook_id)]) if h.attempts >= 1])
     listed = mox(server, "queue", "webhook", "list", "-event", "canceled").stdout
     assert f"{hook_id} " in listed and "http status 503" in listed
     assert "1 webhook(s) dropped" in mox(server, "queue", "webhook", "drop", "-ids", hook_id).stdout
-    [retired] = rows(server, "webhooks_retired", "id = ?", (int(hook_id),))
-    assert retired["success"] == 0 and "canceled by operator" in retired["results"]
-    assert rows(server, "webhooks", "id = ?", (int(hook_id),)) == []
+    [dropped] = retired_webhooks(server, ids=[int(hook_id)])
+    assert not dropped.success and any("canceled by operator" in r.error for r in dropped.results)
+    assert webhooks(server, ids=[int(hook_id)]) == []

@@ -10,7 +10,7 @@ The `queue webhook` group is in queuewebhook.py.
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import sys
 import time
 
@@ -20,7 +20,7 @@ from .table import short, stamp, table, when
 
 
 def _filter(args: argparse.Namespace):
-    from ..queue.control import Filter
+    from ..store.queue import EntryFilter
 
     hold = None
     if getattr(args, "hold", None):
@@ -28,79 +28,65 @@ def _filter(args: argparse.Namespace):
     success = None
     if getattr(args, "result", None):
         success = args.result == "success"
-    return Filter(ids=parse_ids(args.ids, "queue"), account=args.account or "", domain=args.domain or "",
-                  to=args.to or "", hold=hold, success=success)
+    return EntryFilter(ids=parse_ids(args.ids, "queue"), account=args.account or "", domain=args.domain or "",
+                       to=args.to or "", hold=hold, success=success)
 
 
 def cmd_list(qdb: QueueDatabase, args) -> int:
-    from ..queue import control
-
-    rows = control.list_queue(qdb.db.query, _filter(args))
+    rows = qdb.queue.queued(_filter(args))
     now = time.time()
     max_attempts = qdb.config.Queue.MaxAttempts
     table(["ID", "ACCOUNT", "FROM", "TO", "ATTEMPTS", "NEXT ATTEMPT", "HOLD", "LAST ERROR"],
-          [[str(r["id"]), r["account"], r["mail_from"], r["rcpt_to"], f"{r['attempts']}/{max_attempts}",
-            "on hold" if r["hold"] else when(r["next_attempt"], now), "yes" if r["hold"] else "no",
-            short(r["last_error"]) or "-"] for r in rows])
+          [[str(r.id), r.account, r.mail_from, r.rcpt_to, f"{r.attempts}/{max_attempts}",
+            "on hold" if r.hold else when(r.next_attempt, now), "yes" if r.hold else "no",
+            short(r.last_error) or "-"] for r in rows])
     print(f"{len(rows)} message(s) in queue")
     return 0
 
 
 def cmd_retired(qdb: QueueDatabase, args) -> int:
-    from ..queue import control
-
-    rows = control.list_retired(qdb.db.query, _filter(args))
+    rows = qdb.queue.retired(_filter(args))
     table(["ID", "ACCOUNT", "FROM", "TO", "RESULT", "ATTEMPTS", "RETIRED", "LAST ERROR"],
-          [[str(r["id"]), r["account"], r["mail_from"], r["rcpt_to"], r["event"] or ("delivered" if r["success"] else "failed"),
-            str(r["attempts"]), stamp(r["retired"]), short(r["last_error"]) or "-"] for r in rows])
+          [[str(r.id), r.account, r.mail_from, r.rcpt_to, r.event or ("delivered" if r.success else "failed"),
+            str(r.attempts), stamp(r.retired), short(r.last_error) or "-"] for r in rows])
     print(f"{len(rows)} retired message(s)")
     if args.verbose:
         for r in rows:
-            print(f"\n{r['id']}: {r['rcpt_to']}, message-id {r['message_id'] or '-'}, subject {r['subject']!r}")
-            for result in json.loads(r["results"] or "[]"):
-                outcome = "ok" if result["Success"] else "failed"
-                detail = result["Error"] or (str(result["Code"]) if result["Code"] else "")
-                print(f"  {stamp(result['Start'])}  {result['Duration']:.3f}s  {outcome}  {detail}")
+            print(f"\n{r.id}: {r.rcpt_to}, message-id {r.message_id or '-'}, subject {r.subject!r}")
+            for result in r.results:
+                outcome = "ok" if result.success else "failed"
+                detail = result.error or (str(result.code) if result.code else "")
+                print(f"  {stamp(result.start)}  {result.duration:.3f}s  {outcome}  {detail}")
     return 0
 
 
 def cmd_hold(qdb: QueueDatabase, args) -> int:
-    from ..queue import control
-
-    n = qdb.db.write_sync(lambda conn: control.set_hold(conn, _filter(args), True))
+    n = asyncio.run(qdb.queue.set_hold(_filter(args), True))
     print(f"{n} message(s) put on hold")
     return 0
 
 
 def cmd_release(qdb: QueueDatabase, args) -> int:
-    from ..queue import control
-
-    f = _filter(args)
-    n = qdb.db.write_sync(lambda conn: control.set_hold(conn, f, False))
+    n = asyncio.run(qdb.queue.set_hold(_filter(args), False))
     print(f"{n} message(s) released from hold")
     return 0
 
 
 def cmd_kick(qdb: QueueDatabase, args) -> int:
-    from ..queue import control
-
-    n = qdb.db.write_sync(lambda conn: control.kick(conn, _filter(args)))
+    n = asyncio.run(qdb.queue.kick(_filter(args), time.time()))
     print(f"{n} message(s) scheduled for delivery now")
     return 0
 
 
 def cmd_drop(qdb: QueueDatabase, args) -> int:
     from ..queue import control
-    from ..store.files import remove_message_file
 
     f = _filter(args)
     if f == type(f)() and not args.all:
         print("mox: refusing to drop every message without -all; give a filter (-ids, -account, -domain, -to)",
               file=sys.stderr)
         return 2
-    n, paths = qdb.db.write_sync(lambda conn: control.drop(conn, f, qdb.recorder))
-    for path in paths:
-        remove_message_file(qdb.queue_dir, path)
+    n = asyncio.run(control.drop(qdb.queue, f, qdb.recorder))
     print(f"{n} message(s) dropped")
     return 0
 

@@ -2,9 +2,11 @@
 next to a running server (or without one), their common arguments, and
 running a command with the database open.
 
-The queue and webhook operations themselves are queue/control.py's and
-webhooks/control.py's; this module only gives them a database and a
-Recorder that raises the same events the server's would.
+The queue and webhook operations themselves are the queue and webhook
+stores' (moxpy.store.queue, moxpy.store.webhooks) and, for drops,
+queue/control.py's and webhooks/control.py's; this module only opens the
+stores and gives them a Recorder that raises the same events the server's
+would.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from .. import config as configlib
 
 
 class QueueDatabase:
-    """The server database, and a Recorder with the event sinks the server
-    registers, so an operator's change (a drop) raises the same webhooks."""
+    """The server database's queue and webhook stores, and a Recorder with the
+    event sinks the server registers, so an operator's change (a drop) raises
+    the same webhooks."""
 
     def __init__(self, config: configlib.Config):
         from ..queue.outcome import Recorder
-        from ..server import server_schema
-        from ..store.db import Database
+        from ..store.sqlite.serverdb import ServerDatabase
         from ..webhooks.enqueue import outgoing_sink
 
         self.config = config
@@ -31,8 +33,9 @@ class QueueDatabase:
         path = os.path.join(data_dir, "mox.db")
         if not os.path.exists(path):
             raise configlib.ConfigError(f"no database at {path}: has the server run with this config?")
-        self.queue_dir = os.path.join(data_dir, "queue")
-        self.db = Database(path, server_schema)
+        self.serverdb = ServerDatabase(data_dir)
+        self.queue = self.serverdb.queue
+        self.webhooks = self.serverdb.webhooks
 
         def keep(account: str) -> float:
             acc = config.Accounts.get(account)
@@ -41,7 +44,7 @@ class QueueDatabase:
         self.recorder = Recorder(keep, [outgoing_sink(lambda: config)])
 
     def close(self) -> None:
-        self.db.close()
+        self.serverdb.close()
 
 
 def parse_ids(text: str | None, kind: str) -> list[int]:

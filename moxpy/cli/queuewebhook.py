@@ -9,72 +9,67 @@ server picks them up within a second.
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import sys
 import time
 
 from .queuedb import QueueDatabase, add_common_arguments, parse_ids, runner
 from .table import short, stamp, table, when
 
-EVENTS = ["incoming", "delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled",
-          "unrecognized"]
+
+def _events() -> list[str]:
+    from ..queue.events import EVENTS
+
+    return ["incoming", *EVENTS]
 
 
 def _filter(args: argparse.Namespace):
-    from ..webhooks.control import Filter
+    from ..store.webhooks import WebhookFilter
 
-    return Filter(ids=parse_ids(args.ids, "webhook"), account=args.account or "", event=args.event or "",
-                  queue_msg_id=args.queuemsgid or 0)
+    return WebhookFilter(ids=parse_ids(args.ids, "webhook"), account=args.account or "", event=args.event or "",
+                         queue_msg_id=args.queuemsgid or 0)
 
 
 def _event(r) -> str:
-    return "incoming" if r["is_incoming"] else r["event"]
+    return "incoming" if r.is_incoming else r.event
 
 
 def _last_result(r) -> str:
-    results = json.loads(r["results"] or "[]")
-    if not results:
+    if not r.results:
         return "-"
-    last = results[-1]
-    return short(last["Error"] or f"{last['Code']} ok", 50)
+    last = r.results[-1]
+    return short(last.error or f"{last.code} ok", 50)
 
 
 def cmd_list(qdb: QueueDatabase, args) -> int:
-    from ..webhooks import control
-
-    rows = control.list_queue(qdb.db.query, _filter(args))
+    rows = qdb.webhooks.queued(_filter(args))
     now = time.time()
     table(["ID", "ACCOUNT", "EVENT", "QUEUEMSGID", "URL", "ATTEMPTS", "NEXT ATTEMPT", "LAST RESULT"],
-          [[str(r["id"]), r["account"], _event(r), str(r["queue_msg_id"] or "-"), r["url"], str(r["attempts"]),
-            when(r["next_attempt"], now), _last_result(r)] for r in rows])
+          [[str(r.id), r.account, _event(r), str(r.queue_msg_id or "-"), r.url, str(r.attempts),
+            when(r.next_attempt, now), _last_result(r)] for r in rows])
     print(f"{len(rows)} webhook(s) in queue")
     return 0
 
 
 def cmd_retired(qdb: QueueDatabase, args) -> int:
-    from ..webhooks import control
-
-    rows = control.list_retired(qdb.db.query, _filter(args))
+    rows = qdb.webhooks.retired(_filter(args))
     table(["ID", "ACCOUNT", "EVENT", "QUEUEMSGID", "URL", "RESULT", "ATTEMPTS", "LAST ACTIVITY", "LAST RESULT"],
-          [[str(r["id"]), r["account"], _event(r), str(r["queue_msg_id"] or "-"), r["url"],
-            "delivered" if r["success"] else (f"superseded by {r['superseded_by']}" if r["superseded_by"]
-                                               else "failed"),
-            str(r["attempts"]), stamp(r["last_activity"]), _last_result(r)] for r in rows])
+          [[str(r.id), r.account, _event(r), str(r.queue_msg_id or "-"), r.url,
+            "delivered" if r.success else (f"superseded by {r.superseded_by}" if r.superseded_by else "failed"),
+            str(r.attempts), stamp(r.last_activity), _last_result(r)] for r in rows])
     print(f"{len(rows)} retired webhook(s)")
     if args.verbose:
         for r in rows:
-            print(f"\n{r['id']}: {_event(r)} to {r['url']}, payload {short(r['payload'], 100)}")
-            for result in json.loads(r["results"] or "[]"):
-                outcome = "ok" if result["Success"] else "failed"
-                print(f"  {stamp(result['Start'])}  {result['Duration']:.3f}s  {outcome}  status {result['Code']}"
-                      f"  {result['Error'] or '-'}  response {short(result['Response'], 60)!r}")
+            print(f"\n{r.id}: {_event(r)} to {r.url}, payload {short(r.payload, 100)}")
+            for result in r.results:
+                outcome = "ok" if result.success else "failed"
+                print(f"  {stamp(result.start)}  {result.duration:.3f}s  {outcome}  status {result.code}"
+                      f"  {result.error or '-'}  response {short(result.response, 60)!r}")
     return 0
 
 
 def cmd_kick(qdb: QueueDatabase, args) -> int:
-    from ..webhooks import control
-
-    n = qdb.db.write_sync(lambda conn: control.kick(conn, _filter(args)))
+    n = asyncio.run(qdb.webhooks.kick(_filter(args), time.time()))
     print(f"{n} webhook(s) scheduled for delivery now")
     return 0
 
@@ -92,7 +87,7 @@ def cmd_drop(qdb: QueueDatabase, args) -> int:
         acc = qdb.config.Accounts.get(account)
         return acc.KeepRetiredWebhookPeriod if acc else 0.0
 
-    n = qdb.db.write_sync(lambda conn: control.drop(conn, f, keep))
+    n = asyncio.run(control.drop(qdb.webhooks, f, keep))
     print(f"{n} webhook(s) dropped")
     return 0
 
@@ -113,7 +108,7 @@ def add_parsers(qsub) -> None:
     for name, (func, help_text) in COMMANDS.items():
         q = hsub.add_parser(name, help=help_text, description=help_text)
         add_common_arguments(q)
-        q.add_argument("-event", "--event", choices=EVENTS, help="kind of webhook")
+        q.add_argument("-event", "--event", choices=_events(), help="kind of webhook")
         q.add_argument("-queuemsgid", "--queuemsgid", type=int, help="queue message the webhook is about")
         if name == "retired":
             q.add_argument("-v", "--verbose", action="store_true", help="also print every delivery attempt")

@@ -21,6 +21,7 @@ from email.message import Message, MIMEPart
 
 from . import headers as headerlib
 from . import parse as msgparse
+from .status import is_enhanced
 
 # RFC 3464 2.3.3: the action values.
 ACTIONS = ("failed", "delayed", "delivered", "relayed", "expanded")
@@ -314,19 +315,13 @@ def smtp_codes(dsn_recipient: RecipientStatus) -> tuple[int, str]:
     words = dsn_recipient.diagnostic_code.split()
     if words and len(words[0]) == 3 and words[0].isdigit() and words[0][0] in "245":
         code = int(words[0])
-        if len(words) > 1 and _is_enhanced(words[1]):
+        if len(words) > 1 and is_enhanced(words[1]):
             enhanced = words[1]
-    if not enhanced and _is_enhanced(dsn_recipient.status):
+    if not enhanced and is_enhanced(dsn_recipient.status):
         enhanced = dsn_recipient.status
     if code == 0 and enhanced[:1] in ("4", "5"):
         code = int(enhanced[0]) * 100
     return code, enhanced
-
-
-def _is_enhanced(text: str) -> bool:
-    # RFC 3463 2: class.subject.detail.
-    parts = text.split(".")
-    return len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5")
 
 
 __all__ = ["ACTIONS", "DSN", "DSNError", "REPORT_TYPES", "RecipientStatus", "compose", "parse", "is_dsn", "smtp_codes"]

@@ -5,7 +5,8 @@ recipient domain and MAIL FROM) and returns a DeliveryResult for each.
 LocalDeliverer is localserve's: it ignores the recipient's domain and
 always connects to our own delivery listener, so the message lands in the
 local account (or fails as localserve's failure simulation says).
-DirectDeliverer (direct.py) looks up the recipient domain's MX hosts.
+DirectDeliverer (direct.py) looks up the recipient domain's MX hosts;
+make_deliverer() picks one as the config says.
 
 After a crash, an entry whose attempt was in progress is in doubt: the
 Deliverer's reconcile() says whether it was delivered after all, when it
@@ -15,19 +16,18 @@ can know (localserve can: the destination is our own store).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiosmtplib
 
 from .. import config as configlib
 from ..message.address import AddressError, parse_address
+from ..message.status import from_reply
 from ..store import Store
+from ..store.queue import Entry
 
 log = logging.getLogger("moxpy.queue")
-
-Entry = Mapping[str, Any]
 
 
 @dataclass
@@ -54,11 +54,7 @@ class Deliverer(Protocol):
 
 def result_from_response(code: int, message: str, remote_mta: str = "") -> DeliveryResult:
     """Classify an SMTP reply (RFC 5321 4.2.1: 2xx success, 4xx temporary, 5xx permanent)."""
-    enhanced = ""
-    first = message.split(" ", 1)[0] if message else ""
-    parts = first.split(".")
-    if len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in ("2", "4", "5"):
-        enhanced = first
+    enhanced = from_reply(message)
     if 200 <= code < 300:
         return DeliveryResult(ok=True, code=code, enhanced_code=enhanced, remote_mta=remote_mta)
     return DeliveryResult(ok=False, permanent=code >= 500, code=code, enhanced_code=enhanced,
@@ -117,11 +113,11 @@ class LocalDeliverer:
         return client
 
     async def _deliver_one(self, entry: Entry, data: bytes) -> DeliveryResult:
-        mail_from = smtp_address(entry["mail_from"], entry["smtputf8"])
-        rcpt_to = smtp_address(entry["rcpt_to"], entry["smtputf8"])
-        mail_options = ["SMTPUTF8"] if entry["smtputf8"] else []
+        mail_from = smtp_address(entry.mail_from, entry.smtputf8)
+        rcpt_to = smtp_address(entry.rcpt_to, entry.smtputf8)
+        mail_options = ["SMTPUTF8"] if entry.smtputf8 else []
         # RFC 6531 3.2: with SMTPUTF8 the addresses go as UTF-8.
-        encoding = "utf-8" if entry["smtputf8"] else "ascii"
+        encoding = "utf-8" if entry.smtputf8 else "ascii"
         while True:
             reused = bool(self._idle)
             try:
@@ -161,16 +157,36 @@ class LocalDeliverer:
         message is in the store exactly when the attempt got that far. Without
         a Message-ID there is nothing to recognize it by.
         """
-        if self.store is None or self.get_config is None or not entry["message_id"]:
+        if self.store is None or self.get_config is None or not entry.message_id:
             return None
-        target = configlib.delivery_account(self.get_config(), entry["rcpt_to"])
+        target = configlib.delivery_account(self.get_config(), entry.rcpt_to)
         if target is None:
             return False
         account = self.store.account(target[0])
-        since = (entry["last_attempt"] or entry["created"]) - 1
-        found = account.find_delivered(entry["message_id"], entry["rcpt_to"], entry["mail_from"], since)
-        log.info("reconciled interrupted attempt id=%d rcpt=%s delivered=%s", entry["id"], entry["rcpt_to"], found)
+        since = (entry.last_attempt or entry.created) - 1
+        found = account.find_delivered(entry.message_id, entry.rcpt_to, entry.mail_from, since)
+        log.info("reconciled interrupted attempt id=%d rcpt=%s delivered=%s", entry.id, entry.rcpt_to, found)
         return found
+
+
+def make_deliverer(config, get_config, store: Store, local_smtp: list[tuple[str, int]]) -> Deliverer:
+    """The Deliverer the config asks for: Queue.Delivery "local" or "direct"
+    (empty: local in localserve, direct otherwise)."""
+    from .destinations import MXResolver
+    from .direct import DirectDeliverer
+
+    mode = config.Queue.Delivery or ("local" if config.Localserve else "direct")
+    if mode == "local":
+        if not local_smtp:
+            raise configlib.ConfigError("local delivery needs an SMTP listener to deliver the queue to")
+        host, port = local_smtp[0]
+        return LocalDeliverer(host, port, local_hostname=config.Hostname, store=store, get_config=get_config)
+    try:
+        resolver = MXResolver(config.DNS.Nameservers, config.DNS.Timeout)
+    except ValueError as e:
+        raise configlib.ConfigError(f"DNS: Nameservers: {e}") from None
+    ca_file = config.resolve(config.Queue.TLSCAFile) if config.Queue.TLSCAFile else ""
+    return DirectDeliverer(resolver, config.Hostname, port=config.Queue.SMTPPort, ca_file=ca_file)
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:

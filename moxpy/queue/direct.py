@@ -27,7 +27,8 @@ import ssl
 import aiosmtplib
 
 from ..message.address import AddressError, ascii_domain
-from .deliver import DeliveryResult, Entry, result_from_response, smtp_address
+from ..store.queue import Entry
+from .deliver import DeliveryResult, result_from_response, smtp_address
 from .destinations import DestinationError, MXResolver
 
 log = logging.getLogger("moxpy.queue")
@@ -76,7 +77,7 @@ class DirectDeliverer:
 
     async def deliver(self, entries: list[Entry], data: bytes) -> list[DeliveryResult]:
         first = entries[0]
-        domain = _ascii_domain(first["rcpt_domain"])
+        domain = _ascii_domain(first.rcpt_domain)
         try:
             hosts = await self.resolver.mail_hosts(domain)
         except DestinationError as e:
@@ -113,8 +114,8 @@ class DirectDeliverer:
     async def _deliver_host(self, host: str, ip: str, entries: list[Entry], data: bytes,
                             use_tls: bool = True) -> list[DeliveryResult]:
         first = entries[0]
-        require_tls = first["require_tls"] == 1
-        tls_optional = first["require_tls"] == 0
+        require_tls = first.require_tls is True
+        tls_optional = first.require_tls is False
         client = aiosmtplib.SMTP(hostname=ip, port=self.port, local_hostname=self.hostname, timeout=self.timeout,
                                  start_tls=False, use_tls=False)
         try:
@@ -154,7 +155,7 @@ class DirectDeliverer:
                                   requiretls=True)
 
             options = []
-            if first["smtputf8"]:
+            if first.smtputf8:
                 if not client.supports_extension("smtputf8"):
                     # RFC 6531 3.2: without SMTPUTF8 support the message cannot be sent to this host.
                     raise _HostFailed(DeliveryResult(ok=False, permanent=True, code=553, enhanced_code="5.6.7",
@@ -167,10 +168,10 @@ class DirectDeliverer:
                 options.append(f"SIZE={len(data)}")  # RFC 1870
             if require_tls:
                 options.append("REQUIRETLS")  # RFC 8689 4.1
-            encoding = "utf-8" if first["smtputf8"] else "ascii"
+            encoding = "utf-8" if first.smtputf8 else "ascii"
 
             try:
-                await client.mail(smtp_address(first["mail_from"], first["smtputf8"]), options=options,
+                await client.mail(smtp_address(first.mail_from, first.smtputf8), options=options,
                                   encoding=encoding)
             except aiosmtplib.SMTPResponseException as e:
                 raise _HostFailed(result_from_response(e.code, e.message, host)) from None
@@ -179,7 +180,7 @@ class DirectDeliverer:
             accepted = []
             for i, entry in enumerate(entries):
                 try:
-                    await client.rcpt(smtp_address(entry["rcpt_to"], first["smtputf8"]), encoding=encoding)
+                    await client.rcpt(smtp_address(entry.rcpt_to, first.smtputf8), encoding=encoding)
                     accepted.append(i)
                 except aiosmtplib.SMTPResponseException as e:
                     results[i] = result_from_response(e.code, e.message, host)

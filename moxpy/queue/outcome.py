@@ -1,66 +1,41 @@
-"""Recording what happened to queue entries, inside write transactions.
+"""Recording what happened to queue entries, inside store transactions.
 
 Every state change of an entry (delivered, delayed, failed, suppressed,
 canceled, or learned later from an incoming DSN) is recorded here, and each
 produces an Event handed to the registered event sinks in the same
-transaction: the webhook queue inserts its rows there, so an outcome and its
-webhook are committed together or not at all.
+transaction: the webhook queue queues its webhooks there, so an outcome and
+its webhook are committed together or not at all. DSNs for the sender go to
+the outbox in that transaction too.
 
-Used by the delivery worker and by the operator commands alike; nothing in
-here does I/O besides the SQL of the transaction it is given.
+Used by the worker, crash recovery, FromID matching and the operator
+commands alike; everything here goes through the QueueTransaction it is
+given.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import replace
 
-from .schema import COLUMNS, RETIRED_COLUMNS
+from ..store.queue import Attempt, Entry, QueueTransaction, RetiredEntry
+from . import backoff, notify, suppression
+from .deliver import DeliveryResult
+from .events import Event
 
-# Outgoing events (webhook.Outgoing's Event in mox).
-EVENTS = ("delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled", "unrecognized")
+log = logging.getLogger("moxpy.queue")
 
-
-@dataclass
-class Event:
-    """An outgoing delivery event about one queue entry."""
-
-    event: str  # one of EVENTS
-    account: str
-    queue_msg_id: int
-    from_id: str = ""
-    message_id: str = ""
-    subject: str = ""
-    rcpt_to: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-    dsn: bool = False  # learned from an incoming DSN rather than our own attempt
-    suppressing: bool = False  # this event added the recipient to the suppression list
-    smtp_code: int = 0
-    smtp_enhanced_code: str = ""  # full RFC 3463 code, e.g. "5.1.1"
-    error: str = ""
-    time: float = field(default_factory=time.time)
-
-    @classmethod
-    def of(cls, event: str, entry: dict[str, Any], **fields) -> "Event":
-        return cls(event=event, account=entry["account"], queue_msg_id=entry["id"], from_id=entry["from_id"],
-                   message_id=entry["message_id"], subject=entry["subject"], rcpt_to=entry["rcpt_to"],
-                   extra=json.loads(entry["extra"] or "{}"), **fields)
-
-
-# Called with the open transaction; raising rolls the whole outcome back.
-EventSink = Callable[[sqlite3.Connection, Event], None]
+# Called inside the transaction of every outcome; raising rolls it all back.
+EventSink = Callable[[QueueTransaction, Event], None]
 
 
 def attempt_result(start: float, success: bool, code: int = 0, enhanced: str = "", error: str = "",
-                   end: float | None = None) -> dict[str, Any]:
-    """One element of an entry's results list (MsgResult in mox)."""
+                   end: float | None = None) -> Attempt:
+    """One element of an entry's results."""
     end = time.time() if end is None else end
-    return {"Start": start, "Duration": max(0.0, end - start), "Success": success, "Code": code,
-            "Secode": enhanced, "Error": error}
+    return Attempt(start=start, duration=max(0.0, end - start), success=success, code=code, enhanced_code=enhanced,
+                   error=error)
 
 
 class Recorder:
@@ -70,52 +45,81 @@ class Recorder:
         self.keep_period = keep_period  # seconds an account's retired entries are kept
         self.sinks: list[EventSink] = sinks if sinks is not None else []
 
-    def emit(self, conn: sqlite3.Connection, event: Event) -> None:
+    def emit(self, tx: QueueTransaction, event: Event) -> None:
         for sink in self.sinks:
-            sink(conn, event)
+            sink(tx, event)
 
-    def retire(self, conn: sqlite3.Connection, entry: dict[str, Any], event: str, *, success: bool = False,
-               result: dict[str, Any] | None = None, suppressing: bool = False, now: float | None = None,
-               error: str | None = None) -> str | None:
-        """Move an entry from the queue to retired and emit its event.
-
-        result is the attempt that ended it, appended to its results. Returns
-        the entry's message file when no other queued entry uses it: the
-        caller removes it after the commit.
-        """
+    def retire(self, tx: QueueTransaction, entry: Entry, event: str, *, success: bool = False,
+               result: Attempt | None = None, suppressing: bool = False, now: float | None = None) -> None:
+        """Take an entry out of the queue (kept as retired for the account's
+        period) and emit its event. result is the attempt that ended it."""
         now = time.time() if now is None else now
-        values = {c: entry[c] for c in COLUMNS}
         if result is not None:
-            values["results"] = json.dumps(json.loads(values["results"] or "[]") + [result])
-            values.update(last_code=result["Code"], last_enhanced_code=result["Secode"], last_error=result["Error"])
-        if error is not None:
-            values["last_error"] = error
-        values["delivering"] = 0
-        keep = self.keep_period(entry["account"])
-        conn.execute("delete from queue where id = ?", (entry["id"],))
-        if keep > 0:
-            values.update(retired=now, event=event, success=int(success), keep_until=now + keep)
-            columns = [c for c in {**COLUMNS, **RETIRED_COLUMNS}]
-            conn.execute(f"insert or replace into retired ({','.join(columns)}) values ({','.join('?' * len(columns))})",
-                         [values[c] for c in columns])
+            entry = replace(entry, results=entry.results + [result], last_code=result.code,
+                            last_enhanced_code=result.enhanced_code, last_error=result.error)
+        keep = self.keep_period(entry.account)
+        retired = RetiredEntry.of(replace(entry, delivering=False), retired=now, event=event, success=success,
+                                  keep_until=now + keep)
+        tx.retire(entry, retired if keep > 0 else None)
         # As mox, the SMTP codes are for errors: a delivered event carries none, though its attempt got a 250.
-        codes = {} if success else dict(smtp_code=values["last_code"], smtp_enhanced_code=values["last_enhanced_code"])
-        self.emit(conn, Event.of(event, values, suppressing=suppressing, error=values["last_error"], **codes))
-        still_used = conn.execute("select 1 from queue where path = ? limit 1", (entry["path"],)).fetchone()
-        return None if still_used else entry["path"]
+        codes = {} if success else dict(smtp_code=entry.last_code, smtp_enhanced_code=entry.last_enhanced_code)
+        self.emit(tx, Event.of(event, entry, suppressing=suppressing, error=entry.last_error, **codes))
 
-    def delay(self, conn: sqlite3.Connection, entry: dict[str, Any], result: dict[str, Any],
-              next_attempt: float) -> None:
+    def delay(self, tx: QueueTransaction, entry: Entry, result: Attempt, next_attempt: float) -> None:
         """Record a temporary failure: the entry stays queued until next_attempt."""
-        results = json.loads(entry["results"] or "[]") + [result]
-        conn.execute(
-            """update queue set delivering = 0, next_attempt = ?, last_code = ?, last_enhanced_code = ?,
-                   last_error = ?, results = ? where id = ?""",
-            (next_attempt, result["Code"], result["Secode"], result["Error"], json.dumps(results), entry["id"]))
-        self.emit(conn, Event.of("delayed", entry, smtp_code=result["Code"], smtp_enhanced_code=result["Secode"],
-                                 error=result["Error"]))
+        tx.save(replace(entry, delivering=False, next_attempt=next_attempt, last_code=result.code,
+                        last_enhanced_code=result.enhanced_code, last_error=result.error,
+                        results=entry.results + [result]))
+        self.emit(tx, Event.of("delayed", entry, smtp_code=result.code, smtp_enhanced_code=result.enhanced_code,
+                               error=result.error))
 
 
-def add_dsn_tx(conn: sqlite3.Connection, account: str, rcpt_to: str, data: bytes) -> None:
-    """Queue a DSN for the sender's mailbox in the transaction that decided on it."""
-    conn.execute("insert into dsn_outbox (account, rcpt_to, data) values (?, ?, ?)", (account, rcpt_to, data))
+def record_delivery(tx: QueueTransaction, recorder: Recorder, entry_id: int, result: DeliveryResult, start: float,
+                    end: float, *, settings, hostname: str, data: bytes | None) -> bool:
+    """Record the result of an attempt on one entry: delivered, failed for good
+    (perhaps suppressing the address) or delayed until its next attempt, with
+    the DSN the sender gets. Returns whether a DSN went to the outbox."""
+    entry = tx.entry(entry_id)
+    if entry is None:
+        log.info("queue entry %d was removed during its delivery attempt", entry_id)
+        return False
+    attempt = attempt_result(start, result.ok, result.code, result.enhanced_code, result.error, end)
+    log.info("delivery attempt id=%d rcpt=%s attempt=%d ok=%s code=%d error=%r", entry.id, entry.rcpt_to,
+             entry.attempts, result.ok, result.code, result.error)
+    # Without the message there is nothing to quote in a DSN.
+    original = data if data is not None and notify.wanted(entry) else None
+    if result.ok:
+        recorder.retire(tx, entry, "delivered", success=True, result=attempt, now=end)
+        return False
+    if result.permanent or entry.attempts >= settings.MaxAttempts:
+        suppressing = suppression.record_failure(tx, entry.account, entry.rcpt_to, entry.id, result.code,
+                                                 result.enhanced_code, "queue")
+        recorder.retire(tx, entry, "failed", result=attempt, suppressing=suppressing, now=end)
+        if original is None:
+            return False
+        tx.add_dsn(entry.account, entry.sender, notify.failure(
+            entry, original, hostname, result.code, result.enhanced_code, result.error, result.remote_mta))
+        return True
+    recorder.delay(tx, entry, attempt, entry.next_attempt)
+    # RFC 5321 4.5.4.1: tell the sender about a delay, once.
+    if entry.attempts != notify.DELAYED_DSN_ATTEMPT or original is None:
+        return False
+    retry_until = entry.next_attempt + sum(backoff.delay(settings.BackoffFirst, n, jitter=False)
+                                           for n in range(entry.attempts + 1, settings.MaxAttempts))
+    tx.add_dsn(entry.account, entry.sender, notify.delayed(
+        entry, original, hostname, result.code, result.enhanced_code, result.error, retry_until, result.remote_mta))
+    return True
+
+
+def retire_suppressed(tx: QueueTransaction, recorder: Recorder, entry: Entry, now: float, *, hostname: str,
+                      data: bytes | None) -> bool:
+    """Retire an entry whose recipient is on the suppression list instead of
+    attempting it; returns whether a DSN went to the outbox."""
+    error = f"not delivering to {entry.rcpt_to}: address is on the suppression list"
+    entry = replace(entry, attempts=entry.attempts + 1, last_attempt=now)
+    recorder.retire(tx, entry, "suppressed", result=attempt_result(now, False, error=error, end=now), now=now)
+    log.info("suppressed id=%d rcpt=%s", entry.id, entry.rcpt_to)
+    if not notify.wanted(entry) or data is None:
+        return False
+    tx.add_dsn(entry.account, entry.sender, notify.failure(entry, data, hostname, 0, "5.7.1", error))
+    return True

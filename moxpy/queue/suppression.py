@@ -2,21 +2,22 @@
 
 Suppressions match on a base address (see message.address.base_address),
 so "John.Doe+news@example.com" is suppressed by a failure of
-"johndoe@example.com". Stored in the server database beside the queue.
+"johndoe@example.com".
 
 Besides manual additions (webapi), the queue adds an address when a
 delivery fails permanently with a code that says the address is dead
 (immediate()), or after three failed messages in a row to it
-(record_failure_tx).
+(failure_reason()). Both rules are pure; record_failure() applies them in
+the transaction that retires the failed entry.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from collections.abc import Sequence
 
-from ..message.address import Address, base_address
-from ..store.db import Database
+from ..message.address import Address, AddressError, base_address, parse_address
+from ..store.queue import QueueStore, QueueTransaction, Suppression
 
 
 class SuppressionExists(Exception):
@@ -27,93 +28,88 @@ class SuppressionAbsent(Exception):
     pass
 
 
-def schema(conn: sqlite3.Connection) -> None:
-    conn.execute("""
-        create table if not exists suppressions (
-            id integer primary key autoincrement,
-            created real not null,
-            account text not null,
-            base_address text not null,
-            original_address text not null,
-            manual integer not null default 0,
-            reason text not null default '',
-            unique (account, base_address)
-        )""")
-
-
-def lookup_tx(conn: sqlite3.Connection, account: str, address: Address) -> sqlite3.Row | None:
-    return conn.execute("select * from suppressions where account = ? and base_address = ?",
-                        (account, base_address(address))).fetchone()
-
-
-def add_tx(conn: sqlite3.Connection, account: str, address: Address, manual: bool, reason: str) -> bool:
-    """Add inside a transaction; False when the base address was already present."""
-    cursor = conn.execute(
-        "insert or ignore into suppressions (created, account, base_address, original_address, manual, reason) "
-        "values (?, ?, ?, ?, ?, ?)",
-        (time.time(), account, base_address(address), str(address), int(manual), reason),
-    )
-    return cursor.rowcount == 1
-
-
 # SMTP reply codes and RFC 3463 enhanced codes of a permanent failure that
 # put the address on the list at once: the remote says the mailbox or domain
 # does not exist or does not take mail, or it refuses us by policy. Trying
 # again would only look like spam.
 IMMEDIATE_CODES = {521, 550, 551, 553, 556}
 IMMEDIATE_ENHANCED = {"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.2.1", "5.7.1"}
+# Failed messages in a row to an address that suppress it.
+IN_A_ROW = 3
 
 
 def immediate(code: int, enhanced: str) -> bool:
     return code in IMMEDIATE_CODES or (code // 100 == 5 and enhanced in IMMEDIATE_ENHANCED)
 
 
-def record_failure_tx(conn: sqlite3.Connection, account: str, address: Address, entry_id: int, code: int,
-                      enhanced: str, source: str) -> bool:
-    """Process a permanent failure to address; return whether it was added to the list now.
+def failure_reason(code: int, enhanced: str, source: str, previous_events: Sequence[str]) -> str:
+    """Why a permanent failure puts its address on the list, "" when it does not.
 
-    Called in the transaction that retires the failed entry. Failures without
-    an SMTP code (connection errors, our own) never suppress.
+    previous_events are the events of the most recent earlier retired
+    messages to the address, newest first. Failures without an SMTP code
+    (connection errors, our own) never suppress.
     """
-    if code == 0 or lookup_tx(conn, account, address) is not None:
-        return False
+    if code == 0:
+        return ""
     if immediate(code, enhanced):
-        reason = f"delivery failure from {source} with smtp code {code}, enhanced code {enhanced or '-'}"
-    else:
-        # This failure plus the two most recent retired messages to the same
-        # address, both failed: three in a row.
-        previous = conn.execute(
-            "select event from retired where account = ? and rcpt_to = ? and id != ? order by retired desc limit 2",
-            (account, str(address), entry_id)).fetchall()
-        if len(previous) < 2 or any(row["event"] != "failed" for row in previous):
-            return False
-        reason = f"delivery failure from {source}, third failed message in a row"
-    return add_tx(conn, account, address, False, reason)
+        return f"delivery failure from {source} with smtp code {code}, enhanced code {enhanced or '-'}"
+    earlier = list(previous_events[:IN_A_ROW - 1])
+    if len(earlier) == IN_A_ROW - 1 and all(event == "failed" for event in earlier):
+        return f"delivery failure from {source}, third failed message in a row"
+    return ""
+
+
+def listed(tx: QueueTransaction, account: str, rcpt_to: str) -> bool:
+    """Whether the recipient's base address is on the account's list."""
+    try:
+        address = parse_address(rcpt_to)
+    except AddressError:
+        return False
+    return tx.suppression(account, base_address(address)) is not None
+
+
+def record_failure(tx: QueueTransaction, account: str, rcpt_to: str, entry_id: int, code: int, enhanced: str,
+                   source: str) -> bool:
+    """Process a permanent failure to rcpt_to; return whether it was added to the list now."""
+    try:
+        address = parse_address(rcpt_to)
+    except AddressError:
+        return False
+    if code == 0 or tx.suppression(account, base_address(address)) is not None:
+        return False
+    previous = [] if immediate(code, enhanced) else [
+        r.event for r in tx.recent_retired(account, str(address), entry_id, IN_A_ROW - 1)]
+    reason = failure_reason(code, enhanced, source, previous)
+    return bool(reason) and tx.add_suppression(_new(account, address, False, reason))
+
+
+def _new(account: str, address: Address, manual: bool, reason: str) -> Suppression:
+    return Suppression(id=0, created=time.time(), account=account, base_address=base_address(address),
+                       original_address=str(address), manual=manual, reason=reason)
 
 
 class Suppressions:
-    def __init__(self, db: Database):
-        self.db = db
+    """The list as accounts manage it (webapi Suppression* methods)."""
 
-    def list(self, account: str) -> list[sqlite3.Row]:
-        return self.db.query("select * from suppressions where account = ? order by id", (account,))
+    def __init__(self, store: QueueStore):
+        self.store = store
 
-    def lookup(self, account: str, address: Address) -> sqlite3.Row | None:
-        return self.db.query_one("select * from suppressions where account = ? and base_address = ?",
-                                 (account, base_address(address)))
+    def list(self, account: str) -> list[Suppression]:
+        return self.store.suppressions(account)
+
+    def lookup(self, account: str, address: Address) -> Suppression | None:
+        return self.store.suppression(account, base_address(address))
 
     async def add(self, account: str, address: Address, manual: bool = True, reason: str = "") -> None:
-        def insert(conn: sqlite3.Connection) -> None:
-            if not add_tx(conn, account, address, manual, reason):
+        def insert(tx: QueueTransaction) -> None:
+            if not tx.add_suppression(_new(account, address, manual, reason)):
                 raise SuppressionExists(base_address(address))
 
-        await self.db.write(insert)
+        await self.store.transaction(insert)
 
     async def remove(self, account: str, address: Address) -> None:
-        def delete(conn: sqlite3.Connection) -> None:
-            cursor = conn.execute("delete from suppressions where account = ? and base_address = ?",
-                                  (account, base_address(address)))
-            if cursor.rowcount == 0:
+        def delete(tx: QueueTransaction) -> None:
+            if not tx.remove_suppression(account, base_address(address)):
                 raise SuppressionAbsent(base_address(address))
 
-        await self.db.write(delete)
+        await self.store.transaction(delete)

@@ -24,6 +24,7 @@ import time
 
 from aiosmtpd.smtp import SMTP, Session
 
+from ..message.status import from_reply
 from ..smtp.codes import Enhanced, Reply, reply
 from . import localserve, replies
 
@@ -45,7 +46,6 @@ _ENHANCED = {
     554: "5.0.0", 555: "5.5.4",
 }
 _REPLY = re.compile(r"^([2-5][0-9][0-9])([ -])(.*)$", re.DOTALL)
-_HAS_ENHANCED = re.compile(r"^[245]\.[0-9]{1,3}\.[0-9]{1,3}( |$)")
 
 
 def with_enhanced_code(reply: str) -> str:
@@ -58,7 +58,7 @@ def with_enhanced_code(reply: str) -> str:
     if not m:
         return reply
     code, sep, text = int(m.group(1)), m.group(2), m.group(3)
-    if code in (220, 334, 354) or _HAS_ENHANCED.match(text):
+    if code in (220, 334, 354) or from_reply(text):
         return reply
     enhanced = _ENHANCED.get(code, f"{code // 100}.0.0")
     return f"{code}{sep}{enhanced} {text}" if text else f"{code}{sep}{enhanced}"

@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.anchors import anchors_plugin
 from msgspec import inspect as mi
 
+from ..queue.events import EVENTS
 from ..webhooks import examples as hookexamples
 from ..webhooks import types as hooktypes
 from . import codec, examples
@@ -327,7 +328,7 @@ def sections() -> str:
         if name.endswith(("Request", "Result")):
             continue
         out += [f"### {name}", "", field_table(structs[name]), ""]
-    events = "\n".join(f"- `{name}`: {text}" for name, text in hooktypes.OUTGOING_EVENTS.items())
+    events = "\n".join(f"- `{name}`: {text}" for name, text in EVENTS.items())
     out += [WEBHOOKS.format(events=events, outgoing=field_table(hooktypes.Outgoing),
                             incoming=field_table(hooktypes.Incoming),
                             incoming_meta=field_table(hooktypes.IncomingMeta)),

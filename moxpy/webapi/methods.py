@@ -151,9 +151,9 @@ class API:
 
     async def SuppressionList(self, call: Call, req: t.SuppressionListRequest) -> t.SuppressionListResult:
         return t.SuppressionListResult(Suppressions=[
-            t.Suppression(ID=r["id"], Created=datetime.fromtimestamp(r["created"], timezone.utc), Account=r["account"],
-                          BaseAddress=r["base_address"], OriginalAddress=r["original_address"],
-                          Manual=bool(r["manual"]), Reason=r["reason"])
+            t.Suppression(ID=r.id, Created=datetime.fromtimestamp(r.created, timezone.utc), Account=r.account,
+                          BaseAddress=r.base_address, OriginalAddress=r.original_address, Manual=r.manual,
+                          Reason=r.reason)
             for r in self.suppressions.list(call.account)])
 
     async def SuppressionAdd(self, call: Call, req: t.SuppressionAddRequest) -> t.SuppressionAddResult:

@@ -1,17 +1,19 @@
 """Webhooks: the payload types of outgoing-delivery events and incoming
 messages (types.py), and the durable queue that POSTs them with retries.
+Storage is behind moxpy.store.webhooks.WebhookStore; nothing here writes SQL.
 
 enqueue.py   builds payloads and queues webhooks inside the transactions of
              what they report (queue outcomes, incoming deliveries)
 sender.py    the worker that POSTs them, one request per URL at a time
 incoming.py  the step after an SMTP delivery: FromID match or incoming webhook
-control.py   operator commands; examples.py for `mox.py example`
+control.py   operator commands beyond one store call (drop); examples.py
+             for `mox.py example`
 """
 
 from __future__ import annotations
 
 from ..queue import Queue
-from ..store.db import Database
+from ..store.webhooks import WebhookStore
 from .enqueue import outgoing_sink
 from .incoming import IncomingHooks
 from .sender import WebhookSender
@@ -20,11 +22,11 @@ from .sender import WebhookSender
 class Webhooks:
     """The webhook queue, fed by the delivery queue's events and by incoming deliveries."""
 
-    def __init__(self, db: Database, get_config, queue: Queue):
-        self.sender = WebhookSender(db, get_config)
+    def __init__(self, store: WebhookStore, get_config, queue: Queue):
+        self.sender = WebhookSender(store, get_config)
         queue.event_sinks.append(outgoing_sink(get_config))
         queue.on_events.append(self.sender.kick)
-        self.incoming = IncomingHooks(get_config, db, queue.recorder, on_queued=self.sender.kick)
+        self.incoming = IncomingHooks(get_config, queue.store, queue.recorder, on_queued=self.sender.kick)
 
     def start(self) -> None:
         self.sender.start()

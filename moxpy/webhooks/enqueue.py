@@ -2,26 +2,26 @@
 that records what it is about.
 
 - outgoing_sink() is a queue event sink: for every outgoing event of an
-  account with an OutgoingWebhook that wants the event, it inserts a
-  webhook, and retires older undelivered webhooks about the same queue
-  message as superseded (only the newest state of a message matters).
-- insert_incoming_tx() queues the webhook for a message delivered into an
+  account with an OutgoingWebhook that wants the event, it queues a
+  webhook, superseding older undelivered webhooks about the same queue
+  message (only the newest state of a message matters).
+- queue_incoming() queues the webhook for a message delivered into an
   account with an IncomingWebhook; incoming_payload() builds its body from
   the stored message.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 
 import msgspec
 
 from ..message import view as msgview
-from ..queue.outcome import Event
+from ..queue.events import Event
+from ..queue.outcome import EventSink
+from ..store.queue import QueueTransaction
+from ..store.webhooks import Webhook, WebhookTransaction
 from . import types as t
 
 
@@ -37,47 +37,23 @@ def outgoing_payload(event: Event, queued: float) -> t.Outgoing:
         Error=event.error, Extra=dict(event.extra))
 
 
-def outgoing_sink(get_config) -> Callable[[sqlite3.Connection, Event], None]:
+def outgoing_sink(get_config) -> EventSink:
     """The event sink the queue calls inside its transactions."""
 
-    def sink(conn: sqlite3.Connection, event: Event) -> None:
+    def sink(tx: QueueTransaction, event: Event) -> None:
         account = get_config().Accounts.get(event.account)
         hook = account.OutgoingWebhook if account else None
         if hook is None or not hook.URL or (hook.Events and event.event not in hook.Events):
             return
         now = time.time()
         payload = msgspec.json.encode(outgoing_payload(event, now)).decode()
-        new_id = conn.execute(
-            """insert into webhooks (queue_msg_id, from_id, message_id, subject, extra, account, url, authorization,
-                   is_incoming, event, payload, submitted, next_attempt)
-               values (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)""",
-            (event.queue_msg_id, event.from_id, event.message_id, event.subject, json.dumps(event.extra),
-             event.account, hook.URL, hook.Authorization, event.event, payload, now, now)).lastrowid
-        supersede_tx(conn, event.queue_msg_id, new_id, account.KeepRetiredWebhookPeriod, now)
+        tx.webhooks.add(Webhook(
+            id=0, account=event.account, url=hook.URL, authorization=hook.Authorization, is_incoming=False,
+            event=event.event, payload=payload, submitted=now, next_attempt=now, queue_msg_id=event.queue_msg_id,
+            from_id=event.from_id, message_id=event.message_id, subject=event.subject, extra=dict(event.extra)),
+            supersede=True, keep=account.KeepRetiredWebhookPeriod)
 
     return sink
-
-
-def supersede_tx(conn: sqlite3.Connection, queue_msg_id: int, new_id: int, keep: float, now: float) -> None:
-    """Retire undelivered webhooks about queue_msg_id other than new_id."""
-    old = conn.execute("select * from webhooks where queue_msg_id = ? and id != ?", (queue_msg_id, new_id)).fetchall()
-    for row in old:
-        conn.execute("delete from webhooks where id = ?", (row["id"],))
-        if keep > 0:
-            retire_row_tx(conn, dict(row), success=False, now=now, keep=keep, superseded_by=new_id)
-
-
-def retire_row_tx(conn: sqlite3.Connection, row: dict, *, success: bool, now: float, keep: float,
-                  superseded_by: int = 0, results: list | None = None) -> None:
-    conn.execute(
-        """insert or replace into webhooks_retired (id, queue_msg_id, from_id, message_id, subject, extra, account,
-               url, is_incoming, event, payload, submitted, attempts, results, has_authorization, success,
-               superseded_by, last_activity, keep_until)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (row["id"], row["queue_msg_id"], row["from_id"], row["message_id"], row["subject"], row["extra"],
-         row["account"], row["url"], row["is_incoming"], row["event"], row["payload"], row["submitted"],
-         row["attempts"], json.dumps(results) if results is not None else row["results"],
-         int(bool(row["authorization"])), int(success), superseded_by, now, now + keep))
 
 
 # Incoming messages.
@@ -95,12 +71,8 @@ def incoming_payload(data: bytes, msg_id: int, mailbox: str, received: float, ma
     return payload
 
 
-def insert_incoming_tx(conn: sqlite3.Connection, account: str, url: str, authorization: str,
-                       payload: t.Incoming) -> int:
+def queue_incoming(tx: WebhookTransaction, account: str, url: str, authorization: str, payload: t.Incoming) -> int:
     now = time.time()
-    return conn.execute(
-        """insert into webhooks (queue_msg_id, message_id, subject, account, url, authorization, is_incoming,
-               payload, submitted, next_attempt)
-           values (0, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
-        (payload.MessageID, payload.Subject, account, url, authorization, msgspec.json.encode(payload).decode(),
-         now, now)).lastrowid
+    return tx.add(Webhook(id=0, account=account, url=url, authorization=authorization, is_incoming=True, event="",
+                          payload=msgspec.json.encode(payload).decode(), submitted=now, next_attempt=now,
+                          message_id=payload.MessageID, subject=payload.Subject))

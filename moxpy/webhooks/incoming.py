@@ -15,16 +15,16 @@ import logging
 from ..queue import fromid
 from ..queue.outcome import Recorder
 from ..store import DeliveryMeta, Message
-from ..store.db import Database
+from ..store.queue import QueueStore, QueueTransaction
 from . import enqueue
 
 log = logging.getLogger("moxpy.webhooks")
 
 
 class IncomingHooks:
-    def __init__(self, get_config, db: Database, recorder: Recorder, on_queued=lambda: None):
+    def __init__(self, get_config, store: QueueStore, recorder: Recorder, on_queued=lambda: None):
         self.get_config = get_config
-        self.db = db
+        self.store = store  # the queue's: a FromID match and a webhook commit in one of its transactions
         self.recorder = recorder  # the queue's, so DSN events reach the same sinks
         self.on_queued = on_queued
 
@@ -58,15 +58,15 @@ class IncomingHooks:
                 data, msg_id, mailbox, received, mail_from, rcpt_to, remote_ip, mail_from_validated,
                 msg_from_validated, dkim_domains))
 
-        def record(conn) -> str:
-            if fid and fromid.record_tx(conn, self.recorder, account, fid, classified) is not None:
+        def record(tx: QueueTransaction) -> str:
+            if fid and fromid.record(tx, self.recorder, account, fid, classified) is not None:
                 return "outgoing"
             if payload is not None:
-                enqueue.insert_incoming_tx(conn, account, hook.URL, hook.Authorization, payload)
+                enqueue.queue_incoming(tx.webhooks, account, hook.URL, hook.Authorization, payload)
                 return "incoming"
             return ""
 
-        kind = await self.db.write(record)
+        kind = await self.store.transaction(record)
         if kind:
             log.info("webhook queued kind=%s account=%s msgid=%d", kind, account, msg_id)
             self.on_queued()

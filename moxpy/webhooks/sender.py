@@ -11,28 +11,28 @@ failures, retire the rest.
   retried after 1m, 2m, 4m, 7.5m, 15m, 30m, 1h, 2h, 4h, 8h, 16h (scaled by
   Queue.WebhookRetryFirst), then given up.
 - Every attempt is recorded: start, duration, URL, status, error, and the
-  first 512 bytes of the response. Done webhooks move to webhooks_retired.
+  first 512 bytes of the response. Done webhooks are retired (kept for the
+  account's KeepRetiredWebhookPeriod).
 
-The queue lives in the database, so it survives restarts. A webhook whose
-POST was cut off by a crash is sent again after the restart, with the same
-X-Mox-Webhook-ID: receivers can recognize the repeat.
+The queue lives in the store (moxpy.store.webhooks), so it survives
+restarts. A webhook whose POST was cut off by a crash is sent again after
+the restart, with the same X-Mox-Webhook-ID: receivers can recognize the
+repeat.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-import sqlite3
 import time
+from dataclasses import replace
 
 import httpx
 
 from .. import __version__
-from ..store.db import Database
+from ..store.webhooks import Webhook, WebhookAttempt, WebhookStore, WebhookTransaction
 from ..worker import WorkerLoop
-from .enqueue import retire_row_tx
 
 log = logging.getLogger("moxpy.webhooks")
 
@@ -52,8 +52,8 @@ def retry_delay(attempts: int, first: float = 60.0) -> float | None:
 
 
 class WebhookSender:
-    def __init__(self, db: Database, get_config):
-        self.db = db
+    def __init__(self, store: WebhookStore, get_config):
+        self.store = store
         self.get_config = get_config
         self._loop = WorkerLoop("webhook worker", self._start_due, self._cleanup)
         self._runners: dict[str, asyncio.Task] = {}  # url -> its runner
@@ -91,44 +91,34 @@ class WebhookSender:
         return self.get_config().Queue.WebhookRetryFirst
 
     async def _cleanup(self) -> None:
-        now = time.time()
-        await self.db.write(lambda conn: conn.execute("delete from webhooks_retired where keep_until < ?", (now,)))
+        await self.store.cleanup(time.time())
 
     def _start_due(self) -> float:
         now = time.time()
         room = MAX_URLS - len(self._runners)
         if room > 0:
-            busy = list(self._runners)
-            rows = self.db.query(
-                f"""select url from webhooks where next_attempt <= ? and url not in ({','.join('?' * len(busy))})
-                    group by url order by min(next_attempt) limit ?""", [now] + busy + [room])
-            for row in rows:
-                url = row["url"]
+            for url in self.store.due_urls(now, list(self._runners), room):
                 self._runners[url] = asyncio.get_running_loop().create_task(self._run_url(url))
-        row = self.db.query_one("select min(next_attempt) as t from webhooks")
-        if row is None or row["t"] is None:
+        next_due = self.store.next_due()
+        if next_due is None:
             return 3600.0
-        return max(0.05, row["t"] - now)
+        return max(0.05, next_due - now)
 
     async def _run_url(self, url: str) -> None:
         """Deliver the due webhooks of one URL, one request at a time."""
         try:
             while not self._stopping:
-                recording = list(self._recording)
-                rows = self.db.query(
-                    f"""select * from webhooks where url = ? and next_attempt <= ?
-                        and id not in ({','.join('?' * len(recording))}) order by next_attempt, id limit 64""",
-                    [url, time.time()] + recording)
-                if not rows:
+                hooks = self.store.due(url, time.time(), list(self._recording), 64)
+                if not hooks:
                     return
-                for row in rows:
+                for hook in hooks:
                     if self._stopping:
                         return
-                    if self.db.query_one("select 1 from webhooks where id = ?", (row["id"],)) is None:
+                    if self.store.get(hook.id) is None:
                         continue  # superseded or dropped meanwhile
-                    result = await self._post(dict(row))
-                    self._recording.add(row["id"])
-                    task = asyncio.get_running_loop().create_task(self._record(dict(row), result))
+                    result = await self._post(hook)
+                    self._recording.add(hook.id)
+                    task = asyncio.get_running_loop().create_task(self._record(hook.id, result))
                     self._writes.add(task)
                     task.add_done_callback(self._writes.discard)
         except Exception:
@@ -137,16 +127,16 @@ class WebhookSender:
             self._runners.pop(url, None)
             self.kick()
 
-    async def _post(self, row: dict) -> dict:
-        attempt = row["attempts"] + 1
-        headers = {"Content-Type": "application/json; charset=utf-8", "X-Mox-Webhook-ID": str(row["id"]),
+    async def _post(self, hook: Webhook) -> WebhookAttempt:
+        attempt = hook.attempts + 1
+        headers = {"Content-Type": "application/json; charset=utf-8", "X-Mox-Webhook-ID": str(hook.id),
                    "X-Mox-Webhook-Attempt": str(attempt)}
-        if row["authorization"]:
-            headers["Authorization"] = row["authorization"]
+        if hook.authorization:
+            headers["Authorization"] = hook.authorization
         start = time.time()
         code, error, body = 0, "", b""
         try:
-            async with self._client.stream("POST", row["url"], content=row["payload"].encode(),
+            async with self._client.stream("POST", hook.url, content=hook.payload.encode(),
                                            headers=headers) as response:
                 code = response.status_code
                 async for chunk in response.aiter_bytes():
@@ -157,44 +147,37 @@ class WebhookSender:
                 error = f"http status {code}, expected 2xx"
         except httpx.HTTPError as e:
             error = f"http transaction: {type(e).__name__}: {e}" if str(e) else f"http transaction: {type(e).__name__}"
-        result = {"Start": start, "Duration": time.time() - start, "URL": row["url"], "Success": not error,
-                  "Code": code, "Error": error, "Response": body[:RESPONSE_KEEP].decode("utf-8", "replace")}
+        result = WebhookAttempt(start=start, duration=time.time() - start, url=hook.url, success=not error,
+                                code=code, error=error, response=body[:RESPONSE_KEEP].decode("utf-8", "replace"))
         log.log(logging.INFO if error else logging.DEBUG, "webhook attempt id=%d url=%s attempt=%d event=%s code=%d "
-                "error=%r", row["id"], row["url"], attempt, row["event"] or "incoming", code, error)
+                "error=%r", hook.id, hook.url, attempt, hook.event or "incoming", code, error)
         return result
 
-    async def _record(self, row: dict, result: dict) -> None:
+    async def _record(self, hook_id: int, result: WebhookAttempt) -> None:
         try:
-            await self.db.write(lambda conn: self._record_tx(conn, row, result))
+            await self.store.transaction(lambda tx: self._record_tx(tx, hook_id, result))
         except Exception:
-            log.exception("recording result of webhook %d", row["id"])
+            log.exception("recording result of webhook %d", hook_id)
         finally:
-            self._recording.discard(row["id"])
+            self._recording.discard(hook_id)
 
-    def _record_tx(self, conn: sqlite3.Connection, row: dict, result: dict) -> None:
+    def _record_tx(self, tx: WebhookTransaction, hook_id: int, result: WebhookAttempt) -> None:
         now = time.time()
-        current = conn.execute("select * from webhooks where id = ?", (row["id"],)).fetchone()
+        current = tx.get(hook_id)
         if current is None:
             # Superseded or dropped during the request: keep the result with the retired webhook.
-            retired = conn.execute("select results from webhooks_retired where id = ?", (row["id"],)).fetchone()
+            retired = tx.get_retired(hook_id)
             if retired is not None:
-                result = dict(result, Error=(result["Error"] + " (retired during the request)").strip())
-                conn.execute("update webhooks_retired set results = ?, attempts = attempts + 1 where id = ?",
-                             (json.dumps(json.loads(retired["results"]) + [result]), row["id"]))
+                result = replace(result, error=(result.error + " (retired during the request)").strip())
+                tx.save(replace(retired, attempts=retired.attempts + 1, results=retired.results + [result]))
             return
-        current = dict(current)
-        attempts = current["attempts"] + 1
-        results = json.loads(current["results"]) + [result]
-        delay = None if result["Success"] else retry_delay(attempts, self._first_interval())
+        hook = replace(current, attempts=current.attempts + 1, results=current.results + [result])
+        delay = None if result.success else retry_delay(hook.attempts, self._first_interval())
         if delay is None:
-            account = self.get_config().Accounts.get(current["account"])
+            account = self.get_config().Accounts.get(hook.account)
             keep = account.KeepRetiredWebhookPeriod if account else 0.0
-            conn.execute("delete from webhooks where id = ?", (row["id"],))
-            if keep > 0:
-                retire_row_tx(conn, dict(current, attempts=attempts), success=result["Success"], now=now, keep=keep,
-                              results=results)
-            if not result["Success"]:
-                log.info("webhook given up id=%d url=%s after %d attempts", row["id"], row["url"], attempts)
+            tx.retire(hook.id, hook.retired(success=result.success, now=now, keep=keep) if keep > 0 else None)
+            if not result.success:
+                log.info("webhook given up id=%d url=%s after %d attempts", hook.id, hook.url, hook.attempts)
         else:
-            conn.execute("update webhooks set attempts = ?, next_attempt = ?, results = ? where id = ?",
-                         (attempts, now + delay, json.dumps(results), row["id"]))
+            tx.save(replace(hook, next_attempt=now + delay))

@@ -12,6 +12,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta, field
 
+from ..queue.events import EVENTS
+
 
 # Go's zero time, for timestamps that are always present.
 ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
@@ -36,21 +38,9 @@ class Structure(msgspec.Struct):
     Parts: Annotated[list[Structure], doc("Subparts of a multipart part, possibly nested.")] = field(default_factory=list)
 
 
-OUTGOING_EVENTS = {
-    "delivered": "Message was accepted by a next-hop server; not necessarily in the recipient's mailbox yet.",
-    "suppressed": "Delivery was not attempted: the recipient (or its base address) is on the account's suppression list.",
-    "delayed": "A delivery attempt failed; it will be retried later.",
-    "failed": "Delivery failed and will not be retried. See Suppressing.",
-    "relayed": "Message was relayed into a system that does not send DSNs.",
-    "expanded": "Message was accepted for delivery to multiple recipients (an alias or list), which may send more DSNs.",
-    "canceled": "Message was removed from the queue, e.g. by an operator.",
-    "unrecognized": "A DSN with an unknown action, or a non-DSN message, arrived for the unique FromID address of an outgoing message.",
-}
-
-
 class Outgoing(msgspec.Struct):
     Version: Annotated[int, doc("Format of the webhook, currently 0.")] = 0
-    Event: Annotated[str, doc("Kind of event: " + ", ".join(OUTGOING_EVENTS) + ".")] = ""
+    Event: Annotated[str, doc("Kind of event: " + ", ".join(EVENTS) + ".")] = ""
     DSN: Annotated[bool, doc("Whether the event came from an incoming delivery status notification (DSN).")] = False
     Suppressing: Annotated[bool, doc("Whether this failure added the recipient to the suppression list.")] = False
     QueueMsgID: Annotated[int, doc("ID of the message in the queue, as returned by Send.")] = 0

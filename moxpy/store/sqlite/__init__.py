@@ -1,12 +1,17 @@
-"""The account store over SQLite: per account, an index database
-(index.db, WAL mode, one group-commit writer, see store.db) and one file
-per message holding its exact bytes (msg/, see store.files), under
-DATA/accounts/NAME/.
+"""The storage interfaces of moxpy.store implemented over SQLite.
 
-Modules, one per concern: schema (tables and their upgrades), rows (rows
-as records), mailboxes, messages, copymove (COPY and MOVE), flagchange,
-recent (\\Recent claims), search (criteria as SQL), check (index against
-files), and account, which ties them to the interface in store.accounts.
+The account store: per account, an index database (index.db, WAL mode, one
+group-commit writer, see store.db) and one file per message holding its
+exact bytes (msg/, see store.files), under DATA/accounts/NAME/. Its modules,
+one per concern: schema (tables and their upgrades), rows (rows as
+records), mailboxes, messages, copymove (COPY and MOVE), flagchange, recent
+(\\Recent claims), search (criteria as SQL), check (index against files),
+and account, which ties them to the interface in store.accounts.
+
+The server database (DATA/mox.db, see serverdb): queue (the delivery queue,
+retired entries, suppressions, send limits, the DSN outbox, and the queue's
+message files) and webhooks (the webhook queue), implementing
+store.queue.QueueStore and store.webhooks.WebhookStore.
 """
 
 from __future__ import annotations

@@ -1,0 +1,358 @@
+"""The delivery queue's storage in the server database (tables queue,
+retired, dsn_outbox, outgoing and suppressions, see serverdb.py), with each
+submission's message in a file under data/queue/.
+
+A message file is written and fsync'ed before its entries, and its bucket
+directory is fsync'ed by the commit that adds them (store.db group
+commit), so an entry never points to a file a crash could lose. A crash in
+between leaves a file no entry refers to; cleanup() sweeps those. A file is
+removed after the commit that retired the last entry using it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import fields
+from typing import TypeVar
+
+from ..db import Database
+from ..files import read_message_file, remove_message_file, write_message_file
+from ..queue import (SEND_LOG_KEEP, Attempt, Entry, EntryFilter, NewEntry, OutboxDSN, QueueTransaction, RetiredEntry,
+                     Suppression)
+from .webhooks import SqliteWebhookTransaction
+
+log = logging.getLogger("moxpy.store.queue")
+
+T = TypeVar("T")
+
+_ENTRY_COLUMNS = [f.name for f in fields(Entry)]
+_RETIRED_COLUMNS = [f.name for f in fields(RetiredEntry)]
+# What changes over an entry's life; the rest is fixed at submission.
+_MUTABLE = ("attempts", "hold", "next_attempt", "last_attempt", "last_code", "last_enhanced_code", "last_error",
+            "delivering", "results")
+_BOOLS = ("smtputf8", "hold", "delivering", "success")
+
+# Message files younger than this may belong to a submission still committing.
+ORPHAN_MIN_AGE = 60.0
+
+
+def _results_json(results: list[Attempt]) -> str:
+    # Stored with the field names of mox's MsgResult.
+    return json.dumps([{"Start": a.start, "Duration": a.duration, "Success": a.success, "Code": a.code,
+                        "Secode": a.enhanced_code, "Error": a.error} for a in results])
+
+
+def _results(text: str) -> list[Attempt]:
+    return [Attempt(start=r.get("Start", 0.0), duration=r.get("Duration", 0.0), success=bool(r.get("Success")),
+                    code=r.get("Code", 0), enhanced_code=r.get("Secode", ""), error=r.get("Error", ""))
+            for r in json.loads(text or "[]")]
+
+
+def _record(cls, columns: list[str], row: sqlite3.Row):
+    values = {c: row[c] for c in columns}
+    for c in _BOOLS:
+        if c in values:
+            values[c] = bool(values[c])
+    if values["require_tls"] is not None:
+        values["require_tls"] = bool(values["require_tls"])
+    values["extra"] = json.loads(values["extra"] or "{}")
+    values["results"] = _results(values["results"])
+    return cls(**values)
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    return _record(Entry, _ENTRY_COLUMNS, row)
+
+
+def _retired(row: sqlite3.Row) -> RetiredEntry:
+    return _record(RetiredEntry, _RETIRED_COLUMNS, row)
+
+
+def _value(column: str, value):
+    if column == "results":
+        return _results_json(value)
+    if column == "extra":
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _suppression(row: sqlite3.Row) -> Suppression:
+    return Suppression(id=row["id"], created=row["created"], account=row["account"], base_address=row["base_address"],
+                       original_address=row["original_address"], manual=bool(row["manual"]), reason=row["reason"])
+
+
+def _where(f: EntryFilter, retired: bool = False) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list = []
+    if f.ids:
+        clauses.append(f"id in ({','.join('?' * len(f.ids))})")
+        params += f.ids
+    if f.account:
+        clauses.append("account = ?")
+        params.append(f.account)
+    if f.domain:
+        clauses.append("rcpt_domain = ?")
+        params.append(f.domain.lower().lstrip("@"))
+    if f.to:
+        clauses.append("instr(lower(rcpt_to), ?) > 0")
+        params.append(f.to.lower())
+    if f.hold is not None and not retired:
+        clauses.append("hold = ?")
+        params.append(int(f.hold))
+    if f.success is not None and retired:
+        clauses.append("success = ?")
+        params.append(int(f.success))
+    return " and ".join(clauses) or "1", params
+
+
+def _id_list(ids: Sequence[int]) -> str:
+    # Integers only, so they can go in the SQL text (no limit on their number).
+    return ",".join(str(int(i)) for i in ids) or "0"
+
+
+class SqliteQueueTransaction:
+    """QueueTransaction over an open SQLite transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+        self.webhooks = SqliteWebhookTransaction(conn)
+        self.unused_paths: list[str] = []  # message files to remove after the commit
+
+    def entry(self, entry_id: int) -> Entry | None:
+        row = self._conn.execute("select * from queue where id = ?", (entry_id,)).fetchone()
+        return _entry(row) if row else None
+
+    def entries(self, ids: Sequence[int]) -> list[Entry]:
+        return [_entry(r) for r in self._conn.execute(f"select * from queue where id in ({_id_list(ids)}) order by id")]
+
+    def matching(self, f: EntryFilter) -> list[Entry]:
+        where, params = _where(f)
+        return [_entry(r) for r in self._conn.execute(f"select * from queue where {where}", params)]
+
+    def by_from_id(self, account: str, from_id: str) -> Entry | RetiredEntry | None:
+        row = self._conn.execute("select * from retired where from_id = ? and account = ?",
+                                 (from_id, account)).fetchone()
+        if row is not None:
+            return _retired(row)
+        row = self._conn.execute("select * from queue where from_id = ? and account = ?", (from_id, account)).fetchone()
+        return _entry(row) if row else None
+
+    def save(self, entry: Entry | RetiredEntry) -> None:
+        table = "retired" if isinstance(entry, RetiredEntry) else "queue"
+        self._conn.execute(f"update {table} set {', '.join(c + ' = ?' for c in _MUTABLE)} where id = ?",
+                           [_value(c, getattr(entry, c)) for c in _MUTABLE] + [entry.id])
+
+    def retire(self, entry: Entry, retired: RetiredEntry | None) -> None:
+        self._conn.execute("delete from queue where id = ?", (entry.id,))
+        if retired is not None:
+            self._conn.execute(
+                f"insert or replace into retired ({','.join(_RETIRED_COLUMNS)}) "
+                f"values ({','.join('?' * len(_RETIRED_COLUMNS))})",
+                [_value(c, getattr(retired, c)) for c in _RETIRED_COLUMNS])
+        if self._conn.execute("select 1 from queue where path = ? limit 1", (entry.path,)).fetchone() is None:
+            self.unused_paths.append(entry.path)
+
+    def recent_retired(self, account: str, rcpt_to: str, exclude_id: int, limit: int) -> list[RetiredEntry]:
+        rows = self._conn.execute(
+            "select * from retired where account = ? and rcpt_to = ? and id != ? order by retired desc limit ?",
+            (account, rcpt_to, exclude_id, limit)).fetchall()
+        return [_retired(r) for r in rows]
+
+    def suppression(self, account: str, base_address: str) -> Suppression | None:
+        row = self._conn.execute("select * from suppressions where account = ? and base_address = ?",
+                                 (account, base_address)).fetchone()
+        return _suppression(row) if row else None
+
+    def add_suppression(self, s: Suppression) -> bool:
+        cursor = self._conn.execute(
+            "insert or ignore into suppressions (created, account, base_address, original_address, manual, reason) "
+            "values (?, ?, ?, ?, ?, ?)",
+            (s.created, s.account, s.base_address, s.original_address, int(s.manual), s.reason))
+        return cursor.rowcount == 1
+
+    def remove_suppression(self, account: str, base_address: str) -> bool:
+        return self._conn.execute("delete from suppressions where account = ? and base_address = ?",
+                                  (account, base_address)).rowcount > 0
+
+    def add_dsn(self, account: str, rcpt_to: str, data: bytes) -> None:
+        self._conn.execute("insert into dsn_outbox (account, rcpt_to, data) values (?, ?, ?)", (account, rcpt_to, data))
+
+
+class SqliteQueueStore:
+    """QueueStore in the server database, messages in files under directory."""
+
+    def __init__(self, db: Database, directory: str):
+        self.db = db
+        self.directory = directory
+        os.makedirs(directory, exist_ok=True)
+
+    async def transaction(self, fn: Callable[[QueueTransaction], T]) -> T:
+        unused: list[str] = []
+
+        def run(conn: sqlite3.Connection) -> T:
+            tx = SqliteQueueTransaction(conn)
+            result = fn(tx)
+            unused.extend(tx.unused_paths)
+            return result
+
+        result = await self.db.write(run)
+        await self._remove_files(unused)
+        return result
+
+    async def _remove_files(self, paths: list[str]) -> None:
+        if paths:
+            await asyncio.get_running_loop().run_in_executor(None, self._remove_message_files, paths)
+
+    def _remove_message_files(self, paths: list[str]) -> None:
+        for path in paths:
+            remove_message_file(self.directory, path)
+
+    # Submitting and delivering.
+
+    async def submit(self, message: bytes, entries: list[NewEntry]) -> list[int]:
+        loop = asyncio.get_running_loop()
+        relpath, bucket = await loop.run_in_executor(None, write_message_file, self.directory, message)
+
+        def insert(conn: sqlite3.Connection) -> list[int]:
+            ids = []
+            for e in entries:
+                values = {f.name: _value(f.name, getattr(e, f.name)) for f in fields(NewEntry)}
+                values.update(path=relpath, size=len(message))
+                columns = list(values)
+                cursor = conn.execute(f"insert into queue ({','.join(columns)}) values ({','.join('?' * len(columns))})",
+                                      [values[c] for c in columns])
+                ids.append(cursor.lastrowid)
+                conn.execute("insert into outgoing (account, recipient, submitted) values (?, ?, ?)",
+                             (e.account, e.rcpt_to.lower(), e.created))
+            if entries:
+                conn.execute("delete from outgoing where submitted < ?", (entries[0].created - SEND_LOG_KEEP,))
+            return ids
+
+        try:
+            return await self.db.write(insert, sync_dirs=[bucket])
+        except BaseException:
+            remove_message_file(self.directory, relpath)
+            raise
+
+    def message(self, entry: Entry) -> bytes:
+        return read_message_file(self.directory, entry.path)
+
+    def due(self, now: float, exclude: Sequence[int], limit: int) -> list[Entry]:
+        rows = self.db.query(
+            f"""select * from queue where hold = 0 and next_attempt <= ? and id not in ({_id_list(exclude)})
+                order by next_attempt, id limit ?""", (now, limit))
+        return [_entry(r) for r in rows]
+
+    def next_due(self, exclude: Sequence[int]) -> float | None:
+        row = self.db.query_one(
+            f"select min(next_attempt) as t from queue where hold = 0 and id not in ({_id_list(exclude)})")
+        return None if row is None else row["t"]
+
+    # Crash recovery.
+
+    def in_doubt(self) -> list[Entry]:
+        return [_entry(r) for r in self.db.query("select * from queue where delivering = 1 order by id")]
+
+    def clear_attempt(self, entry_id: int, *, uncount: bool = False, next_attempt: float | None = None
+                      ) -> Awaitable[None]:
+        def update(conn: sqlite3.Connection) -> None:
+            if uncount:
+                conn.execute("update queue set delivering = 0, attempts = max(0, attempts - 1) where id = ?",
+                             (entry_id,))
+            else:
+                conn.execute("update queue set delivering = 0 where id = ?", (entry_id,))
+            if next_attempt is not None:
+                conn.execute("update queue set next_attempt = ? where id = ?", (next_attempt, entry_id))
+
+        return self.db.write(update)
+
+    # Operators.
+
+    def queued(self, f: EntryFilter) -> list[Entry]:
+        where, params = _where(f)
+        return [_entry(r) for r in self.db.query(f"select * from queue where {where} order by next_attempt, id", params)]
+
+    def retired(self, f: EntryFilter) -> list[RetiredEntry]:
+        where, params = _where(f, retired=True)
+        return [_retired(r) for r in self.db.query(
+            f"select * from retired where {where} order by retired desc, id desc", params)]
+
+    def set_hold(self, f: EntryFilter, hold: bool) -> Awaitable[int]:
+        where, params = _where(f)
+        return self.db.write(lambda conn: conn.execute(
+            f"update queue set hold = ? where ({where}) and hold != ?", [int(hold)] + params + [int(hold)]).rowcount)
+
+    def kick(self, f: EntryFilter, now: float) -> Awaitable[int]:
+        where, params = _where(f)
+        return self.db.write(lambda conn: conn.execute(
+            f"update queue set next_attempt = ? where ({where}) and hold = 0", [now] + params).rowcount)
+
+    # The suppression list.
+
+    def suppressions(self, account: str) -> list[Suppression]:
+        return [_suppression(r) for r in self.db.query("select * from suppressions where account = ? order by id",
+                                                       (account,))]
+
+    def suppression(self, account: str, base_address: str) -> Suppression | None:
+        row = self.db.query_one("select * from suppressions where account = ? and base_address = ?",
+                                (account, base_address))
+        return _suppression(row) if row else None
+
+    # The send log.
+
+    def sent_count(self, account: str, since: float) -> int:
+        return self.db.query_one("select count(*) as n from outgoing where account = ? and submitted > ?",
+                                 (account, since))["n"]
+
+    def recent_recipients(self, account: str, since: float) -> list[tuple[str, float]]:
+        rows = self.db.query("select recipient, min(submitted) as first from outgoing where account = ? and "
+                             "submitted > ? group by recipient", (account, since))
+        return [(row["recipient"], row["first"]) for row in rows]
+
+    def sent_before(self, account: str, recipient: str, before: float) -> bool:
+        return self.db.query_one("select 1 from outgoing where account = ? and recipient = ? and submitted < ? limit 1",
+                                 (account, recipient, before)) is not None
+
+    # The DSN outbox.
+
+    def pending_dsns(self) -> list[OutboxDSN]:
+        return [OutboxDSN(id=r["id"], account=r["account"], rcpt_to=r["rcpt_to"], data=bytes(r["data"]))
+                for r in self.db.query("select * from dsn_outbox order by id")]
+
+    async def remove_dsn(self, dsn_id: int) -> None:
+        await self.db.write(lambda conn: conn.execute("delete from dsn_outbox where id = ?", (dsn_id,)))
+
+    # Housekeeping.
+
+    async def cleanup(self, now: float) -> int:
+        await asyncio.get_running_loop().run_in_executor(None, self._remove_orphans)
+        return await self.db.write(lambda conn: conn.execute("delete from retired where keep_until < ?",
+                                                             (now,)).rowcount)
+
+    def _remove_orphans(self) -> None:
+        """Message files of submissions that never committed (a crash between the file and its entries)."""
+        used = {row["path"] for row in self.db.query("select distinct path from queue")}
+        for bucket in os.listdir(self.directory):
+            bucket_dir = os.path.join(self.directory, bucket)
+            if not os.path.isdir(bucket_dir):
+                continue
+            for name in os.listdir(bucket_dir):
+                relpath = os.path.join(bucket, name)
+                if relpath in used:
+                    continue
+                # Look again: a submission may have committed meanwhile.
+                if self.db.query_one("select 1 from queue where path = ? limit 1", (relpath,)) is not None:
+                    continue
+                try:
+                    if time.time() - os.stat(os.path.join(bucket_dir, name)).st_mtime > ORPHAN_MIN_AGE:
+                        remove_message_file(self.directory, relpath)
+                except FileNotFoundError:
+                    pass

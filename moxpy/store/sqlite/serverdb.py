@@ -1,0 +1,159 @@
+"""The server database (mox.db): its tables, and the stores over it.
+
+queue             one row per recipient of a submission still to be delivered
+retired           delivered, failed, suppressed and canceled entries
+dsn_outbox        DSNs about our own outgoing mail, until stored in the sender's Inbox
+outgoing          the send log behind the daily limits: one row per recipient submitted
+suppressions      per account, addresses not delivered to
+webhooks          webhooks still to be delivered, with their JSON payload
+webhooks_retired  delivered, given-up, superseded and canceled webhooks
+
+The columns mean what the fields of the records in store/queue.py and
+store/webhooks.py say. Missing queue columns are added to existing
+databases, so a data directory made by an older version keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import sqlite_utils
+
+from ..db import Database
+from .queue import SqliteQueueStore
+from .webhooks import SqliteWebhookStore
+
+# Columns of a queue entry (store.queue.Entry); retired entries have the
+# same plus RETIRED_COLUMNS. results and extra hold JSON.
+QUEUE_COLUMNS: dict[str, type] = {
+    "id": int, "account": str, "created": float, "sender": str, "mail_from": str, "rcpt_to": str,
+    "rcpt_domain": str, "from_id": str, "message_id": str, "subject": str, "path": str, "size": int,
+    "smtputf8": int, "require_tls": int, "extra": str, "next_attempt": float, "attempts": int, "hold": int,
+    "last_attempt": float, "last_code": int, "last_enhanced_code": str, "last_error": str, "delivering": int,
+    "results": str,
+}
+RETIRED_COLUMNS: dict[str, type] = {"retired": float, "event": str, "success": int, "keep_until": float}
+
+_SQL_TYPES = {int: "integer", float: "real", str: "text"}
+_DEFAULTS = {
+    "attempts": "0", "hold": "0", "last_code": "0", "last_enhanced_code": "''", "last_error": "''",
+    "extra": "'{}'", "from_id": "''", "smtputf8": "0", "delivering": "0", "results": "'[]'", "event": "''",
+    "success": "0", "subject": "''", "message_id": "''",
+}
+
+_WEBHOOK_COMMON = """
+    queue_msg_id integer not null default 0,
+    from_id text not null default '',
+    message_id text not null default '',
+    subject text not null default '',
+    extra text not null default '{}',
+    account text not null,
+    url text not null,
+    is_incoming integer not null default 0,
+    event text not null default '',
+    payload text not null,
+    submitted real not null,
+    attempts integer not null default 0,
+    results text not null default '[]'
+"""
+
+
+def _definition(column: str, typ: type) -> str:
+    default = _DEFAULTS.get(column)
+    return f"{column} {_SQL_TYPES[typ]}" + (f" not null default {default}" if default else "")
+
+
+def _ensure_table(conn: sqlite3.Connection, name: str, columns: dict[str, type], primary_key: str) -> None:
+    defs = [f"id {primary_key}"] + [_definition(c, t) for c, t in columns.items() if c != "id"]
+    conn.execute(f"create table if not exists {name} ({', '.join(defs)})")
+    present = {row[1] for row in conn.execute(f"pragma table_info({name})")}
+    for column, typ in columns.items():
+        if column not in present:
+            conn.execute(f"alter table {name} add column {_definition(column, typ)}")
+
+
+def _queue_schema(conn: sqlite3.Connection) -> None:
+    # AUTOINCREMENT: queue ids (QueueMsgID) are never reused, also after
+    # entries are retired, so webhooks and DSNs always point to one message.
+    _ensure_table(conn, "queue", QUEUE_COLUMNS, "integer primary key autoincrement")
+    # Retired entries keep the id they had in the queue.
+    _ensure_table(conn, "retired", {**QUEUE_COLUMNS, **RETIRED_COLUMNS}, "integer primary key")
+    conn.execute("""
+        create table if not exists dsn_outbox (
+            id integer primary key autoincrement,
+            account text not null,
+            rcpt_to text not null,
+            data blob not null
+        )""")
+    db = sqlite_utils.Database(conn)
+    db["queue"].create_index(["next_attempt"], if_not_exists=True)
+    db["queue"].create_index(["path"], if_not_exists=True)
+    db["queue"].create_index(["from_id"], if_not_exists=True)
+    db["retired"].create_index(["from_id"], if_not_exists=True)
+    db["retired"].create_index(["keep_until"], if_not_exists=True)
+    db["retired"].create_index(["account", "rcpt_to", "retired"], if_not_exists=True)
+    conn.execute("""
+        create table if not exists outgoing (
+            id integer primary key,
+            account text not null,
+            recipient text not null,
+            submitted real not null
+        )""")
+    conn.execute("create index if not exists outgoing_recipient on outgoing (account, recipient, submitted)")
+    conn.execute("create index if not exists outgoing_submitted on outgoing (account, submitted)")
+    conn.execute("""
+        create table if not exists suppressions (
+            id integer primary key autoincrement,
+            created real not null,
+            account text not null,
+            base_address text not null,
+            original_address text not null,
+            manual integer not null default 0,
+            reason text not null default '',
+            unique (account, base_address)
+        )""")
+
+
+def _webhooks_schema(conn: sqlite3.Connection) -> None:
+    # AUTOINCREMENT: the id is X-Mox-Webhook-ID, never reused.
+    conn.execute(f"""
+        create table if not exists webhooks (
+            id integer primary key autoincrement,
+            {_WEBHOOK_COMMON},
+            authorization text not null default '',
+            next_attempt real not null
+        )""")
+    conn.execute(f"""
+        create table if not exists webhooks_retired (
+            id integer primary key,
+            {_WEBHOOK_COMMON},
+            has_authorization integer not null default 0,
+            success integer not null default 0,
+            superseded_by integer not null default 0,
+            last_activity real not null,
+            keep_until real not null
+        )""")
+    conn.execute("create index if not exists webhooks_due on webhooks (next_attempt)")
+    conn.execute("create index if not exists webhooks_url on webhooks (url, next_attempt)")
+    conn.execute("create index if not exists webhooks_queue_msg on webhooks (queue_msg_id)")
+    conn.execute("create index if not exists webhooks_retired_keep on webhooks_retired (keep_until)")
+    conn.execute("create index if not exists webhooks_retired_activity on webhooks_retired (last_activity)")
+
+
+def schema(conn: sqlite3.Connection) -> None:
+    _queue_schema(conn)
+    _webhooks_schema(conn)
+
+
+class ServerDatabase:
+    """mox.db under a data directory, with the queue's message files in data/queue."""
+
+    def __init__(self, data_dir: str):
+        self.db = Database(os.path.join(data_dir, "mox.db"), schema)
+        self.queue = SqliteQueueStore(self.db, os.path.join(data_dir, "queue"))
+        self.webhooks = SqliteWebhookStore(self.db)
+
+    def close(self) -> None:
+        """Close once writes in flight are committed."""
+        self.db.close()

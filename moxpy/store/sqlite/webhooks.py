@@ -1,0 +1,178 @@
+"""The webhook queue's storage in the server database (tables webhooks and
+webhooks_retired, see serverdb.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from ..db import Database
+from ..webhooks import RetiredWebhook, Webhook, WebhookAttempt, WebhookFilter, WebhookTransaction
+
+T = TypeVar("T")
+
+_COMMON = ("id", "queue_msg_id", "from_id", "message_id", "subject", "extra", "account", "url", "is_incoming",
+           "event", "payload", "submitted", "attempts", "results")
+_QUEUED = _COMMON + ("authorization", "next_attempt")
+_RETIRED = _COMMON + ("has_authorization", "success", "superseded_by", "last_activity", "keep_until")
+
+
+def _results_json(results: list[WebhookAttempt]) -> str:
+    return json.dumps([{"Start": a.start, "Duration": a.duration, "URL": a.url, "Success": a.success,
+                        "Code": a.code, "Error": a.error, "Response": a.response} for a in results])
+
+
+def _results(text: str) -> list[WebhookAttempt]:
+    return [WebhookAttempt(start=r.get("Start", 0.0), duration=r.get("Duration", 0.0), url=r.get("URL", ""),
+                           success=bool(r.get("Success")), code=r.get("Code", 0), error=r.get("Error", ""),
+                           response=r.get("Response", "")) for r in json.loads(text or "[]")]
+
+
+def _common(row: sqlite3.Row) -> dict:
+    return dict(id=row["id"], queue_msg_id=row["queue_msg_id"], from_id=row["from_id"], message_id=row["message_id"],
+                subject=row["subject"], extra=json.loads(row["extra"] or "{}"), account=row["account"],
+                url=row["url"], is_incoming=bool(row["is_incoming"]), event=row["event"], payload=row["payload"],
+                submitted=row["submitted"], attempts=row["attempts"], results=_results(row["results"]))
+
+
+def _webhook(row: sqlite3.Row) -> Webhook:
+    return Webhook(**_common(row), authorization=row["authorization"], next_attempt=row["next_attempt"])
+
+
+def _retired(row: sqlite3.Row) -> RetiredWebhook:
+    return RetiredWebhook(**_common(row), has_authorization=bool(row["has_authorization"]),
+                          success=bool(row["success"]), superseded_by=row["superseded_by"],
+                          last_activity=row["last_activity"], keep_until=row["keep_until"])
+
+
+def _values(hook: Webhook | RetiredWebhook) -> dict:
+    values = {c: getattr(hook, c) for c in (_QUEUED if isinstance(hook, Webhook) else _RETIRED)}
+    values.update(extra=json.dumps(hook.extra), results=_results_json(hook.results))
+    for c in ("is_incoming", "has_authorization", "success"):
+        if c in values:
+            values[c] = int(values[c])
+    return values
+
+
+def _where(f: WebhookFilter) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list = []
+    if f.ids:
+        clauses.append(f"id in ({','.join('?' * len(f.ids))})")
+        params += f.ids
+    if f.account:
+        clauses.append("account = ?")
+        params.append(f.account)
+    if f.event == "incoming":
+        clauses.append("is_incoming = 1")
+    elif f.event:
+        clauses.append("event = ?")
+        params.append(f.event)
+    if f.queue_msg_id:
+        clauses.append("queue_msg_id = ?")
+        params.append(f.queue_msg_id)
+    return " and ".join(clauses) or "1", params
+
+
+class SqliteWebhookTransaction:
+    """WebhookTransaction over an open SQLite transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def add(self, hook: Webhook, *, supersede: bool = False, keep: float = 0.0) -> int:
+        values = _values(hook)
+        del values["id"]
+        columns = list(values)
+        new_id = self._conn.execute(
+            f"insert into webhooks ({','.join(columns)}) values ({','.join('?' * len(columns))})",
+            [values[c] for c in columns]).lastrowid
+        if supersede:
+            older = self._conn.execute("select * from webhooks where queue_msg_id = ? and id != ?",
+                                       (hook.queue_msg_id, new_id)).fetchall()
+            for row in older:
+                old = _webhook(row)
+                self.retire(old.id, old.retired(success=False, now=hook.submitted, keep=keep, superseded_by=new_id)
+                            if keep > 0 else None)
+        return new_id
+
+    def get(self, hook_id: int) -> Webhook | None:
+        row = self._conn.execute("select * from webhooks where id = ?", (hook_id,)).fetchone()
+        return _webhook(row) if row else None
+
+    def get_retired(self, hook_id: int) -> RetiredWebhook | None:
+        row = self._conn.execute("select * from webhooks_retired where id = ?", (hook_id,)).fetchone()
+        return _retired(row) if row else None
+
+    def matching(self, f: WebhookFilter) -> list[Webhook]:
+        where, params = _where(f)
+        return [_webhook(r) for r in self._conn.execute(f"select * from webhooks where {where}", params)]
+
+    def save(self, hook: Webhook | RetiredWebhook) -> None:
+        if isinstance(hook, Webhook):
+            self._conn.execute("update webhooks set attempts = ?, next_attempt = ?, results = ? where id = ?",
+                               (hook.attempts, hook.next_attempt, _results_json(hook.results), hook.id))
+        else:
+            self._conn.execute("update webhooks_retired set attempts = ?, results = ? where id = ?",
+                               (hook.attempts, _results_json(hook.results), hook.id))
+
+    def retire(self, hook_id: int, retired: RetiredWebhook | None) -> None:
+        self._conn.execute("delete from webhooks where id = ?", (hook_id,))
+        if retired is not None:
+            values = _values(retired)
+            columns = list(values)
+            self._conn.execute(
+                f"insert or replace into webhooks_retired ({','.join(columns)}) values ({','.join('?' * len(columns))})",
+                [values[c] for c in columns])
+
+
+class SqliteWebhookStore:
+    """WebhookStore in the server database."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def transaction(self, fn: Callable[[WebhookTransaction], T]) -> Awaitable[T]:
+        return self.db.write(lambda conn: fn(SqliteWebhookTransaction(conn)))
+
+    def due_urls(self, now: float, exclude: Sequence[str], limit: int) -> list[str]:
+        rows = self.db.query(
+            f"""select url from webhooks where next_attempt <= ? and url not in ({','.join('?' * len(exclude))})
+                group by url order by min(next_attempt) limit ?""", [now, *exclude, limit])
+        return [row["url"] for row in rows]
+
+    def due(self, url: str, now: float, exclude: Sequence[int], limit: int) -> list[Webhook]:
+        rows = self.db.query(
+            f"""select * from webhooks where url = ? and next_attempt <= ?
+                and id not in ({','.join('?' * len(exclude))}) order by next_attempt, id limit ?""",
+            [url, now, *exclude, limit])
+        return [_webhook(r) for r in rows]
+
+    def get(self, hook_id: int) -> Webhook | None:
+        row = self.db.query_one("select * from webhooks where id = ?", (hook_id,))
+        return _webhook(row) if row else None
+
+    def next_due(self) -> float | None:
+        row = self.db.query_one("select min(next_attempt) as t from webhooks")
+        return None if row is None else row["t"]
+
+    def queued(self, f: WebhookFilter) -> list[Webhook]:
+        where, params = _where(f)
+        return [_webhook(r) for r in self.db.query(f"select * from webhooks where {where} order by next_attempt, id",
+                                                   params)]
+
+    def retired(self, f: WebhookFilter) -> list[RetiredWebhook]:
+        where, params = _where(f)
+        return [_retired(r) for r in self.db.query(
+            f"select * from webhooks_retired where {where} order by last_activity desc, id desc", params)]
+
+    def kick(self, f: WebhookFilter, now: float) -> Awaitable[int]:
+        where, params = _where(f)
+        return self.db.write(lambda conn: conn.execute(f"update webhooks set next_attempt = ? where {where}",
+                                                       [now] + params).rowcount)
+
+    def cleanup(self, now: float) -> Awaitable[int]:
+        return self.db.write(lambda conn: conn.execute("delete from webhooks_retired where keep_until < ?",
+                                                       (now,)).rowcount)

@@ -1,0 +1,1 @@
+"""Plain unit tests of the queue's pure parts, mirroring moxpy/queue/."""
