@@ -16,7 +16,8 @@ One module per concern:
 submit.py       NewMessage and Recipient, and the entries they become
 fromid.py       FromID assignment at submission, incoming DSNs matched by it
 limits.py       daily send limits per account
-deliver.py      the Deliverer interface, localserve's deliverer, the factory
+deliver.py      the Deliverer interface and localserve's deliverer
+deliverers.py   the Deliverer the config asks for
 direct.py       direct SMTP delivery; destinations.py finds the MX hosts
 worker.py       Queue: the worker that picks, attempts and records entries
 outcome.py      recording outcomes and emitting their events
@@ -30,7 +31,7 @@ control.py      operator commands that are more than one store call (drop)
 
 from __future__ import annotations
 
-from .deliver import make_deliverer
+from .deliverers import make_deliverer
 from .events import EVENTS, Event
 from .fromid import recipients
 from .outcome import EventSink

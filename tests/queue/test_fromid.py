@@ -58,7 +58,7 @@ def dsn_bytes(action: str, status: str, diagnostic: str, recipients: int = 1) ->
     return dsnlib.compose(dsnlib.DSN(
         reporting_mta="mx.x.example", sender="postmaster@mx.x.example", to="app+abc@example.org",
         subject="failure", message_id="<d1@mx.x.example>", text="failed\n",
-        recipients=[dsnlib.Recipient(final_recipient=f"r{n}@x.example", action=action, status=status,
+        recipients=[dsnlib.RecipientStatus(final_recipient=f"r{n}@x.example", action=action, status=status,
                                      diagnostic_code=diagnostic) for n in range(recipients)]))
 
 

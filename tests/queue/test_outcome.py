@@ -23,7 +23,7 @@ def db(tmp_path):
 
 
 def queue_one(db, rcpt="bob@x.example", sender="app@example.org") -> int:
-    submission = submit.Submission(account="app", sender=sender, recipients=[submit.Recipient(rcpt)],
+    submission = submit.NewMessage(account="app", sender=sender, recipients=[submit.Recipient(rcpt)],
                                    data=b"Subject: hi\r\n\r\nhi\r\n", message_id="<m1@example.org>", subject="hi",
                                    extra={"k": "v"})
     [queue_id] = asyncio.run(db.queue.submit(submission.data, submit.entries(submission, 1000.0)))
