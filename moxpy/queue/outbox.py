@@ -41,7 +41,7 @@ class DSNOutbox:
                         log.exception("delivering dsn to account %s; will try again", dsn.account)
                         self.dirty = True
                         return
-                    log.info("dsn delivered account=%s msgid=%d", dsn.account, stored["id"])
+                    log.info("dsn delivered account=%s msgid=%d", dsn.account, stored.id)
                 else:
                     log.error("dropping dsn for account %s that no longer exists", dsn.account)
                 await self.store.remove_dsn(dsn.id)
