@@ -25,6 +25,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from moxpy import config as configlib
 from moxpy.config import Destination, OutgoingWebhook  # noqa: E402
 from moxpy.config import Account  # noqa: E402
 from moxpy.queue.outcome import Event  # noqa: E402
@@ -90,7 +91,7 @@ def main() -> int:
         server.start()
         server.stop()
         db = Database(os.path.join(server.config.data_dir(), "mox.db"), server_schema)
-        sink = outgoing_sink(lambda: server.config)
+        sink = outgoing_sink(configlib.Source(server.config, reload=False))
         accounts = list(server.config.Accounts)
 
         def fill(conn):

@@ -150,8 +150,8 @@ class Throttled(Exception):
 
 
 class Authenticator:
-    def __init__(self, get_config):
-        self._get_config = get_config  # callable: the config may be reloaded
+    def __init__(self, config: configlib.Source):
+        self.config = config
         self._failures: dict[str, deque[float]] = {}
         self._cache: dict[bytes, float] = {}
         self._pending: dict[bytes, asyncio.Future] = {}
@@ -168,7 +168,7 @@ class Authenticator:
 
     def scram_verifier(self, address: str) -> tuple[str, tuple[bytes, bytes, bytes, int]] | None:
         """(account, SCRAM-SHA-256 verifier) of a login address, None when there is none."""
-        config = self._get_config()
+        config = self.config.current()
         account_name = configlib.login_account(config, address)
         if account_name is None:
             return None
@@ -195,7 +195,7 @@ class Authenticator:
         """The account name for valid credentials, None for invalid; Throttled when refused unchecked."""
         if self.throttled(remote_ip):
             raise Throttled()
-        config = self._get_config()
+        config = self.config.current()
         account_name = configlib.login_account(config, address)
         password_hash = config.Accounts[account_name].PasswordHash if account_name else ""
         key = hmac.new(self._key, "\0".join((address.lower(), password_hash, password)).encode(), hashlib.sha256).digest()

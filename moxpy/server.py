@@ -75,8 +75,8 @@ class Server:
     def __init__(self, config: configlib.Config):
         self.config = config
         self.data_dir = config.data_dir()
-        st = os.stat(config.path) if config.path else None
-        self._config_stamp = (st.st_ino, st.st_mtime_ns, st.st_size) if st else None
+        # The config at start, for what is read only then; components ask the source for the current one.
+        self.source = configlib.Source(config)
         self._asyncio_servers: list[asyncio.AbstractServer] = []
         self._twisted_ports: list = []
         self.store: Store | None = None
@@ -86,27 +86,6 @@ class Server:
         self.suppressions: Suppressions | None = None
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
         self._smtp_handlers: list = []
-
-    def get_config(self) -> configlib.Config:
-        """The current config: reloaded when the file was replaced, so changes to
-        accounts, domains, Postmaster and the queue's retry settings apply at
-        once. What is read at start only (listeners, Hostname, DNS, ...) is
-        listed in configlib.HEADER, the comment atop every written config."""
-        try:
-            st = os.stat(self.config.path)
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except OSError:
-            return self.config
-        if stamp != self._config_stamp:
-            self._config_stamp = stamp
-            try:
-                config = configlib.load(self.config.path)
-            except configlib.ConfigError as e:
-                log.error("config changed but is invalid, keeping the previous one: %s", e)
-            else:
-                log.info("config reloaded path=%s", self.config.path)
-                self.config = config
-        return self.config
 
     def tls_context(self, listener: configlib.Listener) -> ssl.SSLContext | None:
         """The server TLS context of a listener's certificate, or None without one."""
@@ -153,14 +132,14 @@ class Server:
             self.store.account(name)  # open (and create) every account's index at start
 
         smtp_addresses = self.listen_addresses("SMTP")
-        deliverer = make_deliverer(config, self.get_config, self.store, smtp_addresses)
-        self.queue = Queue(self.serverdb.queue, self.get_config, deliverer, accounts=self.store)
-        self.webhooks = Webhooks(self.serverdb.webhooks, self.get_config, self.queue)
-        authenticator = authlib.Authenticator(self.get_config)
+        deliverer = make_deliverer(self.source, self.store, smtp_addresses)
+        self.queue = Queue(self.source, self.serverdb.queue, deliverer, accounts=self.store)
+        self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue)
+        authenticator = authlib.Authenticator(self.source)
 
         await self._start_smtp(authenticator)
 
-        api = API(self.get_config, self.store, self.queue, self.suppressions)
+        api = API(self.source, self.store, self.queue, self.suppressions)
         for listener in config.Listeners.values():
             for service_name, tls in (("WebAPIHTTP", False), ("WebAPIHTTPS", True)):
                 service = getattr(listener, service_name)
@@ -185,10 +164,10 @@ class Server:
         loop = asyncio.get_running_loop()
         config = self.config
         resolver = Resolver.from_config(config.DNS)
-        delivery = DeliveryHandler(self.get_config, self.store, config.Hostname, resolver)
+        delivery = DeliveryHandler(self.source, self.store, config.Hostname, resolver)
         if self.webhooks:
             delivery.hooks = self.webhooks.incoming
-        submission = SubmissionHandler(self.get_config, self.queue, authenticator, config.Hostname)
+        submission = SubmissionHandler(self.source, self.queue, authenticator, config.Hostname)
         self._smtp_handlers = [delivery, submission]
         for listener in config.Listeners.values():
             hostname = listener.Hostname or config.Hostname
@@ -244,7 +223,7 @@ class Server:
                 if implicit and options is None:
                     raise configlib.ConfigError(f"listener {name}: IMAPS needs a TLS certificate")
                 # localserve is for development on loopback: passwords may go without TLS there, as in mox.
-                factory = IMAPFactory(self.store, authenticator, self.get_config, tls_options=options,
+                factory = IMAPFactory(self.source, self.store, authenticator, tls_options=options,
                                       implicit_tls=implicit, plaintext_login=config.Localserve)
                 if implicit:
                     factory = TLSMemoryBIOFactory(options, False, factory)

@@ -65,18 +65,18 @@ class Queued:
 
 
 class Submitter:
-    def __init__(self, get_config, queue: queuelib.Queue):
-        self.get_config = get_config
+    def __init__(self, config: configlib.Source, queue: queuelib.Queue):
+        self.config = config
         self.queue = queue
 
     def check_sender(self, account: str, address: str) -> None:
         """SenderNotAllowed unless address delivers to the account."""
-        if not configlib.may_send_as(self.get_config(), account, address):
+        if not configlib.may_send_as(self.config.current(), account, address):
             raise SenderNotAllowed(address)
 
     def check_limits(self, account: str, recipients: list[str]) -> None:
         """LimitReached when queueing for these recipients would exceed a daily limit of the account."""
-        settings = self.get_config().Accounts[account]
+        settings = self.config.current().Accounts[account]
         reached = self.queue.limit_reached(account, recipients, settings.MaxOutgoingMessagesPerDay,
                                            settings.MaxFirstTimeRecipientsPerDay)
         if reached == "messages":
@@ -87,7 +87,7 @@ class Submitter:
     async def sign(self, data: bytes, from_domain: str) -> bytes:
         """The message with DKIM-Signature fields for from_domain in front; SigningFailed."""
         try:
-            return await dkimlib.sign(self.get_config(), data, from_domain)
+            return await dkimlib.sign(self.config.current(), data, from_domain)
         except dkimlib.DKIMError as e:
             raise SigningFailed(str(e)) from e
 
@@ -103,7 +103,7 @@ class Submitter:
         Errors of the queue's storage are passed on as they are.
         """
         try:
-            entries = queuelib.recipients(self.get_config(), account, login, mail_from, recipients,
+            entries = queuelib.recipients(self.config.current(), account, login, mail_from, recipients,
                                           own_id_allowed=own_from_id)
         except ValueError as e:
             raise FromIDNotAllowed(str(e)) from None

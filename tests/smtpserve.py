@@ -82,8 +82,8 @@ class InProcessSMTP:
         server.store = open_store(server.data_dir)
         for name in self.config.Accounts:
             server.store.account(name)
-        server.queue = Queue(server.serverdb.queue, server.get_config, deliverer=None)
-        await server._start_smtp(auth.Authenticator(server.get_config))
+        server.queue = Queue(server.source, server.serverdb.queue, deliverer=None)
+        await server._start_smtp(auth.Authenticator(server.source))
 
     def stop(self) -> None:
         async def stop():

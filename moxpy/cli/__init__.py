@@ -26,7 +26,6 @@ a fraction of a second. The commands hold no mail logic themselves.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 
 from .. import __version__
@@ -72,7 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         # the message says which, no traceback.
         print(f"mox: {e}", file=sys.stderr)
         return 1
-    except (OSError, sqlite3.Error) as e:
+    except OSError as e:
+        print(f"mox: {args.command}: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        from ..store import StorageError  # loaded only when a command failed
+
+        if not isinstance(e, StorageError):
+            raise
         print(f"mox: {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -41,7 +41,7 @@ class QueueDatabase:
             acc = config.Accounts.get(account)
             return acc.KeepRetiredMessagePeriod if acc else 0.0
 
-        self.recorder = Recorder(keep, [outgoing_sink(lambda: config)])
+        self.recorder = Recorder(keep, [outgoing_sink(configlib.Source(config, reload=False))])
 
     def close(self) -> None:
         self.serverdb.close()

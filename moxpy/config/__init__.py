@@ -20,6 +20,8 @@ import tempfile
 
 import msgspec
 
+_log = logging.getLogger("moxpy.config")
+
 CONFIG_FILE = "mox.toml"
 
 # mox's log level names (mlog.Levels), as Python logging levels. We write no
@@ -278,6 +280,46 @@ def save(config: Config, path: str | None = None) -> None:
         raise
     config.path = path
 
+
+
+class Source:
+    """The config a running server works from, handed to every long-lived
+    component as its first argument.
+
+    current() is the config as last loaded. When the file has been replaced
+    since, it is loaded again first, so the settings that apply at once (see
+    HEADER) do; a new file that does not load is logged and the previous
+    config kept. With reload=False (command-line tools, tests) the config
+    given is always the one returned.
+    """
+
+    def __init__(self, config: Config, *, reload: bool = True):
+        self._config = config
+        self._reload = reload and bool(config.path)
+        self._stamp = _file_stamp(config.path) if self._reload else None
+
+    def current(self) -> Config:
+        if not self._reload:
+            return self._config
+        stamp = _file_stamp(self._config.path)
+        if stamp is not None and stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                config = load(self._config.path)
+            except ConfigError as e:
+                _log.error("config changed but is invalid, keeping the previous one: %s", e)
+            else:
+                _log.info("config reloaded path=%s", self._config.path)
+                self._config = config
+        return self._config
+
+
+def _file_stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 HEADER = """\
 # moxpy configuration. Field names follow mox's config where they exist.

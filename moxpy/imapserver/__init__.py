@@ -10,24 +10,25 @@ from __future__ import annotations
 
 from twisted.internet import protocol
 
+from .. import config as configlib
 from ..store import Store
 
 
 class IMAPFactory(protocol.ServerFactory):
     """Makes one IMAPServer per connection; holds what sessions share."""
 
-    def __init__(self, store: Store, authenticator, get_config, *, tls_options=None, implicit_tls: bool = False,
+    def __init__(self, config: configlib.Source, store: Store, authenticator, *, tls_options=None, implicit_tls: bool = False,
                  plaintext_login: bool = False):
         self.store = store
         self.authenticator = authenticator
-        self.get_config = get_config
+        self.config = config
         self.tls_options = tls_options
         self.implicit_tls = implicit_tls
         # Whether LOGIN/AUTHENTICATE are allowed without TLS (localserve); else only after STARTTLS.
         self.plaintext_login = plaintext_login
 
     def max_message_size(self) -> int:
-        return self.get_config().MaxMessageSize
+        return self.config.current().MaxMessageSize
 
     def buildProtocol(self, addr):
         from .protocol import IMAPServer

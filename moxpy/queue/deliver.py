@@ -89,13 +89,13 @@ class LocalDeliverer:
     MAX_IDLE = 16
 
     def __init__(self, host: str, port: int, local_hostname: str = "localhost", timeout: float = 60,
-                 store: Store | None = None, get_config=None):
+                 store: Store | None = None, config: configlib.Source | None = None):
         self.host = host
         self.port = port
         self.local_hostname = local_hostname
         self.timeout = timeout
         self.store = store
-        self.get_config = get_config
+        self.config = config
         self._idle: list[aiosmtplib.SMTP] = []
 
     async def deliver(self, entries: list[Entry], data: bytes) -> list[DeliveryResult]:
@@ -157,9 +157,9 @@ class LocalDeliverer:
         message is in the store exactly when the attempt got that far. Without
         a Message-ID there is nothing to recognize it by.
         """
-        if self.store is None or self.get_config is None or not entry.message_id:
+        if self.store is None or self.config is None or not entry.message_id:
             return None
-        target = configlib.delivery_account(self.get_config(), entry.rcpt_to)
+        target = configlib.delivery_account(self.config.current(), entry.rcpt_to)
         if target is None:
             return False
         account = self.store.account(target[0])

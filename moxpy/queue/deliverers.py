@@ -10,15 +10,16 @@ from .destinations import MXResolver
 from .direct import DirectDeliverer
 
 
-def make_deliverer(config, get_config, store: Store, local_smtp: list[tuple[str, int]]) -> Deliverer:
+def make_deliverer(source: configlib.Source, store: Store, local_smtp: list[tuple[str, int]]) -> Deliverer:
     """The Deliverer the config asks for: Queue.Delivery "local" or "direct"
     (empty: local in localserve, direct otherwise)."""
+    config = source.current()
     mode = config.Queue.Delivery or ("local" if config.Localserve else "direct")
     if mode == "local":
         if not local_smtp:
             raise configlib.ConfigError("local delivery needs an SMTP listener to deliver the queue to")
         host, port = local_smtp[0]
-        return LocalDeliverer(host, port, local_hostname=config.Hostname, store=store, get_config=get_config)
+        return LocalDeliverer(host, port, local_hostname=config.Hostname, store=store, config=source)
     try:
         resolver = MXResolver(config.DNS.Nameservers, config.DNS.Timeout)
     except ValueError as e:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .. import config as configlib
 from ..store import DeliveryMeta, Store
 from ..store.queue import QueueStore
 
@@ -19,10 +20,10 @@ log = logging.getLogger("moxpy.queue")
 
 
 class DSNOutbox:
-    def __init__(self, store: QueueStore, accounts: Store | None, get_config):
+    def __init__(self, config: configlib.Source, store: QueueStore, accounts: Store | None):
         self.store = store
         self.accounts = accounts  # where DSNs to our own senders are delivered
-        self.get_config = get_config
+        self.config = config
         self._lock = asyncio.Lock()
         self.dirty = True  # set when a transaction adds a DSN; look at start too
 
@@ -33,7 +34,7 @@ class DSNOutbox:
         async with self._lock:
             self.dirty = False
             for dsn in self.store.pending_dsns():
-                if dsn.account in self.get_config().Accounts:
+                if dsn.account in self.config.current().Accounts:
                     meta = DeliveryMeta(mail_from="", rcpt_to=dsn.rcpt_to, dsn=True)
                     try:
                         stored = await self.accounts.account(dsn.account).deliver(dsn.data, "Inbox", meta=meta)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from .. import config as configlib
 from ..store import Store
 from ..store.queue import Entry, QueueStore, QueueTransaction
 from ..worker import WorkerLoop
@@ -35,14 +36,14 @@ PAUSE_AFTER_STORE_ERROR = 60.0  # seconds before entries whose result could not 
 
 
 class Queue:
-    def __init__(self, store: QueueStore, get_config, deliverer: Deliverer, accounts: Store | None = None):
+    def __init__(self, config: configlib.Source, store: QueueStore, deliverer: Deliverer, accounts: Store | None = None):
         self.store = store
-        self.get_config = get_config
+        self.config = config
         self.deliverer = deliverer
         self.recorder = Recorder(self._keep_period)
         # Called after a commit that emitted events (e.g. to wake the webhook worker).
         self.on_events: list[Callable[[], None]] = []
-        self.outbox = DSNOutbox(store, accounts, get_config)  # accounts: where DSNs to our senders go
+        self.outbox = DSNOutbox(config, store, accounts)  # accounts: where DSNs to our senders go
         self._loop = WorkerLoop("queue worker", self._start_due, self._cleanup, before=self._recover)
         self._inflight: dict[int, asyncio.Task] = {}  # entry id -> the delivery it is part of
         self._tasks: set[asyncio.Task] = set()
@@ -54,12 +55,12 @@ class Queue:
         return self.recorder.sinks
 
     def _keep_period(self, account: str) -> float:
-        acc = self.get_config().Accounts.get(account)
+        acc = self.config.current().Accounts.get(account)
         return acc.KeepRetiredMessagePeriod if acc else 0.0
 
     @property
     def settings(self):
-        return self.get_config().Queue
+        return self.config.current().Queue
 
     # Submitting.
 
@@ -180,7 +181,7 @@ class Queue:
         """
         entries = []
         retired_some = False
-        hostname = self.get_config().Hostname
+        hostname = self.config.current().Hostname
         for entry in tx.entries(ids):
             if entry.hold:
                 continue
@@ -199,7 +200,7 @@ class Queue:
     def _record(self, tx: QueueTransaction, entries: list[Entry], results: list[DeliveryResult], start: float,
                 end: float, data: bytes | None) -> None:
         """Record the results of one attempt."""
-        hostname = self.get_config().Hostname
+        hostname = self.config.current().Hostname
         for entry, result in zip(entries, results):
             if outcome.record_delivery(tx, self.recorder, entry.id, result, start, end, settings=self.settings,
                                        hostname=hostname, data=data):

@@ -24,6 +24,7 @@ import time
 
 from aiosmtpd.smtp import SMTP, Session
 
+from .. import config as configlib
 from ..message.status import from_reply
 from ..smtp.codes import Enhanced, Reply, reply
 from . import localserve, replies
@@ -173,7 +174,7 @@ class Handler:
     """What both roles share: the EHLO reply, errors that escape a handler,
     and localserve's simulated failures."""
 
-    get_config = None  # set by each role: returns the current config
+    config: configlib.Source  # set by each role
     _stopping: asyncio.Event | None = None
 
     def _stopping_event(self) -> asyncio.Event:
@@ -194,7 +195,7 @@ class Handler:
     async def simulated_failure(self, server: SMTPProtocol, command: str, address: str) -> str | None:
         """In localserve: the reply of the failure address asks for at MAIL or RCPT
         (localserve.error_at), after its stall; None when it asks for none."""
-        if not self.get_config().Localserve:
+        if not self.config.current().Localserve:
             return None
         failure = localserve.error_at(command, address)
         return await self.simulate(server, failure) if failure else None

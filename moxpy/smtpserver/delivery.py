@@ -94,8 +94,8 @@ class DeliveryHandler(Handler):
     # Called after each stored delivery, before 250: webhooks (FromID matches, incoming webhooks).
     hooks = None
 
-    def __init__(self, get_config, store: Store, hostname: str, resolver: Resolver):
-        self.get_config = get_config
+    def __init__(self, config: configlib.Source, store: Store, hostname: str, resolver: Resolver):
+        self.config = config
         self.store = store
         self.hostname = hostname
         self.resolver = resolver
@@ -126,7 +126,7 @@ class DeliveryHandler(Handler):
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
-        config = self.get_config()
+        config = self.config.current()
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return replies.too_many_recipients(MAX_RECIPIENTS)
         # Bounces go to one recipient; a null sender with many is not a bounce.
@@ -152,7 +152,7 @@ class DeliveryHandler(Handler):
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        config = self.get_config()
+        config = self.config.current()
         data = envelope.original_content or b""
         if bare_line_ending(data):
             return replies.BARE_LINE_ENDING

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import scramp
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
+from .. import config as configlib
 from .. import auth as authlib
 from .. import submit as submitlib
 from ..message import compose as composelib
@@ -83,9 +84,9 @@ def has_body(data: bytes) -> bool:
 
 class SubmissionHandler(Handler):
     role = "submission"  # named in session log lines
-    def __init__(self, get_config, queue: Queue, authenticator: authlib.Authenticator, hostname: str):
-        self.get_config = get_config
-        self.submitter = submitlib.Submitter(get_config, queue)
+    def __init__(self, config: configlib.Source, queue: Queue, authenticator: authlib.Authenticator, hostname: str):
+        self.config = config
+        self.submitter = submitlib.Submitter(config, queue)
         self.authenticator = authenticator
         self.hostname = hostname
 
@@ -234,7 +235,7 @@ class SubmissionHandler(Handler):
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         login: Login = session.auth_data
-        config = self.get_config()
+        config = self.config.current()
         data = envelope.original_content or b""
         if bare_line_ending(data):
             return replies.BARE_LINE_ENDING

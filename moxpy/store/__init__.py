@@ -14,11 +14,16 @@ The store knows nothing of SMTP, IMAP or HTTP: listeners call it.
 
 from __future__ import annotations
 
+import sqlite3
+
 from .accounts import (DEFAULT_MAILBOXES, Account, Change, Copied, DeliveryMeta, FlagError, Mailbox, MailboxError,
                        MailboxExists, MailboxNotFound, MailboxStatus, Message, MessageNotFound, Store)
 from .sqlite import SQLiteStore
 
-__all__ = ["open_store", "Store", "Account", "Message", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change",
+# What a storage backend raises when its database itself fails (not a missing message or mailbox).
+StorageError = sqlite3.Error
+
+__all__ = ["open_store", "StorageError", "Store", "Account", "Message", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change",
            "Copied", "MailboxNotFound", "MessageNotFound", "MailboxExists", "MailboxError", "FlagError",
            "DEFAULT_MAILBOXES"]
 

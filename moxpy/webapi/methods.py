@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 import msgspec
 
+from .. import config as configlib
 from .. import submit as submitlib
 from ..message import compose as composelib
 from ..message import parse as msgparse
@@ -55,17 +56,17 @@ class Raw:
 
 
 class API:
-    def __init__(self, get_config, store: Store, queue: Queue, suppressions: Suppressions):
-        self.get_config = get_config
+    def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions):
+        self.config = config
         self.store = store
         self.queue = queue
         self.suppressions = suppressions
-        self.submitter = submitlib.Submitter(get_config, queue)
+        self.submitter = submitlib.Submitter(config, queue)
 
     # Sending.
 
     async def Send(self, call: Call, req: t.SendRequest) -> t.SendResult:
-        config = self.get_config()
+        config = self.config.current()
         account = config.Accounts[call.account]
 
         # Checks in mox's order, so the same bad request gets the same error code.

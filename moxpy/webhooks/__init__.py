@@ -12,6 +12,7 @@ control.py   operator commands beyond one store call (drop); examples.py
 
 from __future__ import annotations
 
+from .. import config as configlib
 from ..queue import Queue
 from ..store.webhooks import WebhookStore
 from .enqueue import outgoing_sink
@@ -22,11 +23,11 @@ from .sender import WebhookSender
 class Webhooks:
     """The webhook queue, fed by the delivery queue's events and by incoming deliveries."""
 
-    def __init__(self, store: WebhookStore, get_config, queue: Queue):
-        self.sender = WebhookSender(store, get_config)
-        queue.event_sinks.append(outgoing_sink(get_config))
+    def __init__(self, config: configlib.Source, store: WebhookStore, queue: Queue):
+        self.sender = WebhookSender(config, store)
+        queue.event_sinks.append(outgoing_sink(config))
         queue.on_events.append(self.sender.kick)
-        self.incoming = IncomingHooks(get_config, queue.store, queue.recorder, on_queued=self.sender.kick)
+        self.incoming = IncomingHooks(config, queue.store, queue.recorder, on_queued=self.sender.kick)
 
     def start(self) -> None:
         self.sender.start()

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 import msgspec
 
+from .. import config as configlib
 from ..message import view as msgview
 from ..queue.events import Event
 from ..queue.outcome import EventSink
@@ -37,11 +38,11 @@ def outgoing_payload(event: Event, queued: float) -> t.Outgoing:
         Error=event.error, Extra=dict(event.extra))
 
 
-def outgoing_sink(get_config) -> EventSink:
+def outgoing_sink(config: configlib.Source) -> EventSink:
     """The event sink the queue calls inside its transactions."""
 
     def sink(tx: QueueTransaction, event: Event) -> None:
-        account = get_config().Accounts.get(event.account)
+        account = config.current().Accounts.get(event.account)
         hook = account.OutgoingWebhook if account else None
         if hook is None or not hook.URL or (hook.Events and event.event not in hook.Events):
             return

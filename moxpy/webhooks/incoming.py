@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .. import config as configlib
 from ..queue import fromid
 from ..queue.outcome import Recorder
 from ..store import DeliveryMeta, Message
@@ -22,8 +23,8 @@ log = logging.getLogger("moxpy.webhooks")
 
 
 class IncomingHooks:
-    def __init__(self, get_config, store: QueueStore, recorder: Recorder, on_queued=lambda: None):
-        self.get_config = get_config
+    def __init__(self, config: configlib.Source, store: QueueStore, recorder: Recorder, on_queued=lambda: None):
+        self.config = config
         self.store = store  # the queue's: a FromID match and a webhook commit in one of its transactions
         self.recorder = recorder  # the queue's, so DSN events reach the same sinks
         self.on_queued = on_queued
@@ -43,7 +44,7 @@ class IncomingHooks:
     async def delivered(self, account: str, mailbox: str, msg_id: int, received: float, data: bytes, *,
                         mail_from: str, rcpt_to: str, remote_ip: str, mail_from_validated: bool = False,
                         msg_from_validated: bool = False, dkim_domains: list[str] | None = None) -> None:
-        config = self.get_config()
+        config = self.config.current()
         acc = config.Accounts.get(account)
         fid = fromid.from_id(config, rcpt_to)
         hook = acc.IncomingWebhook if acc else None

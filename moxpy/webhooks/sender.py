@@ -30,6 +30,7 @@ from dataclasses import replace
 
 import httpx
 
+from .. import config as configlib
 from .. import __version__
 from ..store.webhooks import Webhook, WebhookAttempt, WebhookStore, WebhookTransaction
 from ..worker import WorkerLoop
@@ -52,9 +53,9 @@ def retry_delay(attempts: int, first: float = 60.0) -> float | None:
 
 
 class WebhookSender:
-    def __init__(self, store: WebhookStore, get_config):
+    def __init__(self, config: configlib.Source, store: WebhookStore):
         self.store = store
-        self.get_config = get_config
+        self.config = config
         self._loop = WorkerLoop("webhook worker", self._start_due, self._cleanup)
         self._runners: dict[str, asyncio.Task] = {}  # url -> its runner
         self._writes: set[asyncio.Task] = set()
@@ -88,7 +89,7 @@ class WebhookSender:
             await self._client.aclose()
 
     def _first_interval(self) -> float:
-        return self.get_config().Queue.WebhookRetryFirst
+        return self.config.current().Queue.WebhookRetryFirst
 
     async def _cleanup(self) -> None:
         await self.store.cleanup(time.time())
@@ -174,7 +175,7 @@ class WebhookSender:
         hook = replace(current, attempts=current.attempts + 1, results=current.results + [result])
         delay = None if result.success else retry_delay(hook.attempts, self._first_interval())
         if delay is None:
-            account = self.get_config().Accounts.get(hook.account)
+            account = self.config.current().Accounts.get(hook.account)
             keep = account.KeepRetiredWebhookPeriod if account else 0.0
             tx.retire(hook.id, hook.retired(success=result.success, now=now, keep=keep) if keep > 0 else None)
             if not result.success:
