@@ -313,8 +313,8 @@ class Session(imap4.IMAP4Server):
             self.transport.write(b"".join(line + b"\r\n" for line in lines))
 
     async def stream(self, batches: AsyncIterator[list[bytes]]) -> bool:
-        """Send many response lines (with their CRLF) as they are made, WRITE_BATCH octets at a time, waiting
-        while the client reads slower; False when the connection was lost meanwhile."""
+        """Send many response lines (with their CRLF) as they are made, in writes of at least WRITE_BATCH octets,
+        waiting while the client reads slower; False when the connection was lost meanwhile."""
         backpressure = _Backpressure()
         self.transport.registerProducer(backpressure, True)
         out: list[bytes] = []
@@ -324,16 +324,15 @@ class Session(imap4.IMAP4Server):
                 async for lines in batches:
                     if self._lost:
                         return False
-                    for line in lines:
-                        out.append(line)
-                        size += len(line)
-                        if size >= WRITE_BATCH:
-                            self.transport.write(b"".join(out))
-                            out, size = [], 0
-                            await asyncio.sleep(0)  # let other sessions run
-                            await backpressure.wait()
-                            if self._lost:
-                                return False
+                    out += lines
+                    size += sum(map(len, lines))
+                    if size >= WRITE_BATCH:
+                        self.transport.write(b"".join(out))
+                        out, size = [], 0
+                        await asyncio.sleep(0)  # let other sessions run
+                        await backpressure.wait()
+                        if self._lost:
+                            return False
             if self._lost:
                 return False
             if out:

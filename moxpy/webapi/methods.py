@@ -7,6 +7,7 @@ are raised as WebapiError with a code from SPEC.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -198,9 +199,10 @@ class API:
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
         account, message = self._message(call, req.MsgID)
-        data = account.message_bytes(message)
-        msg = msgparse.parse(data)
-        text, html = msgparse.readable_parts(msg)
+        # Reading and parsing take as long as the message is large: in worker threads, off the event loop.
+        data = await asyncio.to_thread(account.message_bytes, message)
+        msg = await asyncio.to_thread(msgparse.parse, data)
+        text, html = await asyncio.to_thread(msgparse.readable_parts, msg)
         mailbox = account.mailbox_by_id(message.mailbox_id)
         meta = message.meta
         return t.MessageGetResult(
@@ -217,7 +219,7 @@ class API:
                 Text=text,
                 HTML=html,
             ),
-            Structure=structure(data),
+            Structure=await asyncio.to_thread(structure, data),
             Meta=t.MessageMeta(
                 Size=message.size,
                 DSN=meta.dsn,
@@ -236,19 +238,19 @@ class API:
     async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw:
         account, message = self._message(call, req.MsgID)
         # mox labels raw messages text/plain so browsers show them.
-        return Raw(account.message_bytes(message), "text/plain; charset=utf-8")
+        return Raw(await asyncio.to_thread(account.message_bytes, message), "text/plain; charset=utf-8")
 
 
     async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:
         account, message = self._message(call, req.MsgID)
-        data = account.message_bytes(message)
-        part = partlib.parse(data)
+        data = await asyncio.to_thread(account.message_bytes, message)
+        part = await asyncio.to_thread(partlib.parse, data)
         # As mox, a path goes into multipart parts only: a message/rfc822 part is a leaf.
         for depth, index in enumerate(req.PartPath):
             if not 0 <= index < len(part.parts):
                 raise WebapiError("partNotFound", f"part {index} at index {depth} not found")
             part = part.parts[index]
-        return Raw(msgparse.part_body(data, part), msgparse.part_content_type(part))
+        return Raw(await asyncio.to_thread(msgparse.part_body, data, part), msgparse.part_content_type(part))
 
     # Changing messages.
 
