@@ -41,7 +41,7 @@ async def _select(session: Session, raw: bytes, readonly: bool, command: bytes) 
     box = account.mailbox(mailbox_argument(raw))
     if box is None:
         raise No(b"[NONEXISTENT] no such mailbox")
-    view = MailboxView(account, box.id, box.name, readonly, session)
+    view = MailboxView(account, box.id, readonly, session)
     status = account.mailbox_status(box.id)
     flags = fetchlib.flag_list(view.keywords)
     # RFC 3501 6.3.2: EXAMINE allows no flag changes, so no flag is permanent.

@@ -107,6 +107,8 @@ class _Backpressure:
 
 
 class Session(imap4.IMAP4Server):
+    """One client connection, from the greeting to LOGOUT or disconnect."""
+
     IDENT = b"moxpy IMAP4rev1 ready"
     MAX_LENGTH = 1024 * 1024  # longest command line; UID sets of large mailboxes get long
 
@@ -140,11 +142,6 @@ class Session(imap4.IMAP4Server):
             self._unsubscribe()
             self._unsubscribe = None
         super().connectionLost(reason)
-
-    @property
-    def lost(self) -> bool:
-        """Whether the connection is gone; a long command stops early then."""
-        return self._lost
 
     def lineReceived(self, line):
         # As Twisted's, except that an unexpected error ends the command with a tagged BAD

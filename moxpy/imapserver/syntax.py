@@ -84,7 +84,7 @@ def read_quoted(line: bytes) -> tuple[bytes, bytes]:
 LITERAL_AT_END = re.compile(rb"~?\{(\d{1,10})(\+?)\}$")
 
 
-def tokenize(line: bytes, into: list | None = None, stack: list | None = None):
+def tokenize(line: bytes, stack: list | None = None):
     """Split arguments into atoms (bytes), strings (String) and lists (list).
 
     Returns (tokens, None) when the line is complete, or (tokens, (size,
@@ -93,7 +93,7 @@ def tokenize(line: bytes, into: list | None = None, stack: list | None = None):
     literal as String appended to the innermost open list, and the stack.
     """
     if stack is None:
-        stack = [into if into is not None else []]
+        stack = [[]]
     i = 0
     n = len(line)
     while i < n:

@@ -38,10 +38,9 @@ class MailboxView:
     """The selected mailbox as one session knows it: its UIDs in sequence order, its \\Recent messages,
     and what changed since the client was last told."""
 
-    def __init__(self, account: Account, mailbox_id: int, name: str, readonly: bool, session: object):
+    def __init__(self, account: Account, mailbox_id: int, readonly: bool, session: object):
         self.account = account
         self.mailbox_id = mailbox_id
-        self.name = name
         self.readonly = readonly
         self.session = session
         self.uids: list[int] = account.uids(mailbox_id)

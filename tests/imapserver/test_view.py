@@ -25,7 +25,7 @@ def view(tmp_path_factory):
         loop.run_until_complete(account.deliver(b"Subject: %d\r\n\r\nbody\r\n" % n, flags=flags))
     inbox = account.mailbox("Inbox")
     loop.run_until_complete(account.expunge(inbox.id))
-    yield MailboxView(account, inbox.id, inbox.name, True, None)
+    yield MailboxView(account, inbox.id, True, None)
     store.close()
     loop.close()
 
