@@ -4,6 +4,8 @@ so tests do not depend on how the store keeps them."""
 
 from __future__ import annotations
 
+import os
+
 from moxpy.store import open_store
 
 
@@ -54,5 +56,17 @@ def problems(data_dir: str, account: str) -> list[str]:
     store = open_store(data_dir, readonly=True)
     try:
         return store.account(account).check()
+    finally:
+        store.close()
+
+
+def message_path(data_dir: str, account: str, row: dict) -> str:
+    """The file holding a message's bytes in the SQLite store, for tests that make reading it slow."""
+    store = open_store(data_dir, readonly=True)
+    try:
+        acc = store.account(account)
+        message = acc.message(row["id"])
+        assert message is not None, f"message {row['id']} is gone"
+        return os.path.join(acc.msg_dir, message.ref)
     finally:
         store.close()

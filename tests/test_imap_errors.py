@@ -93,3 +93,16 @@ def test_errors_in_plain_words(raw, command):
     assert_plain(tagged)
     _, tagged = raw.command(b"NOOP")
     assert b" OK " in tagged
+
+
+@pytest.mark.parametrize("command", [
+    b"SELECT", b"LIST", b"STATUS", b"SEARCH", b"UID SEARCH", b"FETCH", b"UID FETCH", b"STORE", b"STORE 1 +FLAGS",
+    b"MOVE", b"COPY",
+])
+def test_missing_arguments_named(raw, command):
+    _, tagged = raw.command(b"SELECT INBOX")
+    assert b" OK " in tagged
+    _, tagged = raw.command(command)
+    assert tagged.split()[1] == b"BAD", (command, tagged)
+    assert b"internal error" not in tagged and re.search(rb"missing|empty", tagged, re.I), (command, tagged)
+    assert_plain(tagged)

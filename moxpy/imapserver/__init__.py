@@ -1,9 +1,18 @@
-"""The IMAP server: an account's mailboxes and messages for IMAP clients,
-on twisted.mail.imap4 (protocol.py), live with changes made elsewhere.
+"""The IMAP server: an account's mailboxes and messages for IMAP clients
+(IMAP4rev1, RFC 3501, with the extensions listed in docs/imap.md), live
+with changes made elsewhere.
 
 IMAP listens plain with STARTTLS (143, 1143 in localserve) and with
 implicit TLS (993, 1993). It reads and changes the store only through
-store.Account; it never touches SQL or message files directly.
+store.Account; it never touches SQL or message files directly, and the
+store knows nothing of IMAP.
+
+session.py is a connection (on twisted.mail.imap4's line and literal
+handling); commands.py lists the commands, implemented in auth.py,
+mailboxes.py and selected.py by RFC 3501 section. Pure protocol code:
+syntax.py (wire grammar), arguments.py (command arguments), names.py
+(mailbox names), fetch.py (FETCH responses), search.py (SEARCH keys),
+view.py (the selected mailbox as a session sees it).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ class IMAPFactory(protocol.ServerFactory):
         return self.config.current().MaxMessageSize
 
     def buildProtocol(self, addr):
-        from .protocol import IMAPServer
+        from .commands import COMMANDS
+        from .session import Session
 
-        return IMAPServer(self)
+        return Session(self, COMMANDS)

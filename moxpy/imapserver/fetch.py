@@ -1,11 +1,12 @@
 """FETCH: the requested items (RFC 3501 6.4.5) and their responses (7.4.2).
 
 Items come from Twisted's FETCH attribute parser and are turned into
-small tuples here; responses are rendered from a stored message's record
-(store.Message), its MIME tree (message.part) and, only for body
+names and Section records here; a message's response is rendered from its
+record (store.Message), its MIME tree (message.part) and, only for body
 sections, its bytes. BODY[] is the stored message byte for byte.
 
-Pure rendering: no sockets, no store writes.
+Pure rendering: no sockets, no store. The FETCH command (selected.py)
+reads what a message's response needs and hands it to response().
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from twisted.mail import imap4
 
 from ..message import part as partlib
+from ..store import Message
 from ..store import flags as flaglib
 from . import syntax
 
@@ -102,6 +104,17 @@ def _section(body) -> Section | str:
     if body.partialBegin is not None:
         section.partial = (body.partialBegin, body.partialLength)
     return section
+
+
+def needs_parts(items: list) -> bool:
+    """Whether rendering items needs messages' MIME trees."""
+    return any(i in ("ENVELOPE", "BODYSTRUCTURE", "BODY") for i in items) or any(
+        i.path or i.spec for i in items if isinstance(i, Section))
+
+
+def needs_bytes(items: list) -> bool:
+    """Whether rendering items needs messages' bytes (for body sections)."""
+    return any(isinstance(i, Section) for i in items)
 
 
 def parse_items(line: bytes) -> list:
@@ -237,3 +250,33 @@ def section_response(data: bytes, root: partlib.Part, section: Section) -> bytes
         origin, length = section.partial
         value = value[origin:origin + length]
     return section.label(origin) + b" " + syntax.literal(value)
+
+
+def response(seq: int, message: Message, items: list, flags_item: bytes, *, data: bytes | None,
+             root: partlib.Part | None, with_flags: bool = False) -> bytes:
+    """The FETCH response of a message, with its CRLF (RFC 3501 7.4.2).
+
+    flags_item: its FLAGS item (flags()); data: its bytes, when needs_bytes(items); root: its MIME tree, when
+    needs_parts(items); with_flags: add FLAGS after the items asked for (RFC 3501 6.4.5: \\Seen was set).
+    """
+    fields = []
+    for item in items:
+        if item == "UID":
+            fields.append(b"UID %d" % message.uid)
+        elif item == "FLAGS":
+            fields.append(flags_item)
+        elif item == "RFC822.SIZE":
+            fields.append(b"RFC822.SIZE %d" % message.size)
+        elif item == "INTERNALDATE":
+            fields.append(b"INTERNALDATE " + syntax.format_date_time(message.received))
+        elif item == "ENVELOPE":
+            fields.append(b"ENVELOPE " + envelope(root.envelope))
+        elif item == "BODYSTRUCTURE":
+            fields.append(b"BODYSTRUCTURE " + bodystructure(root, True))
+        elif item == "BODY":
+            fields.append(b"BODY " + bodystructure(root, False))
+        else:
+            fields.append(section_response(data, root, item))
+    if with_flags:
+        fields.append(flags_item)
+    return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(fields))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..store import search as criteria
 from . import syntax
-from .selected import Selected
+from .view import MailboxView
 
 CHARSETS = (b"US-ASCII", b"UTF-8")
 
@@ -23,7 +23,7 @@ def _text(token) -> str:
 
 
 class _Reader:
-    def __init__(self, tokens: list, selected: Selected):
+    def __init__(self, tokens: list, selected: MailboxView):
         self.tokens = tokens
         self.i = 0
         self.selected = selected
@@ -119,7 +119,7 @@ _SIMPLE = {
 }
 
 
-def parse(tokens: list, selected: Selected) -> criteria.And:
+def parse(tokens: list, selected: MailboxView) -> criteria.And:
     """Search criteria of a SEARCH command's arguments; BadCharset for a charset we cannot search in."""
     if tokens and not isinstance(tokens[0], list) and bytes(tokens[0]).upper() == b"CHARSET":
         if len(tokens) < 2 or isinstance(tokens[1], list):

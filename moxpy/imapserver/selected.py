@@ -1,197 +1,310 @@
-"""A session's view of its selected mailbox: the UIDs it has told the
-client about (message sequence numbers are positions in that list) and
-the changes made by others that it has yet to report.
+"""Commands of the selected state (RFC 3501 6.4): CHECK, CLOSE, EXPUNGE,
+SEARCH, FETCH, STORE, COPY and UID, with MOVE (RFC 6851), UNSELECT
+(RFC 3691), UID EXPUNGE (RFC 4315) and IDLE (RFC 2177, also allowed
+when authenticated).
 
-RFC 3501 7.4.1 and 5.5: sequence numbers change only when the client is
-told (EXISTS, EXPUNGE), so the view lags the store until the session
-reports. EXPUNGE may not be sent during FETCH, STORE or SEARCH with
-sequence numbers, so removals wait for a command that allows them.
-
-RFC 3501 2.3.2: a message is \\Recent in the first session told about it,
-and in no other. A read-write session claims the messages it reports
-(at SELECT, and with each EXISTS) from the account, which hands each UID
-to one session only; a read-only one (EXAMINE) shows the unclaimed ones
-as recent without claiming them (RFC 3501 6.3.2).
+Messages are named by sequence number or UID in the session's view of
+the mailbox (view.MailboxView). Message files are read, and messages
+parsed, in a worker thread: a large message or a large FETCH does not
+hold up other sessions.
 """
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import dataclass, field
+import asyncio
 
-from ..store import Account, Change
+from ..store import MailboxError, MailboxNotFound, Message, MessageNotFound
+from ..store import flags as flaglib
+from . import arguments, syntax
+from . import fetch as fetchlib
+from . import search as searchlib
+from .mailboxes import mailbox_argument
+from .session import AUTHENTICATED, SELECTED, Bad, Command, No, Session
+from .view import MailboxView
+
+# FETCH reads message files in a worker thread, this many at a time (or fewer, when they add up to
+# READ_BATCH_OCTETS): one hand-off per batch rather than per (typically small) message measured several times
+# faster. The responses are rendered on the event loop, while the next batch is read.
+READ_BATCH_MESSAGES = 256
+READ_BATCH_OCTETS = 1024 * 1024
 
 
-@dataclass
-class Updates:
-    """Untagged responses due: expunged sequence numbers (in sending order), the mailbox's new keywords,
-    EXISTS with RECENT, and UIDs with new flags."""
+def _batches(targets: list, by_octets: bool) -> list[list]:
+    """FETCH's messages in batches for the worker thread: READ_BATCH_MESSAGES, or fewer adding up to
+    READ_BATCH_OCTETS when their files are read."""
+    batches = []
+    batch: list = []
+    octets = 0
+    for target in targets:
+        batch.append(target)
+        octets += target[1].size
+        if len(batch) >= READ_BATCH_MESSAGES or (by_octets and octets >= READ_BATCH_OCTETS):
+            batches.append(batch)
+            batch, octets = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
 
-    expunged: list[int] = field(default_factory=list)
-    keywords: list[str] | None = None
-    exists: int | None = None
-    recent: int = 0
-    flags: list[int] = field(default_factory=list)
+
+def _resolve(view: MailboxView, ranges, by_uid: bool) -> list[int]:
+    try:
+        return view.resolve(ranges, by_uid)
+    except IndexError:
+        raise Bad(b"message sequence number beyond the last message") from None
 
 
-class Selected:
-    def __init__(self, account: Account, mailbox_id: int, name: str, readonly: bool, session: object):
-        self.account = account
-        self.mailbox_id = mailbox_id
-        self.name = name
-        self.readonly = readonly
-        self.session = session
-        self.uids: list[int] = account.uids(mailbox_id)
-        self.keywords: list[str] = self._mailbox_keywords()
-        self.recent: list[tuple[int, int]] = []  # UID ranges, inclusive, of the messages recent in this session
-        self._noted = 0  # highest UID considered for recent so far
-        self._added: set[int] = set()
-        self._removed: set[int] = set()
-        self._flags: set[int] = set()
-        self._keywords_changed = False
-        if self.uids:
-            self._note_recent(self.uids[-1])
+def check(session: Session, tag: bytes) -> None:
+    # RFC 3501 6.4.1: every change is on disk when it is answered, so there is nothing to do but report.
+    session.report(True)
+    session.sendPositiveResponse(tag, b"CHECK completed")
 
-    def _mailbox_keywords(self) -> list[str]:
-        box = self.account.mailbox_by_id(self.mailbox_id)
-        return box.keywords if box else []
 
-    # \Recent.
+async def close(session: Session) -> bytes:
+    # RFC 3501 6.4.2: CLOSE removes \Deleted messages, without EXPUNGE responses.
+    view = session.selected
+    session.deselect()
+    if not view.readonly:
+        await session.account.expunge(view.mailbox_id)
+    return b"CLOSE completed"
 
-    def _note_recent(self, upto: int) -> None:
-        """The messages up to UID upto are now known to the client; take those nobody had."""
-        if self.readonly:
-            before = self.account.recent_claimed(self.mailbox_id)
+
+async def unselect(session: Session) -> bytes:
+    # RFC 3691: as CLOSE, without removing messages.
+    session.deselect()
+    return b"UNSELECT completed"
+
+
+async def expunge(session: Session) -> bytes:
+    # RFC 3501 6.4.3
+    return await _expunge(session, None)
+
+
+async def uid_expunge(session: Session, ranges) -> bytes:
+    # RFC 4315 2.1: only those of the messages flagged \Deleted that are named.
+    return await _expunge(session, ranges)
+
+
+async def _expunge(session: Session, ranges) -> bytes:
+    view = session.selected
+    if view.readonly:
+        raise No(b"[READ-ONLY] mailbox is read-only")
+    uids = None if ranges is None else view.resolve(ranges, True)
+    if uids is None or uids:
+        await session.account.expunge(view.mailbox_id, uids)
+    return b"EXPUNGE completed"
+
+
+async def search(session: Session, tokens: list, *, by_uid: bool) -> bytes:
+    # RFC 3501 6.4.4
+    view = session.selected
+    try:
+        criteria = searchlib.parse(tokens, view)
+    except searchlib.BadCharset:
+        raise No(b"[BADCHARSET (US-ASCII UTF-8)] unsupported charset") from None
+    # Text keys read and parse message files: in a worker thread (the store allows it).
+    uids = await asyncio.to_thread(session.account.search, view.mailbox_id, criteria)
+    if by_uid:
+        found = [b"%d" % u for u in uids if view.seq(u)]
+    else:
+        found = [b"%d" % s for s in map(view.seq, uids) if s]
+    session.write([b" ".join([b"* SEARCH"] + found)])
+    return b"SEARCH completed"
+
+
+async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes:
+    # RFC 3501 6.4.5
+    view = session.selected
+    account = session.account
+    uids = _resolve(view, ranges, by_uid)
+    if by_uid and "UID" not in items:
+        items = ["UID"] + items  # RFC 3501 6.4.8: UID FETCH always returns the UID
+    sections = [i for i in items if isinstance(i, fetchlib.Section)]
+    need_parts, need_bytes = fetchlib.needs_parts(items), fetchlib.needs_bytes(items)
+    messages = account.messages(view.mailbox_id, uids, parts=need_parts)
+    # RFC 3501 6.4.5: fetching a body section without PEEK sets \Seen, and the new flags are reported.
+    seen_now: dict[int, list[str]] = {}
+    if not view.readonly and any(s.sets_seen for s in sections):
+        unseen = [m.id for m in messages if "\\Seen" not in m.flags]
+        if unseen:
+            changed = await _change_flags(session, unseen, "add", ["\\Seen"])
+            seen_now = {m.uid: m.flags for m in changed}
+    add_flags = bool(seen_now) and "FLAGS" not in items
+
+    targets = []  # (seq, message, FLAGS item, whether to add FLAGS)
+    for message in messages:
+        seq = view.seq(message.uid)
+        if seq:
+            flags = seen_now.get(message.uid) or message.flags
+            targets.append((seq, message, fetchlib.flags(flags, view.is_recent(message.uid)),
+                            add_flags and message.uid in seen_now))
+
+    def read(batch: list) -> list[bytes | None]:
+        """The messages' bytes, None for one expunged meanwhile by another session; run in a worker thread."""
+        found = []
+        for _, message, _, _ in batch:
+            try:
+                found.append(account.message_bytes(message))
+            except OSError:
+                found.append(None)
+        return found
+
+    async def responses():
+        loop = asyncio.get_running_loop()
+        batches = _batches(targets, need_bytes)
+        pending = loop.run_in_executor(None, read, batches[0]) if need_bytes and batches else None
+        for i, batch in enumerate(batches):
+            contents = [None] * len(batch)
+            if need_bytes:
+                contents = await pending
+                if i + 1 < len(batches):
+                    pending = loop.run_in_executor(None, read, batches[i + 1])  # read ahead while this is sent
+            lines = []
+            for (seq, message, flags_item, with_flags), data in zip(batch, contents):
+                if need_bytes and data is None:
+                    continue
+                # The MIME tree comes with the index (parts=True): decoding it is cheap, parsing is not needed.
+                root = account.message_parts(message) if need_parts else None
+                lines.append(fetchlib.response(seq, message, items, flags_item, data=data, root=root,
+                                               with_flags=with_flags))
+            yield lines
+
+    if not await session.stream(responses()):
+        return b"FETCH aborted"
+    return b"FETCH completed"
+
+
+async def store(session: Session, ranges, mode: bytes, flags: list[str], *, by_uid: bool) -> bytes:
+    # RFC 3501 6.4.6
+    view = session.selected
+    mode = mode.upper()
+    silent = mode.endswith(b".SILENT")
+    operation = {b"FLAGS": "set", b"+FLAGS": "add", b"-FLAGS": "remove"}.get(mode.removesuffix(b".SILENT"))
+    if operation is None:
+        raise Bad(b"expected FLAGS, +FLAGS or -FLAGS")
+    if view.readonly:
+        raise No(b"[READ-ONLY] mailbox is read-only")
+    uids = _resolve(view, ranges, by_uid)
+    ids = [m.id for m in session.account.messages(view.mailbox_id, uids)]
+    try:
+        await _change_flags(session, ids, operation, [f for f in flags if f.lower() != "\\recent"])
+    except flaglib.FlagError as e:
+        raise Bad(syntax.plain_text(str(e))) from None
+    # A new keyword is announced (RFC 3501 7.2.6) before the FETCH responses that show it.
+    keywords = view.take_keywords()
+    if keywords is not None:
+        session.write(session.flags_lines(keywords))
+    if not silent:
+        lines = []
+        for message in session.account.messages(view.mailbox_id, uids):
+            seq = view.seq(message.uid)
+            flags_item = fetchlib.flags(message.flags, view.is_recent(message.uid))
+            if by_uid:
+                lines.append(b"* %d FETCH (UID %d %s)" % (seq, message.uid, flags_item))
+            else:
+                lines.append(b"* %d FETCH (%s)" % (seq, flags_item))
+        session.write(lines)
+    return b"STORE completed"
+
+
+async def _change_flags(session: Session, msg_ids: list[int], mode: str, flags: list[str]) -> list[Message]:
+    """Change flags of messages of the selected mailbox; those expunged meanwhile are left alone."""
+    try:
+        return await session.account.change_flags(msg_ids, mode, flags, mailbox_id=session.selected.mailbox_id,
+                                                  origin=session)
+    except MessageNotFound:
+        return []
+
+
+async def copy(session: Session, ranges, raw: bytes, *, by_uid: bool) -> bytes:
+    # RFC 3501 6.4.7; COPYUID is RFC 4315 3.
+    return await _copy(session, ranges, raw, by_uid, move=False)
+
+
+async def move(session: Session, ranges, raw: bytes, *, by_uid: bool) -> bytes:
+    # RFC 6851
+    return await _copy(session, ranges, raw, by_uid, move=True)
+
+
+async def _copy(session: Session, ranges, raw: bytes, by_uid: bool, move: bool) -> bytes:
+    view = session.selected
+    account = session.account
+    uids = _resolve(view, ranges, by_uid)
+    name = mailbox_argument(raw)
+    if account.mailbox(name) is None:
+        raise No(b"[TRYCREATE] no such mailbox")
+    command = b"MOVE" if move else b"COPY"
+    if not uids:
+        return command + b" completed, no messages"
+    if move and view.readonly:
+        raise No(b"[READ-ONLY] mailbox is read-only")
+    ids = [m.id for m in account.messages(view.mailbox_id, uids)]
+    try:
+        if move:
+            copied = await account.move(ids, name, mailbox_id=view.mailbox_id)
         else:
-            before = self.account.claim_recent(self.mailbox_id, upto)
-        low = max(before, self._noted) + 1
-        self._noted = max(self._noted, upto)
-        if low <= upto:
-            self.recent.append((low, upto))
+            copied = await account.copy(ids, name, mailbox_id=view.mailbox_id)
+        uidvalidity, pairs = copied.uidvalidity, copied.pairs
+    except MessageNotFound:
+        pairs = []
+    except MailboxNotFound:
+        raise No(b"[TRYCREATE] no such mailbox") from None
+    except MailboxError as e:
+        raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
+    if not pairs:
+        # RFC 5530 EXPUNGEISSUED: another session expunged them after this one last heard of it.
+        raise No(b"[EXPUNGEISSUED] the messages were expunged meanwhile, nothing " +
+                 (b"moved" if move else b"copied"))
+    gone = b"" if len(pairs) == len(uids) else b", leaving out messages expunged meanwhile"
+    code = b"[COPYUID %d %s %s]" % (uidvalidity, syntax.format_uid_set([a for a, _ in pairs]),
+                                     syntax.format_uid_set([b for _, b in pairs]))
+    if move:
+        # RFC 6851 4.3: COPYUID comes in an untagged OK before the EXPUNGE responses.
+        session.write([b"* OK " + code + b" moved"])
+        return b"MOVE completed" + gone
+    return code + b" COPY completed" + gone
 
-    def is_recent(self, uid: int) -> bool:
-        return any(low <= uid <= high for low, high in self.recent)
 
-    def recent_count(self) -> int:
-        return sum(bisect.bisect_right(self.uids, high) - bisect.bisect_left(self.uids, low)
-                   for low, high in self.recent)
+def uid(session: Session, tag: bytes, name: bytes, line: bytes) -> None:
+    # RFC 3501 6.4.8: COPY, FETCH, SEARCH and STORE (and MOVE, RFC 6851 3.2) by UID; UID EXPUNGE is RFC 4315 2.1.
+    name = name.upper()
+    if name == b"EXPUNGE":
+        session.dispatch(tag, b"UID EXPUNGE", line)
+        return
+    if name not in (b"COPY", b"MOVE", b"FETCH", b"STORE", b"SEARCH"):
+        raise syntax.CommandSyntaxError("unknown UID command")
+    session.dispatch(tag, name, line, by_uid=True)
 
-    # Changes from the store.
 
-    def on_change(self, change: Change) -> bool:
-        """Note a change; True when it concerns this mailbox."""
-        if change.mailbox_id != self.mailbox_id:
-            return False
-        if change.kind == "added":
-            self._added.update(change.uids)
-        elif change.kind == "removed":
-            for uid in change.uids:
-                if uid in self._added:
-                    self._added.discard(uid)
-                else:
-                    self._removed.add(uid)
-                self._flags.discard(uid)
-        elif change.kind == "flags":
-            if change.origin is self.session:
-                return False  # the session answered its own STORE already
-            self._flags.update(change.uids)
-        elif change.kind == "keywords":
-            self._keywords_changed = True  # also for the session's own STORE: it is told with FLAGS
-        else:
-            return False
-        return True
+def idle(session: Session, tag: bytes) -> None:
+    # RFC 2177: changes are reported as they happen until the client sends DONE.
+    session.idling = True
+    session.sendLine(b"+ idling")
+    session.read_line(lambda line: _idle_done(session, tag, line))
+    session.report(True)
 
-    @property
-    def pending(self) -> bool:
-        return bool(self._added or self._removed or self._flags or self._keywords_changed)
 
-    def take_keywords(self) -> list[str] | None:
-        """The mailbox's keywords when they changed since the client was told, else None."""
-        if not self._keywords_changed:
-            return None
-        self._keywords_changed = False
-        keywords = self._mailbox_keywords()
-        if keywords == self.keywords:
-            return None
-        self.keywords = keywords
-        return keywords
+def _idle_done(session: Session, tag: bytes, line: bytes) -> None:
+    session.idling = False
+    if line.strip().upper() == b"DONE":
+        session.sendPositiveResponse(tag, b"IDLE done")
+    else:
+        session.sendBadResponse(tag, b"expected DONE")
 
-    def take_updates(self, allow_expunge: bool) -> Updates:
-        """Apply pending changes to the view and say what to tell the client."""
-        updates = Updates(keywords=self.take_keywords())
-        if allow_expunge and self._removed:
-            # Highest first, so each number is still right when the client applies it.
-            for uid in sorted(self._removed, reverse=True):
-                i = bisect.bisect_left(self.uids, uid)
-                if i < len(self.uids) and self.uids[i] == uid:
-                    del self.uids[i]
-                    updates.expunged.append(i + 1)
-            self._removed.clear()
-        if self._added:
-            last = self.uids[-1] if self.uids else 0
-            new = sorted(uid for uid in self._added if uid > last)
-            self.uids.extend(new)
-            self._added.clear()
-            if new:
-                self._note_recent(new[-1])
-                updates.exists = len(self.uids)
-                updates.recent = self.recent_count()
-        if self._flags:
-            updates.flags = sorted(uid for uid in self._flags if uid not in self._removed)
-            self._flags.clear()
-        return updates
 
-    # Sequence numbers and UIDs.
-
-    def seq(self, uid: int) -> int:
-        """The sequence number of a UID in the view, 0 when absent."""
-        i = bisect.bisect_left(self.uids, uid)
-        return i + 1 if i < len(self.uids) and self.uids[i] == uid else 0
-
-    def resolve(self, ranges: list[tuple[int | None, int | None]], by_uid: bool) -> list[int]:
-        """UIDs (sorted, unique) a sequence set names. RFC 3501 6.4.8: a UID range needs no existing ends."""
-        uids = self.uids
-        if not uids:
-            return []
-        result: set[int] = set()
-        if by_uid:
-            star = uids[-1]
-            for low, high in ranges:
-                a, b = star if low is None else low, star if high is None else high
-                if a > b:
-                    a, b = b, a
-                lo = bisect.bisect_left(uids, a)
-                hi = bisect.bisect_right(uids, b)
-                if lo == 0 and hi == len(uids):
-                    return list(uids)
-                result.update(uids[lo:hi])
-        else:
-            count = len(uids)
-            for low, high in ranges:
-                a, b = count if low is None else low, count if high is None else high
-                if a > b:
-                    a, b = b, a
-                if b > count:
-                    raise IndexError(b)
-                if a == 1 and b == count:
-                    return list(uids)
-                result.update(uids[a - 1:b])
-        return sorted(result)
-
-    def uid_ranges(self, ranges: list[tuple[int | None, int | None]], by_uid: bool) -> list[tuple[int, int]]:
-        """A sequence set as inclusive UID ranges, for searching in the store without listing every UID."""
-        uids = self.uids
-        out = []
-        if by_uid:
-            star = uids[-1] if uids else 0
-            for low, high in ranges:
-                a, b = star if low is None else low, star if high is None else high
-                out.append((min(a, b), max(a, b)))
-        else:
-            count = len(uids)
-            for low, high in ranges:
-                a, b = count if low is None else low, count if high is None else high
-                a, b = min(a, b), min(max(a, b), count)
-                if a <= b and a >= 1:
-                    out.append((uids[a - 1], uids[b - 1]))
-        return out
+COMMANDS = [
+    Command(b"CHECK", SELECTED, check),
+    Command(b"CLOSE", SELECTED, close),
+    Command(b"UNSELECT", SELECTED, unselect),
+    Command(b"EXPUNGE", SELECTED, expunge),
+    Command(b"UID EXPUNGE", SELECTED, uid_expunge, (arguments.sequence_set,)),
+    Command(b"SEARCH", SELECTED, search, (arguments.search_keys,), uid_form=True, holds_expunge=True),
+    Command(b"FETCH", SELECTED, fetch, (arguments.sequence_set, arguments.fetch_items), uid_form=True,
+            holds_expunge=True),
+    Command(b"STORE", SELECTED, store, (arguments.sequence_set, arguments.atom, arguments.flag_list),
+            uid_form=True, holds_expunge=True),
+    Command(b"COPY", SELECTED, copy, (arguments.sequence_set, arguments.final_astring), uid_form=True,
+            holds_expunge=True),
+    Command(b"MOVE", SELECTED, move, (arguments.sequence_set, arguments.final_astring), uid_form=True),
+    Command(b"UID", SELECTED, uid, (arguments.atom, arguments.rest_of_line)),
+    Command(b"IDLE", AUTHENTICATED, idle),
+]

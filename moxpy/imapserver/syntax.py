@@ -1,9 +1,9 @@
-"""IMAP wire syntax the server needs beyond Twisted's: writing strings
-(atom, quoted, literal), reading quoted strings with escapes and
-parenthesised argument lists with literals, sequence sets, dates, and
-mailbox names in modified UTF-7 (RFC 3501 5.1.3, codec from twisted.mail).
+"""IMAP wire syntax (RFC 3501 9): writing strings (atom, quoted,
+literal), reading quoted strings with escapes and parenthesised token
+lists with literals, sequence sets, dates and times, and response text.
 
-Pure functions over bytes; no sockets, no store.
+Pure functions over bytes; no sockets, no store. Command arguments are
+read with these in arguments.py, mailbox names in names.py.
 """
 
 from __future__ import annotations
@@ -12,15 +12,9 @@ import re
 import time
 from datetime import date, datetime, timedelta, timezone
 
-import twisted.mail.imap4  # noqa: F401  registers the "imap4-utf-7" codec
-
 
 class CommandSyntaxError(ValueError):
     """A command argument that does not follow the grammar; answered with BAD."""
-
-
-class MailboxNameError(ValueError):
-    """A mailbox name that cannot be decoded: no mailbox has it, so commands answer NO (or LIST nothing)."""
 
 
 class String(bytes):
@@ -90,7 +84,7 @@ def read_quoted(line: bytes) -> tuple[bytes, bytes]:
 LITERAL_AT_END = re.compile(rb"~?\{(\d{1,10})(\+?)\}$")
 
 
-def tokenize(line: bytes, into: list | None = None, stack: list | None = None):
+def tokenize(line: bytes, stack: list | None = None):
     """Split arguments into atoms (bytes), strings (String) and lists (list).
 
     Returns (tokens, None) when the line is complete, or (tokens, (size,
@@ -99,7 +93,7 @@ def tokenize(line: bytes, into: list | None = None, stack: list | None = None):
     literal as String appended to the innermost open list, and the stack.
     """
     if stack is None:
-        stack = [into if into is not None else []]
+        stack = [[]]
     i = 0
     n = len(line)
     while i < n:
@@ -216,31 +210,6 @@ def format_date_time(timestamp: float) -> bytes:
     return ('"%02d-%s-%04d %02d:%02d:%02d %s%02d%02d"' % (
         t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec, sign,
         offset // 60, offset % 60)).encode("ascii")
-
-
-def decode_mailbox(raw: bytes) -> str:
-    """A mailbox name (or LIST pattern) from the wire: modified UTF-7 (RFC 3501 5.1.3)."""
-    if not raw.isascii():
-        # Clients that send raw UTF-8 names mean them literally.
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MailboxNameError("mailbox name is neither modified UTF-7 nor UTF-8") from None
-    # The codec accepts more than the standard allows ("&" alone, unterminated or needless shifts);
-    # modified UTF-7 has one encoding per name, so a valid name is the encoding of what it decodes to.
-    try:
-        name = raw.decode("imap4-utf-7")
-        valid = name.encode("imap4-utf-7") == raw
-        name.encode("utf-8")  # no lone UTF-16 surrogates
-    except (UnicodeError, ValueError):
-        valid = False
-    if not valid:
-        raise MailboxNameError("mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3)")
-    return name
-
-
-def encode_mailbox(name: str) -> bytes:
-    return astring(name.encode("imap4-utf-7"))
 
 
 def plain_text(text: str, limit: int = 200) -> bytes:

@@ -162,6 +162,11 @@ class Account(Protocol):
 
     Errors: MailboxNotFound, MessageNotFound, MailboxExists, MailboxError
     (not allowed, with a sentence saying why) and FlagError (a bad flag name).
+
+    Threads: methods are called on the event loop, except message_bytes,
+    message_parts and search, which read (and parse) message files and may
+    be called from worker threads, so that a large message or mailbox does
+    not hold up the loop.
     """
 
     name: str  # the account's name in the config
@@ -259,7 +264,7 @@ class Account(Protocol):
         """Remove the messages flagged \\Deleted (only those among uids when given); returns their UIDs."""
 
     def search(self, mailbox_id: int, criteria: Criteria) -> list[int]:
-        """UIDs of the messages matching criteria, ascending."""
+        """UIDs of the messages matching criteria, ascending; text criteria read the messages' files."""
 
     # \Recent (RFC 3501 2.3.2): the first session to be told of a message gets it.
 

@@ -8,7 +8,8 @@ holding newly written message files are fsync'ed once per batch, before the
 commit, so a row never points to a file that could vanish in a crash.
 
 Reads run on the calling thread over a separate read-only connection; with
-WAL they see the last committed state and never wait for the writer.
+WAL they see the last committed state and never wait for the writer. Long
+reads (query_apart) get a connection of their thread's own.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class Database:
             self._writer_conn = conn
             self._thread = threading.Thread(target=self._run, name=f"writer {os.path.basename(path)}", daemon=True)
         self._reader = connect(path, readonly=True)
+        self._local = threading.local()  # each thread's connection for query_apart
+        self._apart: list[sqlite3.Connection] = []
+        self._apart_lock = threading.Lock()
         if self._thread is not None:
             self._thread.start()
 
@@ -87,9 +91,26 @@ class Database:
     def query_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         return self._reader.execute(sql, tuple(params)).fetchone()
 
-    def create_function(self, name: str, narg: int, fn: Callable) -> None:
-        """Make a Python function callable from SQL in reads (e.g. to match message text in a search)."""
-        self._reader.create_function(name, narg, fn)
+    def query_apart(self, sql: str, params: Iterable[Any] = (),
+                    functions: dict[str, tuple[int, Callable]] | None = None) -> list[sqlite3.Row]:
+        """Like query, over a read connection of the calling thread's own, with Python functions callable from
+        the SQL (name: (number of arguments, function)).
+
+        For reads that take long, such as a search reading message files in a function: they may run in a
+        worker thread without holding up reads on the shared connection, or sharing its snapshot."""
+        conn = getattr(self._local, "reader", None)
+        if conn is None:
+            conn = self._local.reader = connect(self.path, readonly=True)
+            with self._apart_lock:
+                self._apart.append(conn)
+        functions = functions or {}
+        for name, (narg, fn) in functions.items():
+            conn.create_function(name, narg, fn)
+        try:
+            return conn.execute(sql, tuple(params)).fetchall()
+        finally:
+            for name, (narg, _) in functions.items():
+                conn.create_function(name, narg, None)
 
     # Writes.
 
@@ -125,6 +146,10 @@ class Database:
             self._jobs.put(None)
             self._thread.join()
         self._reader.close()
+        with self._apart_lock:
+            for conn in self._apart:
+                conn.close()
+            self._apart.clear()
 
     def _run(self) -> None:
         conn = self._writer_conn

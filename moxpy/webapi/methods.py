@@ -8,6 +8,7 @@ and hands it to moxpy.submit, the path SMTP submission takes too.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -190,7 +191,9 @@ class API:
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
         account, stored = self._message(call, req.MsgID)
-        view = msgview.build(account.message_bytes(stored))
+        # Reading and parsing take as long as the message is large: in a worker thread, off the event loop.
+        data = await asyncio.to_thread(account.message_bytes, stored)
+        view = await asyncio.to_thread(msgview.build, data)
         message = msgspec.convert(view, t.Message, from_attributes=True)
         message.References = view.thread_references
         mailbox = account.mailbox_by_id(stored.mailbox_id)
@@ -216,19 +219,19 @@ class API:
     async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw:
         account, message = self._message(call, req.MsgID)
         # mox labels raw messages text/plain so browsers show them.
-        return Raw(account.message_bytes(message), "text/plain; charset=utf-8")
+        return Raw(await asyncio.to_thread(account.message_bytes, message), "text/plain; charset=utf-8")
 
 
     async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:
         account, message = self._message(call, req.MsgID)
-        data = account.message_bytes(message)
-        part = partlib.parse(data)
+        data = await asyncio.to_thread(account.message_bytes, message)
+        part = await asyncio.to_thread(partlib.parse, data)
         # As mox, a path goes into multipart parts only: a message/rfc822 part is a leaf.
         for depth, index in enumerate(req.PartPath):
             if not 0 <= index < len(part.parts):
                 raise WebapiError("partNotFound", f"part {index} at index {depth} not found")
             part = part.parts[index]
-        return Raw(msgparse.part_body(data, part), msgparse.part_content_type(part))
+        return Raw(await asyncio.to_thread(msgparse.part_body, data, part), msgparse.part_content_type(part))
 
     # Changing messages.
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import weakref
 from datetime import date, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
@@ -110,14 +109,11 @@ _parser = BytesParser(policy=policy.default)
 
 
 class TextMatcher:
-    """The SQL function mox_text_match: reads and parses each message file at most once per search."""
+    """The SQL function mox_text_match of one search: reads and parses each message file at most once."""
 
     def __init__(self, msg_dir: str):
         self.msg_dir = msg_dir
         self._cache: dict[int, object] = {}
-
-    def reset(self) -> None:
-        self._cache.clear()
 
     def _message(self, msg_id: int, path: str):
         msg = self._cache.get(msg_id)
@@ -193,22 +189,12 @@ def where(criteria: Criteria) -> tuple[str, list]:
     return compiler.sql(criteria), compiler.params
 
 
-# One text matcher per account database, registered with its read connection on first use.
-_matchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def run(db: Database, msg_dir: str, mailbox_id: int, criteria: Criteria) -> list[int]:
-    """UIDs of a mailbox's messages that match, ascending."""
-    matcher = _matchers.get(db)
-    if matcher is None:
-        matcher = _matchers[db] = TextMatcher(msg_dir)
-        db.create_function("mox_text_match", 5, matcher)
-        db.create_function("mox_address_match", 5, matcher.addresses)
+    """UIDs of a mailbox's messages that match, ascending. It may read many files: callers run it in a worker
+    thread, so it reads over a connection of its thread's own."""
+    matcher = TextMatcher(msg_dir)
     condition, params = where(criteria)
-    matcher.reset()
-    try:
-        found = db.query(f"select uid from messages where mailbox_id = ? and {condition} order by uid",
-                         [mailbox_id] + params)
-    finally:
-        matcher.reset()
+    found = db.query_apart(f"select uid from messages where mailbox_id = ? and {condition} order by uid",
+                           [mailbox_id] + params,
+                           {"mox_text_match": (5, matcher), "mox_address_match": (5, matcher.addresses)})
     return [r[0] for r in found]

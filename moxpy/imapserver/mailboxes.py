@@ -1,0 +1,218 @@
+"""Commands of the authenticated state (RFC 3501 6.3): SELECT, EXAMINE,
+CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS and
+APPEND, and NAMESPACE (RFC 2342).
+
+Mailboxes are the store's (store.Account); names are translated with
+names.py, so the inbox is INBOX here and "Inbox" in the store.
+"""
+
+from __future__ import annotations
+
+from ..store import MailboxError, MailboxExists, MailboxNotFound
+from ..store import flags as flaglib
+from ..store import mailboxname
+from . import arguments, names, syntax
+from . import fetch as fetchlib
+from .session import AUTHENTICATED, Bad, Command, No, Session
+from .view import MailboxView
+
+
+def mailbox_argument(raw: bytes) -> str:
+    """The store's name for a mailbox name argument; a name no mailbox can have is answered with NO, as for a
+    missing one."""
+    try:
+        return mailboxname.check(names.decode(raw))
+    except (names.MailboxNameError, MailboxError) as e:
+        raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
+
+
+async def select(session: Session, raw: bytes) -> bytes:
+    return await _select(session, raw, False, b"SELECT")
+
+
+async def examine(session: Session, raw: bytes) -> bytes:
+    return await _select(session, raw, True, b"EXAMINE")
+
+
+async def _select(session: Session, raw: bytes, readonly: bool, command: bytes) -> bytes:
+    # RFC 3501 6.3.1: a SELECT, even a failing one, first closes the current mailbox.
+    session.deselect()
+    account = session.account
+    box = account.mailbox(mailbox_argument(raw))
+    if box is None:
+        raise No(b"[NONEXISTENT] no such mailbox")
+    view = MailboxView(account, box.id, readonly, session)
+    status = account.mailbox_status(box.id)
+    flags = fetchlib.flag_list(view.keywords)
+    # RFC 3501 6.3.2: EXAMINE allows no flag changes, so no flag is permanent.
+    lines = [
+        b"* FLAGS (" + flags + b")",
+        b"* OK [PERMANENTFLAGS (" + (b"" if readonly else flags + b" \\*") + b")] flags",
+        b"* %d EXISTS" % len(view.uids),
+        b"* %d RECENT" % view.recent_count(),
+    ]
+    if status.first_unseen:
+        seq = view.seq(status.first_unseen)
+        if seq:
+            lines.append(b"* OK [UNSEEN %d] first unseen" % seq)
+    lines += [b"* OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity,
+              b"* OK [UIDNEXT %d] next UID" % box.uidnext]
+    session.write(lines)
+    session.select(view)
+    return (b"[READ-ONLY] " if readonly else b"[READ-WRITE] ") + command + b" completed"
+
+
+async def create(session: Session, raw: bytes) -> bytes:
+    # RFC 3501 6.3.3: a trailing separator only says that children are intended.
+    name = mailbox_argument(raw.rstrip(b"/") or raw)
+    try:
+        await session.account.create_mailbox(name)
+    except MailboxExists:
+        raise No(b"[ALREADYEXISTS] mailbox already exists") from None
+    return b"CREATE completed"
+
+
+async def delete(session: Session, raw: bytes) -> bytes:
+    # RFC 3501 6.3.4
+    try:
+        await session.account.delete_mailbox(mailbox_argument(raw))
+    except MailboxNotFound:
+        raise No(b"[NONEXISTENT] no such mailbox") from None
+    except MailboxError as e:
+        raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
+    return b"DELETE completed"
+
+
+async def rename(session: Session, old: bytes, new: bytes) -> bytes:
+    # RFC 3501 6.3.5
+    try:
+        await session.account.rename_mailbox(mailbox_argument(old), mailbox_argument(new))
+    except MailboxNotFound:
+        raise No(b"[NONEXISTENT] no such mailbox") from None
+    except MailboxExists:
+        raise No(b"[ALREADYEXISTS] destination mailbox already exists") from None
+    except MailboxError as e:
+        raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
+    return b"RENAME completed"
+
+
+async def subscribe(session: Session, raw: bytes) -> bytes:
+    # RFC 3501 6.3.6
+    return await _subscribe(session, raw, True)
+
+
+async def unsubscribe(session: Session, raw: bytes) -> bytes:
+    # RFC 3501 6.3.7
+    return await _subscribe(session, raw, False)
+
+
+async def _subscribe(session: Session, raw: bytes, on: bool) -> bytes:
+    try:
+        await session.account.set_subscribed(mailbox_argument(raw), on)
+    except MailboxNotFound:
+        raise No(b"[NONEXISTENT] no such mailbox") from None
+    return b"SUBSCRIBE completed" if on else b"UNSUBSCRIBE completed"
+
+
+async def list_(session: Session, ref: bytes, pattern: bytes) -> bytes:
+    # RFC 3501 6.3.8
+    return await _list(session, ref, pattern, False)
+
+
+async def lsub(session: Session, ref: bytes, pattern: bytes) -> bytes:
+    # RFC 3501 6.3.9: the subscribed mailboxes, without special-use attributes.
+    return await _list(session, ref, pattern, True)
+
+
+async def _list(session: Session, ref: bytes, pattern: bytes, lsub: bool) -> bytes:
+    command = b"LSUB" if lsub else b"LIST"
+    try:
+        ref_name, pattern_name = names.decode(ref), names.decode(pattern)
+    except names.MailboxNameError:
+        return command + b" completed"  # no mailbox has such a name
+    if not pattern_name and not lsub:
+        # RFC 3501 6.3.8: an empty pattern asks for the hierarchy delimiter.
+        session.write([b'* LIST (\\Noselect) "/" ""'])
+        return b"LIST completed"
+    matches = names.list_matcher(ref_name + pattern_name)
+    boxes = session.account.mailboxes()
+    all_names = {box.name for box in boxes}
+    lines = []
+    for box in boxes:
+        name = box.name
+        if lsub and not box.subscribed:
+            continue
+        if not matches(names.display(name)):
+            continue
+        # RFC 3348 (CHILDREN) and RFC 6154 (SPECIAL-USE) attributes.
+        has_children = any(other.startswith(name + "/") for other in all_names)
+        attrs = [b"\\HasChildren" if has_children else b"\\HasNoChildren"]
+        if box.special_use and not lsub:
+            attrs.append(box.special_use.encode())
+        lines.append(b"* " + command + b" (" + b" ".join(attrs) + b') "/" ' + names.encode(names.display(name)))
+    session.write(lines)
+    return command + b" completed"
+
+
+async def status(session: Session, raw: bytes, items: list) -> bytes:
+    # RFC 3501 6.3.10; SIZE is RFC 8438, DELETED RFC 9051 6.3.11.
+    account = session.account
+    box = account.mailbox(mailbox_argument(raw))
+    if box is None:
+        raise No(b"[NONEXISTENT] no such mailbox")
+    counts = account.mailbox_status(box.id)
+    values = {b"MESSAGES": counts.messages, b"RECENT": counts.recent, b"UIDNEXT": box.uidnext,
+              b"UIDVALIDITY": box.uidvalidity, b"UNSEEN": counts.unseen, b"SIZE": counts.size,
+              b"DELETED": counts.deleted}
+    out = []
+    for item in items:
+        if isinstance(item, list) or bytes(item).upper() not in values:
+            raise Bad(b"unknown STATUS item")
+        key = bytes(item).upper()
+        out.append(key + b" %d" % values[key])
+    session.write([b"* STATUS " + names.encode(names.display(box.name)) + b" (" + b" ".join(out) + b")"])
+    return b"STATUS completed"
+
+
+async def append(session: Session, raw: bytes, flags: list | None, date: bytes | None, message) -> bytes:
+    # RFC 3501 6.3.11; APPENDUID is RFC 4315 3.
+    data = message.read()
+    message.close()
+    name = mailbox_argument(raw)
+    if len(data) > session.factory.max_message_size():
+        raise No(b"[TOOBIG] message too large")
+    words = [bytes(f).decode("utf-8", "replace") for f in flags or [] if not isinstance(f, list)]
+    words = [w for w in words if w.lower() != "\\recent"]  # RFC 3501 2.3.2: clients cannot set \Recent
+    try:
+        flaglib.parse(words)  # a bad flag is BAD, before a missing mailbox is NO
+    except flaglib.FlagError as e:
+        raise Bad(syntax.plain_text(str(e))) from None
+    received = syntax.parse_date_time(date) if date else None
+    box = session.account.mailbox(name)
+    if box is None:
+        raise No(b"[TRYCREATE] no such mailbox")
+    stored = await session.account.deliver(data, box.name, flags=words, received=received)
+    return b"[APPENDUID %d %d] APPEND completed" % (box.uidvalidity, stored.uid)
+
+
+def namespace(session: Session, tag: bytes) -> None:
+    # RFC 2342: one personal namespace, no others.
+    session.sendUntaggedResponse(b'NAMESPACE (("" "/")) NIL NIL')
+    session.sendPositiveResponse(tag, b"NAMESPACE completed")
+
+
+COMMANDS = [
+    Command(b"SELECT", AUTHENTICATED, select, (arguments.final_astring,)),
+    Command(b"EXAMINE", AUTHENTICATED, examine, (arguments.final_astring,)),
+    Command(b"CREATE", AUTHENTICATED, create, (arguments.final_astring,)),
+    Command(b"DELETE", AUTHENTICATED, delete, (arguments.final_astring,)),
+    Command(b"RENAME", AUTHENTICATED, rename, (arguments.astring, arguments.final_astring)),
+    Command(b"SUBSCRIBE", AUTHENTICATED, subscribe, (arguments.final_astring,)),
+    Command(b"UNSUBSCRIBE", AUTHENTICATED, unsubscribe, (arguments.final_astring,)),
+    Command(b"LIST", AUTHENTICATED, list_, (arguments.astring, arguments.final_astring)),
+    Command(b"LSUB", AUTHENTICATED, lsub, (arguments.astring, arguments.final_astring)),
+    Command(b"STATUS", AUTHENTICATED, status, (arguments.astring, arguments.paren_list)),
+    Command(b"APPEND", AUTHENTICATED, append, (arguments.astring, arguments.optional_paren_list,
+                                               arguments.optional_date_time, arguments.message_literal)),
+    Command(b"NAMESPACE", AUTHENTICATED, namespace),
+]

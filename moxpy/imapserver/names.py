@@ -1,0 +1,67 @@
+"""Mailbox names as IMAP clients see them: modified UTF-7 on the wire
+(RFC 3501 5.1.3, codec from twisted.mail), INBOX for the inbox (5.1), and
+LIST patterns with * and % (6.3.8).
+
+The store's own rules for names (what a mailbox may be called) are in
+store.mailboxname. Pure functions; no sockets, no store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import twisted.mail.imap4  # noqa: F401  registers the "imap4-utf-7" codec
+
+from . import syntax
+
+DELIMITER = "/"  # the hierarchy delimiter, as LIST and NAMESPACE report it
+
+
+class MailboxNameError(ValueError):
+    """A mailbox name that cannot be decoded: no mailbox has it, so commands answer NO (or LIST nothing)."""
+
+
+def decode(raw: bytes) -> str:
+    """A mailbox name (or LIST pattern) from the wire: modified UTF-7 (RFC 3501 5.1.3)."""
+    if not raw.isascii():
+        # Clients that send raw UTF-8 names mean them literally.
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MailboxNameError("mailbox name is neither modified UTF-7 nor UTF-8") from None
+    # The codec accepts more than the standard allows ("&" alone, unterminated or needless shifts);
+    # modified UTF-7 has one encoding per name, so a valid name is the encoding of what it decodes to.
+    try:
+        name = raw.decode("imap4-utf-7")
+        valid = name.encode("imap4-utf-7") == raw
+        name.encode("utf-8")  # no lone UTF-16 surrogates
+    except (UnicodeError, ValueError):
+        valid = False
+    if not valid:
+        raise MailboxNameError("mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3)")
+    return name
+
+
+def encode(name: str) -> bytes:
+    """A mailbox name for a response (an astring), in modified UTF-7."""
+    return syntax.astring(name.encode("imap4-utf-7"))
+
+
+def display(name: str) -> str:
+    """The name clients see for a stored mailbox name.
+
+    RFC 3501 5.1: the inbox is INBOX to clients, also as the parent of other mailboxes.
+    """
+    return "INBOX" + name[5:] if name == "Inbox" or name.startswith("Inbox/") else name
+
+
+def list_matcher(pattern: str) -> Callable[[str], bool]:
+    """A LIST pattern as a test of display names (RFC 3501 6.3.8): * matches anything, % anything but the
+    delimiter."""
+    first, sep, rest = pattern.partition(DELIMITER)
+    if first.lower() == "inbox":
+        pattern = "INBOX" + sep + rest  # INBOX is case-insensitive, also as a parent
+    regex = "".join(".*" if c == "*" else "[^/]*" if c == "%" else re.escape(c) for c in pattern)
+    match = re.compile(regex + r"\Z", re.DOTALL).match
+    return lambda name: match(name) is not None

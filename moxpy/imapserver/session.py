@@ -1,0 +1,382 @@
+"""One IMAP connection: reading command lines and literals, dispatching
+each command to its handler, running handlers that wait, writing
+responses (with flow control for long ones), and telling the client of
+changes made elsewhere.
+
+Twisted's IMAP4Server does the line and literal framing; the commands
+and their argument readers come from a table (commands.py) rather than
+from Twisted's own handlers. A command that waits on the store or a
+password check pauses reading from the client until it is answered, so
+pipelined commands (and their literals) are handled in order, and their
+responses come in order too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from functools import partial
+from inspect import iscoroutinefunction
+
+from twisted.internet import defer, interfaces
+from twisted.mail import imap4
+from zope.interface import implementer
+
+from ..store import Account
+from . import arguments, syntax
+from . import fetch as fetchlib
+from .view import MailboxView
+
+log = logging.getLogger("moxpy.imapserver")
+
+WRITE_BATCH = 256 * 1024  # octets of untagged responses written at once
+
+# RFC 3501 3: the states a command may be given in.
+NOT_AUTHENTICATED = frozenset({"unauth"})
+AUTHENTICATED = frozenset({"auth", "select"})
+SELECTED = frozenset({"select"})
+ANY = NOT_AUTHENTICATED | AUTHENTICATED
+
+
+class Response(Exception):
+    """A tagged NO or BAD ending a command; text may start with a response code like [TRYCREATE]."""
+
+    def __init__(self, status: bytes, text: bytes):
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+def No(text: bytes) -> Response:
+    return Response(b"NO", text)
+
+
+def Bad(text: bytes) -> Response:
+    return Response(b"BAD", text)
+
+
+@dataclass(frozen=True)
+class Command:
+    """An IMAP command: the states it is allowed in, its argument readers and its handler.
+
+    A plain handler(session, tag, *arguments) answers the command itself. A coroutine handler
+    handler(session, *arguments) returns the text of its tagged OK, or raises Response (NO, BAD)
+    or syntax.CommandSyntaxError (BAD); the session runs it with reading paused and answers.
+    """
+
+    name: bytes
+    states: frozenset[str]
+    handler: Callable
+    arguments: tuple = ()  # readers from arguments.py, in order
+    uid_form: bool = False  # also given as UID <name> (RFC 3501 6.4.8); the handler gets by_uid=
+    # RFC 3501 7.4.1: while it runs with sequence numbers (not as UID command), EXPUNGE responses wait.
+    holds_expunge: bool = False
+
+
+@implementer(interfaces.IPushProducer)
+class _Backpressure:
+    """Registered with the transport while a long response is written, so it can wait for the client to read."""
+
+    def __init__(self):
+        self.paused = False
+        self._waiter: asyncio.Future | None = None
+
+    async def wait(self) -> None:
+        while self.paused:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def pauseProducing(self):
+        self.paused = True
+
+    def resumeProducing(self):
+        self.paused = False
+        self._wake()
+
+    def stopProducing(self):
+        self.paused = False
+        self._wake()
+
+
+class Session(imap4.IMAP4Server):
+    """One client connection, from the greeting to LOGOUT or disconnect."""
+
+    IDENT = b"moxpy IMAP4rev1 ready"
+    MAX_LENGTH = 1024 * 1024  # longest command line; UID sets of large mailboxes get long
+
+    def __init__(self, factory, commands: dict[bytes, Command]):
+        super().__init__(contextFactory=factory.tls_options)
+        self.factory = factory
+        self.commands = commands
+        self.account: Account | None = None
+        self.account_name = ""
+        self.selected: MailboxView | None = None
+        self.idling = False  # in IDLE (RFC 2177): changes are reported as they happen
+        self._unsubscribe = None
+        self._line_callback: Callable[[bytes], None] | None = None
+        self._report_scheduled = False
+        self._lost = False
+        self.startedTLS = factory.implicit_tls
+
+    # Connection.
+
+    def connectionMade(self):
+        self.remote_ip = getattr(self.transport.getPeer(), "host", "")
+        self._started = time.monotonic()
+        super().connectionMade()
+
+    def connectionLost(self, reason):
+        # One line per session; never credentials or message contents.
+        log.info("imap session account=%s remote=%s tls=%s duration=%.3fs", self.account_name or "-",
+                 self.remote_ip, "yes" if self.startedTLS else "no", time.monotonic() - getattr(self, "_started", 0))
+        self._lost = True
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+        super().connectionLost(reason)
+
+    def lineReceived(self, line):
+        # As Twisted's, except that an unexpected error ends the command with a tagged BAD
+        # instead of an untagged one carrying the exception's text.
+        self.resetTimeout()
+        state = self.parseState
+        try:
+            getattr(self, "parse_" + state)(line)
+        except Exception:
+            log.exception("imap command failed account=%s", self.account_name)
+            tag = line.split(b" ", 1)[0] if state == "command" else None
+            self.sendBadResponse(tag or None, b"internal error")
+
+    def lineLengthExceeded(self, line):
+        self.sendLine(b"* BYE command line too long")
+        self.transport.loseConnection()
+
+    def read_line(self, callback: Callable[[bytes], None]) -> None:
+        """Hand the next line from the client to callback instead of reading it as a command."""
+        self._line_callback = callback
+        self.parseState = "line"
+
+    def parse_line(self, line):
+        callback, self._line_callback = self._line_callback, None
+        self.parseState = "command"
+        callback(line)
+
+    # State.
+
+    def listCapabilities(self):
+        """The capabilities in the greeting, CAPABILITY and LOGIN's response (RFC 3501 7.2.1)."""
+        caps = [b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS", b"MOVE",
+                b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE",
+                b"APPENDLIMIT=%d" % self.factory.max_message_size()]
+        if self.state == "unauth":
+            if self.factory.tls_options is not None and not self.startedTLS:
+                caps.append(b"STARTTLS")
+            caps.append(b"AUTH=PLAIN" if self.login_allowed() else b"LOGINDISABLED")
+        return caps
+
+    def login_allowed(self) -> bool:
+        return self.startedTLS or self.factory.plaintext_login
+
+    def logged_in(self, account_name: str) -> None:
+        """Enter the authenticated state (RFC 3501 3.2) for an account, hearing of its changes from now on."""
+        self.account_name = account_name
+        self.account = self.factory.store.account(account_name)
+        self._unsubscribe = self.account.subscribe(self._on_change)
+        self.state = "auth"
+        self.setTimeout(self.POSTAUTH_TIMEOUT)
+
+    def select(self, view: MailboxView) -> None:
+        """Enter the selected state (RFC 3501 3.3) with a mailbox."""
+        self.selected = view
+        self.state = "select"
+
+    def deselect(self) -> None:
+        self.selected = None
+        if self.state == "select":
+            self.state = "auth"
+
+    # Dispatch: as Twisted's, but from the command table, and with errors in plain words. Twisted's
+    # repeats the exception's text, or the rest of the line as a Python repr, to the client.
+
+    def dispatchCommand(self, tag, cmd, rest, uid=None):
+        self.dispatch(tag, cmd, rest or b"", by_uid=bool(uid))
+
+    def dispatch(self, tag: bytes, name: bytes, line: bytes, by_uid: bool = False) -> None:
+        """Read a command's arguments from line (and literals after it), then run it."""
+        command = self.commands.get(name.upper())
+        if command is None or self.state not in command.states or (by_uid and not command.uid_form):
+            self.sendBadResponse(tag, b"unknown command, or not allowed in this state")
+            return
+        self._read_arguments(tag, command, by_uid, [], list(command.arguments), line)
+
+    def _read_arguments(self, tag: bytes, command: Command, by_uid: bool, args: list, readers: list,
+                        line: bytes) -> None:
+        try:
+            while readers:
+                result = readers[0](line)
+                if isinstance(result, arguments.Literal):
+                    self._read_literal(result, partial(self._literal_read, tag, command, by_uid, args, readers))
+                    return
+                value, line = result
+                args.append(value)
+                readers = readers[1:]
+            if line:
+                raise syntax.CommandSyntaxError("too many arguments")
+            self._start(tag, command, by_uid, args)
+        except syntax.CommandSyntaxError as e:
+            self.sendBadResponse(tag, syntax.plain_text(str(e)))
+        except Exception:
+            log.exception("imap command failed account=%s", self.account_name)
+            self.sendBadResponse(tag, b"internal error")
+
+    def _literal_read(self, tag, command, by_uid, args, readers, literal: arguments.Literal, data, rest) -> None:
+        try:
+            result = literal.resume(data, rest)
+            if isinstance(result, arguments.Literal):
+                self._read_literal(result, partial(self._literal_read, tag, command, by_uid, args, readers))
+                return
+        except syntax.CommandSyntaxError as e:
+            self.sendBadResponse(tag, syntax.plain_text(str(e)))
+            return
+        except Exception:
+            log.exception("imap command failed account=%s", self.account_name)
+            self.sendBadResponse(tag, b"internal error")
+            return
+        value, rest = result
+        if rest[:1] == b" ":
+            rest = rest[1:]  # the space between a literal and the next argument
+        args.append(value)
+        self._read_arguments(tag, command, by_uid, args, readers[1:], rest)
+
+    def _read_literal(self, literal: arguments.Literal, then: Callable) -> None:
+        """Read a literal's octets, then call then(literal, data, rest of the line after it)."""
+        d = defer.Deferred()
+        d.addCallback(lambda result: then(literal, *result))
+        self.parseState = "pending"
+        self._pendingLiteral = (imap4.LiteralFile if literal.file else imap4.LiteralString)(literal.size, d)
+        if not literal.nonsync:
+            # RFC 7888: a non-synchronizing literal {N+} follows without waiting for this.
+            self.sendContinuationRequest(b"ready for literal data")
+        self.setRawMode()
+
+    def _start(self, tag: bytes, command: Command, by_uid: bool, args: list) -> None:
+        kwargs = {"by_uid": by_uid} if command.uid_form else {}
+        if not iscoroutinefunction(command.handler):
+            command.handler(self, tag, *args, **kwargs)
+            return
+        allow_expunge = by_uid or not command.holds_expunge
+        self.run(tag, command.handler(self, *args, **kwargs), allow_expunge)
+
+    # Running commands that wait.
+
+    def run(self, tag: bytes, coro, allow_expunge: bool = True) -> None:
+        """Run a command's coroutine; stop reading further commands until it is answered."""
+        self.pauseProducing()
+        future = asyncio.ensure_future(coro)
+        future.add_done_callback(partial(self._done, tag, allow_expunge))
+
+    def _done(self, tag: bytes, allow_expunge: bool, future: asyncio.Future) -> None:
+        if self._lost:
+            if not future.cancelled() and future.exception() is not None and not isinstance(future.exception(), Response):
+                log.error("imap command failed after disconnect", exc_info=future.exception())
+            return
+        try:
+            status, text = b"OK", future.result()
+        except Response as e:
+            status, text = e.status, e.text
+        except syntax.CommandSyntaxError as e:
+            status, text = b"BAD", syntax.plain_text(str(e))
+        except Exception:
+            log.exception("imap command failed account=%s", self.account_name)
+            status, text = b"NO", b"[SERVERBUG] internal error"
+        self.report(allow_expunge)
+        self._respond(status, tag, text)
+        if not self._lost and self.transport is not None and not self.transport.disconnecting:
+            self.resumeProducing()
+
+    # Responses.
+
+    def write(self, lines: list[bytes]) -> None:
+        """Send untagged response lines (without their CRLF)."""
+        if lines:
+            self.transport.write(b"".join(line + b"\r\n" for line in lines))
+
+    async def stream(self, batches: AsyncIterator[list[bytes]]) -> bool:
+        """Send many response lines (with their CRLF) as they are made, in writes of at least WRITE_BATCH octets,
+        waiting while the client reads slower; False when the connection was lost meanwhile."""
+        backpressure = _Backpressure()
+        self.transport.registerProducer(backpressure, True)
+        out: list[bytes] = []
+        size = 0
+        try:
+            async with contextlib.aclosing(batches):
+                async for lines in batches:
+                    if self._lost:
+                        return False
+                    out += lines
+                    size += sum(map(len, lines))
+                    if size >= WRITE_BATCH:
+                        self.transport.write(b"".join(out))
+                        out, size = [], 0
+                        await asyncio.sleep(0)  # let other sessions run
+                        await backpressure.wait()
+                        if self._lost:
+                            return False
+            if self._lost:
+                return False
+            if out:
+                self.transport.write(b"".join(out))
+            return True
+        finally:
+            if not self._lost:
+                self.transport.unregisterProducer()
+
+    # Changes made by others.
+
+    def _on_change(self, change) -> None:
+        if self.selected is None or not self.selected.on_change(change):
+            return
+        if self.idling and not self._report_scheduled:
+            # Batch the changes of one commit into one write.
+            self._report_scheduled = True
+            asyncio.get_running_loop().call_soon(self._report_idle)
+
+    def _report_idle(self) -> None:
+        self._report_scheduled = False
+        if self.idling and not self._lost:
+            self.report(True)
+
+    def report(self, allow_expunge: bool) -> None:
+        """Send the EXPUNGE, EXISTS and FETCH FLAGS responses due (RFC 3501 7.4.1, 7.3.1)."""
+        selected = self.selected
+        if selected is None or not selected.pending or self._lost:
+            return
+        updates = selected.take_updates(allow_expunge)
+        lines = [b"* %d EXPUNGE" % n for n in updates.expunged]
+        if updates.keywords is not None:
+            lines += self.flags_lines(updates.keywords)
+        if updates.exists is not None:
+            # RFC 3501 7.3.2: RECENT comes with the EXISTS that changed it.
+            lines += [b"* %d EXISTS" % updates.exists, b"* %d RECENT" % updates.recent]
+        for message in self.account.messages(selected.mailbox_id, updates.flags):
+            seq = selected.seq(message.uid)
+            if seq:
+                flags = fetchlib.flags(message.flags, selected.is_recent(message.uid))
+                lines.append(b"* %d FETCH (UID %d %s)" % (seq, message.uid, flags))
+        self.write(lines)
+
+    def flags_lines(self, keywords: list[str]) -> list[bytes]:
+        """FLAGS and PERMANENTFLAGS of the selected mailbox with its keywords (RFC 3501 7.2.6, 7.1)."""
+        flags = fetchlib.flag_list(keywords)
+        lines = [b"* FLAGS (" + flags + b")"]
+        if not self.selected.readonly:
+            lines.append(b"* OK [PERMANENTFLAGS (" + flags + b" \\*)] flags")
+        return lines
