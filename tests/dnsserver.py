@@ -1,6 +1,9 @@
-"""A small authoritative DNS server on loopback for tests: answers TXT (and A)
-queries from a dict, NXDOMAIN for everything else. Built on dnspython's
-message codec; runs in its own thread with its own event loop."""
+"""The one DNS server of the tests: a small authoritative server on loopback
+answering A, AAAA, MX, TXT (any type) queries from a dict {(name, type):
+[values]}. A name present with other types only, or a parent of a present
+name, gets an empty answer; any other name NXDOMAIN. Built on dnspython's
+message codec; runs in its own thread with its own event loop, and records
+the questions it was asked (queries)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ class DNSServer:
         for (name, rdtype), values in (records or {}).items():
             self.set(name, rdtype, values)
         self.port = 0
+        self.queries: list[tuple[str, str]] = []  # (name, type) of every question, in order
         self._loop = asyncio.new_event_loop()
         self._transport = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -60,6 +64,7 @@ class DNSServer:
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
         rdtype = dns.rdatatype.to_text(question.rdtype)
+        self.queries.append((name, rdtype))
         values = self.records.get((name, rdtype))
         if values:
             if rdtype == "TXT":

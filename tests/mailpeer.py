@@ -1,67 +1,16 @@
-"""Remote ends for direct-delivery tests, on loopback: a tiny DNS server
-answering from a table (dnspython builds and parses the wire messages) and
-an SMTP server (aiosmtpd) with STARTTLS and optional REQUIRETLS."""
+"""The remote end of direct-delivery tests, on loopback: an SMTP server
+(aiosmtpd) with STARTTLS and optional REQUIRETLS. Their DNS is
+tests/dnsserver.py's."""
 
 from __future__ import annotations
 
-import socket
 import ssl
-import threading
 from dataclasses import dataclass, field
 
-import dns.flags
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
 from .localserve import free_ports
-
-
-class DNSServer:
-    """Answers A, AAAA and MX queries from records {(name, type): [values]} over UDP.
-
-    A name present with other types only gets an empty answer; an unknown
-    name gets NXDOMAIN.
-    """
-
-    def __init__(self, records: dict[tuple[str, str], list[str]]):
-        self.records = {(name.lower().rstrip("."), typ): values for (name, typ), values in records.items()}
-        self.names = {name for name, _ in self.records}
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        self.queries: list[tuple[str, str]] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except OSError:
-                return
-            try:
-                query = dns.message.from_wire(data)
-            except Exception:
-                continue
-            response = dns.message.make_response(query)
-            response.flags |= dns.flags.AA
-            question = query.question[0]
-            name = question.name.to_text(omit_final_dot=True).lower()
-            typ = dns.rdatatype.to_text(question.rdtype)
-            self.queries.append((name, typ))
-            values = self.records.get((name, typ))
-            if values:
-                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", typ, *values))
-            elif name not in self.names:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-            self.sock.sendto(response.to_wire(), peer)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @dataclass

@@ -9,7 +9,8 @@ from moxpy.provision.certificate import generate_self_signed
 from moxpy.message import dsn as dsnlib
 
 from .localserve import LocalServer
-from .mailpeer import DNSServer, SMTPPeer
+from .dnsserver import DNSServer
+from .mailpeer import SMTPPeer
 from .queuehelp import retired, send
 
 RECORDS = {
@@ -38,9 +39,9 @@ def peer(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dns_server():
-    server = DNSServer(RECORDS)
+    server = DNSServer(RECORDS).start()
     yield server
-    server.close()
+    server.stop()
 
 
 @pytest.fixture(scope="module")
