@@ -44,7 +44,7 @@ from markdown_it import MarkdownIt
 
 from .localserve import ROOT, LocalServer, free_ports
 from .queuehelp import queued
-from .test_docs import same_shape
+from .jsonshape import same_shape
 
 README = os.path.join(ROOT, "README.md")
 DEV = os.path.join(ROOT, "dev.py")
