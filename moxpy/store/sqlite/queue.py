@@ -26,6 +26,7 @@ from ..files import read_message_file, remove_message_file, write_message_file
 from ..queue import (SEND_LOG_KEEP, Attempt, Entry, EntryFilter, NewEntry, OutboxDSN, QueueTransaction, RetiredEntry,
                      Suppression)
 from .webhooks import SqliteWebhookTransaction
+from .where import Conditions
 
 log = logging.getLogger("moxpy.store.queue")
 
@@ -90,27 +91,19 @@ def _suppression(row: sqlite3.Row) -> Suppression:
 
 
 def _where(f: EntryFilter, retired: bool = False) -> tuple[str, list]:
-    clauses: list[str] = []
-    params: list = []
-    if f.ids:
-        clauses.append(f"id in ({','.join('?' * len(f.ids))})")
-        params += f.ids
+    where = Conditions()
+    where.ids(f.ids)
     if f.account:
-        clauses.append("account = ?")
-        params.append(f.account)
+        where.add("account = ?", f.account)
     if f.domain:
-        clauses.append("rcpt_domain = ?")
-        params.append(f.domain.lower().lstrip("@"))
+        where.add("rcpt_domain = ?", f.domain.lower().lstrip("@"))
     if f.to:
-        clauses.append("instr(lower(rcpt_to), ?) > 0")
-        params.append(f.to.lower())
+        where.add("instr(lower(rcpt_to), ?) > 0", f.to.lower())
     if f.hold is not None and not retired:
-        clauses.append("hold = ?")
-        params.append(int(f.hold))
+        where.add("hold = ?", int(f.hold))
     if f.success is not None and retired:
-        clauses.append("success = ?")
-        params.append(int(f.success))
-    return " and ".join(clauses) or "1", params
+        where.add("success = ?", int(f.success))
+    return where.sql()
 
 
 def _id_list(ids: Sequence[int]) -> str:

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from ..db import Database
 from ..webhooks import RetiredWebhook, Webhook, WebhookAttempt, WebhookFilter, WebhookTransaction
+from .where import Conditions
 
 T = TypeVar("T")
 
@@ -57,23 +58,17 @@ def _values(hook: Webhook | RetiredWebhook) -> dict:
 
 
 def _where(f: WebhookFilter) -> tuple[str, list]:
-    clauses: list[str] = []
-    params: list = []
-    if f.ids:
-        clauses.append(f"id in ({','.join('?' * len(f.ids))})")
-        params += f.ids
+    where = Conditions()
+    where.ids(f.ids)
     if f.account:
-        clauses.append("account = ?")
-        params.append(f.account)
+        where.add("account = ?", f.account)
     if f.event == "incoming":
-        clauses.append("is_incoming = 1")
+        where.add("is_incoming = 1")
     elif f.event:
-        clauses.append("event = ?")
-        params.append(f.event)
+        where.add("event = ?", f.event)
     if f.queue_msg_id:
-        clauses.append("queue_msg_id = ?")
-        params.append(f.queue_msg_id)
-    return " and ".join(clauses) or "1", params
+        where.add("queue_msg_id = ?", f.queue_msg_id)
+    return where.sql()
 
 
 class SqliteWebhookTransaction:
