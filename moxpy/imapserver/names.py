@@ -8,7 +8,6 @@ store.mailboxname. Pure functions; no sockets, no store.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import twisted.mail.imap4  # noqa: F401  registers the "imap4-utf-7" codec
@@ -58,10 +57,51 @@ def display(name: str) -> str:
 
 def list_matcher(pattern: str) -> Callable[[str], bool]:
     """A LIST pattern as a test of display names (RFC 3501 6.3.8): * matches anything, % anything but the
-    delimiter."""
+    delimiter.
+
+    Matching follows every way through the pattern at once (the positions it
+    may have reached), so it takes time proportional to the lengths of name
+    and pattern multiplied: no pattern, however many wildcards it has, can
+    make it backtrack.
+    """
     first, sep, rest = pattern.partition(DELIMITER)
     if first.lower() == "inbox":
         pattern = "INBOX" + sep + rest  # INBOX is case-insensitive, also as a parent
-    regex = "".join(".*" if c == "*" else "[^/]*" if c == "%" else re.escape(c) for c in pattern)
-    match = re.compile(regex + r"\Z", re.DOTALL).match
-    return lambda name: match(name) is not None
+    # Runs of wildcards match what their widest member matches: "*%*" is "*".
+    tokens: list[str] = []
+    for c in pattern:
+        if c in "*%" and tokens and tokens[-1] in "*%":
+            tokens[-1] = "*" if "*" in (c, tokens[-1]) else "%"
+        else:
+            tokens.append(c)
+    end = len(tokens)
+
+    def closure(positions: set[int]) -> set[int]:
+        # A wildcard may match nothing: reaching it also reaches what follows it.
+        result = set(positions)
+        for i in sorted(positions):
+            while i < end and tokens[i] in "*%":
+                i += 1
+                result.add(i)
+        return result
+
+    start = closure({0})
+
+    def matches(name: str) -> bool:
+        positions = start
+        for c in name:
+            following = set()
+            for i in positions:
+                if i == end:
+                    continue
+                token = tokens[i]
+                if token == "*" or (token == "%" and c != DELIMITER):
+                    following.add(i)
+                elif token == c:
+                    following.add(i + 1)
+            if not following:
+                return False
+            positions = closure(following)
+        return end in positions
+
+    return matches
