@@ -214,19 +214,18 @@ def _parse(data: bytes, start: int, end: int, default_type: str, depth: int, is_
         location=_raw(msg, "Content-Location"),
         envelope=envelope(msg) if is_message else None,
     )
-    if depth >= MAX_DEPTH:
-        return part
-    if media_type == "multipart":
-        boundary = dict(part.params).get("boundary", "")
-        child_type = "message/rfc822" if subtype == "digest" else "text/plain"
-        if boundary:
-            part.parts = [_parse(data, s, e, child_type, depth + 1, False)
-                          for s, e in _part_ranges(data, body_start, end, boundary.encode("utf-8", "replace"))]
-        if not part.parts:
-            # RFC 3501 grammar needs at least one part; show an unusable multipart as text.
-            part.media_type, part.subtype, part.params = "text", "plain", []
-    elif media_type == "message" and subtype in ("rfc822", "global"):
-        part.message = _parse(data, body_start, end, "text/plain", depth + 1, True)
+    if depth < MAX_DEPTH:  # deeper parts are opaque leaves
+        if media_type == "multipart":
+            boundary = dict(part.params).get("boundary", "")
+            child_type = "message/rfc822" if subtype == "digest" else "text/plain"
+            if boundary:
+                part.parts = [_parse(data, s, e, child_type, depth + 1, False)
+                              for s, e in _part_ranges(data, body_start, end, boundary.encode("utf-8", "replace"))]
+            if not part.parts:
+                # RFC 3501 grammar needs at least one part; show an unusable multipart as text.
+                part.media_type, part.subtype, part.params = "text", "plain", []
+        elif media_type == "message" and subtype in ("rfc822", "global"):
+            part.message = _parse(data, body_start, end, "text/plain", depth + 1, True)
     if part.media_type in ("text", "message") and not part.multipart:
         part.lines = data.count(b"\n", body_start, end)
         if end > body_start and data[end - 1] != 0x0A:
