@@ -143,6 +143,7 @@ def test_unknown_method_is_404(server):
     assert resp.status_code == 404
 
 
+@pytest.mark.slow
 def test_restart_keeps_every_message(new_server):
     srv = new_server().start()
     sent = []

@@ -222,6 +222,7 @@ def test_account_add_passwd_del_apply_at_once(serve):
         assert s.rcpt("bob@example.com")[0] == 550
 
 
+@pytest.mark.slow
 def test_sigterm_during_sends_loses_nothing_that_got_200(tmp_path):
     srv = Serve(tmp_path)
     srv.start()

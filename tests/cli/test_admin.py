@@ -1,6 +1,7 @@
 """Running a real domain: quickstart, config test, and account, address and
 domain management on a running server's config, taking effect at once."""
 
+import pytest
 import os
 import smtplib
 import subprocess
@@ -50,6 +51,7 @@ def test_config_test_reports_errors_clearly(tmp_path):
     assert "Bogus" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_account_changes_apply_to_running_server_at_once(new_server):
     srv = new_server().start()
     config = srv.config.path
@@ -97,6 +99,7 @@ def test_bad_changes_are_refused_with_a_message(new_server, tmp_path):
     assert open(config).read() == before
 
 
+@pytest.mark.slow
 def test_domain_add_with_catchall_then_del(new_server):
     srv = new_server().start()
     config = srv.config.path
@@ -138,6 +141,7 @@ def test_log_level_must_be_one_of_mox_names(new_server):
     assert any(" debug " in line for line in srv.output)
 
 
+@pytest.mark.slow
 def test_command_line_errors_are_one_line(new_server, tmp_path):
     srv = new_server()
     config = srv.config.path

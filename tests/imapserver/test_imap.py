@@ -444,6 +444,7 @@ def test_scenario_send_idle_bodystructure_move(server):
     client.close()
 
 
+@pytest.mark.slow
 def test_uids_stable_across_restart_and_failed_logins_throttled(new_server):
     srv = new_server().start()
     for i in range(3):

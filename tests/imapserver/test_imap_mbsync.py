@@ -11,7 +11,7 @@ import pytest
 
 from ..localserve import ADDRESS, PASSWORD
 
-pytestmark = pytest.mark.skipif(shutil.which("mbsync") is None, reason="mbsync (Debian package isync) not installed")
+pytestmark = [pytest.mark.skipif(shutil.which("mbsync") is None, reason="mbsync (Debian package isync) not installed"), pytest.mark.slow]
 
 
 def mbsync_config(server, maildir: str) -> str:

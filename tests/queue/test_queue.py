@@ -194,6 +194,7 @@ def test_tls_required_no_header(server):
     assert b"\r\nTLS-Required: No\r\n" in server.message_file(m)
 
 
+@pytest.mark.slow
 def test_future_release_hold_release_kick_and_drop(server):
     later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     held = send(server, {"To": [{"Address": "later@example.com"}], "Subject": "later", "Text": "hi",

@@ -2,6 +2,7 @@
 the queue is delivering, start it again, and check that every Send that
 got 200 is delivered exactly once, and nothing else is."""
 
+import pytest
 import threading
 import time
 
@@ -48,6 +49,7 @@ def crash_round(server, outcomes: dict, counter: list, accepted_before_kill: int
         t.join(15)
 
 
+@pytest.mark.slow
 def test_sigkill_during_sends_loses_and_duplicates_nothing(new_server):
     server = new_server(lambda c: setattr(c.Queue, "BackoffFirst", 0.5))
     outcomes: dict[str, str] = {}

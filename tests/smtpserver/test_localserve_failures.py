@@ -190,6 +190,7 @@ def test_timeout_at_mail_only_for_the_mail_from_address(server):
         assert s.data(MESSAGE)[0] == 451
 
 
+@pytest.mark.slow
 def test_stopping_the_server_ends_a_stall(new_server):
     import time
 

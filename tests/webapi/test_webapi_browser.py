@@ -8,7 +8,7 @@ import pytest
 from ..localserve import ADDRESS, PASSWORD
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package chromium)")
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package chromium)"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -211,6 +211,7 @@ def test_newer_event_supersedes_undelivered_webhook(server, receiver):
     assert f"superseded by {final.headers['x-mox-webhook-id']}" in out
 
 
+@pytest.mark.slow
 def test_pending_webhook_survives_restart(new_server, receiver):
     server = new_server(configure_hooks(receiver, events=["delivered"]))
     server.start()
