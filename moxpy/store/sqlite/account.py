@@ -158,15 +158,24 @@ class SQLiteAccount:
                       received: float | None = None, meta: DeliveryMeta | None = None,
                       headers: EmailMessage | None = None) -> Message:
         mask, keywords = flaglib.parse(flags or [])
-        loop = asyncio.get_running_loop()
-        relpath, bucket = await loop.run_in_executor(None, write_message_file, self.msg_dir, data)
+
+        def prepare() -> tuple[str, str, dict]:
+            # Writing the file and parsing the message take as long as the message is large: in a
+            # worker thread, in one hop, so the event loop stays free.
+            relpath, bucket = write_message_file(self.msg_dir, data)
+            try:
+                parsed = headers if headers is not None else msgparse.parse_headers(data)
+                values = dict(path=relpath, size=len(data), mask=mask, keywords=keywords,
+                              received=time.time() if received is None else received,
+                              summary=msgparse.summary(data, parsed), sent_day=schema.sent_day(parsed),
+                              meta=meta or DeliveryMeta(), parts=partlib.encode(partlib.parse(data)))
+            except BaseException:
+                remove_message_file(self.msg_dir, relpath)
+                raise
+            return relpath, bucket, values
+
+        relpath, bucket, values = await asyncio.get_running_loop().run_in_executor(None, prepare)
         try:
-            if headers is None:
-                headers = msgparse.parse_headers(data)
-            values = dict(path=relpath, size=len(data), mask=mask, keywords=keywords,
-                          received=time.time() if received is None else received,
-                          summary=msgparse.summary(data, headers), sent_day=schema.sent_day(headers),
-                          meta=meta or DeliveryMeta(), parts=partlib.encode(partlib.parse(data)))
             row, new_keywords = await self.db.write(lambda conn: messages.insert_tx(conn, mailbox, **values),
                                                     sync_dirs=[bucket])
         except BaseException:
