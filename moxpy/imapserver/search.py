@@ -11,6 +11,17 @@ from .view import MailboxView
 
 CHARSETS = (b"US-ASCII", b"UTF-8")
 
+# Limits on what one SEARCH may ask, so that hostile input gets BAD rather than exhausting the
+# parser's recursion or the SQL query's expression depth.
+# Nested parentheses, NOT and OR: each level nests the SQL query one level deeper, and SQLite's parser
+# stack (100 entries, several per level) refuses queries nested about 30 levels deep.
+MAX_DEPTH = 20
+MAX_CRITERIA = 1000  # search keys in all
+
+# RFC 3501 9: number is an unsigned 32-bit integer; RFC 9051 9: number64 (sizes) is at most 2^63-1.
+MAX_NUMBER = 2**32 - 1
+MAX_NUMBER64 = 2**63 - 1
+
 
 class BadCharset(ValueError):
     pass
@@ -23,10 +34,12 @@ def _text(token) -> str:
 
 
 class _Reader:
-    def __init__(self, tokens: list, selected: MailboxView):
+    def __init__(self, tokens: list, selected: MailboxView, depth: int = 0, counter: list[int] | None = None):
         self.tokens = tokens
         self.i = 0
         self.selected = selected
+        self.depth = depth
+        self.counter = counter if counter is not None else [0]  # keys read so far, shared with nested readers
 
     def next(self):
         if self.i >= len(self.tokens):
@@ -38,16 +51,23 @@ class _Reader:
     def more(self) -> bool:
         return self.i < len(self.tokens)
 
-    def number(self) -> int:
+    def number(self, limit: int = MAX_NUMBER) -> int:
         token = self.next()
         if isinstance(token, list) or not bytes(token).isdigit():
             raise syntax.CommandSyntaxError("number expected")
+        if len(token) > 20 or int(token) > limit:
+            raise syntax.CommandSyntaxError(f"number too large, at most {limit}")
         return int(token)
 
     def key(self):
+        self.counter[0] += 1
+        if self.counter[0] > MAX_CRITERIA:
+            raise syntax.CommandSyntaxError(f"too many search keys, at most {MAX_CRITERIA}")
+        if self.depth >= MAX_DEPTH:
+            raise syntax.CommandSyntaxError(f"search keys nested too deeply, at most {MAX_DEPTH} levels")
         token = self.next()
         if isinstance(token, list):
-            return _Reader(token, self.selected).all()
+            return _Reader(token, self.selected, self.depth + 1, self.counter).all()
         word = bytes(token).upper()
         if word[:1].isdigit() or word[:1] == b"*":
             ranges = syntax.parse_sequence_set(bytes(token))
@@ -64,16 +84,16 @@ class _Reader:
                 return criteria.And([recent, criteria.Flag("\\seen", False)])
             return criteria.Not(recent)
         if word == b"NOT":
-            return criteria.Not(self.key())
+            return criteria.Not(self._nested())
         if word == b"OR":
-            return criteria.Or(self.key(), self.key())
+            return criteria.Or(self._nested(), self._nested())
         if word == b"UID":
             ranges = syntax.parse_sequence_set(bytes(self.next()))
             return criteria.UIDRanges(self.selected.uid_ranges(ranges, by_uid=True))
         if word in (b"KEYWORD", b"UNKEYWORD"):
             return criteria.Flag(_text(self.next()), word == b"KEYWORD")
         if word in (b"LARGER", b"SMALLER"):
-            return criteria.Size(word == b"LARGER", self.number())
+            return criteria.Size(word == b"LARGER", self.number(MAX_NUMBER64))
         if word in (b"BEFORE", b"ON", b"SINCE"):
             return criteria.Received(word.decode().lower(), syntax.parse_date(bytes(self.next())))
         if word in (b"SENTBEFORE", b"SENTON", b"SENTSINCE"):
@@ -90,6 +110,14 @@ class _Reader:
         if word in (b"BODY", b"TEXT"):
             return criteria.Text(word.decode().lower(), _text(self.next()))
         raise syntax.CommandSyntaxError(f"unknown search key {word[:40].decode('ascii', 'replace')}")
+
+    def _nested(self):
+        """The key that NOT or OR applies to, one level deeper."""
+        self.depth += 1
+        try:
+            return self.key()
+        finally:
+            self.depth -= 1
 
     def all(self) -> criteria.And:
         items = []

@@ -139,6 +139,9 @@ def tokenize(line: bytes, stack: list | None = None):
     return stack[0], None
 
 
+MAX_NZ_NUMBER = 2**32 - 1
+
+
 def parse_sequence_set(text: bytes) -> list[tuple[int | None, int | None]]:
     """RFC 3501 9 sequence-set as (low, high) ranges; None stands for "*"."""
     ranges = []
@@ -153,6 +156,9 @@ def parse_sequence_set(text: bytes) -> list[tuple[int | None, int | None]]:
             raise CommandSyntaxError("bad sequence set, expected numbers, ranges like 2:4 and *, separated by commas") from None
         if (a is not None and a <= 0) or (b is not None and b <= 0) or not low.isdigit() and low != b"*":
             raise CommandSyntaxError("bad sequence set, numbers start at 1")
+        if (a or 0) > MAX_NZ_NUMBER or (b or 0) > MAX_NZ_NUMBER:
+            # RFC 3501 9: nz-number is an unsigned 32-bit integer.
+            raise CommandSyntaxError(f"bad sequence set, numbers are at most {MAX_NZ_NUMBER}")
         ranges.append((a, b))
     return ranges
 

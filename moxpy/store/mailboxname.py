@@ -19,6 +19,9 @@ def check(name: str) -> str:
     if any(c in "%*" or ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         # RFC 3501 5.1: * and % are LIST wildcards; control characters are never part of a name.
         raise MailboxError("invalid mailbox name: it contains a wildcard (* or %) or a control character")
+    if any(elem in (".", "..") for elem in name.split("/")):
+        # Names must not look like relative paths: "." and ".." are no mailbox's name, at any level.
+        raise MailboxError('invalid mailbox name: "." or ".." as a hierarchy level')
     first, sep, rest = name.partition("/")
     return INBOX + sep + rest if first.lower() == "inbox" else name
 

@@ -37,7 +37,7 @@ class _Compiler:
                 return "1"
             # Text criteria last: SQLite evaluates an AND from left to right, so files are read only when needed.
             items = sorted(node.items, key=_has_text)
-            return "(" + " and ".join(self.sql(i) for i in items) + ")"
+            return _balanced("and", [self.sql(i) for i in items])
         if isinstance(node, Or):
             return f"({self.sql(node.a)} or {self.sql(node.b)})"
         if isinstance(node, Not):
@@ -54,6 +54,11 @@ class _Compiler:
         if isinstance(node, UIDRanges):
             if not node.ranges:
                 return "0"
+            if len(node.ranges) > 8:
+                # Many ranges as one JSON parameter: SQLite limits both the parameters and the expression depth.
+                self.params.append(json.dumps(node.ranges))
+                return ("(exists (select 1 from json_each(?) r"
+                        " where uid between json_extract(r.value, '$[0]') and json_extract(r.value, '$[1]')))")
             parts = []
             for low, high in node.ranges:
                 self.params += [low, high]
@@ -91,6 +96,15 @@ class _Compiler:
             return f"({column} >= ? and {column} < ?)"
         self.params.append(start)
         return f"({column} >= ?)"
+
+
+def _balanced(operator: str, parts: list[str]) -> str:
+    """Parts joined by operator, in order, as a balanced tree: SQLite limits an expression's depth
+    (1000), and a flat chain of n terms is n deep."""
+    if len(parts) == 1:
+        return "(" + parts[0] + ")"
+    middle = len(parts) // 2
+    return f"({_balanced(operator, parts[:middle])} {operator} {_balanced(operator, parts[middle:])})"
 
 
 def _has_text(node) -> bool:
