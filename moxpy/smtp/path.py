@@ -1,7 +1,8 @@
 """SMTP paths: the addresses in MAIL FROM and RCPT TO (RFC 5321 4.1.2).
 
-Their syntax is checked by message.address.parse_address; this module
-holds the rules that are about SMTP itself.
+Mailboxes are checked by message.address.parse_address; this module
+holds the rules that are about SMTP itself, among them the strict syntax
+of the MAIL and RCPT argument (split_path_argument).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def unicode_path(path: str) -> str:
         return f"{local}@{unicode_domain(domain)}"
     except AddressError:
         return path
+
+
+# RFC 5321 4.5.3.1.3: a path is at most 256 octets, its angle brackets included.
+MAX_PATH = 256
 
 
 class PathError(ValueError):
@@ -72,6 +77,8 @@ def split_path_argument(arg: str, *, null_ok: bool, postmaster_ok: bool = False)
     if end < 0:
         raise PathError("missing closing angle bracket after address")
     path, rest = arg[1:end], arg[end + 1:]
+    if len(arg[: end + 1].encode("utf-8", "surrogateescape")) > MAX_PATH:
+        raise PathError(f"path longer than {MAX_PATH} octets")
     if rest and not rest.startswith(" "):
         raise PathError("expected space between address and parameters")
     if not path:
@@ -80,7 +87,7 @@ def split_path_argument(arg: str, *, null_ok: bool, postmaster_ok: bool = False)
     elif not (postmaster_ok and path.lower() == "postmaster"):
         if path.startswith("@"):
             # RFC 5321 4.1.2 and appendix C: a source route, to be ignored.
-            route, colon, path = path.partition(":")
+            _route, colon, path = path.partition(":")
             if not colon:
                 raise PathError("source route without colon")
         try:
@@ -93,7 +100,8 @@ def split_path_argument(arg: str, *, null_ok: bool, postmaster_ok: bool = False)
         if not param:
             continue
         key, eq, value = param.partition("=")
-        if not key or not all(c.isascii() and (c.isalnum() or c == "-") for c in key) or (eq and not value):
+        # esmtp-keyword: a letter or digit, then letters, digits and hyphens.
+        if not key[:1].isalnum() or not all(c.isascii() and (c.isalnum() or c == "-") for c in key) or (eq and not value):
             raise PathError(f"malformed parameter {param!r}", param=True)
         if key.upper() in seen:
             raise PathError(f"duplicate parameter {key.upper()}", param=True)

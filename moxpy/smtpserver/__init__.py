@@ -103,6 +103,7 @@ class SMTPProtocol(SMTP):
         super()._cb_client_connected(reader, writer)
         # aiosmtpd skips a command line longer than its reader's limit until its
         # line end, so a stream without one is never answered; we answer and close.
+        # The reader is made by aiosmtpd, so its readuntil (readline's too) is wrapped.
         read_line = reader.readuntil
 
         async def readuntil(separator: bytes = b"\n") -> bytes:
@@ -119,10 +120,11 @@ class SMTPProtocol(SMTP):
     async def _line_too_long(self, reader: asyncio.StreamReader) -> None:
         # RFC 5321 4.5.3.1.4: a command line is at most 512 octets (AUTH's up to
         # 1000, RFC 4954 4); the reader stops at 1001, past every command's limit.
-        await super().push(reply(Reply.SYNTAX_ERROR, Enhanced.SYNTAX_ERROR,
-                                 f"line too long, smtp max is 512, we reached {LINE_LENGTH_LIMIT}"))
-        self._last_reply = "500 line too long"
-        reader._buffer.clear()  # nothing more of it is read
+        await self.push(reply(Reply.SYNTAX_ERROR, Enhanced.SYNTAX_ERROR,
+                              f"line too long, smtp max is 512, we reached {LINE_LENGTH_LIMIT}"))
+        # Drop what is buffered, so the read that follows waits, until the closed
+        # connection cancels the session (the reader has no public way to discard).
+        reader._buffer.clear()
         if self.transport is not None:
             self.transport.close()
 
