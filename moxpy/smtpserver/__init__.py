@@ -22,10 +22,11 @@ import re
 import ssl
 import time
 
-from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import SMTP, Session, syntax
 
 from .. import config as configlib
 from ..message.status import from_reply
+from ..smtp import path as smtppath
 from ..smtp.codes import Enhanced, Reply, reply
 from . import localserve, replies
 
@@ -97,6 +98,77 @@ class SMTPProtocol(SMTP):
 
     def _create_session(self) -> Session:
         return _Session(self.loop)
+
+    def _cb_client_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super()._cb_client_connected(reader, writer)
+        # aiosmtpd skips a command line longer than its reader's limit until its
+        # line end, so a stream without one is never answered; we answer and close.
+        # The reader is made by aiosmtpd, so its readuntil (readline's too) is wrapped.
+        read_line = reader.readuntil
+
+        async def readuntil(separator: bytes = b"\n") -> bytes:
+            try:
+                return await read_line(separator)
+            except asyncio.LimitOverrunError:
+                if self._in_data:
+                    raise  # aiosmtpd handles long message lines itself
+                await self._line_too_long(reader)
+                return await read_line(separator)  # cancelled when the connection is gone
+
+        reader.readuntil = readuntil
+
+    async def _line_too_long(self, reader: asyncio.StreamReader) -> None:
+        # RFC 5321 4.5.3.1.4: a command line is at most 512 octets (AUTH's up to
+        # 1000, RFC 4954 4); the reader stops at 1001, past every command's limit.
+        await self.push(reply(Reply.SYNTAX_ERROR, Enhanced.SYNTAX_ERROR,
+                              f"line too long, smtp max is 512, we reached {LINE_LENGTH_LIMIT}"))
+        # Drop what is buffered, so the read that follows waits, until the closed
+        # connection cancels the session (the reader has no public way to discard).
+        reader._buffer.clear()
+        if self.transport is not None:
+            self.transport.close()
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str):
+        if self.tls_active:
+            # RFC 3207 4.2: no STARTTLS within TLS, whether implicit or started.
+            await self.push(reply(Reply.BAD_SEQUENCE, Enhanced.INVALID_COMMAND, "already speaking tls"))
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def _path_checked(self, arg: str | None, keyword: str, *, reverse: bool) -> bool:
+        """Whether the MAIL or RCPT argument has RFC 5321 4.1.2 syntax; if not,
+        the 501 is sent. aiosmtpd's parser takes much that is not a path."""
+        if arg is None or arg[: len(keyword)].upper() != keyword:
+            return True  # aiosmtpd answers with its syntax reply
+        try:
+            smtppath.split_path_argument(arg[len(keyword):], null_ok=reverse, postmaster_ok=not reverse)
+        except smtppath.PathError as e:
+            what = Enhanced.INVALID_ARGUMENTS if e.param else (
+                Enhanced.BAD_SENDER_SYNTAX if reverse else Enhanced.BAD_DESTINATION_SYNTAX)
+            await self.push(reply(Reply.PARAMETER_SYNTAX_ERROR, what, str(e)))
+            return False
+        return True
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("MAIL"):
+            return
+        if self.envelope is not None and self.envelope.mail_from:
+            await super().smtp_MAIL(arg)  # its "nested MAIL" reply comes first
+            return
+        if await self._path_checked(arg, "FROM:", reverse=True):
+            await super().smtp_MAIL(arg)
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("RCPT"):
+            return
+        if self.envelope is None or not self.envelope.mail_from:
+            await super().smtp_RCPT(arg)  # its "need MAIL" reply comes first
+            return
+        if await self._path_checked(arg, "TO:", reverse=False):
+            await super().smtp_RCPT(arg)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -214,6 +286,9 @@ class Handler:
         session.host_name = hostname
         # A listener without mechanisms (delivery) does not offer AUTH at all.
         responses = [r for r in responses if r.strip() != "250-AUTH"]
+        if session.ssl is not None:
+            # RFC 3207 4.2: STARTTLS is not offered within TLS (aiosmtpd only knows of STARTTLS it did).
+            responses = [r for r in responses if r.strip() != "250-STARTTLS"]
         # aiosmtpd handles pipelined commands in order; say so (RFC 2920), and
         # that every reply carries an RFC 3463 code (RFC 2034).
         return responses[:-1] + ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]

@@ -98,7 +98,7 @@ def test_line_too_long_in_data_refused(srv):
 @pytest.mark.parametrize("command,code,enhanced", [
     ("RCPT TO:<mox@localhost>", 503, "5.5.1"),  # before MAIL
     ("DATA", 503, "5.5.1"),  # before RCPT
-    ("MAIL FROM:<not an address", 553, "5.1.7"),
+    ("MAIL FROM:<not an address", 501, "5.1.7"),  # RFC 5321 4.1.2 syntax
     ("MAIL FROM:<a@example.org> FOO=BAR", 555, "5.5.4"),
     ("MAIL TO:<a@example.org>", 501, "5.5.4"),
     ("BOGUS", 500, "5.5.2"),
@@ -118,7 +118,7 @@ def test_malformed_recipient_refused(srv):
         s.ehlo()
         s.mail("a@example.org")
         code, text = s.docmd("RCPT", "TO:<no-at-sign>")
-        assert (code, text[:5]) == (553, b"5.1.3")
+        assert (code, text[:5]) == (501, b"5.1.3")
         code, text = s.docmd("RCPT", "TO:<Postmaster>")  # RFC 5321 4.1.1.3
         assert code == 250
 
