@@ -35,7 +35,7 @@ class DNSServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> "DNSServer":
+    def start(self, port: int = 0) -> "DNSServer":
         server = self
 
         class Protocol(asyncio.DatagramProtocol):
@@ -47,7 +47,7 @@ class DNSServer:
 
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(
-            self._loop.create_datagram_endpoint(Protocol, local_addr=("127.0.0.1", 0)), self._loop)
+            self._loop.create_datagram_endpoint(Protocol, local_addr=("127.0.0.1", port)), self._loop)
         self._transport, _ = future.result(5)
         self.port = self._transport.get_extra_info("sockname")[1]
         return self
