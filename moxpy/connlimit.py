@@ -71,8 +71,10 @@ HTTP_REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; 
 def limited_http(factory, limit: ConnectionLimit):
     """A Twisted factory that lets factory's protocol serve a connection only
     while the address is under limit, and otherwise answers 503 and closes."""
+    from twisted.internet.interfaces import IProtocolNegotiationFactory
     from twisted.internet.protocol import Protocol
     from twisted.protocols import policies
+    from zope.interface import implementer
 
     class Refused(Protocol):
         def connectionMade(self):
@@ -90,7 +92,13 @@ def limited_http(factory, limit: ConnectionLimit):
                 self.ip = None
             super().connectionLost(reason)
 
+    @implementer(IProtocolNegotiationFactory)
     class Limited(policies.WrappingFactory):
+        def acceptableProtocols(self):
+            # TLS below asks the factory it wraps which protocols to offer in ALPN (RFC 7301).
+            negotiation = IProtocolNegotiationFactory(self.wrappedFactory, None)
+            return negotiation.acceptableProtocols() if negotiation is not None else []
+
         def buildProtocol(self, addr):
             ip = getattr(addr, "host", "")
             if not limit.acquire(ip):

@@ -145,8 +145,6 @@ class Server:
         from .webapi.resource import WebAPIResource, request_factory
 
         config = self.config
-        self._watchdog = Watchdog(asyncio.get_running_loop())
-        self._watchdog.start()
         os.makedirs(self.data_dir, exist_ok=True)
         self.serverdb = ServerDatabase(self.data_dir)
         self.store = open_store(self.data_dir)
@@ -183,6 +181,9 @@ class Server:
         self._start_imap(authenticator)
         self.queue.start()
         self.webhooks.start()
+        # Watched from here on: what runs above, once, may take the loop for a while.
+        self._watchdog = Watchdog(asyncio.get_running_loop())
+        self._watchdog.start()
 
     async def _start_smtp(self, authenticator: authlib.Authenticator) -> None:
         """The SMTP delivery and submission listeners of every configured listener."""
