@@ -65,6 +65,7 @@ class Watchdog:
 
     def stop(self) -> None:
         """Stop watching; call from the loop's thread."""
+        self._beat = time.monotonic()  # the loop runs this, so a stall being reported is over
         self._stopping.set()
         if self._handle is not None:
             self._handle.cancel()
@@ -80,13 +81,15 @@ class Watchdog:
 
     def _watch(self) -> None:
         stalled_since: float | None = None  # the last heartbeat before the stall being reported
-        while not self._stopping.wait(self.interval):
+        while True:
+            stopping = self._stopping.wait(self.interval)
             beat = self._beat
+            if stalled_since is not None and beat != stalled_since:
+                log.warning("event loop ran again stalled_ms=%d", max(0.0, beat - stalled_since - self.interval) * 1000)
+                stalled_since = None
+            if stopping:
+                return
             if stalled_since is not None:
-                if beat != stalled_since:
-                    log.warning("event loop ran again stalled_ms=%d",
-                                max(0.0, beat - stalled_since - self.interval) * 1000)
-                    stalled_since = None
                 continue
             overdue = time.monotonic() - beat - self.interval
             if overdue > self.threshold:
