@@ -1,11 +1,12 @@
 """Logins: password hashes and SCRAM-SHA-256 verifiers, verification off
-the event loop, per-IP throttling of failures, and a short cache of
-successful verifications.
+the event loop, throttling of failures per address and per network, and a
+short cache of successful verifications.
 
 Used by every listener that takes a password (webapi, SMTP submission,
 IMAP). Passwords are hashed with argon2id through the passlib API of the
 maintained libpass fork. A verification costs tens of milliseconds of CPU,
-so it runs in a thread, is skipped for IPs that failed too often, and a
+so it runs in a thread, is skipped for addresses (or networks) that failed
+too often, and a
 success is remembered briefly so a busy API client does not pay it per call.
 It reads logins from the config but never writes it (provision/edit.py
 stores new hashes), and knows no protocol's framing of the exchange.
@@ -25,21 +26,26 @@ import os
 import re
 import time
 import unicodedata
-from collections import deque
 
 import scramp
 from passlib.hash import argon2
 from scramp.core import Gs2Header
 
 from . import config as configlib
+from . import ratelimit
 
 log = logging.getLogger("moxpy.auth")
 
 # OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane.
 _hasher = argon2.using(type="ID", memory_cost=19456, rounds=2, parallelism=1)
 
-FAILURE_WINDOW = 60.0  # seconds over which failures from one IP are counted
-MAX_FAILURES = 10  # failures per window before further attempts are refused unchecked
+# Failed logins allowed per address, per /26 (IPv4) or /48 (IPv6), and per /21
+# or /32, as in mox; past one, further attempts are refused unchecked. The
+# narrowest IPv6 class is a /64: one subscriber usually gets a whole one.
+FAILURE_LIMITS = (
+    ratelimit.Window(60.0, (10, 30, 90)),
+    ratelimit.Window(24 * 3600.0, (50, 150, 450)),
+)
 CACHE_TTL = 60.0
 
 # Password hashes run in their own two threads: each takes 19 MiB while it
@@ -146,25 +152,19 @@ def verify_password(password: str, password_hash: str) -> bool:
 
 
 class Throttled(Exception):
-    """Too many failed logins from this IP; try again later."""
+    """Too many failed logins from this address or its network; try again later."""
 
 
 class Authenticator:
     def __init__(self, config: configlib.Source):
         self.config = config
-        self._failures: dict[str, deque[float]] = {}
+        self._failures = ratelimit.Limiter(FAILURE_LIMITS)
         self._cache: dict[bytes, float] = {}
         self._pending: dict[bytes, asyncio.Future] = {}
         self._key = os.urandom(32)
 
     def throttled(self, remote_ip: str) -> bool:
-        failures = self._failures.get(remote_ip)
-        if not failures:
-            return False
-        cutoff = time.monotonic() - FAILURE_WINDOW
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        return len(failures) >= MAX_FAILURES
+        return not self._failures.can_add(remote_ip)
 
     def scram_verifier(self, address: str) -> tuple[str, tuple[bytes, bytes, bytes, int]] | None:
         """(account, SCRAM-SHA-256 verifier) of a login address, None when there is none."""
@@ -176,13 +176,13 @@ class Authenticator:
         return (account_name, verifier) if verifier else None
 
     def failed(self, remote_ip: str) -> None:
-        """Count a failed login that was verified elsewhere (SCRAM) towards the IP's throttle."""
-        self._failed(remote_ip)
+        """Count a failed login that was verified elsewhere (SCRAM) towards the throttle."""
+        self._failures.add(remote_ip)
 
-    def _failed(self, remote_ip: str) -> None:
-        self._failures.setdefault(remote_ip, deque()).append(time.monotonic())
-        if len(self._failures) > 10000:
-            self._failures.clear()  # bounded memory under a spray from many IPs
+    def succeeded(self, remote_ip: str) -> None:
+        """Forget the address's own failures after a good login, as mox does, so
+        a user who mistyped does not stay locked out (its network keeps the rest)."""
+        self._failures.reset(remote_ip)
 
     async def _verify(self, password: str, password_hash: str) -> bool:
         loop = asyncio.get_running_loop()
@@ -201,6 +201,7 @@ class Authenticator:
         key = hmac.new(self._key, "\0".join((address.lower(), password_hash, password)).encode(), hashlib.sha256).digest()
         now = time.monotonic()
         if account_name and self._cache.get(key, 0) > now:
+            self.succeeded(remote_ip)
             return account_name
         if account_name:
             # Concurrent logins with the same credentials (a client opening several
@@ -215,8 +216,9 @@ class Authenticator:
             await self._verify(password, _dummy_hash())
             ok = False
         if not ok:
-            self._failed(remote_ip)
+            self.failed(remote_ip)
             return None
+        self.succeeded(remote_ip)
         return account_name
 
     async def _check(self, key: bytes, password: str, password_hash: str) -> bool:

@@ -19,6 +19,7 @@ import sys
 from . import auth as authlib
 from . import config as configlib
 from . import tls as tlslib
+from .connlimit import ConnectionLimit, limited_http, per_ip
 from .queue import Queue, make_deliverer
 from .queue.suppression import Suppressions
 from .smtpserver import smtp_factory
@@ -27,6 +28,7 @@ from .smtpserver.delivery import DeliveryHandler
 from .smtpserver.submission import SubmissionHandler
 from .store import Store, open_store
 from .store.sqlite.serverdb import ServerDatabase
+from .watchdog import Watchdog
 from .webhooks import Webhooks
 
 log = logging.getLogger("moxpy.server")
@@ -41,12 +43,20 @@ def install_reactor() -> asyncio.AbstractEventLoop:
     return loop
 
 
+# Connections the kernel queues for accept: a burst of many clients at once
+# waits there instead of being refused or retried after a SYN timeout.
+# Linux caps the value at net.core.somaxconn (4096 since 5.4).
+LISTEN_BACKLOG = max(socket.SOMAXCONN, 1024)
+
+
 class ListenError(Exception):
     """A listening socket could not be made; the message names the service, address and port."""
 
 
 def listen_socket(service: str, ip: str, port: int) -> socket.socket:
     """A listening TCP socket for every listener, asyncio's and Twisted's alike.
+    Twisted keeps the backlog of a socket it adopts; asyncio listens again
+    with the backlog create_server is given.
 
     IPv6 sockets are IPv6-only: Linux by default lets "::" take IPv4 too,
     and then the "0.0.0.0" and "::" of one listener (as quickstart writes
@@ -63,7 +73,7 @@ def listen_socket(service: str, ip: str, port: int) -> socket.socket:
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((ip, port))
-        sock.listen(128)
+        sock.listen(LISTEN_BACKLOG)
         sock.setblocking(False)
     except OSError as e:
         sock.close()
@@ -86,6 +96,17 @@ class Server:
         self.suppressions: Suppressions | None = None
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
         self._smtp_handlers: list = []
+        self._watchdog: Watchdog | None = None
+        self._per_ip = per_ip(config.MaxConnectionsPerIP, config.Localserve)
+        self._connection_limits: dict[str, ConnectionLimit] = {}
+
+    def connection_limit(self, service: str) -> ConnectionLimit:
+        """The cap on open connections per remote address of one service (smtp, imaps, webapihttp, ...),
+        shared by all its listening addresses."""
+        limit = self._connection_limits.get(service)
+        if limit is None:
+            limit = self._connection_limits[service] = ConnectionLimit(service, self._per_ip)
+        return limit
 
     def tls_context(self, listener: configlib.Listener) -> ssl.SSLContext | None:
         """The server TLS context of a listener's certificate, or None without one."""
@@ -151,13 +172,18 @@ class Server:
                 site.log = lambda request: None  # calls are logged by the resource
                 if tls and listener.TLS is None:
                     raise configlib.ConfigError(f"{service_name} needs a TLS certificate in the listener")
-                factory = TLSMemoryBIOFactory(self._twisted_tls(listener), False, site) if tls else site
+                # The cap sits inside TLS, so a refused HTTPS client can read its 503.
+                limited = limited_http(site, self.connection_limit(service_name.lower()))
+                factory = TLSMemoryBIOFactory(self._twisted_tls(listener), False, limited) if tls else limited
                 for ip in listener.IPs:
                     self._listen_twisted(service_name.lower(), ip, service.Port, factory)
 
         self._start_imap(authenticator)
         self.queue.start()
         self.webhooks.start()
+        # Watched from here on: what runs above, once, may take the loop for a while.
+        self._watchdog = Watchdog(asyncio.get_running_loop())
+        self._watchdog.start()
 
     async def _start_smtp(self, authenticator: authlib.Authenticator) -> None:
         """The SMTP delivery and submission listeners of every configured listener."""
@@ -177,22 +203,25 @@ class Server:
             if listener.SMTP.Enabled:
                 # Port 25 offers STARTTLS when there is a certificate; no AUTH there.
                 services.append(("smtp", listener.SMTP.Port, None,
-                                 smtp_factory(delivery, tls_context=tls, auth_exclude_mechanism=["PLAIN", "LOGIN"], **common)))
+                                 smtp_factory(delivery, tls_context=tls, auth_exclude_mechanism=["PLAIN", "LOGIN"],
+                                              connection_limit=self.connection_limit("smtp"), **common)))
             if listener.Submission.Enabled:
                 # RFC 8314 and RFC 4954 4: passwords only over TLS, except in localserve.
                 services.append(("submission", listener.Submission.Port, None,
                                  smtp_factory(submission, tls_context=tls, auth_required=True,
-                                              auth_require_tls=not config.Localserve, **common)))
+                                              auth_require_tls=not config.Localserve,
+                                              connection_limit=self.connection_limit("submission"), **common)))
             if listener.Submissions.Enabled:
                 if tls is None:
                     raise configlib.ConfigError("submissions (implicit TLS) needs a TLS certificate in the listener")
                 services.append(("submissions", listener.Submissions.Port, tls,
-                                 smtp_factory(submission, implicit_tls=True, auth_required=True,
-                                              auth_require_tls=False, **common)))
+                                 smtp_factory(submission, implicit_tls=True, auth_required=True, auth_require_tls=False,
+                                              connection_limit=self.connection_limit("submissions"), **common)))
             for name, port, server_tls, factory in services:
                 for ip in listener.IPs:
                     sock = listen_socket(name, ip, port)
-                    self._asyncio_servers.append(await loop.create_server(factory, sock=sock, ssl=server_tls))
+                    self._asyncio_servers.append(await loop.create_server(factory, sock=sock, ssl=server_tls,
+                                                                            backlog=LISTEN_BACKLOG))
                     log.info("listening service=%s address=%s:%d", name, ip, port)
 
     def _listen_twisted(self, name: str, ip: str, port: int, factory) -> None:
@@ -224,7 +253,8 @@ class Server:
                     raise configlib.ConfigError(f"listener {name}: IMAPS needs a TLS certificate")
                 # localserve is for development on loopback: passwords may go without TLS there, as in mox.
                 factory = IMAPFactory(self.source, self.store, authenticator, tls_options=options,
-                                      implicit_tls=implicit, plaintext_login=config.Localserve)
+                                      implicit_tls=implicit, plaintext_login=config.Localserve,
+                                      connection_limit=self.connection_limit("imaps" if implicit else "imap"))
                 if implicit:
                     factory = TLSMemoryBIOFactory(options, False, factory)
                 for ip in listener.IPs:
@@ -256,6 +286,9 @@ class Server:
             self.store.close()
         if self.serverdb:
             self.serverdb.close()
+        if self._watchdog:
+            self._watchdog.stop()
+            self._watchdog = None
         log.info("stopped")
 
 

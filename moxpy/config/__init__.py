@@ -166,6 +166,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     MaxMessageSize: int = 100 * 1024 * 1024
     # localserve: accept mail for every address, deliver all outgoing mail to ourselves.
     Localserve: bool = False
+    # Open connections a listening service holds per remote address; 0: 30, or 1000 in localserve.
+    MaxConnectionsPerIP: int = 0
     Postmaster: Postmaster | None = None
     Queue: Queue = msgspec.field(default_factory=Queue)
     DNS: DNS = msgspec.field(default_factory=DNS)
@@ -218,6 +220,8 @@ def load(path: str) -> Config:
 def validate(config: Config) -> None:
     if config.LogLevel not in LOG_LEVELS:
         raise ConfigError(f"LogLevel: {config.LogLevel!r} is not a log level; one of: {', '.join(LOG_LEVELS)}")
+    if config.MaxConnectionsPerIP < 0:
+        raise ConfigError(f"MaxConnectionsPerIP: {config.MaxConnectionsPerIP} must be 0 (the default) or more")
     if config.Queue.Delivery not in ("", "local", "direct"):
         raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():
@@ -334,7 +338,8 @@ HEADER = """\
 # Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,
-# Localserve, DNS, and Queue.Delivery, Queue.SMTPPort, Queue.TLSCAFile.
+# Localserve, MaxConnectionsPerIP, DNS, and Queue.Delivery, Queue.SMTPPort,
+# Queue.TLSCAFile.
 #
 # Per-account webhooks (see docs/webapi.md), for example:
 #

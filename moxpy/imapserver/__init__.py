@@ -27,7 +27,7 @@ class IMAPFactory(protocol.ServerFactory):
     """Makes one IMAPServer per connection; holds what sessions share."""
 
     def __init__(self, config: configlib.Source, store: Store, authenticator, *, tls_options=None, implicit_tls: bool = False,
-                 plaintext_login: bool = False):
+                 plaintext_login: bool = False, connection_limit=None):
         self.store = store
         self.authenticator = authenticator
         self.config = config
@@ -35,6 +35,7 @@ class IMAPFactory(protocol.ServerFactory):
         self.implicit_tls = implicit_tls
         # Whether LOGIN/AUTHENTICATE are allowed without TLS (localserve); else only after STARTTLS.
         self.plaintext_login = plaintext_login
+        self.connection_limit = connection_limit  # a connlimit.ConnectionLimit, or None for no cap
 
     def max_message_size(self) -> int:
         return self.config.current().MaxMessageSize

@@ -125,15 +125,31 @@ class Session(imap4.IMAP4Server):
         self._report_scheduled = False
         self._lost = False
         self.startedTLS = factory.implicit_tls
+        self._holds_slot = False  # of the factory's connection_limit
+        self._refused = False  # over the connection limit: told BYE, closing
 
     # Connection.
 
     def connectionMade(self):
         self.remote_ip = getattr(self.transport.getPeer(), "host", "")
         self._started = time.monotonic()
+        limit = self.factory.connection_limit
+        if limit is not None:
+            if not limit.acquire(self.remote_ip):
+                # As mox: an untagged BYE in place of the greeting (RFC 9051 7.1.5), then close.
+                self._refused = True
+                self.transport.write(b"* BYE too many open connections from your address or network\r\n")
+                self.transport.loseConnection()
+                return
+            self._holds_slot = True
         super().connectionMade()
 
     def connectionLost(self, reason):
+        if self._holds_slot:
+            self._holds_slot = False
+            self.factory.connection_limit.release(self.remote_ip)
+        if self._refused:
+            return  # never greeted: no session to end
         # One line per session; never credentials or message contents.
         log.info("imap session account=%s remote=%s tls=%s duration=%.3fs", self.account_name or "-",
                  self.remote_ip, "yes" if self.startedTLS else "no", time.monotonic() - getattr(self, "_started", 0))
@@ -142,6 +158,11 @@ class Session(imap4.IMAP4Server):
             self._unsubscribe()
             self._unsubscribe = None
         super().connectionLost(reason)
+
+    def dataReceived(self, data):
+        if self._refused:
+            return  # what arrives while a refused connection closes is not read
+        super().dataReceived(data)
 
     def lineReceived(self, line):
         # As Twisted's, except that an unexpected error ends the command with a tagged BAD

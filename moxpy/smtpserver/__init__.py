@@ -25,6 +25,7 @@ import time
 from aiosmtpd.smtp import SMTP, Session, syntax
 
 from .. import config as configlib
+from ..connlimit import ConnectionLimit
 from ..message.status import from_reply
 from ..smtp import path as smtppath
 from ..smtp.codes import Enhanced, Reply, reply
@@ -81,7 +82,8 @@ class _Session(Session):
 class SMTPProtocol(SMTP):
     """aiosmtpd's SMTP protocol with enhanced status codes on every reply."""
 
-    def __init__(self, handler, *, implicit_tls: bool = False, auth_require_tls: bool = True, **kwargs):
+    def __init__(self, handler, *, implicit_tls: bool = False, auth_require_tls: bool = True,
+                 connection_limit: ConnectionLimit | None = None, **kwargs):
         # aiosmtpd warns on every connection when AUTH does not need TLS; we decide
         # that per listener (implicit TLS, or localserve on loopback) and set it after.
         super().__init__(handler, auth_require_tls=True, **kwargs)
@@ -95,6 +97,9 @@ class SMTPProtocol(SMTP):
         self._started = time.monotonic()
         self._messages = 0  # accepted in this session
         self._last_reply = ""
+        self._connection_limit = connection_limit
+        self._slot_ip: str | None = None  # the address holding a slot of connection_limit
+        self._refused = False
 
     def _create_session(self) -> Session:
         return _Session(self.loop)
@@ -171,6 +176,17 @@ class SMTPProtocol(SMTP):
             await super().smtp_RCPT(arg)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Called again by aiosmtpd after STARTTLS; the cap is checked on the first call only.
+        if self.transport is None and self._connection_limit is not None and self._slot_ip is None:
+            peer = transport.get_extra_info("peername")
+            ip = peer[0] if isinstance(peer, tuple) else ""
+            if not self._connection_limit.acquire(ip):
+                # As mox: 421 and close, before any greeting (RFC 5321 3.1 allows 421 in place of 220).
+                self._refused = True
+                transport.write(b"421 4.7.0 too many open connections from your address or network\r\n")
+                transport.close()
+                return
+            self._slot_ip = ip
         super().connection_made(transport)
         if self.implicit_tls and self.session is not None and self.session.ssl is None:
             # aiosmtpd only notices TLS begun with STARTTLS.
@@ -179,11 +195,21 @@ class SMTPProtocol(SMTP):
                 self.session.ssl = {"ssl_object": ssl_object, "cipher": ssl_object.cipher(),
                                     "version": ssl_object.version()}
 
+    def eof_received(self) -> bool | None:
+        if self._refused:
+            return False
+        return super().eof_received()
+
     @property
     def tls_active(self) -> bool:
         return self.session is not None and self.session.ssl is not None
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._slot_ip is not None:
+            self._connection_limit.release(self._slot_ip)
+            self._slot_ip = None
+        if self._refused:
+            return  # aiosmtpd never saw this connection
         session = self.session
         peer = session.peer[0] if session is not None and isinstance(session.peer, tuple) else "-"
         # One line per session; never message contents or credentials.

@@ -3,7 +3,7 @@ the delivery queue.
 
 A client logs in with AUTH SCRAM-SHA-256, PLAIN or LOGIN (RFC 4954;
 outside localserve only once TLS is on). Password verification runs off the event loop in the
-Authenticator, which also throttles failed logins per IP. The account may
+Authenticator, which also throttles failed logins per address and network. The account may
 only use addresses that deliver to it, in MAIL FROM and in the From
 header. At the end of DATA the message gets a Message-Id and a Date when
 it lacks them, is DKIM-signed for the From domain, and becomes one queue
@@ -176,6 +176,7 @@ class SubmissionHandler(Handler):
             return AuthResult(success=False)
         log.info("submission login account=%s address=%s remote=%s mechanism=scram-sha-256", login["account"],
                  login["address"], ip)
+        self.authenticator.succeeded(ip)
         return AuthResult(success=True, auth_data=Login(login["account"], login["address"]))
 
     async def _login(self, server: SMTP, username: bytes, password: bytes) -> AuthResult:

@@ -239,7 +239,7 @@ def test_failed_logins_are_throttled(new_server):
     srv = new_server().start()
     with submit(srv) as s:
         s.user, s.password = ADDRESS, "wrong"
-        for _ in range(10):  # moxpy.auth.MAX_FAILURES
+        for _ in range(10):  # per address per minute: moxpy.auth.FAILURE_LIMITS
             with pytest.raises(smtplib.SMTPAuthenticationError) as e:
                 s.auth("PLAIN", s.auth_plain)
             assert e.value.smtp_code == 535
