@@ -253,3 +253,11 @@ def test_bad_base64_in_basic_auth_is_401(server):
     resp = httpx.post(server.base_url + "MessageGet", data={"request": "{}"},
                       headers={"Authorization": "Basic " + token}, timeout=20)
     assert resp.status_code == 401
+
+
+def test_limits_are_answered_over_https_too(server):
+    url = f"https://127.0.0.1:{server.ports['WebAPIHTTPS']}/webapi/v0/"
+    resp = httpx.get(url, headers={"X-Big": "b" * 100 * 1024}, verify=False, timeout=20)
+    assert (resp.status_code, resp.text) == (431, "431 - request header fields too large\n")
+    resp = httpx.post(url + "MessageGet", data={"request": "{}"}, auth=(ADDRESS, "p" * (1 << 20)), verify=False, timeout=20)
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"] == "Basic realm=webapi"
