@@ -142,7 +142,7 @@ class Server:
         from twisted.web import server as webserver
 
         from .webapi.methods import API
-        from .webapi.resource import WebAPIResource, request_factory
+        from .webapi.resource import WebAPIChannel, WebAPIResource, request_factory
 
         config = self.config
         os.makedirs(self.data_dir, exist_ok=True)
@@ -169,6 +169,7 @@ class Server:
                 site = webserver.Site(WebAPIResource(api, authenticator, service.Path))
                 # Room for a maximum-size message sent base64-encoded inside form-encoded JSON.
                 site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
+                site.protocol = WebAPIChannel
                 site.log = lambda request: None  # calls are logged by the resource
                 if tls and listener.TLS is None:
                     raise configlib.ConfigError(f"{service_name} needs a TLS certificate in the listener")

@@ -5,8 +5,10 @@ the field of that exact name, or failing that the field whose name matches
 case-insensitively; a member that is null leaves its field at the zero
 value, a null list element or map value is the element's zero value; an
 unknown field, a value of the wrong type, or an integer outside the field's
-Go type (int64) is an error (code "protocol"). Encoding: every field is
-present, lists are [] and maps {}, never null.
+Go type (int64) is an error (code "protocol"), and so is JSON nested
+deeper than msgspec's decoder goes (about a thousand levels: no request
+type is anywhere near that deep). Encoding: every field is present, lists
+are [] and maps {}, never null.
 """
 
 from __future__ import annotations
@@ -42,11 +44,18 @@ class _Invalid(Exception):
     pass
 
 
+TOO_DEEP = "parsing request: JSON nested too deeply"
+
+
 def decode(data: str | bytes, typ: type[T]) -> T:
+    """The request of type typ in data; WebapiError "protocol" when it is not one."""
     try:
         value = _decoder.decode(data)
     except msgspec.DecodeError as e:
         raise WebapiError("protocol", f"parsing request: {e}") from None
+    except RecursionError:
+        # msgspec stops at its nesting limit with RecursionError, not DecodeError.
+        raise WebapiError("protocol", TOO_DEEP) from None
     if value is None:
         value = {}
     if not isinstance(value, dict):

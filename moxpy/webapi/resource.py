@@ -10,6 +10,12 @@ both short plain text as mox sends them.
 Order of checks on a call, as mox: unknown method (404), credentials (429
 when the IP failed too often, 401 when missing or wrong), then the body
 (400 "protocol" for a bad content type, form or JSON), then the method.
+
+A request past the HTTP limits is answered before its connection closes:
+414 for a request line longer than MAX_LENGTH, 431 for a header line
+longer than that or headers adding up past totalHeadersSize or maxHeaders,
+401 when the header too large is Authorization, and a plain 400 for
+anything else malformed.
 """
 
 from __future__ import annotations
@@ -18,13 +24,16 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import time
 import urllib.parse
 from http import HTTPStatus
 
 import jinja2
+from twisted.internet import interfaces
 from twisted.internet.defer import Deferred
-from twisted.web import resource, server
+from twisted.protocols.tls import TLSMemoryBIOProtocol
+from twisted.web import http, resource, server
 
 from .. import auth as authlib
 from ..message.compose import Attachment
@@ -36,6 +45,10 @@ from .types import METHODS, RAW
 log = logging.getLogger("moxpy.webapi")
 
 UPLOAD_KEYS = ("alternativefile", "inlinefile", "attachedfile")
+
+# Longer than any password people type or generate, shorter than what it
+# would cost to hash: anything longer is refused without a password check.
+MAX_PASSWORD = 1024
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("moxpy.webapi", "templates"),
@@ -56,6 +69,12 @@ class LimitedRequest(server.Request):
     max_body = 0
     body_too_large = False
     _received = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # _read_form parses the body; twisted.web's own parse would do it a
+        # second time and answer a form it cannot parse with a bare 400.
+        self._parsePOSTFormSubmission = False
 
     def handleContentChunk(self, data: bytes) -> None:
         self._received += len(data)
@@ -86,8 +105,14 @@ class LimitedRequest(server.Request):
         return reason
 
 
+# RFC 9110 15.5.15 renamed 414; Python before 3.13 has the old name.
+_PHRASES = {414: b"URI Too Long"}
+
+
 def reason_phrase(code: int) -> bytes:
     """The standard reason phrase of a status code (RFC 9110 15)."""
+    if code in _PHRASES:
+        return _PHRASES[code]
     try:
         return HTTPStatus(code).phrase.encode()
     except ValueError:
@@ -96,6 +121,93 @@ def reason_phrase(code: int) -> bytes:
 
 def request_factory(max_body: int) -> type[LimitedRequest]:
     return type("WebAPIRequest", (LimitedRequest,), {"max_body": max_body})
+
+
+class WebAPIChannel(http.HTTPChannel):
+    """An HTTP channel that says why it refuses a request, then closes.
+
+    twisted.web keeps its limits (MAX_LENGTH per line, totalHeadersSize,
+    maxHeaders) but answers them by closing the connection, at most after a
+    bare 400. Here the answer names the limit, and the connection lingers:
+    the rest of the client's request is read and dropped for a moment, so
+    the close does not reset the connection before the client has read the
+    answer (a close with unread data sends a TCP RST).
+    """
+
+    LINGER = 2.0  # seconds to drain a refused request before closing
+
+    _in_headers = False
+    _refused = False
+    _linger_call = None
+
+    def dataReceived(self, data):
+        if self._refused:
+            return
+        super().dataReceived(data)
+
+    def lineReceived(self, line):
+        if self._refused:
+            return
+        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+            return self._too_large(line)
+        super().lineReceived(line)
+        if line and not self._in_headers:
+            self._in_headers = True  # the request line is in; header lines follow
+
+    def lineLengthExceeded(self, line):
+        if not self._in_headers:
+            # RFC 9110 15.5.15: the target is longer than the server will read.
+            return self._refuse(414, "uri too long")
+        return self._too_large(line)
+
+    def headerReceived(self, line):
+        if self._receivedHeaderCount >= self.maxHeaders:
+            self._too_large(line)
+            return False
+        return super().headerReceived(line)
+
+    def allHeadersReceived(self):
+        self._in_headers = False
+        super().allHeadersReceived()
+
+    def _respondToBadRequestAndDisconnect(self):
+        # Twisted's answer to every request it cannot parse.
+        self._refuse(400, "bad request")
+
+    def _too_large(self, line: bytes) -> None:
+        if line[:14].lower() == b"authorization:":
+            # Credentials too large to be anyone's: refused as wrong ones are.
+            return self._refuse(401, "unauthorized - use http basic auth with email address as username",
+                                [b"WWW-Authenticate: Basic realm=webapi"])
+        # RFC 6585 5.
+        return self._refuse(431, "request header fields too large")
+
+    def _refuse(self, status: int, text: str, headers: list[bytes] = ()) -> None:
+        if self._refused:
+            return
+        self._refused = True
+        self._buffer = b""  # nothing more of this connection is parsed
+        body = f"{status} - {text}\n".encode()
+        head = [b"HTTP/1.1 %d %s" % (status, reason_phrase(status)),
+                b"Content-Type: text/plain; charset=utf-8",
+                b"X-Content-Type-Options: nosniff",
+                b"Content-Length: %d" % len(body),
+                b"Connection: close",
+                *headers]
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.setTimeout(None)
+        if interfaces.ITCPTransport.providedBy(self.transport) and not isinstance(self.transport, TLSMemoryBIOProtocol):
+            # The FIN tells the client the answer is complete; its request
+            # is still read until the client closes or the linger is over.
+            self.transport.loseWriteConnection()
+        from twisted.internet import reactor
+
+        self._linger_call = reactor.callLater(self.LINGER, self.transport.loseConnection)
+
+    def connectionLost(self, reason):
+        if self._linger_call is not None and self._linger_call.active():
+            self._linger_call.cancel()
+        super().connectionLost(reason)
 
 
 class WebAPIResource(resource.Resource):
@@ -162,7 +274,7 @@ class WebAPIResource(resource.Resource):
         account = ""
         try:
             login, password = _basic_auth(request)
-            if login is None:
+            if login is None or len(password) > MAX_PASSWORD:
                 result_code = "badauth"
                 return self._unauthorized(request, "use http basic auth with email address as username")
             try:
@@ -264,10 +376,7 @@ def _read_form(request) -> tuple[str, dict[str, list[Attachment]]]:
     body = request.content
     body.seek(0)
     if mediatype == "application/x-www-form-urlencoded":
-        try:
-            fields = urllib.parse.parse_qs(body.read().decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-        except UnicodeDecodeError:
-            raise WebapiError("protocol", "parsing form: not utf-8") from None
+        fields = _urlencoded_fields(body.read())
         return (fields.get("request") or [""])[0], {}
     if mediatype == "multipart/form-data":
         boundary = options.get("boundary")
@@ -278,7 +387,11 @@ def _read_form(request) -> tuple[str, dict[str, list[Attachment]]]:
         try:
             for part in MultipartParser(body, boundary, part_limit=1000):
                 if part.name == "request" and part.filename is None:
-                    request_json = part.value
+                    # JSON is UTF-8 (RFC 8259 8.1), whatever charset the part names.
+                    try:
+                        request_json = part.raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise WebapiError("protocol", "parsing form: request is not utf-8") from None
                 elif part.name in UPLOAD_KEYS:
                     content_type = part.headers.get("Content-Type", "") if "Content-Type" in part.headers else ""
                     uploads.setdefault(part.name, []).append(Attachment(
@@ -291,3 +404,21 @@ def _read_form(request) -> tuple[str, dict[str, list[Attachment]]]:
             raise WebapiError("protocol", f"parsing form: {e}") from None
         return request_json, uploads
     raise WebapiError("protocol", f"unknown content-type {content_type!r}: use application/x-www-form-urlencoded or multipart/form-data")
+
+
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def _urlencoded_fields(body: bytes) -> dict[str, list[str]]:
+    """The fields of an application/x-www-form-urlencoded body, read as Go's
+    url.ParseQuery reads it for mox: a malformed %-escape or a ";" separator
+    is an error, and so (here) is text that is not UTF-8 after unescaping."""
+    if bad := _BAD_ESCAPE.search(body):
+        escape = body[bad.start():bad.start() + 3].decode("latin-1")
+        raise WebapiError("protocol", f"parsing form: invalid URL escape {escape!r}")
+    if b";" in body:
+        raise WebapiError("protocol", "parsing form: invalid semicolon separator")
+    try:
+        return urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise WebapiError("protocol", "parsing form: not utf-8") from None
