@@ -119,7 +119,8 @@ def _quote(text: str) -> str:
 def addr_spec(address: Address, utf8: bool) -> str:
     """local@domain, the localpart quoted when it is not a dot-atom (RFC 5322 3.4.1)."""
     local = address.localpart
-    if not all(_is_atom(part, True) for part in local.split(".")):
+    quoted = len(local) >= 2 and local[0] == local[-1] == '"'  # kept as given by parse_address
+    if not quoted and not all(_is_atom(part, True) for part in local.split(".")):
         local = _quote(local)
     return f"{local}@{address.domain if utf8 else address.ascii_domain}"
 

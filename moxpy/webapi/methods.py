@@ -125,7 +125,9 @@ class API:
             attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
         )
         try:
-            composed = composelib.compose(draft)
+            # Composing takes as long as the message is large: in a worker thread, off the event loop
+            # (DKIM signing below is too).
+            composed = await asyncio.to_thread(composelib.compose, draft)
         except composelib.ComposeError as e:
             raise WebapiError("user", str(e)) from None
         try:
