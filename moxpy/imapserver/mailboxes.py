@@ -8,13 +8,17 @@ names.py, so the inbox is INBOX here and "Inbox" in the store.
 
 from __future__ import annotations
 
-from ..store import MailboxError, MailboxExists, MailboxNotFound
+import logging
+
+from ..store import STORAGE_FULL, MailboxError, MailboxExists, MailboxNotFound, storage_full
 from ..store import flags as flaglib
 from ..store import mailboxname
 from . import arguments, names, syntax
 from . import fetch as fetchlib
 from .session import AUTHENTICATED, Bad, Command, No, Session
 from .view import MailboxView
+
+log = logging.getLogger("moxpy.imapserver")
 
 
 def mailbox_argument(raw: bytes) -> str:
@@ -191,7 +195,15 @@ async def append(session: Session, raw: bytes, flags: list | None, date: bytes |
     box = session.account.mailbox(name)
     if box is None:
         raise No(b"[TRYCREATE] no such mailbox")
-    stored = await session.account.deliver(data, box.name, flags=words, received=received)
+    try:
+        stored = await session.account.deliver(data, box.name, flags=words, received=received)
+    except Exception as e:
+        if not storage_full(e):
+            raise
+        log.warning("append account=%s: storage full: %s", session.account_name, e)
+        # RFC 5530 3 OVERQUOTA: the operation would take more storage than there is, which a full disk is as
+        # much as a quota (Dovecot answers it for ENOSPC too); the text says it is temporary.
+        raise No(b"[OVERQUOTA] " + STORAGE_FULL.encode()) from None
     return b"[APPENDUID %d %d] APPEND completed" % (box.uidvalidity, stored.uid)
 
 

@@ -16,14 +16,17 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
-from email.headerregistry import Address as HeaderAddress
 from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 
-from . import headers as headerlib
+from . import headerwriter as hw
 from .address import Address
 
 MAX_LINE = 78
+# The header values of one message together, so that no header is pathologically large.
+MAX_HEADER_SECTION = 1024 * 1024
+# A file name, content type or content ID: real ones are far shorter.
+MAX_PART_VALUE = 4096
 
 
 class ComposeError(ValueError):
@@ -156,69 +159,106 @@ def _file_type(f: Attachment) -> tuple[str, str, dict[str, str]]:
     return maintype, subtype, {k: v for k, v in params.items() if k}
 
 
-def _header_address(name: str, address: Address, utf8: bool) -> HeaderAddress:
-    check_header_value("address name", name)
-    domain = address.domain if utf8 else address.ascii_domain
-    return HeaderAddress(display_name=name, username=address.localpart, domain=domain)
+def _short(text: str) -> str:
+    """text for an error message: a long value cut off, so the error does not echo a megabyte back."""
+    return repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
+
+
+def check_bounds(draft: Draft, smtputf8: bool) -> None:
+    """ComposeError for header input that cannot be written in lines of at most 998 octets (RFC 5322 2.1.1),
+    or that makes a header section larger than MAX_HEADER_SECTION.
+
+    Words of text and display names are folded or become encoded words, so any length can be written;
+    a header name, a message ID or an address cannot be split, and a word of a custom header is kept as
+    given (its field may have a syntax, such as a URL in List-Unsubscribe). The total is checked first,
+    so nothing larger is looked at word by word.
+    """
+    total = sum(hw.octets(name) + hw.octets(str(addr)) for name, addr in
+                [draft.sender] + draft.to + draft.cc + draft.bcc + draft.reply_to)
+    total += hw.octets(draft.subject) + hw.octets(draft.message_id) + sum(hw.octets(r) for r in draft.references)
+    total += sum(hw.octets(name) + hw.octets(value) for name, value in draft.headers)
+    if total > MAX_HEADER_SECTION:
+        raise ComposeError(f"header section too large: {total} octets of header values, the maximum is 1 MiB "
+                           f"({MAX_HEADER_SECTION} octets)")
+
+    def token(what: str, text: str) -> None:
+        n = hw.octets(text)
+        if n > hw.MAX_TOKEN:
+            raise ComposeError(f"{what} too long to fit in a header line: {n} octets, the maximum is "
+                               f"{hw.MAX_TOKEN} (RFC 5322 2.1.1 limits lines to 998 octets)")
+
+    for header, addresses in (("From", [draft.sender]), ("To", draft.to), ("Cc", draft.cc), ("Bcc", draft.bcc),
+                              ("Reply-To", draft.reply_to)):
+        for _, addr in addresses:
+            token(f"address {_short(str(addr))} in {header}", hw.addr_spec(addr, smtputf8))
+    token("Message-ID", draft.message_id)
+    for ref in draft.references:
+        token(f"reference {_short(ref)} in References", ref)
+    for name, value in draft.headers:
+        token(f"header name {_short(name)}", name)
+        for word in value.split(" "):
+            if word.isascii() or smtputf8:
+                token(f"word {_short(word)} in header {name}", word)
+    for f in draft.alternative_files + draft.inline_files + draft.attached_files:
+        # Part headers are written by the email package, whose folding is slow on long input.
+        for what, value in (("file name", f.name), ("content type", f.content_type), ("content id", f.content_id)):
+            n = hw.octets(value)
+            if n > MAX_PART_VALUE:
+                raise ComposeError(f"{what} {_short(value)} too long: {n} octets, the maximum is {MAX_PART_VALUE}")
 
 
 def compose(draft: Draft) -> Composed:
+    """The message for a draft; ComposeError for input that cannot make one.
+
+    Takes time in proportion to the message's size (a large one tens of
+    milliseconds and more): callers on an event loop run it in a thread.
+    """
     everyone = [draft.sender] + draft.to + draft.cc + draft.bcc + draft.reply_to
     smtputf8 = any(addr.smtputf8 for _, addr in everyone)
     pol = _SMTPUTF8 if smtputf8 else _SMTP
 
     check_header_value("subject", draft.subject)
-    message_id = draft.message_id or new_message_id(draft.hostname)
-    check_header_value("message-id", message_id)
+    check_header_value("message-id", draft.message_id)
     for ref in draft.references:
         check_header_value("references", ref)
     for name, value in draft.headers:
         check_header_name(name)
         check_header_value(name, value)
+    for name, _ in everyone:
+        check_header_value("address name", name)
+    check_bounds(draft, smtputf8)
+    message_id = draft.message_id or new_message_id(draft.hostname)
 
-    msg = EmailMessage(policy=pol)
-    try:
-        msg["From"] = _header_address(*draft.sender, smtputf8)
-        if draft.to:
-            msg["To"] = [_header_address(n, a, smtputf8) for n, a in draft.to]
-        if draft.cc:
-            msg["Cc"] = [_header_address(n, a, smtputf8) for n, a in draft.cc]
-        if draft.reply_to:
-            msg["Reply-To"] = [_header_address(n, a, smtputf8) for n, a in draft.reply_to]
-        if draft.subject:
-            msg["Subject"] = draft.subject
-        msg["Message-Id"] = message_id
-        if draft.references:
-            msg["In-Reply-To"] = draft.references[-1]
-            msg["References"] = " ".join(draft.references)
-        msg["Date"] = email.utils.format_datetime(draft.date or email.utils.localtime())
-        lower_names = {name.lower() for name, _ in draft.headers}
-        for name, value in draft.headers:
-            msg[name] = value
-        if "user-agent" not in lower_names and "x-mailer" not in lower_names:
-            msg["User-Agent"] = draft.user_agent
-    except (ValueError, TypeError, IndexError) as e:
-        raise ComposeError(f"composing headers: {e}") from None
+    # The top-level fields are written here, in one pass (see headerwriter); the MIME structure below
+    # by the email package.
+    head = [hw.field("From", hw.address_list([draft.sender], smtputf8))]
+    for header, addresses in (("To", draft.to), ("Cc", draft.cc), ("Reply-To", draft.reply_to)):
+        if addresses:
+            head.append(hw.field(header, hw.address_list(addresses, smtputf8)))
+    if draft.subject:
+        head.append(hw.field("Subject", hw.unstructured(draft.subject, smtputf8, encode_long=True)))
+    head.append(hw.field("Message-Id", [message_id]))
+    if draft.references:
+        head.append(hw.field("In-Reply-To", [draft.references[-1]]))
+        head.append(hw.field("References", list(draft.references)))
+    head.append(hw.field("Date", [email.utils.format_datetime(draft.date or email.utils.localtime())]))
+    lower_names = {name.lower() for name, _ in draft.headers}
+    for name, value in draft.headers:
+        head.append(hw.field(name, hw.unstructured(value, smtputf8, encode_long=False)))
+    if "user-agent" not in lower_names and "x-mailer" not in lower_names:
+        head.append(hw.field("User-Agent", hw.unstructured(draft.user_agent, smtputf8, encode_long=True)))
+    head.append("MIME-Version: 1.0\r\n")
 
     body = _body(draft, pol)
-    # The body's content headers and payload move to the top-level message,
-    # after the header fields above.
-    if "MIME-Version" not in msg:
-        msg["MIME-Version"] = "1.0"
-    for name, value in body.items():
-        if name.lower() != "mime-version":
-            msg[name] = value
-    msg.set_payload(body.get_payload())
-
+    del body["MIME-Version"]
     try:
-        data = msg.as_bytes(policy=pol)
+        # The body's content fields and payload follow the fields above.
+        data = "".join(head).encode("utf-8") + body.as_bytes(policy=pol)
     except (ValueError, TypeError, UnicodeError) as e:
         raise ComposeError(f"composing message: {e}") from None
     sent_copy = data
     if draft.bcc:
-        bcc = EmailMessage(policy=pol)
-        bcc["Bcc"] = [_header_address(n, a, smtputf8) for n, a in draft.bcc]
-        sent_copy = headerlib.split(bcc.as_bytes(policy=pol))[0] + data
+        sent_copy = hw.field("Bcc", hw.address_list(draft.bcc, smtputf8)).encode("utf-8") + data
     return Composed(data=data, sent_copy=sent_copy, message_id=message_id, smtputf8=smtputf8)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from .. import config as configlib
-from ..store import Store
+from ..store import Store, storage_full
 from ..store.queue import Entry, QueueStore, QueueTransaction
 from ..worker import WorkerLoop
 from . import backoff, limits, outcome, submit, suppression
@@ -157,10 +157,13 @@ class Queue:
             end = time.time()
             try:
                 await self.store.transaction(lambda tx: self._record(tx, entries, results, now, end, data))
-            except Exception:
+            except Exception as e:
                 # Not recorded: the entries stay marked; wait before trying them
                 # again rather than delivering in a tight loop.
-                log.exception("recording delivery results of queue entries %s", ids)
+                if storage_full(e):
+                    log.warning("recording delivery results of queue entries %s: storage full: %s", ids, e)
+                else:
+                    log.exception("recording delivery results of queue entries %s", ids)
                 for i in ids:
                     self._pause_until[i] = time.time() + PAUSE_AFTER_STORE_ERROR
                 return

@@ -58,6 +58,7 @@ class Enhanced(enum.StrEnum):
     MAILBOX_OTHER = "2.0"
     # 3.4: the mail system.
     SYSTEM_OTHER = "3.0"
+    SYSTEM_FULL = "3.1"
     MESSAGE_TOO_BIG = "3.4"
     # 3.5: network and routing.
     NETWORK_OTHER = "4.0"

@@ -27,7 +27,7 @@ from ..message.address import AddressError, ascii_domain, parse_address
 from ..resolver import Resolver
 from ..smtp import path as smtppath
 from ..smtp.codes import Enhanced, Reply, reply
-from ..store import DeliveryMeta, Store
+from ..store import DeliveryMeta, Store, storage_full
 from . import Handler, checks, localserve, replies
 
 log = logging.getLogger("moxpy.smtpserver")
@@ -211,7 +211,10 @@ class DeliveryHandler(Handler):
                          verdict.spf, ",".join(verdict.dkim_domains) or "-", verdict.dmarc, dsn)
                 if self.hooks is not None:
                     await self.hooks.after_delivery(account_name, mailbox, message, stored, meta)
-        except Exception:
+        except Exception as e:
+            if storage_full(e):
+                log.warning("storing incoming message: storage full: %s", e)
+                return replies.STORAGE_FULL
             log.exception("storing incoming message")
             return replies.try_again_later("error storing message")
         return reply(Reply.COMPLETED, Enhanced.OTHER, "message delivered")

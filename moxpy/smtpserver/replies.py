@@ -34,6 +34,10 @@ def try_again_later(what: str) -> str:
     return reply(Reply.LOCAL_ERROR, Enhanced.SYSTEM_OTHER, f"{what}, try again later")
 
 
+# RFC 3463 3.4 X.3.1 "mail system full"; 452 is RFC 5321's "insufficient system storage".
+STORAGE_FULL = reply(Reply.INSUFFICIENT_STORAGE, Enhanced.SYSTEM_FULL, "mail storage full, try again later")
+
+
 def invalid_base64(command: str) -> str:
     """For a SASL response that is not base64 (RFC 4954 4); command is "AUTH" or "AUTH PLAIN"."""
     return reply(Reply.PARAMETER_SYNTAX_ERROR, Enhanced.SYNTAX_ERROR, f"invalid base64 in {command}")

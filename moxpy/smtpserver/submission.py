@@ -40,6 +40,7 @@ from ..message.address import AddressError, parse_address
 from ..queue import Queue
 from ..smtp import path as smtppath
 from ..smtp.codes import Enhanced, Reply, reply
+from ..store import storage_full
 from . import Handler, localserve, replies
 from .delivery import MAX_RECIPIENTS, bare_line_ending, peer_ip, received_header
 
@@ -303,7 +304,10 @@ class SubmissionHandler(Handler):
                 extra=extra, own_from_id=True)
         except submitlib.FromIDNotAllowed as e:
             return reply(Reply.TRANSACTION_FAILED, Enhanced.TOO_MANY_RECIPIENTS, str(e))
-        except Exception:
+        except Exception as e:
+            if storage_full(e):
+                log.warning("queueing submitted message: storage full: %s", e)
+                return replies.STORAGE_FULL
             log.exception("queueing submitted message")
             return replies.try_again_later("error queueing message")
         ids = ",".join(str(q.queue_id) for q in queued)

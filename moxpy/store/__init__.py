@@ -18,6 +18,7 @@ import sqlite3
 
 from .accounts import (DEFAULT_MAILBOXES, Account, Change, Copied, DeliveryMeta, FlagError, Mailbox, MailboxError,
                        MailboxExists, MailboxNotFound, MailboxStatus, Message, MessageNotFound, Store)
+from .errors import STORAGE_FULL, storage_full
 from .sqlite import SQLiteStore
 
 # What a storage backend raises when its database itself fails (not a missing message or mailbox).
@@ -25,7 +26,7 @@ StorageError = sqlite3.Error
 
 __all__ = ["open_store", "StorageError", "Store", "Account", "Message", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change",
            "Copied", "MailboxNotFound", "MessageNotFound", "MailboxExists", "MailboxError", "FlagError",
-           "DEFAULT_MAILBOXES"]
+           "DEFAULT_MAILBOXES", "STORAGE_FULL", "storage_full"]
 
 
 def open_store(data_dir: str, *, readonly: bool = False) -> Store:

@@ -23,6 +23,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .errors import storage_full
+
 log = logging.getLogger("moxpy.store.db")
 
 MAX_BATCH = 512
@@ -191,7 +193,10 @@ class Database:
                 fsync_dir(d)
             conn.execute("commit")
         except BaseException as e:
-            log.exception("commit failed")
+            if storage_full(e):
+                log.warning("commit failed, storage full: %s", e)  # expected, not a bug: no traceback
+            else:
+                log.exception("commit failed")
             try:
                 conn.execute("rollback")
             except sqlite3.Error:

@@ -26,7 +26,7 @@ from ..message import view as msgview
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
-from ..store import MailboxNotFound, MessageNotFound, Store
+from ..store import STORAGE_FULL, MailboxNotFound, MessageNotFound, Store, storage_full
 from ..store import flags as flaglib
 from ..webhooks.types import Structure
 from . import types as t
@@ -125,7 +125,9 @@ class API:
             attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
         )
         try:
-            composed = composelib.compose(draft)
+            # Composing takes as long as the message is large: in a worker thread, off the event loop
+            # (DKIM signing below is too).
+            composed = await asyncio.to_thread(composelib.compose, draft)
         except composelib.ComposeError as e:
             raise WebapiError("user", str(e)) from None
         try:
@@ -136,13 +138,29 @@ class API:
         if len(data) > config.MaxMessageSize:
             raise WebapiError("messageTooLarge", f"message too large: {len(data)} bytes, the maximum is {config.MaxMessageSize}")
 
-        queued = await self.submitter.enqueue(
-            account=call.account, login=call.login, mail_from=str(sender), recipients=recipients, data=data,
-            message_id=composed.message_id, subject=req.Subject, smtputf8=composed.smtputf8,
-            require_tls=req.RequireTLS, extra=dict(req.Extra),
-            release_at=req.FutureRelease.timestamp() if req.FutureRelease else None)
+        try:
+            queued = await self.submitter.enqueue(
+                account=call.account, login=call.login, mail_from=str(sender), recipients=recipients, data=data,
+                message_id=composed.message_id, subject=req.Subject, smtputf8=composed.smtputf8,
+                require_tls=req.RequireTLS, extra=dict(req.Extra),
+                release_at=req.FutureRelease.timestamp() if req.FutureRelease else None)
+        except Exception as e:
+            if not storage_full(e):
+                raise
+            # As mox, a storage error is code "server"; nothing was queued, so the caller may simply retry.
+            log.warning("send account=%s: queueing failed, storage full: %s", call.account, e)
+            raise WebapiError("server", f"adding message to the delivery queue: {STORAGE_FULL}") from None
         if req.SaveSent:
-            await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=["\\Seen"])
+            try:
+                await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=["\\Seen"])
+            except Exception as e:
+                if not storage_full(e):
+                    raise
+                log.warning("send account=%s message_id=%s: queued, but not stored in Sent, storage full: %s",
+                            call.account, composed.message_id, e)
+                # Queued already: sending again would send twice, so no "try again" here.
+                raise WebapiError("server", "message queued for delivery, but not stored in the Sent mailbox: "
+                                            "mail storage full") from None
         log.info("send account=%s message_id=%s recipients=%d", call.account, composed.message_id, len(queued))
         return t.SendResult(
             MessageID=composed.message_id,

@@ -1,0 +1,27 @@
+"""Storage errors that are expected rather than bugs: a full disk or an exceeded disk quota.
+
+Such an error is temporary: listeners answer that storage is full (SMTP 452
+4.3.1, IMAP NO [OVERQUOTA], webapi code "server" with STORAGE_FULL) and log
+one line, without a traceback. A write that fails so leaves nothing behind:
+the message file is removed and the database transaction rolled back.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+
+STORAGE_FULL = "mail storage full, try again later"  # for people, in the listeners' answers
+
+
+def storage_full(error: BaseException | None) -> bool:
+    """Whether error, or an error it was raised from, is ENOSPC, EDQUOT or SQLite's SQLITE_FULL."""
+    for _ in range(10):  # a chain of causes is short; a cycle must not loop
+        if error is None:
+            return False
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
