@@ -23,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import io
 import logging
 import re
 import time
 import urllib.parse
 from http import HTTPStatus
+from typing import Any
 
 import jinja2
 from twisted.internet import interfaces
@@ -289,10 +291,10 @@ class WebAPIResource(resource.Resource):
                 if getattr(request, "body_too_large", False):
                     code = "messageTooLarge" if name == "Send" else "protocol"
                     raise WebapiError(code, f"request body larger than {request.max_body} bytes")
-                request_json, uploads = _read_form(request)
-                if not request_json:
-                    raise WebapiError("protocol", "missing/empty request")
-                req = codec.decode(request_json, method.request)
+                if _body_size(request) > INLINE_PARSE:
+                    req, uploads = await asyncio.to_thread(_parse_call, request, method.request)
+                else:
+                    req, uploads = _parse_call(request, method.request)
                 call = Call(account=account, login=login, remote_ip=remote_ip, uploads=uploads)
                 result = await getattr(self.api, name)(call, req)
                 if isinstance(result, Raw):
@@ -365,6 +367,26 @@ def _basic_auth(request) -> tuple[str | None, str]:
     if not sep or not login:
         return None, ""
     return login, password
+
+
+# Bodies up to this size are parsed on the event loop; larger ones (a Send
+# with attachments, say) in a thread, so decoding megabytes of form and JSON
+# does not hold up other clients.
+INLINE_PARSE = 64 * 1024
+
+
+def _body_size(request) -> int:
+    body = request.content
+    body.seek(0, io.SEEK_END)
+    return body.tell()
+
+
+def _parse_call(request, request_type) -> tuple[Any, dict[str, list[Attachment]]]:
+    """The decoded request of a call, and its uploaded files."""
+    request_json, uploads = _read_form(request)
+    if not request_json:
+        raise WebapiError("protocol", "missing/empty request")
+    return codec.decode(request_json, request_type), uploads
 
 
 def _read_form(request) -> tuple[str, dict[str, list[Attachment]]]:

@@ -261,3 +261,14 @@ def test_limits_are_answered_over_https_too(server):
     assert (resp.status_code, resp.text) == (431, "431 - request header fields too large\n")
     resp = httpx.post(url + "MessageGet", data={"request": "{}"}, auth=(ADDRESS, "p" * (1 << 20)), verify=False, timeout=20)
     assert resp.status_code == 401 and resp.headers["WWW-Authenticate"] == "Basic realm=webapi"
+
+
+def test_large_urlencoded_send_is_parsed_without_holding_up_other_clients(server):
+    # 12 MB of %-escapes: decoding the form and the JSON takes seconds of CPU.
+    request = json.dumps({"To": [{"Address": ADDRESS}], "Subject": "large form", "Text": "é" * 2_000_000},
+                         ensure_ascii=False)
+    with Heartbeat(server) as beat:
+        resp = post_form(server, "Send", request)
+    assert resp.status_code == 200, resp.text
+    beat.check()
+    no_traceback(server)
