@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -106,11 +107,40 @@ class _Backpressure:
         self._wake()
 
 
+class _Discard:
+    """A literal's octets, counted and dropped: a message refused as too large still arrives when the
+    client did not wait for a continuation (RFC 7888 {N+}). Same interface as imap4.LiteralString."""
+
+    def __init__(self, size: int, deferred: defer.Deferred):
+        self.size = size
+        self.defer = deferred
+
+    def write(self, data: bytes) -> bytes | None:
+        if len(data) < self.size:
+            self.size -= len(data)
+            return None
+        rest, self.size = data[self.size:], 0
+        return rest
+
+    def callback(self, line: bytes) -> None:
+        self.defer.callback((None, line))
+
+
+# RFC 3501 9: tag = 1*<any ASTRING-CHAR except "+">: printable ASCII without space and ( ) { % * " \ +.
+_TAG = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\+]+')
+
+# The TLS record type of a ClientHello (RFC 8446 5.1): a client speaking TLS to the plain-text port.
+TLS_HANDSHAKE = 0x16
+
+
 class Session(imap4.IMAP4Server):
     """One client connection, from the greeting to LOGOUT or disconnect."""
 
     IDENT = b"moxpy IMAP4rev1 ready"
-    MAX_LENGTH = 1024 * 1024  # longest command line; UID sets of large mailboxes get long
+    MAX_LENGTH = 1024 * 1024  # longest command line once logged in; UID sets of large mailboxes get long
+    # Before login the commands are short (LOGIN, AUTHENTICATE, STARTTLS, ID): a line without end is
+    # cut off early, as mox does at 16 KiB.
+    UNAUTH_MAX_LENGTH = 16 * 1024
 
     def __init__(self, factory, commands: dict[bytes, Command]):
         super().__init__(contextFactory=factory.tls_options)
@@ -124,9 +154,12 @@ class Session(imap4.IMAP4Server):
         self._line_callback: Callable[[bytes], None] | None = None
         self._report_scheduled = False
         self._lost = False
+        self._first_data = True
+        self._commands_seen = 0  # command lines with a valid tag
         self.startedTLS = factory.implicit_tls
         self._holds_slot = False  # of the factory's connection_limit
         self._refused = False  # over the connection limit: told BYE, closing
+        self.MAX_LENGTH = self.UNAUTH_MAX_LENGTH
 
     # Connection.
 
@@ -162,6 +195,14 @@ class Session(imap4.IMAP4Server):
     def dataReceived(self, data):
         if self._refused:
             return  # what arrives while a refused connection closes is not read
+        if self._first_data and data:
+            self._first_data = False
+            if data[0] == TLS_HANDSHAKE and not self.startedTLS:
+                # Nothing IMAP starts with a control character; a TLS client would wait for a
+                # ServerHello that never comes. Say so and close instead.
+                self.sendLine(b"* BYE TLS handshake on the plain-text IMAP port, use STARTTLS or the implicit TLS port")
+                self.transport.loseConnection()
+                return
         super().dataReceived(data)
 
     def lineReceived(self, line):
@@ -175,6 +216,21 @@ class Session(imap4.IMAP4Server):
             log.exception("imap command failed account=%s", self.account_name)
             tag = line.split(b" ", 1)[0] if state == "command" else None
             self.sendBadResponse(tag or None, b"internal error")
+
+    def parse_command(self, line):
+        # RFC 3501 9: a tag is printable ASCII without specials. A bad one is not echoed: the answer is
+        # untagged. On a first line it means the client speaks something else than IMAP (as mox, close).
+        tag = line.split(None, 1)[0] if line.split(None, 1) else b""
+        if tag and not _TAG.fullmatch(tag):
+            if not self._commands_seen:
+                self.sendLine(b"* BYE not an IMAP command, the line must start with a tag of printable ASCII")
+                self.transport.loseConnection()
+                return
+            self.sendBadResponse(None, b"malformed tag, expected printable ASCII without spaces or specials")
+            self._skip_nonsync_literal(line)
+            return
+        self._commands_seen += 1
+        return super().parse_command(line)
 
     def lineLengthExceeded(self, line):
         self.sendLine(b"* BYE command line too long")
@@ -212,6 +268,7 @@ class Session(imap4.IMAP4Server):
         self.account = self.factory.store.account(account_name)
         self._unsubscribe = self.account.subscribe(self._on_change)
         self.state = "auth"
+        self.MAX_LENGTH = type(self).MAX_LENGTH
         self.setTimeout(self.POSTAUTH_TIMEOUT)
 
     def select(self, view: MailboxView) -> None:
@@ -235,6 +292,7 @@ class Session(imap4.IMAP4Server):
         command = self.commands.get(name.upper())
         if command is None or self.state not in command.states or (by_uid and not command.uid_form):
             self.sendBadResponse(tag, b"unknown command, or not allowed in this state")
+            self._skip_nonsync_literal(line)
             return
         self._read_arguments(tag, command, by_uid, [], list(command.arguments), line)
 
@@ -244,6 +302,9 @@ class Session(imap4.IMAP4Server):
             while readers:
                 result = readers[0](line)
                 if isinstance(result, arguments.Literal):
+                    if result.file and result.size > self.factory.max_message_size():
+                        self._refuse_message(tag, result)
+                        return
                     self._read_literal(result, partial(self._literal_read, tag, command, by_uid, args, readers))
                     return
                 value, line = result
@@ -254,6 +315,7 @@ class Session(imap4.IMAP4Server):
             self._start(tag, command, by_uid, args)
         except syntax.CommandSyntaxError as e:
             self.sendBadResponse(tag, syntax.plain_text(str(e)))
+            self._skip_nonsync_literal(line)
         except Exception:
             log.exception("imap command failed account=%s", self.account_name)
             self.sendBadResponse(tag, b"internal error")
@@ -266,6 +328,7 @@ class Session(imap4.IMAP4Server):
                 return
         except syntax.CommandSyntaxError as e:
             self.sendBadResponse(tag, syntax.plain_text(str(e)))
+            self._skip_nonsync_literal(rest)
             return
         except Exception:
             log.exception("imap command failed account=%s", self.account_name)
@@ -286,6 +349,33 @@ class Session(imap4.IMAP4Server):
         if not literal.nonsync:
             # RFC 7888: a non-synchronizing literal {N+} follows without waiting for this.
             self.sendContinuationRequest(b"ready for literal data")
+        self.setRawMode()
+
+    def _refuse_message(self, tag: bytes, literal: arguments.Literal) -> None:
+        """APPEND of a message over the limit APPENDLIMIT announces (RFC 7889): NO [TOOBIG] without reading it."""
+        text = b"[TOOBIG] message too large, at most %d octets" % self.factory.max_message_size()
+        if not literal.nonsync:
+            # RFC 9051 7.1 (and 7.5): a command may be refused instead of sent a continuation request;
+            # the client then does not send the literal.
+            self.sendNegativeResponse(tag, text)
+            return
+        # RFC 7888 {N+}: the octets come anyway. Drop them as they arrive, then answer.
+        self._discard(literal.size, lambda rest: self.sendNegativeResponse(tag, text))
+
+    def _skip_nonsync_literal(self, line: bytes) -> None:
+        """After a command was answered BAD: when its line ends in a non-synchronizing literal, the
+        literal follows anyway (RFC 7888 4). Drop it, and any further ones of the same command, so that
+        its octets are not read as commands."""
+        m = syntax.LITERAL_AT_END.search(line)
+        if m and m.group(2) and self.transport is not None and not self.transport.disconnecting:
+            self._discard(int(m.group(1)), self._skip_nonsync_literal)
+
+    def _discard(self, size: int, then: Callable[[bytes], None]) -> None:
+        """Read size octets without keeping them, then call then(the line after them)."""
+        d = defer.Deferred()
+        d.addCallback(lambda result: then(result[1]))
+        self.parseState = "pending"
+        self._pendingLiteral = _Discard(size, d)
         self.setRawMode()
 
     def _start(self, tag: bytes, command: Command, by_uid: bool, args: list) -> None:

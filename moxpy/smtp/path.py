@@ -60,6 +60,12 @@ def split_path_argument(arg: str, *, null_ok: bool, postmaster_ok: bool = False)
     esmtp-param; a repeat would leave the meaning undefined).
     """
     arg = arg.lstrip(" ")
+    try:
+        # Octets that are not UTF-8 reach here as lone surrogates (surrogateescape); RFC 6531 3.3 allows
+        # UTF-8 only, and the address checks below cannot encode them.
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PathError("address or parameters not valid UTF-8") from None
     if not arg.startswith("<"):
         raise PathError("address must be enclosed in angle brackets")
     quoted = escaped = False
@@ -77,7 +83,7 @@ def split_path_argument(arg: str, *, null_ok: bool, postmaster_ok: bool = False)
     if end < 0:
         raise PathError("missing closing angle bracket after address")
     path, rest = arg[1:end], arg[end + 1:]
-    if len(arg[: end + 1].encode("utf-8", "surrogateescape")) > MAX_PATH:
+    if len(arg[: end + 1].encode("utf-8")) > MAX_PATH:
         raise PathError(f"path longer than {MAX_PATH} octets")
     if rest and not rest.startswith(" "):
         raise PathError("expected space between address and parameters")
