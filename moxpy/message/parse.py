@@ -11,6 +11,7 @@ import binascii
 import email.utils
 import re
 from datetime import datetime, timezone
+from email import errors as email_errors
 from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
@@ -66,8 +67,8 @@ def decode_words(text: str) -> str:
         return text
     try:
         return str(make_header(decode_header(text)))
-    except (ValueError, LookupError, UnicodeError, AssertionError):
-        return text
+    except (ValueError, LookupError, UnicodeError, AssertionError, email_errors.MessageError):
+        return text  # e.g. an unknown or malformed charset name: shown as sent
 
 
 def header_str(msg: Message, name: str) -> str:
