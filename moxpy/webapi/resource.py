@@ -34,7 +34,6 @@ from typing import Any
 import jinja2
 from twisted.internet import interfaces
 from twisted.internet.defer import Deferred
-from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.web import http, resource, server
 
 from .. import auth as authlib
@@ -198,7 +197,8 @@ class WebAPIChannel(http.HTTPChannel):
                 *headers]
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
         self.setTimeout(None)
-        if interfaces.ITCPTransport.providedBy(self.transport) and not isinstance(self.transport, TLSMemoryBIOProtocol):
+        # ISSLTransport, not the TLS class: wrappers (the connection cap) provide their transport's interfaces.
+        if interfaces.ITCPTransport.providedBy(self.transport) and not interfaces.ISSLTransport.providedBy(self.transport):
             # The FIN tells the client the answer is complete; its request
             # is still read until the client closes or the linger is over.
             self.transport.loseWriteConnection()
