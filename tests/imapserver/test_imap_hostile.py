@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from ..heartbeat import Heartbeat
 from ..imapclient import Raw
 
 PLAIN = re.compile(rb"^[\x20-\x7e]*$")
@@ -64,11 +65,13 @@ def selected(raw) -> None:
 ])
 def test_hostile_search_answered_bad(server, raw, keys, reason):
     selected(raw)
-    for command in (b"SEARCH ", b"UID SEARCH "):
-        _, tagged = raw.command(command + keys)
-        assert tagged.split()[1] == b"BAD", tagged[:200]
-        assert reason in tagged, tagged[:200]
-        assert_plain(tagged)
+    with Heartbeat(server) as beat:
+        for command in (b"SEARCH ", b"UID SEARCH "):
+            _, tagged = raw.command(command + keys)
+            assert tagged.split()[1] == b"BAD", tagged[:200]
+            assert reason in tagged, tagged[:200]
+            assert_plain(tagged)
+    beat.check()
     _, tagged = raw.command(b"NOOP")
     assert b" OK " in tagged
     assert_others_answer(server)

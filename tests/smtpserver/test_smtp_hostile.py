@@ -8,6 +8,7 @@ import ssl
 
 import pytest
 
+from ..heartbeat import Heartbeat
 from ..localserve import ADDRESS, PASSWORD
 from ..rawsmtp import RawSMTP
 
@@ -101,7 +102,7 @@ def assert_closed(c: RawSMTP) -> None:
 
 
 def test_endless_command_line(server):
-    with RawSMTP(server.smtp_port) as c:
+    with Heartbeat(server) as beat, RawSMTP(server.smtp_port) as c:
         assert c.cmd("EHLO client.example")[0] == 250
         c.send(b"NOOP ")
         # Up to 1 MB without a line end, until the server answers.
@@ -111,6 +112,7 @@ def test_endless_command_line(server):
                 break
         assert c.reply() == (500, "5.5.2 line too long, smtp max is 512, we reached 1001")
         assert_closed(c)
+    beat.check()
     assert_serving(server.smtp_port)
 
 
