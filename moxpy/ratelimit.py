@@ -13,6 +13,7 @@ Pure bookkeeping over values and a clock: no sockets, no event loop.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections import deque
@@ -26,6 +27,8 @@ IPV6_PREFIXES = (64, 48, 32)
 Key = tuple[int, str]  # (class index, address or network in text)
 
 
+# Every login asks, mostly for the same few addresses; the networks are worth remembering.
+@functools.lru_cache(maxsize=4096)
 def ip_classes(ip: str) -> tuple[Key, Key, Key]:
     """The three keys an event from ip counts for, narrowest first. An
     IPv4-mapped IPv6 address counts as its IPv4 address; text that is no

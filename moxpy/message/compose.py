@@ -61,6 +61,14 @@ class Draft:
     attached_files: list[Attachment] = field(default_factory=list)
     user_agent: str = "moxpy"
 
+    def size(self) -> int:
+        """Roughly the octets composing works on: what decides where it runs (offload.run)."""
+        files = self.alternative_files + self.inline_files + self.attached_files
+        return (len(self.text) + len(self.html) + len(self.subject) + sum(len(k) + len(v) for k, v in self.headers)
+                + sum(len(f.data) + len(f.name) + len(f.content_type) for f in files)
+                + sum(len(n) + len(str(a)) for n, a in self.to + self.cc + self.bcc + self.reply_to)
+                + len(self.message_id) + sum(len(r) for r in self.references))
+
 
 @dataclass
 class Composed:

@@ -8,7 +8,6 @@ and hands it to moxpy.submit, the path SMTP submission takes too.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -18,6 +17,7 @@ from datetime import datetime, timezone
 import msgspec
 
 from .. import config as configlib
+from .. import offload
 from .. import submit as submitlib
 from ..message import compose as composelib
 from ..message import parse as msgparse
@@ -125,9 +125,9 @@ class API:
             attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
         )
         try:
-            # Composing takes as long as the message is large: in a worker thread, off the event loop
-            # (DKIM signing below is too).
-            composed = await asyncio.to_thread(composelib.compose, draft)
+            # Composing takes as long as the message is large: a large one in a worker thread, off the
+            # event loop (DKIM signing below is too).
+            composed = await offload.run(draft.size(), composelib.compose, draft)
         except composelib.ComposeError as e:
             raise WebapiError("user", str(e)) from None
         try:
@@ -209,9 +209,8 @@ class API:
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
         account, stored = self._message(call, req.MsgID)
-        # Reading and parsing take as long as the message is large: in a worker thread, off the event loop.
-        data = await asyncio.to_thread(account.message_bytes, stored)
-        view = await asyncio.to_thread(msgview.build, data)
+        # Reading and parsing take as long as the message is large: a large one in a worker thread.
+        view = await offload.run(stored.size, lambda: msgview.build(account.message_bytes(stored)))
         message = msgspec.convert(view, t.Message, from_attributes=True)
         message.References = view.thread_references
         mailbox = account.mailbox_by_id(stored.mailbox_id)
@@ -237,19 +236,24 @@ class API:
     async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw:
         account, message = self._message(call, req.MsgID)
         # mox labels raw messages text/plain so browsers show them.
-        return Raw(await asyncio.to_thread(account.message_bytes, message), "text/plain; charset=utf-8")
+        return Raw(await offload.run(message.size, account.message_bytes, message), "text/plain; charset=utf-8")
 
 
     async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:
         account, message = self._message(call, req.MsgID)
-        data = await asyncio.to_thread(account.message_bytes, message)
-        part = await asyncio.to_thread(partlib.parse, data)
+
+        def read():
+            data = account.message_bytes(message)
+            return data, partlib.parse(data)
+
+        data, part = await offload.run(message.size, read)
         # As mox, a path goes into multipart parts only: a message/rfc822 part is a leaf.
         for depth, index in enumerate(req.PartPath):
             if not 0 <= index < len(part.parts):
                 raise WebapiError("partNotFound", f"part {index} at index {depth} not found")
             part = part.parts[index]
-        return Raw(await asyncio.to_thread(msgparse.part_body, data, part), msgparse.part_content_type(part))
+        return Raw(await offload.run(part.size, msgparse.part_body, data, part),
+                   msgparse.part_content_type(part))
 
     # Changing messages.
 
