@@ -5,13 +5,13 @@ and the rest of the server is served meanwhile."""
 
 import base64
 import json
-import socket
 
 import httpx
 import pytest
 
 from ..heartbeat import Heartbeat
 from ..localserve import ADDRESS, PASSWORD
+from .rawhttp import exchange
 
 AUTH = (ADDRESS, PASSWORD)
 
@@ -48,16 +48,6 @@ def assert_error(resp, code):
     assert set(body) == {"Code", "Message"}, body
     assert body["Code"] == code, body
     assert "Traceback" not in body["Message"] and body["Message"], body
-
-
-def raw_exchange(server, request: bytes) -> bytes:
-    """Send bytes to the webapi listener and read the whole answer until the server closes."""
-    with socket.create_connection(("127.0.0.1", server.ports["WebAPIHTTP"]), timeout=20) as s:
-        s.sendall(request)
-        chunks = []
-        while chunk := s.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def head_and_body(answer: bytes) -> tuple[list[bytes], bytes]:
@@ -169,7 +159,7 @@ def test_urlencoded_form_with_good_escapes_still_works(server):
 def test_very_long_url_is_414(server):
     path = b"/webapi/v0/" + b"a" * 65536
     with Heartbeat(server) as beat:
-        answer = raw_exchange(server, b"GET " + path + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer = exchange(server, b"GET " + path + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
     beat.check()
     head, body = head_and_body(answer)
     assert head[0] == b"HTTP/1.1 414 URI Too Long", answer[:300]
@@ -190,7 +180,7 @@ def test_very_long_header_is_431(server):
 
 def test_many_headers_adding_up_past_the_limit_are_431(server):
     headers = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(100))
-    answer = raw_exchange(server, b"GET /webapi/v0/ HTTP/1.1\r\nHost: localhost\r\n" + headers + b"\r\n")
+    answer = exchange(server, b"GET /webapi/v0/ HTTP/1.1\r\nHost: localhost\r\n" + headers + b"\r\n")
     head, body = head_and_body(answer)
     assert head[0] == b"HTTP/1.1 431 Request Header Fields Too Large", answer[:300]
     assert body == b"431 - request header fields too large\n"
@@ -198,7 +188,7 @@ def test_many_headers_adding_up_past_the_limit_are_431(server):
 
 def test_too_many_headers_are_431(server):
     headers = b"".join(b"X-%d: v\r\n" % i for i in range(600))
-    answer = raw_exchange(server, b"GET /webapi/v0/ HTTP/1.1\r\nHost: localhost\r\n" + headers + b"\r\n")
+    answer = exchange(server, b"GET /webapi/v0/ HTTP/1.1\r\nHost: localhost\r\n" + headers + b"\r\n")
     assert head_and_body(answer)[0][0] == b"HTTP/1.1 431 Request Header Fields Too Large", answer[:300]
 
 
@@ -233,7 +223,7 @@ def test_other_malformed_requests_get_a_plain_400(server):
     for request in (b"GET /webapi/v0/ HTTP/1.1\r\nHost: localhost\r\nbad header line\r\n\r\n",
                     b"BOGUS\r\n\r\n",
                     b"POST /webapi/v0/Send HTTP/1.1\r\nHost: localhost\r\nContent-Length: x\r\n\r\n"):
-        head, body = head_and_body(raw_exchange(server, request))
+        head, body = head_and_body(exchange(server, request))
         assert head[0] == b"HTTP/1.1 400 Bad Request", head
         assert b"Content-Type: text/plain; charset=utf-8" in head
         assert body == b"400 - bad request\n"

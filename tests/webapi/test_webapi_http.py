@@ -3,7 +3,6 @@ HTTP methods get a short plain-text 405, unknown paths a plain-text 404,
 every status has its standard reason phrase, and no client ever sees a
 twisted.web HTML error page."""
 
-import socket
 
 import httpx
 import pytest
@@ -11,18 +10,9 @@ import pytest
 from moxpy.webapi.types import METHODS
 
 from ..localserve import ADDRESS, PASSWORD, LocalServer
+from .rawhttp import exchange
 
 OTHER_METHODS = ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "PROPFIND", "BREW"]
-
-
-def raw_request(server, request: bytes) -> bytes:
-    """Send bytes to the webapi listener; the whole answer, as the server closes."""
-    with socket.create_connection(("127.0.0.1", server.ports["WebAPIHTTP"]), timeout=10) as s:
-        s.sendall(request)
-        chunks = []
-        while chunk := s.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def status_line(answer: bytes) -> bytes:
@@ -80,7 +70,7 @@ def test_every_status_has_its_reason_phrase(server):
     assert (resp.status_code, resp.reason_phrase) == (400, "Bad Request")
     resp = httpx.post(server.base_url + "MessageGet", data={"request": "{}"})
     assert (resp.status_code, resp.reason_phrase) == (401, "Unauthorized")
-    answer = raw_request(server, b"PUT /webapi/v0/Send HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    answer = exchange(server, b"PUT /webapi/v0/Send HTTP/1.0\r\nHost: localhost\r\n\r\n")
     assert status_line(answer) == b"HTTP/1.0 405 Method Not Allowed"
 
 
@@ -90,7 +80,7 @@ def test_rate_limited_calls_say_too_many_requests(tmp_path):
         for _ in range(10):
             resp = httpx.post(srv.base_url + "SuppressionList", data={"request": "{}"}, auth=(ADDRESS, "wrong"))
             assert resp.status_code == 401
-        answer = raw_request(srv, b"POST /webapi/v0/SuppressionList HTTP/1.0\r\nHost: localhost\r\n"
+        answer = exchange(srv, b"POST /webapi/v0/SuppressionList HTTP/1.0\r\nHost: localhost\r\n"
                                   b"Authorization: Basic bW94QGxvY2FsaG9zdDp3cm9uZw==\r\n"
                                   b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\n"
                                   b"request=%7B%7D")
@@ -111,7 +101,7 @@ def test_rate_limited_calls_say_too_many_requests(tmp_path):
     b"POST /webapi/v0/Send HTTP/1.1\r\nHost: localhost\r\nContent-Length: nope\r\n\r\n",
 ])
 def test_no_framework_html_pages(server, request_bytes):
-    answer = raw_request(server, request_bytes)
+    answer = exchange(server, request_bytes)
     assert answer.startswith(b"HTTP/1.")
     assert b"<html" not in answer.lower() and b"twisted" not in answer.split(b"\r\n\r\n", 1)[-1].lower()
     assert b"Unknown Status" not in status_line(answer)
