@@ -5,7 +5,8 @@ A thread keeps a large message from stalling every other client, but for
 the common small message the hop costs more than the work: the thread
 waits for the GIL behind the loop, and the loop waits for the thread.
 Work on at most INLINE octets (about a millisecond of parsing or
-composing) runs where it is called.
+composing) runs where it is called. Only CPU work: reading a file stays in
+a thread whatever its size, since a file can be slow to read.
 """
 
 from __future__ import annotations
