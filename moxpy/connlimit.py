@@ -94,6 +94,8 @@ def limited_http(factory, limit: ConnectionLimit):
 
     @implementer(IProtocolNegotiationFactory)
     class Limited(policies.WrappingFactory):
+        noisy = False  # no "Starting factory" log lines, as the site it wraps
+
         def acceptableProtocols(self):
             # TLS below asks the factory it wraps which protocols to offer in ALPN (RFC 7301).
             negotiation = IProtocolNegotiationFactory(self.wrappedFactory, None)
