@@ -171,6 +171,7 @@ class Server:
                 site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
                 site.protocol = WebAPIChannel
                 site.log = lambda request: None  # calls are logged by the resource
+                site.noisy = False  # listeners are logged below, without Twisted's "Starting factory"
                 if tls and listener.TLS is None:
                     raise configlib.ConfigError(f"{service_name} needs a TLS certificate in the listener")
                 # The cap sits inside TLS, so a refused HTTPS client can read its 503.

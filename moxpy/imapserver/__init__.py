@@ -26,6 +26,8 @@ from ..store import Store
 class IMAPFactory(protocol.ServerFactory):
     """Makes one IMAPServer per connection; holds what sessions share."""
 
+    noisy = False  # the server logs its listeners itself, without Twisted's "Starting factory"
+
     def __init__(self, config: configlib.Source, store: Store, authenticator, *, tls_options=None, implicit_tls: bool = False,
                  plaintext_login: bool = False, connection_limit=None):
         self.store = store
