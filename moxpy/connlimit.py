@@ -58,9 +58,6 @@ class ConnectionLimit:
             else:
                 self._open.pop(key, None)
 
-    def open_connections(self, ip: str) -> int:
-        return self._open.get(ratelimit.ip_classes(ip)[0], 0)
-
 
 _HTTP_REFUSAL_BODY = b"503 - too many open connections from your address\n"
 # RFC 9110 15.6.4: 503 for a temporary refusal; the client may come back once it closes others.

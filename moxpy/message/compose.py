@@ -22,7 +22,6 @@ from email.message import EmailMessage, MIMEPart
 from . import headerwriter as hw
 from .address import Address
 
-MAX_LINE = 78
 # The header values of one message together, so that no header is pathologically large.
 MAX_HEADER_SECTION = 1024 * 1024
 # A file name, content type or content ID: real ones are far shorter.
@@ -89,8 +88,8 @@ class _HeaderClasses(HeaderRegistry):
 
 
 _HEADERS = _HeaderClasses()
-_SMTP = policy.SMTP.clone(max_line_length=MAX_LINE, header_factory=_HeaderClasses())
-_SMTPUTF8 = policy.SMTPUTF8.clone(max_line_length=MAX_LINE, header_factory=_HeaderClasses())
+_SMTP = policy.SMTP.clone(max_line_length=hw.MAX_LINE, header_factory=_HeaderClasses())
+_SMTPUTF8 = policy.SMTPUTF8.clone(max_line_length=hw.MAX_LINE, header_factory=_HeaderClasses())
 
 
 def new_message_id(hostname: str) -> str:
@@ -145,7 +144,7 @@ _SIGNATURES = [
 def _text_cte(text: str) -> tuple[str, str]:
     """(charset, transfer encoding) that keep the text 7-bit with short lines."""
     ascii_text = text.isascii()
-    short = all(len(line) <= MAX_LINE for line in text.split("\n"))
+    short = all(len(line) <= hw.MAX_LINE for line in text.split("\n"))
     charset = "us-ascii" if ascii_text else "utf-8"
     return charset, "7bit" if ascii_text and short else "quoted-printable"
 

@@ -9,7 +9,7 @@ Text that is not ASCII becomes RFC 2047 encoded words (base64, with the
 standard library's codec), unless the message goes out with SMTPUTF8
 (RFC 6532 3.2: UTF-8 allowed in header fields). A token is never split,
 so one longer than MAX_TOKEN would make a line past RFC 5322's 998-octet
-limit: callers check with bounds() first, and UnfoldableError says which.
+limit: callers check first (compose.check_bounds).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from email import base64mime
 from .address import Address
 
 MAX_LINE = 78  # RFC 5322 2.1.1: lines should be at most 78 characters
+LINE_LIMIT = 998  # RFC 5322 2.1.1: and must be at most 998
 MAX_TOKEN = 900  # a word that cannot be folded; with the name or a space it stays under 998 octets
 
 # RFC 2047 2: an encoded word is at most 75 characters. 39 octets of UTF-8 make 52 in base64, 64 with
@@ -27,10 +28,6 @@ _ENCODED_CHUNK = 39
 
 # RFC 5322 3.2.3: atext, the characters of an atom.
 _ATEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
-
-
-class UnfoldableError(ValueError):
-    """A token too long to be folded within the line limit; the message says where."""
 
 
 def octets(text: str) -> int:
@@ -48,7 +45,7 @@ def field(name: str, tokens: list[str]) -> str:
         # Never fold before an empty token (runs of spaces): that could make a line of only whitespace,
         # which RFC 5322 3.2.2 does not allow. Right after the name only when the line would pass 998:
         # some parsers keep the folded space as part of the value.
-        limit = MAX_LINE if not first else 998
+        limit = MAX_LINE if not first else LINE_LIMIT
         first = False
         if token and width + 1 + size > limit:
             lines.append(line)

@@ -7,6 +7,7 @@ handler gives are written where they are given.
 
 from __future__ import annotations
 
+from .. import store
 from ..smtp.codes import Enhanced, Reply, reply
 
 SENDER_OK = reply(Reply.COMPLETED, Enhanced.ADDRESS_OTHER, "sender ok")
@@ -35,7 +36,7 @@ def try_again_later(what: str) -> str:
 
 
 # RFC 3463 3.4 X.3.1 "mail system full"; 452 is RFC 5321's "insufficient system storage".
-STORAGE_FULL = reply(Reply.INSUFFICIENT_STORAGE, Enhanced.SYSTEM_FULL, "mail storage full, try again later")
+STORAGE_FULL = reply(Reply.INSUFFICIENT_STORAGE, Enhanced.SYSTEM_FULL, store.STORAGE_FULL)
 
 
 def invalid_base64(command: str) -> str:

@@ -37,6 +37,7 @@ from twisted.internet.defer import Deferred
 from twisted.web import http, resource, server
 
 from .. import auth as authlib
+from .. import offload
 from ..message.compose import Attachment
 from . import codec, docs, examples, openapi
 from .errors import WebapiError
@@ -291,10 +292,8 @@ class WebAPIResource(resource.Resource):
                 if getattr(request, "body_too_large", False):
                     code = "messageTooLarge" if name == "Send" else "protocol"
                     raise WebapiError(code, f"request body larger than {request.max_body} bytes")
-                if _body_size(request) > INLINE_PARSE:
-                    req, uploads = await asyncio.to_thread(_parse_call, request, method.request)
-                else:
-                    req, uploads = _parse_call(request, method.request)
+                # Megabytes of form and JSON (a Send with attachments) are decoded in a thread.
+                req, uploads = await offload.run(_body_size(request), _parse_call, request, method.request)
                 call = Call(account=account, login=login, remote_ip=remote_ip, uploads=uploads)
                 result = await getattr(self.api, name)(call, req)
                 if isinstance(result, Raw):
@@ -367,12 +366,6 @@ def _basic_auth(request) -> tuple[str | None, str]:
     if not sep or not login:
         return None, ""
     return login, password
-
-
-# Bodies up to this size are parsed on the event loop; larger ones (a Send
-# with attachments, say) in a thread, so decoding megabytes of form and JSON
-# does not hold up other clients.
-INLINE_PARSE = 64 * 1024
 
 
 def _body_size(request) -> int:
