@@ -98,3 +98,14 @@ def test_large_valid_headers_are_folded_delivered_and_do_not_stall_others(http, 
     # display name, where the standard says to drop the whitespace between them).
     to = email.message_from_bytes(data)["To"]
     assert str(email.header.make_header(email.header.decode_header(to))) == f"{name.strip()} <{ADDRESS}>"
+
+
+def test_send_with_many_small_attachments_holds_up_no_one_else(server):
+    # 2000 parts of 2 octets: little data, but about a second of composing.
+    files = [{"Name": f"f{i}.txt", "ContentType": "text/plain", "Data": "aGk="} for i in range(2000)]
+    request = {"To": [{"Address": ADDRESS}], "Subject": "many parts", "Text": "x", "AttachedFiles": files}
+    with Heartbeat(server, limit=0.5) as beat:
+        resp = httpx.post(server.base_url + "Send", data={"request": json.dumps(request)},
+                          auth=(ADDRESS, PASSWORD), timeout=60)
+    assert resp.status_code == 200, resp.text
+    beat.check()
