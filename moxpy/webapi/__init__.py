@@ -7,7 +7,16 @@ over the store and queue; resource.py serves them over HTTP with the HTML
 method pages; client.py is a Python client applications can use.
 """
 
-from .client import AuthError, Client, Upload
 from .errors import WebapiError
 
 __all__ = ["Client", "Upload", "AuthError", "WebapiError"]
+
+
+def __getattr__(name: str):
+    # The client (and httpx under it) is loaded when an application asks for
+    # it, not by the server, which imports this package for the listener.
+    if name in ("Client", "Upload", "AuthError"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import io
 import logging
 import re
@@ -31,7 +32,6 @@ import urllib.parse
 from http import HTTPStatus
 from typing import Any
 
-import jinja2
 from twisted.internet import interfaces
 from twisted.internet.defer import Deferred
 from twisted.web import http, resource, server
@@ -39,7 +39,7 @@ from twisted.web import http, resource, server
 from .. import auth as authlib
 from .. import offload
 from ..message.compose import Attachment
-from . import codec, docs, examples, openapi
+from . import codec, examples
 from .errors import WebapiError
 from .methods import API, Call, Raw
 from .types import METHODS, RAW
@@ -52,12 +52,18 @@ UPLOAD_KEYS = ("alternativefile", "inlinefile", "attachedfile")
 # would cost to hash: anything longer is refused without a password check.
 MAX_PASSWORD = 1024
 
-_templates = jinja2.Environment(
-    loader=jinja2.PackageLoader("moxpy.webapi", "templates"),
-    autoescape=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+@functools.cache
+def _templates():
+    """The HTML pages' templates, made at the first page: a server that is only called never loads jinja2."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("moxpy.webapi", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 class LimitedRequest(server.Request):
@@ -244,8 +250,13 @@ class WebAPIResource(resource.Resource):
         if name in ("docs", "openapi.json"):
             if method not in ("GET", "HEAD"):
                 return self._method_not_allowed(request, "405 - method not allowed - use get", "GET, HEAD")
+            # The docs (with markdown-it) and the OpenAPI document are loaded when first asked for.
             if name == "docs":
+                from . import docs
+
                 return self._html(request, "docs.html", base=self.base, content=docs.html())
+            from . import openapi
+
             request.setHeader(b"Content-Type", b"application/json")
             return codec.encode(openapi.document(self.base))
         if name not in METHODS:
@@ -351,7 +362,7 @@ class WebAPIResource(resource.Resource):
 
     def _html(self, http_request, template: str, **args) -> bytes:
         http_request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
-        return _templates.get_template(template).render(**args).encode()
+        return _templates().get_template(template).render(**args).encode()
 
 
 def _basic_auth(request) -> tuple[str | None, str]:
