@@ -27,13 +27,15 @@ import logging
 import random
 import time
 from dataclasses import replace
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .. import config as configlib
 from .. import __version__
 from ..store.webhooks import Webhook, WebhookAttempt, WebhookStore, WebhookTransaction
 from ..worker import WorkerLoop
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("moxpy.webhooks")
 
@@ -70,13 +72,20 @@ class WebhookSender:
         return self._loop.stopping
 
     def start(self) -> None:
-        # One client for all webhooks: it keeps connections to receivers open.
-        self._client = httpx.AsyncClient(
-            timeout=TIMEOUT, follow_redirects=False,
-            headers={"User-Agent": f"moxpy/{__version__} (webhook)"},
-            limits=httpx.Limits(max_connections=MAX_URLS * 2, max_keepalive_connections=MAX_URLS,
-                                keepalive_expiry=5.0))
         self._loop.start()
+
+    def _http(self) -> httpx.AsyncClient:
+        """The one client for all webhooks, which keeps connections to receivers open;
+        made at the first webhook, so a server that sends none never loads httpx."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                timeout=TIMEOUT, follow_redirects=False,
+                headers={"User-Agent": f"moxpy/{__version__} (webhook)"},
+                limits=httpx.Limits(max_connections=MAX_URLS * 2, max_keepalive_connections=MAX_URLS,
+                                    keepalive_expiry=5.0))
+        return self._client
 
     async def stop(self) -> None:
         await self._loop.stop()
@@ -129,6 +138,8 @@ class WebhookSender:
             self.kick()
 
     async def _post(self, hook: Webhook) -> WebhookAttempt:
+        import httpx  # loaded at the first webhook, not at start (see _http)
+
         attempt = hook.attempts + 1
         headers = {"Content-Type": "application/json; charset=utf-8", "X-Mox-Webhook-ID": str(hook.id),
                    "X-Mox-Webhook-Attempt": str(attempt)}
@@ -137,7 +148,7 @@ class WebhookSender:
         start = time.time()
         code, error, body = 0, "", b""
         try:
-            async with self._client.stream("POST", hook.url, content=hook.payload.encode(),
+            async with self._http().stream("POST", hook.url, content=hook.payload.encode(),
                                            headers=headers) as response:
                 code = response.status_code
                 async for chunk in response.aiter_bytes():
