@@ -1,6 +1,6 @@
-"""Logins: password hashes and SCRAM-SHA-256 verifiers, verification off
-the event loop, throttling of failures per address and per network, and a
-short cache of successful verifications.
+"""Logins: password hashes, verification off the event loop, throttling
+of failures per address and per network, and a short cache of successful
+verifications.
 
 Used by every listener that takes a password (webapi, SMTP submission,
 IMAP). Passwords are hashed with argon2id through the passlib API of the
@@ -10,34 +10,25 @@ too often, and a
 success is remembered briefly so a busy API client does not pay it per call.
 It reads logins from the config but never writes it (provision/edit.py
 stores new hashes), and knows no protocol's framing of the exchange.
+SCRAM-SHA-256, where the client proves it knows the password without
+sending it, is scram.py's; the throttle here counts its failures too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import concurrent.futures
 import functools
 import hashlib
 import hmac
 import logging
 import os
-import re
 import time
-import unicodedata
-
-import scramp
-from passlib.hash import argon2
-from scramp.core import Gs2Header
 
 from . import config as configlib
 from . import ratelimit
 
 log = logging.getLogger("moxpy.auth")
-
-# OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane.
-_hasher = argon2.using(type="ID", memory_cost=19456, rounds=2, parallelism=1)
 
 # Failed logins allowed per address, per /26 (IPv4) or /48 (IPv6), and per /21
 # or /32, as in mox; past one, further attempts are refused unchecked. The
@@ -54,99 +45,24 @@ CACHE_TTL = 60.0
 _hashing = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="password")
 
 
+@functools.cache
+def _hasher():
+    """argon2id with OWASP's baseline: 19 MiB, 2 iterations, 1 lane. Made at the
+    first password checked or set: a server nobody logs in to never loads passlib."""
+    from passlib.hash import argon2
+
+    return argon2.using(type="ID", memory_cost=19456, rounds=2, parallelism=1)
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-_scram = scramp.ScramMechanism("SCRAM-SHA-256")
-SCRAM_ITERATIONS = 16384  # RFC 7677 4 asks for at least 4096; mox uses more too
-
-
-def scram_verifier(password: str) -> str:
-    """What a server keeps for SCRAM-SHA-256 logins (RFC 5802 3, RFC 7677) instead
-    of the password: "iterations:salt:storedkey:serverkey", binary parts base64."""
-    salt, stored_key, server_key, iterations = _scram.make_auth_info(password, iteration_count=SCRAM_ITERATIONS)
-    return ":".join([str(iterations)] + [base64.b64encode(v).decode() for v in (salt, stored_key, server_key)])
-
-
-def parse_scram_verifier(text: str) -> tuple[bytes, bytes, bytes, int] | None:
-    """(salt, stored key, server key, iterations), the form scramp's auth_fn returns; None when unset or malformed."""
-    try:
-        iterations, salt, stored_key, server_key = text.split(":")
-        return (base64.b64decode(salt), base64.b64decode(stored_key), base64.b64decode(server_key), int(iterations))
-    except (ValueError, binascii.Error):
-        return None
-
-
-# RFC 5802 5.1: in a saslname, "," is sent as "=2C" and "=" as "=3D"; no other "=".
-_SASLNAME = re.compile(r"^(?:[^=,]|=2C|=3D)+$")
-
-
-def split_gs2_authzid(client_first: str) -> tuple[str, str, str]:
-    """RFC 5802 7: a client-first message starts with the GS2 header, a
-    channel binding flag and an optional "a=" authorization identity, each
-    ended by ",". Returns (authzid, the header as sent, the message with the
-    authzid left out); ScramException when the header is malformed."""
-    flag, comma1, rest = client_first.partition(",")
-    field, comma2, bare = rest.partition(",")
-    if not (comma1 and comma2):
-        raise scramp.ScramException("malformed GS2 header")
-    if not field:
-        return "", f"{flag},,", client_first
-    if not field.startswith("a=") or not _SASLNAME.match(field[2:]):
-        raise scramp.ScramException("malformed authorization identity in GS2 header")
-    authzid = field[2:].replace("=2C", ",").replace("=3D", "=")
-    return unicodedata.normalize("NFC", authzid), f"{flag},{field},", f"{flag},,{bare}"
-
-
-class _SentGs2Header(Gs2Header):
-    """scramp's GS2 header, rendered as the client sent it: the client-final
-    message repeats the header, authzid included, in its channel binding
-    attribute (RFC 5802 7, "c="), and is checked against exactly these bytes."""
-
-    def __init__(self, parsed: Gs2Header, sent: str):
-        super().__init__(parsed.gs2_char, parsed.cb_name)
-        self._sent = sent
-
-    def __str__(self) -> str:
-        return self._sent
-
-
-class ScramLogin:
-    """The server side of one SCRAM-SHA-256 exchange (RFC 5802, RFC 7677), on
-    scramp, which refuses an authorization identity in the GS2 header. Many
-    clients (gsasl, and so neomutt) send their own login there; the caller
-    decides from authzid and username whether to go on."""
-
-    def __init__(self, lookup):
-        self.username = ""  # the login the client claims, SASLprep'ed
-        self.authzid = ""  # who the client wants to act as; empty: itself
-
-        def auth_fn(username: str):
-            self.username = username
-            return lookup(username)
-
-        self._server = _scram.make_server(auth_fn)
-
-    def server_first(self, client_first: str) -> str:
-        authzid, sent_header, without_authzid = split_gs2_authzid(client_first)
-        self._server.set_client_first(without_authzid)
-        if authzid:
-            self.authzid = authzid
-            self._server.gs2_header = _SentGs2Header(self._server.gs2_header, sent_header)
-        return self._server.get_server_first()
-
-    def server_final(self, client_final: str) -> str:
-        """The server-final message; ScramException unless the client proved it knows the password."""
-        self._server.set_client_final(client_final)
-        return self._server.get_server_final()
+    return _hasher().hash(password)
 
 
 def verify_password(password: str, password_hash: str) -> bool:
     if not password_hash:
         return False
     try:
-        return _hasher.verify(password, password_hash)
+        return _hasher().verify(password, password_hash)
     except (ValueError, TypeError):
         return False
 
@@ -172,7 +88,9 @@ class Authenticator:
         account_name = configlib.login_account(config, address)
         if account_name is None:
             return None
-        verifier = parse_scram_verifier(config.Accounts[account_name].SCRAMSHA256)
+        from .scram import parse_verifier  # only SCRAM logins ask, and they have loaded scram
+
+        verifier = parse_verifier(config.Accounts[account_name].SCRAMSHA256)
         return (account_name, verifier) if verifier else None
 
     def failed(self, remote_ip: str) -> None:

@@ -3,7 +3,7 @@
 import pytest
 import scramp
 
-from moxpy.auth import split_gs2_authzid
+from moxpy.scram import split_gs2_authzid
 
 
 def test_without_authzid_the_message_is_unchanged():

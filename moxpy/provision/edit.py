@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 
-from .. import auth
+from .. import auth, scram
 from ..config import Account, Config, ConfigError, Destination, Domain, ReportsAddress, save, validate
 from ..message.address import AddressError, parse_address, parse_domain
 from .dkimkeys import generate_domain_keys
@@ -66,7 +66,7 @@ def set_password(config: Config, account: str, password: str) -> None:
         raise ConfigError("password must be at least 8 characters")
     acc = config.Accounts[account]
     acc.PasswordHash = auth.hash_password(password)
-    acc.SCRAMSHA256 = auth.scram_verifier(password)
+    acc.SCRAMSHA256 = scram.make_verifier(password)
     _commit(config)
 
 

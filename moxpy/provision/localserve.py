@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import os
 
-from .. import auth
 from ..config import DNS, TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
-from .certificate import generate_self_signed
-from .dkimkeys import generate_domain_keys
 
 ADDRESS = "mox@localhost"
 PASSWORD = "moxmoxmox"
@@ -38,6 +35,8 @@ def config_path(directory: str) -> str:
 
 
 def default_config(ports: dict[str, int] | None = None) -> Config:
+    from .. import auth, scram  # hashing the password is done once, when the config is made
+
     ports = {**PORTS, **(ports or {})}
     listener = Listener(
         IPs=["127.0.0.1"],
@@ -54,7 +53,7 @@ def default_config(ports: dict[str, int] | None = None) -> Config:
         Domain="localhost",
         FullName="mox",
         PasswordHash=auth.hash_password(PASSWORD),
-        SCRAMSHA256=auth.scram_verifier(PASSWORD),
+        SCRAMSHA256=scram.make_verifier(PASSWORD),
         Destinations={ADDRESS: Destination()},
         KeepRetiredMessagePeriod=72 * HOUR,
         KeepRetiredWebhookPeriod=72 * HOUR,
@@ -78,16 +77,25 @@ def ensure(directory: str, ports: dict[str, int] | None = None) -> tuple[Config,
     path = config_path(directory)
     created = not os.path.exists(path)
     if created:
-        config_dir = os.path.dirname(path)
-        os.makedirs(config_dir, exist_ok=True)
-        generate_self_signed(os.path.join(config_dir, "localhost.crt"), os.path.join(config_dir, "localhost.key"))
-        config = default_config(ports)
-        # Mail from the account is DKIM-signed, and verifies when the queue delivers it back to us.
-        # Both keys are made, but localserve signs with ed25519 only (as mox's localserve does):
-        # RSA signing costs about 8 ms of CPU per message in dkimpy, a third of a Send. Add the
-        # RSA selector to Sign to try RSA signatures.
-        dkim = generate_domain_keys(config_dir, "localhost")
-        dkim.Sign = [name for name in dkim.Sign if "ed25519" in dkim.Selectors[name].PrivateKeyFile]
-        config.Domains["localhost"].DKIM = dkim
-        save(config, path)
+        create(path, ports)
     return load(path), created
+
+
+def create(path: str, ports: dict[str, int] | None = None) -> None:
+    """Write the config file at path, with a new certificate and DKIM keys beside it."""
+    # Done once, at the first start: later starts do not load cryptography for it.
+    from .certificate import generate_self_signed
+    from .dkimkeys import generate_domain_keys
+
+    config_dir = os.path.dirname(path)
+    os.makedirs(config_dir, exist_ok=True)
+    generate_self_signed(os.path.join(config_dir, "localhost.crt"), os.path.join(config_dir, "localhost.key"))
+    config = default_config(ports)
+    # Mail from the account is DKIM-signed, and verifies when the queue delivers it back to us.
+    # Both keys are made, but localserve signs with ed25519 only (as mox's localserve does):
+    # RSA signing costs about 8 ms of CPU per message in dkimpy, a third of a Send. Add the
+    # RSA selector to Sign to try RSA signatures.
+    dkim = generate_domain_keys(config_dir, "localhost")
+    dkim.Sign = [name for name in dkim.Sign if "ed25519" in dkim.Selectors[name].PrivateKeyFile]
+    config.Domains["localhost"].DKIM = dkim
+    save(config, path)

@@ -27,7 +27,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-import scramp
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from .. import config as configlib
@@ -133,6 +132,8 @@ class SubmissionHandler(Handler):
         # RFC 5802 and RFC 7677: the password never crosses the wire and the client
         # verifies us too. Only a cheap HMAC is done here; the key stretching was
         # done when the verifier was made. (aiosmtpd turns "__" into "-" in the name.)
+        from .. import scram  # loaded at the first SCRAM login, not by every server
+
         ip = peer_ip(server.session)
         if self.authenticator.throttled(ip):
             return AuthResult(success=False, handled=False, message=replies.LOGINS_THROTTLED)
@@ -155,19 +156,19 @@ class SubmissionHandler(Handler):
             login["account"], login["address"] = found[0], username
             return found[1]
 
-        scram = authlib.ScramLogin(verifier)
+        exchange = scram.ScramLogin(verifier)
         try:
-            server_first = scram.server_first(client_first.decode("utf-8"))
+            server_first = exchange.server_first(client_first.decode("utf-8"))
             # RFC 5802 5.1: acting for another identity is not supported; the
             # login itself is (gsasl clients send it by default).
-            if scram.authzid and scram.authzid != scram.username:
+            if exchange.authzid and exchange.authzid != exchange.username:
                 log.info("submission scram login with foreign authzid remote=%s", ip)
                 return AuthResult(success=False, handled=False, message=replies.FOREIGN_AUTHZID)
             client_final = await server.challenge_auth(server_first)
             if not isinstance(client_final, bytes):
                 return AuthResult(success=False)
-            server_final = scram.server_final(client_final.decode("utf-8"))
-        except (scramp.ScramException, UnicodeDecodeError) as e:
+            server_final = exchange.server_final(client_final.decode("utf-8"))
+        except (scram.ScramException, UnicodeDecodeError) as e:
             log.info("submission scram login failed remote=%s: %s", ip, e)
             self.authenticator.failed(ip)
             return AuthResult(success=False, handled=False)
@@ -320,9 +321,11 @@ _dummy_verifier: tuple | None = None
 
 
 def _unknown_user_verifier() -> tuple:
+    from .. import scram  # loaded by then: only a SCRAM login asks
+
     global _dummy_verifier
     if _dummy_verifier is None:
-        _dummy_verifier = authlib.parse_scram_verifier(authlib.scram_verifier(secrets.token_urlsafe(16)))
+        _dummy_verifier = scram.parse_verifier(scram.make_verifier(secrets.token_urlsafe(16)))
     return _dummy_verifier
 
 
