@@ -8,6 +8,10 @@ its flags (system flags as bits, see store.flags; keywords as a JSON
 list), header fields for searching and the SMTP session's findings.
 message_parts: the MIME tree of each message (message.part), so FETCH
 needs no parse. meta: counters (modseq, the highest UIDVALIDITY given).
+
+The first versions made some of these with sqlite-utils; the statements
+here make the same tables and give indexes the names it gave them
+(idx_TABLE_COLUMNS), so an index made then is not made a second time.
 """
 
 from __future__ import annotations
@@ -19,48 +23,48 @@ import sqlite3
 import time
 from email.message import Message as EmailMessage
 
-import sqlite_utils
-
 from ...message import parse as msgparse
 from ..accounts import DEFAULT_MAILBOXES
 
 
 def create(conn: sqlite3.Connection, msg_dir: str) -> None:
     """Create the tables that are missing and add the columns that are; add the default mailboxes."""
-    db = sqlite_utils.Database(conn)
-    db["mailboxes"].create(
-        {"id": int, "name": str, "special_use": str, "uidvalidity": int, "uidnext": int, "subscribed": int},
-        pk="id", not_null={"name", "uidvalidity", "uidnext"}, defaults={"special_use": "", "subscribed": 1},
-        if_not_exists=True,
-    )
-    db["mailboxes"].create_index(["name"], unique=True, if_not_exists=True)
-    if "messages" not in db.table_names():
-        # AUTOINCREMENT: message ids (the webapi's MsgID) are never reused.
-        conn.execute("""
-            create table messages (
-                id integer primary key autoincrement,
-                mailbox_id integer not null references mailboxes(id),
-                uid integer not null,
-                modseq integer not null,
-                received real not null,
-                path text not null,
-                size integer not null,
-                flags integer not null default 0,
-                keywords text not null default '[]',
-                message_id text not null default '',
-                subject text not null default '',
-                msg_from text not null default '',
-                date real,
-                mail_from text not null default '',
-                rcpt_to text not null default '',
-                remote_ip text not null default '',
-                mail_from_validated integer not null default 0,
-                msg_from_validated integer not null default 0,
-                dkim_domains text not null default '[]',
-                dsn integer not null default 0
-            )""")
-    db["messages"].create_index(["mailbox_id", "uid"], unique=True, if_not_exists=True)
-    db["meta"].create({"key": str, "value": int}, pk="key", if_not_exists=True)
+    conn.execute("""
+        create table if not exists mailboxes (
+            id integer primary key,
+            name text not null,
+            special_use text default '',
+            uidvalidity integer not null,
+            uidnext integer not null,
+            subscribed integer default 1
+        )""")
+    conn.execute("create unique index if not exists idx_mailboxes_name on mailboxes (name)")
+    # AUTOINCREMENT: message ids (the webapi's MsgID) are never reused.
+    conn.execute("""
+        create table if not exists messages (
+            id integer primary key autoincrement,
+            mailbox_id integer not null references mailboxes(id),
+            uid integer not null,
+            modseq integer not null,
+            received real not null,
+            path text not null,
+            size integer not null,
+            flags integer not null default 0,
+            keywords text not null default '[]',
+            message_id text not null default '',
+            subject text not null default '',
+            msg_from text not null default '',
+            date real,
+            mail_from text not null default '',
+            rcpt_to text not null default '',
+            remote_ip text not null default '',
+            mail_from_validated integer not null default 0,
+            msg_from_validated integer not null default 0,
+            dkim_domains text not null default '[]',
+            dsn integer not null default 0
+        )""")
+    conn.execute("create unique index if not exists idx_messages_mailbox_id_uid on messages (mailbox_id, uid)")
+    conn.execute("create table if not exists meta (key text primary key, value integer)")
     conn.execute("""
         create table if not exists message_parts (
             message_id integer primary key references messages(id) on delete cascade,

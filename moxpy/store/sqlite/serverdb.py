@@ -18,8 +18,6 @@ from __future__ import annotations
 import os
 import sqlite3
 
-import sqlite_utils
-
 from ..db import Database
 from .queue import SqliteQueueStore
 from .webhooks import SqliteWebhookStore
@@ -86,13 +84,14 @@ def _queue_schema(conn: sqlite3.Connection) -> None:
             rcpt_to text not null,
             data blob not null
         )""")
-    db = sqlite_utils.Database(conn)
-    db["queue"].create_index(["next_attempt"], if_not_exists=True)
-    db["queue"].create_index(["path"], if_not_exists=True)
-    db["queue"].create_index(["from_id"], if_not_exists=True)
-    db["retired"].create_index(["from_id"], if_not_exists=True)
-    db["retired"].create_index(["keep_until"], if_not_exists=True)
-    db["retired"].create_index(["account", "rcpt_to", "retired"], if_not_exists=True)
+    # Named as sqlite-utils, which made them in the first versions, named them:
+    # databases made then do not get a second copy.
+    conn.execute("create index if not exists idx_queue_next_attempt on queue (next_attempt)")
+    conn.execute("create index if not exists idx_queue_path on queue (path)")
+    conn.execute("create index if not exists idx_queue_from_id on queue (from_id)")
+    conn.execute("create index if not exists idx_retired_from_id on retired (from_id)")
+    conn.execute("create index if not exists idx_retired_keep_until on retired (keep_until)")
+    conn.execute("create index if not exists idx_retired_account_rcpt_to_retired on retired (account, rcpt_to, retired)")
     conn.execute("""
         create table if not exists outgoing (
             id integer primary key,
