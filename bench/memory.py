@@ -44,7 +44,6 @@ import httpx
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests import storehelp  # noqa: E402
 from tests.localserve import ADDRESS, PASSWORD, LocalServer  # noqa: E402
 
 SEND = {"To": [{"Address": ADDRESS}], "Subject": "memory", "Text": "One message, to see the server at rest.\n"}
