@@ -15,6 +15,8 @@ reads (query_apart) get a connection of their thread's own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 import os
 import queue as stdqueue
@@ -54,6 +56,19 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+@contextlib.contextmanager
+def _schema_lock(path: str):
+    """Held while creating or upgrading tables, so that the processes of one server opening the same
+    database do it one after the other: an flock on the database's directory. Not on the database file:
+    closing any descriptor of that file would drop SQLite's own (POSIX record) locks on it."""
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -73,8 +88,8 @@ class Database:
         self._thread: threading.Thread | None = None
         if not readonly:
             conn = connect(path)
-            with conn:
-                if schema is not None:
+            if schema is not None:
+                with _schema_lock(path), conn:
                     schema(conn)
             self._writer_conn = conn
             self._thread = threading.Thread(target=self._run, name=f"writer {os.path.basename(path)}", daemon=True)
