@@ -373,7 +373,7 @@ class Server:
 
     async def stop(self) -> None:
         self._stopping = True
-        log.info("shutting down")
+        log.info("shutting down" + self._which())
         if self.delivery_pid:
             # It stops beside this process; waited for below.
             if self.link is not None and self.link.started:
@@ -411,7 +411,11 @@ class Server:
         if self._watchdog:
             self._watchdog.stop()
             self._watchdog = None
-        log.info("stopped")
+        log.info("stopped" + self._which())
+
+    def _which(self) -> str:
+        """The process, in the log lines of a server of two."""
+        return "" if self.role == ALL else f" process={self.role}"
 
     async def _wait_delivery_stopped(self) -> None:
         """Wait for the delivery process to end (killing it if it takes too long); its failure is ours."""
