@@ -62,7 +62,7 @@ class Changes(msgspec.Struct):
     changes: list[Change]
 
 
-class Login(msgspec.Struct):
+class LoginCounted(msgspec.Struct):
     remote_ip: str
     ok: bool
 

@@ -235,8 +235,8 @@ class Server:
         """What crosses between the processes (see processes.py)."""
         link = self.link
         await link.start()
-        authenticator.on_counted = lambda ip, ok: link.send("login", processes.Login(ip, ok))
-        link.on("login", processes.Login, lambda m: authenticator.counted(m.remote_ip, m.ok))
+        authenticator.on_counted = lambda ip, ok: link.send("login", processes.LoginCounted(ip, ok))
+        link.on("login", processes.LoginCounted, lambda m: authenticator.counted(m.remote_ip, m.ok))
         if self.role == DELIVERY:
             self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
             link.on("kick", None, lambda _: self.queue.kick())
@@ -500,5 +500,12 @@ def _serve(server: Server, on_ready) -> int:
 
     reactor.callWhenRunning(lambda: Deferred.fromFuture(asyncio.ensure_future(start())))
     reactor.addSystemEventTrigger("before", "shutdown", lambda: Deferred.fromFuture(asyncio.ensure_future(server.stop())))
-    reactor.run()
+    if server.role == DELIVERY:
+        # Ctrl-C in a terminal reaches both processes; the front handles it and stops this one over the
+        # link. SIGTERM (a service manager may send it to both) stops it too, once however often it comes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        asyncio.get_event_loop().add_signal_handler(signal.SIGTERM, _stop_reactor)
+        reactor.run(installSignalHandlers=False)
+    else:
+        reactor.run()
     return status["code"] or server.exit_code

@@ -87,10 +87,12 @@ class Database:
         self._jobs: stdqueue.SimpleQueue[_Job | None] = stdqueue.SimpleQueue()
         self._thread: threading.Thread | None = None
         if not readonly:
-            conn = connect(path)
-            if schema is not None:
-                with _schema_lock(path), conn:
-                    schema(conn)
+            with _schema_lock(path):
+                # Inside the lock too: making a new database WAL takes a lock SQLite does not wait for.
+                conn = connect(path)
+                if schema is not None:
+                    with conn:
+                        schema(conn)
             self._writer_conn = conn
             self._thread = threading.Thread(target=self._run, name=f"writer {os.path.basename(path)}", daemon=True)
         self._reader = connect(path, readonly=True)
