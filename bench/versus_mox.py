@@ -16,7 +16,8 @@ later runs compete with its backlog, as they would in use.
 
 It prints per server: requests/s, the server's CPU use during the Send runs
 (in cores, summed over its processes), and its memory (VmRSS after one
-Send, VmHWM at the end; summed over processes).
+Send, VmHWM at the end, and PSS, which counts pages the processes share
+once; each summed over the processes).
 
 mox needs two changes to its generated localserve config, both as
 PERFORMANCE.md describes: its per-IP HTTP rate limit is disabled, and it
@@ -92,18 +93,22 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def memory(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) in MiB, summed over the process tree."""
-    rss = hwm = 0
+def memory(pid: int) -> tuple[int, int, int]:
+    """(VmRSS, VmHWM, PSS) in MiB, summed over the process tree. RSS counts pages the processes share
+    (a forked process shares its parent's) once per process; PSS divides them among the sharers."""
+    rss = hwm = pss = 0
     for p in process_tree(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 fields = dict(line.split(":", 1) for line in f if ":" in line)
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                rollup = dict(line.split(":", 1) for line in f if line.endswith("kB\n"))
         except OSError:
             continue
         rss += int(fields["VmRSS"].split()[0])
         hwm += int(fields["VmHWM"].split()[0])
-    return rss // 1024, hwm // 1024
+        pss += int(rollup.get("Pss", "0 kB").split()[0])
+    return rss // 1024, hwm // 1024, pss // 1024
 
 
 def wrk(url: str, body: str, concurrency: int, duration: int, directory: str) -> float:
@@ -144,8 +149,11 @@ class Target:
 class Ours(Target):
     name = "ours"
 
-    def __init__(self, directory: str):
-        self.server = LocalServer(os.path.join(directory, "ours")).start()
+    def __init__(self, directory: str, processes: int = 0):
+        configure = (lambda config: setattr(config, "Processes", processes)) if processes else None
+        self.server = LocalServer(os.path.join(directory, f"ours{processes or ''}"), configure).start()
+        if processes:
+            self.name = f"ours/{processes}p"
         self.url = self.server.base_url
         self.pid = self.server.proc.pid
         self.imap_port = self.server.ports["IMAP"]
@@ -199,7 +207,8 @@ def measure(target: Target, args, directory: str) -> dict:
     get_body = "request=" + urllib.parse.quote('{"MsgID": 1}')
     target.send()
     settle(target, at_least=1, timeout=60)
-    result = {"rss_idle": memory(target.pid)[0]}
+    rss, _, pss = memory(target.pid)
+    result = {"rss_idle": rss, "pss_idle": pss, "processes": len(process_tree(target.pid))}
     cpu_used = wall = 0.0
     for c in args.concurrency:
         rates = []
@@ -215,7 +224,7 @@ def measure(target: Target, args, directory: str) -> dict:
     rates = [wrk(target.url + "MessageGet", get_body, 8, args.duration, directory) for _ in range(args.runs)]
     result["get_c8"] = statistics.median(rates)
     print(f"  {target.name}: MessageGet c=8: {[round(r) for r in rates]}", flush=True)
-    result["rss_peak"] = memory(target.pid)[1]
+    _, result["rss_peak"], result["pss_end"] = memory(target.pid)
     return result
 
 
@@ -248,6 +257,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--processes", default="",
+                        help="comma-separated Processes settings to run ours with, one after the other (default: the "
+                             "server's own choice)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
@@ -267,7 +279,9 @@ def main() -> None:
 
     results = {}
     with tempfile.TemporaryDirectory() as directory:
-        for make in ([lambda: Mox(args.mox, directory)] if args.mox else []) + [lambda: Ours(directory)]:
+        ours = [lambda p=int(p): Ours(directory, p) for p in args.processes.split(",")] if args.processes \
+            else [lambda: Ours(directory)]
+        for make in ([lambda: Mox(args.mox, directory)] if args.mox else []) + ours:
             target = make()
             try:
                 results[target.name] = measure(target, args, directory)
@@ -278,11 +292,12 @@ def main() -> None:
 
     names = list(results)
     print()
-    print(f"{'figure':<26}" + "".join(f"{n:>10}" for n in names) + ("   ours/mox" if len(names) == 2 else ""))
-    rows = [f"send_c{c}" for c in args.concurrency] + ["get_c8", "send_cores", "rss_idle", "rss_peak"]
+    print(f"{'figure':<26}" + "".join(f"{n:>10}" for n in names) + (f"   {names[1]}/{names[0]}" if len(names) == 2 else ""))
+    rows = [f"send_c{c}" for c in args.concurrency] + ["get_c8", "send_cores", "processes", "rss_idle", "rss_peak",
+                                                       "pss_idle", "pss_end"]
     labels = {f"send_c{c}": f"Send/s c={c}" for c in args.concurrency}
-    labels.update(get_c8="MessageGet/s c=8", send_cores="cores used under Send", rss_idle="RSS idle MiB",
-                  rss_peak="RSS peak MiB")
+    labels.update(get_c8="MessageGet/s c=8", send_cores="cores used under Send", processes="processes",
+                  rss_idle="RSS idle MiB", rss_peak="RSS peak MiB", pss_idle="PSS idle MiB", pss_end="PSS at end MiB")
     for row in rows:
         values = [results[n][row] for n in names]
         line = f"{labels[row]:<26}" + "".join(f"{v:>10.1f}" for v in values)

@@ -24,6 +24,7 @@ import hmac
 import logging
 import os
 import time
+from collections.abc import Callable
 
 from . import config as configlib
 from . import ratelimit
@@ -78,6 +79,9 @@ class Authenticator:
         self._cache: dict[bytes, float] = {}
         self._pending: dict[bytes, asyncio.Future] = {}
         self._key = os.urandom(32)
+        # Called, when set, with (remote address, ok) for each login that changes the throttle here, so the
+        # server's other process counts it too (counted()): one throttle covers every listener.
+        self.on_counted: Callable[[str, bool], None] | None = None
 
     def throttled(self, remote_ip: str) -> bool:
         return not self._failures.can_add(remote_ip)
@@ -96,11 +100,21 @@ class Authenticator:
     def failed(self, remote_ip: str) -> None:
         """Count a failed login that was verified elsewhere (SCRAM) towards the throttle."""
         self._failures.add(remote_ip)
+        if self.on_counted is not None:
+            self.on_counted(remote_ip, False)
 
     def succeeded(self, remote_ip: str) -> None:
         """Forget the address's own failures after a good login, as mox does, so
         a user who mistyped does not stay locked out (its network keeps the rest)."""
-        self._failures.reset(remote_ip)
+        if self._failures.reset(remote_ip) and self.on_counted is not None:
+            self.on_counted(remote_ip, True)
+
+    def counted(self, remote_ip: str, ok: bool) -> None:
+        """A login the server's other process counted."""
+        if ok:
+            self._failures.reset(remote_ip)
+        else:
+            self._failures.add(remote_ip)
 
     async def _verify(self, password: str, password_hash: str) -> bool:
         loop = asyncio.get_running_loop()

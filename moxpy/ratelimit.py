@@ -95,11 +95,14 @@ class Limiter:
             for key in keys:
                 events.setdefault(key, deque()).append((now, keys[0]))
 
-    def reset(self, ip: str) -> None:
+    def reset(self, ip: str) -> bool:
+        """Forget the address's own events; whether there were any."""
         keys = ip_classes(ip)
+        forgot = False
         for events in self._events:
             if keys[0] not in events:
                 continue  # nothing of this address is counted anywhere
+            forgot = True
             for key in keys:
                 found = events.get(key)
                 if found is None:
@@ -109,6 +112,7 @@ class Limiter:
                     events[key] = kept
                 else:
                     del events[key]
+        return forgot
 
     def _prune(self, events: dict[Key, deque[tuple[float, Key]]], cutoff: float) -> None:
         """Bound memory under a spray from very many networks: drop what has

@@ -1,9 +1,15 @@
-"""Wiring: one asyncio event loop with Twisted's asyncio reactor on it,
-every listener and worker started and stopped in order.
+"""Wiring: in each process of the server, one asyncio event loop with
+Twisted's asyncio reactor on it, and the listeners and workers of the
+process's role started and stopped in order.
 
 Twisted runs on the asyncio loop (asyncioreactor), so aiosmtpd, the IMAP
 server and twisted.web share it. install_reactor() must run before anything
 imports twisted.internet.reactor.
+
+Roles (see processes.py): ALL runs everything in one process; with two
+processes FRONT runs the webapi and IMAP, DELIVERY the SMTP listeners, the
+queue worker and the webhook worker. Every listening socket is bound
+before the processes part, so a port in use stops the start at once.
 """
 
 from __future__ import annotations
@@ -12,14 +18,17 @@ import asyncio
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import ssl
 import sys
 
 from . import auth as authlib
 from . import config as configlib
+from . import processes
 from . import tls as tlslib
 from .connlimit import ConnectionLimit, limited_http, per_ip
+from .link import Link
 from .queue import Queue, make_deliverer
 from .queue.suppression import Suppressions
 from .smtpserver import smtp_factory
@@ -47,6 +56,19 @@ def install_reactor() -> asyncio.AbstractEventLoop:
 # waits there instead of being refused or retried after a SYN timeout.
 # Linux caps the value at net.core.somaxconn (4096 since 5.4).
 LISTEN_BACKLOG = max(socket.SOMAXCONN, 1024)
+
+
+# Roles of a process.
+ALL = "all"
+FRONT = "front"
+DELIVERY = "delivery"
+
+# The listening services by name, and the role that serves them when there are two processes.
+DELIVERY_SERVICES = ("smtp", "submission", "submissions")
+FRONT_SERVICES = ("webapihttp", "webapihttps", "imap", "imaps")
+
+DELIVERY_START_TIMEOUT = 60.0  # seconds the front waits for the delivery process to be ready
+DELIVERY_STOP_TIMEOUT = 15.0  # seconds it waits for it to stop before killing it
 
 
 class ListenError(Exception):
@@ -81,9 +103,46 @@ def listen_socket(service: str, ip: str, port: int) -> socket.socket:
     return sock
 
 
+def services(listener: configlib.Listener) -> list[tuple[str, configlib.Service]]:
+    """A listener's services by name."""
+    return [("smtp", listener.SMTP), ("submission", listener.Submission), ("submissions", listener.Submissions),
+            ("webapihttp", listener.WebAPIHTTP), ("webapihttps", listener.WebAPIHTTPS),
+            ("imap", listener.IMAP), ("imaps", listener.IMAPS)]
+
+
+Sockets = dict[tuple[str, str, int], socket.socket]  # (service, ip, port) -> listening socket
+
+
+def bind(config: configlib.Config) -> Sockets:
+    """A listening socket for every enabled service of every listener; ListenError for the first that
+    cannot be made (the others are closed again)."""
+    sockets: Sockets = {}
+    try:
+        for listener in config.Listeners.values():
+            for name, service in services(listener):
+                if service.Enabled:
+                    for ip in listener.IPs:
+                        sockets[(name, ip, service.Port)] = listen_socket(name, ip, service.Port)
+    except ListenError:
+        for sock in sockets.values():
+            sock.close()
+        raise
+    return sockets
+
+
 class Server:
-    def __init__(self, config: configlib.Config):
+    def __init__(self, config: configlib.Config, role: str = ALL, sockets: Sockets | None = None,
+                 link: Link | None = None, delivery_pid: int = 0):
+        """sockets: from bind(), taken by the listeners that use them (others are bound on start);
+        link: to the server's other process; delivery_pid: the delivery process of a FRONT."""
         self.config = config
+        self.role = role
+        self._sockets: Sockets = dict(sockets or {})
+        self.link = link
+        self.delivery_pid = delivery_pid
+        self.exit_code = 0
+        self._stopping = False
+        self._delivery_ready: asyncio.Future | None = None
         self.data_dir = config.data_dir()
         # The config at start, for what is read only then; components ask the source for the current one.
         self.source = configlib.Source(config)
@@ -138,12 +197,6 @@ class Server:
         return result
 
     async def start(self) -> None:
-        from twisted.protocols.tls import TLSMemoryBIOFactory
-        from twisted.web import server as webserver
-
-        from .webapi.methods import API
-        from .webapi.resource import WebAPIChannel, WebAPIResource, request_factory
-
         config = self.config
         os.makedirs(self.data_dir, exist_ok=True)
         self.serverdb = ServerDatabase(self.data_dir)
@@ -151,15 +204,73 @@ class Server:
         self.suppressions = Suppressions(self.serverdb.queue)
         for name in config.Accounts:
             self.store.account(name)  # open (and create) every account's index at start
-
-        smtp_addresses = self.listen_addresses("SMTP")
-        deliverer = make_deliverer(self.source, self.store, smtp_addresses)
-        self.queue = Queue(self.source, self.serverdb.queue, deliverer, accounts=self.store)
-        self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue)
         authenticator = authlib.Authenticator(self.source)
 
-        await self._start_smtp(authenticator)
+        delivers = self.role != FRONT
+        if delivers:
+            deliverer = make_deliverer(self.source, self.store, self.listen_addresses("SMTP"))
+            self.queue = Queue(self.source, self.serverdb.queue, deliverer, accounts=self.store)
+            self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue)
+        else:
+            # The delivery process runs the worker; a kick tells it that a Send was queued.
+            self.queue = Queue(self.source, self.serverdb.queue, None, accounts=self.store,
+                               wake=lambda: self.link.send("kick"))
+        if self.link is not None:
+            await self._connect(authenticator)
+        if delivers:
+            await self._start_smtp(authenticator)
+        if self.role != DELIVERY:
+            self._start_webapi(authenticator)
+            self._start_imap(authenticator)
+        if delivers:
+            self.queue.start()
+            self.webhooks.start()
+        if self.role == FRONT:
+            await self._wait_delivery_ready()
+        # Watched from here on: what runs above, once, may take the loop for a while.
+        self._watchdog = Watchdog(asyncio.get_running_loop())
+        self._watchdog.start()
 
+    async def _connect(self, authenticator: authlib.Authenticator) -> None:
+        """What crosses between the processes (see processes.py)."""
+        link = self.link
+        await link.start()
+        authenticator.on_counted = lambda ip, ok: link.send("login", processes.LoginCounted(ip, ok))
+        link.on("login", processes.LoginCounted, lambda m: authenticator.counted(m.remote_ip, m.ok))
+        if self.role == DELIVERY:
+            self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
+            link.on("kick", None, lambda _: self.queue.kick())
+            link.on("stop", None, lambda _: _stop_reactor())
+        else:
+            link.on("changes", processes.Changes, lambda m: self.store.account(m.account).announce(m.changes))
+            self._delivery_ready = asyncio.get_running_loop().create_future()
+            link.on("ready", None, lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
+        link.closed.add_done_callback(lambda _: self._link_closed())
+
+    async def _wait_delivery_ready(self) -> None:
+        await asyncio.wait([self._delivery_ready, self.link.closed], timeout=DELIVERY_START_TIMEOUT,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not self._delivery_ready.done():
+            raise StartError("the delivery process did not start (see its messages above)")
+
+    def _link_closed(self) -> None:
+        if self._stopping:
+            return
+        if self.role == FRONT:
+            if self._delivery_ready is not None and not self._delivery_ready.done():
+                return  # start() reports it
+            log.error("the delivery process ended; stopping the server")
+            self.exit_code = 1
+        _stop_reactor()
+
+    def _start_webapi(self, authenticator: authlib.Authenticator) -> None:
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+        from twisted.web import server as webserver
+
+        from .webapi.methods import API
+        from .webapi.resource import WebAPIChannel, WebAPIResource, request_factory
+
+        config = self.config
         api = API(self.source, self.store, self.queue, self.suppressions)
         for listener in config.Listeners.values():
             for service_name, tls in (("WebAPIHTTP", False), ("WebAPIHTTPS", True)):
@@ -179,13 +290,6 @@ class Server:
                 factory = TLSMemoryBIOFactory(self._twisted_tls(listener), False, limited) if tls else limited
                 for ip in listener.IPs:
                     self._listen_twisted(service_name.lower(), ip, service.Port, factory)
-
-        self._start_imap(authenticator)
-        self.queue.start()
-        self.webhooks.start()
-        # Watched from here on: what runs above, once, may take the loop for a while.
-        self._watchdog = Watchdog(asyncio.get_running_loop())
-        self._watchdog.start()
 
     async def _start_smtp(self, authenticator: authlib.Authenticator) -> None:
         """The SMTP delivery and submission listeners of every configured listener."""
@@ -221,16 +325,21 @@ class Server:
                                               connection_limit=self.connection_limit("submissions"), **common)))
             for name, port, server_tls, factory in services:
                 for ip in listener.IPs:
-                    sock = listen_socket(name, ip, port)
+                    sock = self._socket(name, ip, port)
                     self._asyncio_servers.append(await loop.create_server(factory, sock=sock, ssl=server_tls,
                                                                             backlog=LISTEN_BACKLOG))
                     log.info("listening service=%s address=%s:%d", name, ip, port)
+
+    def _socket(self, service: str, ip: str, port: int) -> socket.socket:
+        """The socket bound for a service before the start, else a new one."""
+        sock = self._sockets.pop((service, ip, port), None)
+        return sock if sock is not None else listen_socket(service, ip, port)
 
     def _listen_twisted(self, name: str, ip: str, port: int, factory) -> None:
         """A Twisted listener (IMAP, HTTP) on a socket from listen_socket."""
         from twisted.internet import reactor
 
-        sock = listen_socket(name, ip, port)
+        sock = self._socket(name, ip, port)
         try:
             self._twisted_ports.append(reactor.adoptStreamPort(sock.fileno(), sock.family, factory))
         finally:
@@ -263,14 +372,21 @@ class Server:
                     self._listen_twisted("imaps" if implicit else "imap", ip, service.Port, factory)
 
     async def stop(self) -> None:
-        log.info("shutting down")
+        self._stopping = True
+        log.info("shutting down" + self._which())
+        if self.delivery_pid:
+            # It stops beside this process; waited for below.
+            if self.link is not None and self.link.started:
+                self.link.send("stop")
+            else:
+                os.kill(self.delivery_pid, signal.SIGTERM)
         # Commands stalled by localserve's "timeout" localparts answer now; in
         # localserve the queue's own deliveries may be among them.
         for handler in self._smtp_handlers:
             handler.stop()
         # The queue first, while the listeners still take connections: in
         # localserve its deliveries in flight go to our own SMTP listener.
-        if self.queue:
+        if self.queue and self.role != FRONT:
             await self.queue.stop()
         if self.webhooks:
             await self.webhooks.stop()
@@ -283,6 +399,10 @@ class Server:
                 await asyncio.wait_for(srv.wait_closed(), 1.0)
             except TimeoutError:
                 pass
+        if self.delivery_pid:
+            await self._wait_delivery_stopped()
+        if self.link is not None:
+            self.link.close()
         # Writes already handed to the writer threads are committed before they close.
         if self.store:
             self.store.close()
@@ -291,33 +411,101 @@ class Server:
         if self._watchdog:
             self._watchdog.stop()
             self._watchdog = None
-        log.info("stopped")
+        log.info("stopped" + self._which())
+
+    def _which(self) -> str:
+        """The process, in the log lines of a server of two."""
+        return "" if self.role == ALL else f" process={self.role}"
+
+    async def _wait_delivery_stopped(self) -> None:
+        """Wait for the delivery process to end (killing it if it takes too long); its failure is ours."""
+        deadline = asyncio.get_running_loop().time() + DELIVERY_STOP_TIMEOUT
+        while True:
+            pid, status = os.waitpid(self.delivery_pid, os.WNOHANG)
+            if pid:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                log.error("the delivery process did not stop in time; killing it")
+                os.kill(self.delivery_pid, signal.SIGKILL)
+                _, status = os.waitpid(self.delivery_pid, 0)
+                break
+            await asyncio.sleep(0.02)
+        self.delivery_pid = 0
+        if os.waitstatus_to_exitcode(status) != 0:
+            self.exit_code = 1
+
+
+class StartError(Exception):
+    """The server could not start; the message says why."""
+
+
+def _stop_reactor() -> None:
+    from twisted.internet import error, reactor
+
+    try:
+        reactor.stop()
+    except error.ReactorNotRunning:
+        pass  # stopping already
 
 
 def run(config: configlib.Config, on_ready=None) -> int:
-    """Run the server until SIGINT or SIGTERM; return the exit code."""
+    """Run the server until SIGINT or SIGTERM, in one process or two (see processes.py); return the exit
+    code. on_ready(server) is called once every listener and worker of every process runs."""
+    try:
+        sockets = bind(config)
+    except ListenError as e:
+        print(f"mox: cannot start: {e}", file=sys.stderr, flush=True)
+        return 1
+    if processes.count(config) == 1:
+        return _serve(Server(config, ALL, sockets), on_ready)
+
+    pid, link_socket = processes.fork()
+    mine = DELIVERY_SERVICES if pid == 0 else FRONT_SERVICES
+    for key in [key for key in sockets if key[0] not in mine]:
+        sockets.pop(key).close()
+    if pid:
+        return _serve(Server(config, FRONT, sockets, Link(link_socket, "delivery process"), delivery_pid=pid),
+                      on_ready)
+    code = 1
+    try:
+        code = _serve(Server(config, DELIVERY, sockets, Link(link_socket, "front process")),
+                      lambda server: server.link.send("ready"))
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _serve(server: Server, on_ready) -> int:
     install_reactor()
     from twisted.internet import reactor
     from twisted.internet.defer import Deferred
 
-    server = Server(config)
     status = {"code": 0}
 
     async def start():
         try:
             await server.start()
         except Exception as e:
-            if not isinstance(e, (ListenError, OSError, configlib.ConfigError)):
+            if not isinstance(e, (ListenError, OSError, configlib.ConfigError, StartError)):
                 log.exception("starting")
             # One line, naming what failed (for a listener: service, address and port).
             print(f"mox: cannot start: {e}", file=sys.stderr, flush=True)
             status["code"] = 1
-            reactor.stop()
+            _stop_reactor()
             return
         if on_ready:
             on_ready(server)
 
     reactor.callWhenRunning(lambda: Deferred.fromFuture(asyncio.ensure_future(start())))
     reactor.addSystemEventTrigger("before", "shutdown", lambda: Deferred.fromFuture(asyncio.ensure_future(server.stop())))
-    reactor.run()
-    return status["code"]
+    if server.role == DELIVERY:
+        # Ctrl-C in a terminal reaches both processes; the front handles it and stops this one over the
+        # link. SIGTERM (a service manager may send it to both) stops it too, once however often it comes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        asyncio.get_event_loop().add_signal_handler(signal.SIGTERM, _stop_reactor)
+        reactor.run(installSignalHandlers=False)
+    else:
+        reactor.run()
+    return status["code"] or server.exit_code

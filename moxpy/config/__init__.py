@@ -168,6 +168,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     Localserve: bool = False
     # Open connections a listening service holds per remote address; 0: 30, or 1000 in localserve.
     MaxConnectionsPerIP: int = 0
+    # Processes the server runs as: 1, or 2 (webapi and IMAP in one; SMTP, the queue and webhooks in
+    # the other); 0: 2 when the server may use two cores or more, else 1.
+    Processes: int = 0
     Postmaster: Postmaster | None = None
     Queue: Queue = msgspec.field(default_factory=Queue)
     DNS: DNS = msgspec.field(default_factory=DNS)
@@ -222,6 +225,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"LogLevel: {config.LogLevel!r} is not a log level; one of: {', '.join(LOG_LEVELS)}")
     if config.MaxConnectionsPerIP < 0:
         raise ConfigError(f"MaxConnectionsPerIP: {config.MaxConnectionsPerIP} must be 0 (the default) or more")
+    if config.Processes not in (0, 1, 2):
+        raise ConfigError(f"Processes: {config.Processes} must be 0 (automatic, the default), 1 or 2")
     if config.Queue.Delivery not in ("", "local", "direct"):
         raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():
@@ -338,8 +343,8 @@ HEADER = """\
 # Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,
-# Localserve, MaxConnectionsPerIP, DNS, and Queue.Delivery, Queue.SMTPPort,
-# Queue.TLSCAFile.
+# Localserve, MaxConnectionsPerIP, Processes, DNS, and Queue.Delivery,
+# Queue.SMTPPort, Queue.TLSCAFile.
 #
 # Per-account webhooks (see docs/webapi.md), for example:
 #

@@ -36,7 +36,9 @@ PAUSE_AFTER_STORE_ERROR = 60.0  # seconds before entries whose result could not 
 
 
 class Queue:
-    def __init__(self, config: configlib.Source, store: QueueStore, deliverer: Deliverer, accounts: Store | None = None):
+    def __init__(self, config: configlib.Source, store: QueueStore, deliverer: Deliverer | None,
+                 accounts: Store | None = None, wake: Callable[[], None] | None = None):
+        """deliverer None: this process only adds to the queue, and wake tells the process that delivers."""
         self.store = store
         self.config = config
         self.deliverer = deliverer
@@ -48,6 +50,7 @@ class Queue:
         self._inflight: dict[int, asyncio.Task] = {}  # entry id -> the delivery it is part of
         self._tasks: set[asyncio.Task] = set()
         self._pause_until: dict[int, float] = {}
+        self._wake = wake
 
     @property
     def event_sinks(self) -> list[EventSink]:
@@ -77,7 +80,10 @@ class Queue:
     # The worker.
 
     def kick(self) -> None:
-        self._loop.kick()
+        if self._wake is not None:
+            self._wake()
+        else:
+            self._loop.kick()
 
     def start(self) -> None:
         self._loop.start()

@@ -179,6 +179,9 @@ class Account(Protocol):
     def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
         """Call callback with every committed Change; returns the function that unsubscribes."""
 
+    def announce(self, changes: list[Change]) -> None:
+        """Tell this process's subscribers of changes another process committed to the same storage."""
+
     # Mailboxes.
 
     def mailboxes(self) -> list[Mailbox]:
@@ -285,6 +288,10 @@ class Account(Protocol):
 
 class Store(Protocol):
     """The accounts of a server."""
+
+    # Called, when set, with (account name, changes) after every commit of this process, for the
+    # other processes that share the storage (their accounts announce them); on the event loop.
+    relay: Callable[[str, list[Change]], None] | None
 
     def account(self, name: str) -> Account:
         """The account of that name, created empty (with DEFAULT_MAILBOXES) on first use."""

@@ -15,11 +15,14 @@ reads (query_apart) get a connection of their thread's own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 import os
 import queue as stdqueue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +31,8 @@ from .errors import storage_full
 log = logging.getLogger("moxpy.store.db")
 
 MAX_BATCH = 512
+# Seconds a writer waits for the lock held by another process's writer before its batch fails.
+LOCK_TIMEOUT = 10.0
 
 
 class _Job:
@@ -54,6 +59,19 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+@contextlib.contextmanager
+def _schema_lock(path: str):
+    """Held while creating or upgrading tables, so that the processes of one server opening the same
+    database do it one after the other: an flock on the database's directory. Not on the database file:
+    closing any descriptor of that file would drop SQLite's own (POSIX record) locks on it."""
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -72,10 +90,12 @@ class Database:
         self._jobs: stdqueue.SimpleQueue[_Job | None] = stdqueue.SimpleQueue()
         self._thread: threading.Thread | None = None
         if not readonly:
-            conn = connect(path)
-            with conn:
+            with _schema_lock(path):
+                # Inside the lock too: making a new database WAL takes a lock SQLite does not wait for.
+                conn = connect(path)
                 if schema is not None:
-                    schema(conn)
+                    with conn:
+                        schema(conn)
             self._writer_conn = conn
             self._thread = threading.Thread(target=self._run, name=f"writer {os.path.basename(path)}", daemon=True)
         self._reader = connect(path, readonly=True)
@@ -155,6 +175,7 @@ class Database:
 
     def _run(self) -> None:
         conn = self._writer_conn
+        conn.execute("pragma busy_timeout = 0")  # _begin waits for the write lock, in shorter steps
         stop = False
         while not stop:
             job = self._jobs.get()
@@ -176,7 +197,7 @@ class Database:
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
-            conn.execute("begin immediate")
+            _begin(conn)
             for job in batch:
                 conn.execute("savepoint job")
                 try:
@@ -204,6 +225,27 @@ class Database:
             results = [(job, None, e) for job in batch]
         for job, result, error in results:
             _deliver(job, result, error)
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """Start a write transaction, waiting while the other process of the server writes.
+
+    In WAL mode only taking the write lock can be busy: the statements of a transaction that holds it
+    never wait. SQLite's own wait sleeps in steps of up to 100 ms, and two writers that commit
+    back to back under load then wait out each other's steps, tens of milliseconds for a lock held
+    for a few; this one tries again after at most 2 ms.
+    """
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    delay = 0.0001
+    while True:
+        try:
+            conn.execute("begin immediate")
+            return
+        except sqlite3.OperationalError as e:
+            if getattr(e, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.002)
 
 
 def _deliver(job: _Job, result: Any, error: BaseException | None) -> None:

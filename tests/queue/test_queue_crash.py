@@ -2,9 +2,12 @@
 the queue is delivering, start it again, and check that every Send that
 got 200 is delivered exactly once, and nothing else is."""
 
-import pytest
+import shutil
+import subprocess
 import threading
 import time
+
+import pytest
 
 import httpx
 
@@ -77,3 +80,56 @@ def test_sigkill_during_sends_loses_and_duplicates_nothing(new_server):
     assert all(outcomes[s] == "no answer" for s in unanswered_but_delivered)
     for r in retired_entries(server):
         assert r.event == "delivered"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed (Debian package strace)")
+def test_sigkill_in_the_middle_of_a_group_commit(new_server):
+    """Every fsync of the process that answers Sends is held up (strace's fault injection), so each
+    commit covers many Sends and lasts a while; the server is killed while Sends wait on one."""
+    server = new_server(lambda c: setattr(c.Queue, "BackoffFirst", 0.5))
+    server.start()
+    # -f with -p: every thread of the process, the database writers among them.
+    tracer = subprocess.Popen(["strace", "-f", "-o", "/dev/null", "-p", str(server.proc.pid),
+                               "-e", "trace=fsync,fdatasync", "-e", "inject=fsync,fdatasync:delay_enter=300000"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert "attached" in tracer.stderr.readline()
+        time.sleep(0.5)  # the other threads' attach lines
+        outcomes: dict[str, str] = {}
+        lock = threading.Lock()
+        stop = threading.Event()
+        counter = [0]
+        threads = [threading.Thread(target=sending, args=(server, stop, outcomes, lock, counter))
+                   for _ in range(2 * SENDERS)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while sum(1 for o in list(outcomes.values()) if o == "ok") < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with lock:
+            # Every sender has one Send out; almost all of their time is the commit.
+            answered = len(outcomes)
+            server.kill()
+        stop.set()
+        for t in threads:
+            t.join(15)
+    finally:
+        tracer.kill()
+        tracer.wait()
+    in_flight = counter[0] - answered
+    assert in_flight >= SENDERS, f"only {in_flight} Sends were waiting when the server was killed"
+
+    server.start()
+    accepted = {s for s, o in outcomes.items() if o == "ok"}
+    assert len(accepted) >= 30
+
+    def inbox() -> list[str]:
+        return [m["subject"] for m in server.messages() if m["subject"].startswith("crash ")]
+
+    server.wait_for(lambda: accepted <= set(inbox()) and not queued(server), 60)
+    time.sleep(1.5)  # a worker rescan later: nothing more arrives
+    delivered = inbox()
+    assert sorted({s for s in delivered if delivered.count(s) > 1}) == []
+    assert set(delivered) <= set(outcomes)
+    assert all(outcomes[s] == "no answer" for s in set(delivered) - accepted)

@@ -17,7 +17,9 @@ store.queue.QueueStore and store.webhooks.WebhookStore.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
+from ..accounts import Change
 from .account import SQLiteAccount
 
 __all__ = ["SQLiteStore", "SQLiteAccount"]
@@ -34,13 +36,19 @@ class SQLiteStore:
         if not readonly:
             os.makedirs(self.directory, exist_ok=True)
         self._accounts: dict[str, SQLiteAccount] = {}
+        self.relay: Callable[[str, list[Change]], None] | None = None
 
     def account(self, name: str) -> SQLiteAccount:
         account = self._accounts.get(name)
         if account is None:
-            account = SQLiteAccount(name, os.path.join(self.directory, name), readonly=self.readonly)
+            account = SQLiteAccount(name, os.path.join(self.directory, name), readonly=self.readonly,
+                                    relay=self._relay)
             self._accounts[name] = account
         return account
+
+    def _relay(self, name: str, changes: list[Change]) -> None:
+        if self.relay is not None:
+            self.relay(name, changes)
 
     def close(self) -> None:
         for account in self._accounts.values():

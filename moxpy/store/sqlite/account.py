@@ -35,8 +35,10 @@ log = logging.getLogger("moxpy.store")
 
 
 class SQLiteAccount:
-    def __init__(self, name: str, directory: str, *, readonly: bool = False):
-        """Open (and create) the account in directory; readonly: only read, for tools beside a running server."""
+    def __init__(self, name: str, directory: str, *, readonly: bool = False,
+                 relay: Callable[[str, list[Change]], None] | None = None):
+        """Open (and create) the account in directory; readonly: only read, for tools beside a running server;
+        relay: called with the account's name and the changes of each commit, after the subscribers."""
         self.name = name
         self.directory = directory
         self.msg_dir = os.path.join(directory, "msg")
@@ -49,6 +51,7 @@ class SQLiteAccount:
             os.makedirs(self.msg_dir, exist_ok=True)
             self.db = Database(index, lambda conn: schema.create(conn, self.msg_dir))
         self._subscribers: list[Callable[[Change], None]] = []
+        self._relay = relay
         self._recent = RecentClaims(self.db)
 
     def close(self) -> None:
@@ -62,7 +65,15 @@ class SQLiteAccount:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
+    def announce(self, changes: list[Change]) -> None:
+        self._tell_subscribers(changes)
+
     def _broadcast(self, changes: list[Change]) -> None:
+        self._tell_subscribers(changes)
+        if self._relay is not None and changes:
+            self._relay(self.name, changes)
+
+    def _tell_subscribers(self, changes: list[Change]) -> None:
         for change in changes:
             for callback in list(self._subscribers):
                 try:

@@ -1,0 +1,101 @@
+"""The server as two processes, so that Python code runs on two cores.
+
+A Python process runs Python on one core at a time. With the Processes
+setting at 2 (the default on a machine with two cores or more) the server
+forks, after binding every listening socket and before starting anything:
+
+- the front process keeps the webapi and IMAP listeners (what clients
+  wait on: Send, MessageGet, FETCH);
+- the delivery process takes the SMTP listeners (delivery and submission,
+  with the incoming checks), the queue worker with its deliveries, and the
+  webhook worker.
+
+Both open the same data directory: SQLite in WAL mode lets each read what
+the other committed, and each database has one writer thread per process.
+A socket pair carries what must cross at once (link.py):
+
+- delivery -> front: every account change the delivery process commits
+  (a delivered message, a DSN), announced to the front's IMAP sessions;
+- front -> delivery: a kick after a Send was queued, so the worker starts
+  on it now rather than at its next rescan;
+- both ways: logins counted by the password throttle, so one throttle
+  covers the listeners of both processes.
+
+The delivery process dies with the front (PR_SET_PDEATHSIG): killing the
+server's process kills all of it, as with one process. If the delivery
+process ends on its own, the front stops the server with an error.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import signal
+import socket
+
+import msgspec
+
+from . import config as configlib
+from .store.accounts import Change
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def count(config: configlib.Config) -> int:
+    """The number of processes the server runs as: the setting, or with 0 two when this process may
+    use two cores or more."""
+    if config.Processes:
+        return config.Processes
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return 2 if cores >= 2 else 1
+
+
+# The messages on the link.
+
+
+class Changes(msgspec.Struct):
+    account: str
+    changes: list[Change]
+
+
+class LoginCounted(msgspec.Struct):
+    remote_ip: str
+    ok: bool
+
+
+def changes_message(account: str, changes: list[Change]) -> Changes:
+    # A change's origin (the IMAP session that made it) means nothing in another process.
+    return Changes(account, [msgspec.structs.replace(c, origin=None) if c.origin is not None else c
+                             for c in changes])
+
+
+def fork() -> tuple[int, socket.socket]:
+    """Fork the delivery process: (its pid, the front's end of the link) in the front, (0, the delivery
+    process's end) in the delivery process. Call with no other thread running."""
+    front_end, delivery_end = socket.socketpair()
+    parent = os.getpid()
+    # What was loaded so far is shared with the child page by page until written; frozen objects are
+    # left alone by the garbage collector, whose bookkeeping would otherwise copy the pages.
+    gc.freeze()
+    pid = os.fork()
+    if pid == 0:
+        front_end.close()
+        _die_with(parent)
+        return 0, delivery_end
+    delivery_end.close()
+    return pid, front_end
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when the front ends, however it ends (SIGKILL included)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the delivery process stops when the link closes
+    if os.getppid() != parent:
+        os._exit(1)  # the front ended before the request was in place

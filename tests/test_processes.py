@@ -1,0 +1,136 @@
+"""The server as one process or two (the Processes setting): with two, the
+webapi and IMAP run in the front process and SMTP, the queue and webhooks
+in a forked delivery process. Whatever the split, a client sees one
+server: a delivery reaches an IDLE session at once, a Send is delivered,
+and the server starts, stops and dies as a whole."""
+
+import imaplib
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from moxpy import config as configlib
+
+from .localserve import ADDRESS, PASSWORD, ROOT, LocalServer
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(p) for p in f.read().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def processes(n: int):
+    return lambda config: setattr(config, "Processes", n)
+
+
+def idle_sees_delivery(srv: LocalServer) -> None:
+    """An IDLE session on the Inbox hears of an SMTP delivery (IDLE does not poll: it is told)."""
+    imap = imaplib.IMAP4("127.0.0.1", srv.ports["IMAP"])
+    try:
+        imap.login(ADDRESS, PASSWORD)
+        imap.select("Inbox")
+        tag = imap._new_tag()
+        imap.send(tag + b" IDLE\r\n")
+        assert imap.readline().startswith(b"+")
+        with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as smtp:
+            smtp.sendmail("someone@localhost", [ADDRESS], b"Subject: idle\r\n\r\nhello\r\n")
+        imap.sock.settimeout(5)
+        line = imap.readline()
+        assert line.endswith(b" EXISTS\r\n"), line
+        imap.send(b"DONE\r\n")
+    finally:
+        imap.shutdown()
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_every_listener_works_in_one_process_or_two(new_server, count):
+    srv = new_server(processes(count)).start()
+    assert len(children(srv.proc.pid)) == count - 1
+    idle_sees_delivery(srv)
+
+    response = srv.call("Send", {"To": [{"Address": ADDRESS}], "Subject": f"split {count}", "Text": "hi"})
+    assert response.status_code == 200, response.text
+    srv.wait_for(lambda: any(m["subject"] == f"split {count}" for m in srv.messages()), 5)
+
+    assert srv.stop() == 0
+    log = "".join(srv.output)
+    assert "Traceback" not in log, log
+    assert log.count("info server: stopped") == count
+
+
+def test_killing_the_server_kills_both_processes(new_server):
+    srv = new_server(processes(2)).start()
+    front = srv.proc.pid
+    [delivery] = children(front)
+    srv.kill()
+    deadline = time.monotonic() + 5
+    while alive(delivery) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive(delivery)
+    # Its ports are free again: the server starts at once on the same ones.
+    srv.start()
+    idle_sees_delivery(srv)
+
+
+def test_the_server_stops_with_an_error_when_the_delivery_process_dies(new_server):
+    srv = new_server(processes(2)).start()
+    [delivery] = children(srv.proc.pid)
+    os.kill(delivery, signal.SIGKILL)
+    assert srv.proc.wait(15) == 1
+    assert "error server: the delivery process ended; stopping the server" in "".join(srv.output)
+
+
+def test_interrupt_stops_both_processes_cleanly(new_server):
+    # As Ctrl-C in a terminal: SIGINT to the whole process group.
+    srv = new_server(processes(2))
+    srv.proc = None
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "mox.py"), "localserve", "-dir", srv.directory],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                            start_new_session=True)
+    try:
+        for line in proc.stdout:
+            if "localserve ready" in line:
+                break
+        [delivery] = children(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        output = proc.communicate(timeout=15)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0
+    assert not alive(delivery)
+    assert "Traceback" not in output, output
+
+
+def test_a_port_in_use_stops_the_start_before_any_process_is_forked(new_server):
+    srv = new_server(processes(2))
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", srv.smtp_port))
+        taken.listen()
+        proc = subprocess.run([sys.executable, os.path.join(ROOT, "mox.py"), "localserve", "-dir", srv.directory],
+                              capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert proc.returncode == 1
+    assert f"mox: cannot start: cannot listen for smtp on 127.0.0.1:{srv.smtp_port}" in proc.stderr
+
+
+def test_processes_setting_is_checked():
+    with pytest.raises(configlib.ConfigError, match="Processes: 3 must be 0"):
+        configlib.validate(configlib.Config(Processes=3))
