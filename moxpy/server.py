@@ -459,6 +459,11 @@ def run(config: configlib.Config, on_ready=None) -> int:
     if processes.count(config) == 1:
         return _serve(Server(config, ALL, sockets), on_ready)
 
+    # Loaded before the fork, so that both processes share its pages: the reactor's module and what it
+    # loads (TLS among it). Installing the reactor is each process's own, after the fork.
+    from twisted.internet import asyncioreactor, threads  # noqa: F401
+    from twisted.protocols import tls  # noqa: F401
+
     pid, link_socket = processes.fork()
     mine = DELIVERY_SERVICES if pid == 0 else FRONT_SERVICES
     for key in [key for key in sockets if key[0] not in mine]:
