@@ -32,6 +32,13 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
+def interruptible() -> None:
+    """In a server's process before it starts: SIGINT as in a terminal, even when the tests themselves
+    run in the background, where the shell has it ignored (and a process that starts with SIGINT ignored
+    keeps it so)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class LocalServer:
     """A localserve process with its own directory and ports."""
 
@@ -75,7 +82,7 @@ class LocalServer:
         self.output = []
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "mox.py"), "localserve", "-dir", self.directory],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, preexec_fn=interruptible,
         )
         ready = threading.Event()
 

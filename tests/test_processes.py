@@ -17,7 +17,7 @@ import pytest
 
 from moxpy import config as configlib
 
-from .localserve import ADDRESS, PASSWORD, ROOT, LocalServer
+from .localserve import ADDRESS, PASSWORD, ROOT, LocalServer, interruptible
 
 
 def children(pid: int) -> list[int]:
@@ -103,7 +103,7 @@ def test_interrupt_stops_both_processes_cleanly(new_server):
     srv.proc = None
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "mox.py"), "localserve", "-dir", srv.directory],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=interruptible)
     try:
         for line in proc.stdout:
             if "localserve ready" in line:
