@@ -183,8 +183,11 @@ def test_retired_entries_are_kept_for_the_period_then_forgotten(new_server):
     server.start()
 
     def deliver_both(tag: str) -> list[int]:
-        ids = [send(server, {"To": [{"Address": "mox@localhost"}], "Subject": f"{tag} {kind}", "Text": text}
-                    )["Submissions"][0]["QueueMsgID"] for kind, text in (("small", SMALL), ("large", LARGE))]
+        """Send a small and a large message and wait until both are delivered; their queue ids."""
+        ids = []
+        for kind, text in (("small", SMALL), ("large", LARGE)):
+            result = send(server, {"To": [{"Address": "mox@localhost"}], "Subject": f"{tag} {kind}", "Text": text})
+            ids.append(result["Submissions"][0]["QueueMsgID"])
         for queue_id in ids:
             done = server.wait_for(lambda: retired(server, queue_id), 20)
             assert done.event == "delivered"
