@@ -12,7 +12,7 @@ never sees a connection.
 
 Message bytes are the backend's business too: submit() stores them with the
 entries, message() reads them back, and a backend drops a message once no
-queued entry refers to it (after the commit that retired the last one).
+queued entry refers to it (in or after the commit that retired the last one).
 
 Reads are synchronous and see the last committed state; writes are
 coroutines that return once committed (durable).

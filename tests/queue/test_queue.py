@@ -18,7 +18,7 @@ from moxpy.message import dsn as dsnlib
 from moxpy.store.queue import RetiredEntry
 
 from ..localserve import LocalServer
-from ..queuehelp import entry, mox, outbox, queued, retired, send
+from ..queuehelp import entry, message, mox, outbox, queued, retired, send
 
 BACKOFF = 0.3
 MAX_ATTEMPTS = 3
@@ -184,8 +184,10 @@ def test_each_recipient_is_one_queue_entry_delivered_separately(server):
     assert sorted(m["rcpt_to"] for m in delivered) == ["a@example.com", "b@example.com", "c@example.org"]
     for queue_id in ids:
         assert wait_retired(server, queue_id).event == "delivered"
-    # The message file is removed once the last entry using it is retired.
+    # The message is removed once the last entry using it is retired.
     assert [e for e in queued(server) if e.path == retired(server, ids[0]).path] == []
+    with pytest.raises(OSError):
+        message(server, retired(server, ids[0]))
 
 
 def test_tls_required_no_header(server):

@@ -2,6 +2,8 @@
 
 queue             one row per recipient of a submission still to be delivered
 retired           delivered, failed, suppressed and canceled entries
+queue_messages    the bytes of queued messages small enough to keep in the database
+                  (store/sqlite/queue.py), by the path their entries share
 dsn_outbox        DSNs about our own outgoing mail, until stored in the sender's Inbox
 outgoing          the send log behind the daily limits: one row per recipient submitted
 suppressions      per account, addresses not delivered to
@@ -9,8 +11,9 @@ webhooks          webhooks still to be delivered, with their JSON payload
 webhooks_retired  delivered, given-up, superseded and canceled webhooks
 
 The columns mean what the fields of the records in store/queue.py and
-store/webhooks.py say. Missing queue columns are added to existing
-databases, so a data directory made by an older version keeps working.
+store/webhooks.py say. Missing tables and queue columns are added to
+existing databases, so a data directory made by an older version keeps
+working.
 """
 
 from __future__ import annotations
@@ -77,6 +80,13 @@ def _queue_schema(conn: sqlite3.Connection) -> None:
     _ensure_table(conn, "queue", QUEUE_COLUMNS, "integer primary key autoincrement")
     # Retired entries keep the id they had in the queue.
     _ensure_table(conn, "retired", {**QUEUE_COLUMNS, **RETIRED_COLUMNS}, "integer primary key")
+    # Rows only for messages of queued entries; larger messages and those
+    # queued by versions before this table are files, and have none.
+    conn.execute("""
+        create table if not exists queue_messages (
+            path text primary key,
+            data blob not null
+        )""")
     conn.execute("""
         create table if not exists dsn_outbox (
             id integer primary key autoincrement,
@@ -146,7 +156,7 @@ def schema(conn: sqlite3.Connection) -> None:
 
 
 class ServerDatabase:
-    """mox.db under a data directory, with the queue's message files in data/queue."""
+    """mox.db under a data directory, with the queue's larger messages in files in data/queue."""
 
     def __init__(self, data_dir: str):
         self.db = Database(os.path.join(data_dir, "mox.db"), schema)
