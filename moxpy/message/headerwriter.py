@@ -10,10 +10,16 @@ standard library's codec), unless the message goes out with SMTPUTF8
 (RFC 6532 3.2: UTF-8 allowed in header fields). A token is never split,
 so one longer than MAX_TOKEN would make a line past RFC 5322's 998-octet
 limit: callers check first (compose.check_bounds).
+
+MIME fields with parameters (Content-Type, Content-Disposition) are
+written the same way, a parameter per token; a parameter value that is
+not printable ASCII, or too long for a line, is written as RFC 2231
+sections.
 """
 
 from __future__ import annotations
 
+import email.utils
 from email import base64mime
 
 from .address import Address
@@ -143,4 +149,48 @@ def address_list(addresses: list[tuple[str, Address]], utf8: bool) -> list[str]:
             tokens.extend(phrase(name, utf8))
             spec = f"<{spec}>"
         tokens.append(spec + ("," if i < len(addresses) - 1 else ""))
+    return tokens
+
+
+
+def _percent(c: str) -> str:
+    return email.utils.encode_rfc2231(c, "utf-8")[len("utf-8''"):]
+
+
+def _parameter(name: str, value: str, separator: str) -> list[str]:
+    """The parameter as one token, or as RFC 2231 sections of a line each: name*0, name*1, ..."""
+    # RFC 2045 5.1: a value is a quoted string; RFC 2231 4: one that is not printable ASCII is
+    # percent-encoded UTF-8, marked by a "*" after the name and the charset.
+    plain = value.isascii() and value.isprintable()
+    one = f"{name}={_quote(value)}" if plain else f"{name}*={email.utils.encode_rfc2231(value, 'utf-8')}"
+    if 1 + len(one) + len(separator) <= MAX_LINE:
+        return [one + separator]
+    # RFC 2231 3: sections, each on a line of its own. A character is never split between two, since some
+    # decoders decode each section by itself.
+    encode = _quote if plain else _percent
+    tokens: list[str] = []
+    section = ""
+    for c in value:
+        piece = encode(c)[1:-1] if plain else encode(c)
+        start = f"{name}*{len(tokens)}=" if plain else f"{name}*{len(tokens)}*=" + ("" if tokens else "utf-8''")
+        # The folding space, the start, quotes, the separator. A long name makes lines longer than 78,
+        # but names are short tokens (the caller checks).
+        width = 1 + len(start) + (2 if plain else 0) + 1 + len(section) + len(piece)
+        if section and width > MAX_LINE:
+            tokens.append(start + (f'"{section}"' if plain else section) + ";")
+            section = ""
+        section += piece
+    start = f"{name}*{len(tokens)}=" if plain else f"{name}*{len(tokens)}*=" + ("" if tokens else "utf-8''")
+    tokens.append(start + (f'"{section}"' if plain else section) + separator)
+    return tokens
+
+
+def parameters(value: str, params: list[tuple[str, str]]) -> list[str]:
+    """Tokens for a MIME field value with parameters, "value; name=..." (RFC 2045 5.1, RFC 2183 2).
+
+    Names must be tokens (the caller checks); values may be any text.
+    """
+    tokens = [value + (";" if params else "")]
+    for i, (name, v) in enumerate(params):
+        tokens.extend(_parameter(name, v, ";" if i < len(params) - 1 else ""))
     return tokens
