@@ -20,6 +20,7 @@ import binascii
 import email.utils
 import functools
 import mimetypes
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,11 +107,13 @@ def new_message_id(hostname: str) -> str:
     return f"<{secrets.token_urlsafe(16)}@{hostname}>"
 
 
+# RFC 5322 2.2: header bodies are printable characters, space and tab.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def check_header_value(name: str, value: str) -> None:
-    # RFC 5322 2.2: header bodies are printable characters, space and tab.
-    for c in value:
-        if (ord(c) < 0x20 and c != "\t") or c == "\x7f":
-            raise ComposeError(f"control character in {name}")
+    if _CONTROL.search(value):
+        raise ComposeError(f"control character in {name}")
 
 
 def check_header_name(name: str) -> None:
@@ -215,14 +218,14 @@ def _boundary(parts: list[bytes]) -> bytes:
             return boundary
 
 
-# RFC 2045 5.1: the characters that may not be in a token (besides space and controls).
-_TSPECIALS = frozenset('()<>@,;:\\"/[]?=')
-# RFC 2231 7: nor in a parameter name, since they mark sections and charsets.
-_NOT_IN_NAME = _TSPECIALS | frozenset("*'%")
+# RFC 2045 5.1: a token is printable ASCII but space and tspecials.
+_TOKEN = frozenset(map(chr, range(33, 127))) - frozenset('()<>@,;:\\"/[]?=')
+# RFC 2231 7: a parameter name has no "*", "'" or "%" either, as they mark sections and charsets.
+_NAME = _TOKEN - frozenset("*'%")
 
 
-def _is_token(text: str, forbidden: frozenset = _TSPECIALS) -> bool:
-    return 0 < len(text) <= MAX_NAME and all(32 < ord(c) < 127 and c not in forbidden for c in text)
+def _is_token(text: str, allowed: frozenset = _TOKEN) -> bool:
+    return 0 < len(text) <= MAX_NAME and allowed.issuperset(text)
 
 
 def _file_type(f: Attachment) -> tuple[str, list[tuple[str, str]]]:
@@ -239,7 +242,7 @@ def _file_type(f: Attachment) -> tuple[str, list[tuple[str, str]]]:
         # Parsed by the email package: quoting, comments and RFC 2231 sections undone.
         params = _HEADERS("Content-Type", value).params
     for name in params:
-        if name and not _is_token(name, _NOT_IN_NAME):
+        if name and not _is_token(name, _NAME):
             raise ComposeError(f"invalid parameter name {_short(name)} in content type {_short(value)}")
     return f"{maintype}/{subtype}", [(name, param) for name, param in params.items() if name]
 
@@ -254,7 +257,7 @@ def _simple_params(value: str) -> dict[str, str] | None:
         name, param = name.strip().lower(), param.strip()
         if not item.strip():
             continue  # an empty parameter, as in "text/plain;"
-        if not equals or not _is_token(name, _NOT_IN_NAME) or not _is_token(param):
+        if not equals or not _is_token(name, _NAME) or not _is_token(param):
             return None
         params.setdefault(name, param)  # the first of duplicates, as the email package keeps it
     return params
@@ -306,7 +309,8 @@ def check_bounds(draft: Draft, smtputf8: bool) -> None:
             n = hw.octets(value)
             if n > MAX_PART_VALUE:
                 raise ComposeError(f"{what} {_short(value)} too long: {n} octets, the maximum is {MAX_PART_VALUE}")
-        token(f"content id {_short(f.content_id)}", f.content_id)
+        if len(f.content_id) > hw.MAX_TOKEN // 4:  # a UTF-8 character is at most 4 octets
+            token(f"content id {_short(f.content_id)}", f.content_id)
 
 
 def compose(draft: Draft) -> Composed:
