@@ -171,11 +171,33 @@ def _text_part(text: str, subtype: str) -> bytes:
     charset, cte = _text_cte(text)
     data = text.encode(charset)
     if cte == "quoted-printable":
-        # RFC 2045 6.7: lines of at most 76 characters, with soft line breaks and white space before a line
-        # break encoded. Line breaks stay line breaks (istext).
-        data = binascii.b2a_qp(data, istext=True)
+        data = _quoted_printable(data)
     head = f'Content-Type: text/{subtype}; charset="{charset}"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
     return head.encode("ascii") + data.replace(b"\n", b"\r\n")
+
+
+# Quoted-printable is encoded this much at a time: the codec holds the GIL while it runs, and a thread
+# composing a large text should let the event loop run every few milliseconds.
+_QP_PIECE = 256 * 1024
+
+
+def _quoted_printable(data: bytes) -> bytes:
+    """data (with LF line ends, ending in one) as quoted-printable (RFC 2045 6.7): soft line breaks,
+    white space before a line break encoded, line breaks kept. The standard library's codec makes lines
+    of at most 76 characters, 78 where it encodes a space before a line break (as the email package did),
+    within RFC 5322's 78 (2.1.1)."""
+    out = []
+    start = 0
+    while start < len(data):
+        end = min(start + _QP_PIECE, len(data))
+        if end < len(data):
+            # A piece ends at a line break, or within a very long line, where a soft line break goes.
+            end = data.rfind(b"\n", start, end) + 1 or end
+        out.append(binascii.b2a_qp(data[start:end], istext=True))
+        if not out[-1].endswith(b"\n"):
+            out.append(b"=\n")
+        start = end
+    return b"".join(out)
 
 
 def _file_part(f: Attachment, disposition: str, smtputf8: bool) -> bytes:

@@ -362,9 +362,21 @@ def body_lines(data: bytes) -> list[bytes]:
 
 def test_quoted_printable_lines_are_at_most_76_characters():
     # RFC 2045 6.7 (5): encoded lines of at most 76 characters, soft breaks included.
-    data = compose(text="é" * 300 + "\n" + "x" * 500 + " \n" + "word " * 100).data
+    data = compose(text="é" * 300 + "\n" + "x" * 500 + "\n" + "word " * 100).data
     assert max(len(line) for line in body_lines(data)) <= 76
-    assert content(parsed(data)) == "é" * 300 + "\n" + "x" * 500 + " \n" + "word " * 100 + "\n"
+    assert content(parsed(data)) == "é" * 300 + "\n" + "x" * 500 + "\n" + "word " * 100 + "\n"
+
+
+@pytest.mark.parametrize("text", [
+    "é" * 1_000_000,  # one line across several pieces
+    ("a line with a space at the end \n" + "x" * 75 + " \n" + "Grüße\t\n") * 20_000,
+    "y" * (composelib._QP_PIECE - 1) + " \n" + "é" * 100,  # a piece ending at white space
+], ids=["one-long-line", "many-lines", "piece-boundary"])
+def test_large_text_is_quoted_printable_in_pieces_that_join_up(text):
+    data = compose(text=text).data
+    assert len(data) > composelib._QP_PIECE
+    assert max(len(line) for line in body_lines(data)) <= 78
+    assert content(parsed(data)) == (text if text.endswith("\n") else text + "\n")
 
 
 def test_base64_lines_are_76_characters():
