@@ -15,7 +15,6 @@ than name=token.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import email.utils
 import functools
@@ -216,7 +215,15 @@ def _file_part(f: Attachment, disposition: str, smtputf8: bool) -> bytes:
             raise ComposeError(f"content id {_short(f.content_id)} is not ASCII")
         fields.append(hw.field("Content-ID", [f.content_id]))
     head = "".join(fields) + "\r\n"
-    return head.encode("utf-8") + base64.encodebytes(f.data).replace(b"\n", b"\r\n")
+    return head.encode("utf-8") + _base64(f.data)
+
+
+def _base64(data: bytes) -> bytes:
+    """data in base64 lines of 76 characters, 57 octets each, with CRLF (RFC 2045 6.8)."""
+    if not data:
+        return b""
+    view, encode = memoryview(data), binascii.b2a_base64
+    return b"\r\n".join([encode(view[i:i + 57], newline=False) for i in range(0, len(data), 57)]) + b"\r\n"
 
 
 def _multipart(subtype: str, parts: list[bytes]) -> bytes:
