@@ -20,6 +20,7 @@ sections.
 from __future__ import annotations
 
 import email.utils
+import re
 from email import base64mime
 
 from .address import Address
@@ -152,9 +153,9 @@ def address_list(addresses: list[tuple[str, Address]], utf8: bool) -> list[str]:
     return tokens
 
 
-
-def _percent(c: str) -> str:
-    return email.utils.encode_rfc2231(c, "utf-8")[len("utf-8''"):]
+# A character of a percent-encoded UTF-8 value (RFC 2231 4): a character left as it is, or the octets of
+# one, the first not a continuation octet (10xxxxxx, %80 to %BF).
+_PERCENT_CHAR = re.compile(r"%[0-9A-F]{2}(?:%[89AB][0-9A-F])*|.")
 
 
 def _parameter(name: str, value: str, separator: str) -> list[str]:
@@ -162,26 +163,35 @@ def _parameter(name: str, value: str, separator: str) -> list[str]:
     # RFC 2045 5.1: a value is a quoted string; RFC 2231 4: one that is not printable ASCII is
     # percent-encoded UTF-8, marked by a "*" after the name and the charset.
     plain = value.isascii() and value.isprintable()
-    one = f"{name}={_quote(value)}" if plain else f"{name}*={email.utils.encode_rfc2231(value, 'utf-8')}"
+    encoded = "" if plain else email.utils.encode_rfc2231(value, "utf-8")
+    one = f"{name}={_quote(value)}" if plain else f"{name}*={encoded}"
     if 1 + len(one) + len(separator) <= MAX_LINE:
         return [one + separator]
-    # RFC 2231 3: sections, each on a line of its own. A character is never split between two, since some
-    # decoders decode each section by itself.
-    encode = _quote if plain else _percent
+
+    def section(i: int, text: str, end: str) -> str:
+        if plain:
+            return f'{name}*{i}="{text}"{end}'
+        return f"{name}*{i}*=" + ("utf-8''" if i == 0 else "") + text + end
+
+    # RFC 2231 3: sections, each on a line of its own (after the folding space). A character is never split
+    # between two, since some decoders decode each section by itself. A long name makes lines longer than
+    # 78, but names are short tokens (the caller checks).
+    if plain:
+        chars = ["\\" + c if c in '"\\' else c for c in value]
+    else:
+        chars = _PERCENT_CHAR.findall(encoded[len("utf-8''"):])
     tokens: list[str] = []
-    section = ""
-    for c in value:
-        piece = encode(c)[1:-1] if plain else encode(c)
-        start = f"{name}*{len(tokens)}=" if plain else f"{name}*{len(tokens)}*=" + ("" if tokens else "utf-8''")
-        # The folding space, the start, quotes, the separator. A long name makes lines longer than 78,
-        # but names are short tokens (the caller checks).
-        width = 1 + len(start) + (2 if plain else 0) + 1 + len(section) + len(piece)
-        if section and width > MAX_LINE:
-            tokens.append(start + (f'"{section}"' if plain else section) + ";")
-            section = ""
-        section += piece
-    start = f"{name}*{len(tokens)}=" if plain else f"{name}*{len(tokens)}*=" + ("" if tokens else "utf-8''")
-    tokens.append(start + (f'"{section}"' if plain else section) + separator)
+    text: list[str] = []
+    width = 0
+    room = MAX_LINE - 1 - len(section(0, "", ";"))
+    for c in chars:
+        if text and width + len(c) > room:
+            tokens.append(section(len(tokens), "".join(text), ";"))
+            text, width = [], 0
+            room = MAX_LINE - 1 - len(section(len(tokens), "", ";"))
+        text.append(c)
+        width += len(c)
+    tokens.append(section(len(tokens), "".join(text), separator))
     return tokens
 
 
