@@ -10,10 +10,17 @@ standard library's codec), unless the message goes out with SMTPUTF8
 (RFC 6532 3.2: UTF-8 allowed in header fields). A token is never split,
 so one longer than MAX_TOKEN would make a line past RFC 5322's 998-octet
 limit: callers check first (compose.check_bounds).
+
+MIME fields with parameters (Content-Type, Content-Disposition) are
+written the same way, a parameter per token; a parameter value that is
+not printable ASCII, or too long for a line, is written as RFC 2231
+sections.
 """
 
 from __future__ import annotations
 
+import email.utils
+import re
 from email import base64mime
 
 from .address import Address
@@ -143,4 +150,57 @@ def address_list(addresses: list[tuple[str, Address]], utf8: bool) -> list[str]:
             tokens.extend(phrase(name, utf8))
             spec = f"<{spec}>"
         tokens.append(spec + ("," if i < len(addresses) - 1 else ""))
+    return tokens
+
+
+# A character of a percent-encoded UTF-8 value (RFC 2231 4): a character left as it is, or the octets of
+# one, the first not a continuation octet (10xxxxxx, %80 to %BF).
+_PERCENT_CHAR = re.compile(r"%[0-9A-F]{2}(?:%[89AB][0-9A-F])*|.")
+
+
+def _parameter(name: str, value: str, separator: str) -> list[str]:
+    """The parameter as one token, or as RFC 2231 sections of a line each: name*0, name*1, ..."""
+    # RFC 2045 5.1: a value is a quoted string; RFC 2231 4: one that is not printable ASCII is
+    # percent-encoded UTF-8, marked by a "*" after the name and the charset.
+    plain = value.isascii() and value.isprintable()
+    encoded = "" if plain else email.utils.encode_rfc2231(value, "utf-8")
+    one = f"{name}={_quote(value)}" if plain else f"{name}*={encoded}"
+    if 1 + len(one) + len(separator) <= MAX_LINE:
+        return [one + separator]
+
+    def section(i: int, text: str, end: str) -> str:
+        if plain:
+            return f'{name}*{i}="{text}"{end}'
+        return f"{name}*{i}*=" + ("utf-8''" if i == 0 else "") + text + end
+
+    # RFC 2231 3: sections, each on a line of its own (after the folding space). A character is never split
+    # between two, since some decoders decode each section by itself. A long name makes lines longer than
+    # 78, but names are short tokens (the caller checks).
+    if plain:
+        chars = ["\\" + c if c in '"\\' else c for c in value]
+    else:
+        chars = _PERCENT_CHAR.findall(encoded[len("utf-8''"):])
+    tokens: list[str] = []
+    text: list[str] = []
+    width = 0
+    room = MAX_LINE - 1 - len(section(0, "", ";"))
+    for c in chars:
+        if text and width + len(c) > room:
+            tokens.append(section(len(tokens), "".join(text), ";"))
+            text, width = [], 0
+            room = MAX_LINE - 1 - len(section(len(tokens), "", ";"))
+        text.append(c)
+        width += len(c)
+    tokens.append(section(len(tokens), "".join(text), separator))
+    return tokens
+
+
+def parameters(value: str, params: list[tuple[str, str]]) -> list[str]:
+    """Tokens for a MIME field value with parameters, "value; name=..." (RFC 2045 5.1, RFC 2183 2).
+
+    Names must be tokens (the caller checks); values may be any text.
+    """
+    tokens = [value + (";" if params else "")]
+    for i, (name, v) in enumerate(params):
+        tokens.extend(_parameter(name, v, ";" if i < len(params) - 1 else ""))
     return tokens

@@ -354,3 +354,123 @@ def test_header_injection_and_bad_input_are_refused(kw, message):
     with pytest.raises(ComposeError) as e:
         compose(text="x", **kw)
     assert str(e.value) == message
+
+
+def body_lines(data: bytes) -> list[bytes]:
+    return data.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
+
+
+def test_quoted_printable_lines_are_at_most_76_characters():
+    # RFC 2045 6.7 (5): encoded lines of at most 76 characters, soft breaks included.
+    data = compose(text="é" * 300 + "\n" + "x" * 500 + "\n" + "word " * 100).data
+    assert max(len(line) for line in body_lines(data)) <= 76
+    assert content(parsed(data)) == "é" * 300 + "\n" + "x" * 500 + "\n" + "word " * 100 + "\n"
+
+
+@pytest.mark.parametrize("text", [
+    "é" * 1_000_000,  # one line across several pieces
+    ("a line with a space at the end \n" + "x" * 75 + " \n" + "Grüße\t\n") * 20_000,
+    "y" * (composelib._QP_PIECE - 1) + " \n" + "é" * 100,  # a piece ending at white space
+], ids=["one-long-line", "many-lines", "piece-boundary"])
+def test_large_text_is_quoted_printable_in_pieces_that_join_up(text):
+    data = compose(text=text).data
+    assert len(data) > composelib._QP_PIECE
+    assert max(len(line) for line in body_lines(data)) <= 78
+    assert content(parsed(data)) == (text if text.endswith("\n") else text + "\n")
+
+
+def test_base64_lines_are_76_characters():
+    # RFC 2045 6.8: encoded lines of at most 76 characters.
+    data = bytes(range(256)) * 10
+    part = list(parsed(compose(text="x", attached_files=[Attachment(data, "d.bin")]).data).iter_parts())[1]
+    lines = part.get_payload().rstrip("\r\n").split("\r\n")
+    assert {len(line) for line in lines[:-1]} == {76}
+    assert part.get_content() == data
+
+
+def test_text_with_nul_is_quoted_printable():
+    # RFC 2045 2.7: 7bit data has no NUL octets.
+    msg = parsed(compose(text="a\x00b\n").data)
+    assert msg["Content-Transfer-Encoding"] == "quoted-printable"
+    assert content(msg) == "a\x00b\n"
+
+
+def test_lone_cr_is_a_line_break():
+    data = compose(text="one\rtwo").data
+    assert data.endswith(b"\r\n\r\none\r\ntwo\r\n")
+
+
+def test_boundary_is_not_in_the_content(monkeypatch):
+    # RFC 2046 5.1.1: a boundary that occurs in a part's content is not used.
+    tokens = iter(["taken", "free"])
+    monkeypatch.setattr(composelib.secrets, "token_urlsafe", lambda n: next(tokens))
+    data = compose(text="the line\n--=_taken\nis in the text", html="<p>x</p>").data
+    assert b'boundary="=_free"' in data
+    msg = parsed(data)
+    assert layout(msg) == ("multipart/alternative", ["text/plain", "text/html"])
+    assert content(list(msg.iter_parts())[0]) == "the line\n--=_taken\nis in the text\n"
+
+
+def test_boundaries_differ_per_multipart_and_message():
+    data = compose(text="x", inline_files=[LOGO], attached_files=[PDF]).data
+    boundaries = re.findall(rb'boundary="([^"]+)"', data)
+    assert len(boundaries) == 2 and len(set(boundaries)) == 2
+    assert all(len(b) <= 70 for b in boundaries)  # RFC 2046 5.1.1
+    assert re.findall(rb'boundary="([^"]+)"', compose(text="x", attached_files=[PDF]).data)[0] not in boundaries
+
+
+def test_files_without_text_are_the_multipart_alone():
+    # As mox makes it: no empty part before the files.
+    msg = parsed(compose(inline_files=[LOGO]).data)
+    assert layout(msg) == ("multipart/related", ["image/png"])
+    msg = parsed(compose(attached_files=[PDF]).data)
+    assert layout(msg) == ("multipart/mixed", ["application/pdf"])
+    msg = parsed(compose(inline_files=[LOGO], attached_files=[PDF]).data)
+    assert layout(msg) == ("multipart/mixed", [("multipart/related", ["image/png"]), "application/pdf"])
+
+
+def test_empty_draft_has_an_empty_body():
+    data = compose().data
+    assert data.endswith(b"MIME-Version: 1.0\r\n\r\n")
+    assert layout(parsed(data)) == "text/plain"
+
+
+def test_long_file_name_is_written_in_rfc2231_sections():
+    name = "Grüße " * 40 + "end.txt"
+    data = compose(text="x", attached_files=[Attachment(b"data", name)]).data
+    assert max(len(line) for line in data.split(b"\r\n")) <= 78
+    assert b"filename*0*=utf-8''Gr%C3%BC%C3%9Fe" in data
+    assert list(parsed(data).iter_parts())[1].get_filename() == name
+
+
+def test_non_ascii_content_id_needs_smtputf8():
+    f = Attachment(LOGO.data, "logo.png", content_id="<lögo@example.org>")
+    with pytest.raises(ComposeError) as e:
+        compose(text="x", inline_files=[f])
+    assert str(e.value) == "content id '<lögo@example.org>' is not ASCII"
+    composed = compose(sender=("", parse_address("jöhn@example.org")), text="x", inline_files=[f])
+    assert "Content-ID: <lögo@example.org>\r\n".encode() in composed.data
+
+
+@pytest.mark.parametrize("f,words", [
+    (Attachment(b"x", "x", "text/pl ain"), "invalid content type 'text/pl ain'"),
+    (Attachment(b"x", "x", "text/plain@x"), "invalid content type 'text/plain@x'"),
+    (Attachment(b"x", "x", "text/" + "p" * 128), "invalid content type 'text/pppp"),
+    (Attachment(b"x", "x", "text/plain; ü=1"), "invalid parameter name 'ü' in content type"),
+    (Attachment(b"x", "x", "text/plain; " + "n" * 128 + "=1"), "invalid parameter name 'nnnn"),
+    (Attachment(b"x", "x", content_id="<" + "c" * 1000 + "@x>"), "content id '<cccc"),
+])
+def test_bad_part_values_are_refused(f, words):
+    with pytest.raises(ComposeError) as e:
+        compose(text="x", attached_files=[f])
+    assert str(e.value).startswith(words)
+    assert len(str(e.value)) < 200
+
+
+@pytest.mark.parametrize("kw", [dict(text="a\ud800b"), dict(html="\udc80"), dict(subject="é\ud800"),
+                                dict(attached_files=[Attachment(b"x", "a\ud800.txt")])])
+def test_lone_surrogates_are_refused(kw):
+    kw.setdefault("text", "x")
+    with pytest.raises(ComposeError) as e:
+        compose(**kw)
+    assert str(e.value).startswith("composing message: ")

@@ -1,4 +1,7 @@
+import email
 import email.header
+import urllib.parse
+from email import policy
 
 import pytest
 
@@ -54,3 +57,34 @@ def test_address_display_names(name, expected):
 
 def test_localpart_that_is_not_a_dot_atom_is_quoted():
     assert hw.addr_spec(parse_address('"a b"@example.org'), utf8=False) == '"a b"@example.org'
+
+
+def parsed_params(field: str) -> dict:
+    msg = email.message_from_string(field + "\r\n", policy=policy.default)
+    name = field.split(":", 1)[0]
+    return dict(msg[name].params)
+
+
+@pytest.mark.parametrize("value", ["report.pdf", "with space", 'say "hi" \\ back', "Grüße.txt", "tab\there",
+                                   "a" * 300, "ü" * 300, "€ and ascii " * 30, 'q"' * 100, "日本語" * 50])
+def test_parameter_values_fold_within_78_and_parse_back(value):
+    field = hw.field("Content-Disposition", hw.parameters("attachment", [("filename", value), ("size", "3")]))
+    lines = field.rstrip("\r\n").split("\r\n")
+    assert all(len(line) <= 78 and line.isascii() for line in lines)
+    assert parsed_params(field) == {"filename": value, "size": "3"}
+
+
+def test_parameter_sections_do_not_split_characters():
+    # Each RFC 2231 section decodes on its own (RFC 2231 3 and 4).
+    tokens = hw.parameters("attachment", [("filename", "€" * 100)])[1:]
+    assert len(tokens) > 1
+    for i, token in enumerate(tokens):
+        prefix = f"filename*{i}*=" + ("utf-8''" if i == 0 else "")
+        assert token.startswith(prefix)
+        urllib.parse.unquote_to_bytes(token[len(prefix):].rstrip(";")).decode("utf-8")
+
+
+def test_short_parameters_are_quoted_strings_on_one_line():
+    assert hw.field("Content-Type", hw.parameters("text/plain", [("charset", "utf-8")])) == \
+        'Content-Type: text/plain; charset="utf-8"\r\n'
+    assert hw.field("Content-Type", hw.parameters("image/png", [])) == "Content-Type: image/png\r\n"
