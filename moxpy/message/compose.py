@@ -180,11 +180,14 @@ def _text_part(text: str, subtype: str) -> bytes:
 _QP_PIECE = 256 * 1024
 
 
+# The standard library's codec makes lines of up to 78 characters where it encodes white space before a
+# line break (as the email package did); such a line gets a soft line break before that last "=20".
+_QP_OVERLONG = re.compile(rb"(?m)^(.{74,75})(=[0-9A-F]{2})$")
+
+
 def _quoted_printable(data: bytes) -> bytes:
     """data (with LF line ends, ending in one) as quoted-printable (RFC 2045 6.7): soft line breaks,
-    white space before a line break encoded, line breaks kept. The standard library's codec makes lines
-    of at most 76 characters, 78 where it encodes a space before a line break (as the email package did),
-    within RFC 5322's 78 (2.1.1)."""
+    white space before a line break encoded, line breaks kept, lines of at most 76 characters."""
     out = []
     start = 0
     while start < len(data):
@@ -192,7 +195,7 @@ def _quoted_printable(data: bytes) -> bytes:
         if end < len(data):
             # A piece ends at a line break, or within a very long line, where a soft line break goes.
             end = data.rfind(b"\n", start, end) + 1 or end
-        out.append(binascii.b2a_qp(data[start:end], istext=True))
+        out.append(_QP_OVERLONG.sub(rb"\1=\n\2", binascii.b2a_qp(data[start:end], istext=True)))
         if not out[-1].endswith(b"\n"):
             out.append(b"=\n")
         start = end

@@ -367,6 +367,17 @@ def test_quoted_printable_lines_are_at_most_76_characters():
     assert content(parsed(data)) == "é" * 300 + "\n" + "x" * 500 + "\n" + "word " * 100 + "\n"
 
 
+@pytest.mark.parametrize("width", [72, 73, 74, 75, 76])
+@pytest.mark.parametrize("space", [" ", "\t", "  "])
+def test_white_space_before_a_line_break_keeps_lines_at_76(width, space):
+    # The encoded white space ("=20", "=09") at the end of a line of 73 to 75 characters would make it
+    # 77 or 78: it goes after a soft line break instead.
+    text = "x" * width + space + "\né\n"
+    data = compose(text=text).data
+    assert max(len(line) for line in body_lines(data)) <= 76
+    assert content(parsed(data)) == text
+
+
 @pytest.mark.parametrize("text", [
     "é" * 1_000_000,  # one line across several pieces
     ("a line with a space at the end \n" + "x" * 75 + " \n" + "Grüße\t\n") * 20_000,
@@ -375,7 +386,7 @@ def test_quoted_printable_lines_are_at_most_76_characters():
 def test_large_text_is_quoted_printable_in_pieces_that_join_up(text):
     data = compose(text=text).data
     assert len(data) > composelib._QP_PIECE
-    assert max(len(line) for line in body_lines(data)) <= 78
+    assert max(len(line) for line in body_lines(data)) <= 76
     assert content(parsed(data)) == (text if text.endswith("\n") else text + "\n")
 
 
