@@ -166,7 +166,8 @@ class Account(Protocol):
     Threads: methods are called on the event loop, except message_bytes,
     message_parts and search, which read (and parse) message files and may
     be called from worker threads, so that a large message or mailbox does
-    not hold up the loop.
+    not hold up the loop (message_bytes_cached is the loop's read of a file
+    in memory).
     """
 
     name: str  # the account's name in the config
@@ -221,6 +222,10 @@ class Account(Protocol):
 
     def message_bytes(self, message: Message) -> bytes:
         """The message exactly as received; OSError when it was removed meanwhile."""
+
+    def message_bytes_cached(self, message: Message) -> bytes | None:
+        """The message's bytes if they can be had without waiting on storage (they are in memory
+        already), else None; for callers on the event loop, which otherwise read in a thread."""
 
     def message_parts(self, message: Message) -> partlib.Part:
         """The MIME tree of a message (cheap for one read with parts=True)."""

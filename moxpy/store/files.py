@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 
 
 def write_message_file(root: str, data: bytes) -> tuple[str, str]:
@@ -36,6 +37,31 @@ def write_message_file(root: str, data: bytes) -> tuple[str, str]:
 def read_message_file(root: str, relpath: str) -> bytes:
     with open(os.path.join(root, relpath), "rb") as f:
         return f.read()
+
+
+def read_message_file_cached(root: str, relpath: str) -> bytes | None:
+    """The file's bytes if reading them cannot wait on a disk, else None (read it in a thread then):
+    a regular file held whole in the page cache, read with RWF_NOWAIT (Linux preadv2). Anything else,
+    a named pipe or a file not in memory, is None; so is an error, which the thread's read reports."""
+    if not hasattr(os, "RWF_NOWAIT"):
+        return None
+    try:
+        # O_NONBLOCK: opening a named pipe would otherwise wait for its writer.
+        fd = os.open(os.path.join(root, relpath), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        buffer = bytearray(info.st_size)
+        if info.st_size and os.preadv(fd, [buffer], 0, os.RWF_NOWAIT) != info.st_size:
+            return None  # only part of it is in memory
+        return bytes(buffer)
+    except OSError:  # EAGAIN: not in memory
+        return None
+    finally:
+        os.close(fd)
 
 
 def remove_message_file(root: str, relpath: str) -> None:

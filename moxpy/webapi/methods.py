@@ -57,6 +57,16 @@ class Raw:
     content_type: str
 
 
+async def _with_bytes(account, message, fn):
+    """fn(the message's bytes): on the loop for a small message whose bytes are in memory already, else
+    in a worker thread, in one hop, since the file may be slow to read and the work takes as long as
+    the message is large."""
+    if message.size <= offload.INLINE:
+        data = account.message_bytes_cached(message)
+        if data is not None:
+            return fn(data)
+    return await asyncio.to_thread(lambda: fn(account.message_bytes(message)))
+
 class API:
     def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions):
         self.config = config
@@ -210,9 +220,7 @@ class API:
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
         account, stored = self._message(call, req.MsgID)
-        # In a worker thread, in one hop: the file may be slow to read, and parsing takes as long as the
-        # message is large.
-        view = await asyncio.to_thread(lambda: msgview.build(account.message_bytes(stored)))
+        view = await _with_bytes(account, stored, msgview.build)
         message = msgspec.convert(view, t.Message, from_attributes=True)
         message.References = view.thread_references
         mailbox = account.mailbox_by_id(stored.mailbox_id)
@@ -238,17 +246,13 @@ class API:
     async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw:
         account, message = self._message(call, req.MsgID)
         # mox labels raw messages text/plain so browsers show them.
-        return Raw(await asyncio.to_thread(account.message_bytes, message), "text/plain; charset=utf-8")
+        return Raw(await _with_bytes(account, message, lambda data: data), "text/plain; charset=utf-8")
 
 
     async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:
         account, message = self._message(call, req.MsgID)
 
-        def read():
-            data = account.message_bytes(message)
-            return data, partlib.parse(data)
-
-        data, part = await asyncio.to_thread(read)
+        data, part = await _with_bytes(account, message, lambda data: (data, partlib.parse(data)))
         # As mox, a path goes into multipart parts only: a message/rfc822 part is a leaf.
         for depth, index in enumerate(req.PartPath):
             if not 0 <= index < len(part.parts):

@@ -26,7 +26,7 @@ from .. import mailboxname
 from ..accounts import (Change, Copied, DeliveryMeta, Mailbox, MailboxError, MailboxNotFound, MailboxStatus,
                         Message, MessageNotFound)
 from ..db import Database
-from ..files import read_message_file, remove_message_file, write_message_file
+from ..files import read_message_file, read_message_file_cached, remove_message_file, write_message_file
 from ..search import Criteria
 from . import check, copymove, flagchange, mailboxes, messages, rows, schema, search
 from .recent import RecentClaims
@@ -156,6 +156,9 @@ class SQLiteAccount:
 
     def message_bytes(self, message: Message) -> bytes:
         return read_message_file(self.msg_dir, message.ref)
+
+    def message_bytes_cached(self, message: Message) -> bytes | None:
+        return read_message_file_cached(self.msg_dir, message.ref)
 
     def message_parts(self, message: Message) -> partlib.Part:
         if message.parts:
