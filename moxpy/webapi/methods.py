@@ -220,7 +220,10 @@ class API:
 
     async def MessageGet(self, call: Call, req: t.MessageGetRequest) -> t.MessageGetResult:
         account, stored = self._message(call, req.MsgID)
-        view = await _with_bytes(account, stored, msgview.build)
+        # The MIME tree stored at delivery, so the structure takes no second parse of the message.
+        found = account.messages(stored.mailbox_id, [stored.uid], parts=True)
+        root = account.message_parts(found[0]) if found and found[0].parts else None
+        view = await _with_bytes(account, stored, lambda data: msgview.build(data, root))
         message = msgspec.convert(view, t.Message, from_attributes=True)
         message.References = view.thread_references
         mailbox = account.mailbox_by_id(stored.mailbox_id)
