@@ -1,8 +1,8 @@
 """A SQLite database with one writer thread and group commit.
 
 Every write is a function run inside the writer thread. Writes that arrive
-while a commit is in progress are batched: each runs in its own savepoint,
-then one COMMIT (one fsync, journal_mode=WAL with synchronous=FULL) makes
+while a commit is in progress are batched: each runs in its own savepoint
+(a batch of one needs none), then one COMMIT (one fsync, journal_mode=WAL with synchronous=FULL) makes
 all of them durable, and only then are their callers answered. Directories
 holding newly written message files are fsync'ed once per batch, before the
 commit, so a row never points to a file that could vanish in a crash.
@@ -195,6 +195,9 @@ class Database:
         conn.close()
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        if len(batch) == 1:
+            self._commit_one(conn, batch[0])
+            return
         results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             _begin(conn)
@@ -214,17 +217,43 @@ class Database:
                 fsync_dir(d)
             conn.execute("commit")
         except BaseException as e:
-            if storage_full(e):
-                log.warning("commit failed, storage full: %s", e)  # expected, not a bug: no traceback
-            else:
-                log.exception("commit failed")
-            try:
-                conn.execute("rollback")
-            except sqlite3.Error:
-                pass
+            _abandon(conn, e)
             results = [(job, None, e) for job in batch]
         for job, result, error in results:
             _deliver(job, result, error)
+
+    def _commit_one(self, conn: sqlite3.Connection, job: _Job) -> None:
+        """A batch of one job: the transaction is the job's alone, so it needs no savepoint (each statement
+        is one more wait for the interpreter lock in this thread)."""
+        try:
+            _begin(conn)
+            try:
+                result = job.fn(conn)
+            except BaseException as e:  # the job's own error goes back to its caller
+                if conn.in_transaction:
+                    conn.execute("rollback")
+                _deliver(job, None, e)
+                return
+            for d in set(job.sync_dirs):
+                fsync_dir(d)
+            conn.execute("commit")
+        except BaseException as e:
+            _abandon(conn, e)
+            _deliver(job, None, e)
+            return
+        _deliver(job, result, None)
+
+
+def _abandon(conn: sqlite3.Connection, error: BaseException) -> None:
+    """After a batch's transaction failed (not one of its jobs): log why and roll it back."""
+    if storage_full(error):
+        log.warning("commit failed, storage full: %s", error)  # expected, not a bug: no traceback
+    else:
+        log.exception("commit failed")
+    try:
+        conn.execute("rollback")
+    except sqlite3.Error:
+        pass
 
 
 def _begin(conn: sqlite3.Connection) -> None:
