@@ -44,6 +44,7 @@ import httpx
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from procstat import memory  # noqa: E402  (beside this script)
 from tests.localserve import ADDRESS, PASSWORD, LocalServer  # noqa: E402
 
 SEND = {"To": [{"Address": ADDRESS}], "Subject": "memory", "Text": "One message, to see the server at rest.\n"}
@@ -89,52 +90,6 @@ for name in modules:
 _frozen_importlib._load_unlocked = load
 print(json.dumps({"before": before, "after": rss(), "own": own}))
 """
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    result, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        result.append(p)
-        todo.extend(children.get(p, []))
-    return result
-
-
-def kib_fields(path: str, names: tuple[str, ...]) -> dict[str, int]:
-    """The named 'Name:   123 kB' lines of a /proc file, in KiB."""
-    found = {}
-    with open(path) as f:
-        for line in f:
-            name, _, value = line.partition(":")
-            if name in names:
-                found[name] = int(value.split()[0])
-    return found
-
-
-def memory(pid: int) -> dict[str, float]:
-    """VmRSS, PSS and VmHWM in MiB, summed over the process tree, and the number of processes."""
-    total = {"rss": 0, "pss": 0, "hwm": 0, "processes": 0}
-    for p in process_tree(pid):
-        try:
-            status = kib_fields(f"/proc/{p}/status", ("VmRSS", "VmHWM"))
-            rollup = kib_fields(f"/proc/{p}/smaps_rollup", ("Pss",))
-        except OSError:
-            continue  # gone meanwhile
-        total["rss"] += status.get("VmRSS", 0)
-        total["hwm"] += status.get("VmHWM", 0)
-        total["pss"] += rollup.get("Pss", 0)
-        total["processes"] += 1
-    return {k: v / 1024 if k != "processes" else v for k, v in total.items()}
 
 
 def one_send(server: LocalServer) -> None:

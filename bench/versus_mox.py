@@ -49,6 +49,7 @@ import httpx
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from procstat import cpu_seconds, memory  # noqa: E402  (beside this script)
 from tests.localserve import ADDRESS, PASSWORD, LocalServer  # noqa: E402
 
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 23)[:1024]
@@ -60,55 +61,6 @@ wrk.body = {body}
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic {auth}"
 """
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    result, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        result.append(p)
-        todo.extend(children.get(p, []))
-    return result
-
-
-def cpu_seconds(pid: int) -> float:
-    total = 0
-    for p in process_tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def memory(pid: int) -> tuple[int, int, int]:
-    """(VmRSS, VmHWM, PSS) in MiB, summed over the process tree. RSS counts pages the processes share
-    (a forked process shares its parent's) once per process; PSS divides them among the sharers."""
-    rss = hwm = pss = 0
-    for p in process_tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-            with open(f"/proc/{p}/smaps_rollup") as f:
-                rollup = dict(line.split(":", 1) for line in f if line.endswith("kB\n"))
-        except OSError:
-            continue
-        rss += int(fields["VmRSS"].split()[0])
-        hwm += int(fields["VmHWM"].split()[0])
-        pss += int(rollup.get("Pss", "0 kB").split()[0])
-    return rss // 1024, hwm // 1024, pss // 1024
 
 
 def wrk(url: str, body: str, concurrency: int, duration: int, directory: str) -> float:
@@ -207,8 +159,8 @@ def measure(target: Target, args, directory: str) -> dict:
     get_body = "request=" + urllib.parse.quote('{"MsgID": 1}')
     target.send()
     settle(target, at_least=1, timeout=60)
-    rss, _, pss = memory(target.pid)
-    result = {"rss_idle": rss, "pss_idle": pss, "processes": len(process_tree(target.pid))}
+    idle = memory(target.pid)
+    result = {"rss_idle": idle["rss"], "pss_idle": idle["pss"], "processes": idle["processes"]}
     cpu_used = wall = 0.0
     for c in args.concurrency:
         rates = []
@@ -224,7 +176,8 @@ def measure(target: Target, args, directory: str) -> dict:
     rates = [wrk(target.url + "MessageGet", get_body, 8, args.duration, directory) for _ in range(args.runs)]
     result["get_c8"] = statistics.median(rates)
     print(f"  {target.name}: MessageGet c=8: {[round(r) for r in rates]}", flush=True)
-    _, result["rss_peak"], result["pss_end"] = memory(target.pid)
+    end = memory(target.pid)
+    result["rss_peak"], result["pss_end"] = end["hwm"], end["pss"]
     return result
 
 
