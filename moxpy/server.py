@@ -242,7 +242,7 @@ class Server:
             link.on("kick", None, lambda _: self.queue.kick())
             link.on("stop", None, lambda _: _stop_reactor())
         else:
-            link.on("changes", processes.Changes, lambda m: self.store.account(m.account).announce(m.changes))
+            link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
             self._delivery_ready = asyncio.get_running_loop().create_future()
             link.on("ready", None, lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
         link.closed.add_done_callback(lambda _: self._link_closed())

@@ -301,5 +301,9 @@ class Store(Protocol):
     def account(self, name: str) -> Account:
         """The account of that name, created empty (with DEFAULT_MAILBOXES) on first use."""
 
+    def announce(self, name: str, changes: list[Change]) -> None:
+        """Tell the subscribers of an account open in this process of changes another process committed
+        (Account.announce); nothing for an account not open here."""
+
     def close(self) -> None:
         """Close every account opened."""

@@ -46,6 +46,11 @@ class SQLiteStore:
             self._accounts[name] = account
         return account
 
+    def announce(self, name: str, changes: list[Change]) -> None:
+        account = self._accounts.get(name)
+        if account is not None:  # an account not open here has no subscribers here
+            account.announce(changes)
+
     def _relay(self, name: str, changes: list[Change]) -> None:
         if self.relay is not None:
             self.relay(name, changes)
