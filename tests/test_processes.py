@@ -40,17 +40,17 @@ def processes(n: int):
     return lambda config: setattr(config, "Processes", n)
 
 
-def idle_sees_delivery(srv: LocalServer) -> None:
+def idle_sees_delivery(srv: LocalServer, address: str = ADDRESS, password: str = PASSWORD) -> None:
     """An IDLE session on the Inbox hears of an SMTP delivery (IDLE does not poll: it is told)."""
     imap = imaplib.IMAP4("127.0.0.1", srv.ports["IMAP"])
     try:
-        imap.login(ADDRESS, PASSWORD)
+        imap.login(address, password)
         imap.select("Inbox")
         tag = imap._new_tag()
         imap.send(tag + b" IDLE\r\n")
         assert imap.readline().startswith(b"+")
         with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as smtp:
-            smtp.sendmail("someone@localhost", [ADDRESS], b"Subject: idle\r\n\r\nhello\r\n")
+            smtp.sendmail("someone@localhost", [address], b"Subject: idle\r\n\r\nhello\r\n")
         imap.sock.settimeout(5)
         line = imap.readline()
         assert line.endswith(b" EXISTS\r\n"), line
@@ -73,6 +73,19 @@ def test_every_listener_works_in_one_process_or_two(new_server, count):
     log = "".join(srv.output)
     assert "Traceback" not in log, log
     assert log.count("info server: stopped") == count
+
+
+def test_an_account_added_while_running_works_across_both_processes(new_server):
+    # Both processes open the new account's index for the first time: the front at the IMAP login, the
+    # delivery process at the delivery.
+    srv = new_server(processes(2)).start()
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "mox.py"), "account", "add", "bob", "bob@localhost",
+                          "-password", "bobsecret1", "-config", srv.config.path],
+                         capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert out.returncode == 0, out.stderr
+    idle_sees_delivery(srv, "bob@localhost", "bobsecret1")
+    assert srv.stop() == 0
+    assert "Traceback" not in "".join(srv.output)
 
 
 def test_killing_the_server_kills_both_processes(new_server):
