@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from procstat import memory  # noqa: E402  (beside this script)
 from tests.localserve import LocalServer  # noqa: E402
 
 
@@ -32,17 +33,6 @@ def smtp_source() -> list[str]:
     if not path:
         sys.exit("smtp-source not found: install postfix's smtp-source or set SMTP_SOURCE (see --help)")
     return [path]
-
-
-def rss(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) in KiB."""
-    values = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-    return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
 def main() -> int:
@@ -62,7 +52,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as directory:
         srv = LocalServer(directory).start()
         try:
-            print(f"idle rss: {rss(srv.proc.pid)[0] / 1024:.1f} MiB")
+            idle = memory(srv.proc.pid)
+            print(f"idle, summed over {idle['processes']} process(es): RSS {idle['rss']:.1f} MiB, "
+                  f"PSS {idle['pss']:.1f} MiB")
             for run in range(args.runs):
                 before = len(srv.messages())
                 argv = command + ["-c", "-l", str(args.size), "-m", str(args.messages), "-s", str(args.sessions),
@@ -75,7 +67,7 @@ def main() -> int:
                 print(f"run {run + 1}: {stored} messages in {elapsed:.2f} s: {stored / elapsed:.0f} msg/s", flush=True)
                 if stored != args.messages:
                     print(f"  warning: {args.messages - stored} messages not stored")
-            print(f"peak rss: {rss(srv.proc.pid)[1] / 1024:.1f} MiB")
+            print(f"peak RSS, summed over the processes: {memory(srv.proc.pid)['hwm']:.1f} MiB")
         finally:
             srv.stop()
     shown = " ".join([os.path.basename(argv[0])] + argv[1:-1])

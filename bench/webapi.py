@@ -22,6 +22,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from procstat import memory  # noqa: E402  (beside this script)
 from tests.localserve import ADDRESS, PASSWORD, LocalServer  # noqa: E402
 
 LUA = """
@@ -36,15 +37,6 @@ function response(status, headers, body)
   end
 end
 """
-
-
-def rss(pid: int) -> tuple[int, int]:
-    fields = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
 
 
 def run_wrk(url: str, body: str, concurrency: int, duration: int, directory: str) -> tuple[float, int]:
@@ -96,8 +88,9 @@ def main() -> None:
                     server.wait_for(lambda: not queue_entries(server), timeout=300, interval=0.2)
                     rate, errors = run_wrk(server.base_url + method, body, c, args.duration, directory)
                     print(f"{method:<12} {c:>5} {rate:>12.1f} {errors:>7}", flush=True)
-            now, peak = rss(server.proc.pid)
-            print(f"server RSS now {now} MiB, peak {peak} MiB; messages stored: {len(server.messages())}")
+            mem = memory(server.proc.pid)
+            print(f"server, summed over {mem['processes']} process(es): RSS now {mem['rss']:.0f} MiB, "
+                  f"peak {mem['hwm']:.0f} MiB, PSS {mem['pss']:.0f} MiB; messages stored: {len(server.messages())}")
         finally:
             server.stop()
 
