@@ -131,13 +131,13 @@ def bind(config: configlib.Config) -> Sockets:
 
 
 class Server:
-    def __init__(self, config: configlib.Config, role: str = ALL, sockets: Sockets | None = None,
-                 link: Link | None = None, delivery_pid: int = 0):
-        """sockets: from bind(), taken by the listeners that use them (others are bound on start);
+    def __init__(self, config: configlib.Config, role: str, sockets: Sockets, link: Link | None = None,
+                 delivery_pid: int = 0):
+        """sockets: from bind(), those of the role's services, each taken by the listener that uses it;
         link: to the server's other process; delivery_pid: the delivery process of a FRONT."""
         self.config = config
         self.role = role
-        self._sockets: Sockets = dict(sockets or {})
+        self._sockets = sockets
         self.link = link
         self.delivery_pid = delivery_pid
         self.exit_code = 0
@@ -331,9 +331,8 @@ class Server:
                     log.info("listening service=%s address=%s:%d", name, ip, port)
 
     def _socket(self, service: str, ip: str, port: int) -> socket.socket:
-        """The socket bound for a service before the start, else a new one."""
-        sock = self._sockets.pop((service, ip, port), None)
-        return sock if sock is not None else listen_socket(service, ip, port)
+        """The socket bind() made for a service's address."""
+        return self._sockets.pop((service, ip, port))
 
     def _listen_twisted(self, name: str, ip: str, port: int, factory) -> None:
         """A Twisted listener (IMAP, HTTP) on a socket from listen_socket."""

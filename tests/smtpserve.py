@@ -15,7 +15,7 @@ from moxpy import config as configlib
 from moxpy.provision.certificate import generate_self_signed
 from moxpy.provision.dkimkeys import generate_domain_keys
 from moxpy.queue import Queue
-from moxpy.server import Server
+from moxpy.server import DELIVERY, DELIVERY_SERVICES, Server, bind
 from moxpy.store import open_store
 from moxpy.store.sqlite.serverdb import ServerDatabase
 
@@ -62,7 +62,10 @@ def production_config(directory: str, nameserver: str) -> configlib.Config:
 class InProcessSMTP:
     def __init__(self, config: configlib.Config):
         self.config = config
-        self.server = Server(config)
+        sockets = bind(config)
+        for key in [key for key in sockets if key[0] not in DELIVERY_SERVICES]:
+            sockets.pop(key).close()  # only the SMTP listeners run here
+        self.server = Server(config, DELIVERY, sockets)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
