@@ -4,11 +4,14 @@ A Python process runs Python on one core at a time. With the Processes
 setting at 2 (the default on a machine with two cores or more) the server
 forks, after binding every listening socket and before starting anything:
 
-- the front process keeps the webapi and IMAP listeners (what clients
-  wait on: Send, MessageGet, FETCH);
+- the front process keeps the webapi and IMAP listeners, the queue worker
+  with its deliveries, and the webhook worker;
 - the delivery process takes the SMTP listeners (delivery and submission,
-  with the incoming checks), the queue worker with its deliveries, and the
-  webhook worker.
+  with the incoming checks and the storing into accounts).
+
+In localserve every Send is delivered through our own SMTP listener, and
+this split gives each process about half of that work; it also leaves the
+queue's database to one writer but for SMTP submission.
 
 Both open the same data directory: SQLite in WAL mode lets each read what
 the other committed, and each database has one writer thread per process.
@@ -16,8 +19,11 @@ A socket pair carries what must cross at once (link.py):
 
 - delivery -> front: every account change the delivery process commits
   (a delivered message, a DSN), announced to the front's IMAP sessions;
-- front -> delivery: a kick after a Send was queued, so the worker starts
-  on it now rather than at its next rescan;
+- delivery -> front: a kick after a message submitted over SMTP was
+  queued, so the worker starts on it now rather than at its next rescan;
+- front -> delivery: at shutdown, release SMTP commands stalled by
+  localserve's "timeout" localparts (the queue's own deliveries may be
+  among them), then stop;
 - both ways: logins counted by the password throttle, so one throttle
   covers the listeners of both processes.
 

@@ -7,8 +7,8 @@ server and twisted.web share it. install_reactor() must run before anything
 imports twisted.internet.reactor.
 
 Roles (see processes.py): ALL runs everything in one process; with two
-processes FRONT runs the webapi and IMAP, DELIVERY the SMTP listeners, the
-queue worker and the webhook worker. Every listening socket is bound
+processes FRONT runs the webapi, IMAP, the queue worker and the webhook
+worker, DELIVERY the SMTP listeners. Every listening socket is bound
 before the processes part, so a port in use stops the start at once.
 """
 
@@ -206,27 +206,28 @@ class Server:
             self.store.account(name)  # open (and create) every account's index at start
         authenticator = authlib.Authenticator(self.source)
 
-        delivers = self.role != FRONT
-        if delivers:
+        works = self.role != DELIVERY  # runs the queue and webhook workers
+        if works:
             deliverer = make_deliverer(self.source, self.store, self.listen_addresses("SMTP"))
             self.queue = Queue(self.source, self.serverdb.queue, deliverer, accounts=self.store)
             self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue)
         else:
-            # The delivery process runs the worker; a kick tells it that a Send was queued.
+            # The front runs the worker; a kick tells it that a submitted message was queued.
             self.queue = Queue(self.source, self.serverdb.queue, None, accounts=self.store,
                                wake=lambda: self.link.send("kick"))
         if self.link is not None:
             await self._connect(authenticator)
-        if delivers:
+        if self.role != FRONT:
             await self._start_smtp(authenticator)
-        if self.role != DELIVERY:
+        if works:
             self._start_webapi(authenticator)
             self._start_imap(authenticator)
-        if delivers:
+        if self.role == FRONT:
+            # The queue's first deliveries may go to the delivery process's SMTP listener.
+            await self._wait_delivery_ready()
+        if works:
             self.queue.start()
             self.webhooks.start()
-        if self.role == FRONT:
-            await self._wait_delivery_ready()
         # Watched from here on: what runs above, once, may take the loop for a while.
         self._watchdog = Watchdog(asyncio.get_running_loop())
         self._watchdog.start()
@@ -239,10 +240,11 @@ class Server:
         link.on("login", processes.LoginCounted, lambda m: authenticator.counted(m.remote_ip, m.ok))
         if self.role == DELIVERY:
             self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
-            link.on("kick", None, lambda _: self.queue.kick())
+            link.on("release", None, lambda _: self._release_stalled())
             link.on("stop", None, lambda _: _stop_reactor())
         else:
             link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
+            link.on("kick", None, lambda _: self.queue.kick())
             self._delivery_ready = asyncio.get_running_loop().create_future()
             link.on("ready", None, lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
         link.closed.add_done_callback(lambda _: self._link_closed())
@@ -373,22 +375,24 @@ class Server:
     async def stop(self) -> None:
         self._stopping = True
         log.info("shutting down" + self._which())
-        if self.delivery_pid:
-            # It stops beside this process; waited for below.
-            if self.link is not None and self.link.started:
-                self.link.send("stop")
-            else:
-                os.kill(self.delivery_pid, signal.SIGTERM)
+        linked = self.delivery_pid and self.link is not None and self.link.started
         # Commands stalled by localserve's "timeout" localparts answer now; in
         # localserve the queue's own deliveries may be among them.
-        for handler in self._smtp_handlers:
-            handler.stop()
+        if linked:
+            self.link.send("release")
+        self._release_stalled()
         # The queue first, while the listeners still take connections: in
         # localserve its deliveries in flight go to our own SMTP listener.
-        if self.queue and self.role != FRONT:
+        if self.queue and self.role != DELIVERY:
             await self.queue.stop()
         if self.webhooks:
             await self.webhooks.stop()
+        if self.delivery_pid:
+            # It stops beside this process; waited for below.
+            if linked:
+                self.link.send("stop")
+            else:
+                os.kill(self.delivery_pid, signal.SIGTERM)
         for srv in self._asyncio_servers:
             srv.close()
         for port in self._twisted_ports:
@@ -411,6 +415,10 @@ class Server:
             self._watchdog.stop()
             self._watchdog = None
         log.info("stopped" + self._which())
+
+    def _release_stalled(self) -> None:
+        for handler in self._smtp_handlers:
+            handler.stop()
 
     def _which(self) -> str:
         """The process, in the log lines of a server of two."""

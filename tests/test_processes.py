@@ -1,6 +1,6 @@
 """The server as one process or two (the Processes setting): with two, the
-webapi and IMAP run in the front process and SMTP, the queue and webhooks
-in a forked delivery process. Whatever the split, a client sees one
+webapi, IMAP, the queue and webhooks run in the front process and the SMTP
+listeners in a forked delivery process. Whatever the split, a client sees one
 server: a delivery reaches an IDLE session at once, a Send is delivered,
 and the server starts, stops and dies as a whole."""
 
@@ -68,6 +68,12 @@ def test_every_listener_works_in_one_process_or_two(new_server, count):
     response = srv.call("Send", {"To": [{"Address": ADDRESS}], "Subject": f"split {count}", "Text": "hi"})
     assert response.status_code == 200, response.text
     srv.wait_for(lambda: any(m["subject"] == f"split {count}" for m in srv.messages()), 5)
+
+    # Submitted over SMTP (the delivery process queues it; the front's queue worker delivers it).
+    with smtplib.SMTP("127.0.0.1", srv.submission_port, timeout=10) as smtp:
+        smtp.login(ADDRESS, PASSWORD)
+        smtp.sendmail(ADDRESS, [ADDRESS], f"From: {ADDRESS}\r\nTo: {ADDRESS}\r\nSubject: submitted {count}\r\n\r\nhi\r\n")
+    srv.wait_for(lambda: any(m["subject"] == f"submitted {count}" for m in srv.messages()), 5)
 
     assert srv.stop() == 0
     log = "".join(srv.output)
