@@ -20,7 +20,8 @@ A socket pair carries what must cross at once (link.py):
 - delivery -> front: every account change the delivery process commits
   (a delivered message, a DSN), announced to the front's IMAP sessions;
 - delivery -> front: a kick after a message submitted over SMTP was
-  queued, so the worker starts on it now rather than at its next rescan;
+  queued, and one after a webhook about an incoming message was, so the
+  worker starts on it now rather than at its next rescan;
 - front -> delivery: at shutdown, release SMTP commands stalled by
   localserve's "timeout" localparts (the queue's own deliveries may be
   among them), then stop;

@@ -212,9 +212,12 @@ class Server:
             self.queue = Queue(self.source, self.serverdb.queue, deliverer, accounts=self.store)
             self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue)
         else:
-            # The front runs the worker; a kick tells it that a submitted message was queued.
+            # The front runs the workers; a kick tells it that a submitted message or a webhook (for an
+            # incoming message) was queued.
             self.queue = Queue(self.source, self.serverdb.queue, None, accounts=self.store,
                                wake=lambda: self.link.send("kick"))
+            self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue,
+                                     wake=lambda: self.link.send("hooks"))
         if self.link is not None:
             await self._connect(authenticator)
         if self.role != FRONT:
@@ -245,6 +248,7 @@ class Server:
         else:
             link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
             link.on("kick", None, lambda _: self.queue.kick())
+            link.on("hooks", None, lambda _: self.webhooks.sender.kick())
             self._delivery_ready = asyncio.get_running_loop().create_future()
             link.on("ready", None, lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
         link.closed.add_done_callback(lambda _: self._link_closed())
@@ -383,9 +387,10 @@ class Server:
         self._release_stalled()
         # The queue first, while the listeners still take connections: in
         # localserve its deliveries in flight go to our own SMTP listener.
-        if self.queue and self.role != DELIVERY:
+        works = self.role != DELIVERY
+        if self.queue and works:
             await self.queue.stop()
-        if self.webhooks:
+        if self.webhooks and works:
             await self.webhooks.stop()
         if self.delivery_pid:
             # It stops beside this process; waited for below.

@@ -23,11 +23,14 @@ from .sender import WebhookSender
 class Webhooks:
     """The webhook queue, fed by the delivery queue's events and by incoming deliveries."""
 
-    def __init__(self, config: configlib.Source, store: WebhookStore, queue: Queue):
+    def __init__(self, config: configlib.Source, store: WebhookStore, queue: Queue, wake=None):
+        """wake: this process only queues webhooks (its sender is not started), and wake tells the
+        process that sends them."""
         self.sender = WebhookSender(config, store)
+        kick = wake or self.sender.kick
         queue.event_sinks.append(outgoing_sink(config))
-        queue.on_events.append(self.sender.kick)
-        self.incoming = IncomingHooks(config, queue.store, queue.recorder, on_queued=self.sender.kick)
+        queue.on_events.append(kick)
+        self.incoming = IncomingHooks(config, queue.store, queue.recorder, on_queued=kick)
 
     def start(self) -> None:
         self.sender.start()
