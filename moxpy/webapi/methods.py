@@ -27,8 +27,9 @@ from ..message import view as msgview
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
-from ..store import STORAGE_FULL, MailboxNotFound, MessageNotFound, Store, storage_full
+from ..store import STORAGE_FULL, MailboxError, MailboxExists, MailboxNotFound, MessageNotFound, Store, storage_full
 from ..store import flags as flaglib
+from ..store import mailboxname
 from ..webhooks.types import Structure
 from . import types as t
 from .errors import WebapiError
@@ -305,6 +306,75 @@ class API:
         except MailboxNotFound:
             raise WebapiError("user", "looking up mailbox name: not found") from None
         return t.MessageMoveResult()
+
+    # Mailboxes. Names are checked by the store's rules, the ones IMAP's CREATE and RENAME follow too, so
+    # a mailbox made here is one an IMAP client can use, and the other way round.
+
+    async def MailboxList(self, call: Call, req: t.MailboxListRequest) -> t.MailboxListResult:
+        account = self.store.account(call.account)
+        result = []
+        for box in account.mailboxes():
+            status = account.mailbox_status(box.id)
+            result.append(t.Mailbox(
+                Name=box.name, ID=box.id,
+                SpecialUse="\\Inbox" if box.name == mailboxname.INBOX else box.special_use,
+                Total=status.messages, Unread=status.unseen, Size=status.size,
+                UIDValidity=box.uidvalidity, UIDNext=box.uidnext))
+        return t.MailboxListResult(Mailboxes=result)
+
+    async def MailboxCreate(self, call: Call, req: t.MailboxCreateRequest) -> t.MailboxCreateResult:
+        name = _mailbox_name(req.Name)
+        try:
+            await self.store.account(call.account).create_mailbox(name)
+        except MailboxExists:
+            raise WebapiError("user", f"creating mailbox: mailbox {name!r} already exists") from None
+        return t.MailboxCreateResult()
+
+    async def MailboxRename(self, call: Call, req: t.MailboxRenameRequest) -> t.MailboxRenameResult:
+        account = self.store.account(call.account)
+        box = self._changeable_mailbox(account, req.Name, "renaming")
+        new = _mailbox_name(req.NewName)
+        try:
+            await account.rename_mailbox(box.name, new)
+        except MailboxNotFound:
+            raise WebapiError("user", f"renaming mailbox: mailbox {box.name!r} not found") from None
+        except MailboxExists:
+            raise WebapiError("user", f"renaming mailbox: mailbox {new!r} already exists") from None
+        except MailboxError as e:
+            raise WebapiError("user", f"renaming mailbox: {e}") from None
+        return t.MailboxRenameResult()
+
+    async def MailboxDelete(self, call: Call, req: t.MailboxDeleteRequest) -> t.MailboxDeleteResult:
+        account = self.store.account(call.account)
+        box = self._changeable_mailbox(account, req.Name, "deleting")
+        try:
+            await account.delete_mailbox(box.name)
+        except MailboxNotFound:
+            raise WebapiError("user", f"deleting mailbox: mailbox {box.name!r} not found") from None
+        except MailboxError as e:
+            raise WebapiError("user", f"deleting mailbox: {e}") from None
+        return t.MailboxDeleteResult()
+
+    def _changeable_mailbox(self, account, name: str, doing: str):
+        """The mailbox a rename or delete may change: it exists and is neither the inbox nor special-use,
+        which clients find by their role (RFC 6154) and the server delivers to."""
+        name = _mailbox_name(name)
+        box = account.mailbox(name)
+        if box is None:
+            raise WebapiError("user", f"{doing} mailbox: mailbox {name!r} not found")
+        if box.name == mailboxname.INBOX:
+            raise WebapiError("user", f"{doing} mailbox: the inbox cannot be renamed or deleted")
+        if box.special_use:
+            raise WebapiError("user", f"{doing} mailbox: {box.name!r} is the special-use {box.special_use} mailbox "
+                                      "and cannot be renamed or deleted")
+        return box
+
+
+def _mailbox_name(name: str) -> str:
+    try:
+        return mailboxname.check(name)
+    except MailboxError as e:
+        raise WebapiError("user", f"{e}: {name[:100]!r}") from None
 
 
 def _flags(flags: list[str]) -> list[str]:

@@ -175,6 +175,50 @@ class MessageMoveResult(msgspec.Struct):
     pass
 
 
+class Mailbox(msgspec.Struct):
+    Name: Annotated[str, doc('Full name, "/" between hierarchy levels, e.g. "Archive/2024"; the inbox is "Inbox".')] = ""
+    ID: Annotated[int, doc("Unique in the account; may be given to a new mailbox after this one is deleted.")] = 0
+    SpecialUse: Annotated[str, doc("\\Inbox for the inbox; else \\Sent, \\Archive, \\Trash, \\Junk, \\Drafts (RFC 6154) or empty.")] = ""
+    Total: Annotated[int, doc("Messages in the mailbox.")] = 0
+    Unread: Annotated[int, doc("Messages without \\Seen.")] = 0
+    Size: Annotated[int, doc("Octets of all its messages.")] = 0
+    UIDValidity: Annotated[int, doc("IMAP UIDVALIDITY: when it changes, UIDs seen before are no longer valid.")] = 0
+    UIDNext: Annotated[int, doc("IMAP UIDNEXT: the UID the next message will get.")] = 0
+
+
+class MailboxListRequest(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class MailboxListResult(msgspec.Struct):
+    Mailboxes: Annotated[list[Mailbox], doc("Every mailbox of the account, the inbox first, then by name.")] = field(default_factory=list)
+
+
+class MailboxCreateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc('E.g. "Projects/2024"; missing parents are created too.')] = ""
+
+
+class MailboxCreateResult(msgspec.Struct):
+    pass
+
+
+class MailboxRenameRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Current name; not the inbox or a special-use mailbox.")] = ""
+    NewName: Annotated[str, doc("Name to give it; its children move along.")] = ""
+
+
+class MailboxRenameResult(msgspec.Struct):
+    pass
+
+
+class MailboxDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Mailbox to remove with its messages; not the inbox, a special-use mailbox or one with children.")] = ""
+
+
+class MailboxDeleteResult(msgspec.Struct):
+    pass
+
+
 RAW = "raw"  # marker for methods whose response is bytes
 
 
@@ -203,4 +247,8 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("MessageFlagsAdd", MessageFlagsAddRequest, MessageFlagsAddResult, "Set flags and keywords on a message.", ("messageNotFound",)),
     Method("MessageFlagsRemove", MessageFlagsRemoveRequest, MessageFlagsRemoveResult, "Clear flags and keywords of a message.", ("messageNotFound",)),
     Method("MessageMove", MessageMoveRequest, MessageMoveResult, "Move a message to another mailbox.", ("messageNotFound",)),
+    Method("MailboxList", MailboxListRequest, MailboxListResult, "The account's mailboxes with their message counts."),
+    Method("MailboxCreate", MailboxCreateRequest, MailboxCreateResult, "Create a mailbox (and its missing parents)."),
+    Method("MailboxRename", MailboxRenameRequest, MailboxRenameResult, "Rename a mailbox and its children, keeping its messages and UIDs."),
+    Method("MailboxDelete", MailboxDeleteRequest, MailboxDeleteResult, "Remove a mailbox and its messages for good."),
 ]}
