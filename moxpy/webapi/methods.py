@@ -23,6 +23,7 @@ from .. import submit as submitlib
 from ..message import compose as composelib
 from ..message import parse as msgparse
 from ..message import part as partlib
+from ..message import reply as replylib
 from ..message import view as msgview
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue
@@ -81,9 +82,12 @@ class API:
     async def Send(self, call: Call, req: t.SendRequest) -> t.SendResult:
         config = self.config.current()
         account = config.Accounts[call.account]
+        # The message replied to or forwarded first: an unknown one fails the call before anything else.
+        referenced = await self._referenced(call, req.Reference)
+        action = req.Reference.Action if referenced else ""
 
         # Checks in mox's order, so the same bad request gets the same error code.
-        if not req.Text and not req.HTML:
+        if not req.Text and not req.HTML and action != replylib.FORWARD:
             raise WebapiError("missingBody", "at least text or html body required")
         if len(req.From) > 1:
             raise WebapiError("multipleFrom", "multiple from-addresses not allowed")
@@ -96,6 +100,9 @@ class API:
         to = [(n.Name, _address(n.Address)) for n in req.To]
         cc = [(n.Name, _address(n.Address)) for n in req.CC]
         bcc = [(n.Name, _address(n.Address)) for n in req.BCC]
+        original = referenced[1] if referenced else None
+        if original and action != replylib.FORWARD and not (to or cc or bcc):
+            to, cc = _reply_recipients(config, call.account, original, action == replylib.REPLY_ALL)
         reply_to = [(n.Name, _address(n.Address)) for n in req.ReplyTo]
         recipients = [str(rcpt) for _, rcpt in to + cc + bcc]
         try:
@@ -117,6 +124,15 @@ class API:
             if delta > MAX_FUTURE_RELEASE:
                 raise WebapiError("user", "future release cannot be more than 60 days ahead")
 
+        subject, references, attached_messages = req.Subject, req.References, []
+        if original:
+            forward = action == replylib.FORWARD
+            subject = subject or replylib.subject(original.subject, "Fwd" if forward else "Re")
+            # RFC 5322 3.6.4: the reply's References continue the original's, ending with its Message-ID.
+            references = references or replylib.references(original)
+            if forward:
+                attached_messages = [composelib.Attachment(data=referenced[2],
+                                                           name=replylib.forward_filename(original.subject))]
         draft = composelib.Draft(
             sender=(sender_name, sender),
             to=to,
@@ -125,9 +141,9 @@ class API:
             reply_to=reply_to,
             hostname=config.Hostname,
             message_id=req.MessageID,
-            references=req.References,
+            references=references,
             date=req.Date,
-            subject=req.Subject,
+            subject=subject,
             text=req.Text,
             html=req.HTML,
             # RFC 8689 5: a sender that prefers delivery over TLS policy says so in the message.
@@ -135,6 +151,7 @@ class API:
             alternative_files=_files(req.AlternativeFiles) + call.uploads.get("alternativefile", []),
             inline_files=_files(req.InlineFiles) + call.uploads.get("inlinefile", []),
             attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
+            attached_messages=attached_messages,
         )
         try:
             # Composing takes as long as the message is large: a large one in a worker thread, off the
@@ -153,7 +170,7 @@ class API:
         try:
             queued = await self.submitter.enqueue(
                 account=call.account, login=call.login, mail_from=str(sender), recipients=recipients, data=data,
-                message_id=composed.message_id, subject=req.Subject, smtputf8=composed.smtputf8,
+                message_id=composed.message_id, subject=subject, smtputf8=composed.smtputf8,
                 require_tls=req.RequireTLS, extra=dict(req.Extra),
                 release_at=req.FutureRelease.timestamp() if req.FutureRelease else None)
         except Exception as e:
@@ -162,6 +179,8 @@ class API:
             # As mox, a storage error is code "server"; nothing was queued, so the caller may simply retry.
             log.warning("send account=%s: queueing failed, storage full: %s", call.account, e)
             raise WebapiError("server", f"adding message to the delivery queue: {STORAGE_FULL}") from None
+        if referenced:
+            await self._mark_referenced(call, referenced[0], action, composed.message_id)
         if req.SaveSent:
             try:
                 await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=["\\Seen"])
@@ -178,6 +197,37 @@ class API:
             MessageID=composed.message_id,
             Submissions=[t.Submission(Address=q.address, QueueMsgID=q.queue_id, FromID=q.from_id) for q in queued],
         )
+
+    async def _referenced(self, call: Call, reference: t.Reference):
+        """(stored message, what a reply or forward uses of it, its bytes) for a Send's Reference; None
+        for none."""
+        if not reference.MsgID and not reference.Action:
+            return None
+        if reference.Action not in replylib.ACTIONS:
+            raise WebapiError("user", f"unknown reference action {reference.Action[:40]!r}, "
+                                      f"expected one of {', '.join(replylib.ACTIONS)}")
+        # Message ids are the account's own: another account's message is not found here.
+        account, stored = self._message(call, reference.MsgID)
+        try:
+            data = await _with_bytes(account, stored, lambda data: data)
+        except OSError:
+            raise WebapiError("messageNotFound", "message not found") from None
+        return stored, await offload.run(len(data), replylib.original, data), data
+
+    async def _mark_referenced(self, call: Call, stored, action: str, message_id: str) -> None:
+        """RFC 3501 2.3.2, RFC 5788: flag the message replied to or forwarded, once the answer is queued.
+        The answer is on its way whatever happens here, so a failure is logged, not returned."""
+        flag = "$Forwarded" if action == replylib.FORWARD else "\\Answered"
+        try:
+            await self.store.account(call.account).change_flags([stored.id], "add", [flag])
+        except MessageNotFound:
+            log.info("send account=%s message_id=%s: referenced message %d removed meanwhile, not flagged",
+                     call.account, message_id, stored.id)
+        except Exception as e:
+            if not storage_full(e):
+                raise
+            log.warning("send account=%s message_id=%s: queued, but %s not set on message %d, storage full: %s",
+                        call.account, message_id, flag, stored.id, e)
 
     # The suppression list.
 
@@ -368,6 +418,20 @@ class API:
             raise WebapiError("user", f"{doing} mailbox: {box.name!r} is the special-use {box.special_use} mailbox "
                                       "and cannot be renamed or deleted")
         return box
+
+
+def _reply_recipients(config, account: str, original: replylib.Original, everyone: bool):
+    """(To, CC) of a reply with no recipients of its own, as (name, Address) pairs. An address in the
+    original that cannot be parsed is a badAddress error in To; in a reply to all it is left out of CC."""
+    own = lambda address: configlib.may_send_as(config, account, address)
+    to, cc = replylib.reply_recipients(original, everyone, own)
+    parsed_cc = []
+    for name, text in cc:
+        try:
+            parsed_cc.append((name, parse_address(text)))
+        except AddressError:
+            continue
+    return [(name, _address(text)) for name, text in to], parsed_cc
 
 
 def _mailbox_name(name: str) -> str:

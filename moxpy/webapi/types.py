@@ -41,6 +41,11 @@ class Message(msgspec.Struct, forbid_unknown_fields=True):
     HTML: Annotated[str, doc("HTML body, like Text.")] = ""
 
 
+class Reference(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: Annotated[int, doc("ID of the message replied to or forwarded, in the account's own mailboxes; 0 (and Action empty) for none.")] = 0
+    Action: Annotated[str, doc('"reply", "replyAll" or "forward".')] = ""
+
+
 class SendRequest(Message, forbid_unknown_fields=True):
     Extra: Annotated[dict[str, str], doc("Metadata kept with each queued message and included in every webhook about it.")] = field(default_factory=dict)
     Headers: Annotated[list[tuple[str, str]], doc("Additional headers as [name, value] pairs. A User-Agent is added unless User-Agent or X-Mailer is given.")] = field(default_factory=list)
@@ -50,6 +55,13 @@ class SendRequest(Message, forbid_unknown_fields=True):
     RequireTLS: Annotated[bool | None, doc("null: opportunistic TLS; true: require verified TLS with REQUIRETLS; false: send TLS-Required: No.")] = None
     FutureRelease: Annotated[Time | None, doc("Time of the first delivery attempt, at most 60 days ahead. Optional.")] = None
     SaveSent: Annotated[bool, doc("Store a copy (with Bcc header) in the Sent mailbox.")] = False
+    Reference: Annotated[Reference, doc(
+        "Send as a reply or forward of a stored message. Both set In-Reply-To and References from it "
+        "(unless References is given), and its Subject with \"Re: \" or \"Fwd: \" (unless Subject is given). "
+        "A reply without To, CC and BCC goes to the original's Reply-To, else its From; replyAll adds its To and "
+        "CC, without the account's own addresses, as CC; the original gets \\Answered once queued. A forward "
+        "needs recipients, may have no Text or HTML, attaches the original as message/rfc822 and sets "
+        "$Forwarded on it.")] = field(default_factory=Reference)
 
 
 class Submission(msgspec.Struct):
@@ -235,7 +247,7 @@ COMMON_ERRORS = ("protocol", "user", "server")
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("Send", SendRequest, SendResult, "Compose a message and queue it for delivery to each recipient.",
            ("badAddress", "multipleFrom", "badFrom", "noRecipients", "missingBody", "malformedMessageID",
-            "messageTooLarge", "messageLimitReached", "recipientLimitReached")),
+            "messageTooLarge", "messageLimitReached", "recipientLimitReached", "messageNotFound")),
     Method("SuppressionList", SuppressionListRequest, SuppressionListResult, "List the account's suppressed addresses."),
     Method("SuppressionAdd", SuppressionAddRequest, SuppressionAddResult, "Add an address to the suppression list; code error when its base address is already on it.", ("badAddress", "error")),
     Method("SuppressionRemove", SuppressionRemoveRequest, SuppressionRemoveResult, "Remove an address from the suppression list; code error when its base address is not on it.", ("badAddress", "error")),
