@@ -52,6 +52,16 @@ class Call:
 
 
 @dataclass
+class Referenced:
+    """The stored message a Send replies to or forwards."""
+
+    action: str  # replylib.REPLY, REPLY_ALL or FORWARD
+    msg_id: int
+    original: replylib.Original  # what the answer takes from its header
+    data: bytes  # the message as stored, attached whole to a forward
+
+
+@dataclass
 class Raw:
     """A method result that is bytes, not JSON."""
 
@@ -84,7 +94,7 @@ class API:
         account = config.Accounts[call.account]
         # The message replied to or forwarded first: an unknown one fails the call before anything else.
         referenced = await self._referenced(call, req.Reference)
-        action = req.Reference.Action if referenced else ""
+        action = referenced.action if referenced else ""
 
         # Checks in mox's order, so the same bad request gets the same error code.
         if not req.Text and not req.HTML and action != replylib.FORWARD:
@@ -100,9 +110,8 @@ class API:
         to = [(n.Name, _address(n.Address)) for n in req.To]
         cc = [(n.Name, _address(n.Address)) for n in req.CC]
         bcc = [(n.Name, _address(n.Address)) for n in req.BCC]
-        original = referenced[1] if referenced else None
-        if original and action != replylib.FORWARD and not (to or cc or bcc):
-            to, cc = _reply_recipients(config, call.account, original, action == replylib.REPLY_ALL)
+        if referenced and action != replylib.FORWARD and not (to or cc or bcc):
+            to, cc = _reply_recipients(config, call.account, referenced.original, action == replylib.REPLY_ALL)
         reply_to = [(n.Name, _address(n.Address)) for n in req.ReplyTo]
         recipients = [str(rcpt) for _, rcpt in to + cc + bcc]
         try:
@@ -125,13 +134,13 @@ class API:
                 raise WebapiError("user", "future release cannot be more than 60 days ahead")
 
         subject, references, attached_messages = req.Subject, req.References, []
-        if original:
-            forward = action == replylib.FORWARD
+        if referenced:
+            original, forward = referenced.original, action == replylib.FORWARD
             subject = subject or replylib.subject(original.subject, "Fwd" if forward else "Re")
             # RFC 5322 3.6.4: the reply's References continue the original's, ending with its Message-ID.
             references = references or replylib.references(original)
             if forward:
-                attached_messages = [composelib.Attachment(data=referenced[2],
+                attached_messages = [composelib.Attachment(data=referenced.data,
                                                            name=replylib.forward_filename(original.subject))]
         draft = composelib.Draft(
             sender=(sender_name, sender),
@@ -180,7 +189,7 @@ class API:
             log.warning("send account=%s: queueing failed, storage full: %s", call.account, e)
             raise WebapiError("server", f"adding message to the delivery queue: {STORAGE_FULL}") from None
         if referenced:
-            await self._mark_referenced(call, referenced[0], action, composed.message_id)
+            await self._mark_referenced(call, referenced, composed.message_id)
         if req.SaveSent:
             try:
                 await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=["\\Seen"])
@@ -198,9 +207,8 @@ class API:
             Submissions=[t.Submission(Address=q.address, QueueMsgID=q.queue_id, FromID=q.from_id) for q in queued],
         )
 
-    async def _referenced(self, call: Call, reference: t.Reference):
-        """(stored message, what a reply or forward uses of it, its bytes) for a Send's Reference; None
-        for none."""
+    async def _referenced(self, call: Call, reference: t.Reference) -> Referenced | None:
+        """The message a Send's Reference names; None for none."""
         if not reference.MsgID and not reference.Action:
             return None
         if reference.Action not in replylib.ACTIONS:
@@ -212,22 +220,24 @@ class API:
             data = await _with_bytes(account, stored, lambda data: data)
         except OSError:
             raise WebapiError("messageNotFound", "message not found") from None
-        return stored, await offload.run(len(data), replylib.original, data), data
+        original = await offload.run(len(data), replylib.original, data)
+        return Referenced(reference.Action, stored.id, original, data)
 
-    async def _mark_referenced(self, call: Call, stored, action: str, message_id: str) -> None:
-        """RFC 3501 2.3.2, RFC 5788: flag the message replied to or forwarded, once the answer is queued.
-        The answer is on its way whatever happens here, so a failure is logged, not returned."""
-        flag = "$Forwarded" if action == replylib.FORWARD else "\\Answered"
+    async def _mark_referenced(self, call: Call, referenced: Referenced, message_id: str) -> None:
+        """Flag the message replied to (\\Answered) or forwarded ($Forwarded), RFC 9051 2.3.2, once the
+        answer is queued. The answer is on its way whatever happens here, so a failure is logged, not
+        returned."""
+        flag = "$Forwarded" if referenced.action == replylib.FORWARD else "\\Answered"
         try:
-            await self.store.account(call.account).change_flags([stored.id], "add", [flag])
+            await self.store.account(call.account).change_flags([referenced.msg_id], "add", [flag])
         except MessageNotFound:
             log.info("send account=%s message_id=%s: referenced message %d removed meanwhile, not flagged",
-                     call.account, message_id, stored.id)
+                     call.account, message_id, referenced.msg_id)
         except Exception as e:
-            if not storage_full(e):
-                raise
-            log.warning("send account=%s message_id=%s: queued, but %s not set on message %d, storage full: %s",
-                        call.account, message_id, flag, stored.id, e)
+            # Not an error of the call: it was queued, and a retry would send it twice.
+            log.log(logging.WARNING if storage_full(e) else logging.ERROR,
+                    "send account=%s message_id=%s: queued, but %s not set on message %d: %s",
+                    call.account, message_id, flag, referenced.msg_id, e, exc_info=not storage_full(e))
 
     # The suppression list.
 
