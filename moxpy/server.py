@@ -25,6 +25,7 @@ import sys
 
 from . import auth as authlib
 from . import config as configlib
+from . import metrics
 from . import processes
 from . import tls as tlslib
 from .connlimit import ConnectionLimit, limited_http, per_ip
@@ -199,6 +200,8 @@ class Server:
     async def start(self) -> None:
         config = self.config
         os.makedirs(self.data_dir, exist_ok=True)
+        if config.Metrics.Enabled:
+            enable_metrics(config)  # done already, before the fork, in a server of two processes
         self.serverdb = ServerDatabase(self.data_dir)
         self.store = open_store(self.data_dir)
         self.suppressions = Suppressions(self.serverdb.queue)
@@ -278,12 +281,13 @@ class Server:
 
         config = self.config
         api = API(self.source, self.store, self.queue, self.suppressions)
+        pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
         for listener in config.Listeners.values():
             for service_name, tls in (("WebAPIHTTP", False), ("WebAPIHTTPS", True)):
                 service = getattr(listener, service_name)
                 if not service.Enabled:
                     continue
-                site = webserver.Site(WebAPIResource(api, authenticator, service.Path))
+                site = webserver.Site(WebAPIResource(api, authenticator, service.Path, pages))
                 # Room for a maximum-size message sent base64-encoded inside form-encoded JSON.
                 site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
                 site.protocol = WebAPIChannel
@@ -296,6 +300,26 @@ class Server:
                 factory = TLSMemoryBIOFactory(self._twisted_tls(listener), False, limited) if tls else limited
                 for ip in listener.IPs:
                     self._listen_twisted(service_name.lower(), ip, service.Port, factory)
+
+    def _metrics_page(self):
+        """The resource of GET /metrics, with the credentials of Metrics (read now, at start)."""
+        from .metrics.resource import MetricsResource
+        from .metrics.scrape import Sizes
+
+        settings = self.config.Metrics
+        password = ""
+        if settings.PasswordFile:
+            path = self.config.resolve(settings.PasswordFile)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    password = f.readline().rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as e:
+                raise configlib.ConfigError(f"Metrics: PasswordFile: reading {path}: {e}") from None
+            if not password:
+                raise configlib.ConfigError(f"Metrics: PasswordFile: {path} has no password on its first line")
+        sizes = Sizes(self.serverdb.queue, self.serverdb.webhooks, self.store,
+                      lambda: list(self.source.current().Accounts), settings.PerAccount)
+        return MetricsResource(sizes, settings.Username, password)
 
     async def _start_smtp(self, authenticator: authlib.Authenticator) -> None:
         """The SMTP delivery and submission listeners of every configured listener."""
@@ -419,6 +443,7 @@ class Server:
         if self._watchdog:
             self._watchdog.stop()
             self._watchdog = None
+        metrics.process_exiting()
         log.info("stopped" + self._which())
 
     def _release_stalled(self) -> None:
@@ -451,6 +476,11 @@ class StartError(Exception):
     """The server could not start; the message says why."""
 
 
+def enable_metrics(config: configlib.Config) -> None:
+    """Count metrics, in a directory of the data directory that the processes of the server share."""
+    metrics.enable(os.path.join(config.data_dir(), "metrics"))
+
+
 def _stop_reactor() -> None:
     from twisted.internet import error, reactor
 
@@ -470,6 +500,15 @@ def run(config: configlib.Config, on_ready=None) -> int:
         return 1
     if processes.count(config) == 1:
         return _serve(Server(config, ALL, sockets), on_ready)
+    if config.Metrics.Enabled:
+        # Before the fork: both processes count into the directory set up here (see moxpy.metrics).
+        try:
+            enable_metrics(config)
+        except OSError as e:
+            for sock in sockets.values():
+                sock.close()
+            print(f"mox: cannot start: metrics directory: {e}", file=sys.stderr, flush=True)
+            return 1
 
     # Loaded before the fork, so that both processes share its pages: the reactor's module and what it
     # loads (TLS among it). Installing the reactor is each process's own, after the fork.

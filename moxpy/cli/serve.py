@@ -68,6 +68,8 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
         if listener.WebAPIHTTPS.Enabled:
             lines.append(f"https://{host}:{listener.WebAPIHTTPS.Port}{listener.WebAPIHTTPS.Path}  - webapi over TLS "
                          "(self-signed certificate)")
+        if listener.WebAPIHTTP.Enabled and config.Metrics.Enabled:
+            lines.append(f"http://{host}:{listener.WebAPIHTTP.Port}/metrics  - prometheus metrics")
     lines += ["", f"tls uses the self-signed certificate {os.path.join(directory, 'config', 'localhost.crt')}",
               f"{'created' if created else 'using'} config {localserve.config_path(directory)}",
               f"data in {os.path.join(directory, 'data')}", ""]

@@ -159,6 +159,17 @@ class DNS(msgspec.Struct, forbid_unknown_fields=True):
     Timeout: float = 10.0  # seconds for one lookup, retries included
 
 
+class Metrics(msgspec.Struct, forbid_unknown_fields=True):
+    """GET /metrics on the webapi's HTTP listeners, in the Prometheus text format (docs/operations.md)."""
+
+    Enabled: bool = False  # localserve turns it on
+    PerAccount: bool = False  # also each account's message count and size, one series per account
+    # Basic auth for /metrics: a user name, and a file whose first line is the password (relative to
+    # the config file). Both empty: no auth.
+    Username: str = ""
+    PasswordFile: str = ""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     Hostname: str = "localhost"
     DataDir: str = "data"  # relative to the directory of the config file
@@ -174,6 +185,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     Postmaster: Postmaster | None = None
     Queue: Queue = msgspec.field(default_factory=Queue)
     DNS: DNS = msgspec.field(default_factory=DNS)
+    Metrics: Metrics = msgspec.field(default_factory=Metrics)
     Listeners: dict[str, Listener] = msgspec.field(default_factory=dict)
     Domains: dict[str, Domain] = msgspec.field(default_factory=dict)
     Accounts: dict[str, Account] = msgspec.field(default_factory=dict)
@@ -236,6 +248,8 @@ def validate(config: Config) -> None:
             domain = address.rpartition("@")[2]
             if "@" not in address or domain not in config.Domains:
                 raise ConfigError(f"account {name}: destination {address!r} must be user@domain or @domain of a configured domain")
+    if bool(config.Metrics.Username) != bool(config.Metrics.PasswordFile):
+        raise ConfigError("Metrics: Username and PasswordFile go together: set both for basic auth, or neither")
     if config.Postmaster and config.Postmaster.Account not in config.Accounts:
         raise ConfigError(f"Postmaster: account {config.Postmaster.Account!r} not configured in Accounts")
     for name, domain in config.Domains.items():
@@ -343,8 +357,8 @@ HEADER = """\
 # Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,
-# Localserve, MaxConnectionsPerIP, Processes, DNS, and Queue.Delivery,
-# Queue.SMTPPort, Queue.TLSCAFile.
+# Localserve, MaxConnectionsPerIP, Processes, DNS, Metrics (its password
+# file too), and Queue.Delivery, Queue.SMTPPort, Queue.TLSCAFile.
 #
 # Per-account webhooks (see docs/webapi.md), for example:
 #

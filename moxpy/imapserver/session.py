@@ -27,6 +27,7 @@ from twisted.internet import defer, interfaces
 from twisted.mail import imap4
 from zope.interface import implementer
 
+from .. import metrics
 from ..store import Account
 from . import arguments, syntax
 from . import fetch as fetchlib
@@ -175,6 +176,7 @@ class Session(imap4.IMAP4Server):
                 self.transport.loseConnection()
                 return
             self._holds_slot = True
+        metrics.imap_session(True)
         super().connectionMade()
 
     def connectionLost(self, reason):
@@ -183,6 +185,7 @@ class Session(imap4.IMAP4Server):
             self.factory.connection_limit.release(self.remote_ip)
         if self._refused:
             return  # never greeted: no session to end
+        metrics.imap_session(False)
         # One line per session; never credentials or message contents.
         log.info("imap session account=%s remote=%s tls=%s duration=%.3fs", self.account_name or "-",
                  self.remote_ip, "yes" if self.startedTLS else "no", time.monotonic() - getattr(self, "_started", 0))

@@ -5,6 +5,9 @@ alternative files joining it; inline files wrap that in multipart/related;
 attached files wrap everything in multipart/mixed. Text parts use 7bit when
 they are ASCII with short lines, quoted-printable otherwise, so no line on
 the wire exceeds 78 characters (RFC 5322 2.1.1). Files are base64.
+Attached messages (a forward) come first in the multipart/mixed, as
+message/rfc822 parts kept as they are, in 7bit or 8bit (RFC 2046 5.2.1):
+their lines are the original's, up to 998 octets.
 
 The message is written here in one pass, header fields by headerwriter,
 parts and multiparts by the functions below, with the standard library's
@@ -68,13 +71,15 @@ class Draft:
     alternative_files: list[Attachment] = field(default_factory=list)
     inline_files: list[Attachment] = field(default_factory=list)
     attached_files: list[Attachment] = field(default_factory=list)
+    # Whole messages attached as message/rfc822 (a forward); content_type is not used.
+    attached_messages: list[Attachment] = field(default_factory=list)
     user_agent: str = "moxpy"
 
     def size(self) -> int:
         """Roughly the octets composing works on: what decides where it runs (offload.run). Each file
         counts PART_COST more: writing a part's header fields takes about 30 µs whatever its size, as long
         as 2 KB of content."""
-        files = self.alternative_files + self.inline_files + self.attached_files
+        files = self.alternative_files + self.inline_files + self.attached_files + self.attached_messages
         return (len(self.text) + len(self.html) + len(self.subject) + sum(len(k) + len(v) for k, v in self.headers)
                 + sum(PART_COST + len(f.data) + len(f.name) + len(f.content_type) for f in files)
                 + sum(len(n) + len(str(a)) for n, a in self.to + self.cc + self.bcc + self.reply_to)
@@ -221,6 +226,35 @@ def _file_part(f: Attachment, disposition: str, smtputf8: bool) -> bytes:
     return head.encode("utf-8") + _base64(f.data)
 
 
+# RFC 5322 2.1.1: a line is at most 998 octets without its CRLF.
+_OVERLONG_LINE = re.compile(rb"[^\r\n]{999}")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def _message_part(f: Attachment) -> bytes:
+    """A message attached whole, as a message/rfc822 part (RFC 2046 5.2.1).
+
+    Its body may only be 7bit, 8bit or binary, so a reader sees the message
+    itself: it goes as it is, with its line ends made CRLF. A message that
+    no 7bit or 8bit body can carry (a NUL, a line over 998 octets) is
+    base64-encoded instead: readers take that too, and SMTP has no room for
+    binary without BINARYMIME.
+    """
+    if f.name:
+        check_header_value("file name", f.name)
+    data = _LINE_END.sub(b"\r\n", f.data)
+    if data and not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if b"\0" in data or _OVERLONG_LINE.search(data):
+        cte, content = "base64", _base64(f.data)
+    else:
+        cte, content = "7bit" if data.isascii() else "8bit", data
+    fields = [hw.field("Content-Type", ["message/rfc822"]),
+              f"Content-Transfer-Encoding: {cte}\r\n",
+              hw.field("Content-Disposition", hw.parameters("attachment", [("filename", f.name)] if f.name else []))]
+    return ("".join(fields) + "\r\n").encode("utf-8") + content
+
+
 def _base64(data: bytes) -> bytes:
     """data in base64 lines of 76 characters, 57 octets each, with CRLF (RFC 2045 6.8)."""
     if not data:
@@ -335,7 +369,7 @@ def check_bounds(draft: Draft, smtputf8: bool) -> None:
         for word in value.split(" "):
             if word.isascii() or smtputf8:
                 token(f"word {_short(word)} in header {name}", word)
-    for f in draft.alternative_files + draft.inline_files + draft.attached_files:
+    for f in draft.alternative_files + draft.inline_files + draft.attached_files + draft.attached_messages:
         # A file name or parameter can be written in sections of any number, but no real one is this long.
         for what, value in (("file name", f.name), ("content type", f.content_type), ("content id", f.content_id)):
             n = hw.octets(value)
@@ -409,9 +443,11 @@ def _body(draft: Draft, smtputf8: bool) -> bytes:
     alternative += [_file_part(f, "inline", smtputf8) for f in draft.alternative_files]
     body = _multipart("alternative", alternative) if draft.alternative_files or len(alternative) > 1 else (
         alternative[0] if alternative else None)
-    for subtype, files, disposition in (("related", draft.inline_files, "inline"),
-                                        ("mixed", draft.attached_files, "attachment")):
-        if files:
-            # Without text, the multipart holds only the files, as mox makes it.
-            body = _multipart(subtype, ([body] if body else []) + [_file_part(f, disposition, smtputf8) for f in files])
+    if draft.inline_files:
+        # Without text, the multipart holds only the files, as mox makes it.
+        body = _multipart("related", ([body] if body else []) +
+                          [_file_part(f, "inline", smtputf8) for f in draft.inline_files])
+    if draft.attached_messages or draft.attached_files:
+        body = _multipart("mixed", ([body] if body else []) + [_message_part(m) for m in draft.attached_messages] +
+                          [_file_part(f, "attachment", smtputf8) for f in draft.attached_files])
     return body if body is not None else b"\r\n"

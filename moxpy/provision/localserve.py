@@ -1,7 +1,8 @@
 """The configuration localserve generates on first start.
 
 One domain (localhost), one account (mox) with login mox@localhost and
-password moxmoxmox, and one loopback listener on the usual ports + 1000.
+password moxmoxmox, one loopback listener on the usual ports + 1000, and
+metrics at /metrics of its webapi ports.
 The file is written once, with a self-signed certificate for localhost and
 DKIM keys; later starts use it as the operator left it. What localserve
 does with it (accepting every address, failures on request) is the
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import os
 
-from ..config import DNS, TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Service, WebService, load, save
+from ..config import (DNS, TLS, CONFIG_FILE, Account, Config, Destination, Domain, Listener, Metrics, Service, WebService,
+                      load, save)
 
 ADDRESS = "mox@localhost"
 PASSWORD = "moxmoxmox"
@@ -66,6 +68,8 @@ def default_config(ports: dict[str, int] | None = None) -> Config:
         Localserve=True,
         # Checks of incoming mail look up other domains in DNS; keep an offline laptop responsive.
         DNS=DNS(Timeout=3.0),
+        # Prometheus metrics at /metrics of the webapi's listeners, without a password, as the webapi pages.
+        Metrics=Metrics(Enabled=True, PerAccount=True),
         Listeners={"local": listener},
         Domains={"localhost": Domain(LocalpartCatchallSeparator="+")},
         Accounts={"mox": account},

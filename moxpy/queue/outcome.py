@@ -74,6 +74,16 @@ class Recorder:
                                error=result.error))
 
 
+def result_of(entry: Entry, result: DeliveryResult, settings) -> str:
+    """What an attempt comes to: "delivered", "failed" (for good: a permanent error or the last attempt) or
+    "delayed" (tried again later)."""
+    if result.ok:
+        return "delivered"
+    if result.permanent or entry.attempts >= settings.MaxAttempts:
+        return "failed"
+    return "delayed"
+
+
 def record_delivery(tx: QueueTransaction, recorder: Recorder, entry_id: int, result: DeliveryResult, start: float,
                     end: float, *, settings, hostname: str, data: bytes | None) -> bool:
     """Record the result of an attempt on one entry: delivered, failed for good
@@ -88,10 +98,11 @@ def record_delivery(tx: QueueTransaction, recorder: Recorder, entry_id: int, res
              entry.attempts, result.ok, result.code, result.error)
     # Without the message there is nothing to quote in a DSN.
     original = data if data is not None and notify.wanted(entry) else None
-    if result.ok:
+    kind = result_of(entry, result, settings)
+    if kind == "delivered":
         recorder.retire(tx, entry, "delivered", success=True, result=attempt, now=end)
         return False
-    if result.permanent or entry.attempts >= settings.MaxAttempts:
+    if kind == "failed":
         suppressing = suppression.record_failure(tx, entry.account, entry.rcpt_to, entry.id, result.code,
                                                  result.enhanced_code, "queue")
         recorder.retire(tx, entry, "failed", result=attempt, suppressing=suppressing, now=end)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from .. import config as configlib
+from .. import metrics
 from ..store import Store, storage_full
 from ..store.queue import Entry, QueueStore, QueueTransaction
 from ..worker import WorkerLoop
@@ -145,8 +146,10 @@ class Queue:
                 log.error("reading message of queue entries %s: %s", ids, e)
                 data = None
             now = time.time()
-            entries, retired_some = await self.store.transaction(lambda tx: self._claim(tx, ids, now, data))
-            if retired_some:
+            entries, suppressed = await self.store.transaction(lambda tx: self._claim(tx, ids, now, data))
+            for _ in range(suppressed):
+                metrics.queue_delivery("suppressed")
+            if suppressed:
                 await self._after_commit()
             if not entries:
                 return
@@ -162,7 +165,7 @@ class Queue:
                     results = [DeliveryResult(ok=False, error=f"internal error: {e}")] * len(entries)
             end = time.time()
             try:
-                await self.store.transaction(lambda tx: self._record(tx, entries, results, now, end, data))
+                kinds = await self.store.transaction(lambda tx: self._record(tx, entries, results, now, end, data))
             except Exception as e:
                 # Not recorded: the entries stay marked; wait before trying them
                 # again rather than delivering in a tight loop.
@@ -173,6 +176,8 @@ class Queue:
                 for i in ids:
                     self._pause_until[i] = time.time() + PAUSE_AFTER_STORE_ERROR
                 return
+            for kind in kinds:
+                metrics.queue_delivery(kind)
             await self._after_commit()
         finally:
             for i in ids:
@@ -181,15 +186,15 @@ class Queue:
             self.kick()
 
     def _claim(self, tx: QueueTransaction, ids: list[int], now: float,
-               data: bytes | None) -> tuple[list[Entry], bool]:
+               data: bytes | None) -> tuple[list[Entry], int]:
         """Mark an attempt on the entries before it starts; retire suppressed ones.
 
         The entries' next attempt is moved ahead by the backoff already, so a
         crash during the attempt does not make it hammer the remote (as mox).
-        Returns the entries to attempt and whether any was retired.
+        Returns the entries to attempt and how many were retired.
         """
         entries = []
-        retired_some = False
+        retired = 0
         hostname = self.config.current().Hostname
         for entry in tx.entries(ids):
             if entry.hold:
@@ -197,23 +202,24 @@ class Queue:
             if suppression.listed(tx, entry.account, entry.rcpt_to):
                 if outcome.retire_suppressed(tx, self.recorder, entry, now, hostname=hostname, data=data):
                     self.outbox.dirty = True
-                retired_some = True
+                retired += 1
                 continue
             attempts = entry.attempts + 1
             entry = replace(entry, attempts=attempts, last_attempt=now, delivering=True,
                             next_attempt=now + backoff.delay(self.settings.BackoffFirst, attempts))
             tx.save(entry)
             entries.append(entry)
-        return entries, retired_some
+        return entries, retired
 
     def _record(self, tx: QueueTransaction, entries: list[Entry], results: list[DeliveryResult], start: float,
-                end: float, data: bytes | None) -> None:
-        """Record the results of one attempt."""
+                end: float, data: bytes | None) -> list[str]:
+        """Record the results of one attempt; returns what each came to (outcome.result_of)."""
         hostname = self.config.current().Hostname
         for entry, result in zip(entries, results):
             if outcome.record_delivery(tx, self.recorder, entry.id, result, start, end, settings=self.settings,
                                        hostname=hostname, data=data):
                 self.outbox.dirty = True
+        return [outcome.result_of(entry, result, self.settings) for entry, result in zip(entries, results)]
 
     async def _after_commit(self) -> None:
         for callback in self.on_events:

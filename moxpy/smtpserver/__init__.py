@@ -25,6 +25,7 @@ import time
 from aiosmtpd.smtp import SMTP, Session, syntax
 
 from .. import config as configlib
+from .. import metrics
 from ..connlimit import ConnectionLimit
 from ..message.status import from_reply
 from ..smtp import path as smtppath
@@ -96,6 +97,7 @@ class SMTPProtocol(SMTP):
         self._in_data = False
         self._started = time.monotonic()
         self._messages = 0  # accepted in this session
+        self._data_started = False  # the DATA command in progress was answered with 354
         self._last_reply = ""
         self._connection_limit = connection_limit
         self._slot_ip: str | None = None  # the address holding a slot of connection_limit
@@ -218,16 +220,20 @@ class SMTPProtocol(SMTP):
         return self.session is not None and self.session.ssl is not None
 
     def connection_lost(self, error: Exception | None) -> None:
+        role = getattr(self.event_handler, "role", "smtp")
         if self._slot_ip is not None:
             self._connection_limit.release(self._slot_ip)
             self._slot_ip = None
         if self._refused:
+            metrics.smtp_session(role, "refused")
             return  # aiosmtpd never saw this connection
+        # 221 answers QUIT (RFC 5321 4.2.2); with 421 the server closes the connection (3.8).
+        metrics.smtp_session(role, {"221": "quit", "421": "closed"}.get(self._last_reply[:3], "dropped"))
         session = self.session
         peer = session.peer[0] if session is not None and isinstance(session.peer, tuple) else "-"
         # One line per session; never message contents or credentials.
         log.info("smtp session role=%s remote=%s tls=%s login=%s messages=%d duration=%.3fs last=%r",
-                 getattr(self.event_handler, "role", "smtp"), peer, "yes" if self.tls_active else "no",
+                 role, peer, "yes" if self.tls_active else "no",
                  getattr(getattr(session, "auth_data", None), "account", "") or "-", self._messages,
                  time.monotonic() - self._started, self._last_reply[:60])
         super().connection_lost(error)
@@ -238,6 +244,7 @@ class SMTPProtocol(SMTP):
             await super().smtp_DATA(arg)
         finally:
             self._in_data = False
+            self._data_started = False
 
     async def push(self, status) -> None:
         if isinstance(status, str) and not self._in_hello and self.session is not None and self.session.extended_smtp:
@@ -246,6 +253,13 @@ class SMTPProtocol(SMTP):
             self._last_reply = status
             if self._in_data and status.startswith("250"):
                 self._messages += 1
+            if self._in_data and status.startswith("354"):
+                self._data_started = True
+            elif self._data_started and status[:1] in ("2", "4", "5"):
+                # The answer to a message's content, once per message (not to a DATA refused before 354).
+                self._data_started = False
+                metrics.smtp_message(getattr(self.event_handler, "role", "smtp"),
+                                     {"2": "accepted", "4": "temperror"}.get(status[:1], "permerror"))
         await super().push(status)
 
     async def stall(self, seconds: float, stopping: asyncio.Event) -> None:

@@ -248,6 +248,10 @@ class QueueStore(Protocol):
         """Queued entries, by next attempt."""
         ...
 
+    def count(self) -> int:
+        """How many entries are queued, held ones included."""
+        ...
+
     def retired(self, f: EntryFilter) -> list[RetiredEntry]:
         """Retired entries, most recent first."""
         ...

@@ -143,6 +143,10 @@ class WebhookStore(Protocol):
         """Queued webhooks, by next attempt."""
         ...
 
+    def count(self) -> int:
+        """How many webhooks are queued."""
+        ...
+
     def retired(self, f: WebhookFilter) -> list[RetiredWebhook]:
         """Retired webhooks, most recent first."""
         ...

@@ -118,3 +118,15 @@ class Client:
 
     def MessageMove(self, request: t.MessageMoveRequest) -> t.MessageMoveResult:
         return self._json("MessageMove", request, t.MessageMoveResult)
+
+    def MailboxList(self, request: t.MailboxListRequest | None = None) -> t.MailboxListResult:
+        return self._json("MailboxList", request or t.MailboxListRequest(), t.MailboxListResult)
+
+    def MailboxCreate(self, request: t.MailboxCreateRequest) -> t.MailboxCreateResult:
+        return self._json("MailboxCreate", request, t.MailboxCreateResult)
+
+    def MailboxRename(self, request: t.MailboxRenameRequest) -> t.MailboxRenameResult:
+        return self._json("MailboxRename", request, t.MailboxRenameResult)
+
+    def MailboxDelete(self, request: t.MailboxDeleteRequest) -> t.MailboxDeleteResult:
+        return self._json("MailboxDelete", request, t.MailboxDeleteResult)

@@ -231,7 +231,8 @@ def curl_examples() -> list[tuple[str, str, object]]:
     """(what it shows, shell commands, documented answer) for a fresh localserve.
 
     Run in this order against a fresh localserve they all succeed: the
-    first Send becomes message 1 in the Inbox, the second message 2.
+    first Send becomes message 1 in the Inbox, the second message 2, the
+    reply message 3.
     """
     def call(method: str, request: dict, form: str = "--data-urlencode") -> str:
         body = json.dumps(request, ensure_ascii=False)
@@ -260,6 +261,10 @@ def curl_examples() -> list[tuple[str, str, object]]:
          call("MessagePartGet", {"MsgID": 2, "PartPath": [1]}), None),
         ("Mark a message as read and add a keyword:", call("MessageFlagsAdd", {"MsgID": 1, "Flags": ["\\Seen", "custom"]}), {}),
         ("Move it to the Archive:", call("MessageMove", {"MsgID": 1, "DestMailboxName": "Archive"}), {}),
+        ("Reply to it: recipients, subject and threading headers come from the original, which gets \\Answered:",
+         call("Send", {"Text": "thanks!", "Reference": {"MsgID": 1, "Action": "reply"}}), examples.RESPONSES["Send"]),
+        ("Make a mailbox (and its parent):", call("MailboxCreate", {"Name": "Projects/2024"}), {}),
+        ("List the mailboxes with their counts:", call("MailboxList", {}), examples.RESPONSES["MailboxList"]),
         ("Stop sending to an address:", call("SuppressionAdd", {"EmailAddress": "bounces@example.org", "Manual": True,
                                                                 "Reason": "asked to stop"}), {}),
         ("Check the suppression list:", call("SuppressionPresent", {"EmailAddress": "Bounces+x@example.org"}),

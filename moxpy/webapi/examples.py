@@ -26,6 +26,10 @@ REQUESTS = {
     "MessageFlagsAdd": t.MessageFlagsAddRequest(MsgID=1, Flags=["\\Seen", "custom"]),
     "MessageFlagsRemove": t.MessageFlagsRemoveRequest(MsgID=1, Flags=["\\Seen", "custom"]),
     "MessageMove": t.MessageMoveRequest(MsgID=1, DestMailboxName="Archive"),
+    "MailboxList": t.MailboxListRequest(),
+    "MailboxCreate": t.MailboxCreateRequest(Name="Projects/2024"),
+    "MailboxRename": t.MailboxRenameRequest(Name="Projects/2024", NewName="Archive/2024"),
+    "MailboxDelete": t.MailboxDeleteRequest(Name="Archive/2024"),
 }
 
 RESPONSES = {
@@ -49,4 +53,15 @@ RESPONSES = {
     "MessageFlagsAdd": t.MessageFlagsAddResult(),
     "MessageFlagsRemove": t.MessageFlagsRemoveResult(),
     "MessageMove": t.MessageMoveResult(),
+    "MailboxList": t.MailboxListResult(Mailboxes=[
+        t.Mailbox(Name="Inbox", ID=1, SpecialUse="\\Inbox", Total=2, Unread=1, Size=3072, UIDValidity=1712240982,
+                  UIDNext=3),
+        t.Mailbox(Name="Sent", ID=2, SpecialUse="\\Sent", Total=1, Unread=0, Size=1024, UIDValidity=1712240983,
+                  UIDNext=2),
+        t.Mailbox(Name="Projects", ID=7, SpecialUse="", Total=0, Unread=0, Size=0, UIDValidity=1712241000,
+                  UIDNext=1),
+    ]),
+    "MailboxCreate": t.MailboxCreateResult(),
+    "MailboxRename": t.MailboxRenameResult(),
+    "MailboxDelete": t.MailboxDeleteResult(),
 }

@@ -23,12 +23,14 @@ from .. import submit as submitlib
 from ..message import compose as composelib
 from ..message import parse as msgparse
 from ..message import part as partlib
+from ..message import reply as replylib
 from ..message import view as msgview
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
-from ..store import STORAGE_FULL, MailboxNotFound, MessageNotFound, Store, storage_full
+from ..store import STORAGE_FULL, MailboxError, MailboxExists, MailboxNotFound, MessageNotFound, Store, storage_full
 from ..store import flags as flaglib
+from ..store import mailboxname
 from ..webhooks.types import Structure
 from . import types as t
 from .errors import WebapiError
@@ -47,6 +49,16 @@ class Call:
     remote_ip: str
     # Files uploaded with multipart/form-data, by form key: alternativefile, inlinefile, attachedfile.
     uploads: dict[str, list[composelib.Attachment]] = field(default_factory=dict)
+
+
+@dataclass
+class Referenced:
+    """The stored message a Send replies to or forwards."""
+
+    action: str  # replylib.REPLY, REPLY_ALL or FORWARD
+    msg_id: int
+    original: replylib.Original  # what the answer takes from its header
+    data: bytes  # the message as stored, attached whole to a forward
 
 
 @dataclass
@@ -80,9 +92,12 @@ class API:
     async def Send(self, call: Call, req: t.SendRequest) -> t.SendResult:
         config = self.config.current()
         account = config.Accounts[call.account]
+        # The message replied to or forwarded first: an unknown one fails the call before anything else.
+        referenced = await self._referenced(call, req.Reference)
+        action = referenced.action if referenced else ""
 
         # Checks in mox's order, so the same bad request gets the same error code.
-        if not req.Text and not req.HTML:
+        if not req.Text and not req.HTML and action != replylib.FORWARD:
             raise WebapiError("missingBody", "at least text or html body required")
         if len(req.From) > 1:
             raise WebapiError("multipleFrom", "multiple from-addresses not allowed")
@@ -95,6 +110,8 @@ class API:
         to = [(n.Name, _address(n.Address)) for n in req.To]
         cc = [(n.Name, _address(n.Address)) for n in req.CC]
         bcc = [(n.Name, _address(n.Address)) for n in req.BCC]
+        if referenced and action != replylib.FORWARD and not (to or cc or bcc):
+            to, cc = _reply_recipients(config, call.account, referenced.original, action == replylib.REPLY_ALL)
         reply_to = [(n.Name, _address(n.Address)) for n in req.ReplyTo]
         recipients = [str(rcpt) for _, rcpt in to + cc + bcc]
         try:
@@ -116,6 +133,15 @@ class API:
             if delta > MAX_FUTURE_RELEASE:
                 raise WebapiError("user", "future release cannot be more than 60 days ahead")
 
+        subject, references, attached_messages = req.Subject, req.References, []
+        if referenced:
+            original, forward = referenced.original, action == replylib.FORWARD
+            subject = subject or replylib.subject(original.subject, "Fwd" if forward else "Re")
+            # RFC 5322 3.6.4: the reply's References continue the original's, ending with its Message-ID.
+            references = references or replylib.references(original)
+            if forward:
+                attached_messages = [composelib.Attachment(data=referenced.data,
+                                                           name=replylib.forward_filename(original.subject))]
         draft = composelib.Draft(
             sender=(sender_name, sender),
             to=to,
@@ -124,9 +150,9 @@ class API:
             reply_to=reply_to,
             hostname=config.Hostname,
             message_id=req.MessageID,
-            references=req.References,
+            references=references,
             date=req.Date,
-            subject=req.Subject,
+            subject=subject,
             text=req.Text,
             html=req.HTML,
             # RFC 8689 5: a sender that prefers delivery over TLS policy says so in the message.
@@ -134,6 +160,7 @@ class API:
             alternative_files=_files(req.AlternativeFiles) + call.uploads.get("alternativefile", []),
             inline_files=_files(req.InlineFiles) + call.uploads.get("inlinefile", []),
             attached_files=_files(req.AttachedFiles) + call.uploads.get("attachedfile", []),
+            attached_messages=attached_messages,
         )
         try:
             # Composing takes as long as the message is large: a large one in a worker thread, off the
@@ -152,7 +179,7 @@ class API:
         try:
             queued = await self.submitter.enqueue(
                 account=call.account, login=call.login, mail_from=str(sender), recipients=recipients, data=data,
-                message_id=composed.message_id, subject=req.Subject, smtputf8=composed.smtputf8,
+                message_id=composed.message_id, subject=subject, smtputf8=composed.smtputf8,
                 require_tls=req.RequireTLS, extra=dict(req.Extra),
                 release_at=req.FutureRelease.timestamp() if req.FutureRelease else None)
         except Exception as e:
@@ -161,6 +188,8 @@ class API:
             # As mox, a storage error is code "server"; nothing was queued, so the caller may simply retry.
             log.warning("send account=%s: queueing failed, storage full: %s", call.account, e)
             raise WebapiError("server", f"adding message to the delivery queue: {STORAGE_FULL}") from None
+        if referenced:
+            await self._mark_referenced(call, referenced, composed.message_id)
         if req.SaveSent:
             try:
                 await self.store.account(call.account).deliver(composed.sent_copy, "Sent", flags=["\\Seen"])
@@ -177,6 +206,38 @@ class API:
             MessageID=composed.message_id,
             Submissions=[t.Submission(Address=q.address, QueueMsgID=q.queue_id, FromID=q.from_id) for q in queued],
         )
+
+    async def _referenced(self, call: Call, reference: t.Reference) -> Referenced | None:
+        """The message a Send's Reference names; None for none."""
+        if not reference.MsgID and not reference.Action:
+            return None
+        if reference.Action not in replylib.ACTIONS:
+            raise WebapiError("user", f"unknown reference action {reference.Action[:40]!r}, "
+                                      f"expected one of {', '.join(replylib.ACTIONS)}")
+        # Message ids are the account's own: another account's message is not found here.
+        account, stored = self._message(call, reference.MsgID)
+        try:
+            data = await _with_bytes(account, stored, lambda data: data)
+        except OSError:
+            raise WebapiError("messageNotFound", "message not found") from None
+        original = await offload.run(len(data), replylib.original, data)
+        return Referenced(reference.Action, stored.id, original, data)
+
+    async def _mark_referenced(self, call: Call, referenced: Referenced, message_id: str) -> None:
+        """Flag the message replied to (\\Answered) or forwarded ($Forwarded), RFC 9051 2.3.2, once the
+        answer is queued. The answer is on its way whatever happens here, so a failure is logged, not
+        returned."""
+        flag = "$Forwarded" if referenced.action == replylib.FORWARD else "\\Answered"
+        try:
+            await self.store.account(call.account).change_flags([referenced.msg_id], "add", [flag])
+        except MessageNotFound:
+            log.info("send account=%s message_id=%s: referenced message %d removed meanwhile, not flagged",
+                     call.account, message_id, referenced.msg_id)
+        except Exception as e:
+            # Not an error of the call: it was queued, and a retry would send it twice.
+            log.log(logging.WARNING if storage_full(e) else logging.ERROR,
+                    "send account=%s message_id=%s: queued, but %s not set on message %d: %s",
+                    call.account, message_id, flag, referenced.msg_id, e, exc_info=not storage_full(e))
 
     # The suppression list.
 
@@ -305,6 +366,89 @@ class API:
         except MailboxNotFound:
             raise WebapiError("user", "looking up mailbox name: not found") from None
         return t.MessageMoveResult()
+
+    # Mailboxes. Names are checked by the store's rules, the ones IMAP's CREATE and RENAME follow too, so
+    # a mailbox made here is one an IMAP client can use, and the other way round.
+
+    async def MailboxList(self, call: Call, req: t.MailboxListRequest) -> t.MailboxListResult:
+        account = self.store.account(call.account)
+        result = []
+        for box in account.mailboxes():
+            status = account.mailbox_status(box.id)
+            result.append(t.Mailbox(
+                Name=box.name, ID=box.id,
+                SpecialUse="\\Inbox" if box.name == mailboxname.INBOX else box.special_use,
+                Total=status.messages, Unread=status.unseen, Size=status.size,
+                UIDValidity=box.uidvalidity, UIDNext=box.uidnext))
+        return t.MailboxListResult(Mailboxes=result)
+
+    async def MailboxCreate(self, call: Call, req: t.MailboxCreateRequest) -> t.MailboxCreateResult:
+        name = _mailbox_name(req.Name)
+        try:
+            await self.store.account(call.account).create_mailbox(name)
+        except MailboxExists:
+            raise WebapiError("user", f"creating mailbox: mailbox {name!r} already exists") from None
+        return t.MailboxCreateResult()
+
+    async def MailboxRename(self, call: Call, req: t.MailboxRenameRequest) -> t.MailboxRenameResult:
+        account = self.store.account(call.account)
+        box = self._changeable_mailbox(account, req.Name, "renaming")
+        new = _mailbox_name(req.NewName)
+        try:
+            await account.rename_mailbox(box.name, new)
+        except MailboxNotFound:
+            raise WebapiError("user", f"renaming mailbox: mailbox {box.name!r} not found") from None
+        except MailboxExists:
+            raise WebapiError("user", f"renaming mailbox: mailbox {new!r} already exists") from None
+        except MailboxError as e:
+            raise WebapiError("user", f"renaming mailbox: {e}") from None
+        return t.MailboxRenameResult()
+
+    async def MailboxDelete(self, call: Call, req: t.MailboxDeleteRequest) -> t.MailboxDeleteResult:
+        account = self.store.account(call.account)
+        box = self._changeable_mailbox(account, req.Name, "deleting")
+        try:
+            await account.delete_mailbox(box.name)
+        except MailboxNotFound:
+            raise WebapiError("user", f"deleting mailbox: mailbox {box.name!r} not found") from None
+        except MailboxError as e:
+            raise WebapiError("user", f"deleting mailbox: {e}") from None
+        return t.MailboxDeleteResult()
+
+    def _changeable_mailbox(self, account, name: str, doing: str):
+        """The mailbox a rename or delete may change: it exists and is neither the inbox nor special-use,
+        which clients find by their role (RFC 6154) and the server delivers to."""
+        name = _mailbox_name(name)
+        box = account.mailbox(name)
+        if box is None:
+            raise WebapiError("user", f"{doing} mailbox: mailbox {name!r} not found")
+        if box.name == mailboxname.INBOX:
+            raise WebapiError("user", f"{doing} mailbox: the inbox cannot be renamed or deleted")
+        if box.special_use:
+            raise WebapiError("user", f"{doing} mailbox: {box.name!r} is the special-use {box.special_use} mailbox "
+                                      "and cannot be renamed or deleted")
+        return box
+
+
+def _reply_recipients(config, account: str, original: replylib.Original, everyone: bool):
+    """(To, CC) of a reply with no recipients of its own, as (name, Address) pairs. An address in the
+    original that cannot be parsed is a badAddress error in To; in a reply to all it is left out of CC."""
+    own = lambda address: configlib.may_send_as(config, account, address)
+    to, cc = replylib.reply_recipients(original, everyone, own)
+    parsed_cc = []
+    for name, text in cc:
+        try:
+            parsed_cc.append((name, parse_address(text)))
+        except AddressError:
+            continue
+    return [(name, _address(text)) for name, text in to], parsed_cc
+
+
+def _mailbox_name(name: str) -> str:
+    try:
+        return mailboxname.check(name)
+    except MailboxError as e:
+        raise WebapiError("user", f"{e}: {name[:100]!r}") from None
 
 
 def _flags(flags: list[str]) -> list[str]:

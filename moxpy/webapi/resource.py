@@ -5,7 +5,8 @@ GET  BASE<Method>    the method's page: example request, example response, Call 
 POST BASE<Method>    call the method: form field "request" holds JSON; basic auth
 
 Another HTTP method on a method URL is 405, an unknown path or method 404,
-both short plain text as mox sends them.
+both short plain text as mox sends them. Other resources of the listener
+(GET /metrics, see moxpy.metrics) are served at their exact paths.
 
 Order of checks on a call, as mox: unknown method (404), credentials (429
 when the IP failed too often, 401 when missing or wrong), then the body
@@ -37,6 +38,7 @@ from twisted.internet.defer import Deferred
 from twisted.web import http, resource, server
 
 from .. import auth as authlib
+from .. import metrics
 from .. import offload
 from ..message.compose import Attachment
 from . import codec, examples
@@ -222,11 +224,14 @@ class WebAPIChannel(http.HTTPChannel):
 class WebAPIResource(resource.Resource):
     isLeaf = True
 
-    def __init__(self, api: API, authenticator: authlib.Authenticator, base_path: str = "/webapi/v0/"):
+    def __init__(self, api: API, authenticator: authlib.Authenticator, base_path: str = "/webapi/v0/",
+                 pages: dict[str, resource.Resource] | None = None):
+        """pages: other resources the listener serves, by exact path (GET /metrics)."""
         super().__init__()
         self.api = api
         self.authenticator = authenticator
         self.base = base_path if base_path.endswith("/") else base_path + "/"
+        self.pages = pages or {}
 
     # Routing: by path first, then by HTTP method, in mox's order. Only GET
     # is a GET (mox's handler sees HEAD as another method); twisted.web
@@ -234,6 +239,8 @@ class WebAPIResource(resource.Resource):
 
     def render(self, request):
         path = urllib.parse.unquote(request.path.decode("latin-1"))
+        if path in self.pages:
+            return self.pages[path].render(request)
         method = request.method.decode("latin-1")
         if path in ("/", self.base.rstrip("/"), self.base.rsplit("/", 2)[0] + "/"):
             if method != "GET":
@@ -320,8 +327,10 @@ class WebAPIResource(resource.Resource):
                 return self._json(request, 400, {"Code": "server", "Message": "internal server error"})
             self._write(request, 200, content_type, body)
         finally:
+            duration = time.monotonic() - started
+            metrics.webapi_call(name, result_code, duration)
             log.info("webapi call method=%s account=%s ip=%s result=%s duration=%.1fms", name, account or "-",
-                     remote_ip, result_code, (time.monotonic() - started) * 1000)
+                     remote_ip, result_code, duration * 1000)
 
     # Responses.
 

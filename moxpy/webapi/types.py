@@ -41,6 +41,11 @@ class Message(msgspec.Struct, forbid_unknown_fields=True):
     HTML: Annotated[str, doc("HTML body, like Text.")] = ""
 
 
+class Reference(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: Annotated[int, doc("ID of the message replied to or forwarded, in the account's own mailboxes; 0 (and Action empty) for none.")] = 0
+    Action: Annotated[str, doc('"reply", "replyAll" or "forward".')] = ""
+
+
 class SendRequest(Message, forbid_unknown_fields=True):
     Extra: Annotated[dict[str, str], doc("Metadata kept with each queued message and included in every webhook about it.")] = field(default_factory=dict)
     Headers: Annotated[list[tuple[str, str]], doc("Additional headers as [name, value] pairs. A User-Agent is added unless User-Agent or X-Mailer is given.")] = field(default_factory=list)
@@ -50,6 +55,13 @@ class SendRequest(Message, forbid_unknown_fields=True):
     RequireTLS: Annotated[bool | None, doc("null: opportunistic TLS; true: require verified TLS with REQUIRETLS; false: send TLS-Required: No.")] = None
     FutureRelease: Annotated[Time | None, doc("Time of the first delivery attempt, at most 60 days ahead. Optional.")] = None
     SaveSent: Annotated[bool, doc("Store a copy (with Bcc header) in the Sent mailbox.")] = False
+    Reference: Annotated[Reference, doc(
+        "Send as a reply or forward of a stored message. Both set In-Reply-To and References from it "
+        "(unless References is given), and its Subject with \"Re: \" or \"Fwd: \" (unless Subject is given). "
+        "A reply without To, CC and BCC goes to the original's Reply-To, else its From; replyAll adds its To and "
+        "CC, without the account's own addresses, as CC; the original gets \\Answered once queued. A forward "
+        "needs recipients, may have no Text or HTML, attaches the original as message/rfc822 and sets "
+        "$Forwarded on it.")] = field(default_factory=Reference)
 
 
 class Submission(msgspec.Struct):
@@ -175,6 +187,50 @@ class MessageMoveResult(msgspec.Struct):
     pass
 
 
+class Mailbox(msgspec.Struct):
+    Name: Annotated[str, doc('Full name, "/" between hierarchy levels, e.g. "Archive/2024"; the inbox is "Inbox".')] = ""
+    ID: Annotated[int, doc("Unique in the account; may be given to a new mailbox after this one is deleted.")] = 0
+    SpecialUse: Annotated[str, doc("\\Inbox for the inbox; else \\Sent, \\Archive, \\Trash, \\Junk, \\Drafts (RFC 6154) or empty.")] = ""
+    Total: Annotated[int, doc("Messages in the mailbox.")] = 0
+    Unread: Annotated[int, doc("Messages without \\Seen.")] = 0
+    Size: Annotated[int, doc("Octets of all its messages.")] = 0
+    UIDValidity: Annotated[int, doc("IMAP UIDVALIDITY: when it changes, UIDs seen before are no longer valid.")] = 0
+    UIDNext: Annotated[int, doc("IMAP UIDNEXT: the UID the next message will get.")] = 0
+
+
+class MailboxListRequest(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class MailboxListResult(msgspec.Struct):
+    Mailboxes: Annotated[list[Mailbox], doc("Every mailbox of the account, the inbox first, then by name.")] = field(default_factory=list)
+
+
+class MailboxCreateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc('E.g. "Projects/2024"; missing parents are created too.')] = ""
+
+
+class MailboxCreateResult(msgspec.Struct):
+    pass
+
+
+class MailboxRenameRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Current name; not the inbox or a special-use mailbox.")] = ""
+    NewName: Annotated[str, doc("Name to give it; its children move along.")] = ""
+
+
+class MailboxRenameResult(msgspec.Struct):
+    pass
+
+
+class MailboxDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Mailbox to remove with its messages; not the inbox, a special-use mailbox or one with children.")] = ""
+
+
+class MailboxDeleteResult(msgspec.Struct):
+    pass
+
+
 RAW = "raw"  # marker for methods whose response is bytes
 
 
@@ -191,7 +247,7 @@ COMMON_ERRORS = ("protocol", "user", "server")
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("Send", SendRequest, SendResult, "Compose a message and queue it for delivery to each recipient.",
            ("badAddress", "multipleFrom", "badFrom", "noRecipients", "missingBody", "malformedMessageID",
-            "messageTooLarge", "messageLimitReached", "recipientLimitReached")),
+            "messageTooLarge", "messageLimitReached", "recipientLimitReached", "messageNotFound")),
     Method("SuppressionList", SuppressionListRequest, SuppressionListResult, "List the account's suppressed addresses."),
     Method("SuppressionAdd", SuppressionAddRequest, SuppressionAddResult, "Add an address to the suppression list; code error when its base address is already on it.", ("badAddress", "error")),
     Method("SuppressionRemove", SuppressionRemoveRequest, SuppressionRemoveResult, "Remove an address from the suppression list; code error when its base address is not on it.", ("badAddress", "error")),
@@ -203,4 +259,8 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("MessageFlagsAdd", MessageFlagsAddRequest, MessageFlagsAddResult, "Set flags and keywords on a message.", ("messageNotFound",)),
     Method("MessageFlagsRemove", MessageFlagsRemoveRequest, MessageFlagsRemoveResult, "Clear flags and keywords of a message.", ("messageNotFound",)),
     Method("MessageMove", MessageMoveRequest, MessageMoveResult, "Move a message to another mailbox.", ("messageNotFound",)),
+    Method("MailboxList", MailboxListRequest, MailboxListResult, "The account's mailboxes with their message counts."),
+    Method("MailboxCreate", MailboxCreateRequest, MailboxCreateResult, "Create a mailbox (and its missing parents)."),
+    Method("MailboxRename", MailboxRenameRequest, MailboxRenameResult, "Rename a mailbox and its children, keeping its messages and UIDs."),
+    Method("MailboxDelete", MailboxDeleteRequest, MailboxDeleteResult, "Remove a mailbox and its messages for good."),
 ]}

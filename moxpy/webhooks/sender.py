@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .. import config as configlib
+from .. import metrics
 from .. import __version__
 from ..store.webhooks import Webhook, WebhookAttempt, WebhookStore, WebhookTransaction
 from ..worker import WorkerLoop
@@ -159,6 +160,7 @@ class WebhookSender:
                 error = f"http status {code}, expected 2xx"
         except httpx.HTTPError as e:
             error = f"http transaction: {type(e).__name__}: {e}" if str(e) else f"http transaction: {type(e).__name__}"
+        metrics.webhook_attempt("ok" if not error else "httperror" if code else "error")
         result = WebhookAttempt(start=start, duration=time.time() - start, url=hook.url, success=not error,
                                 code=code, error=error, response=body[:RESPONSE_KEEP].decode("utf-8", "replace"))
         log.log(logging.INFO if error else logging.DEBUG, "webhook attempt id=%d url=%s attempt=%d event=%s code=%d "

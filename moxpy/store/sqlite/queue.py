@@ -319,6 +319,9 @@ class SqliteQueueStore:
         where, params = _where(f)
         return [_entry(r) for r in self.db.query(f"select * from queue where {where} order by next_attempt, id", params)]
 
+    def count(self) -> int:
+        return self.db.query_one("select count(*) from queue")[0]
+
     def retired(self, f: EntryFilter) -> list[RetiredEntry]:
         where, params = _where(f, retired=True)
         return [_retired(r) for r in self.db.query(

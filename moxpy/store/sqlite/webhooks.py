@@ -158,6 +158,9 @@ class SqliteWebhookStore:
         return [_webhook(r) for r in self.db.query(f"select * from webhooks where {where} order by next_attempt, id",
                                                    params)]
 
+    def count(self) -> int:
+        return self.db.query_one("select count(*) from webhooks")[0]
+
     def retired(self, f: WebhookFilter) -> list[RetiredWebhook]:
         where, params = _where(f)
         return [_retired(r) for r in self.db.query(
