@@ -136,13 +136,7 @@ class Authenticator:
             self.succeeded(remote_ip)
             return account_name
         if account_name:
-            # Concurrent logins with the same credentials (a client opening several
-            # connections at once) share one verification.
-            pending = self._pending.get(key)
-            if pending is None:
-                pending = self._pending[key] = asyncio.ensure_future(self._check(key, password, password_hash))
-                pending.add_done_callback(lambda _: self._pending.pop(key, None))
-            ok = await asyncio.shield(pending)
+            ok = await self._shared_check(key, password, password_hash)
         else:
             # Spend comparable time for unknown users, so timing does not reveal which addresses exist.
             await self._verify(password, _dummy_hash())
@@ -152,6 +146,31 @@ class Authenticator:
             return None
         self.succeeded(remote_ip)
         return account_name
+
+    async def check_secret(self, password: str, password_hash: str, remote_ip: str) -> bool:
+        """Whether password matches password_hash, for a credential of the server's own (not an account's,
+        e.g. the metrics login), with the throttle and cache of logins; Throttled when refused unchecked."""
+        if self.throttled(remote_ip):
+            raise Throttled()
+        key = hmac.new(self._key, "\0".join(("", password_hash, password)).encode(), hashlib.sha256).digest()
+        if self._cache.get(key, 0) > time.monotonic():
+            ok = True
+        else:
+            ok = await self._shared_check(key, password, password_hash)
+        if ok:
+            self.succeeded(remote_ip)
+        else:
+            self.failed(remote_ip)
+        return ok
+
+    async def _shared_check(self, key: bytes, password: str, password_hash: str) -> bool:
+        """Concurrent checks of the same credentials (a client opening several connections at once)
+        share one verification."""
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = asyncio.ensure_future(self._check(key, password, password_hash))
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        return await asyncio.shield(pending)
 
     async def _check(self, key: bytes, password: str, password_hash: str) -> bool:
         """Verify, and cache a success before anyone waiting is told, so no login

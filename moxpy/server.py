@@ -207,7 +207,7 @@ class Server:
         self.suppressions = Suppressions(self.serverdb.queue)
         for name in config.Accounts:
             self.store.account(name)  # open (and create) every account's index at start
-        authenticator = authlib.Authenticator(self.source)
+        authenticator = self._authenticator = authlib.Authenticator(self.source)
 
         works = self.role != DELIVERY  # runs the queue and webhook workers
         if works:
@@ -307,19 +307,20 @@ class Server:
         from .metrics.scrape import Sizes
 
         settings = self.config.Metrics
-        password = ""
+        password_hash = ""
         if settings.PasswordFile:
             path = self.config.resolve(settings.PasswordFile)
             try:
                 with open(path, encoding="utf-8") as f:
-                    password = f.readline().rstrip("\r\n")
+                    password_hash = f.readline().strip()
             except (OSError, UnicodeDecodeError) as e:
                 raise configlib.ConfigError(f"Metrics: PasswordFile: reading {path}: {e}") from None
-            if not password:
-                raise configlib.ConfigError(f"Metrics: PasswordFile: {path} has no password on its first line")
+            if not password_hash.startswith("$argon2id$"):
+                raise configlib.ConfigError(f"Metrics: PasswordFile: {path} must hold an argon2id password hash on "
+                                            "its first line, as `mox.py passwordhash` prints it")
         sizes = Sizes(self.serverdb.queue, self.serverdb.webhooks, self.store,
                       lambda: list(self.source.current().Accounts), settings.PerAccount)
-        return MetricsResource(sizes, settings.Username, password)
+        return MetricsResource(sizes, self._authenticator, settings.Username, password_hash)
 
     async def _start_smtp(self, authenticator: authlib.Authenticator) -> None:
         """The SMTP delivery and submission listeners of every configured listener."""

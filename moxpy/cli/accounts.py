@@ -119,3 +119,17 @@ def add_parsers(sub) -> None:
     a.add_argument("domain")
     configfile.add_arguments(a)
     p.set_defaults(func=cmd_domain)
+
+    p = sub.add_parser("passwordhash", help="print the hash of a password (asked for, or read from stdin), for "
+                                            "the password files of the config")
+    p.set_defaults(func=cmd_passwordhash)
+
+
+def cmd_passwordhash(args: argparse.Namespace) -> int:
+    from .. import auth
+
+    password = _password(argparse.Namespace(password=""))
+    if not password:
+        raise configlib.ConfigError("empty password")
+    print(auth.hash_password(password))
+    return 0

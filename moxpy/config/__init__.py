@@ -164,8 +164,8 @@ class Metrics(msgspec.Struct, forbid_unknown_fields=True):
 
     Enabled: bool = False  # localserve turns it on
     PerAccount: bool = False  # also each account's message count and size, one series per account
-    # Basic auth for /metrics: a user name, and a file whose first line is the password (relative to
-    # the config file). Both empty: no auth.
+    # Basic auth for /metrics: a user name, and a file whose first line is the password's argon2id hash
+    # (relative to the config file; `mox.py passwordhash` makes it). Both empty: no auth.
     Username: str = ""
     PasswordFile: str = ""
 

@@ -6,6 +6,8 @@ basic auth when configured; nothing when disabled."""
 import imaplib
 import os
 import smtplib
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -17,7 +19,7 @@ from moxpy.config import IncomingWebhook, OutgoingWebhook
 
 from ..hookreceiver import Receiver
 from ..imapclient import login
-from ..localserve import ADDRESS, PASSWORD, LocalServer
+from ..localserve import ADDRESS, PASSWORD, ROOT, LocalServer
 
 SEND = {"To": [{"Address": ADDRESS}], "Subject": "counted", "Text": "hi"}
 
@@ -167,8 +169,12 @@ def test_basic_auth_when_configured_and_counters_start_at_zero(new_server):
         config.Metrics.PasswordFile = "metrics-password"
 
     srv = new_server(configure)
+    # The file holds the password's hash, as `mox.py passwordhash` prints it.
+    made = subprocess.run([sys.executable, "mox.py", "passwordhash"], input="a long random secret\n",
+                          capture_output=True, text=True, check=True, cwd=ROOT)
+    assert made.stdout.startswith("$argon2id$") and "a long random secret" not in made.stdout
     with open(f"{srv.directory}/config/metrics-password", "w") as f:
-        f.write("a long random secret\n")
+        f.write(made.stdout)
     srv.start()
     url = metrics_url(srv)
     for auth in (None, ("prometheus", "wrong"), ("other", "a long random secret"), ("prometheus", "")):
@@ -188,6 +194,20 @@ def test_basic_auth_when_configured_and_counters_start_at_zero(new_server):
     srv.stop()
     srv.start()
     assert scrape(srv, auth=credentials)("moxpy_webapi_calls_total", method="MailboxList", result="ok") == 0
+
+
+def test_a_password_file_without_a_hash_is_refused(new_server):
+    def configure(config):
+        config.Processes = 1
+        config.Metrics.Username = "prometheus"
+        config.Metrics.PasswordFile = "metrics-password"
+
+    srv = new_server(configure)
+    with open(f"{srv.directory}/config/metrics-password", "w") as f:
+        f.write("a plain password\n")
+    with pytest.raises(Exception):
+        srv.start()
+    assert "must hold an argon2id password hash" in "".join(srv.output)
 
 
 def test_off_unless_enabled(new_server):
