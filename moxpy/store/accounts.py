@@ -30,7 +30,7 @@ from .flags import FlagError
 from .search import Criteria
 
 __all__ = [
-    "Store", "Account", "Message", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied",
+    "Store", "Account", "Message", "Summary", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied",
     "MailboxNotFound", "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES",
 ]
 
@@ -100,6 +100,29 @@ class Message(msgspec.Struct, gc=False):
     # Opaque to callers, for the implementation:
     parts: bytes | None = None  # the MIME tree when asked for (messages(parts=True)), for message_parts
     ref: str = ""  # where its bytes are kept
+
+
+class Summary(msgspec.Struct, gc=False):
+    """What listings show of a message, all from the index (filled at delivery; no message file is read)."""
+
+    id: int  # the message's id (the webapi's MsgID)
+    uid: int  # in its mailbox
+    mailbox_id: int
+    mailbox_name: str
+    received: float  # Unix time it arrived (IMAP INTERNALDATE)
+    date: float | None  # the Date header, Unix time; None when absent or invalid
+    size: int  # octets of the stored message
+    flags: list[str]  # as Message.flags
+    subject: str  # decoded
+    from_: list[tuple[str, str]]  # (display name, address) of the From header
+    to: list[tuple[str, str]]
+    cc: list[tuple[str, str]]
+    message_id: str  # the Message-ID header, with <>
+    in_reply_to: str  # the In-Reply-To header
+    preview: str  # the first 200 characters of the readable text (else of the HTML's text), whitespace collapsed
+    has_attachments: bool  # attached files or messages (message.readable.has_attachments)
+    text_size: int  # octets of the first text/plain part, decoded to UTF-8 (message.readable.texts)
+    html_size: int  # likewise of the first text/html part
 
 
 class Mailbox(msgspec.Struct):
@@ -229,6 +252,10 @@ class Account(Protocol):
 
     def message_parts(self, message: Message) -> partlib.Part:
         """The MIME tree of a message (cheap for one read with parts=True)."""
+
+    def summaries(self, msg_ids: list[int]) -> list[Summary]:
+        """Summaries of the messages with these ids, in the order given; unknown ids are left out. Only the
+        index is read."""
 
     def find_delivered(self, message_id: str, rcpt_to: str, mail_from: str, since: float) -> bool:
         """Whether a message with this Message-ID header arrived over SMTP from mail_from for rcpt_to

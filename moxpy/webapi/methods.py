@@ -30,6 +30,7 @@ from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressio
 from ..store import STORAGE_FULL, MailboxNotFound, MessageNotFound, Store, storage_full
 from ..store import flags as flaglib
 from ..webhooks.types import Structure
+from . import summary as summarylib
 from . import types as t
 from .errors import WebapiError
 
@@ -234,7 +235,7 @@ class API:
             Meta=t.MessageMeta(
                 Size=stored.size,
                 DSN=meta.dsn,
-                Flags=_flags(stored.flags),
+                Flags=summarylib.flags(stored.flags),
                 MailFrom=meta.mail_from,
                 MailFromValidated=meta.mail_from_validated,
                 RcptTo=meta.rcpt_to,
@@ -305,11 +306,6 @@ class API:
         except MailboxNotFound:
             raise WebapiError("user", "looking up mailbox name: not found") from None
         return t.MessageMoveResult()
-
-
-def _flags(flags: list[str]) -> list[str]:
-    # As mox lists them: system flags lower case and sorted, then keywords.
-    return sorted(f.lower() for f in flags if flaglib.is_system(f)) + [f for f in flags if not flaglib.is_system(f)]
 
 
 def _address(text: str) -> Address:

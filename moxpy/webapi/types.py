@@ -175,6 +175,26 @@ class MessageMoveResult(msgspec.Struct):
     pass
 
 
+class MessageSummary(msgspec.Struct):
+    MsgID: Annotated[int, doc("ID of the message, for MessageGet and the other message methods.")] = 0
+    UID: Annotated[int, doc("IMAP UID of the message in its mailbox.")] = 0
+    MailboxName: Annotated[str, doc("Mailbox the message is in.")] = ""
+    Received: Annotated[Time, doc("When the message arrived (IMAP INTERNALDATE).")] = ZERO_TIME
+    Date: Annotated[Time | None, doc("Date header; null when absent or invalid.")] = None
+    Size: Annotated[int, doc("Size of the stored message in bytes.")] = 0
+    Flags: Annotated[list[str], doc("Flags, lower case: \\seen, \\answered, $forwarded, ..., and keywords.")] = field(default_factory=list)
+    Subject: Annotated[str, doc("Subject header, decoded.")] = ""
+    From: Annotated[list[NameAddress], doc("From header.")] = field(default_factory=list)
+    To: Annotated[list[NameAddress], doc("To header.")] = field(default_factory=list)
+    CC: Annotated[list[NameAddress], doc("Cc header.")] = field(default_factory=list)
+    MessageID: Annotated[str, doc("Message-Id header, with <>.")] = ""
+    InReplyTo: Annotated[str, doc("In-Reply-To header, with <>.")] = ""
+    Preview: Annotated[str, doc("First 200 characters of the text (of the HTML made text when there is no text part), whitespace collapsed.")] = ""
+    HasAttachments: Annotated[bool, doc("Whether the message has attached files or messages (not counting images inline in HTML).")] = False
+    TextSize: Annotated[int, doc("Size in bytes of the text part, decoded to UTF-8 with \\n line ends, as MessageTextGet returns it uncut.")] = 0
+    HTMLSize: Annotated[int, doc("Likewise of the HTML part.")] = 0
+
+
 RAW = "raw"  # marker for methods whose response is bytes
 
 
