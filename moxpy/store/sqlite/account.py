@@ -24,11 +24,11 @@ from ...message import part as partlib
 from .. import flags as flaglib
 from .. import mailboxname
 from ..accounts import (Change, Copied, DeliveryMeta, Mailbox, MailboxError, MailboxNotFound, MailboxStatus,
-                        Message, MessageNotFound, Summary)
+                        Message, MessageNotFound, Summary, SummaryPage)
 from ..db import Database
 from ..files import read_message_file, read_message_file_cached, remove_message_file, write_message_file
-from ..search import Criteria
-from . import check, copymove, flagchange, mailboxes, messages, rows, schema, search, summaries
+from ..search import Criteria, MessageFilter
+from . import check, copymove, flagchange, listing, mailboxes, messages, rows, schema, search, summaries
 from .recent import RecentClaims
 
 log = logging.getLogger("moxpy.store")
@@ -167,6 +167,10 @@ class SQLiteAccount:
 
     def summaries(self, msg_ids: list[int]) -> list[Summary]:
         return summaries.by_ids(self.db, msg_ids)
+
+    def summary_page(self, selected: MessageFilter, limit: int, *, offset: int = 0,
+                     after: tuple[float, int] | None = None) -> SummaryPage:
+        return listing.page(self.db, selected, limit, offset, after)
 
     def find_delivered(self, message_id: str, rcpt_to: str, mail_from: str, since: float) -> bool:
         return messages.find_delivered(self.db, message_id, rcpt_to, mail_from, since)
