@@ -197,7 +197,7 @@ one deleted or moved is gone from its mailbox's listing at once.
   `user` error.
 - `To` looks in To, Cc and Bcc (Bcc is only in copies in Sent). `Body` is
   the text part, or the HTML made text (without scripts and styles) when a
-  message has no text part; its first 1,048,576 characters are indexed.
+  message has no text part; its first 262,144 characters are indexed.
   `Text` looks in subject, addresses and body together.
 - `Since` and `Before` compare with `Received`; `Unread`, `Flagged` and
   `HasAttachments` are null for either. A message has attachments when a

@@ -88,3 +88,23 @@ def test_an_index_of_an_older_version_gets_summaries_on_open(tmp_path):
     finally:
         store.close()
         loop.close()
+
+
+def test_words_go_with_their_message_however_it_is_removed(opened):
+    from moxpy.store import MessageFilter
+
+    _, account, run = opened
+    run(account.create_mailbox("Old"))
+    deleted, expunged, kept = (run(account.deliver(MIXED)) for _ in range(3))
+    in_old = run(account.deliver(MIXED, "Old"))
+    run(account.copy([kept.id], "Old", mailbox_id=kept.mailbox_id))
+    assert account.summary_page(MessageFilter(text="grüße"), 10).total == 5
+    run(account.delete(deleted.id))
+    run(account.change_flags([expunged.id], "add", ["\\Deleted"]))
+    run(account.expunge(expunged.mailbox_id))
+    run(account.delete_mailbox("Old"))
+    found = account.summary_page(MessageFilter(text="grüße"), 10)
+    assert [s.id for s in found.summaries] == [kept.id] and found.total == 1
+    assert account.db.query("select rowid from message_text")[0][0] == kept.id
+    assert len(account.db.query("select rowid from message_text")) == 1
+    assert in_old.id not in {s.id for s in found.summaries}

@@ -23,9 +23,10 @@ from ..accounts import Summary
 from ..db import Database
 from . import rows
 
-# Body text beyond this many characters is not searchable: indexing it would hold up the account's writer
-# (every other delivery waits for the transaction) for as long as an automated 10 MB message is large.
-BODY_INDEX_LIMIT = 1024 * 1024
+# Body text beyond this many characters is not searchable: indexing it holds up the account's writer (every
+# other delivery waits for the transaction), about 40 ms for this much, and an automated 10 MB message
+# would hold it up for more than a second.
+BODY_INDEX_LIMIT = 256 * 1024
 
 # Columns of messages that only summaries read, as values() returns them.
 COLUMNS = ("addr_from", "addr_to", "addr_cc", "in_reply_to", "preview", "has_attachments", "text_size", "html_size")
