@@ -130,3 +130,12 @@ class Client:
 
     def MailboxDelete(self, request: t.MailboxDeleteRequest) -> t.MailboxDeleteResult:
         return self._json("MailboxDelete", request, t.MailboxDeleteResult)
+
+    def MessageList(self, request: t.MessageListRequest | None = None) -> t.MessageListResult:
+        return self._json("MessageList", request or t.MessageListRequest(), t.MessageListResult)
+
+    def MessageSearch(self, request: t.MessageSearchRequest) -> t.MessageSearchResult:
+        return self._json("MessageSearch", request, t.MessageSearchResult)
+
+    def MessageTextGet(self, request: t.MessageTextGetRequest) -> t.MessageTextGetResult:
+        return self._json("MessageTextGet", request, t.MessageTextGetResult)

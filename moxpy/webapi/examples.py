@@ -30,7 +30,15 @@ REQUESTS = {
     "MailboxCreate": t.MailboxCreateRequest(Name="Projects/2024"),
     "MailboxRename": t.MailboxRenameRequest(Name="Projects/2024", NewName="Archive/2024"),
     "MailboxDelete": t.MailboxDeleteRequest(Name="Archive/2024"),
+    "MessageList": t.MessageListRequest(Mailbox="Inbox", Page=1, PageSize=20),
+    "MessageSearch": t.MessageSearchRequest(From="mox@localhost", Body="hi", Unread=True),
+    "MessageTextGet": t.MessageTextGetRequest(MsgID=1, MaxBytes=1024 * 1024),
 }
+
+_summary = t.MessageSummary(
+    MsgID=1, UID=1, MailboxName="Inbox", Received=_when, Date=_when, Size=512, Flags=[], Subject="hello",
+    From=[NameAddress("mox", "mox@localhost")], To=[NameAddress("", "mox@localhost")],
+    MessageID="<kVTha0Q-a5Zh1MuTh5rUjg@localhost>", Preview="hi ☺", TextSize=7)
 
 RESPONSES = {
     "Send": t.SendResult(MessageID="<kVTha0Q-a5Zh1MuTh5rUjg@localhost>",
@@ -64,4 +72,7 @@ RESPONSES = {
     "MailboxCreate": t.MailboxCreateResult(),
     "MailboxRename": t.MailboxRenameResult(),
     "MailboxDelete": t.MailboxDeleteResult(),
+    "MessageList": t.MessageListResult(Messages=[_summary], Total=1, Page=1, Pages=1, NextCursor=""),
+    "MessageSearch": t.MessageSearchResult(Messages=[_summary], Total=1, Page=1, Pages=1, NextCursor=""),
+    "MessageTextGet": t.MessageTextGetResult(Text="hi ☺\n", TextSize=7),
 }
