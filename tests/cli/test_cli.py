@@ -9,8 +9,8 @@ import sys
 from moxpy import __version__
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COMMANDS = ["localserve", "quickstart", "serve", "config", "account", "address", "domain", "queue", "example",
-            "version"]
+COMMANDS = ["localserve", "quickstart", "serve", "config", "account", "address", "domain", "passwordhash", "queue",
+            "example", "version"]
 
 
 def run(program: list[str], *args: str) -> subprocess.CompletedProcess:
