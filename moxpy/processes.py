@@ -14,8 +14,10 @@ Both open the same data directory: SQLite in WAL mode lets each read what
 the other committed, and each database has one writer thread per process.
 A socket pair carries what must cross at once (link.py):
 
-- delivery -> front: every account change the delivery process commits
-  (a delivered message, a DSN), announced to the front's IMAP sessions;
+- both ways: every account change a process commits, announced to the
+  other's subscribers: a delivered message or a DSN to the front's IMAP
+  sessions, a change over IMAP or the webapi to the delivery process's
+  change webhooks;
 - front -> delivery: a kick after a Send was queued, so the worker starts
   on it now rather than at its next rescan;
 - both ways: logins counted by the password throttle, so one throttle

@@ -210,7 +210,9 @@ class Server:
         if delivers:
             deliverer = make_deliverer(self.source, self.store, self.listen_addresses("SMTP"))
             self.queue = Queue(self.source, self.serverdb.queue, deliverer, accounts=self.store)
-            self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue)
+            from .webapi.changes import webhook_payloads
+
+            self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue, self.store, webhook_payloads)
         else:
             # The delivery process runs the worker; a kick tells it that a Send was queued.
             self.queue = Queue(self.source, self.serverdb.queue, None, accounts=self.store,
@@ -237,12 +239,13 @@ class Server:
         await link.start()
         authenticator.on_counted = lambda ip, ok: link.send("login", processes.LoginCounted(ip, ok))
         link.on("login", processes.LoginCounted, lambda m: authenticator.counted(m.remote_ip, m.ok))
+        # Account changes both ways: to the front's IMAP sessions, and to the delivery process's change webhooks.
+        self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
+        link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
         if self.role == DELIVERY:
-            self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
             link.on("kick", None, lambda _: self.queue.kick())
             link.on("stop", None, lambda _: _stop_reactor())
         else:
-            link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
             self._delivery_ready = asyncio.get_running_loop().create_future()
             link.on("ready", None, lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
         link.closed.add_done_callback(lambda _: self._link_closed())

@@ -118,3 +118,6 @@ class Client:
 
     def MessageMove(self, request: t.MessageMoveRequest) -> t.MessageMoveResult:
         return self._json("MessageMove", request, t.MessageMoveResult)
+
+    def ChangesSince(self, request: t.ChangesSinceRequest) -> t.ChangesSinceResult:
+        return self._json("ChangesSince", request, t.ChangesSinceResult)

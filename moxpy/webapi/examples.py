@@ -26,6 +26,7 @@ REQUESTS = {
     "MessageFlagsAdd": t.MessageFlagsAddRequest(MsgID=1, Flags=["\\Seen", "custom"]),
     "MessageFlagsRemove": t.MessageFlagsRemoveRequest(MsgID=1, Flags=["\\Seen", "custom"]),
     "MessageMove": t.MessageMoveRequest(MsgID=1, DestMailboxName="Archive"),
+    "ChangesSince": t.ChangesSinceRequest(Cursor="41.1", Limit=100),
 }
 
 RESPONSES = {
@@ -49,4 +50,30 @@ RESPONSES = {
     "MessageFlagsAdd": t.MessageFlagsAddResult(),
     "MessageFlagsRemove": t.MessageFlagsRemoveResult(),
     "MessageMove": t.MessageMoveResult(),
+    "ChangesSince": t.ChangesSinceResult(Changes=[
+        t.ChangeEvent(Event="messageUpdated", Cursor="42.1", Time=_when, MailboxID=1, MailboxName="Inbox", MsgID=1,
+                      UID=1, Added=["\\seen"]),
+        t.ChangeEvent(Event="messageDeleted", Cursor="43.1", Time=_when, MailboxID=1, MailboxName="Inbox", MsgID=1,
+                      UID=1),
+        t.ChangeEvent(Event="messageNew", Cursor="43.2", Time=_when, MailboxID=3, MailboxName="Archive", MsgID=1,
+                      UID=1),
+    ], NextCursor="43.2", More=False),
+}
+
+
+def _change_updated() -> t.ChangeEvent:
+    return t.ChangeEvent(Event="messageUpdated", Cursor="42.1", Time=_when, MailboxID=1, MailboxName="Inbox",
+                         MsgID=1, UID=1, Added=["\\seen", "todo"], Removed=["\\flagged"])
+
+
+def _change_renamed() -> t.ChangeEvent:
+    return t.ChangeEvent(Event="mailboxRenamed", Cursor="44.1", Time=_when, MailboxID=7, MailboxName="Work/Clients",
+                         OldName="Clients")
+
+
+# Change webhooks, as webhooks.examples.EXAMPLES has the others: name -> (description, payload).
+WEBHOOKS = {
+    "webhook-change-message-updated": ("Example change webhook JSON body for flags changed, e.g. by an IMAP client:",
+                                       _change_updated),
+    "webhook-change-mailbox-renamed": ("Example change webhook JSON body for a renamed mailbox:", _change_renamed),
 }

@@ -27,9 +27,11 @@ from ..message import view as msgview
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
-from ..store import STORAGE_FULL, MailboxNotFound, MessageNotFound, Store, storage_full
+from ..store import (STORAGE_FULL, ChangePositionUnknown, ChangesExpired, MailboxNotFound, MessageNotFound, Store,
+                     storage_full)
 from ..store import flags as flaglib
 from ..webhooks.types import Structure
+from . import changes as changelib
 from . import types as t
 from .errors import WebapiError
 
@@ -305,6 +307,23 @@ class API:
         except MailboxNotFound:
             raise WebapiError("user", "looking up mailbox name: not found") from None
         return t.MessageMoveResult()
+
+    # The change log.
+
+    async def ChangesSince(self, call: Call, req: t.ChangesSinceRequest) -> t.ChangesSinceResult:
+        if not 0 <= req.Limit <= changelib.MAX_LIMIT:
+            raise WebapiError("user", f"limit must be between 1 and {changelib.MAX_LIMIT}, or 0 for {changelib.DEFAULT_LIMIT}")
+        position = changelib.position(req.Cursor) if req.Cursor else None
+        account = self.store.account(call.account)
+        try:
+            entries, after, more = account.changes_since(position, req.Limit or changelib.DEFAULT_LIMIT)
+        except ChangesExpired:
+            raise WebapiError("cursorExpired", "the changes after this cursor are no longer kept: resynchronise, "
+                                               'then continue with a new cursor (Cursor "")') from None
+        except ChangePositionUnknown:
+            raise WebapiError("user", "cursor is ahead of the account's changes: not a cursor of this account") from None
+        return t.ChangesSinceResult(Changes=changelib.events(account, entries), NextCursor=changelib.cursor(after),
+                                    More=more)
 
 
 def _flags(flags: list[str]) -> list[str]:

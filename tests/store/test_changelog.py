@@ -125,6 +125,12 @@ def test_pruning_expires_positions_before_it(opened):
     entries, _, _ = account.changes_since(middle, 10)
     assert events(entries) == [("messageNew", "Inbox", 2)]
     assert run(account.prune_changes(cutoff)) == 0
+    # With every entry pruned, the current position is still a good one.
+    assert run(account.prune_changes(time.time() + 1)) == 1
+    _, now, _ = account.changes_since(None, 10)
+    assert account.changes_since(now, 10) == ([], now, False)
+    with pytest.raises(ChangesExpired):
+        account.changes_since(middle, 10)
 
 
 def test_a_position_ahead_of_the_log_is_unknown(opened):

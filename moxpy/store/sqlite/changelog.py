@@ -67,11 +67,15 @@ def _meta(db: Database, key: str) -> int:
     return row[0] if row else 0
 
 
+def _pruned(db: Database) -> ChangePosition:
+    return ChangePosition(_meta(db, "changes_pruned_modseq"), _meta(db, "changes_pruned_seq"))
+
+
 def current(db: Database) -> ChangePosition:
-    """The position after the last entry."""
+    """The position after the last entry, also when the last entries were pruned."""
     row = db.query_one("""select m.value, (select coalesce(max(seq), 0) from changes where modseq = m.value)
                           from meta m where m.key = 'modseq'""")
-    return ChangePosition(row[0], row[1])
+    return max(ChangePosition(row[0], row[1]), _pruned(db))
 
 
 def since(db: Database, position: ChangePosition | None, limit: int
@@ -86,8 +90,7 @@ def since(db: Database, position: ChangePosition | None, limit: int
                     (position.modseq, position.seq, limit + 1))
     # Read after the rows: the boundary only moves forward, so if it is not past position now, none of the
     # rows after position had been pruned when they were read.
-    pruned = ChangePosition(_meta(db, "changes_pruned_modseq"), _meta(db, "changes_pruned_seq"))
-    if position < pruned:
+    if position < _pruned(db):
         raise ChangesExpired(f"changes after {position.modseq}.{position.seq} are no longer kept")
     more = len(rows) > limit
     entries = [_entry(r) for r in rows[:limit]]
