@@ -18,17 +18,19 @@ import sqlite3
 
 from .accounts import (CHANGE_EVENTS, DEFAULT_MAILBOXES, Account, Change, ChangePosition, ChangePositionUnknown,
                        ChangesExpired, Copied, DeliveryMeta, FlagError, LoggedChange, Mailbox, MailboxError,
-                       MailboxExists, MailboxNotFound, MailboxStatus, Message, MessageNotFound, Store)
+                       MailboxExists, MailboxNotFound, MailboxStatus, Message, MessageFilter, MessageNotFound,
+                       SearchError, Store, Summary, SummaryPage)
 from .errors import STORAGE_FULL, storage_full
 from .sqlite import SQLiteStore
 
 # What a storage backend raises when its database itself fails (not a missing message or mailbox).
 StorageError = sqlite3.Error
 
-__all__ = ["open_store", "StorageError", "Store", "Account", "Message", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change",
-           "Copied", "MailboxNotFound", "MessageNotFound", "MailboxExists", "MailboxError", "FlagError",
-           "DEFAULT_MAILBOXES", "STORAGE_FULL", "storage_full", "CHANGE_EVENTS", "ChangePosition",
-           "ChangePositionUnknown", "ChangesExpired", "LoggedChange"]
+__all__ = ["open_store", "StorageError", "Store", "Account", "Message", "Summary", "SummaryPage", "MessageFilter",
+           "SearchError", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied", "MailboxNotFound",
+           "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES", "STORAGE_FULL",
+           "storage_full", "CHANGE_EVENTS", "ChangePosition", "ChangePositionUnknown", "ChangesExpired",
+           "LoggedChange"]
 
 
 def open_store(data_dir: str, *, readonly: bool = False) -> Store:

@@ -27,11 +27,12 @@ import msgspec
 
 from ..message import part as partlib
 from .flags import FlagError
-from .search import Criteria
+from .search import Criteria, MessageFilter, SearchError
 
 __all__ = [
-    "Store", "Account", "Message", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied",
-    "LoggedChange", "ChangePosition", "ChangesExpired", "ChangePositionUnknown", "CHANGE_EVENTS",
+    "Store", "Account", "Message", "Summary", "SummaryPage", "MessageFilter", "SearchError", "Mailbox", "MailboxStatus",
+    "DeliveryMeta", "Change", "Copied", "LoggedChange", "ChangePosition", "ChangesExpired", "ChangePositionUnknown",
+    "CHANGE_EVENTS",
     "MailboxNotFound", "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES",
 ]
 
@@ -109,6 +110,38 @@ class Message(msgspec.Struct, gc=False):
     # Opaque to callers, for the implementation:
     parts: bytes | None = None  # the MIME tree when asked for (messages(parts=True)), for message_parts
     ref: str = ""  # where its bytes are kept
+
+
+class Summary(msgspec.Struct, gc=False):
+    """What listings show of a message, all from the index (filled at delivery; no message file is read)."""
+
+    id: int  # the message's id (the webapi's MsgID)
+    uid: int  # in its mailbox
+    mailbox_id: int
+    mailbox_name: str
+    received: float  # Unix time it arrived (IMAP INTERNALDATE)
+    date: float | None  # the Date header, Unix time; None when absent or invalid
+    size: int  # octets of the stored message
+    flags: list[str]  # as Message.flags
+    subject: str  # decoded
+    from_: list[tuple[str, str]]  # (display name, address) of the From header
+    to: list[tuple[str, str]]
+    cc: list[tuple[str, str]]
+    message_id: str  # the Message-ID header, with <>
+    in_reply_to: str  # the In-Reply-To header
+    preview: str  # the first 200 characters of the readable text (else of the HTML's text), whitespace collapsed
+    has_attachments: bool  # attached files or messages (message.readable.has_attachments)
+    text_size: int  # octets of the first text/plain part, decoded to UTF-8 (message.readable.texts)
+    html_size: int  # likewise of the first text/html part
+
+
+class SummaryPage(msgspec.Struct):
+    """One page of a listing (Account.summary_page), newest first."""
+
+    summaries: list[Summary]  # the page's messages
+    total: int  # messages matching in all
+    offset: int  # position among them of the first on the page (0 for the newest)
+    more: bool  # whether messages follow the page's last
 
 
 class Mailbox(msgspec.Struct):
@@ -215,7 +248,8 @@ class Account(Protocol):
     message_parts and search, which read (and parse) message files and may
     be called from worker threads, so that a large message or mailbox does
     not hold up the loop (message_bytes_cached is the loop's read of a file
-    in memory).
+    in memory), and summary_page, whose searches of a large account may
+    take long too.
     """
 
     name: str  # the account's name in the config
@@ -277,6 +311,20 @@ class Account(Protocol):
 
     def message_parts(self, message: Message) -> partlib.Part:
         """The MIME tree of a message (cheap for one read with parts=True)."""
+
+    def summaries(self, msg_ids: list[int]) -> list[Summary]:
+        """Summaries of the messages with these ids, in the order given; unknown ids are left out. Only the
+        index is read."""
+
+    def summary_page(self, selected: MessageFilter, limit: int, *, offset: int = 0,
+                     after: tuple[float, int] | None = None) -> SummaryPage:
+        """A page of the summaries of the messages selected, newest first: by received time, then by id.
+
+        limit: at most this many; offset: skip this many of the newest; after: start after the message at
+        this (received, id) position instead (whether or not it is still there), so that paging from the
+        last summary of a page continues where it ended while new mail arrives. Only the index is read.
+        SearchError for word criteria without words, FlagError for a bad flag name.
+        """
 
     def find_delivered(self, message_id: str, rcpt_to: str, mail_from: str, since: float) -> bool:
         """Whether a message with this Message-ID header arrived over SMTP from mail_from for rcpt_to

@@ -4,6 +4,11 @@ A search is a tree of these values (made by the IMAP server from its
 SEARCH syntax, RFC 3501 6.4.4, but knowing nothing of IMAP). An
 implementation runs it in its index: store.sqlite.search compiles it to
 one SQL query.
+
+MessageFilter is the other kind of search: what a listing of summaries
+(Account.summary_page, the webapi's MessageList and MessageSearch)
+selects, all criteria together, answered from the index alone, with words
+found by full-text search rather than substrings read from files.
 """
 
 from __future__ import annotations
@@ -84,3 +89,31 @@ class Text:
 
 # Any one criterion.
 Criteria = And | Or | Not | Flag | UIDRanges | Size | Received | Sent | AddressField | Text
+
+
+class SearchError(ValueError):
+    """A MessageFilter that cannot be searched for (search text without words); the message says why."""
+
+
+@dataclass
+class MessageFilter:
+    """The messages a listing selects: those matching every criterion given (empty ones select all).
+
+    Word criteria (from_, to, subject, body, text) hold search text: words, each matching words starting
+    with it, and "quoted phrases", all of which must occur (store.sqlite.fulltext).
+    """
+
+    mailbox_ids: list[int] | None = None  # None: every mailbox
+    from_: str = ""  # words in the From addresses (names and addresses)
+    to: str = ""  # words in the To, Cc and Bcc addresses
+    subject: str = ""
+    body: str = ""  # words of the readable text (of the HTML made text when there is no text part)
+    text: str = ""  # words in any of subject, addresses and body
+    since: float | None = None  # received at or after, Unix time
+    before: float | None = None  # received before
+    flags: list[str] = field(default_factory=list)  # all of these set (system flags or keywords, any case)
+    not_flags: list[str] = field(default_factory=list)  # none of these set
+    has_attachments: bool | None = None
+    larger_than: int = 0  # size in octets above this; 0: any
+    smaller_than: int = 0  # size below this; 0: any
+    message_id: str = ""  # the Message-ID header, with <>

@@ -119,5 +119,14 @@ class Client:
     def MessageMove(self, request: t.MessageMoveRequest) -> t.MessageMoveResult:
         return self._json("MessageMove", request, t.MessageMoveResult)
 
+    def MessageList(self, request: t.MessageListRequest | None = None) -> t.MessageListResult:
+        return self._json("MessageList", request or t.MessageListRequest(), t.MessageListResult)
+
+    def MessageSearch(self, request: t.MessageSearchRequest) -> t.MessageSearchResult:
+        return self._json("MessageSearch", request, t.MessageSearchResult)
+
+    def MessageTextGet(self, request: t.MessageTextGetRequest) -> t.MessageTextGetResult:
+        return self._json("MessageTextGet", request, t.MessageTextGetResult)
+
     def ChangesSince(self, request: t.ChangesSinceRequest) -> t.ChangesSinceResult:
         return self._json("ChangesSince", request, t.ChangesSinceResult)

@@ -199,6 +199,52 @@ spam, and may block your server.
   (`Automated` in incoming webhooks) by well-behaved receivers.
 """
 
+LISTING = """\
+## Listing and searching mail
+
+MessageList and MessageSearch answer from what the server indexed when
+each message arrived (over SMTP, Send's copy in Sent, IMAP APPEND, a copy
+or move), so they read no message files and stay fast in large
+mailboxes; a message is listed and searchable as soon as it is stored, and
+one deleted or moved is gone from its mailbox's listing at once.
+
+- Order is newest first by `Received` (the IMAP internal date), then by
+  `MsgID`. `Page` counts from 1 with `PageSize` messages per page (default
+  20, at most 1000); a page past the end is empty. `Total` and `Pages`
+  count all matching messages.
+- `NextCursor` continues after the last message of a page. Pass it as
+  `Cursor` (without `Page`) for the next page: new mail arriving
+  meanwhile, or messages removed, do not make you skip or see a message
+  twice; `Page` in the answer then says where that page is now. An empty
+  `NextCursor` means there is nothing after this page. Cursors are opaque;
+  one of another search continues after the same position in yours.
+- A search with an empty `Mailbox` covers every mailbox but those with
+  special use `\\Trash` and `\\Junk`, whatever their names.
+- All criteria given must match. `From`, `To`, `Subject`, `Body` and `Text`
+  take search text: words and "quoted phrases". Each word matches words
+  that start with it (`invoice` finds "invoices"), a phrase its words in
+  that order; every word and phrase must occur. Case and accents do not
+  matter (`cafe` finds "Café"). Letters and digits make words, everything
+  else separates them, so `bob@example.org` finds that address and
+  `example.org` everyone there, but `ob@ex` finds nothing. There are no
+  operators: `OR`, `NOT`, `-`, `*` and parentheses are searched as text
+  (punctuation is ignored). Search text with no letters or digits is a
+  `user` error.
+- `To` looks in To, Cc and Bcc (Bcc is only in copies in Sent). `Body` is
+  the text part, or the HTML made text (without scripts and styles) when a
+  message has no text part; its first 262,144 characters are indexed.
+  `Text` looks in subject, addresses and body together.
+- `Since` and `Before` compare with `Received`; `Unread`, `Flagged` and
+  `HasAttachments` are null for either. A message has attachments when a
+  part is marked as attachment, or is a file or message that is not shown
+  inline (an image referenced from the HTML is not an attachment).
+- MessageTextGet returns the first text and HTML parts as MessageGet picks
+  them, decoded, with `\\n` line ends, each cut at `MaxBytes` bytes of
+  UTF-8 (default 1 MiB) without splitting a character. `TextSize` and
+  `HTMLSize` are the sizes of the whole parts, the same as in the message's
+  summary: when nothing was cut, the size is that of the text returned.
+"""
+
 
 def type_name(t: mi.Type) -> str:
     if isinstance(t, mi.Metadata):
@@ -369,7 +415,7 @@ def sections() -> str:
                             incoming=field_table(hooktypes.Incoming),
                             incoming_meta=field_table(hooktypes.IncomingMeta), change_events=change_events,
                             change=field_table(t.ChangeEvent)),
-            TRANSACTIONAL, "## Examples with curl", "",
+            TRANSACTIONAL, LISTING, "## Examples with curl", "",
             "Against a fresh `python3 dev.py localserve`, with its default account. Run in this order, each works.",
             "`--data-urlencode` encodes the JSON as the form needs (with plain `--data`, a `+` in an address",
             "would arrive as a space).", ""]

@@ -26,8 +26,16 @@ REQUESTS = {
     "MessageFlagsAdd": t.MessageFlagsAddRequest(MsgID=1, Flags=["\\Seen", "custom"]),
     "MessageFlagsRemove": t.MessageFlagsRemoveRequest(MsgID=1, Flags=["\\Seen", "custom"]),
     "MessageMove": t.MessageMoveRequest(MsgID=1, DestMailboxName="Archive"),
+    "MessageList": t.MessageListRequest(Mailbox="Inbox", Page=1, PageSize=20),
+    "MessageSearch": t.MessageSearchRequest(From="mox@localhost", Body="hi", Unread=True),
+    "MessageTextGet": t.MessageTextGetRequest(MsgID=1, MaxBytes=1024 * 1024),
     "ChangesSince": t.ChangesSinceRequest(Cursor="41.1", Limit=100),
 }
+
+_summary = t.MessageSummary(
+    MsgID=1, UID=1, MailboxName="Inbox", Received=_when, Date=_when, Size=512, Flags=[], Subject="hello",
+    From=[NameAddress("mox", "mox@localhost")], To=[NameAddress("", "mox@localhost")],
+    MessageID="<kVTha0Q-a5Zh1MuTh5rUjg@localhost>", Preview="hi ☺", TextSize=7)
 
 RESPONSES = {
     "Send": t.SendResult(MessageID="<kVTha0Q-a5Zh1MuTh5rUjg@localhost>",
@@ -50,6 +58,9 @@ RESPONSES = {
     "MessageFlagsAdd": t.MessageFlagsAddResult(),
     "MessageFlagsRemove": t.MessageFlagsRemoveResult(),
     "MessageMove": t.MessageMoveResult(),
+    "MessageList": t.MessageListResult(Messages=[_summary], Total=1, Page=1, Pages=1, NextCursor=""),
+    "MessageSearch": t.MessageSearchResult(Messages=[_summary], Total=1, Page=1, Pages=1, NextCursor=""),
+    "MessageTextGet": t.MessageTextGetResult(Text="hi ☺\n", TextSize=7),
     "ChangesSince": t.ChangesSinceResult(Changes=[
         t.ChangeEvent(Event="messageUpdated", Cursor="42.1", Time=_when, MailboxID=1, MailboxName="Inbox", MsgID=1,
                       UID=1, Added=["\\seen"]),

@@ -23,15 +23,18 @@ from .. import submit as submitlib
 from ..message import compose as composelib
 from ..message import parse as msgparse
 from ..message import part as partlib
+from ..message import readable
 from ..message import view as msgview
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
-from ..store import (STORAGE_FULL, ChangePositionUnknown, ChangesExpired, MailboxNotFound, MessageNotFound, Store,
-                     storage_full)
+from ..store import (STORAGE_FULL, ChangePositionUnknown, ChangesExpired, MailboxNotFound, MessageFilter,
+                     MessageNotFound, SearchError, Store, storage_full)
 from ..store import flags as flaglib
 from ..webhooks.types import Structure
 from . import changes as changelib
+from . import pagination
+from . import summary as summarylib
 from . import types as t
 from .errors import WebapiError
 
@@ -236,7 +239,7 @@ class API:
             Meta=t.MessageMeta(
                 Size=stored.size,
                 DSN=meta.dsn,
-                Flags=_flags(stored.flags),
+                Flags=summarylib.flags(stored.flags),
                 MailFrom=meta.mail_from,
                 MailFromValidated=meta.mail_from_validated,
                 RcptTo=meta.rcpt_to,
@@ -265,6 +268,90 @@ class API:
             part = part.parts[index]
         return Raw(await offload.run(part.size, msgparse.part_body, data, part),
                    msgparse.part_content_type(part))
+
+    # Listing and searching messages, from the index.
+
+    async def MessageList(self, call: Call, req: t.MessageListRequest) -> t.MessageListResult:
+        account = self.store.account(call.account)
+        mailbox = account.mailbox(req.Mailbox or "Inbox")
+        if mailbox is None:
+            raise WebapiError("user", f"mailbox not found: {req.Mailbox!r}")
+        return await self._page(account, MessageFilter(mailbox_ids=[mailbox.id]), req, t.MessageListResult)
+
+    async def MessageSearch(self, call: Call, req: t.MessageSearchRequest) -> t.MessageSearchResult:
+        account = self.store.account(call.account)
+        if req.Mailbox:
+            mailbox = account.mailbox(req.Mailbox)
+            if mailbox is None:
+                raise WebapiError("user", f"mailbox not found: {req.Mailbox!r}")
+            mailbox_ids = [mailbox.id]
+        else:
+            mailbox_ids = [m.id for m in account.mailboxes() if m.special_use not in ("\\Trash", "\\Junk")]
+        if req.LargerThan < 0 or req.SmallerThan < 0:
+            raise WebapiError("user", "LargerThan and SmallerThan cannot be negative")
+        flags, not_flags = list(req.Flags), list(req.NotFlags)
+        if req.Unread is not None:
+            (not_flags if req.Unread else flags).append("\\Seen")
+        if req.Flagged is not None:
+            (flags if req.Flagged else not_flags).append("\\Flagged")
+        message_id = req.MessageID.strip()
+        if message_id and not message_id.startswith("<"):
+            message_id = f"<{message_id}>"
+        selected = MessageFilter(
+            mailbox_ids=mailbox_ids, from_=req.From, to=req.To, subject=req.Subject, body=req.Body, text=req.Text,
+            since=req.Since.timestamp() if req.Since else None, before=req.Before.timestamp() if req.Before else None,
+            flags=flags, not_flags=not_flags, has_attachments=req.HasAttachments, larger_than=req.LargerThan,
+            smaller_than=req.SmallerThan, message_id=message_id)
+        return await self._page(account, selected, req, t.MessageSearchResult)
+
+    async def _page(self, account, selected: MessageFilter, req, result_type):
+        """The page of summaries a request (with Page, PageSize, Cursor) asks for, as result_type."""
+        size = req.PageSize or pagination.DEFAULT_PAGE_SIZE
+        if not 1 <= size <= pagination.MAX_PAGE_SIZE:
+            raise WebapiError("user", f"PageSize must be between 1 and {pagination.MAX_PAGE_SIZE}")
+        if req.Page < 0:
+            raise WebapiError("user", "Page cannot be negative")
+        if req.Page and req.Cursor:
+            raise WebapiError("user", "give either Page or Cursor, not both")
+        try:
+            after = pagination.decode_cursor(req.Cursor) if req.Cursor else None
+        except ValueError as e:
+            raise WebapiError("user", str(e)) from None
+        page = req.Page or 1
+        offset = min((page - 1) * size, pagination.MAX_OFFSET)
+        try:
+            # A search of a large account may take a while: off the event loop.
+            found = await asyncio.to_thread(account.summary_page, selected, size, offset=offset, after=after)
+        except (SearchError, flaglib.FlagError) as e:
+            raise WebapiError("user", str(e)) from None
+        if after is not None:
+            page = found.offset // size + 1
+        last = found.summaries[-1] if found.summaries else None
+        return result_type(
+            Messages=[summarylib.message_summary(s) for s in found.summaries],
+            Total=found.total,
+            Page=page,
+            Pages=-(-found.total // size),
+            NextCursor=pagination.encode_cursor(last.received, last.id) if found.more and last else "",
+        )
+
+    async def MessageTextGet(self, call: Call, req: t.MessageTextGetRequest) -> t.MessageTextGetResult:
+        if req.MaxBytes < 0:
+            raise WebapiError("user", "MaxBytes cannot be negative")
+        max_bytes = req.MaxBytes or msgparse.READABLE_LIMIT
+        account, stored = self._message(call, req.MsgID)
+        found = account.messages(stored.mailbox_id, [stored.uid], parts=True)
+        root = account.message_parts(found[0]) if found and found[0].parts else None
+
+        def cut(data: bytes) -> t.MessageTextGetResult:
+            text, html = readable.texts(data, root if root is not None else partlib.parse(data))
+            text_cut, text_truncated = readable.cut(text, max_bytes)
+            html_cut, html_truncated = readable.cut(html, max_bytes)
+            return t.MessageTextGetResult(Text=text_cut, HTML=html_cut, TextTruncated=text_truncated,
+                                          HTMLTruncated=html_truncated, TextSize=readable.utf8_size(text),
+                                          HTMLSize=readable.utf8_size(html))
+
+        return await _with_bytes(account, stored, cut)
 
     # Changing messages.
 
@@ -324,11 +411,6 @@ class API:
             raise WebapiError("user", "cursor is ahead of the account's changes: not a cursor of this account") from None
         return t.ChangesSinceResult(Changes=changelib.events(account, entries), NextCursor=changelib.cursor(after),
                                     More=more)
-
-
-def _flags(flags: list[str]) -> list[str]:
-    # As mox lists them: system flags lower case and sorted, then keywords.
-    return sorted(f.lower() for f in flags if flaglib.is_system(f)) + [f for f in flags if not flaglib.is_system(f)]
 
 
 def _address(text: str) -> Address:

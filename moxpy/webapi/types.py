@@ -175,6 +175,81 @@ class MessageMoveResult(msgspec.Struct):
     pass
 
 
+class MessageSummary(msgspec.Struct):
+    MsgID: Annotated[int, doc("ID of the message, for MessageGet and the other message methods.")] = 0
+    UID: Annotated[int, doc("IMAP UID of the message in its mailbox.")] = 0
+    MailboxName: Annotated[str, doc("Mailbox the message is in.")] = ""
+    Received: Annotated[Time, doc("When the message arrived (IMAP INTERNALDATE).")] = ZERO_TIME
+    Date: Annotated[Time | None, doc("Date header; null when absent or invalid.")] = None
+    Size: Annotated[int, doc("Size of the stored message in bytes.")] = 0
+    Flags: Annotated[list[str], doc("Flags, lower case: \\seen, \\answered, $forwarded, ..., and keywords.")] = field(default_factory=list)
+    Subject: Annotated[str, doc("Subject header, decoded.")] = ""
+    From: Annotated[list[NameAddress], doc("From header.")] = field(default_factory=list)
+    To: Annotated[list[NameAddress], doc("To header.")] = field(default_factory=list)
+    CC: Annotated[list[NameAddress], doc("Cc header.")] = field(default_factory=list)
+    MessageID: Annotated[str, doc("Message-Id header, with <>.")] = ""
+    InReplyTo: Annotated[str, doc("In-Reply-To header, with <>.")] = ""
+    Preview: Annotated[str, doc("First 200 characters of the text (of the HTML made text when there is no text part), whitespace collapsed.")] = ""
+    HasAttachments: Annotated[bool, doc("Whether the message has attached files or messages (not counting images inline in HTML).")] = False
+    TextSize: Annotated[int, doc("Size in bytes of the text part, decoded to UTF-8 with \\n line ends, as MessageTextGet returns it uncut.")] = 0
+    HTMLSize: Annotated[int, doc("Likewise of the HTML part.")] = 0
+
+
+class MessageListRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Mailbox: Annotated[str, doc('Mailbox to list, e.g. "Inbox" (the default) or "Archive/2024".')] = ""
+    Page: Annotated[int, doc("Page to return, 1 (the default) for the newest messages. Not with Cursor.")] = 0
+    PageSize: Annotated[int, doc("Messages per page, default 20, at most 1000.")] = 0
+    Cursor: Annotated[str, doc("NextCursor of the previous page, to continue after its last message; new mail arriving meanwhile does not shift the pages. Empty for the first page.")] = ""
+
+
+class MessageListResult(msgspec.Struct):
+    Messages: Annotated[list[MessageSummary], doc("The page's messages, newest first (by Received).")] = field(default_factory=list)
+    Total: Annotated[int, doc("Messages matching in all.")] = 0
+    Page: Annotated[int, doc("Number of this page: the requested page, or with a cursor the page its first message is on now.")] = 0
+    Pages: Annotated[int, doc("Number of pages of PageSize messages.")] = 0
+    NextCursor: Annotated[str, doc("Opaque cursor for the page after this one; empty when this is the last.")] = ""
+
+
+class MessageSearchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Mailbox: Annotated[str, doc("Mailbox to search; empty for all mailboxes but Trash and Junk (by special use).")] = ""
+    From: Annotated[str, doc('Words in the names and addresses of the From header. Search text: words, each matching words that start with it, and "quoted phrases"; all must occur, in any case and accents. Punctuation separates words: "bob@example.org" finds that address.')] = ""
+    To: Annotated[str, doc("Words in the To, Cc and Bcc addresses (Bcc is kept in Sent copies only).")] = ""
+    Subject: Annotated[str, doc("Words in the subject.")] = ""
+    Body: Annotated[str, doc("Words in the text (in the HTML made text when the message has no text part).")] = ""
+    Text: Annotated[str, doc("Words found in any of subject, addresses and body.")] = ""
+    Since: Annotated[Time | None, doc("Received at or after this time.")] = None
+    Before: Annotated[Time | None, doc("Received before this time.")] = None
+    Flags: Annotated[list[str], doc("Flags and keywords that must all be set, e.g. \\Answered or a keyword.")] = field(default_factory=list)
+    NotFlags: Annotated[list[str], doc("Flags and keywords none of which may be set.")] = field(default_factory=list)
+    Unread: Annotated[bool | None, doc("true: only messages without \\Seen; false: only with; null: either.")] = None
+    Flagged: Annotated[bool | None, doc("true: only messages with \\Flagged; false: only without; null: either.")] = None
+    HasAttachments: Annotated[bool | None, doc("true: only messages with attachments; false: only without; null: either.")] = None
+    LargerThan: Annotated[int, doc("Only messages larger than this many bytes; 0 for any.")] = 0
+    SmallerThan: Annotated[int, doc("Only messages smaller than this many bytes; 0 for any.")] = 0
+    MessageID: Annotated[str, doc("Only messages with this Message-Id header (<> optional).")] = ""
+    Page: Annotated[int, doc("As for MessageList.")] = 0
+    PageSize: Annotated[int, doc("As for MessageList.")] = 0
+    Cursor: Annotated[str, doc("As for MessageList: the NextCursor of the same search.")] = ""
+
+
+class MessageSearchResult(MessageListResult):
+    pass
+
+
+class MessageTextGetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    MsgID: int = 0
+    MaxBytes: Annotated[int, doc("Return at most this many bytes (UTF-8) of the text and of the HTML, cut on a character boundary; default 1 MiB.")] = 0
+
+
+class MessageTextGetResult(msgspec.Struct):
+    Text: Annotated[str, doc("First text/plain part, decoded, \\n line ends, cut at MaxBytes.")] = ""
+    HTML: Annotated[str, doc("First text/html part, likewise.")] = ""
+    TextTruncated: Annotated[bool, doc("Whether Text was cut.")] = False
+    HTMLTruncated: Annotated[bool, doc("Whether HTML was cut.")] = False
+    TextSize: Annotated[int, doc("Size in bytes of the whole text part, decoded (UTF-8).")] = 0
+    HTMLSize: Annotated[int, doc("Size in bytes of the whole HTML part, decoded (UTF-8).")] = 0
+
+
 class ChangeEvent(msgspec.Struct):
     Version: Annotated[int, doc("Version of the payload, 0; fields may be added without a new version.")] = 0
     Event: Annotated[str, doc("messageNew, messageDeleted, messageUpdated, mailboxNew, mailboxDeleted or mailboxRenamed.")] = ""
@@ -228,5 +303,8 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("MessageFlagsAdd", MessageFlagsAddRequest, MessageFlagsAddResult, "Set flags and keywords on a message.", ("messageNotFound",)),
     Method("MessageFlagsRemove", MessageFlagsRemoveRequest, MessageFlagsRemoveResult, "Clear flags and keywords of a message.", ("messageNotFound",)),
     Method("MessageMove", MessageMoveRequest, MessageMoveResult, "Move a message to another mailbox.", ("messageNotFound",)),
+    Method("MessageList", MessageListRequest, MessageListResult, "A page of a mailbox's messages in summary, newest first."),
+    Method("MessageSearch", MessageSearchRequest, MessageSearchResult, "A page of the messages matching every criterion given, in summary, newest first."),
+    Method("MessageTextGet", MessageTextGetRequest, MessageTextGetResult, "The readable text and HTML of a message, cut at a size.", ("messageNotFound",)),
     Method("ChangesSince", ChangesSinceRequest, ChangesSinceResult, "Every change to the account's mailboxes and messages after a cursor, in order, whatever made it (SMTP, IMAP, the webapi); code cursorExpired when the changes after the cursor are no longer kept: resynchronise, then continue from a new cursor.", ("cursorExpired",)),
 ]}

@@ -26,11 +26,11 @@ from ...message import part as partlib
 from .. import flags as flaglib
 from .. import mailboxname
 from ..accounts import (Change, ChangePosition, Copied, DeliveryMeta, LoggedChange, Mailbox, MailboxError,
-                        MailboxNotFound, MailboxStatus, Message, MessageNotFound)
+                        MailboxNotFound, MailboxStatus, Message, MessageNotFound, Summary, SummaryPage)
 from ..db import Database
 from ..files import read_message_file, read_message_file_cached, remove_message_file, write_message_file
-from ..search import Criteria
-from . import changelog, check, copymove, flagchange, mailboxes, messages, rows, schema, search
+from ..search import Criteria, MessageFilter
+from . import changelog, check, copymove, flagchange, listing, mailboxes, messages, rows, schema, search, summaries
 from .recent import RecentClaims
 
 log = logging.getLogger("moxpy.store")
@@ -187,6 +187,13 @@ class SQLiteAccount:
             return partlib.decode(message.parts)
         return partlib.parse(self.message_bytes(message))
 
+    def summaries(self, msg_ids: list[int]) -> list[Summary]:
+        return summaries.by_ids(self.db, msg_ids)
+
+    def summary_page(self, selected: MessageFilter, limit: int, *, offset: int = 0,
+                     after: tuple[float, int] | None = None) -> SummaryPage:
+        return listing.page(self.db, selected, limit, offset, after)
+
     def find_delivered(self, message_id: str, rcpt_to: str, mail_from: str, since: float) -> bool:
         return messages.find_delivered(self.db, message_id, rcpt_to, mail_from, since)
 
@@ -201,10 +208,12 @@ class SQLiteAccount:
             relpath, bucket = write_message_file(self.msg_dir, data)
             try:
                 parsed = headers if headers is not None else msgparse.parse_headers(data)
+                root = partlib.parse(data)
                 values = dict(path=relpath, size=len(data), mask=mask, keywords=keywords,
                               received=time.time() if received is None else received,
                               summary=msgparse.summary(data, parsed), sent_day=schema.sent_day(parsed),
-                              meta=meta or DeliveryMeta(), parts=partlib.encode(partlib.parse(data)))
+                              meta=meta or DeliveryMeta(), parts=partlib.encode(root),
+                              indexed=summaries.values(data, parsed, root))
             except BaseException:
                 remove_message_file(self.msg_dir, relpath)
                 raise

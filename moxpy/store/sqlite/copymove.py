@@ -14,12 +14,12 @@ import sqlite3
 from ..accounts import Change
 from ..db import fsync_dir
 from ..files import link_message_file
-from . import mailboxes
+from . import mailboxes, summaries
 from .messages import next_modseq_tx
 
 # Every column of messages but id, mailbox_id, uid, modseq and path, which a copy gets anew.
 _COPIED = ("received, size, flags, keywords, message_id, subject, msg_from, date, sent_day, mail_from, rcpt_to, "
-           "remote_ip, mail_from_validated, msg_from_validated, dkim_domains, dsn")
+           "remote_ip, mail_from_validated, msg_from_validated, dkim_domains, dsn, " + ", ".join(summaries.COLUMNS))
 
 
 def move_tx(conn: sqlite3.Connection, moving: list[sqlite3.Row], dest: sqlite3.Row
@@ -68,6 +68,7 @@ def copy_tx(conn: sqlite3.Connection, msg_dir: str, copying: list[sqlite3.Row], 
             (dest["id"], uid, modseq, relpath, row["id"])).fetchone()[0]
         conn.execute("insert into message_parts (message_id, data) "
                      "select ?, data from message_parts where message_id = ?", (new_id, row["id"]))
+        summaries.copy_text_tx(conn, row["id"], new_id)
         keywords.update(json.loads(row["keywords"]))
         pairs.append((row["uid"], uid))
         ids.append(new_id)

@@ -13,7 +13,7 @@ import sqlite3
 from .. import flags as flaglib
 from ..accounts import DeliveryMeta, MailboxNotFound, Message, MessageNotFound
 from ..db import Database
-from . import mailboxes, rows
+from . import mailboxes, rows, summaries
 
 
 def get(db: Database, msg_id: int) -> Message | None:
@@ -78,25 +78,31 @@ def by_ids_tx(conn: sqlite3.Connection, msg_ids: list[int], mailbox_id: int | No
     return found
 
 
+_INSERT = f"""insert into messages (mailbox_id, uid, modseq, received, path, size, flags, keywords,
+                  message_id, subject, msg_from, date, sent_day, mail_from, rcpt_to, remote_ip,
+                  mail_from_validated, msg_from_validated, dkim_domains, dsn, {", ".join(summaries.COLUMNS)})
+              values ({", ".join(["?"] * (20 + len(summaries.COLUMNS)))}) returning {rows.MESSAGE_COLUMNS}"""
+
+
 def insert_tx(conn: sqlite3.Connection, mailbox: str, *, path: str, size: int, mask: int, keywords: list[str],
-              received: float, summary: dict, sent_day: int | None, meta: DeliveryMeta, parts: bytes
-              ) -> tuple[sqlite3.Row, bool]:
-    """Add a message with the mailbox's next UID; returns its row and whether the mailbox has new keywords."""
+              received: float, summary: dict, sent_day: int | None, meta: DeliveryMeta, parts: bytes,
+              indexed: dict) -> tuple[sqlite3.Row, bool]:
+    """Add a message with the mailbox's next UID; returns its row and whether the mailbox has new keywords.
+
+    indexed: its summary columns and full-text words (summaries.values)."""
     box = mailboxes.find_tx(conn, mailbox)
     if box is None:
         raise MailboxNotFound(mailbox)
     conn.execute("update mailboxes set uidnext = uidnext + 1 where id = ?", (box["id"],))
     row = conn.execute(
-        """insert into messages (mailbox_id, uid, modseq, received, path, size, flags, keywords,
-               message_id, subject, msg_from, date, sent_day, mail_from, rcpt_to, remote_ip,
-               mail_from_validated, msg_from_validated, dkim_domains, dsn)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning """ + rows.MESSAGE_COLUMNS,
+        _INSERT,
         (box["id"], box["uidnext"], next_modseq_tx(conn), received, path, size, mask, json.dumps(keywords),
          summary["message_id"], summary["subject"], summary["msg_from"], summary["date"], sent_day, meta.mail_from,
          meta.rcpt_to, meta.remote_ip, meta.mail_from_validated, meta.msg_from_validated,
-         json.dumps(meta.dkim_domains), meta.dsn),
+         json.dumps(meta.dkim_domains), meta.dsn, *(indexed[c] for c in summaries.COLUMNS)),
     ).fetchone()
     conn.execute("insert into message_parts (message_id, data) values (?, ?)", (row["id"], parts))
+    summaries.insert_text_tx(conn, row["id"], indexed)
     return row, mailboxes.add_keywords_tx(conn, box["id"], keywords)
 
 

@@ -7,9 +7,11 @@ mailboxes: one row per mailbox, with its UIDNEXT and UIDVALIDITY (RFC 3501
 its flags (system flags as bits, see store.flags; keywords as a JSON
 list), header fields for searching and the SMTP session's findings.
 message_parts: the MIME tree of each message (message.part), so FETCH
-needs no parse. changes: the change log (changelog.py), one row per event
-about a message or mailbox, by (modseq, seq). meta: counters (modseq, the
-highest UIDVALIDITY given) and where the change log was last pruned.
+needs no parse. message_text: the words of each message for full-text
+search (SQLite FTS5; see summaries.py). changes: the change log
+(changelog.py), one row per event about a message or mailbox, by (modseq,
+seq). meta: counters (modseq, the highest UIDVALIDITY given) and where the
+change log was last pruned.
 
 The first versions made some of these with sqlite-utils; the statements
 here make the same tables and give indexes the names it gave them
@@ -20,13 +22,20 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import sqlite3
 import time
 from email.message import Message as EmailMessage
 
+import msgspec
+
 from ...message import parse as msgparse
+from ...message import part as partlib
 from ..accounts import DEFAULT_MAILBOXES
+from . import summaries
+
+log = logging.getLogger("moxpy.store")
 
 
 def create(conn: sqlite3.Connection, msg_dir: str) -> None:
@@ -74,7 +83,21 @@ def create(conn: sqlite3.Connection, msg_dir: str) -> None:
         )""")
     conn.execute("insert or ignore into meta (key, value) values ('modseq', 1)")
     _changes(conn)
+    # unicode61 folds case and, with remove_diacritics 2, accents: "Élan" is found by "elan".
+    conn.execute("""
+        create virtual table if not exists message_text using fts5(
+            subject, from_addresses, to_addresses, body, tokenize = 'unicode61 remove_diacritics 2'
+        )""")
+    # Whatever removes a message (expunge, delete, a mailbox's deletion) removes its words in the same transaction.
+    conn.execute("""
+        create trigger if not exists messages_text_delete after delete on messages begin
+            delete from message_text where rowid = old.id;
+        end""")
     _add_columns(conn, msg_dir)
+    # Listings, newest first, continue from a (received, id) position; searches of all mailboxes too.
+    conn.execute("create index if not exists idx_messages_mailbox_id_received_id on messages (mailbox_id, received, id)")
+    conn.execute("create index if not exists idx_messages_received_id on messages (received, id)")
+    conn.execute("create index if not exists idx_messages_message_id on messages (message_id)")
     now = int(time.time())
     for i, (name, special_use) in enumerate(DEFAULT_MAILBOXES):
         conn.execute(
@@ -133,6 +156,43 @@ def _add_columns(conn: sqlite3.Connection, msg_dir: str) -> None:
         conn.execute("alter table messages add column sent_day integer")
         for row in conn.execute("select id, path, date from messages where date is not null").fetchall():
             conn.execute("update messages set sent_day = ? where id = ?", (_stored_sent_day(msg_dir, row), row["id"]))
+    if "text_size" not in _columns(conn, "messages"):
+        # Summaries and full-text words (summaries.py), from each message's file for an index made before.
+        for statement in _SUMMARY_COLUMNS:
+            conn.execute(f"alter table messages add column {statement}")
+        _fill_summaries(conn, msg_dir)
+
+
+_SUMMARY_COLUMNS = (
+    "addr_from text not null default '[]'",  # [[display name, address], ...] of From, as JSON
+    "addr_to text not null default '[]'",
+    "addr_cc text not null default '[]'",
+    "in_reply_to text not null default ''",
+    "preview text not null default ''",
+    "has_attachments integer not null default 0",
+    "text_size integer not null default 0",
+    "html_size integer not null default 0",
+)
+
+
+def _fill_summaries(conn: sqlite3.Connection, msg_dir: str) -> None:
+    found = conn.execute("select m.id, m.path, p.data from messages m "
+                         "left join message_parts p on p.message_id = m.id order by m.id").fetchall()
+    if not found:
+        return
+    log.info("filling message summaries and search words of %d messages in %s", len(found), msg_dir)
+    conn.execute("delete from message_text")
+    for row in found:
+        try:
+            with open(os.path.join(msg_dir, row["path"]), "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""  # the check command reports a missing file; its row keeps empty summaries
+        try:
+            root = partlib.decode(row["data"]) if row["data"] else partlib.parse(data)
+        except (ValueError, msgspec.DecodeError):
+            root = partlib.parse(data)
+        summaries.store_tx(conn, row["id"], summaries.values(data, msgparse.parse_headers(data), root))
 
 
 def sent_day(headers: EmailMessage) -> int | None:
