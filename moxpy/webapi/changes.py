@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 import msgspec
 
 from ..store import Account, ChangePosition, LoggedChange
-from ..store import flags as flaglib
 from ..webhooks.changes import ChangePayload
+from . import summary as summarylib
 from . import types as t
 from .errors import WebapiError
 
@@ -52,19 +52,19 @@ def position(text: str) -> ChangePosition:
     return ChangePosition(int(match.group(1)), int(match.group(2)))
 
 
-def flags(names: list[str]) -> list[str]:
-    # As flags are listed elsewhere in the webapi (mox's way): system flags lower case and sorted, then keywords.
-    return sorted(f.lower() for f in names if flaglib.is_system(f)) + [f for f in names if not flaglib.is_system(f)]
-
-
 def events(account: Account, entries: list[LoggedChange]) -> list[t.ChangeEvent]:
-    """The payloads of log entries of an account."""
+    """The payloads of log entries of an account, messageNew with the message's summary (index reads only)."""
+    arrived = [e.msg_id for e in entries if e.event == "messageNew"]
+    summaries = {s.id: summarylib.message_summary(s) for s in account.summaries(arrived)} if arrived else {}
     return [t.ChangeEvent(
         Version=0, Event=e.event, Cursor=cursor(e.position), Time=datetime.fromtimestamp(e.at, timezone.utc),
         MailboxID=e.mailbox_id, MailboxName=e.mailbox_name, OldName=e.old_name, MsgID=e.msg_id, UID=e.uid,
-        Added=flags(e.added), Removed=flags(e.removed)) for e in entries]
+        Added=summarylib.flags(e.added), Removed=summarylib.flags(e.removed),
+        Message=summaries.get(e.msg_id) if e.event == "messageNew" else None) for e in entries]
 
 
 def webhook_payloads(account: Account, entries: list[LoggedChange]) -> list[ChangePayload]:
     """The change webhooks of log entries of an account (webhooks.changes.PayloadMaker)."""
-    return [ChangePayload(event=e.Event, body=msgspec.json.encode(e).decode()) for e in events(account, entries)]
+    return [ChangePayload(event=e.Event, body=msgspec.json.encode(e).decode(),
+                          message_id=e.Message.MessageID if e.Message else "",
+                          subject=e.Message.Subject if e.Message else "") for e in events(account, entries)]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import msgspec
+
 from ..webhooks.types import NameAddress, Structure
 from . import types as t
 
@@ -67,9 +69,14 @@ RESPONSES = {
         t.ChangeEvent(Event="messageDeleted", Cursor="43.1", Time=_when, MailboxID=1, MailboxName="Inbox", MsgID=1,
                       UID=1),
         t.ChangeEvent(Event="messageNew", Cursor="43.2", Time=_when, MailboxID=3, MailboxName="Archive", MsgID=1,
-                      UID=1),
+                      UID=1, Message=msgspec.structs.replace(_summary, MailboxName="Archive", Flags=["\\seen"])),
     ], NextCursor="43.2", More=False),
 }
+
+
+def _change_new() -> t.ChangeEvent:
+    return t.ChangeEvent(Event="messageNew", Cursor="41.1", Time=_when, MailboxID=1, MailboxName="Inbox", MsgID=1,
+                         UID=1, Message=_summary)
 
 
 def _change_updated() -> t.ChangeEvent:
@@ -84,6 +91,7 @@ def _change_renamed() -> t.ChangeEvent:
 
 # Change webhooks, as webhooks.examples.EXAMPLES has the others: name -> (description, payload).
 WEBHOOKS = {
+    "webhook-change-message-new": ("Example change webhook JSON body for a new message in a mailbox:", _change_new),
     "webhook-change-message-updated": ("Example change webhook JSON body for flags changed, e.g. by an IMAP client:",
                                        _change_updated),
     "webhook-change-mailbox-renamed": ("Example change webhook JSON body for a renamed mailbox:", _change_renamed),

@@ -262,6 +262,7 @@ class ChangeEvent(msgspec.Struct):
     UID: Annotated[int, doc("Message events: IMAP UID of the message in the mailbox.")] = 0
     Added: Annotated[list[str], doc("messageUpdated: flags the message got, as in Flags elsewhere (system flags lower case).")] = field(default_factory=list)
     Removed: Annotated[list[str], doc("messageUpdated: flags it lost.")] = field(default_factory=list)
+    Message: Annotated[MessageSummary | None, doc("messageNew: the message in summary, as it is when the change is read (it may have changed or moved on since); null for other events, and when the message is gone.")] = None
 
 
 class ChangesSinceRequest(msgspec.Struct, forbid_unknown_fields=True):

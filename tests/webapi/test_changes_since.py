@@ -83,6 +83,12 @@ def test_changes_from_smtp_imap_and_webapi_come_in_order_page_by_page(server):
         ("messageDeleted", "Inbox", ids[1]), ("messageNew", "Archive", ids[1]),
         ("messageDeleted", "Inbox", ids[2]),
     ]
+    # A new message comes with its summary as it is when read: one moved since is in Archive by now, one
+    # deleted since has none.
+    assert [c["Message"] and (c["Message"]["MsgID"], c["Message"]["MailboxName"])
+            for c in changes if c["Event"] == "messageNew"] == \
+        [(ids[0], "Inbox"), (ids[1], "Archive"), None, (ids[1], "Archive")]
+    assert all(c["Message"] is None for c in changes if c["Event"] != "messageNew")
     updates = [(c["Added"], c["Removed"]) for c in changes if c["Event"] == "messageUpdated"]
     assert updates == [(["\\seen", "todo"], []), ([], ["\\seen"])]
     assert all(c["Version"] == 0 and c["Time"].endswith("Z") and c["UID"] > 0 for c in changes)

@@ -174,7 +174,7 @@ def test_docs_have_the_example_webhook_payloads_of_mox_py_example(server):
     names = subprocess.run([sys.executable, os.path.join(root, "mox.py"), "example"], capture_output=True,
                            text=True, check=True).stdout.split()
     assert names == ["webhook-outgoing-delivered", "webhook-outgoing-dsn-failed", "webhook-incoming-basic",
-                     "webhook-change-message-updated", "webhook-change-mailbox-renamed"]
+                     "webhook-change-message-new", "webhook-change-message-updated", "webhook-change-mailbox-renamed"]
     with open(os.path.join(root, "docs", "webapi.md")) as f:
         doc = f.read()
     page = httpx.get(server.base_url + "docs").text

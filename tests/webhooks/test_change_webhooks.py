@@ -28,7 +28,7 @@ from ..queuehelp import mox, retired_webhooks
 
 AUTHORIZATION = "Bearer change-secret"
 FIELDS = ["Version", "Event", "Cursor", "Time", "MailboxID", "MailboxName", "OldName", "MsgID", "UID", "Added",
-          "Removed"]
+          "Removed", "Message"]
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,12 @@ def test_imap_append_raises_message_new(server, receiver):
     assert hook.headers["authorization"] == AUTHORIZATION and hook.headers["x-mox-webhook-attempt"] == "1"
     assert int(hook.headers["x-mox-webhook-id"]) > 0
     assert hook.body["MailboxName"] == "Inbox" and hook.body["UID"] > 0 and hook.body["Version"] == 0
+    # The message in summary, as MessageList has it.
+    summary = hook.body["Message"]
+    assert (summary["MsgID"], summary["UID"], summary["Subject"]) == (new, hook.body["UID"], "appended")
+    assert summary["From"] == [{"Name": "", "Address": "a@example.org"}] and summary["Preview"] == "hi"
+    listed = server.call("MessageList", {"Mailbox": "Inbox", "PageSize": 1}).json()["Messages"]
+    assert listed == [summary]
     # The same change, as ChangesSince has it.
     assert server.call("ChangesSince", {"Cursor": cursor}).json()["Changes"] == [hook.body]
 
@@ -94,6 +100,7 @@ def test_flag_set_over_imap_raises_the_same_webhook_as_over_the_webapi(server, r
     imap.logout()
     [over_imap] = receiver.wait("/changes", Event="messageUpdated", MsgID=new)
     assert over_imap.body["Added"] == ["\\flagged", "urgent"] and over_imap.body["Removed"] == []
+    assert over_imap.body["Message"] is None  # only messageNew carries the message
 
     response = server.call("MessageFlagsRemove", {"MsgID": new, "Flags": ["\\Flagged", "urgent"]})
     assert response.status_code == 200
@@ -148,7 +155,14 @@ def test_webapi_move_raises_deleted_and_new_and_shows_in_idle_sessions(server, r
 def test_smtp_delivery_and_mailbox_changes_raise_webhooks(server, receiver):
     with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as s:
         s.sendmail("someone@example.org", [ADDRESS], b"From: someone@example.org\r\nSubject: over smtp\r\n\r\nhi\r\n")
-    receiver.wait("/changes", Event="messageNew", MsgID=msg_id(server, "over smtp"))
+    [smtp] = receiver.wait("/changes", Event="messageNew", MsgID=msg_id(server, "over smtp"))
+    assert smtp.body["Message"]["Subject"] == "over smtp"
+    # Send's copy in Sent is a new message there too.
+    sent = server.call("Send", {"To": [{"Address": "bob@example.com"}], "Subject": "sent copy", "Text": "hi",
+                                "SaveSent": True})
+    assert sent.status_code == 200, sent.text
+    [copy] = receiver.wait("/changes", Event="messageNew", MailboxName="Sent")
+    assert copy.body["Message"]["Subject"] == "sent copy" and copy.body["Message"]["Flags"] == ["\\seen"]
 
     imap = login(server)
     assert imap.create("Clients/Acme")[0] == "OK"
