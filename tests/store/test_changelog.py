@@ -141,3 +141,37 @@ def test_a_position_ahead_of_the_log_is_unknown(opened):
         account.changes_since(ChangePosition(now.modseq + 1, 0), 10)
     with pytest.raises(ChangePositionUnknown):
         account.changes_since(ChangePosition(now.modseq, now.seq + 1), 10)
+
+
+def test_an_index_from_before_the_change_log_starts_one_at_its_modseq(tmp_path, opened):
+    import sqlite3
+
+    open_account, run = opened
+    account = open_account()
+    run(account.deliver(message(1)))
+    account.close()
+    path = tmp_path / "accounts" / "test" / "index.db"
+    conn = sqlite3.connect(path)
+    conn.execute("drop table changes")
+    conn.execute("delete from meta where key like 'changes_%'")
+    (modseq,) = conn.execute("select value from meta where key = 'modseq'").fetchone()
+    conn.commit()
+    conn.close()
+
+    upgraded = open_account()
+    _, now, _ = upgraded.changes_since(None, 10)
+    assert now == ChangePosition(modseq, 0)
+    with pytest.raises(ChangesExpired):  # nothing from before is known
+        upgraded.changes_since(ChangePosition(modseq - 1, 0), 10)
+    run(upgraded.deliver(message(2)))
+    assert events(upgraded.changes_since(now, 10)[0]) == [("messageNew", "Inbox", 2)]
+
+
+def test_the_config_and_the_store_know_the_same_events():
+    from moxpy.config import CHANGE_WEBHOOK_EVENTS, OUTGOING_WEBHOOK_EVENTS
+    from moxpy.queue.events import EVENTS
+    from moxpy.store import CHANGE_EVENTS
+    from moxpy.webapi.changes import EVENTS as DOCUMENTED
+
+    assert list(CHANGE_WEBHOOK_EVENTS) == list(CHANGE_EVENTS) == list(DOCUMENTED)
+    assert list(OUTGOING_WEBHOOK_EVENTS) == list(EVENTS)
