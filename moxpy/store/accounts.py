@@ -239,7 +239,8 @@ class Account(Protocol):
     a caller may acknowledge it (SMTP 250, IMAP OK, webapi 200). Its Change
     notifications are sent after that commit, on the event loop, before the
     method returns; readers (these methods included) see the change from then
-    on. Reads never wait for writes.
+    on. The same commit writes its entries to the account's change log
+    (changes_since). Reads never wait for writes.
 
     Errors: MailboxNotFound, MessageNotFound, MailboxExists, MailboxError
     (not allowed, with a sentence saying why) and FlagError (a bad flag name).
@@ -389,7 +390,7 @@ class Account(Protocol):
         """Up to limit entries after position, in order: (entries, the position after the last of them,
         whether more follow). With position None: no entries and the current position (after the last
         entry). ChangesExpired when entries after position were pruned, ChangePositionUnknown when the
-        position is ahead of the log. Reads only, from any thread."""
+        position is ahead of the log. Reads the index only."""
 
     async def prune_changes(self, before: float) -> int:
         """Forget the entries of changes made before that Unix time, whole transactions at a time; how

@@ -7,8 +7,11 @@ import smtplib
 
 import pytest
 
+from moxpy.webapi import Client, WebapiError
+from moxpy.webapi import types as t
+
 from ..imapclient import login
-from ..localserve import ADDRESS, LocalServer
+from ..localserve import ADDRESS, PASSWORD, LocalServer
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +115,21 @@ def test_mailbox_changes_are_in_the_feed(server):
     assert ("mailboxNew", "Projects", "") in events and ("mailboxNew", "Projects/Alpha", "") in events
     assert ("mailboxRenamed", "Work", "Projects") in events and ("mailboxRenamed", "Work/Alpha", "Projects/Alpha") in events
     assert events[-1] == ("mailboxDeleted", "Work/Alpha", "")
+
+
+def test_the_python_client_reads_the_feed_typed(server):
+    with Client(server.base_url, ADDRESS, PASSWORD) as client:
+        start = client.ChangesSince(t.ChangesSinceRequest()).NextCursor
+        imap = login(server)
+        assert imap.append("INBOX", "", None, b"Subject: typed\r\n\r\nx\r\n")[0] == "OK"
+        imap.logout()
+        result = client.ChangesSince(t.ChangesSinceRequest(Cursor=start, Limit=10))
+        [change] = result.Changes
+        assert change.Event == "messageNew" and isinstance(change.Message, t.MessageSummary)
+        assert change.Message.Subject == "typed" and result.NextCursor == change.Cursor and not result.More
+        with pytest.raises(WebapiError) as info:
+            client.ChangesSince(t.ChangesSinceRequest(Cursor="not a cursor"))
+        assert info.value.code == "user"
 
 
 @pytest.mark.parametrize("cursor", ["abc", "-1.0", "1", "1.2.3", "01.0", "1.-2", " 1.0", "1.0 ",

@@ -273,8 +273,13 @@ def assert_each_change_once(server, receiver, start: str) -> None:
     by_cursor = hooks()
     assert set(by_cursor) == cursors
     assert [c for c, ids in by_cursor.items() if len(ids) > 1] == []
-    assert all(r.body == next(c for c in changes if c["Cursor"] == r.body["Cursor"])
-               for r in receiver.matching("/changes"))
+    # The same payloads, but for the message's summary, which is as it was when read.
+    by_position = {c["Cursor"]: c for c in changes}
+
+    def fixed(change: dict) -> dict:
+        return dict(change, Message=change["Message"] and change["Message"]["MsgID"])
+
+    assert all(fixed(r.body) == fixed(by_position[r.body["Cursor"]]) for r in receiver.matching("/changes"))
 
 
 @pytest.mark.slow
