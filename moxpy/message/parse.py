@@ -233,10 +233,15 @@ def part_body(data: bytes, part: partlib.Part) -> bytes:
     """A part's body as mox serves it: the bytes between its header and its end
     (for a multipart: its parts with their boundaries), the transfer encoding
     undone, and for text bare line feeds made CRLF."""
-    body = _undo_transfer_encoding(data[part.body_start:part.end], part.encoding)
+    body = transfer_decoded(data, part)
     if part.media_type == "text":
         body = _BARE_LF.sub(b"\r\n", body)
     return body
+
+
+def transfer_decoded(data: bytes, part: partlib.Part) -> bytes:
+    """A part's body with only its transfer encoding undone, line ends as they are."""
+    return _undo_transfer_encoding(data[part.body_start:part.end], part.encoding)
 
 
 def _undo_transfer_encoding(raw: bytes, encoding: str) -> bytes:

@@ -19,8 +19,6 @@ from . import part as partlib
 
 PREVIEW_LENGTH = 200  # characters
 
-_WHITESPACE = re.compile(r"\s+")
-
 
 def parts(root: partlib.Part) -> tuple[partlib.Part | None, partlib.Part | None]:
     """The first text/plain and text/html parts, picked as MessageGet picks them (message.parse.readable_parts):
@@ -79,7 +77,7 @@ def decode(data: bytes, part: partlib.Part | None) -> str:
     name is unknown; bad bytes become U+FFFD), \\n line ends."""
     if part is None:
         return ""
-    body = msgparse.part_body(data, part)
+    body = msgparse.transfer_decoded(data, part)
     charset = dict(part.params).get("charset", "").strip().lower()
     if charset in ("", "us-ascii", "ascii"):
         charset = "utf-8"  # ASCII is a subset; 8-bit mail without a charset is UTF-8 in practice
@@ -87,13 +85,19 @@ def decode(data: bytes, part: partlib.Part | None) -> str:
         text = body.decode(charset, "replace")
     except LookupError:
         text = body.decode("utf-8", "replace")
-    return text.replace("\r\n", "\n")
+    return text.replace("\r\n", "\n")  # a bare \n stays as it is
 
 
 def texts(data: bytes, root: partlib.Part) -> tuple[str, str]:
     """The message's readable text and HTML, decoded whole (empty when it has none)."""
     text, html_part = parts(root)
     return decode(data, text), decode(data, html_part)
+
+
+def addresses(found: list[partlib.EnvelopeAddress]) -> list[tuple[str, str]]:
+    """(display name, address) pairs of an address field as the part tree's envelope has them: encoded words
+    decoded, group markers and addresses without a domain left out (as message.parse.addresses does)."""
+    return [(msgparse.decode_words(a.name), f"{a.mailbox}@{a.host}") for a in found if a.host]
 
 
 def utf8_size(text: str) -> int:
@@ -158,7 +162,7 @@ def preview(text: str, html_body: str) -> str:
     """The first PREVIEW_LENGTH characters of the text (else of the HTML's text), whitespace collapsed."""
     source = text if text.strip() else html_text(html_body[:64 * 1024])
     # Only the start is needed: collapse a bounded prefix, not a 10 MB body.
-    return _WHITESPACE.sub(" ", source[:PREVIEW_LENGTH * 16]).strip()[:PREVIEW_LENGTH]
+    return " ".join(source[:PREVIEW_LENGTH * 16].split())[:PREVIEW_LENGTH]
 
 
 def has_attachments(root: partlib.Part) -> bool:

@@ -209,11 +209,12 @@ class SQLiteAccount:
             try:
                 parsed = headers if headers is not None else msgparse.parse_headers(data)
                 root = partlib.parse(data)
+                summary = msgparse.summary(data, parsed)
                 values = dict(path=relpath, size=len(data), mask=mask, keywords=keywords,
                               received=time.time() if received is None else received,
-                              summary=msgparse.summary(data, parsed), sent_day=schema.sent_day(parsed),
+                              summary=summary, sent_day=schema.sent_day(parsed),
                               meta=meta or DeliveryMeta(), parts=partlib.encode(root),
-                              indexed=summaries.values(data, parsed, root))
+                              indexed=summaries.values(data, root, summary["subject"]))
             except BaseException:
                 remove_message_file(self.msg_dir, relpath)
                 raise

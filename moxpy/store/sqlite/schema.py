@@ -176,7 +176,7 @@ _SUMMARY_COLUMNS = (
 
 
 def _fill_summaries(conn: sqlite3.Connection, msg_dir: str) -> None:
-    found = conn.execute("select m.id, m.path, p.data from messages m "
+    found = conn.execute("select m.id, m.path, m.subject, p.data from messages m "
                          "left join message_parts p on p.message_id = m.id order by m.id").fetchall()
     if not found:
         return
@@ -192,7 +192,7 @@ def _fill_summaries(conn: sqlite3.Connection, msg_dir: str) -> None:
             root = partlib.decode(row["data"]) if row["data"] else partlib.parse(data)
         except (ValueError, msgspec.DecodeError):
             root = partlib.parse(data)
-        summaries.store_tx(conn, row["id"], summaries.values(data, msgparse.parse_headers(data), root))
+        summaries.store_tx(conn, row["id"], summaries.values(data, root, row["subject"]))
 
 
 def sent_day(headers: EmailMessage) -> int | None:

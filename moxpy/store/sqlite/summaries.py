@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from email.message import Message as EmailMessage
-
-from ...message import parse as msgparse
 from ...message import part as partlib
 from ...message import readable
 from ..accounts import Summary
@@ -35,24 +32,26 @@ COLUMNS = ("addr_from", "addr_to", "addr_cc", "in_reply_to", "preview", "has_att
 TEXT_COLUMNS = ("subject", "from_addresses", "to_addresses", "body")
 
 
-def values(data: bytes, headers: EmailMessage, root: partlib.Part) -> dict:
-    """The summary columns and full-text words of a message with these headers and part tree."""
+def values(data: bytes, root: partlib.Part, subject: str) -> dict:
+    """The summary columns and full-text words of a message with this part tree (its envelope has the
+    addresses, parsed already) and decoded subject."""
     text, html = readable.texts(data, root)
-    froms = msgparse.addresses(headers, "From")
-    to = msgparse.addresses(headers, "To")
-    cc = msgparse.addresses(headers, "Cc")
-    bcc = msgparse.addresses(headers, "Bcc")  # kept in Sent copies
+    envelope = root.envelope or partlib.Envelope()
+    froms = readable.addresses(envelope.from_)
+    to = readable.addresses(envelope.to)
+    cc = readable.addresses(envelope.cc)
+    bcc = readable.addresses(envelope.bcc)  # kept in Sent copies
     body = text if text.strip() else readable.html_text(html[:BODY_INDEX_LIMIT * 2])
     return {
         "addr_from": _json_addresses(froms),
         "addr_to": _json_addresses(to),
         "addr_cc": _json_addresses(cc),
-        "in_reply_to": msgparse.header_str(headers, "In-Reply-To"),
+        "in_reply_to": envelope.in_reply_to,
         "preview": readable.preview(text, html),
         "has_attachments": readable.has_attachments(root),
         "text_size": readable.utf8_size(text),
         "html_size": readable.utf8_size(html),
-        "fts_subject": msgparse.header_str(headers, "Subject"),
+        "fts_subject": subject,
         "fts_from_addresses": _words(froms),
         "fts_to_addresses": _words(to + cc + bcc),
         "fts_body": body[:BODY_INDEX_LIMIT],
