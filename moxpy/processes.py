@@ -18,7 +18,8 @@ the other committed, and each database has one writer thread per process.
 A socket pair carries what must cross at once (link.py):
 
 - delivery -> front: every account change the delivery process commits
-  (a delivered message, a DSN), announced to the front's IMAP sessions;
+  (a delivered message), announced to the front's IMAP sessions and its
+  change webhooks (the front commits every other change itself);
 - delivery -> front: a kick after a message submitted over SMTP was
   queued, and one after a webhook about an incoming message was, so the
   worker starts on it now rather than at its next rescan;

@@ -209,17 +209,19 @@ class Server:
             self.store.account(name)  # open (and create) every account's index at start
         authenticator = self._authenticator = authlib.Authenticator(self.source)
 
+        from .webapi.changes import webhook_payloads
+
         works = self.role != DELIVERY  # runs the queue and webhook workers
         if works:
             deliverer = make_deliverer(self.source, self.store, self.listen_addresses("SMTP"))
             self.queue = Queue(self.source, self.serverdb.queue, deliverer, accounts=self.store)
-            self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue)
+            self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue, self.store, webhook_payloads)
         else:
             # The front runs the workers; a kick tells it that a submitted message or a webhook (for an
             # incoming message) was queued.
             self.queue = Queue(self.source, self.serverdb.queue, None, accounts=self.store,
                                wake=lambda: self.link.send("kick"))
-            self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue,
+            self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue, self.store, webhook_payloads,
                                      wake=lambda: self.link.send("hooks"))
         if self.link is not None:
             await self._connect(authenticator)
@@ -244,6 +246,9 @@ class Server:
         await link.start()
         authenticator.on_counted = lambda ip, ok: link.send("login", processes.LoginCounted(ip, ok))
         link.on("login", processes.LoginCounted, lambda m: authenticator.counted(m.remote_ip, m.ok))
+        # Account changes both ways: to the front's IMAP sessions, and to the delivery process's change webhooks.
+        self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
+        link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
         if self.role == DELIVERY:
             self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
             link.on("release", None, lambda _: self._release_stalled())

@@ -1,33 +1,59 @@
-"""`mox queue webhook list|kick|drop|retired`: the webhook queue of a
-server, running or not, for operators.
+"""`mox queue webhook list|kick|drop|retired|replay`: the webhook queue of
+a server, running or not, for operators.
 
-Webhooks are selected with -ids, -account, -event and -queuemsgid and
-shown as a plain table. The changes are webhooks/control.py's; a running
-server picks them up within a second.
+Webhooks are selected with -ids, -account, -event and -queuemsgid (and
+for replay -since) and shown as a plain table. The changes are
+webhooks/control.py's; a running server picks them up within a second.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import time
+from datetime import datetime
 
 from .queuedb import QueueDatabase, add_common_arguments, parse_ids, runner
 from .table import short, stamp, table, when
 
 
 def _events() -> list[str]:
+    from ..config import CHANGE_WEBHOOK_EVENTS
     from ..queue.events import EVENTS
 
-    return ["incoming", *EVENTS]
+    return ["incoming", *EVENTS, *CHANGE_WEBHOOK_EVENTS]
 
 
 def _filter(args: argparse.Namespace):
     from ..store.webhooks import WebhookFilter
 
     return WebhookFilter(ids=parse_ids(args.ids, "webhook"), account=args.account or "", event=args.event or "",
-                         queue_msg_id=args.queuemsgid or 0)
+                         queue_msg_id=args.queuemsgid or 0, since=getattr(args, "since", None) or 0.0)
+
+
+# A duration as Go writes them ("24h", "1h30m", "90s"), and days; a leading "-" (ago) changes nothing.
+_DURATION = re.compile(r"-?((?:(?:\d+(?:\.\d*)?|\.\d+)(?:d|h|ms|m|s))+)")
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """-since: an RFC 3339 time ("2024-04-04T14:29:42Z"), or a duration before now ("-24h", "24h", "90m");
+    as Unix time."""
+    now = time.time() if now is None else now
+    match = _DURATION.fullmatch(text.strip())
+    if match:
+        return now - sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(d|h|ms|m|s)",
+                                                                       match.group(1)))
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an RFC 3339 time with a time zone (2024-04-04T14:29:42Z) or a duration (-24h)")
+    return moment.timestamp()
 
 
 def _event(r) -> str:
@@ -92,11 +118,33 @@ def cmd_drop(qdb: QueueDatabase, args) -> int:
     return 0
 
 
+def cmd_replay(qdb: QueueDatabase, args) -> int:
+    from ..config import CHANGE_WEBHOOK_EVENTS
+    from ..webhooks import control
+
+    def authorization(hook) -> str:
+        # As configured now for the kind of webhook: retired webhooks do not keep the header.
+        account = qdb.config.Accounts.get(hook.account)
+        if account is None:
+            return ""
+        current = account.IncomingWebhook if hook.is_incoming else (
+            account.ChangeWebhook if hook.event in CHANGE_WEBHOOK_EVENTS else account.OutgoingWebhook)
+        return current.Authorization if current is not None else ""
+
+    replayed = asyncio.run(control.replay(qdb.webhooks, _filter(args), authorization))
+    table(["ID", "NEW ID", "ACCOUNT", "EVENT", "QUEUED FIRST", "URL"],
+          [[str(old.id), str(new_id), old.account, _event(old), stamp(old.submitted), old.url]
+           for old, new_id in replayed])
+    print(f"{len(replayed)} webhook(s) queued again")
+    return 0
+
+
 COMMANDS = {
     "list": (cmd_list, "list webhooks waiting to be delivered"),
     "kick": (cmd_kick, "attempt delivery of matching webhooks now"),
     "drop": (cmd_drop, "give up matching webhooks (kept as retired, not delivered)"),
     "retired": (cmd_retired, "list delivered and given-up webhooks with their attempts"),
+    "replay": (cmd_replay, "queue retired webhooks again: same payloads, new ids"),
 }
 
 
@@ -114,4 +162,10 @@ def add_parsers(qsub) -> None:
             q.add_argument("-v", "--verbose", action="store_true", help="also print every delivery attempt")
         if name == "drop":
             q.add_argument("-all", "--all", action="store_true", help="allow dropping without a filter")
+        if name == "replay":
+            q.add_argument("-since", "--since", type=parse_since, required=True, metavar="TIME",
+                           help="webhooks first queued at or after TIME: RFC 3339 (2024-04-04T14:29:42Z) or "
+                                "a duration ago (-24h, 90m)")
+            # So that "-since -24h" takes "-24h" as the value rather than as an unknown option.
+            q._negative_number_matcher = re.compile(r"^-(?:\d|\.\d)")
         q.set_defaults(func=runner(func))

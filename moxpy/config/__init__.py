@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import urllib.parse
 
 import msgspec
 
@@ -113,6 +114,20 @@ class IncomingWebhook(msgspec.Struct, forbid_unknown_fields=True):
     Authorization: str = ""
 
 
+# Outgoing delivery events (mox's list; the queue's queue.events.EVENTS), and the events of an account's
+# change log (store.CHANGE_EVENTS).
+OUTGOING_WEBHOOK_EVENTS = ("delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled",
+                           "unrecognized")
+CHANGE_WEBHOOK_EVENTS = ("messageNew", "messageDeleted", "messageUpdated", "mailboxNew", "mailboxDeleted",
+                         "mailboxRenamed")
+
+
+class ChangeWebhook(msgspec.Struct, forbid_unknown_fields=True):
+    URL: str = ""
+    Authorization: str = ""
+    Events: list[str] = msgspec.field(default_factory=list)  # empty: all of CHANGE_WEBHOOK_EVENTS
+
+
 class Destination(msgspec.Struct, forbid_unknown_fields=True):
     Mailbox: str = ""  # mailbox for incoming mail; empty: Inbox
 
@@ -134,6 +149,9 @@ class Account(msgspec.Struct, forbid_unknown_fields=True):
     MaxFirstTimeRecipientsPerDay: int = 200  # 0: unlimited
     OutgoingWebhook: OutgoingWebhook | None = None
     IncomingWebhook: IncomingWebhook | None = None
+    ChangeWebhook: ChangeWebhook | None = None  # every change to the account's mailboxes and messages
+    # Seconds the account's change log is kept, for ChangesSince and change webhooks; a cursor older fails.
+    ChangesRetention: float = 30 * 24 * 3600.0
 
 
 class Queue(msgspec.Struct, forbid_unknown_fields=True):
@@ -242,6 +260,13 @@ def validate(config: Config) -> None:
     if config.Queue.Delivery not in ("", "local", "direct"):
         raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():
+        for kind, hook, events in (("OutgoingWebhook", account.OutgoingWebhook, OUTGOING_WEBHOOK_EVENTS),
+                                   ("IncomingWebhook", account.IncomingWebhook, ()),
+                                   ("ChangeWebhook", account.ChangeWebhook, CHANGE_WEBHOOK_EVENTS)):
+            if hook is not None:
+                _check_webhook(f"account {name}: {kind}", hook, events)
+        if not account.ChangesRetention > 0:
+            raise ConfigError(f"account {name}: ChangesRetention: {account.ChangesRetention} must be more than 0 seconds")
         if account.Domain not in config.Domains:
             raise ConfigError(f"account {name}: domain {account.Domain!r} not configured in Domains")
         for address in account.Destinations:
@@ -267,6 +292,21 @@ def validate(config: Config) -> None:
             service = getattr(listener, service_name)
             if service.Enabled and not 0 < service.Port < 65536:
                 raise ConfigError(f"listener {name}: {service_name}: invalid port {service.Port}")
+
+
+def _check_webhook(where: str, hook: OutgoingWebhook | IncomingWebhook | ChangeWebhook, events: tuple[str, ...]
+                   ) -> None:
+    """As mox checks webhooks: an http or https URL with a host, and only known events."""
+    try:
+        url = urllib.parse.urlsplit(hook.URL)
+        valid = url.scheme in ("http", "https") and bool(url.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(f"{where}: URL {hook.URL!r} must be an http or https URL")
+    for event in getattr(hook, "Events", []):
+        if event not in events:
+            raise ConfigError(f"{where}: unknown event {event!r}; one of: {', '.join(events)}")
 
 
 def dumps(config: Config) -> bytes:
@@ -351,7 +391,7 @@ HEADER = """\
 # A running server rereads this file when it changes, whether edited by hand
 # or by `mox.py account|address|domain`; a file with an error is not used
 # (the server logs the error and keeps the previous one).
-# Applied at once: Accounts (passwords, addresses, webhooks, send limits),
+# Applied at once: Accounts (passwords, addresses, webhooks, send limits, change log retention),
 # Domains (addresses, catchall separator, DKIM keys and signing, DMARC and
 # TLSRPT report addresses), Postmaster, and Queue.BackoffFirst,
 # Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
@@ -371,6 +411,12 @@ HEADER = """\
 #   [Accounts.mox.IncomingWebhook]
 #   URL = "http://localhost:8000/hooks/incoming"
 #   Authorization = ""
+#
+#   [Accounts.mox.ChangeWebhook]
+#   URL = "http://localhost:8000/hooks/changes"
+#   Authorization = ""
+#   Events = []   # empty: all of messageNew, messageDeleted, messageUpdated,
+#                 # mailboxNew, mailboxDeleted, mailboxRenamed
 
 """
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from .accounts import (DEFAULT_MAILBOXES, Account, Change, Copied, DeliveryMeta, FlagError, Mailbox, MailboxError,
+from .accounts import (CHANGE_EVENTS, DEFAULT_MAILBOXES, Account, Change, ChangePosition, ChangePositionUnknown,
+                       ChangesExpired, Copied, DeliveryMeta, FlagError, LoggedChange, Mailbox, MailboxError,
                        MailboxExists, MailboxNotFound, MailboxStatus, Message, MessageFilter, MessageNotFound,
                        SearchError, Store, Summary, SummaryPage)
 from .errors import STORAGE_FULL, storage_full
@@ -28,7 +29,8 @@ StorageError = sqlite3.Error
 __all__ = ["open_store", "StorageError", "Store", "Account", "Message", "Summary", "SummaryPage", "MessageFilter",
            "SearchError", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied", "MailboxNotFound",
            "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES", "STORAGE_FULL",
-           "storage_full"]
+           "storage_full", "CHANGE_EVENTS", "ChangePosition", "ChangePositionUnknown", "ChangesExpired",
+           "LoggedChange"]
 
 
 def open_store(data_dir: str, *, readonly: bool = False) -> Store:

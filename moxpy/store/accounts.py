@@ -30,7 +30,9 @@ from .flags import FlagError
 from .search import Criteria, MessageFilter, SearchError
 
 __all__ = [
-    "Store", "Account", "Message", "Summary", "SummaryPage", "MessageFilter", "SearchError", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied",
+    "Store", "Account", "Message", "Summary", "SummaryPage", "MessageFilter", "SearchError", "Mailbox", "MailboxStatus",
+    "DeliveryMeta", "Change", "Copied", "LoggedChange", "ChangePosition", "ChangesExpired", "ChangePositionUnknown",
+    "CHANGE_EVENTS",
     "MailboxNotFound", "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES",
 ]
 
@@ -62,6 +64,14 @@ class MailboxExists(Exception):
 
 class MailboxError(ValueError):
     """A mailbox operation or name that is not allowed; the message says why."""
+
+
+class ChangesExpired(Exception):
+    """Changes after a position of the change log are no longer kept (older than the retention)."""
+
+
+class ChangePositionUnknown(ValueError):
+    """A change log position this account never had (ahead of its last change)."""
 
 
 # Records.
@@ -165,18 +175,57 @@ class Copied(msgspec.Struct):
 
 
 class Change(msgspec.Struct):
-    """A committed change, announced to subscribers after its commit.
+    """A committed change, announced to subscribers after its commit, and written to the account's
+    change log (changes_since) in the transaction that made it.
 
-    kind: "added", "flags", "removed" (messages of mailbox_id), "keywords"
-    (the mailbox has new keywords) or "mailboxes" (created, renamed, deleted).
+    kind: "added", "flags", "removed" (messages of mailbox_id), "keywords" (the mailbox has new
+    keywords), or for a mailbox "mailbox_created", "mailbox_deleted", "mailbox_renamed".
     """
 
-    kind: str  # added, flags, removed, keywords or mailboxes
-    mailbox_id: int = 0  # the mailbox concerned; 0 for a rename of several
+    kind: str  # added, flags, removed, keywords, mailbox_created, mailbox_deleted or mailbox_renamed
+    mailbox_id: int = 0  # the mailbox concerned
     uids: list[int] = msgspec.field(default_factory=list)  # the messages' UIDs in that mailbox
     msg_ids: list[int] = msgspec.field(default_factory=list)  # the same messages' ids, in the same order
-    modseq: int = 0  # the change's modseq, 0 when not known
+    modseq: int = 0  # the change's modseq; 0 only for keywords
     origin: Any = None  # who asked for the change (e.g. an IMAP session), so it can skip its own echo
+    mailbox_name: str = ""  # the mailbox's name when the change was made (the new one for a rename)
+    old_name: str = ""  # mailbox_renamed: the name before
+    added: list[str] = msgspec.field(default_factory=list)  # flags: what each of the messages got
+    removed: list[str] = msgspec.field(default_factory=list)  # flags: what each of the messages lost
+
+
+# The events of the change log, and the Change kinds they come from.
+CHANGE_EVENTS = {
+    "messageNew": "added",  # a message arrived in a mailbox: delivered, appended, copied or moved there
+    "messageDeleted": "removed",  # a message left a mailbox: expunged, deleted, moved away, its mailbox deleted
+    "messageUpdated": "flags",  # a message's flags changed
+    "mailboxNew": "mailbox_created",
+    "mailboxDeleted": "mailbox_deleted",
+    "mailboxRenamed": "mailbox_renamed",
+}
+
+
+class ChangePosition(msgspec.Struct, frozen=True, order=True):
+    """A place in an account's change log: just after the seq-th entry with that modseq. Entries are
+    ordered by (modseq, seq); one transaction's entries share its modseq (RFC 7162 MODSEQ)."""
+
+    modseq: int
+    seq: int
+
+
+class LoggedChange(msgspec.Struct, gc=False):
+    """One entry of an account's change log: one event about one message or mailbox."""
+
+    position: ChangePosition  # its place; changes_since(position) returns what came after it
+    event: str  # a key of CHANGE_EVENTS
+    at: float  # Unix time of the change
+    mailbox_id: int
+    mailbox_name: str  # the name at the time (for mailboxRenamed the new one)
+    msg_id: int = 0  # message events: the message's id
+    uid: int = 0  # message events: its UID in the mailbox
+    old_name: str = ""  # mailboxRenamed: the name before
+    added: list[str] = msgspec.field(default_factory=list)  # messageUpdated: flags the message got
+    removed: list[str] = msgspec.field(default_factory=list)  # messageUpdated: flags it lost
 
 
 # The interface.
@@ -190,7 +239,8 @@ class Account(Protocol):
     a caller may acknowledge it (SMTP 250, IMAP OK, webapi 200). Its Change
     notifications are sent after that commit, on the event loop, before the
     method returns; readers (these methods included) see the change from then
-    on. Reads never wait for writes.
+    on. The same commit writes its entries to the account's change log
+    (changes_since). Reads never wait for writes.
 
     Errors: MailboxNotFound, MessageNotFound, MailboxExists, MailboxError
     (not allowed, with a sentence saying why) and FlagError (a bad flag name).
@@ -332,6 +382,19 @@ class Account(Protocol):
         The caller's recent messages are those above the returned UID. A claim may be lost in a
         crash; the messages are then recent once more.
         """
+
+    # The change log: every Change but keywords, as LoggedChange entries, one per message or mailbox.
+
+    def changes_since(self, position: ChangePosition | None, limit: int
+                      ) -> tuple[list[LoggedChange], ChangePosition, bool]:
+        """Up to limit entries after position, in order: (entries, the position after the last of them,
+        whether more follow). With position None: no entries and the current position (after the last
+        entry). ChangesExpired when entries after position were pruned, ChangePositionUnknown when the
+        position is ahead of the log. Reads the index only."""
+
+    async def prune_changes(self, before: float) -> int:
+        """Forget the entries of changes made before that Unix time, whole transactions at a time; how
+        many. Positions before the last one forgotten are expired from then on."""
 
     def check(self) -> list[str]:
         """Problems in the account's storage (a message without its bytes, bytes of no message, ...),

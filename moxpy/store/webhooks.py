@@ -10,6 +10,10 @@ WebhookStore holds the operations that are one transaction each;
 WebhookTransaction the steps inside one WebhookStore.transaction(). The
 delivery queue's transactions carry a WebhookTransaction too
 (QueueTransaction.webhooks), so a webhook about an outcome commits with it.
+
+Change webhooks are made from each account's change log; the position in
+that log up to which they were queued is kept here, per account, and moves
+in the transaction that queues them, so none is made twice or skipped.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Protocol, TypeVar
+
+from .accounts import ChangePosition
 
 T = TypeVar("T")
 
@@ -85,8 +91,9 @@ class WebhookFilter:
 
     ids: list[int] = field(default_factory=list)
     account: str = ""
-    event: str = ""  # "incoming" or an outgoing event
+    event: str = ""  # "incoming", an outgoing event or a change event
     queue_msg_id: int = 0
+    since: float = 0.0  # queued at or after this Unix time
 
 
 class WebhookTransaction(Protocol):
@@ -107,12 +114,24 @@ class WebhookTransaction(Protocol):
 
     def matching(self, f: WebhookFilter) -> list[Webhook]: ...
 
+    def retired_matching(self, f: WebhookFilter) -> list[RetiredWebhook]:
+        """Retired webhooks, in the order they were first queued."""
+        ...
+
     def save(self, hook: Webhook | RetiredWebhook) -> None:
         """Write back attempts and results (and for a queued one, its next attempt)."""
         ...
 
     def retire(self, hook_id: int, retired: RetiredWebhook | None) -> None:
         """Take the webhook out of the queue, keeping retired (None: keep nothing)."""
+        ...
+
+    def change_position(self, account: str) -> ChangePosition | None:
+        """How far in the account's change log change webhooks were queued; None when not noted."""
+        ...
+
+    def set_change_position(self, account: str, position: ChangePosition | None) -> None:
+        """Note how far change webhooks were queued (None: forget it)."""
         ...
 
 
@@ -157,4 +176,8 @@ class WebhookStore(Protocol):
 
     def cleanup(self, now: float) -> Awaitable[int]:
         """Forget retired webhooks past their keep time; how many."""
+        ...
+
+    def change_positions(self) -> dict[str, ChangePosition]:
+        """Per account, how far change webhooks were queued (WebhookTransaction.change_position)."""
         ...

@@ -139,3 +139,6 @@ class Client:
 
     def MessageTextGet(self, request: t.MessageTextGetRequest) -> t.MessageTextGetResult:
         return self._json("MessageTextGet", request, t.MessageTextGetResult)
+
+    def ChangesSince(self, request: t.ChangesSinceRequest) -> t.ChangesSinceResult:
+        return self._json("ChangesSince", request, t.ChangesSinceResult)

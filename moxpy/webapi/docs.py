@@ -22,7 +22,9 @@ from msgspec import inspect as mi
 from ..queue.events import EVENTS
 from ..webhooks import examples as hookexamples
 from ..webhooks import types as hooktypes
+from . import changes as changelib
 from . import codec, examples
+from . import types as t
 from .types import COMMON_ERRORS, METHODS, RAW
 
 LOCALSERVE = "http://localhost:1080/webapi/v0/"
@@ -96,6 +98,11 @@ Events = []  # which events to send; empty: all
 [Accounts.mox.IncomingWebhook]
 URL = "https://app.example/hooks/incoming"
 Authorization = ""
+
+[Accounts.mox.ChangeWebhook]
+URL = "https://app.example/hooks/changes"
+Authorization = ""
+Events = []  # which events to send; empty: all
 ```
 
 A webhook is an HTTP POST with a JSON body and the headers
@@ -135,6 +142,34 @@ MessageRawGet and MessagePartGet using `Meta.MsgID`.
 Fields of `Meta`:
 
 {incoming_meta}
+
+### Change webhooks
+
+Sent for every change to the account's mailboxes and messages, whatever
+made it: delivery over SMTP, Send, IMAP or the webapi. A flag set by an
+IMAP client raises the same `messageUpdated` as one set with
+MessageFlagsAdd. The events (mox has none of these):
+
+{change_events}
+
+Each change of each message is a webhook of its own: moving ten messages
+makes ten `messageDeleted` and ten `messageNew` webhooks. The payload is
+the same as a change in ChangesSince's response:
+
+{change}
+
+Every change is kept in the account's change log, in order, and the
+webhooks are made from it exactly once, also across restarts and crashes
+(a change committed just before a crash gets its webhook after the
+restart). They start when the server first sees the setting; removing it
+and setting it again starts afresh from then. As all webhooks they are
+retried, so after a failed attempt a later change may arrive before an
+earlier one: order them by catching up with ChangesSince from the
+`Cursor` of the last change you processed, which also covers any time
+your application was down. The log is kept for the account's
+`ChangesRetention` (30 days by default); a cursor older than that gets
+`cursorExpired`, and the application resynchronises (MessageList, or
+IMAP) and continues from a fresh cursor (`Cursor: ""`).
 """
 
 TRANSACTIONAL = """\
@@ -380,9 +415,11 @@ def sections() -> str:
             continue
         out += [f"### {name}", "", field_table(structs[name]), ""]
     events = "\n".join(f"- `{name}`: {text}" for name, text in EVENTS.items())
+    change_events = "\n".join(f"- `{name}`: {text}" for name, text in changelib.EVENTS.items())
     out += [WEBHOOKS.format(events=events, outgoing=field_table(hooktypes.Outgoing),
                             incoming=field_table(hooktypes.Incoming),
-                            incoming_meta=field_table(hooktypes.IncomingMeta)),
+                            incoming_meta=field_table(hooktypes.IncomingMeta), change_events=change_events,
+                            change=field_table(t.ChangeEvent)),
             TRANSACTIONAL, LISTING, "## Examples with curl", "",
             "Against a fresh `python3 dev.py localserve`, with its default account. Run in this order, each works.",
             "`--data-urlencode` encodes the JSON as the form needs (with plain `--data`, a `+` in an address",
@@ -394,7 +431,7 @@ def sections() -> str:
     out += ["## Example webhook payloads", "",
             "As printed by `python3 dev.py mox example NAME` (or `.venv/bin/mox example NAME`), made from the",
             "types the server sends.", ""]
-    for name, (text, make) in hookexamples.EXAMPLES.items():
+    for name, (text, make) in {**hookexamples.EXAMPLES, **examples.WEBHOOKS}.items():
         out += [f"### {name}", "", text, "", json_block(make()), ""]
     return "\n".join(out).rstrip() + "\n"
 

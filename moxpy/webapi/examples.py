@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import msgspec
+
 from ..webhooks.types import NameAddress, Structure
 from . import types as t
 
@@ -33,6 +35,7 @@ REQUESTS = {
     "MessageList": t.MessageListRequest(Mailbox="Inbox", Page=1, PageSize=20),
     "MessageSearch": t.MessageSearchRequest(From="mox@localhost", Body="hi", Unread=True),
     "MessageTextGet": t.MessageTextGetRequest(MsgID=1, MaxBytes=1024 * 1024),
+    "ChangesSince": t.ChangesSinceRequest(Cursor="41.1", Limit=100),
 }
 
 _summary = t.MessageSummary(
@@ -75,4 +78,36 @@ RESPONSES = {
     "MessageList": t.MessageListResult(Messages=[_summary], Total=1, Page=1, Pages=1, NextCursor=""),
     "MessageSearch": t.MessageSearchResult(Messages=[_summary], Total=1, Page=1, Pages=1, NextCursor=""),
     "MessageTextGet": t.MessageTextGetResult(Text="hi ☺\n", TextSize=7),
+    "ChangesSince": t.ChangesSinceResult(Changes=[
+        t.ChangeEvent(Event="messageUpdated", Cursor="42.1", Time=_when, MailboxID=1, MailboxName="Inbox", MsgID=1,
+                      UID=1, Added=["\\seen"]),
+        t.ChangeEvent(Event="messageDeleted", Cursor="43.1", Time=_when, MailboxID=1, MailboxName="Inbox", MsgID=1,
+                      UID=1),
+        t.ChangeEvent(Event="messageNew", Cursor="43.2", Time=_when, MailboxID=3, MailboxName="Archive", MsgID=1,
+                      UID=1, Message=msgspec.structs.replace(_summary, MailboxName="Archive", Flags=["\\seen"])),
+    ], NextCursor="43.2", More=False),
+}
+
+
+def _change_new() -> t.ChangeEvent:
+    return t.ChangeEvent(Event="messageNew", Cursor="41.1", Time=_when, MailboxID=1, MailboxName="Inbox", MsgID=1,
+                         UID=1, Message=_summary)
+
+
+def _change_updated() -> t.ChangeEvent:
+    return t.ChangeEvent(Event="messageUpdated", Cursor="42.1", Time=_when, MailboxID=1, MailboxName="Inbox",
+                         MsgID=1, UID=1, Added=["\\seen", "todo"], Removed=["\\flagged"])
+
+
+def _change_renamed() -> t.ChangeEvent:
+    return t.ChangeEvent(Event="mailboxRenamed", Cursor="44.1", Time=_when, MailboxID=7, MailboxName="Work/Clients",
+                         OldName="Clients")
+
+
+# Change webhooks, as webhooks.examples.EXAMPLES has the others: name -> (description, payload).
+WEBHOOKS = {
+    "webhook-change-message-new": ("Example change webhook JSON body for a new message in a mailbox:", _change_new),
+    "webhook-change-message-updated": ("Example change webhook JSON body for flags changed, e.g. by an IMAP client:",
+                                       _change_updated),
+    "webhook-change-mailbox-renamed": ("Example change webhook JSON body for a renamed mailbox:", _change_renamed),
 }

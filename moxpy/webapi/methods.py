@@ -29,11 +29,12 @@ from ..message import view as msgview
 from ..message.address import Address, AddressError, parse_address
 from ..queue import Queue
 from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressions
-from ..store import (STORAGE_FULL, MailboxError, MailboxExists, MailboxNotFound, MessageFilter, MessageNotFound,
-                     SearchError, Store, storage_full)
+from ..store import (STORAGE_FULL, ChangePositionUnknown, ChangesExpired, MailboxError, MailboxExists,
+                     MailboxNotFound, MessageFilter, MessageNotFound, SearchError, Store, storage_full)
 from ..store import flags as flaglib
 from ..store import mailboxname
 from ..webhooks.types import Structure
+from . import changes as changelib
 from . import pagination
 from . import summary as summarylib
 from . import types as t
@@ -516,6 +517,24 @@ class API:
             raise WebapiError("user", f"{doing} mailbox: {box.name!r} is the special-use {box.special_use} mailbox "
                                       "and cannot be renamed or deleted")
         return box
+
+
+    # The change log.
+
+    async def ChangesSince(self, call: Call, req: t.ChangesSinceRequest) -> t.ChangesSinceResult:
+        if not 0 <= req.Limit <= changelib.MAX_LIMIT:
+            raise WebapiError("user", f"limit must be between 1 and {changelib.MAX_LIMIT}, or 0 for {changelib.DEFAULT_LIMIT}")
+        position = changelib.position(req.Cursor) if req.Cursor else None
+        account = self.store.account(call.account)
+        try:
+            entries, after, more = account.changes_since(position, req.Limit or changelib.DEFAULT_LIMIT)
+        except ChangesExpired:
+            raise WebapiError("cursorExpired", "the changes after this cursor are no longer kept: resynchronise, "
+                                               'then continue with a new cursor (Cursor "")') from None
+        except ChangePositionUnknown:
+            raise WebapiError("user", "cursor is ahead of the account's changes: not a cursor of this account") from None
+        return t.ChangesSinceResult(Changes=changelib.events(account, entries), NextCursor=changelib.cursor(after),
+                                    More=more)
 
 
 def _reply_recipients(config, account: str, original: replylib.Original, everyone: bool):

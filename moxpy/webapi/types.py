@@ -306,6 +306,32 @@ class MessageTextGetResult(msgspec.Struct):
     HTMLSize: Annotated[int, doc("Size in bytes of the whole HTML part, decoded (UTF-8).")] = 0
 
 
+class ChangeEvent(msgspec.Struct):
+    Version: Annotated[int, doc("Version of the payload, 0; fields may be added without a new version.")] = 0
+    Event: Annotated[str, doc("messageNew, messageDeleted, messageUpdated, mailboxNew, mailboxDeleted or mailboxRenamed.")] = ""
+    Cursor: Annotated[str, doc("Opaque position just after this change: ChangesSince with it returns the changes that followed.")] = ""
+    Time: Annotated[Time, doc("When the change was made.")] = ZERO_TIME
+    MailboxID: Annotated[int, doc("ID of the mailbox (a new mailbox may get the ID of one deleted before).")] = 0
+    MailboxName: Annotated[str, doc("The mailbox as it was named at the time; for mailboxRenamed, its new name.")] = ""
+    OldName: Annotated[str, doc("mailboxRenamed: the name before. Children of a renamed mailbox get an event each.")] = ""
+    MsgID: Annotated[int, doc("Message events: ID of the message, as in MessageGet. A moved message keeps its ID: messageDeleted in the source, messageNew in the destination.")] = 0
+    UID: Annotated[int, doc("Message events: IMAP UID of the message in the mailbox.")] = 0
+    Added: Annotated[list[str], doc("messageUpdated: flags the message got, as in Flags elsewhere (system flags lower case).")] = field(default_factory=list)
+    Removed: Annotated[list[str], doc("messageUpdated: flags it lost.")] = field(default_factory=list)
+    Message: Annotated[MessageSummary | None, doc("messageNew: the message in summary, as it is when the change is read (it may have changed or moved on since); null for other events, and when the message is gone.")] = None
+
+
+class ChangesSinceRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Cursor: Annotated[str, doc('From NextCursor of an earlier call, or the Cursor of a change; "" for the current position (no changes returned).')] = ""
+    Limit: Annotated[int, doc("Changes returned at most, 1 to 1000; 0 for 100.")] = 0
+
+
+class ChangesSinceResult(msgspec.Struct):
+    Changes: Annotated[list[ChangeEvent], doc("The changes after Cursor, oldest first; the same payloads as change webhooks.")] = field(default_factory=list)
+    NextCursor: Annotated[str, doc("Where the next call continues: after the last change returned, or the position asked for when none.")] = ""
+    More: Annotated[bool, doc("Whether more changes follow NextCursor already.")] = False
+
+
 RAW = "raw"  # marker for methods whose response is bytes
 
 
@@ -341,4 +367,5 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("MessageList", MessageListRequest, MessageListResult, "A page of a mailbox's messages in summary, newest first."),
     Method("MessageSearch", MessageSearchRequest, MessageSearchResult, "A page of the messages matching every criterion given, in summary, newest first."),
     Method("MessageTextGet", MessageTextGetRequest, MessageTextGetResult, "The readable text and HTML of a message, cut at a size.", ("messageNotFound",)),
+    Method("ChangesSince", ChangesSinceRequest, ChangesSinceResult, "Every change to the account's mailboxes and messages after a cursor, in order, whatever made it (SMTP, IMAP, the webapi); code cursorExpired when the changes after the cursor are no longer kept: resynchronise, then continue from a new cursor.", ("cursorExpired",)),
 ]}

@@ -56,8 +56,8 @@ EXAMPLES = {
 }
 
 
-def render(name: str) -> str:
-    """The example's description and its JSON, indented."""
-    description, make = EXAMPLES[name]
+def render(name: str, examples: dict | None = None) -> str:
+    """The example's description and its JSON, indented; from EXAMPLES, or the examples given."""
+    description, make = (examples or EXAMPLES)[name]
     body = msgspec.json.format(msgspec.json.encode(make()), indent=4).decode()
     return description + "\n\n" + "\n".join("\t" + line for line in body.splitlines()) + "\n"

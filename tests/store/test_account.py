@@ -98,7 +98,10 @@ def test_change_flags_add_remove_set(opened):
     origin = object()
     changed = run(account.change_flags([first.id, second.id], "add", ["\\SEEN", "Todo"], origin=origin))
     assert [(m.id, m.flags) for m in changed] == [(first.id, ["\\Seen", "todo"]), (second.id, ["\\Seen", "todo"])]
-    assert [(c.kind, c.origin is origin) for c, _ in changes] == [("keywords", True), ("flags", True)]
+    # One flags change per difference made, each saying what its messages got.
+    assert [(c.kind, c.origin is origin, c.uids, c.added) for c, _ in changes] == \
+        [("keywords", True, [], []), ("flags", True, [first.uid], ["\\Seen", "todo"]),
+         ("flags", True, [second.uid], ["todo"])]
     assert account.mailbox("Inbox").keywords == ["todo"]
     changed = run(account.change_flags([first.id, second.id], "remove", ["todo", "\\Flagged"]))
     assert [m.flags for m in changed] == [["\\Seen"], ["\\Seen"]]

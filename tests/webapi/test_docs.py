@@ -173,7 +173,8 @@ def test_docs_have_the_example_webhook_payloads_of_mox_py_example(server):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     names = subprocess.run([sys.executable, os.path.join(root, "mox.py"), "example"], capture_output=True,
                            text=True, check=True).stdout.split()
-    assert names == ["webhook-outgoing-delivered", "webhook-outgoing-dsn-failed", "webhook-incoming-basic"]
+    assert names == ["webhook-outgoing-delivered", "webhook-outgoing-dsn-failed", "webhook-incoming-basic",
+                     "webhook-change-message-new", "webhook-change-message-updated", "webhook-change-mailbox-renamed"]
     with open(os.path.join(root, "docs", "webapi.md")) as f:
         doc = f.read()
     page = httpx.get(server.base_url + "docs").text

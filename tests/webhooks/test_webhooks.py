@@ -14,6 +14,7 @@ import pytest
 
 from moxpy.config import Destination, IncomingWebhook, OutgoingWebhook
 from moxpy.message import dsn as dsnlib
+from moxpy.webapi.types import ChangeEvent
 from moxpy.webhooks import types as t
 
 from ..hookreceiver import Receiver
@@ -240,8 +241,9 @@ def test_pending_webhook_survives_restart(new_server, receiver):
 
 def test_example_command_prints_payloads_of_the_documented_types(server):
     names = mox(server, "example").stdout.split()
-    assert names == ["webhook-outgoing-delivered", "webhook-outgoing-dsn-failed", "webhook-incoming-basic"]
-    for name, typ in zip(names, [t.Outgoing, t.Outgoing, t.Incoming]):
+    assert names == ["webhook-outgoing-delivered", "webhook-outgoing-dsn-failed", "webhook-incoming-basic",
+                     "webhook-change-message-new", "webhook-change-message-updated", "webhook-change-mailbox-renamed"]
+    for name, typ in zip(names, [t.Outgoing, t.Outgoing, t.Incoming] + [ChangeEvent] * 3):
         out = mox(server, "example", name).stdout
         value = msgspec.json.decode(out[out.index("{"):], type=typ)
         assert value.Version == 0

@@ -5,7 +5,9 @@ This class keeps the contract of store.accounts.Account: each change runs
 as one transaction of the group-commit writer (store.db), message files are
 written and fsync'ed before the rows naming them are committed and removed
 only after the rows' removal is, and subscribers hear of a change after its
-commit. The SQL is in the modules named for their concern.
+commit. Every change goes through _write, which writes the Change records
+the transaction made to the change log in that transaction (changelog.py).
+The SQL is in the modules named for their concern.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from ...message import parse as msgparse
 from ...message import part as partlib
 from .. import flags as flaglib
 from .. import mailboxname
-from ..accounts import (Change, Copied, DeliveryMeta, Mailbox, MailboxError, MailboxNotFound, MailboxStatus,
-                        Message, MessageNotFound, Summary, SummaryPage)
+from ..accounts import (Change, ChangePosition, Copied, DeliveryMeta, LoggedChange, Mailbox, MailboxError,
+                        MailboxNotFound, MailboxStatus, Message, MessageNotFound, Summary, SummaryPage)
 from ..db import Database
 from ..files import read_message_file, read_message_file_cached, remove_message_file, write_message_file
 from ..search import Criteria, MessageFilter
-from . import check, copymove, flagchange, listing, mailboxes, messages, rows, schema, search, summaries
+from . import changelog, check, copymove, flagchange, listing, mailboxes, messages, rows, schema, search, summaries
 from .recent import RecentClaims
 
 log = logging.getLogger("moxpy.store")
@@ -68,6 +70,18 @@ class SQLiteAccount:
     def announce(self, changes: list[Change]) -> None:
         self._tell_subscribers(changes)
 
+    async def _write(self, fn: Callable[[sqlite3.Connection], tuple[Any, list[Change]]], sync_dirs=()
+                     ) -> tuple[Any, list[Change]]:
+        """Run fn(conn) -> (result, changes) as one transaction, with the changes in the change log;
+        returns both once committed. The caller announces the changes (_broadcast) once it has done what
+        must come first, such as removing the files of removed messages."""
+        def job(conn: sqlite3.Connection) -> tuple[Any, list[Change]]:
+            result, changes = fn(conn)
+            changelog.record_tx(conn, changes)
+            return result, changes
+
+        return await self.db.write(job, sync_dirs=sync_dirs)
+
     def _broadcast(self, changes: list[Change]) -> None:
         self._tell_subscribers(changes)
         if self._relay is not None and changes:
@@ -97,8 +111,13 @@ class SQLiteAccount:
 
     async def create_mailbox(self, name: str, special_use: str = "") -> Mailbox:
         name = mailboxname.check(name)
-        row = await self.db.write(lambda conn: mailboxes.create_tx(conn, name, special_use))
-        self._broadcast([Change("mailboxes", row["id"])])
+
+        def create(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[Change]]:
+            created = mailboxes.create_tx(conn, name, special_use)
+            return created[-1], _created(created, messages.next_modseq_tx(conn))
+
+        row, changes = await self._write(create)
+        self._broadcast(changes)
         return rows.mailbox(row)
 
     async def delete_mailbox(self, name: str) -> None:
@@ -106,18 +125,19 @@ class SQLiteAccount:
         if name == mailboxname.INBOX:
             raise MailboxError("the inbox cannot be deleted")
 
-        def delete(conn: sqlite3.Connection) -> tuple[int, list[sqlite3.Row]]:
-            deleted = mailboxes.delete_tx(conn, name)
-            messages.next_modseq_tx(conn)
-            return deleted
+        def delete(conn: sqlite3.Connection) -> tuple[tuple[int, list[sqlite3.Row]], list[Change]]:
+            mailbox_id, removed = mailboxes.delete_tx(conn, name)
+            modseq = messages.next_modseq_tx(conn)
+            changes = [Change("removed", mailbox_id, [r["uid"] for r in removed], [r["id"] for r in removed], modseq,
+                              mailbox_name=name)] if removed else []
+            return (mailbox_id, removed), changes + [Change("mailbox_deleted", mailbox_id, modseq=modseq,
+                                                            mailbox_name=name)]
 
-        mailbox_id, removed = await self.db.write(delete)
+        (mailbox_id, removed), changes = await self._write(delete)
         self._recent.forget(mailbox_id)
         for row in removed:
             remove_message_file(self.msg_dir, row["path"])
-        changes = [Change("removed", mailbox_id, [r["uid"] for r in removed], [r["id"] for r in removed])] \
-            if removed else []
-        self._broadcast(changes + [Change("mailboxes", mailbox_id)])
+        self._broadcast(changes)
 
     async def rename_mailbox(self, old: str, new: str) -> None:
         old, new = mailboxname.check(old), mailboxname.check(new)
@@ -126,18 +146,20 @@ class SQLiteAccount:
         if new == old or mailboxname.is_below(new, old):
             raise MailboxError("cannot rename a mailbox to itself or below itself")
 
-        def rename(conn: sqlite3.Connection) -> list[Change]:
-            box = mailboxes.rename_check_tx(conn, old, new)
+        def rename(conn: sqlite3.Connection) -> tuple[None, list[Change]]:
+            box, parents = mailboxes.rename_check_tx(conn, old, new)
+            modseq = messages.next_modseq_tx(conn)
             if old != mailboxname.INBOX:
-                mailboxes.rename_tx(conn, box, new)
-                return []
+                return None, _created(parents, modseq) + [
+                    Change("mailbox_renamed", mailbox_id, modseq=modseq, mailbox_name=to, old_name=before)
+                    for mailbox_id, before, to in mailboxes.rename_tx(conn, box, new)]
             # RFC 3501 6.3.5: renaming the inbox moves its messages to a new mailbox; the inbox stays, empty.
-            dest = mailboxes.create_tx(conn, new, "")
+            created = parents + mailboxes.create_tx(conn, new, "")
             moving = messages.in_mailbox_tx(conn, box["id"], None, "id, mailbox_id, uid, keywords")
-            return copymove.move_tx(conn, moving, dest)[1]
+            return None, _created(created, modseq) + copymove.move_tx(conn, moving, created[-1])[1]
 
-        changes = await self.db.write(rename)
-        self._broadcast(changes + [Change("mailboxes")])
+        _, changes = await self._write(rename)
+        self._broadcast(changes)
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
         name = mailboxname.check(name)
@@ -198,21 +220,28 @@ class SQLiteAccount:
                 raise
             return relpath, bucket, values
 
+        def insert(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[Change]]:
+            row, new_keywords = messages.insert_tx(conn, mailbox, **values)
+            changes = [Change("keywords", row["mailbox_id"])] if new_keywords else []
+            return row, changes + [Change("added", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"])]
+
         relpath, bucket, values = await asyncio.get_running_loop().run_in_executor(None, prepare)
         try:
-            row, new_keywords = await self.db.write(lambda conn: messages.insert_tx(conn, mailbox, **values),
-                                                    sync_dirs=[bucket])
+            row, changes = await self._write(insert, sync_dirs=[bucket])
         except BaseException:
             remove_message_file(self.msg_dir, relpath)
             raise
-        changes = [Change("keywords", row["mailbox_id"])] if new_keywords else []
-        self._broadcast(changes + [Change("added", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"])])
+        self._broadcast(changes)
         return rows.message(row)
 
     async def delete(self, msg_id: int) -> None:
-        row = await self.db.write(lambda conn: messages.delete_tx(conn, msg_id))
+        def delete(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[Change]]:
+            row, modseq = messages.delete_tx(conn, msg_id)
+            return row, [Change("removed", row["mailbox_id"], [row["uid"]], [row["id"]], modseq)]
+
+        row, changes = await self._write(delete)
         remove_message_file(self.msg_dir, row["path"])
-        self._broadcast([Change("removed", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"])])
+        self._broadcast(changes)
 
     async def change_flags(self, msg_ids: list[int], mode: str, flags: list[str], *,
                            mailbox_id: int | None = None, origin: Any = None) -> list[Message]:
@@ -226,7 +255,7 @@ class SQLiteAccount:
             targets = messages.by_ids_tx(conn, msg_ids, mailbox_id, "id, mailbox_id, uid, flags, keywords")
             return flagchange.change_tx(conn, targets, mode, mask, keywords, origin)
 
-        changed, changes = await self.db.write(update)
+        changed, changes = await self._write(update)
         self._broadcast(changes)
         return [rows.message(r) for r in changed]
 
@@ -234,7 +263,7 @@ class SQLiteAccount:
         if not msg_ids:
             raise MessageNotFound(msg_ids)
 
-        def update(conn: sqlite3.Connection) -> tuple[int, list[tuple[int, int]], list[Change]]:
+        def update(conn: sqlite3.Connection) -> tuple[Copied, list[Change]]:
             moving = messages.by_ids_tx(conn, msg_ids, mailbox_id, "id, mailbox_id, uid, keywords")
             box = mailboxes.find_tx(conn, dest)
             if box is None:
@@ -242,11 +271,11 @@ class SQLiteAccount:
             if box["id"] == mailbox_id:
                 raise MailboxError("cannot move to the same mailbox")
             pairs, changes = copymove.move_tx(conn, [r for r in moving if r["mailbox_id"] != box["id"]], box)
-            return box["uidvalidity"], pairs, changes
+            return Copied(box["uidvalidity"], pairs), changes
 
-        uidvalidity, pairs, changes = await self.db.write(update)
+        copied, changes = await self._write(update)
         self._broadcast(changes)
-        return Copied(uidvalidity, pairs)
+        return copied
 
     async def copy(self, msg_ids: list[int], dest: str, *, mailbox_id: int) -> Copied:
         # The source rows are read and the files linked inside the write transaction: a message removed by
@@ -256,29 +285,33 @@ class SQLiteAccount:
             raise MessageNotFound(msg_ids)
         created: list[str] = []  # new file names, removed again if the transaction fails
 
-        def insert(conn: sqlite3.Connection) -> tuple[int, list[tuple[int, int]], list[Change]]:
+        def insert(conn: sqlite3.Connection) -> tuple[Copied, list[Change]]:
             copying = messages.by_ids_tx(conn, msg_ids, mailbox_id, "id, uid, path, keywords")
             box = mailboxes.find_tx(conn, dest)
             if box is None:
                 raise MailboxNotFound(dest)
             pairs, changes = copymove.copy_tx(conn, self.msg_dir, copying, box, created)
-            return box["uidvalidity"], pairs, changes
+            return Copied(box["uidvalidity"], pairs), changes
 
         try:
-            uidvalidity, pairs, changes = await self.db.write(insert)
+            copied, changes = await self._write(insert)
         except BaseException:
             for relpath in created:
                 remove_message_file(self.msg_dir, relpath)
             raise
         self._broadcast(changes)
-        return Copied(uidvalidity, pairs)
+        return copied
 
     async def expunge(self, mailbox_id: int, uids: list[int] | None = None) -> list[int]:
-        removed = await self.db.write(lambda conn: messages.expunge_tx(conn, mailbox_id, uids))
+        def expunge(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], list[Change]]:
+            removed, modseq = messages.expunge_tx(conn, mailbox_id, uids)
+            return removed, [Change("removed", mailbox_id, [r["uid"] for r in removed], [r["id"] for r in removed],
+                                    modseq)] if removed else []
+
+        removed, changes = await self._write(expunge)
         for row in removed:
             remove_message_file(self.msg_dir, row["path"])
-        if removed:
-            self._broadcast([Change("removed", mailbox_id, [r["uid"] for r in removed], [r["id"] for r in removed])])
+        self._broadcast(changes)
         return [r["uid"] for r in removed]
 
     def search(self, mailbox_id: int, criteria: Criteria) -> list[int]:
@@ -292,5 +325,19 @@ class SQLiteAccount:
     def claim_recent(self, mailbox_id: int, upto: int) -> int:
         return self._recent.claim(mailbox_id, upto)
 
+    # The change log.
+
+    def changes_since(self, position: ChangePosition | None, limit: int
+                      ) -> tuple[list[LoggedChange], ChangePosition, bool]:
+        return changelog.since(self.db, position, limit)
+
+    async def prune_changes(self, before: float) -> int:
+        return await self.db.write(lambda conn: changelog.prune_tx(conn, before))
+
     def check(self) -> list[str]:
         return check.problems(self.db, self.msg_dir)
+
+
+def _created(boxes: list[sqlite3.Row], modseq: int) -> list[Change]:
+    """The changes announcing newly created mailboxes."""
+    return [Change("mailbox_created", box["id"], modseq=modseq, mailbox_name=box["name"]) for box in boxes]

@@ -77,7 +77,7 @@ def copy_tx(conn: sqlite3.Connection, msg_dir: str, copying: list[sqlite3.Row], 
     changes = []
     if mailboxes.add_keywords_tx(conn, dest["id"], keywords):
         changes.append(Change("keywords", dest["id"]))
-    changes.append(Change("added", dest["id"], [new for _, new in pairs], ids))
+    changes.append(Change("added", dest["id"], [new for _, new in pairs], ids, modseq))
     # The new names must be durable before the rows pointing to them are committed.
     for bucket in buckets:
         fsync_dir(bucket)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from .. import flags as flaglib
 from ..accounts import Change
 from . import mailboxes, rows
 from .messages import next_modseq_tx
@@ -27,8 +28,10 @@ def new_flags(mode: str, old_mask: int, old_keywords: list[str], mask: int, keyw
 def change_tx(conn: sqlite3.Connection, targets: list[sqlite3.Row], mode: str, mask: int, keywords: list[str],
               origin) -> tuple[list[sqlite3.Row], list[Change]]:
     """Change the flags of messages (rows with id, mailbox_id, uid, flags, keywords); returns the rows
-    (rows.MESSAGE_COLUMNS) of those that changed, and the changes to announce."""
+    (rows.MESSAGE_COLUMNS) of those that changed, and the changes to announce: per mailbox, one for
+    each difference made (the flags added and removed), in UID order."""
     changed = []
+    differences: dict[tuple[int, tuple[str, ...], tuple[str, ...]], list[sqlite3.Row]] = {}
     modseq = 0
     for row in targets:
         old_keywords = json.loads(row["keywords"])
@@ -36,19 +39,22 @@ def change_tx(conn: sqlite3.Connection, targets: list[sqlite3.Row], mode: str, m
         if new_mask == row["flags"] and new_keywords == old_keywords:
             continue
         modseq = modseq or next_modseq_tx(conn)
-        changed.append(conn.execute(
+        updated = conn.execute(
             f"update messages set flags = ?, keywords = ?, modseq = ? where id = ? returning {rows.MESSAGE_COLUMNS}",
-            (new_mask, json.dumps(new_keywords), modseq, row["id"])).fetchone())
-    by_mailbox: dict[int, list[sqlite3.Row]] = {}
-    for row in changed:
-        by_mailbox.setdefault(row["mailbox_id"], []).append(row)
+            (new_mask, json.dumps(new_keywords), modseq, row["id"])).fetchone()
+        changed.append(updated)
+        before, after = flaglib.names(row["flags"], old_keywords), flaglib.names(new_mask, new_keywords)
+        key = (row["mailbox_id"], tuple(f for f in after if f not in before), tuple(f for f in before if f not in after))
+        differences.setdefault(key, []).append(updated)
     changes = []
-    for mailbox_id, in_box in by_mailbox.items():
+    keywords_noted: set[int] = set()
+    for (mailbox_id, added, removed), in_box in differences.items():
         # Removing never brings a keyword the mailbox had not seen.
-        if mode != "remove" and mailboxes.add_keywords_tx(
-                conn, mailbox_id, {k for r in in_box for k in json.loads(r["keywords"])}):
+        if mode != "remove" and mailbox_id not in keywords_noted and mailboxes.add_keywords_tx(
+                conn, mailbox_id, {k for r in changed if r["mailbox_id"] == mailbox_id
+                                   for k in json.loads(r["keywords"])}):
             changes.append(Change("keywords", mailbox_id, origin=origin))
+        keywords_noted.add(mailbox_id)
         changes.append(Change("flags", mailbox_id, [r["uid"] for r in in_box], [r["id"] for r in in_box], modseq,
-                              origin))
+                              origin, added=list(added), removed=list(removed)))
     return changed, changes
-

@@ -95,18 +95,16 @@ def _exists_tx(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("select 1 from mailboxes where name = ?", (name,)).fetchone() is not None
 
 
-def _create_parents_tx(conn: sqlite3.Connection, name: str) -> None:
-    for parent in mailboxname.parents(name):
-        if not _exists_tx(conn, parent):
-            _insert_tx(conn, parent, "")
+def _create_parents_tx(conn: sqlite3.Connection, name: str) -> list[sqlite3.Row]:
+    return [_insert_tx(conn, parent, "") for parent in mailboxname.parents(name) if not _exists_tx(conn, parent)]
 
 
-def create_tx(conn: sqlite3.Connection, name: str, special_use: str) -> sqlite3.Row:
-    """Create a mailbox (name checked already) and its missing parents (RFC 3501 6.3.3)."""
+def create_tx(conn: sqlite3.Connection, name: str, special_use: str) -> list[sqlite3.Row]:
+    """Create a mailbox (name checked already) and its missing parents (RFC 3501 6.3.3); returns the rows of
+    those created, the mailbox last."""
     if _exists_tx(conn, name):
         raise MailboxExists(name)
-    _create_parents_tx(conn, name)
-    return _insert_tx(conn, name, special_use)
+    return _create_parents_tx(conn, name) + [_insert_tx(conn, name, special_use)]
 
 
 def _has_children_tx(conn: sqlite3.Connection, name: str) -> bool:
@@ -128,24 +126,28 @@ def delete_tx(conn: sqlite3.Connection, name: str) -> tuple[int, list[sqlite3.Ro
     return box["id"], removed
 
 
-def rename_check_tx(conn: sqlite3.Connection, old: str, new: str) -> sqlite3.Row:
-    """The mailbox to rename, after checking that new is free; creates new's missing parents."""
+def rename_check_tx(conn: sqlite3.Connection, old: str, new: str) -> tuple[sqlite3.Row, list[sqlite3.Row]]:
+    """The mailbox to rename, after checking that new is free, and the rows of new's missing parents, which
+    it creates."""
     box = find_tx(conn, old)
     if box is None:
         raise MailboxNotFound(old)
     if _exists_tx(conn, new):
         raise MailboxExists(new)
-    _create_parents_tx(conn, new)
-    return box
+    return box, _create_parents_tx(conn, new)
 
 
-def rename_tx(conn: sqlite3.Connection, box: sqlite3.Row, new: str) -> None:
-    """Give a mailbox (not the inbox) and its children the new name; ids, UIDs and UIDVALIDITY stay."""
+def rename_tx(conn: sqlite3.Connection, box: sqlite3.Row, new: str) -> list[tuple[int, str, str]]:
+    """Give a mailbox (not the inbox) and its children the new name; ids, UIDs and UIDVALIDITY stay. Returns
+    (id, old name, new name) of each mailbox renamed, the mailbox first."""
     old = box["name"]
     prefix = old + "/"
-    conn.execute("update mailboxes set name = ? || substr(name, ?) where substr(name, 1, ?) = ?",
-                 (new, len(old) + 1, len(prefix), prefix))
+    children = conn.execute(
+        "update mailboxes set name = ? || substr(name, ?) where substr(name, 1, ?) = ? returning id, name",
+        (new, len(old) + 1, len(prefix), prefix)).fetchall()
     conn.execute("update mailboxes set name = ? where id = ?", (new, box["id"]))
+    return [(box["id"], old, new)] + sorted(((r["id"], old + r["name"][len(new):], r["name"]) for r in children),
+                                            key=lambda renamed: renamed[2])
 
 
 def set_subscribed_tx(conn: sqlite3.Connection, name: str, subscribed: bool) -> None:

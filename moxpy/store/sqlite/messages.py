@@ -106,21 +106,20 @@ def insert_tx(conn: sqlite3.Connection, mailbox: str, *, path: str, size: int, m
     return row, mailboxes.add_keywords_tx(conn, box["id"], keywords)
 
 
-def delete_tx(conn: sqlite3.Connection, msg_id: int) -> sqlite3.Row:
+def delete_tx(conn: sqlite3.Connection, msg_id: int) -> tuple[sqlite3.Row, int]:
+    """Remove a message's row; returns the row and the modseq of the removal."""
     row = conn.execute("delete from messages where id = ? returning *", (msg_id,)).fetchone()
     if row is None:
         raise MessageNotFound(msg_id)
-    next_modseq_tx(conn)
-    return row
+    return row, next_modseq_tx(conn)
 
 
-def expunge_tx(conn: sqlite3.Connection, mailbox_id: int, uids: list[int] | None) -> list[sqlite3.Row]:
-    """Remove the rows of the messages flagged \\Deleted (among uids when given); returns (id, uid, path) of each."""
+def expunge_tx(conn: sqlite3.Connection, mailbox_id: int, uids: list[int] | None) -> tuple[list[sqlite3.Row], int]:
+    """Remove the rows of the messages flagged \\Deleted (among uids when given); returns (id, uid, path) of each,
+    and the modseq of the removal (0 when nothing was removed)."""
     removed = []
     for row in in_mailbox_tx(conn, mailbox_id, uids, "id, uid, flags"):
         if row["flags"] & flaglib.DELETED:
             removed.append(conn.execute("delete from messages where id = ? returning id, uid, path",
                                         (row["id"],)).fetchone())
-    if removed:
-        next_modseq_tx(conn)
-    return removed
+    return removed, next_modseq_tx(conn) if removed else 0

@@ -8,8 +8,10 @@ its flags (system flags as bits, see store.flags; keywords as a JSON
 list), header fields for searching and the SMTP session's findings.
 message_parts: the MIME tree of each message (message.part), so FETCH
 needs no parse. message_text: the words of each message for full-text
-search (SQLite FTS5; see summaries.py). meta: counters (modseq, the
-highest UIDVALIDITY given).
+search (SQLite FTS5; see summaries.py). changes: the change log
+(changelog.py), one row per event about a message or mailbox, by (modseq,
+seq). meta: counters (modseq, the highest UIDVALIDITY given) and where the
+change log was last pruned.
 
 The first versions made some of these with sqlite-utils; the statements
 here make the same tables and give indexes the names it gave them
@@ -80,6 +82,7 @@ def create(conn: sqlite3.Connection, msg_dir: str) -> None:
             data blob not null
         )""")
     conn.execute("insert or ignore into meta (key, value) values ('modseq', 1)")
+    _changes(conn)
     # unicode61 folds case and, with remove_diacritics 2, accents: "Élan" is found by "elan".
     conn.execute("""
         create virtual table if not exists message_text using fts5(
@@ -101,6 +104,33 @@ def create(conn: sqlite3.Connection, msg_dir: str) -> None:
             "insert or ignore into mailboxes (name, special_use, uidvalidity, uidnext, subscribed) values (?, ?, ?, 1, 1)",
             (name, special_use, now + i),
         )
+
+
+def _changes(conn: sqlite3.Connection) -> None:
+    """The change log (see changelog.py); in an index made before it, it starts at the current modseq."""
+    conn.execute("""
+        create table if not exists changes (
+            modseq integer not null,
+            seq integer not null,
+            at real not null,
+            event text not null,
+            mailbox_id integer not null,
+            mailbox_name text not null,
+            msg_id integer not null default 0,
+            uid integer not null default 0,
+            old_name text not null default '',
+            added text not null default '[]',
+            removed text not null default '[]',
+            primary key (modseq, seq)
+        ) without rowid""")
+    conn.execute("create index if not exists changes_at on changes (at)")
+    # RFC 7162 3.2.10 (QRESYNC VANISHED): the UIDs expunged from a mailbox since a modseq.
+    conn.execute("create index if not exists changes_expunged on changes (mailbox_id, modseq) "
+                 "where event = 'messageDeleted'")
+    # Positions before this one are expired: the entries after them are (or may be) gone.
+    conn.execute("insert or ignore into meta (key, value) select 'changes_pruned_modseq', value from meta "
+                 "where key = 'modseq'")
+    conn.execute("insert or ignore into meta (key, value) values ('changes_pruned_seq', 0)")
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:

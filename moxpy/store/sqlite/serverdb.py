@@ -9,6 +9,7 @@ outgoing          the send log behind the daily limits: one row per recipient su
 suppressions      per account, addresses not delivered to
 webhooks          webhooks still to be delivered, with their JSON payload
 webhooks_retired  delivered, given-up, superseded and canceled webhooks
+change_positions  per account, how far in its change log change webhooks were queued
 
 The columns mean what the fields of the records in store/queue.py and
 store/webhooks.py say. Missing tables and queue columns are added to
@@ -148,6 +149,12 @@ def _webhooks_schema(conn: sqlite3.Connection) -> None:
     conn.execute("create index if not exists webhooks_queue_msg on webhooks (queue_msg_id)")
     conn.execute("create index if not exists webhooks_retired_keep on webhooks_retired (keep_until)")
     conn.execute("create index if not exists webhooks_retired_activity on webhooks_retired (last_activity)")
+    conn.execute("""
+        create table if not exists change_positions (
+            account text primary key,
+            modseq integer not null,
+            seq integer not null
+        )""")
 
 
 def schema(conn: sqlite3.Connection) -> None:

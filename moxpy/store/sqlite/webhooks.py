@@ -1,5 +1,5 @@
-"""The webhook queue's storage in the server database (tables webhooks and
-webhooks_retired, see serverdb.py)."""
+"""The webhook queue's storage in the server database (tables webhooks,
+webhooks_retired and change_positions, see serverdb.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from ..accounts import ChangePosition
 from ..db import Database
 from ..webhooks import RetiredWebhook, Webhook, WebhookAttempt, WebhookFilter, WebhookTransaction
 from .where import Conditions
@@ -68,6 +69,8 @@ def _where(f: WebhookFilter) -> tuple[str, list]:
         where.add("event = ?", f.event)
     if f.queue_msg_id:
         where.add("queue_msg_id = ?", f.queue_msg_id)
+    if f.since:
+        where.add("submitted >= ?", f.since)
     return where.sql()
 
 
@@ -104,6 +107,22 @@ class SqliteWebhookTransaction:
     def matching(self, f: WebhookFilter) -> list[Webhook]:
         where, params = _where(f)
         return [_webhook(r) for r in self._conn.execute(f"select * from webhooks where {where}", params)]
+
+    def retired_matching(self, f: WebhookFilter) -> list[RetiredWebhook]:
+        where, params = _where(f)
+        return [_retired(r) for r in self._conn.execute(
+            f"select * from webhooks_retired where {where} order by submitted, id", params)]
+
+    def change_position(self, account: str) -> ChangePosition | None:
+        row = self._conn.execute("select modseq, seq from change_positions where account = ?", (account,)).fetchone()
+        return ChangePosition(row[0], row[1]) if row else None
+
+    def set_change_position(self, account: str, position: ChangePosition | None) -> None:
+        if position is None:
+            self._conn.execute("delete from change_positions where account = ?", (account,))
+        else:
+            self._conn.execute("insert or replace into change_positions (account, modseq, seq) values (?, ?, ?)",
+                               (account, position.modseq, position.seq))
 
     def save(self, hook: Webhook | RetiredWebhook) -> None:
         if isinstance(hook, Webhook):
@@ -174,3 +193,7 @@ class SqliteWebhookStore:
     def cleanup(self, now: float) -> Awaitable[int]:
         return self.db.write(lambda conn: conn.execute("delete from webhooks_retired where keep_until < ?",
                                                        (now,)).rowcount)
+
+    def change_positions(self) -> dict[str, ChangePosition]:
+        return {r["account"]: ChangePosition(r["modseq"], r["seq"])
+                for r in self.db.query("select account, modseq, seq from change_positions")}
