@@ -10,7 +10,6 @@ webhook. Retired webhooks can be replayed from the command line."""
 from __future__ import annotations
 
 import os
-import signal
 import smtplib
 import threading
 import time
@@ -287,7 +286,7 @@ def test_each_change_gets_one_webhook_with_two_processes_restarts_and_sigkill(ne
     receiver = Receiver()
     try:
         srv = new_server(configure_changes(receiver, processes=2)).start()
-        [delivery] = children(srv.proc.pid)
+        assert len(children(srv.proc.pid)) == 1
         start = srv.call("ChangesSince", {"Cursor": ""}).json()["NextCursor"]
 
         # Changes committed by both processes at once: IMAP in the front, SMTP deliveries in the other.
@@ -307,22 +306,13 @@ def test_each_change_gets_one_webhook_with_two_processes_restarts_and_sigkill(ne
         sender.join()
         assert_each_change_once(srv, receiver, start)
 
-        # Between a change and its webhook: the delivery process, which makes the webhooks, is stopped
-        # while the front commits changes; then the whole server is killed.
-        os.kill(delivery, signal.SIGSTOP)
+        # Between a change and its webhook: the server is killed right after the front committed
+        # changes, before (or while) its producer turns them into webhooks.
         imap = login(srv)
         imap.select("INBOX")
         assert imap.uid("STORE", "1:*", "+FLAGS", "(\\Flagged)")[0] == "OK"
         assert imap.create("MadeWhileStopped")[0] == "OK"
-        imap.logout()
         srv.kill()
-        try:
-            os.kill(delivery, signal.SIGKILL)  # it dies with the front anyway
-        except ProcessLookupError:
-            pass
-        count = len(receiver.matching("/changes"))
-        time.sleep(0.5)
-        assert len(receiver.matching("/changes")) == count  # nothing was sent for them before the kill
 
         srv.start()
         receiver.wait("/changes", Event="mailboxNew", MailboxName="MadeWhileStopped")
