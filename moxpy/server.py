@@ -562,12 +562,23 @@ def _serve(server: Server, on_ready) -> int:
 
     reactor.callWhenRunning(lambda: Deferred.fromFuture(asyncio.ensure_future(start())))
     reactor.addSystemEventTrigger("before", "shutdown", lambda: Deferred.fromFuture(asyncio.ensure_future(server.stop())))
+    # SIGTERM and SIGINT stop the server, once however often they come (Twisted's own handlers fail on a
+    # second one during the shutdown). Ctrl-C in a terminal reaches both processes; the front handles
+    # it and stops the delivery process over the link. SIGTERM (a service manager may send it to both)
+    # stops either.
+    loop = asyncio.get_event_loop()
+    stopping = {"signal": None}
+
+    def stop(signum: int) -> None:
+        if stopping["signal"] is None:
+            stopping["signal"] = signum
+            log.info("received %s%s", signal.Signals(signum).name, server._which())
+        _stop_reactor()
+
     if server.role == DELIVERY:
-        # Ctrl-C in a terminal reaches both processes; the front handles it and stops this one over the
-        # link. SIGTERM (a service manager may send it to both) stops it too, once however often it comes.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        asyncio.get_event_loop().add_signal_handler(signal.SIGTERM, _stop_reactor)
-        reactor.run(installSignalHandlers=False)
     else:
-        reactor.run()
+        loop.add_signal_handler(signal.SIGINT, stop, signal.SIGINT)
+    loop.add_signal_handler(signal.SIGTERM, stop, signal.SIGTERM)
+    reactor.run(installSignalHandlers=False)
     return status["code"] or server.exit_code

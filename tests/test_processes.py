@@ -138,6 +138,22 @@ def test_interrupt_stops_both_processes_cleanly(new_server):
     assert "Traceback" not in output, output
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_signals_repeated_during_the_shutdown_stop_it_once(new_server, count):
+    # A service manager, or an impatient user, may signal again while the server is stopping.
+    srv = new_server(processes(count)).start()
+    srv.call("Send", {"To": [{"Address": ADDRESS}], "Subject": "before", "Text": "hi"})
+    for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGINT, signal.SIGTERM):
+        try:
+            os.kill(srv.proc.pid, sig)
+        except ProcessLookupError:
+            break
+    assert srv.proc.wait(15) == 0
+    srv.wait_for(lambda: "".join(srv.output).count("info server: stopped") == count, 5)  # the rest of the pipe
+    log = "".join(srv.output)
+    assert "Traceback" not in log, log
+
+
 def test_a_port_in_use_stops_the_start_before_any_process_is_forked(new_server):
     srv = new_server(processes(2))
     with socket.socket() as taken:
