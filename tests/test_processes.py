@@ -17,15 +17,7 @@ import pytest
 
 from moxpy import config as configlib
 
-from .localserve import ADDRESS, PASSWORD, ROOT, LocalServer, interruptible
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            found += [int(p) for p in f.read().split()]
-    return found
+from .localserve import ADDRESS, PASSWORD, ROOT, LocalServer, children, interruptible
 
 
 def alive(pid: int) -> bool:

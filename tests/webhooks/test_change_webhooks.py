@@ -9,7 +9,6 @@ webhook. Retired webhooks can be replayed from the command line."""
 
 from __future__ import annotations
 
-import os
 import smtplib
 import threading
 import time
@@ -22,7 +21,7 @@ from moxpy.config import ChangeWebhook
 
 from ..hookreceiver import Receiver
 from ..imapclient import Raw, login
-from ..localserve import ADDRESS, LocalServer
+from ..localserve import ADDRESS, LocalServer, children
 from ..queuehelp import mox, retired_webhooks
 
 AUTHORIZATION = "Bearer change-secret"
@@ -235,14 +234,6 @@ def test_replay_queues_retired_webhooks_again_with_new_ids(server, receiver):
 
 
 # Exactly once, with two processes, across restarts and crashes.
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            found += [int(p) for p in f.read().split()]
-    return found
 
 
 def feed(server, cursor: str) -> list[dict]:
