@@ -266,3 +266,14 @@ def test_bad_tokens_are_throttled(new_server):
     assert bearer(srv, "mxt_" + "B" * 43, "MailboxList").status_code == 429
     assert bearer(srv, good, "MailboxList").status_code == 429
     assert srv.call("MailboxList", {}).status_code == 429
+
+
+def test_the_python_client_takes_a_token(server):
+    from moxpy.webapi import Client, WebapiError, types
+
+    made = create(server, ["read"])
+    with Client(server.base_url, token=made["Token"]) as client:
+        assert [m.Name for m in client.MailboxList().Mailboxes][0] == "Inbox"
+        with pytest.raises(WebapiError) as e:
+            client.SuppressionList()
+        assert e.value.code == "permissionDenied"
