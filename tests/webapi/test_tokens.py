@@ -277,3 +277,13 @@ def test_the_python_client_takes_a_token(server):
         with pytest.raises(WebapiError) as e:
             client.SuppressionList()
         assert e.value.code == "permissionDenied"
+
+
+def test_method_pages_and_docs_name_the_scope(server):
+    page = httpx.get(server.base_url + "MessageRawGet", timeout=30)
+    assert "Token scope: <code>read.body</code>" in page.text
+    docs = httpx.get(server.base_url + "docs", timeout=30).text
+    assert "permissionDenied" in docs and "<code>read.body</code>" in docs
+    openapi = httpx.get(server.base_url + "openapi.json", timeout=30).json()
+    assert openapi["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert "403" in openapi["paths"]["/webapi/v0/Send"]["post"]["responses"]
