@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import smtplib
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from moxpy.webapi.types import METHODS
 
-from ..localserve import ROOT
+from ..localserve import ADDRESS, PASSWORD, ROOT
 from .mailboxhelp import compose, deliver_smtp
 
 SCOPES = ["send", "read", "read.body", "modify", "suppressions", "tokens", "admin"]
@@ -266,6 +267,11 @@ def test_bad_tokens_are_throttled(new_server):
     assert bearer(srv, "mxt_" + "B" * 43, "MailboxList").status_code == 429
     assert bearer(srv, good, "MailboxList").status_code == 429
     assert srv.call("MailboxList", {}).status_code == 429
+    # The same throttle as passwords, on every listener: SMTP submission (in the other process) refuses too.
+    with smtplib.SMTP("127.0.0.1", srv.submission_port, timeout=30) as smtp:
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            smtp.login(ADDRESS, PASSWORD)
+        assert e.value.smtp_code == 454
 
 
 def test_the_python_client_takes_a_token(server):
