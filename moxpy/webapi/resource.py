@@ -300,21 +300,17 @@ class WebAPIResource(resource.Resource):
         started = time.monotonic()
         result_code = "ok"
         account = ""
-        principal = None
         try:
             bearer = _bearer(request)
             if bearer is not None:
-                if self.authenticator.throttled(remote_ip):
+                try:
+                    principal = self._token_principal(bearer, remote_ip)
+                except authlib.Throttled:
                     result_code = "ratelimited"
                     return self._plain(request, 429, "429 - too many auth attempts")
-                try:
-                    principal = self._token_principal(bearer)
-                except tokenlib.TokenError as e:
-                    log.info("webapi bearer token refused ip=%s: %s", remote_ip, e)
-                    self.authenticator.failed(remote_ip)
+                except tokenlib.TokenError:
                     result_code = "badauth"
                     return self._unauthorized(request, "unknown, revoked or expired token", bearer=True)
-                self.authenticator.succeeded(remote_ip)
                 account = principal.account
                 login = _account_address(self.api.config.current(), account)
                 if not principal.allows(method.scope):
@@ -322,6 +318,7 @@ class WebAPIResource(resource.Resource):
                     return self._json(request, 403, {"Code": "permissionDenied",
                                                      "Message": f"token lacks scope {method.scope!r} for {name}"})
             else:
+                principal = None  # the password: every scope
                 login, password = _basic_auth(request)
                 if login is None or len(password) > MAX_PASSWORD:
                     result_code = "badauth"
@@ -378,11 +375,21 @@ class WebAPIResource(resource.Resource):
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
         self._write(request, status, "text/plain; charset=utf-8", (text + "\n").encode())
 
-    def _token_principal(self, credential: str) -> tokenlib.Principal:
-        """The account and scopes of a bearer credential; TokenError when it is not valid."""
-        if self.api.tokens is None:
-            raise tokenlib.TokenError("tokens are not available")
-        return tokenlib.authenticate(credential, self.api.tokens, self.api.config.current())
+    def _token_principal(self, credential: str, remote_ip: str) -> tokenlib.Principal:
+        """The account and scopes of a bearer credential, under the login throttle: Throttled when the
+        address failed too often (the credential is not looked at), TokenError when it is not valid."""
+        if self.authenticator.throttled(remote_ip):
+            raise authlib.Throttled()
+        try:
+            if self.api.tokens is None:
+                raise tokenlib.TokenError("tokens are not available")
+            principal = tokenlib.authenticate(credential, self.api.tokens, self.api.config.current())
+        except tokenlib.TokenError as e:
+            log.info("webapi bearer token refused ip=%s: %s", remote_ip, e)
+            self.authenticator.failed(remote_ip)
+            raise
+        self.authenticator.succeeded(remote_ip)
+        return principal
 
     def _unauthorized(self, request, message: str, bearer: bool = False) -> None:
         if bearer:
