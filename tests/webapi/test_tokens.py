@@ -275,7 +275,7 @@ def test_bad_tokens_are_throttled(new_server):
 
 
 def test_the_python_client_takes_a_token(server):
-    from moxpy.webapi import Client, WebapiError, types
+    from moxpy.webapi import Client, WebapiError
 
     made = create(server, ["read"])
     with Client(server.base_url, token=made["Token"]) as client:
