@@ -285,7 +285,7 @@ class Server:
         from .webapi.resource import WebAPIChannel, WebAPIResource, request_factory
 
         config = self.config
-        api = API(self.source, self.store, self.queue, self.suppressions)
+        api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
         for listener in config.Listeners.values():
             for service_name, tls in (("WebAPIHTTP", False), ("WebAPIHTTPS", True)):

@@ -5,7 +5,12 @@
     result = client.Send(types.SendRequest(To=[types.NameAddress(Address="you@example.com")], Text="hi"))
     print(result.Submissions[0].QueueMsgID)
 
-Errors of the API are raised as WebapiError with .code and .message;
+With an API token instead of a password (moxpy only):
+
+    client = Client("http://localhost:1080/webapi/v0/", token="mxt_...")
+
+Errors of the API are raised as WebapiError with .code and .message (a
+token without the method's scope: code permissionDenied);
 authentication failures as AuthError. Works against mox as well.
 """
 
@@ -40,11 +45,13 @@ class Upload:
 
 
 class Client:
-    def __init__(self, base_url: str, username: str, password: str, *, timeout: float = 60.0,
-                 http: httpx.Client | None = None):
+    def __init__(self, base_url: str, username: str = "", password: str = "", *, token: str = "",
+                 timeout: float = 60.0, http: httpx.Client | None = None):
+        """Credentials: an address of the account and its password, or token, an API token."""
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.http = http or httpx.Client(timeout=timeout)
-        self.auth = (username, password)
+        self.auth = None if token else (username, password)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def close(self) -> None:
         self.http.close()
@@ -63,12 +70,13 @@ class Client:
             for u in uploads:
                 headers = {"Content-ID": u.content_id} if u.content_id else {}
                 files.append((u.kind, (u.filename, u.data, u.content_type or "application/octet-stream", headers)))
-            response = self.http.post(self.base_url + method, files=files, auth=self.auth)
+            response = self.http.post(self.base_url + method, files=files, auth=self.auth, headers=self.headers)
         else:
-            response = self.http.post(self.base_url + method, data={"request": body}, auth=self.auth)
+            response = self.http.post(self.base_url + method, data={"request": body}, auth=self.auth,
+                                      headers=self.headers)
         if response.status_code in (401, 429):
             raise AuthError(response.status_code, response.text)
-        if response.status_code == 400:
+        if response.status_code in (400, 403):
             try:
                 error = response.json()
                 raise WebapiError(error["Code"], error["Message"])
@@ -142,3 +150,12 @@ class Client:
 
     def ChangesSince(self, request: t.ChangesSinceRequest) -> t.ChangesSinceResult:
         return self._json("ChangesSince", request, t.ChangesSinceResult)
+
+    def TokenCreate(self, request: t.TokenCreateRequest) -> t.TokenCreateResult:
+        return self._json("TokenCreate", request, t.TokenCreateResult)
+
+    def TokenList(self, request: t.TokenListRequest | None = None) -> t.TokenListResult:
+        return self._json("TokenList", request or t.TokenListRequest(), t.TokenListResult)
+
+    def TokenRevoke(self, request: t.TokenRevokeRequest) -> t.TokenRevokeResult:
+        return self._json("TokenRevoke", request, t.TokenRevokeResult)

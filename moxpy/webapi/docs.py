@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.anchors import anchors_plugin
 from msgspec import inspect as mi
 
+from .. import tokens as tokenlib
 from ..queue.events import EVENTS
 from ..webhooks import examples as hookexamples
 from ..webhooks import types as hooktypes
@@ -54,6 +55,9 @@ OVERVIEW = """\
   call (without the password being checked) until the minute has passed.
   Successful logins are remembered for a minute, so busy clients do not
   pay for a password hash per call.
+- Or authenticate with an API token: `Authorization: Bearer mxt_...`
+  (see "API tokens and scopes" below). A token may call only the methods
+  of its scopes; the account password may call every method.
 - Success is HTTP 200 with a JSON object, or raw bytes for MessageRawGet and
   MessagePartGet. Failure is HTTP 400 with `{"Code": "...", "Message": "..."}`:
   `Code` is for programs, `Message` for people. An unknown method is HTTP 404.
@@ -71,6 +75,32 @@ OVERVIEW = """\
   labelled as such; after a call it holds the server's answer, labelled
   with its HTTP status. `/webapi/v0/openapi.json` is an OpenAPI 3.1 description
   of every method (mox has none).
+
+## API tokens and scopes
+
+Applications can use a token instead of the account password. A token
+belongs to one account, carries a list of scopes, may expire, and can be
+revoked at once; only its SHA-256 is stored, so it is shown only when
+made. Make one with `mox.py token add ACCOUNT -scope read,send` (printed
+on the last line), or with TokenCreate (which needs the password or a
+token with scope `tokens`, and grants no scope the calling token lacks).
+Call with `Authorization: Bearer TOKEN`.
+
+{scopes}
+
+Each method's scope is listed with it below. A token without it gets HTTP
+403 with `{"Code": "permissionDenied", "Message": "..."}`. An unknown,
+revoked or expired token gets HTTP 401 with
+`WWW-Authenticate: Bearer realm="webapi", error="invalid_token"`, and counts
+as a failed login toward the throttle (HTTP 429).
+
+A viewer is a token with `read` but not `read.body`: it lists and searches
+messages but never sees their text. MessageGet answers with empty Text and
+HTML and `"Viewer": true` (the MIME structure and metadata are kept);
+previews in MessageList, MessageSearch and ChangesSince are empty; a search
+with Body or Text, MessageRawGet, MessagePartGet and MessageTextGet answer
+`permissionDenied`. A Send with a Reference needs `read` too for a reply,
+and `read.body` for a forward (which attaches the original).
 
 ## Errors
 
@@ -393,7 +423,8 @@ def html() -> str:
 
 def sections() -> str:
     """Everything after the table of contents."""
-    out = [OVERVIEW, "## Methods", ""]
+    scopes = "\n".join(f"- `{name}`: {text}" for name, text in tokenlib.SCOPES.items())
+    out = [OVERVIEW.replace("{scopes}", scopes), "## Methods", ""]
     structs: dict[str, type] = {}
     for name, method in METHODS.items():
         out += [f"### {name}", "", method.summary, "", "Request:", "", field_table(method.request), ""]
@@ -406,6 +437,7 @@ def sections() -> str:
             for f in mi.type_info(method.response).fields:
                 structs_in(f.type, structs)
         codes = ", ".join(f"`{c}`" for c in method.errors + COMMON_ERRORS)
+        out += [f"Token scope: `{method.scope}`.", ""] if method.scope else []
         out += [f"Error codes: {codes}.", "", "Example request:", "", json_block(examples.REQUESTS[name]), ""]
         if method.response != RAW:
             out += ["Example response:", "", json_block(examples.RESPONSES[name]), ""]

@@ -5,7 +5,7 @@ they always have every field and cannot drift from the API.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import msgspec
 
@@ -36,6 +36,9 @@ REQUESTS = {
     "MessageSearch": t.MessageSearchRequest(From="mox@localhost", Body="hi", Unread=True),
     "MessageTextGet": t.MessageTextGetRequest(MsgID=1, MaxBytes=1024 * 1024),
     "ChangesSince": t.ChangesSinceRequest(Cursor="41.1", Limit=100),
+    "TokenCreate": t.TokenCreateRequest(Name="newsletter app", Scopes=["send", "suppressions"], Expires="720h"),
+    "TokenList": t.TokenListRequest(),
+    "TokenRevoke": t.TokenRevokeRequest(ID=1),
 }
 
 _summary = t.MessageSummary(
@@ -86,6 +89,12 @@ RESPONSES = {
         t.ChangeEvent(Event="messageNew", Cursor="43.2", Time=_when, MailboxID=3, MailboxName="Archive", MsgID=1,
                       UID=1, Message=msgspec.structs.replace(_summary, MailboxName="Archive", Flags=["\\seen"])),
     ], NextCursor="43.2", More=False),
+    "TokenCreate": t.TokenCreateResult(ID=1, Name="newsletter app", Scopes=["send", "suppressions"], Created=_when,
+                                       Expires=_when + timedelta(hours=720),
+                                       Token="mxt_3q2-7wAAAAC6KgpCAAAAAIlTbmRyV2VhdGhlcl9leGF"),
+    "TokenList": t.TokenListResult(Tokens=[t.TokenInfo(ID=1, Name="newsletter app", Scopes=["send", "suppressions"],
+                                                       Created=_when, Expires=_when + timedelta(hours=720))]),
+    "TokenRevoke": t.TokenRevokeResult(),
 }
 
 

@@ -20,6 +20,7 @@ import msgspec
 from .. import config as configlib
 from .. import offload
 from .. import submit as submitlib
+from .. import tokens as tokenlib
 from ..message import compose as composelib
 from ..message import parse as msgparse
 from ..message import part as partlib
@@ -32,6 +33,7 @@ from ..queue.suppression import SuppressionAbsent, SuppressionExists, Suppressio
 from ..store import (STORAGE_FULL, ChangePositionUnknown, ChangesExpired, MailboxError, MailboxExists,
                      MailboxNotFound, MessageFilter, MessageNotFound, SearchError, Store, storage_full)
 from ..store import flags as flaglib
+from ..store.tokens import TokenRecord, TokenStore
 from ..store import mailboxname
 from ..webhooks.types import Structure
 from . import changes as changelib
@@ -52,8 +54,17 @@ class Call:
     account: str
     login: str  # the address used to log in
     remote_ip: str
+    # What the caller may do: every scope with the account's password, a token's own scopes otherwise.
+    principal: tokenlib.Principal | None = None
     # Files uploaded with multipart/form-data, by form key: alternativefile, inlinefile, attachedfile.
     uploads: dict[str, list[composelib.Attachment]] = field(default_factory=dict)
+
+    def allows(self, scope: str) -> bool:
+        return self.principal is None or self.principal.allows(scope)
+
+    @property
+    def viewer(self) -> bool:
+        return not self.allows("read.body")
 
 
 @dataclass
@@ -85,8 +96,10 @@ async def _with_bytes(account, message, fn):
     return await asyncio.to_thread(lambda: fn(account.message_bytes(message)))
 
 class API:
-    def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions):
+    def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions,
+                 tokens: TokenStore | None = None):
         self.config = config
+        self.tokens = tokens
         self.store = store
         self.queue = queue
         self.suppressions = suppressions
@@ -219,6 +232,10 @@ class API:
         if reference.Action not in replylib.ACTIONS:
             raise WebapiError("user", f"unknown reference action {reference.Action[:40]!r}, "
                                       f"expected one of {', '.join(replylib.ACTIONS)}")
+        # A forward carries the original's body; a reply only its header fields.
+        needed = "read.body" if reference.Action == replylib.FORWARD else "read"
+        if not call.allows(needed):
+            raise WebapiError("permissionDenied", f"a {reference.Action} needs scope {needed} besides send")
         # Message ids are the account's own: another account's message is not found here.
         account, stored = self._message(call, reference.MsgID)
         try:
@@ -292,6 +309,9 @@ class API:
         view = await _with_bytes(account, stored, lambda data: msgview.build(data, root))
         message = msgspec.convert(view, t.Message, from_attributes=True)
         message.References = view.thread_references
+        if call.viewer:
+            # A viewer gets the envelope, structure and metadata; the bodies stay here.
+            message.Text = message.HTML = ""
         mailbox = account.mailbox_by_id(stored.mailbox_id)
         meta = stored.meta
         return t.MessageGetResult(
@@ -310,6 +330,7 @@ class API:
                 RemoteIP=meta.remote_ip,
                 MailboxName=mailbox.name if mailbox else "",
             ),
+            Viewer=call.viewer,
         )
 
     async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw:
@@ -337,9 +358,13 @@ class API:
         mailbox = account.mailbox(req.Mailbox or "Inbox")
         if mailbox is None:
             raise WebapiError("user", f"mailbox not found: {req.Mailbox!r}")
-        return await self._page(account, MessageFilter(mailbox_ids=[mailbox.id]), req, t.MessageListResult)
+        return _for_viewer(call, await self._page(account, MessageFilter(mailbox_ids=[mailbox.id]), req,
+                                                  t.MessageListResult))
 
     async def MessageSearch(self, call: Call, req: t.MessageSearchRequest) -> t.MessageSearchResult:
+        if call.viewer and (req.Body or req.Text):
+            # Which words a body holds is its content too.
+            raise WebapiError("permissionDenied", "searching in bodies (Body, Text) needs scope read.body")
         account = self.store.account(call.account)
         if req.Mailbox:
             mailbox = account.mailbox(req.Mailbox)
@@ -363,7 +388,7 @@ class API:
             since=req.Since.timestamp() if req.Since else None, before=req.Before.timestamp() if req.Before else None,
             flags=flags, not_flags=not_flags, has_attachments=req.HasAttachments, larger_than=req.LargerThan,
             smaller_than=req.SmallerThan, message_id=message_id)
-        return await self._page(account, selected, req, t.MessageSearchResult)
+        return _for_viewer(call, await self._page(account, selected, req, t.MessageSearchResult))
 
     async def _page(self, account, selected: MessageFilter, req, result_type):
         """The page of summaries a request (with Page, PageSize, Cursor) asks for, as result_type."""
@@ -533,8 +558,59 @@ class API:
                                                'then continue with a new cursor (Cursor "")') from None
         except ChangePositionUnknown:
             raise WebapiError("user", "cursor is ahead of the account's changes: not a cursor of this account") from None
-        return t.ChangesSinceResult(Changes=changelib.events(account, entries), NextCursor=changelib.cursor(after),
-                                    More=more)
+        events = changelib.events(account, entries)
+        if call.viewer:
+            for event in events:
+                if event.Message is not None:
+                    event.Message.Preview = ""
+        return t.ChangesSinceResult(Changes=events, NextCursor=changelib.cursor(after), More=more)
+
+    # API tokens, of the caller's account only.
+
+    async def TokenCreate(self, call: Call, req: t.TokenCreateRequest) -> t.TokenCreateResult:
+        try:
+            scopes = tokenlib.parse_scopes(req.Scopes)
+            lifetime = tokenlib.parse_duration(req.Expires)
+        except ValueError as e:
+            raise WebapiError("user", str(e)) from None
+        if len(req.Name) > 200:
+            raise WebapiError("user", "name longer than 200 characters")
+        # A token never makes one that can do more than itself.
+        missing = [s for s in scopes if not call.allows(s)]
+        if missing:
+            raise WebapiError("permissionDenied", f"cannot grant scope {missing[0]!r}: the calling token lacks it")
+        record, token = await tokenlib.create(self._tokens(), call.account, scopes, req.Name, lifetime)
+        return t.TokenCreateResult(**msgspec.structs.asdict(_token_info(record)), Token=token)
+
+    async def TokenList(self, call: Call, req: t.TokenListRequest) -> t.TokenListResult:
+        return t.TokenListResult(Tokens=[_token_info(r) for r in self._tokens().list(call.account)])
+
+    async def TokenRevoke(self, call: Call, req: t.TokenRevokeRequest) -> t.TokenRevokeResult:
+        if req.ID <= 0 or not await self._tokens().revoke(req.ID, call.account, datetime.now(timezone.utc).timestamp()):
+            raise WebapiError("tokenNotFound", f"no token with id {req.ID}")
+        return t.TokenRevokeResult()
+
+    def _tokens(self) -> TokenStore:
+        if self.tokens is None:
+            raise WebapiError("server", "tokens are not available")
+        return self.tokens
+
+
+def _time(timestamp: float) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, timezone.utc) if timestamp else None
+
+
+def _token_info(record: TokenRecord) -> t.TokenInfo:
+    return t.TokenInfo(ID=record.id, Name=record.name, Scopes=list(record.scopes), Created=_time(record.created),
+                       Expires=_time(record.expires), Revoked=_time(record.revoked))
+
+
+def _for_viewer(call: Call, result):
+    """A page of summaries as a viewer may see it: without the previews, which are the start of the text."""
+    if call.viewer:
+        for summary in result.Messages:
+            summary.Preview = ""
+    return result
 
 
 def _reply_recipients(config, account: str, original: replylib.Original, everyone: bool):

@@ -58,7 +58,9 @@ def document(base_path: str = "/webapi/v0/") -> dict[str, Any]:
                 "200": ok,
                 "400": {"description": f"Error, with Code one of {codes}.",
                         "content": {"application/json": {"schema": {"$ref": REF.format(name="Error")}}}},
-                "401": {"description": "Missing or wrong credentials."},
+                "401": {"description": "Missing or wrong credentials, or an unknown, revoked or expired token."},
+                "403": {"description": f"A token without scope {method.scope}: Code permissionDenied.",
+                        "content": {"application/json": {"schema": {"$ref": REF.format(name="Error")}}}},
                 "429": {"description": "Too many failed logins from this address."},
             },
         }}
@@ -71,11 +73,13 @@ def document(base_path: str = "/webapi/v0/") -> dict[str, Any]:
                            "Each call is a POST with the request object JSON-encoded in form field \"request\".",
         },
         "servers": [{"url": "http://localhost:1080", "description": "localserve"}],
-        "security": [{"basic": []}],
+        "security": [{"basic": []}, {"bearer": []}],
         "paths": paths,
         "components": {
             "schemas": components,
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic",
-                                          "description": "An email address of the account and its password."}},
+                                          "description": "An email address of the account and its password."},
+                                "bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "An API token of the account (mxt_...), limited to its scopes."}},
         },
     }

@@ -11,6 +11,11 @@ both short plain text as mox sends them. Other resources of the listener
 Order of checks on a call, as mox: unknown method (404), credentials (429
 when the IP failed too often, 401 when missing or wrong), then the body
 (400 "protocol" for a bad content type, form or JSON), then the method.
+Credentials are the account's password (basic auth, every method) or an
+API token ("Authorization: Bearer TOKEN", RFC 6750 2.1; see tokens.py);
+a token without the scope a method declares (types.METHODS) gets 403
+with code permissionDenied before its body is read. Failed tokens count
+toward the same per-IP throttle as failed passwords.
 
 A request past the HTTP limits is answered before its connection closes:
 414 for a request line longer than MAX_LENGTH, 431 for a header line
@@ -40,6 +45,7 @@ from twisted.web import http, resource, server
 from .. import auth as authlib
 from .. import metrics
 from .. import offload
+from .. import tokens as tokenlib
 from ..message.compose import Attachment
 from . import codec, examples
 from .errors import WebapiError
@@ -226,7 +232,8 @@ class WebAPIResource(resource.Resource):
 
     def __init__(self, api: API, authenticator: authlib.Authenticator, base_path: str = "/webapi/v0/",
                  pages: dict[str, resource.Resource] | None = None):
-        """pages: other resources the listener serves, by exact path (GET /metrics)."""
+        """pages: other resources the listener serves, by exact path (GET /metrics). Bearer tokens are
+        checked against api.tokens."""
         super().__init__()
         self.api = api
         self.authenticator = authenticator
@@ -294,25 +301,43 @@ class WebAPIResource(resource.Resource):
         result_code = "ok"
         account = ""
         try:
-            login, password = _basic_auth(request)
-            if login is None or len(password) > MAX_PASSWORD:
-                result_code = "badauth"
-                return self._unauthorized(request, "use http basic auth with email address as username")
-            try:
-                account = await self.authenticator.login(login, password, remote_ip)
-            except authlib.Throttled:
-                result_code = "ratelimited"
-                return self._plain(request, 429, "429 - too many auth attempts")
-            if account is None:
-                result_code = "badauth"
-                return self._unauthorized(request, "use http basic auth with email address as username")
+            bearer = _bearer(request)
+            if bearer is not None:
+                try:
+                    principal = self._token_principal(bearer, remote_ip)
+                except authlib.Throttled:
+                    result_code = "ratelimited"
+                    return self._plain(request, 429, "429 - too many auth attempts")
+                except tokenlib.TokenError:
+                    result_code = "badauth"
+                    return self._unauthorized(request, "unknown, revoked or expired token", bearer=True)
+                account = principal.account
+                login = _account_address(self.api.config.current(), account)
+                if not principal.allows(method.scope):
+                    result_code = "permissionDenied"
+                    return self._json(request, 403, {"Code": "permissionDenied",
+                                                     "Message": f"token lacks scope {method.scope!r} for {name}"})
+            else:
+                principal = None  # the password: every scope
+                login, password = _basic_auth(request)
+                if login is None or len(password) > MAX_PASSWORD:
+                    result_code = "badauth"
+                    return self._unauthorized(request, "use http basic auth with email address as username")
+                try:
+                    account = await self.authenticator.login(login, password, remote_ip)
+                except authlib.Throttled:
+                    result_code = "ratelimited"
+                    return self._plain(request, 429, "429 - too many auth attempts")
+                if account is None:
+                    result_code = "badauth"
+                    return self._unauthorized(request, "use http basic auth with email address as username")
             try:
                 if getattr(request, "body_too_large", False):
                     code = "messageTooLarge" if name == "Send" else "protocol"
                     raise WebapiError(code, f"request body larger than {request.max_body} bytes")
                 # Megabytes of form and JSON (a Send with attachments) are decoded in a thread.
                 req, uploads = await offload.run(_body_size(request), _parse_call, request, method.request)
-                call = Call(account=account, login=login, remote_ip=remote_ip, uploads=uploads)
+                call = Call(account=account, login=login, remote_ip=remote_ip, principal=principal, uploads=uploads)
                 result = await getattr(self.api, name)(call, req)
                 if isinstance(result, Raw):
                     content_type, body = result.content_type, result.data
@@ -320,7 +345,7 @@ class WebAPIResource(resource.Resource):
                     content_type, body = "application/json; charset=utf-8", codec.encode(result)
             except WebapiError as e:
                 result_code = e.code
-                return self._json(request, 400, e.as_dict())
+                return self._json(request, 403 if e.code == "permissionDenied" else 400, e.as_dict())
             except Exception:
                 log.exception("webapi %s", name)
                 result_code = "server"
@@ -350,8 +375,28 @@ class WebAPIResource(resource.Resource):
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
         self._write(request, status, "text/plain; charset=utf-8", (text + "\n").encode())
 
-    def _unauthorized(self, request, message: str) -> None:
-        request.setHeader(b"WWW-Authenticate", b"Basic realm=webapi")
+    def _token_principal(self, credential: str, remote_ip: str) -> tokenlib.Principal:
+        """The account and scopes of a bearer credential, under the login throttle: Throttled when the
+        address failed too often (the credential is not looked at), TokenError when it is not valid."""
+        if self.authenticator.throttled(remote_ip):
+            raise authlib.Throttled()
+        try:
+            if self.api.tokens is None:
+                raise tokenlib.TokenError("tokens are not available")
+            principal = tokenlib.authenticate(credential, self.api.tokens, self.api.config.current())
+        except tokenlib.TokenError as e:
+            log.info("webapi bearer token refused ip=%s: %s", remote_ip, e)
+            self.authenticator.failed(remote_ip)
+            raise
+        self.authenticator.succeeded(remote_ip)
+        return principal
+
+    def _unauthorized(self, request, message: str, bearer: bool = False) -> None:
+        if bearer:
+            # RFC 6750 3: the challenge of a bad bearer token.
+            request.setHeader(b"WWW-Authenticate", b'Bearer realm="webapi", error="invalid_token"')
+        else:
+            request.setHeader(b"WWW-Authenticate", b"Basic realm=webapi")
         self._plain(request, 401, "401 - unauthorized - " + message)
 
     def _text(self, request, status: int, text: str) -> bytes:
@@ -372,6 +417,23 @@ class WebAPIResource(resource.Resource):
     def _html(self, http_request, template: str, **args) -> bytes:
         http_request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         return _templates().get_template(template).render(**args).encode()
+
+
+def _bearer(request) -> str | None:
+    """The credential of an "Authorization: Bearer" header (RFC 6750 2.1), None for another scheme."""
+    header = (request.getHeader(b"authorization") or b"").decode("latin-1")
+    if header[:7].lower() != "bearer ":
+        return None
+    return header[7:].strip()
+
+
+def _account_address(config, account: str) -> str:
+    """The address a token's calls use where a password's use its login: the account's first own address."""
+    acc = config.Accounts.get(account)
+    for dest in (acc.Destinations if acc else ()):
+        if not dest.startswith("@"):
+            return dest
+    return ""
 
 
 def _basic_auth(request) -> tuple[str | None, str]:

@@ -141,6 +141,7 @@ class MessageGetResult(msgspec.Struct):
     Message: Message = field(default_factory=Message)
     Structure: Annotated[Structure, doc("MIME structure.")] = field(default_factory=Structure)
     Meta: Annotated[MessageMeta, doc("Storage and SMTP details.")] = field(default_factory=MessageMeta)
+    Viewer: Annotated[bool, doc("Whether the caller is a viewer (a token with scope read but not read.body): Message's Text and HTML are then empty, whatever the message holds.")] = False
 
 
 class MessageRawGetRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -332,6 +333,41 @@ class ChangesSinceResult(msgspec.Struct):
     More: Annotated[bool, doc("Whether more changes follow NextCursor already.")] = False
 
 
+class TokenCreateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Free text, to tell tokens apart in TokenList.")] = ""
+    Scopes: Annotated[list[str], doc("What the token may do: send, read, read.body, modify, suppressions, tokens, admin. A token with scope tokens can only create tokens with scopes it has itself.")] = field(default_factory=list)
+    Expires: Annotated[str, doc('Lifetime as a duration: a number with h, m or s, e.g. "24h", "90m", "1h30m"; empty for a token that does not expire.')] = ""
+
+
+class TokenInfo(msgspec.Struct):
+    ID: Annotated[int, doc("ID of the token, for TokenRevoke; never reused.")] = 0
+    Name: Annotated[str, doc("Name given when created.")] = ""
+    Scopes: Annotated[list[str], doc("Scopes of the token.")] = field(default_factory=list)
+    Created: Annotated[Time, doc("When the token was created.")] = ZERO_TIME
+    Expires: Annotated[Time | None, doc("When the token stops working; null for never.")] = None
+    Revoked: Annotated[Time | None, doc("When the token was revoked; null while it is in force.")] = None
+
+
+class TokenCreateResult(TokenInfo):
+    Token: Annotated[str, doc('The token, "mxt_" and 43 characters, for "Authorization: Bearer TOKEN". Shown only in this response: only a hash of it is kept.')] = ""
+
+
+class TokenListRequest(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class TokenListResult(msgspec.Struct):
+    Tokens: Annotated[list[TokenInfo], doc("The account's tokens, revoked and expired ones too, oldest first; never the tokens themselves.")] = field(default_factory=list)
+
+
+class TokenRevokeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    ID: Annotated[int, doc("ID of one of the account's tokens.")] = 0
+
+
+class TokenRevokeResult(msgspec.Struct):
+    pass
+
+
 RAW = "raw"  # marker for methods whose response is bytes
 
 
@@ -341,6 +377,8 @@ class Method(msgspec.Struct):
     response: type | str  # a Struct type, or RAW
     summary: str
     errors: tuple[str, ...] = ()
+    # The token scope the method needs (moxpy/tokens.py); the account's password allows every method.
+    scope: str = ""
 
 
 COMMON_ERRORS = ("protocol", "user", "server")
@@ -348,24 +386,27 @@ COMMON_ERRORS = ("protocol", "user", "server")
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("Send", SendRequest, SendResult, "Compose a message and queue it for delivery to each recipient.",
            ("badAddress", "multipleFrom", "badFrom", "noRecipients", "missingBody", "malformedMessageID",
-            "messageTooLarge", "messageLimitReached", "recipientLimitReached", "messageNotFound")),
-    Method("SuppressionList", SuppressionListRequest, SuppressionListResult, "List the account's suppressed addresses."),
-    Method("SuppressionAdd", SuppressionAddRequest, SuppressionAddResult, "Add an address to the suppression list; code error when its base address is already on it.", ("badAddress", "error")),
-    Method("SuppressionRemove", SuppressionRemoveRequest, SuppressionRemoveResult, "Remove an address from the suppression list; code error when its base address is not on it.", ("badAddress", "error")),
-    Method("SuppressionPresent", SuppressionPresentRequest, SuppressionPresentResult, "Whether an address is on the suppression list.", ("badAddress",)),
-    Method("MessageGet", MessageGetRequest, MessageGetResult, "A stored message in parsed form, with its MIME structure and metadata.", ("messageNotFound",)),
-    Method("MessageRawGet", MessageRawGetRequest, RAW, "The stored message, byte for byte.", ("messageNotFound",)),
-    Method("MessagePartGet", MessagePartGetRequest, RAW, "One MIME part of a message, decoded; for a multipart part its parts with their boundaries.", ("messageNotFound", "partNotFound")),
-    Method("MessageDelete", MessageDeleteRequest, MessageDeleteResult, "Remove a message for good (not to Trash).", ("messageNotFound",)),
-    Method("MessageFlagsAdd", MessageFlagsAddRequest, MessageFlagsAddResult, "Set flags and keywords on a message.", ("messageNotFound",)),
-    Method("MessageFlagsRemove", MessageFlagsRemoveRequest, MessageFlagsRemoveResult, "Clear flags and keywords of a message.", ("messageNotFound",)),
-    Method("MessageMove", MessageMoveRequest, MessageMoveResult, "Move a message to another mailbox.", ("messageNotFound",)),
-    Method("MailboxList", MailboxListRequest, MailboxListResult, "The account's mailboxes with their message counts."),
-    Method("MailboxCreate", MailboxCreateRequest, MailboxCreateResult, "Create a mailbox (and its missing parents)."),
-    Method("MailboxRename", MailboxRenameRequest, MailboxRenameResult, "Rename a mailbox and its children, keeping its messages and UIDs."),
-    Method("MailboxDelete", MailboxDeleteRequest, MailboxDeleteResult, "Remove a mailbox and its messages for good."),
-    Method("MessageList", MessageListRequest, MessageListResult, "A page of a mailbox's messages in summary, newest first."),
-    Method("MessageSearch", MessageSearchRequest, MessageSearchResult, "A page of the messages matching every criterion given, in summary, newest first."),
-    Method("MessageTextGet", MessageTextGetRequest, MessageTextGetResult, "The readable text and HTML of a message, cut at a size.", ("messageNotFound",)),
-    Method("ChangesSince", ChangesSinceRequest, ChangesSinceResult, "Every change to the account's mailboxes and messages after a cursor, in order, whatever made it (SMTP, IMAP, the webapi); code cursorExpired when the changes after the cursor are no longer kept: resynchronise, then continue from a new cursor.", ("cursorExpired",)),
+            "messageTooLarge", "messageLimitReached", "recipientLimitReached", "messageNotFound", "permissionDenied"), scope="send"),
+    Method("SuppressionList", SuppressionListRequest, SuppressionListResult, "List the account's suppressed addresses.", scope="suppressions"),
+    Method("SuppressionAdd", SuppressionAddRequest, SuppressionAddResult, "Add an address to the suppression list; code error when its base address is already on it.", ("badAddress", "error"), scope="suppressions"),
+    Method("SuppressionRemove", SuppressionRemoveRequest, SuppressionRemoveResult, "Remove an address from the suppression list; code error when its base address is not on it.", ("badAddress", "error"), scope="suppressions"),
+    Method("SuppressionPresent", SuppressionPresentRequest, SuppressionPresentResult, "Whether an address is on the suppression list.", ("badAddress",), scope="suppressions"),
+    Method("MessageGet", MessageGetRequest, MessageGetResult, "A stored message in parsed form, with its MIME structure and metadata.", ("messageNotFound",), scope="read"),
+    Method("MessageRawGet", MessageRawGetRequest, RAW, "The stored message, byte for byte.", ("messageNotFound",), scope="read.body"),
+    Method("MessagePartGet", MessagePartGetRequest, RAW, "One MIME part of a message, decoded; for a multipart part its parts with their boundaries.", ("messageNotFound", "partNotFound"), scope="read.body"),
+    Method("MessageDelete", MessageDeleteRequest, MessageDeleteResult, "Remove a message for good (not to Trash).", ("messageNotFound",), scope="modify"),
+    Method("MessageFlagsAdd", MessageFlagsAddRequest, MessageFlagsAddResult, "Set flags and keywords on a message.", ("messageNotFound",), scope="modify"),
+    Method("MessageFlagsRemove", MessageFlagsRemoveRequest, MessageFlagsRemoveResult, "Clear flags and keywords of a message.", ("messageNotFound",), scope="modify"),
+    Method("MessageMove", MessageMoveRequest, MessageMoveResult, "Move a message to another mailbox.", ("messageNotFound",), scope="modify"),
+    Method("MailboxList", MailboxListRequest, MailboxListResult, "The account's mailboxes with their message counts.", scope="read"),
+    Method("MailboxCreate", MailboxCreateRequest, MailboxCreateResult, "Create a mailbox (and its missing parents).", scope="modify"),
+    Method("MailboxRename", MailboxRenameRequest, MailboxRenameResult, "Rename a mailbox and its children, keeping its messages and UIDs.", scope="modify"),
+    Method("MailboxDelete", MailboxDeleteRequest, MailboxDeleteResult, "Remove a mailbox and its messages for good.", scope="modify"),
+    Method("MessageList", MessageListRequest, MessageListResult, "A page of a mailbox's messages in summary, newest first.", scope="read"),
+    Method("MessageSearch", MessageSearchRequest, MessageSearchResult, "A page of the messages matching every criterion given, in summary, newest first; code permissionDenied for Body or Text from a viewer.", ("permissionDenied",), scope="read"),
+    Method("MessageTextGet", MessageTextGetRequest, MessageTextGetResult, "The readable text and HTML of a message, cut at a size.", ("messageNotFound",), scope="read.body"),
+    Method("ChangesSince", ChangesSinceRequest, ChangesSinceResult, "Every change to the account's mailboxes and messages after a cursor, in order, whatever made it (SMTP, IMAP, the webapi); code cursorExpired when the changes after the cursor are no longer kept: resynchronise, then continue from a new cursor.", ("cursorExpired",), scope="read"),
+    Method("TokenCreate", TokenCreateRequest, TokenCreateResult, "Create an API token of the account, for \"Authorization: Bearer TOKEN\"; code permissionDenied for scopes the calling token lacks.", ("permissionDenied",), scope="tokens"),
+    Method("TokenList", TokenListRequest, TokenListResult, "The account's API tokens, without the tokens themselves.", scope="tokens"),
+    Method("TokenRevoke", TokenRevokeRequest, TokenRevokeResult, "Revoke one of the account's tokens at once; code tokenNotFound when the account has no token with the ID.", ("tokenNotFound",), scope="tokens"),
 ]}

@@ -10,6 +10,7 @@ suppressions      per account, addresses not delivered to
 webhooks          webhooks still to be delivered, with their JSON payload
 webhooks_retired  delivered, given-up, superseded and canceled webhooks
 change_positions  per account, how far in its change log change webhooks were queued
+api_tokens        per account, webapi tokens: their scopes, expiry, revocation and SHA-256 (tokens.py)
 
 The columns mean what the fields of the records in store/queue.py and
 store/webhooks.py say. Missing tables and queue columns are added to
@@ -23,7 +24,9 @@ import os
 import sqlite3
 
 from ..db import Database
+from . import tokens as tokenschema
 from .queue import SqliteQueueStore
+from .tokens import SqliteTokenStore
 from .webhooks import SqliteWebhookStore
 
 # Columns of a queue entry (store.queue.Entry); retired entries have the
@@ -160,6 +163,7 @@ def _webhooks_schema(conn: sqlite3.Connection) -> None:
 def schema(conn: sqlite3.Connection) -> None:
     _queue_schema(conn)
     _webhooks_schema(conn)
+    tokenschema.schema(conn)
 
 
 class ServerDatabase:
@@ -169,6 +173,7 @@ class ServerDatabase:
         self.db = Database(os.path.join(data_dir, "mox.db"), schema)
         self.queue = SqliteQueueStore(self.db, os.path.join(data_dir, "queue"))
         self.webhooks = SqliteWebhookStore(self.db)
+        self.tokens = SqliteTokenStore(self.db)
 
     def close(self) -> None:
         """Close once writes in flight are committed."""
