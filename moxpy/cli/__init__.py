@@ -13,6 +13,7 @@ configtest.py    config test
 accounts.py      account, address, domain
 queue.py         queue list|hold|release|kick|drop|retired
 queuewebhook.py  queue webhook list|kick|drop|retired
+webhook.py       webhook secret
 example.py       example
 
 configfile.py (-config/-dir), queuedb.py (the queue commands' database)
@@ -30,7 +31,7 @@ import sys
 
 from .. import __version__
 from .. import config as configlib
-from . import accounts, configtest, example, queue, quickstart, serve
+from . import accounts, configtest, example, queue, quickstart, serve, webhook
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     configtest.add_parser(sub)
     accounts.add_parsers(sub)
     queue.add_parsers(sub)
+    webhook.add_parsers(sub)
     example.add_parser(sub)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)

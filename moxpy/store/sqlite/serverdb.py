@@ -10,6 +10,7 @@ suppressions      per account, addresses not delivered to
 webhooks          webhooks still to be delivered, with their JSON payload
 webhooks_retired  delivered, given-up, superseded and canceled webhooks
 change_positions  per account, how far in its change log change webhooks were queued
+webhook_secrets   per account and kind of webhook, the secrets that sign them (webhooks/signing.py)
 
 The columns mean what the fields of the records in store/queue.py and
 store/webhooks.py say. Missing tables and queue columns are added to
@@ -155,6 +156,18 @@ def _webhooks_schema(conn: sqlite3.Connection) -> None:
             modseq integer not null,
             seq integer not null
         )""")
+    # Kept in the clear, as signing needs them; mox.db is the server's own
+    # (mode 0600 under the data directory). until 0: in use until rotated.
+    conn.execute("""
+        create table if not exists webhook_secrets (
+            id integer primary key autoincrement,
+            account text not null,
+            kind text not null,
+            secret text not null,
+            created real not null,
+            until real not null default 0
+        )""")
+    conn.execute("create index if not exists webhook_secrets_account on webhook_secrets (account, kind)")
 
 
 def schema(conn: sqlite3.Connection) -> None:
@@ -166,7 +179,12 @@ class ServerDatabase:
     """mox.db under a data directory, with the queue's larger messages in files in data/queue."""
 
     def __init__(self, data_dir: str):
-        self.db = Database(os.path.join(data_dir, "mox.db"), schema)
+        path = os.path.join(data_dir, "mox.db")
+        # Only the server reads it: it holds the webhook signing secrets.
+        # SQLite gives its -wal and -shm files the database file's mode.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+        self.db = Database(path, schema)
         self.queue = SqliteQueueStore(self.db, os.path.join(data_dir, "queue"))
         self.webhooks = SqliteWebhookStore(self.db)
 
