@@ -312,7 +312,8 @@ class WebAPIResource(resource.Resource):
                     raise WebapiError(code, f"request body larger than {request.max_body} bytes")
                 # Megabytes of form and JSON (a Send with attachments) are decoded in a thread.
                 req, uploads = await offload.run(_body_size(request), _parse_call, request, method.request)
-                call = Call(account=account, login=login, remote_ip=remote_ip, uploads=uploads)
+                call = Call(account=account, login=login, remote_ip=remote_ip, uploads=uploads,
+                            idempotency_key=_header(request, b"idempotency-key"))
                 result = await getattr(self.api, name)(call, req)
                 if isinstance(result, Raw):
                     content_type, body = result.content_type, result.data
@@ -372,6 +373,11 @@ class WebAPIResource(resource.Resource):
     def _html(self, http_request, template: str, **args) -> bytes:
         http_request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         return _templates().get_template(template).render(**args).encode()
+
+
+def _header(request, name: bytes) -> str | None:
+    value = request.getHeader(name)
+    return None if value is None else value.decode("latin-1").strip()
 
 
 def _basic_auth(request) -> tuple[str | None, str]:

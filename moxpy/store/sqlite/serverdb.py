@@ -7,6 +7,7 @@ queue_messages    the bytes of queued messages small enough to keep in the datab
 dsn_outbox        DSNs about our own outgoing mail, until stored in the sender's Inbox
 outgoing          the send log behind the daily limits: one row per recipient submitted
 suppressions      per account, addresses not delivered to
+idempotency_keys  per account, the idempotency keys of submissions of the last 24 hours and their answers
 webhooks          webhooks still to be delivered, with their JSON payload
 webhooks_retired  delivered, given-up, superseded and canceled webhooks
 change_positions  per account, how far in its change log change webhooks were queued
@@ -124,6 +125,16 @@ def _queue_schema(conn: sqlite3.Connection) -> None:
             reason text not null default '',
             unique (account, base_address)
         )""")
+    conn.execute("""
+        create table if not exists idempotency_keys (
+            account text not null,
+            key text not null,
+            digest text not null,
+            created real not null,
+            response text not null,
+            primary key (account, key)
+        )""")
+    conn.execute("create index if not exists idempotency_keys_created on idempotency_keys (created)")
 
 
 def _webhooks_schema(conn: sqlite3.Connection) -> None:
