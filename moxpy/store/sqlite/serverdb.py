@@ -192,9 +192,12 @@ class ServerDatabase:
     def __init__(self, data_dir: str):
         path = os.path.join(data_dir, "mox.db")
         # Only the server reads it: it holds the webhook signing secrets.
-        # SQLite gives its -wal and -shm files the database file's mode.
+        # SQLite gives new -wal and -shm files the database file's mode;
+        # ones left by an older version are narrowed too.
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        os.chmod(path, 0o600)
+        for name in (path, path + "-wal", path + "-shm"):
+            if os.path.exists(name):
+                os.chmod(name, 0o600)
         self.db = Database(path, schema)
         self.queue = SqliteQueueStore(self.db, os.path.join(data_dir, "queue"))
         self.webhooks = SqliteWebhookStore(self.db)
