@@ -203,3 +203,20 @@ def test_sigkill_during_keyed_sends_then_retry_sends_each_once(new_server):
     subjects = [m["subject"] for m in server.messages() if m["subject"].startswith("keyed ")]
     assert sorted(subjects) == sorted(answers), "each keyed Send delivered exactly once"
     server.stop()
+
+
+def test_python_client(server):
+    from moxpy.webapi import Client, types
+    from moxpy.webapi.client import _encode
+    from moxpy.webapi.errors import WebapiError
+
+    req = types.SendRequest(To=[types.NameAddress(Address="mox@localhost")], Subject="by client", Text="hi")
+    # mox knows no IdempotencyKey and refuses unknown fields: not sent unless set.
+    assert "IdempotencyKey" not in _encode(req)
+    with Client(server.base_url, ADDRESS, PASSWORD) as c:
+        first = c.Send(req, idempotency_key="key-client")
+        assert c.Send(req, idempotency_key="key-client") == first
+        with pytest.raises(WebapiError) as e:
+            c.Send(types.SendRequest(To=req.To, Subject="by client", Text="other"), idempotency_key="key-client")
+        assert e.value.code == "idempotencyConflict"
+    assert len(entries(server, "by client")) == 1
