@@ -157,3 +157,24 @@ def test_signature_helper_matches_library():
     header = signing.headers([key], "42", int(time.time()), b'{"a":1}')
     Webhook(key).verify(b'{"a":1}', header)
     assert signing.headers([], "42", 1, b"") == {}
+
+
+def test_the_documented_verification_code_works():
+    """The by-hand verifier in docs/operations.md, run as written."""
+    import re
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "operations.md")) as f:
+        section = f.read().split("## Signed webhooks")[1].split("\n## ")[0]
+    library, by_hand = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert "Webhook(SECRET).verify(body, headers)" in library
+    namespace: dict = {}
+    exec(by_hand, namespace)
+    verify = namespace["verify"]
+    old, new = signing.new_secret(), signing.new_secret()
+    body = b'{"Version":0}'
+    headers = signing.headers([new, old], "9", int(time.time()), body)
+    assert verify(old, body, headers) and verify(new, body, headers)
+    assert not verify(signing.new_secret(), body, headers) and not verify(new, body + b" ", headers)
+    stale = signing.headers([new], "9", int(time.time()) - 600, body)
+    assert not verify(new, body, stale)
