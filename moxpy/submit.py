@@ -12,7 +12,8 @@ checks in between:
 - sign: DKIM signatures for the From domain (RFC 6376), when it has keys;
 - enqueue: one queue entry per recipient, each with its own MAIL FROM and
   FromID when the login address tracks them (queue.recipients), stored
-  durably before it returns.
+  durably before it returns; with an idempotency key, the key and the
+  answer to repeats are stored in the same commit (earlier() finds them).
 
 It composes no messages (message/compose.py does, for the webapi) and
 knows nothing of SMTP or HTTP.
@@ -20,11 +21,13 @@ knows nothing of SMTP or HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import config as configlib
 from . import queue as queuelib
 from .message import dkim as dkimlib
+from .store.queue import IDEMPOTENCY_KEEP, IdempotencyKey, IdempotencyRecord
 
 
 class SubmitError(Exception):
@@ -53,6 +56,15 @@ class SigningFailed(SubmitError):
 
 class FromIDNotAllowed(SubmitError):
     """A FromID chosen by the sender, with more than one recipient."""
+
+
+@dataclass
+class Idempotency:
+    """A client's idempotency key for one submission, with the hash of its request."""
+
+    key: str
+    digest: str
+    respond: Callable[[list["Queued"]], str]  # the answer, kept for repeats
 
 
 @dataclass
@@ -94,12 +106,15 @@ class Submitter:
     async def enqueue(self, *, account: str, login: str, mail_from: str, recipients: list[str], data: bytes,
                       message_id: str = "", subject: str = "", smtputf8: bool = False,
                       require_tls: bool | None = None, extra: dict[str, str] | None = None,
-                      release_at: float | None = None, own_from_id: bool = False) -> list[Queued]:
+                      release_at: float | None = None, own_from_id: bool = False,
+                      idempotency: Idempotency | None = None) -> list[Queued]:
         """Queue data for the recipients, durably; one Queued per recipient, in order.
 
         login is the address the account logged in with: it decides FromID
         tracking. With own_from_id (SMTP, as mox), a FromID the sender put in
         mail_from is kept; it then allows one recipient only (FromIDNotAllowed).
+        With idempotency, IdempotencyKeyUsed when the account's key is taken
+        by a submission committed meanwhile (nothing queued).
         Errors of the queue's storage are passed on as they are.
         """
         try:
@@ -107,8 +122,19 @@ class Submitter:
                                           own_id_allowed=own_from_id)
         except ValueError as e:
             raise FromIDNotAllowed(str(e)) from None
+        def queued(ids: list[int]) -> list[Queued]:
+            return [Queued(entry.address, entry.from_id, queue_id) for entry, queue_id in zip(entries, ids)]
+
+        key = None
+        if idempotency is not None:
+            key = IdempotencyKey(account, idempotency.key, idempotency.digest,
+                                 lambda ids: idempotency.respond(queued(ids)))
         ids = await self.queue.add(queuelib.NewMessage(
             account=account, sender=mail_from, recipients=entries, data=data, message_id=message_id,
             subject=subject, smtputf8=smtputf8, require_tls=require_tls, extra=dict(extra or {}),
-            release_at=release_at))
-        return [Queued(entry.address, entry.from_id, queue_id) for entry, queue_id in zip(entries, ids)]
+            release_at=release_at, idempotency=key))
+        return queued(ids)
+
+    def earlier(self, account: str, key: str, now: float) -> IdempotencyRecord | None:
+        """The account's submission under the idempotency key in the last 24 hours; None for none."""
+        return self.queue.store.idempotency_record(account, key, now - IDEMPOTENCY_KEEP)

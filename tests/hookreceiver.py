@@ -15,6 +15,7 @@ class Request:
     headers: dict[str, str]  # lower-case names
     body: dict
     status: int  # what we answered
+    raw: bytes = b""  # the body as received
 
 
 class Receiver:
@@ -31,11 +32,12 @@ class Receiver:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"null")
+                raw = self.rfile.read(length)
+                body = json.loads(raw or b"null")
                 status = receiver.decide(self.path, body)
                 with receiver._lock:
                     receiver.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                                     body, status))
+                                                     body, status, raw))
                 answer = b"thanks" if status < 300 else b"not now"
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))

@@ -14,6 +14,7 @@ accounts.py      account, address, domain
 queue.py         queue list|hold|release|kick|drop|retired
 queuewebhook.py  queue webhook list|kick|drop|retired
 tokens.py        token add|list|revoke
+webhook.py       webhook secret
 example.py       example
 
 configfile.py (-config/-dir), queuedb.py (the queue commands' database)
@@ -31,7 +32,7 @@ import sys
 
 from .. import __version__
 from .. import config as configlib
-from . import accounts, configtest, example, queue, quickstart, serve, tokens
+from . import accounts, configtest, example, queue, quickstart, serve, tokens, webhook
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_parsers(sub)
     queue.add_parsers(sub)
     tokens.add_parsers(sub)
+    webhook.add_parsers(sub)
     example.add_parser(sub)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)

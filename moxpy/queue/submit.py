@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..store.queue import NewEntry
+from ..store.queue import IdempotencyKey, NewEntry
 
 
 @dataclass
@@ -33,6 +33,7 @@ class NewMessage:
     require_tls: bool | None = None
     extra: dict[str, str] = field(default_factory=dict)
     release_at: float | None = None  # FutureRelease: no attempt before this time
+    idempotency: IdempotencyKey | None = None  # recorded in the commit that queues it
 
 
 def entries(submission: NewMessage, now: float) -> list[NewEntry]:

@@ -69,8 +69,10 @@ class Queue:
     # Submitting.
 
     async def add(self, submission: NewMessage) -> list[int]:
-        """Store the message and one entry per recipient durably; return the entry ids."""
-        ids = await self.store.submit(submission.data, submit.entries(submission, time.time()))
+        """Store the message and one entry per recipient durably; return the entry ids.
+        IdempotencyKeyUsed when the submission's idempotency key is taken (nothing queued)."""
+        ids = await self.store.submit(submission.data, submit.entries(submission, time.time()),
+                                      submission.idempotency)
         self.kick()
         return ids
 

@@ -33,6 +33,34 @@ T = TypeVar("T")
 # (a day counts for the limits; older rows only tell first-time recipients).
 SEND_LOG_KEEP = 365 * 24 * 3600
 
+# An idempotency key of a submission answers repeats for this long, then is forgotten.
+IDEMPOTENCY_KEEP = 24 * 3600
+
+
+class IdempotencyKeyUsed(Exception):
+    """submit() with an idempotency key another submission of the account holds; nothing was stored."""
+
+
+@dataclass
+class IdempotencyKey:
+    """Recorded by submit() in the commit that queues the submission, so a
+    crash can never leave it queued without its key, or the other way
+    round."""
+
+    account: str
+    key: str  # as the client gave it
+    digest: str  # hash of the request it came with
+    response: Callable[[list[int]], str]  # the answer to keep, from the new entry ids
+
+
+@dataclass
+class IdempotencyRecord:
+    account: str
+    key: str
+    digest: str
+    created: float  # unix time of the submission
+    response: str  # the answer it got
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -215,8 +243,18 @@ class QueueStore(Protocol):
 
     # Submitting and delivering.
 
-    def submit(self, message: bytes, entries: list[NewEntry]) -> Awaitable[list[int]]:
-        """Store the message and its entries, and log them for the send limits; the new ids."""
+    def submit(self, message: bytes, entries: list[NewEntry],
+               idempotency: IdempotencyKey | None = None) -> Awaitable[list[int]]:
+        """Store the message and its entries, and log them for the send limits; the new ids.
+
+        With idempotency, its key and response are recorded in the same commit;
+        IdempotencyKeyUsed (and nothing stored) when the account holds the key
+        already. Keys older than IDEMPOTENCY_KEEP are forgotten then.
+        """
+        ...
+
+    def idempotency_record(self, account: str, key: str, since: float) -> IdempotencyRecord | None:
+        """The account's submission under key made at or after since; None for none."""
         ...
 
     def message(self, entry: Entry) -> bytes:

@@ -181,3 +181,14 @@ class WebhookStore(Protocol):
     def change_positions(self) -> dict[str, ChangePosition]:
         """Per account, how far change webhooks were queued (WebhookTransaction.change_position)."""
         ...
+
+    def signing_secrets(self, account: str, kind: str, now: float) -> list[str]:
+        """The secrets that sign the account's webhooks of this kind at now, newest first; [] for none."""
+        ...
+
+    def add_signing_secret(self, account: str, kind: str, secret: str, now: float,
+                           overlap: float | None) -> Awaitable[bool]:
+        """Make secret the account's signing secret for kind. overlap None: only when it has none yet
+        (False, and nothing changed, when it has); otherwise the secrets in use go on signing for
+        overlap seconds. Secrets past their time are forgotten."""
+        ...

@@ -62,18 +62,21 @@ class Client:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def call(self, method: str, request: msgspec.Struct, uploads: list[Upload] | None = None) -> httpx.Response:
+    def call(self, method: str, request: msgspec.Struct, uploads: list[Upload] | None = None,
+             headers: dict[str, str] | None = None) -> httpx.Response:
         """Call a method; return the HTTP response of a successful call, raise on errors."""
-        body = msgspec.json.encode(request).decode()
+        body = _encode(request)
+        headers = {**self.headers, **(headers or {})}
         if uploads:
             files = [("request", (None, body.encode(), "application/json"))]
             for u in uploads:
-                headers = {"Content-ID": u.content_id} if u.content_id else {}
-                files.append((u.kind, (u.filename, u.data, u.content_type or "application/octet-stream", headers)))
-            response = self.http.post(self.base_url + method, files=files, auth=self.auth, headers=self.headers)
+                part_headers = {"Content-ID": u.content_id} if u.content_id else {}
+                files.append((u.kind, (u.filename, u.data, u.content_type or "application/octet-stream",
+                                       part_headers)))
+            response = self.http.post(self.base_url + method, files=files, auth=self.auth, headers=headers)
         else:
             response = self.http.post(self.base_url + method, data={"request": body}, auth=self.auth,
-                                      headers=self.headers)
+                                      headers=headers)
         if response.status_code in (401, 429):
             raise AuthError(response.status_code, response.text)
         if response.status_code in (400, 403):
@@ -86,11 +89,14 @@ class Client:
             raise WebapiError("protocol", f"unexpected HTTP status {response.status_code}: {response.text[:200]}")
         return response
 
-    def _json(self, method: str, request, result_type, uploads=None):
-        return msgspec.json.decode(self.call(method, request, uploads).content, type=result_type)
+    def _json(self, method: str, request, result_type, uploads=None, headers=None):
+        return msgspec.json.decode(self.call(method, request, uploads, headers).content, type=result_type)
 
-    def Send(self, request: t.SendRequest, uploads: list[Upload] | None = None) -> t.SendResult:
-        return self._json("Send", request, t.SendResult, uploads)
+    def Send(self, request: t.SendRequest, uploads: list[Upload] | None = None, *,
+             idempotency_key: str = "") -> t.SendResult:
+        """idempotency_key: sent as the Idempotency-Key header (moxpy only; mox has no idempotent Send)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._json("Send", request, t.SendResult, uploads, headers)
 
     def SuppressionList(self, request: t.SuppressionListRequest | None = None) -> t.SuppressionListResult:
         return self._json("SuppressionList", request or t.SuppressionListRequest(), t.SuppressionListResult)
@@ -159,3 +165,12 @@ class Client:
 
     def TokenRevoke(self, request: t.TokenRevokeRequest) -> t.TokenRevokeResult:
         return self._json("TokenRevoke", request, t.TokenRevokeResult)
+
+def _encode(request: msgspec.Struct) -> str:
+    body = msgspec.json.encode(request)
+    if isinstance(request, t.SendRequest) and not request.IdempotencyKey:
+        # mox refuses fields it does not know: leave out the one it lacks unless it is used.
+        fields = msgspec.json.decode(body)
+        fields.pop("IdempotencyKey", None)
+        body = msgspec.json.encode(fields)
+    return body.decode()

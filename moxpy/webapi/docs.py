@@ -144,6 +144,14 @@ attempt, retried after 1m, 2m, 4m, 7.5m, 15m, 30m, 1h, 2h, 4h, 8h and 16h,
 then given up. At most one request is in flight per URL, so a slow receiver
 is not flooded. Webhooks wait in a durable queue and survive restarts.
 
+Webhooks can be signed as the Standard Webhooks specification says: once
+`mox.py webhook secret ACCOUNT` made a secret for the account and kind
+(outgoing, incoming, change), each POST also carries `webhook-id` (the same
+as `X-Mox-Webhook-ID`), `webhook-timestamp` and `webhook-signature`
+(`v1,` and the base64 HMAC-SHA256 of `ID.TIMESTAMP.BODY`; during a secret
+rotation two, space-separated). Verify them with the `standardwebhooks`
+library or by hand, as docs/operations.md, "Signed webhooks", shows.
+
 Only the newest event about an outgoing message matters: when a new event
 is queued, older ones for the same message that were not delivered yet are
 retired as superseded.

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -35,8 +37,10 @@ from ..store import (STORAGE_FULL, ChangePositionUnknown, ChangesExpired, Mailbo
 from ..store import flags as flaglib
 from ..store.tokens import TokenRecord, TokenStore
 from ..store import mailboxname
+from ..store.queue import IdempotencyKeyUsed
 from ..webhooks.types import Structure
 from . import changes as changelib
+from . import codec
 from . import pagination
 from . import summary as summarylib
 from . import types as t
@@ -45,6 +49,7 @@ from .errors import WebapiError
 log = logging.getLogger("moxpy.webapi")
 
 MAX_FUTURE_RELEASE = 60 * 24 * 3600
+MAX_IDEMPOTENCY_KEY = 255
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Call:
     principal: tokenlib.Principal | None = None
     # Files uploaded with multipart/form-data, by form key: alternativefile, inlinefile, attachedfile.
     uploads: dict[str, list[composelib.Attachment]] = field(default_factory=dict)
+    idempotency_key: str | None = None  # the Idempotency-Key header; None without one
 
     def allows(self, scope: str) -> bool:
         return self.principal is None or self.principal.allows(scope)
@@ -104,10 +110,50 @@ class API:
         self.queue = queue
         self.suppressions = suppressions
         self.submitter = submitlib.Submitter(config, queue)
+        self._send_locks: dict[tuple[str, str], list] = {}  # (account, key) -> [lock, users]
 
     # Sending.
 
     async def Send(self, call: Call, req: t.SendRequest) -> t.SendResult:
+        key = _idempotency_key(call, req)
+        if not key:
+            return await self._send(call, req, None)
+        digest = _request_digest(call, req)
+        # One Send per key at a time in this process: repeats wait, then answer from the record the
+        # first left. The record itself commits with the queued message, so a crash in between cannot
+        # let a repeat queue it again.
+        slot = self._send_locks.setdefault((call.account, key), [asyncio.Lock(), 0])
+        slot[1] += 1
+        try:
+            async with slot[0]:
+                earlier = self._earlier_send(call.account, key, digest)
+                if earlier is not None:
+                    return earlier
+                try:
+                    return await self._send(call, req, (key, digest))
+                except IdempotencyKeyUsed:
+                    # Taken by a Send that committed meanwhile (another process of the server).
+                    earlier = self._earlier_send(call.account, key, digest)
+                    if earlier is None:
+                        raise
+                    return earlier
+        finally:
+            slot[1] -= 1
+            if not slot[1]:
+                self._send_locks.pop((call.account, key), None)
+
+    def _earlier_send(self, account: str, key: str, digest: str) -> t.SendResult | None:
+        """The response of the Send made with this key in the last 24 hours; idempotencyConflict when it
+        was for another request."""
+        record = self.submitter.earlier(account, key, time.time())
+        if record is None:
+            return None
+        if record.digest != digest:
+            raise WebapiError("idempotencyConflict", "idempotency key used earlier for a different request")
+        return msgspec.json.decode(record.response, type=t.SendResult)
+
+    async def _send(self, call: Call, req: t.SendRequest, idempotency: tuple[str, str] | None) -> t.SendResult:
+        """Send; idempotency: the key and request digest to record with the queued message."""
         config = self.config.current()
         account = config.Accounts[call.account]
         # The message replied to or forwarded first: an unknown one fails the call before anything else.
@@ -199,7 +245,9 @@ class API:
                 account=call.account, login=call.login, mail_from=str(sender), recipients=recipients, data=data,
                 message_id=composed.message_id, subject=subject, smtputf8=composed.smtputf8,
                 require_tls=req.RequireTLS, extra=dict(req.Extra),
-                release_at=req.FutureRelease.timestamp() if req.FutureRelease else None)
+                release_at=req.FutureRelease.timestamp() if req.FutureRelease else None,
+                idempotency=submitlib.Idempotency(*idempotency, lambda q: _send_response(composed.message_id, q))
+                if idempotency else None)
         except Exception as e:
             if not storage_full(e):
                 raise
@@ -220,10 +268,7 @@ class API:
                 raise WebapiError("server", "message queued for delivery, but not stored in the Sent mailbox: "
                                             "mail storage full") from None
         log.info("send account=%s message_id=%s recipients=%d", call.account, composed.message_id, len(queued))
-        return t.SendResult(
-            MessageID=composed.message_id,
-            Submissions=[t.Submission(Address=q.address, QueueMsgID=q.queue_id, FromID=q.from_id) for q in queued],
-        )
+        return _send_result(composed.message_id, queued)
 
     async def _referenced(self, call: Call, reference: t.Reference) -> Referenced | None:
         """The message a Send's Reference names; None for none."""
@@ -611,6 +656,45 @@ def _for_viewer(call: Call, result):
         for summary in result.Messages:
             summary.Preview = ""
     return result
+
+
+def _send_result(message_id: str, queued: list[submitlib.Queued]) -> t.SendResult:
+    return t.SendResult(
+        MessageID=message_id,
+        Submissions=[t.Submission(Address=q.address, QueueMsgID=q.queue_id, FromID=q.from_id) for q in queued],
+    )
+
+
+def _send_response(message_id: str, queued: list[submitlib.Queued]) -> str:
+    """A Send's response as kept for repeats under its idempotency key."""
+    return codec.encode(_send_result(message_id, queued)).decode()
+
+
+def _idempotency_key(call: Call, req: t.SendRequest) -> str:
+    """The Send's idempotency key, from the header or the request; "" for none."""
+    key = req.IdempotencyKey
+    if call.idempotency_key is not None:
+        if key and key != call.idempotency_key:
+            raise WebapiError("user", "Idempotency-Key header and IdempotencyKey field differ")
+        key = call.idempotency_key
+        if not key:
+            raise WebapiError("user", "empty Idempotency-Key header")
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise WebapiError("user", f"idempotency key longer than {MAX_IDEMPOTENCY_KEY} characters")
+    return key
+
+
+def _request_digest(call: Call, req: t.SendRequest) -> str:
+    """SHA-256 over what makes a Send what it is: the login (the default From), the request without its key,
+    with its fields in a fixed order, and the uploaded files."""
+    h = hashlib.sha256()
+    h.update(call.login.lower().encode() + b"\0")
+    h.update(msgspec.json.encode(msgspec.structs.replace(req, IdempotencyKey=""), order="sorted"))
+    for form_key in sorted(call.uploads):
+        for upload in call.uploads[form_key]:
+            h.update(b"\0" + msgspec.json.encode([form_key, upload.name, upload.content_type, upload.content_id,
+                                                   hashlib.sha256(upload.data).hexdigest()]))
+    return h.hexdigest()
 
 
 def _reply_recipients(config, account: str, original: replylib.Original, everyone: bool):

@@ -337,7 +337,8 @@ class WebAPIResource(resource.Resource):
                     raise WebapiError(code, f"request body larger than {request.max_body} bytes")
                 # Megabytes of form and JSON (a Send with attachments) are decoded in a thread.
                 req, uploads = await offload.run(_body_size(request), _parse_call, request, method.request)
-                call = Call(account=account, login=login, remote_ip=remote_ip, principal=principal, uploads=uploads)
+                call = Call(account=account, login=login, remote_ip=remote_ip, principal=principal, uploads=uploads,
+                            idempotency_key=_header(request, b"idempotency-key"))
                 result = await getattr(self.api, name)(call, req)
                 if isinstance(result, Raw):
                     content_type, body = result.content_type, result.data
@@ -434,6 +435,11 @@ def _account_address(config, account: str) -> str:
         if not dest.startswith("@"):
             return dest
     return ""
+
+
+def _header(request, name: bytes) -> str | None:
+    value = request.getHeader(name)
+    return None if value is None else value.decode("latin-1").strip()
 
 
 def _basic_auth(request) -> tuple[str | None, str]:

@@ -62,6 +62,13 @@ class SendRequest(Message, forbid_unknown_fields=True):
         "CC, without the account's own addresses, as CC; the original gets \\Answered once queued. A forward "
         "needs recipients, may have no Text or HTML, attaches the original as message/rfc822 and sets "
         "$Forwarded on it.")] = field(default_factory=Reference)
+    IdempotencyKey: Annotated[str, doc(
+        "Optional, at most 255 characters; the Idempotency-Key HTTP header does the same and wins when both are "
+        "given, and then they must be equal. A repeat of the request (the same login, request and uploaded "
+        "files) with the same key within 24 hours queues nothing and gets the original response, also after a "
+        "restart; the same key with a different request fails with idempotencyConflict. Concurrent repeats wait "
+        "for the first. Only a Send that queued its message keeps its key: one that failed before may be "
+        "repeated with it.")] = ""
 
 
 class Submission(msgspec.Struct):
@@ -386,7 +393,8 @@ COMMON_ERRORS = ("protocol", "user", "server")
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("Send", SendRequest, SendResult, "Compose a message and queue it for delivery to each recipient.",
            ("badAddress", "multipleFrom", "badFrom", "noRecipients", "missingBody", "malformedMessageID",
-            "messageTooLarge", "messageLimitReached", "recipientLimitReached", "messageNotFound", "permissionDenied"), scope="send"),
+            "messageTooLarge", "messageLimitReached", "recipientLimitReached", "messageNotFound", "permissionDenied",
+            "idempotencyConflict"), scope="send"),
     Method("SuppressionList", SuppressionListRequest, SuppressionListResult, "List the account's suppressed addresses.", scope="suppressions"),
     Method("SuppressionAdd", SuppressionAddRequest, SuppressionAddResult, "Add an address to the suppression list; code error when its base address is already on it.", ("badAddress", "error"), scope="suppressions"),
     Method("SuppressionRemove", SuppressionRemoveRequest, SuppressionRemoveResult, "Remove an address from the suppression list; code error when its base address is not on it.", ("badAddress", "error"), scope="suppressions"),

@@ -5,7 +5,9 @@ failures, retire the rest.
   URLs are served at once. Within a URL, the next request goes out as soon
   as the previous answered; recording results is group-committed behind it.
 - Headers: Content-Type application/json, X-Mox-Webhook-ID (the webhook's
-  id), X-Mox-Webhook-Attempt (1, 2, ...), Authorization when configured.
+  id), X-Mox-Webhook-Attempt (1, 2, ...), Authorization when configured;
+  webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks,
+  signing.py) when the account has a secret for the webhook's kind.
 - Any 2xx answer is success (deliberately wider than mox's 200 only);
   anything else, or no answer within 60 seconds, is a failed attempt,
   retried after 1m, 2m, 4m, 7.5m, 15m, 30m, 1h, 2h, 4h, 8h, 16h (scaled by
@@ -34,6 +36,7 @@ from .. import metrics
 from .. import __version__
 from ..store.webhooks import Webhook, WebhookAttempt, WebhookStore, WebhookTransaction
 from ..worker import WorkerLoop
+from . import signing
 
 if TYPE_CHECKING:
     import httpx
@@ -147,9 +150,12 @@ class WebhookSender:
         if hook.authorization:
             headers["Authorization"] = hook.authorization
         start = time.time()
+        content = hook.payload.encode()
+        keys = self.store.signing_secrets(hook.account, signing.kind_of(hook.is_incoming, hook.event), start)
+        headers.update(signing.headers(keys, str(hook.id), int(start), content))
         code, error, body = 0, "", b""
         try:
-            async with self._http().stream("POST", hook.url, content=hook.payload.encode(),
+            async with self._http().stream("POST", hook.url, content=content,
                                            headers=headers) as response:
                 code = response.status_code
                 async for chunk in response.aiter_bytes():

@@ -33,8 +33,8 @@ from typing import TypeVar
 
 from ..db import Database
 from ..files import read_message_file, remove_message_file, write_message_file
-from ..queue import (SEND_LOG_KEEP, Attempt, Entry, EntryFilter, NewEntry, OutboxDSN, QueueTransaction, RetiredEntry,
-                     Suppression)
+from ..queue import (IDEMPOTENCY_KEEP, SEND_LOG_KEEP, Attempt, Entry, EntryFilter, IdempotencyKey, IdempotencyKeyUsed,
+                     IdempotencyRecord, NewEntry, OutboxDSN, QueueTransaction, RetiredEntry, Suppression)
 from .webhooks import SqliteWebhookTransaction
 from .where import Conditions
 
@@ -242,7 +242,8 @@ class SqliteQueueStore:
 
     # Submitting and delivering.
 
-    async def submit(self, message: bytes, entries: list[NewEntry]) -> list[int]:
+    async def submit(self, message: bytes, entries: list[NewEntry],
+                     idempotency: IdempotencyKey | None = None) -> list[int]:
         if len(message) <= INLINE_MAX:
             relpath, sync_dirs = ROW_PREFIX + secrets.token_hex(12), []
         else:
@@ -265,6 +266,15 @@ class SqliteQueueStore:
                              (e.account, e.rcpt_to.lower(), e.created))
             if entries:
                 conn.execute("delete from outgoing where submitted < ?", (entries[0].created - SEND_LOG_KEEP,))
+            if idempotency is not None:
+                now = entries[0].created if entries else time.time()
+                conn.execute("delete from idempotency_keys where created < ?", (now - IDEMPOTENCY_KEEP,))
+                try:
+                    conn.execute("insert into idempotency_keys (account, key, digest, created, response) "
+                                 "values (?, ?, ?, ?, ?)", (idempotency.account, idempotency.key, idempotency.digest,
+                                                            now, idempotency.response(ids)))
+                except sqlite3.IntegrityError:
+                    raise IdempotencyKeyUsed(idempotency.key) from None
             return ids
 
         try:
@@ -273,6 +283,12 @@ class SqliteQueueStore:
             if not in_database(relpath):
                 remove_message_file(self.directory, relpath)
             raise
+
+    def idempotency_record(self, account: str, key: str, since: float) -> IdempotencyRecord | None:
+        row = self.db.query_one("select * from idempotency_keys where account = ? and key = ? and created >= ?",
+                                (account, key, since))
+        return IdempotencyRecord(row["account"], row["key"], row["digest"], row["created"], row["response"]) \
+            if row else None
 
     def message(self, entry: Entry) -> bytes:
         if not in_database(entry.path):

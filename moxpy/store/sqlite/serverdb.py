@@ -7,10 +7,12 @@ queue_messages    the bytes of queued messages small enough to keep in the datab
 dsn_outbox        DSNs about our own outgoing mail, until stored in the sender's Inbox
 outgoing          the send log behind the daily limits: one row per recipient submitted
 suppressions      per account, addresses not delivered to
+idempotency_keys  per account, the idempotency keys of submissions of the last 24 hours and their answers
 webhooks          webhooks still to be delivered, with their JSON payload
 webhooks_retired  delivered, given-up, superseded and canceled webhooks
 change_positions  per account, how far in its change log change webhooks were queued
 api_tokens        per account, webapi tokens: their scopes, expiry, revocation and SHA-256 (tokens.py)
+webhook_secrets   per account and kind of webhook, the secrets that sign them (webhooks/signing.py)
 
 The columns mean what the fields of the records in store/queue.py and
 store/webhooks.py say. Missing tables and queue columns are added to
@@ -126,6 +128,16 @@ def _queue_schema(conn: sqlite3.Connection) -> None:
             reason text not null default '',
             unique (account, base_address)
         )""")
+    conn.execute("""
+        create table if not exists idempotency_keys (
+            account text not null,
+            key text not null,
+            digest text not null,
+            created real not null,
+            response text not null,
+            primary key (account, key)
+        )""")
+    conn.execute("create index if not exists idempotency_keys_created on idempotency_keys (created)")
 
 
 def _webhooks_schema(conn: sqlite3.Connection) -> None:
@@ -158,6 +170,18 @@ def _webhooks_schema(conn: sqlite3.Connection) -> None:
             modseq integer not null,
             seq integer not null
         )""")
+    # Kept in the clear, as signing needs them; mox.db is the server's own
+    # (mode 0600 under the data directory). until 0: in use until rotated.
+    conn.execute("""
+        create table if not exists webhook_secrets (
+            id integer primary key autoincrement,
+            account text not null,
+            kind text not null,
+            secret text not null,
+            created real not null,
+            until real not null default 0
+        )""")
+    conn.execute("create index if not exists webhook_secrets_account on webhook_secrets (account, kind)")
 
 
 def schema(conn: sqlite3.Connection) -> None:
@@ -170,7 +194,15 @@ class ServerDatabase:
     """mox.db under a data directory, with the queue's larger messages in files in data/queue."""
 
     def __init__(self, data_dir: str):
-        self.db = Database(os.path.join(data_dir, "mox.db"), schema)
+        path = os.path.join(data_dir, "mox.db")
+        # Only the server reads it: it holds the webhook signing secrets.
+        # SQLite gives new -wal and -shm files the database file's mode;
+        # ones left by an older version are narrowed too.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for name in (path, path + "-wal", path + "-shm"):
+            if os.path.exists(name):
+                os.chmod(name, 0o600)
+        self.db = Database(path, schema)
         self.queue = SqliteQueueStore(self.db, os.path.join(data_dir, "queue"))
         self.webhooks = SqliteWebhookStore(self.db)
         self.tokens = SqliteTokenStore(self.db)

@@ -197,3 +197,25 @@ class SqliteWebhookStore:
     def change_positions(self) -> dict[str, ChangePosition]:
         return {r["account"]: ChangePosition(r["modseq"], r["seq"])
                 for r in self.db.query("select account, modseq, seq from change_positions")}
+
+    def signing_secrets(self, account: str, kind: str, now: float) -> list[str]:
+        rows = self.db.query("""select secret from webhook_secrets where account = ? and kind = ?
+                                and (until = 0 or until > ?) order by id desc""", (account, kind, now))
+        return [r["secret"] for r in rows]
+
+    def add_signing_secret(self, account: str, kind: str, secret: str, now: float,
+                           overlap: float | None) -> Awaitable[bool]:
+        def write(conn: sqlite3.Connection) -> bool:
+            conn.execute("delete from webhook_secrets where until != 0 and until <= ?", (now,))
+            current = conn.execute("select count(*) from webhook_secrets where account = ? and kind = ? and until = 0",
+                                   (account, kind)).fetchone()[0]
+            if current and overlap is None:
+                return False
+            # A secret of an earlier rotation still in its overlap stops no later than the one it overlapped.
+            conn.execute("""update webhook_secrets set until = ? where account = ? and kind = ?
+                            and (until = 0 or until > ?)""", (now + (overlap or 0.0), account, kind, now + (overlap or 0.0)))
+            conn.execute("insert into webhook_secrets (account, kind, secret, created) values (?, ?, ?, ?)",
+                         (account, kind, secret, now))
+            return True
+
+        return self.db.write(write)
