@@ -197,8 +197,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     Localserve: bool = False
     # Open connections a listening service holds per remote address; 0: 30, or 1000 in localserve.
     MaxConnectionsPerIP: int = 0
-    # Processes the server runs as: 1, or 2 (webapi and IMAP in one; SMTP, the queue and webhooks in
-    # the other); 0: 2 when the server may use two cores or more, else 1.
+    # Processes the server runs as: 1, or 2 (the webapi, IMAP, the queue and webhooks in one; the SMTP
+    # listeners in the other); 0: 2 when the server may use two cores or more, else 1.
     Processes: int = 0
     Postmaster: Postmaster | None = None
     Queue: Queue = msgspec.field(default_factory=Queue)

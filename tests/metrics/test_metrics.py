@@ -36,7 +36,7 @@ def receiver():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, receiver):
     def configure(config):
-        config.Processes = 2  # the webapi and IMAP in one process, SMTP, the queue and webhooks in the other
+        config.Processes = 2  # the webapi, IMAP, the queue and webhooks in one process, SMTP in the other
         account = config.Accounts["mox"]
         account.IncomingWebhook = IncomingWebhook(URL=receiver.url + "/incoming")
         account.OutgoingWebhook = OutgoingWebhook(URL=receiver.url + "/outgoing")
