@@ -18,12 +18,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
 import time
 from dataclasses import dataclass
 
 from . import config as configlib
+from . import durations
 from .store.tokens import TokenRecord, TokenStore
 
 PREFIX = "mxt_"
@@ -83,23 +83,15 @@ def parse_scopes(text: str | list[str]) -> list[str]:
     return [s for s in SCOPES if s in words]
 
 
-# As Go's time.ParseDuration, for the units that make sense for a token: "90s", "30m", "1h30m", "720h".
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|m|s)")
-_UNITS = {"h": 3600, "m": 60, "s": 1}
-
-
 def parse_duration(text: str) -> float:
     """Seconds of a duration such as "24h" or "1h30m"; "" is 0 (never expires). ValueError when malformed."""
     text = text.strip()
     if not text:
         return 0.0
-    pos, total = 0, 0.0
-    while pos < len(text):
-        m = _DURATION.match(text, pos)
-        if not m:
-            raise ValueError(f"bad duration {text!r}: use a number with h, m or s, e.g. 24h, 90m, 1h30m")
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
+    # The units that make sense for a token: "90s", "30m", "1h30m", "720h".
+    total = durations.seconds(text, ("h", "m", "s"))
+    if total is None:
+        raise ValueError(f"bad duration {text!r}: use a number with h, m or s, e.g. 24h, 90m, 1h30m")
     if total <= 0:
         raise ValueError(f"bad duration {text!r}: must be more than zero")
     return total

@@ -15,6 +15,7 @@ import sys
 import time
 from datetime import datetime
 
+from .. import durations
 from .queuedb import QueueDatabase, add_common_arguments, parse_ids, runner
 from .table import short, stamp, table, when
 
@@ -33,19 +34,14 @@ def _filter(args: argparse.Namespace):
                          queue_msg_id=args.queuemsgid or 0, since=getattr(args, "since", None) or 0.0)
 
 
-# A duration as Go writes them ("24h", "1h30m", "90s"), and days; a leading "-" (ago) changes nothing.
-_DURATION = re.compile(r"-?((?:(?:\d+(?:\.\d*)?|\.\d+)(?:d|h|ms|m|s))+)")
-_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
 def parse_since(text: str, now: float | None = None) -> float:
     """-since: an RFC 3339 time ("2024-04-04T14:29:42Z"), or a duration before now ("-24h", "24h", "90m");
     as Unix time."""
     now = time.time() if now is None else now
-    match = _DURATION.fullmatch(text.strip())
-    if match:
-        return now - sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(d|h|ms|m|s)",
-                                                                       match.group(1)))
+    # A duration; a leading "-" (ago) changes nothing.
+    ago = durations.seconds(text.strip().removeprefix("-"))
+    if ago is not None:
+        return now - ago
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

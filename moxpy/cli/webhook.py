@@ -13,27 +13,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import sys
 import time
 
 from .. import config as configlib
+from .. import durations
 from . import configfile
 
 DEFAULT_OVERLAP = "24h"
-
-_DURATION = re.compile(r"((?:\d+(?:\.\d*)?|\.\d+)(?:d|h|m|s))+")
-_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-
 
 def parse_duration(text: str) -> float:
     """A duration as Go writes them ("24h", "1h30m", "90s"), or in days ("2d"); in seconds."""
     text = text.strip()
     if text == "0":
         return 0.0
-    if not _DURATION.fullmatch(text):
+    total = durations.seconds(text, ("d", "h", "m", "s"))
+    if total is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 24h, 90m or 2d")
-    return sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(d|h|m|s)", text))
+    return total
 
 
 def cmd_secret(args: argparse.Namespace) -> int:
