@@ -83,6 +83,9 @@ def parse_scopes(text: str | list[str]) -> list[str]:
     return [s for s in SCOPES if s in words]
 
 
+MAX_LIFETIME = 10 * 365 * 86400.0  # seconds; a longer expiry is a mistake (and past what dates hold)
+
+
 def parse_duration(text: str) -> float:
     """Seconds of a duration such as "24h" or "1h30m"; "" is 0 (never expires). ValueError when malformed."""
     text = text.strip()
@@ -94,6 +97,8 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"bad duration {text!r}: use a number with h, m or s, e.g. 24h, 90m, 1h30m")
     if total <= 0:
         raise ValueError(f"bad duration {text!r}: must be more than zero")
+    if total > MAX_LIFETIME:
+        raise ValueError(f"bad duration {text!r}: at most {MAX_LIFETIME // 3600:.0f}h (10 years); empty for no expiry")
     return total
 
 

@@ -22,7 +22,8 @@ def test_tokens_are_prefixed_and_random():
 
 @pytest.mark.parametrize("text, seconds", [("", 0), ("90s", 90), ("30m", 1800), ("1h30m", 5400), ("720h", 720 * 3600),
                                            ("1.5h", 5400), ("1h 0m", None), ("10", None), ("-1h", None), ("0s", None),
-                                           ("1d", None), ("h", None)])
+                                           ("1d", None), ("h", None),
+                                           ("87600h", 87600 * 3600), ("87601h", None), ("99999999999999999h", None)])
 def test_durations(text, seconds):
     if seconds is None:
         with pytest.raises(ValueError):

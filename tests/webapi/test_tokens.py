@@ -177,7 +177,8 @@ def test_expired_and_revoked_tokens_are_refused(server):
 
 def test_bad_token_requests_are_clear_errors(server):
     for request, fragment in (({"Scopes": ["bogus"]}, "unknown scope"), ({"Scopes": []}, "no scope"),
-                              ({"Scopes": ["read"], "Expires": "soon"}, "bad duration")):
+                              ({"Scopes": ["read"], "Expires": "soon"}, "bad duration"),
+                              ({"Scopes": ["read"], "Expires": "99999999999999999h"}, "at most")):
         response = server.call("TokenCreate", request)
         assert response.status_code == 400, response.text
         assert response.json()["Code"] == "user" and fragment in response.json()["Message"]
