@@ -33,6 +33,10 @@ class Receiver:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if len(raw) < length:
+                    # The sender went away mid-request (a server killed while sending): not a delivery.
+                    self.close_connection = True
+                    return
                 body = json.loads(raw or b"null")
                 status = receiver.decide(self.path, body)
                 with receiver._lock:
