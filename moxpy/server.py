@@ -287,12 +287,18 @@ class Server:
         config = self.config
         api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
+        admin_hash = _password_hash_file(config, "AdminPasswordFile", config.AdminPasswordFile)
+        if not admin_hash and config.Localserve:
+            # A localserve directory made before the admin login existed.
+            from .provision import localserve
+
+            admin_hash = authlib.hash_password(localserve.ADMIN_PASSWORD)
         for listener in config.Listeners.values():
             for service_name, tls in (("WebAPIHTTP", False), ("WebAPIHTTPS", True)):
                 service = getattr(listener, service_name)
                 if not service.Enabled:
                     continue
-                site = webserver.Site(WebAPIResource(api, authenticator, service.Path, pages))
+                site = webserver.Site(WebAPIResource(api, authenticator, service.Path, pages, admin_hash))
                 # Room for a maximum-size message sent base64-encoded inside form-encoded JSON.
                 site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
                 site.protocol = WebAPIChannel
@@ -312,17 +318,7 @@ class Server:
         from .metrics.scrape import Sizes
 
         settings = self.config.Metrics
-        password_hash = ""
-        if settings.PasswordFile:
-            path = self.config.resolve(settings.PasswordFile)
-            try:
-                with open(path, encoding="utf-8") as f:
-                    password_hash = f.readline().strip()
-            except (OSError, UnicodeDecodeError) as e:
-                raise configlib.ConfigError(f"Metrics: PasswordFile: reading {path}: {e}") from None
-            if not password_hash.startswith("$argon2id$"):
-                raise configlib.ConfigError(f"Metrics: PasswordFile: {path} must hold an argon2id password hash on "
-                                            "its first line, as `mox.py passwordhash` prints it")
+        password_hash = _password_hash_file(self.config, "Metrics: PasswordFile", settings.PasswordFile)
         sizes = Sizes(self.serverdb.queue, self.serverdb.webhooks, self.store,
                       lambda: list(self.source.current().Accounts), settings.PerAccount)
         return MetricsResource(sizes, self._authenticator, settings.Username, password_hash)
@@ -485,6 +481,22 @@ class StartError(Exception):
 def enable_metrics(config: configlib.Config) -> None:
     """Count metrics, in a directory of the data directory that the processes of the server share."""
     metrics.enable(os.path.join(config.data_dir(), "metrics"))
+
+
+def _password_hash_file(config: configlib.Config, setting: str, path: str) -> str:
+    """The argon2id hash on the first line of a password file of the config; "" when path is empty."""
+    if not path:
+        return ""
+    path = config.resolve(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            password_hash = f.readline().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise configlib.ConfigError(f"{setting}: reading {path}: {e}") from None
+    if not password_hash.startswith("$argon2id$"):
+        raise configlib.ConfigError(f"{setting}: {path} must hold an argon2id password hash on its first line, "
+                                    "as `mox.py passwordhash` prints it")
+    return password_hash
 
 
 def _stop_reactor() -> None:

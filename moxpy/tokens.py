@@ -6,7 +6,9 @@ unpadded): the prefix lets secret scanners and people recognise one in a
 log or a repository. Only its SHA-256 is stored (store/tokens.py): with
 256 random bits a fast hash is as safe as a slow one, and a lookup by hash
 needs no per-token work. A caller with the account's password has every
-scope; a token only those it was given.
+scope but admin; a token only those it was given. The admin login
+(basic auth as "admin" with the password of AdminPasswordFile) has only
+admin: account administration, not an account's mail.
 
 authenticate() is the one place a bearer credential is checked; other
 kinds of bearer credential (signed access tokens) are added there and
@@ -48,19 +50,26 @@ class TokenError(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a call acts for and what it may do. scopes None: everything (the account's password)."""
+    """Who a call acts for and what it may do. scopes None: the account's password, every scope but admin,
+    which only the admin login and tokens made with it (or by the operator's `mox.py token add`) have."""
 
-    account: str
+    account: str  # "" for the admin login, which acts for no account
     scopes: frozenset[str] | None = None
     token_id: int = 0
 
     def allows(self, scope: str) -> bool:
-        return self.scopes is None or scope in self.scopes
+        if self.scopes is None:
+            return scope != "admin"
+        return scope in self.scopes
 
     @property
     def viewer(self) -> bool:
         """Reads envelopes and metadata, never a body."""
         return not self.allows("read.body")
+
+
+ADMIN = Principal(account="", scopes=frozenset({"admin"}))  # the admin login
+ADMIN_LOGIN = "admin"  # its basic auth user name; never an account's login, which is an email address
 
 
 def new_token() -> str:

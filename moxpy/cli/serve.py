@@ -46,6 +46,7 @@ def localserve_banner(config: configlib.Config, directory: str, created: bool) -
     user = address.replace("@", "%40")
     lines = [f"moxpy localserve, version {__version__}", "",
              f"the default user is {address}, with password {password}",
+             f"the admin password is {localserve.ADMIN_PASSWORD} (webapi account administration, basic auth as admin)",
              "port numbers are those common for the services + 1000", "", LOCALSERVE_RULES, ""]
     host = "localhost"
     for listener in config.Listeners.values():

@@ -204,6 +204,10 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     Queue: Queue = msgspec.field(default_factory=Queue)
     DNS: DNS = msgspec.field(default_factory=DNS)
     Metrics: Metrics = msgspec.field(default_factory=Metrics)
+    # The admin login of the webapi's account administration methods (basic auth with user name "admin"):
+    # a file whose first line is the password's argon2id hash (relative to the config file; `mox.py
+    # passwordhash` makes it). Empty: no admin login, except in localserve, whose admin password is moxadmin.
+    AdminPasswordFile: str = ""
     Listeners: dict[str, Listener] = msgspec.field(default_factory=dict)
     Domains: dict[str, Domain] = msgspec.field(default_factory=dict)
     Accounts: dict[str, Account] = msgspec.field(default_factory=dict)
@@ -398,7 +402,8 @@ HEADER = """\
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,
 # Localserve, MaxConnectionsPerIP, Processes, DNS, Metrics (its password
-# file too), and Queue.Delivery, Queue.SMTPPort, Queue.TLSCAFile.
+# file too), AdminPasswordFile (and the file), and Queue.Delivery,
+# Queue.SMTPPort, Queue.TLSCAFile.
 #
 # Per-account webhooks (see docs/webapi.md), for example:
 #

@@ -1,8 +1,8 @@
 """The configuration localserve generates on first start.
 
 One domain (localhost), one account (mox) with login mox@localhost and
-password moxmoxmox, one loopback listener on the usual ports + 1000, and
-metrics at /metrics of its webapi ports.
+password moxmoxmox, the admin password moxadmin, one loopback listener on
+the usual ports + 1000, and metrics at /metrics of its webapi ports.
 The file is written once, with a self-signed certificate for localhost and
 DKIM keys; later starts use it as the operator left it. What localserve
 does with it (accepting every address, failures on request) is the
@@ -18,6 +18,8 @@ from ..config import (DNS, TLS, CONFIG_FILE, Account, Config, Destination, Domai
 
 ADDRESS = "mox@localhost"
 PASSWORD = "moxmoxmox"
+ADMIN_PASSWORD = "moxadmin"  # as mox's localserve
+ADMIN_PASSWORD_FILE = "adminpasswd"  # beside the config file, its argon2id hash
 HOUR = 3600.0
 
 # Default ports: the usual ones plus 1000.
@@ -70,6 +72,7 @@ def default_config(ports: dict[str, int] | None = None) -> Config:
         DNS=DNS(Timeout=3.0),
         # Prometheus metrics at /metrics of the webapi's listeners, without a password, as the webapi pages.
         Metrics=Metrics(Enabled=True, PerAccount=True),
+        AdminPasswordFile=ADMIN_PASSWORD_FILE,
         Listeners={"local": listener},
         Domains={"localhost": Domain(LocalpartCatchallSeparator="+")},
         Accounts={"mox": account},
@@ -95,6 +98,10 @@ def create(path: str, ports: dict[str, int] | None = None) -> None:
     os.makedirs(config_dir, exist_ok=True)
     generate_self_signed(os.path.join(config_dir, "localhost.crt"), os.path.join(config_dir, "localhost.key"))
     config = default_config(ports)
+    from .. import auth
+
+    with open(os.path.join(config_dir, ADMIN_PASSWORD_FILE), "w", encoding="utf-8") as f:
+        f.write(auth.hash_password(ADMIN_PASSWORD) + "\n")
     # Mail from the account is DKIM-signed, and verifies when the queue delivers it back to us.
     # Both keys are made, but localserve signs with ed25519 only (as mox's localserve does):
     # RSA signing costs about 8 ms of CPU per message in dkimpy, a third of a Send. Add the

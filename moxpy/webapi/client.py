@@ -166,6 +166,10 @@ class Client:
     def TokenRevoke(self, request: t.TokenRevokeRequest) -> t.TokenRevokeResult:
         return self._json("TokenRevoke", request, t.TokenRevokeResult)
 
+    def AccountExists(self, request: t.AccountExistsRequest) -> t.AccountExistsResult:
+        return self._json("AccountExists", request, t.AccountExistsResult)
+
+
 def _encode(request: msgspec.Struct) -> str:
     body = msgspec.json.encode(request)
     if isinstance(request, t.SendRequest) and not request.IdempotencyKey:

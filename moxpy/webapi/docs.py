@@ -57,7 +57,8 @@ OVERVIEW = """\
   pay for a password hash per call.
 - Or authenticate with an API token: `Authorization: Bearer mxt_...`
   (see "API tokens and scopes" below). A token may call only the methods
-  of its scopes; the account password may call every method.
+  of its scopes; the account password may call every method but those of
+  account administration (scope `admin`, see below).
 - Success is HTTP 200 with a JSON object, or raw bytes for MessageRawGet and
   MessagePartGet. Failure is HTTP 400 with `{"Code": "...", "Message": "..."}`:
   `Code` is for programs, `Message` for people. An unknown method is HTTP 404.
@@ -101,6 +102,19 @@ previews in MessageList, MessageSearch and ChangesSince are empty; a search
 with Body or Text, MessageRawGet, MessagePartGet and MessageTextGet answer
 `permissionDenied`. A Send with a Reference needs `read` too for a reply,
 and `read.body` for a forward (which attaches the original).
+
+## Account administration
+
+The methods of scope `admin` act on any account, named in the request.
+They take the admin login, HTTP basic auth with user name `admin` and the
+password whose argon2id hash is the first line of the config's
+`AdminPasswordFile` (`mox.py passwordhash` makes it; localserve's admin
+password is `moxadmin`), or a token with scope `admin`. Only `mox.py token
+add` or a token that has `admin` itself can make such a token: the
+account password cannot, and it gets `permissionDenied` from these
+methods. The admin login in turn reaches no account's mail: it gets
+`permissionDenied` from every other method. Without an AdminPasswordFile
+(outside localserve) there is no admin login.
 
 ## Errors
 

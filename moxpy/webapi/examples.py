@@ -39,6 +39,7 @@ REQUESTS = {
     "TokenCreate": t.TokenCreateRequest(Name="newsletter app", Scopes=["send", "suppressions"], Expires="720h"),
     "TokenList": t.TokenListRequest(),
     "TokenRevoke": t.TokenRevokeRequest(ID=1),
+    "AccountExists": t.AccountExistsRequest(Name="mox"),
 }
 
 _summary = t.MessageSummary(
@@ -95,6 +96,7 @@ RESPONSES = {
     "TokenList": t.TokenListResult(Tokens=[t.TokenInfo(ID=1, Name="newsletter app", Scopes=["send", "suppressions"],
                                                        Created=_when, Expires=_when + timedelta(hours=720))]),
     "TokenRevoke": t.TokenRevokeResult(),
+    "AccountExists": t.AccountExistsResult(Found=True),
 }
 
 

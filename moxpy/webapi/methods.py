@@ -44,6 +44,7 @@ from . import codec
 from . import pagination
 from . import summary as summarylib
 from . import types as t
+from .admin import AdminMethods
 from .errors import WebapiError
 
 log = logging.getLogger("moxpy.webapi")
@@ -59,14 +60,15 @@ class Call:
     account: str
     login: str  # the address used to log in
     remote_ip: str
-    # What the caller may do: every scope with the account's password, a token's own scopes otherwise.
+    # What the caller may do: every scope but admin with the account's password (None), a token's own
+    # scopes otherwise; tokenlib.ADMIN for the admin login, which has account "".
     principal: tokenlib.Principal | None = None
     # Files uploaded with multipart/form-data, by form key: alternativefile, inlinefile, attachedfile.
     uploads: dict[str, list[composelib.Attachment]] = field(default_factory=dict)
     idempotency_key: str | None = None  # the Idempotency-Key header; None without one
 
     def allows(self, scope: str) -> bool:
-        return self.principal is None or self.principal.allows(scope)
+        return self.principal.allows(scope) if self.principal else scope != "admin"
 
     @property
     def viewer(self) -> bool:
@@ -101,7 +103,7 @@ async def _with_bytes(account, message, fn):
             return fn(data)
     return await asyncio.to_thread(lambda: fn(account.message_bytes(message)))
 
-class API:
+class API(AdminMethods):
     def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions,
                  tokens: TokenStore | None = None):
         self.config = config

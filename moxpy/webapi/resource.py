@@ -231,14 +231,16 @@ class WebAPIResource(resource.Resource):
     isLeaf = True
 
     def __init__(self, api: API, authenticator: authlib.Authenticator, base_path: str = "/webapi/v0/",
-                 pages: dict[str, resource.Resource] | None = None):
+                 pages: dict[str, resource.Resource] | None = None, admin_hash: str = ""):
         """pages: other resources the listener serves, by exact path (GET /metrics). Bearer tokens are
-        checked against api.tokens."""
+        checked against api.tokens. admin_hash: the argon2id hash of the admin password, "" for no admin
+        login."""
         super().__init__()
         self.api = api
         self.authenticator = authenticator
         self.base = base_path if base_path.endswith("/") else base_path + "/"
         self.pages = pages or {}
+        self.admin_hash = admin_hash
 
     # Routing: by path first, then by HTTP method, in mox's order. Only GET
     # is a GET (mox's handler sees HEAD as another method); twisted.web
@@ -313,24 +315,29 @@ class WebAPIResource(resource.Resource):
                     return self._unauthorized(request, "unknown, revoked or expired token", bearer=True)
                 account = principal.account
                 login = _account_address(self.api.config.current(), account)
-                if not principal.allows(method.scope):
-                    result_code = "permissionDenied"
-                    return self._json(request, 403, {"Code": "permissionDenied",
-                                                     "Message": f"token lacks scope {method.scope!r} for {name}"})
             else:
-                principal = None  # the password: every scope
+                principal = None  # the password: every scope but admin
                 login, password = _basic_auth(request)
                 if login is None or len(password) > MAX_PASSWORD:
                     result_code = "badauth"
                     return self._unauthorized(request, "use http basic auth with email address as username")
                 try:
-                    account = await self.authenticator.login(login, password, remote_ip)
+                    if login == tokenlib.ADMIN_LOGIN:
+                        principal = tokenlib.ADMIN if await self._admin_login(password, remote_ip) else None
+                        ok = principal is not None
+                    else:
+                        account = await self.authenticator.login(login, password, remote_ip)
+                        ok = account is not None
                 except authlib.Throttled:
                     result_code = "ratelimited"
                     return self._plain(request, 429, "429 - too many auth attempts")
-                if account is None:
+                if not ok:
                     result_code = "badauth"
                     return self._unauthorized(request, "use http basic auth with email address as username")
+            denied = _denied(principal, method.scope, name)
+            if denied:
+                result_code = "permissionDenied"
+                return self._json(request, 403, {"Code": "permissionDenied", "Message": denied})
             try:
                 if getattr(request, "body_too_large", False):
                     code = "messageTooLarge" if name == "Send" else "protocol"
@@ -392,6 +399,16 @@ class WebAPIResource(resource.Resource):
         self.authenticator.succeeded(remote_ip)
         return principal
 
+    async def _admin_login(self, password: str, remote_ip: str) -> bool:
+        """Whether password is the admin password, under the login throttle (Throttled when refused
+        unchecked). Without an admin password configured no password is."""
+        if not self.admin_hash:
+            if self.authenticator.throttled(remote_ip):
+                raise authlib.Throttled()
+            self.authenticator.failed(remote_ip)
+            return False
+        return await self.authenticator.check_secret(password, self.admin_hash, remote_ip)
+
     def _unauthorized(self, request, message: str, bearer: bool = False) -> None:
         if bearer:
             # RFC 6750 3: the challenge of a bad bearer token.
@@ -426,6 +443,17 @@ def _bearer(request) -> str | None:
     if header[:7].lower() != "bearer ":
         return None
     return header[7:].strip()
+
+
+def _denied(principal: tokenlib.Principal | None, scope: str, name: str) -> str:
+    """Why the caller may not call the method, "" when it may."""
+    if principal.allows(scope) if principal else scope != "admin":
+        return ""
+    if scope == "admin":
+        return f"{name} needs an admin credential: basic auth as admin, or a token with scope admin"
+    if principal is tokenlib.ADMIN:
+        return f"the admin login is for account administration; {name} needs an account's credentials"
+    return f"token lacks scope {scope!r} for {name}"
 
 
 def _account_address(config, account: str) -> str:

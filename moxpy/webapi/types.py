@@ -375,6 +375,14 @@ class TokenRevokeResult(msgspec.Struct):
     pass
 
 
+class AccountExistsRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Name of an account, or an email address one of the accounts receives.")] = ""
+
+
+class AccountExistsResult(msgspec.Struct):
+    Found: Annotated[bool, doc("Whether an account has the name, or receives mail for the address.")] = False
+
+
 RAW = "raw"  # marker for methods whose response is bytes
 
 
@@ -384,7 +392,8 @@ class Method(msgspec.Struct):
     response: type | str  # a Struct type, or RAW
     summary: str
     errors: tuple[str, ...] = ()
-    # The token scope the method needs (moxpy/tokens.py); the account's password allows every method.
+    # The token scope the method needs (moxpy/tokens.py). The account's password allows every scope but
+    # admin; the methods of scope admin (account administration) need the admin login or a token with it.
     scope: str = ""
 
 
@@ -417,4 +426,5 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("TokenCreate", TokenCreateRequest, TokenCreateResult, "Create an API token of the account, for \"Authorization: Bearer TOKEN\"; code permissionDenied for scopes the calling token lacks.", ("permissionDenied",), scope="tokens"),
     Method("TokenList", TokenListRequest, TokenListResult, "The account's API tokens, without the tokens themselves.", scope="tokens"),
     Method("TokenRevoke", TokenRevokeRequest, TokenRevokeResult, "Revoke one of the account's tokens at once; code tokenNotFound when the account has no token with the ID.", ("tokenNotFound",), scope="tokens"),
+    Method("AccountExists", AccountExistsRequest, AccountExistsResult, "Whether an account exists (admin).", scope="admin"),
 ]}

@@ -30,6 +30,7 @@ NEEDS = {
     "MessageDelete": "modify", "MessageFlagsAdd": "modify", "MessageFlagsRemove": "modify", "MessageMove": "modify",
     "MailboxCreate": "modify", "MailboxRename": "modify", "MailboxDelete": "modify",
     "TokenCreate": "tokens", "TokenList": "tokens", "TokenRevoke": "tokens",
+    "AccountExists": "admin",
 }
 
 MARKER = "ZEBRA-BODY-MARKER-7731"
@@ -52,10 +53,17 @@ def create(server, scopes: list[str], **fields) -> dict:
     return response.json()
 
 
+def cli_token(server, scopes: str) -> str:
+    out = mox("token", "add", "mox", "-scope", scopes, "-config", server.config.path)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()[-1]
+
+
 @pytest.fixture(scope="module")
 def tokens(server) -> dict[str, str]:
-    """A token per single scope."""
-    return {scope: create(server, [scope], Name=f"only {scope}")["Token"] for scope in SCOPES}
+    """A token per single scope; the admin one from the operator's command, as only it may make one."""
+    made = {scope: create(server, [scope], Name=f"only {scope}")["Token"] for scope in SCOPES if scope != "admin"}
+    return {**made, "admin": cli_token(server, "admin")}
 
 
 def test_every_method_is_in_the_table():
@@ -78,12 +86,51 @@ def test_each_scope_against_each_method(server, tokens):
                 assert body["Code"] == "permissionDenied" and body["Message"], (method, scope)
 
 
-def test_the_password_keeps_every_method(server):
-    for method in NEEDS:
+def test_the_password_keeps_every_method_but_administration(server):
+    for method, needed in NEEDS.items():
         response = server.call(method, "{}")
+        if needed == "admin":
+            assert response.status_code == 403 and response.json()["Code"] == "permissionDenied", method
+            assert "admin credential" in response.json()["Message"]
+            continue
         assert response.status_code in (200, 400), (method, response.text)
         if response.status_code == 400:
             assert response.json()["Code"] != "permissionDenied", method
+
+
+ADMIN = dict(user="admin", password="moxadmin")
+
+
+def test_the_admin_login_has_administration_only(server):
+    assert any("the admin password is moxadmin" in line for line in server.output), server.output[:20]
+    for method, needed in NEEDS.items():
+        response = server.call(method, "{}", **ADMIN)
+        if needed == "admin":
+            assert response.status_code in (200, 400), (method, response.text)
+            assert response.status_code == 200 or response.json()["Code"] != "permissionDenied", method
+        else:
+            assert response.status_code == 403 and response.json()["Code"] == "permissionDenied", method
+            assert "account's credentials" in response.json()["Message"]
+    assert server.call("AccountExists", {"Name": "mox"}, **ADMIN).json() == {"Found": True}
+    assert server.call("AccountExists", {"Name": "MOX@localhost"}, **ADMIN).json() == {"Found": True}
+    assert server.call("AccountExists", {"Name": "nobody"}, **ADMIN).json() == {"Found": False}
+    response = server.call("AccountExists", {"Name": "mox"}, user="admin", password="moxmoxmox")
+    assert response.status_code == 401
+
+
+def test_only_the_operator_or_an_admin_makes_admin_tokens(server, tokens):
+    # The account's password, and its tokens, cannot reach beyond the account.
+    response = server.call("TokenCreate", {"Scopes": ["admin"]})
+    assert response.status_code == 403 and response.json()["Code"] == "permissionDenied"
+    everything = create(server, ["tokens", "read"])["Token"]
+    assert bearer(server, everything, "TokenCreate", {"Scopes": ["admin"]}).status_code == 403
+    # A token with admin may pass it on; the result administers.
+    both = cli_token(server, "admin,tokens")
+    response = bearer(server, both, "TokenCreate", {"Scopes": ["admin"]})
+    assert response.status_code == 200, response.text
+    made = response.json()["Token"]
+    assert bearer(server, made, "AccountExists", {"Name": "mox"}).json() == {"Found": True}
+    assert bearer(server, tokens["admin"], "AccountExists", {"Name": "nobody"}).json() == {"Found": False}
 
 
 def test_a_token_works_with_several_scopes(server):
