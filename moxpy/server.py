@@ -29,6 +29,7 @@ from . import metrics
 from . import processes
 from . import tls as tlslib
 from .connlimit import ConnectionLimit, limited_http, per_ip
+from .inbound import Inbound
 from .link import Link
 from .queue import Queue, make_deliverer
 from .queue.suppression import Suppressions
@@ -328,9 +329,8 @@ class Server:
         loop = asyncio.get_running_loop()
         config = self.config
         resolver = Resolver.from_config(config.DNS)
-        delivery = DeliveryHandler(self.source, self.store, config.Hostname, resolver)
-        if self.webhooks:
-            delivery.hooks = self.webhooks.incoming
+        inbound = Inbound(self.store, self.webhooks.incoming if self.webhooks else None)
+        delivery = DeliveryHandler(self.source, self.store, config.Hostname, resolver, inbound)
         submission = SubmissionHandler(self.source, self.queue, authenticator, config.Hostname)
         self._smtp_handlers = [delivery, submission]
         for listener in config.Listeners.values():

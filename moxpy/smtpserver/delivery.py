@@ -27,6 +27,7 @@ from ..message.address import AddressError, ascii_domain, parse_address
 from ..resolver import Resolver
 from ..smtp import path as smtppath
 from ..smtp.codes import Enhanced, Reply, reply
+from ..inbound import Inbound
 from ..store import DeliveryMeta, Store, storage_full
 from . import Handler, checks, localserve, replies
 
@@ -91,12 +92,13 @@ def local_zones(config: configlib.Config) -> tuple[list[str], dict]:
 
 class DeliveryHandler(Handler):
     role = "delivery"  # named in session log lines
-    # Called after each stored delivery, before 250: webhooks (FromID matches, incoming webhooks).
-    hooks = None
 
-    def __init__(self, config: configlib.Source, store: Store, hostname: str, resolver: Resolver):
+    def __init__(self, config: configlib.Source, store: Store, hostname: str, resolver: Resolver,
+                 inbound: Inbound | None = None):
+        """inbound: where messages are stored, with the webhooks that follow (before 250)."""
         self.config = config
         self.store = store
+        self.inbound = inbound or Inbound(store)
         self.hostname = hostname
         self.resolver = resolver
         self._local_resolver: tuple[int, Resolver] | None = None
@@ -205,12 +207,10 @@ class DeliveryHandler(Handler):
                                     remote_ip=remote_ip, mail_from_validated=verdict.mail_from_validated,
                                     msg_from_validated=verdict.msg_from_validated,
                                     dkim_domains=verdict.dkim_domains, dsn=dsn)
-                message = await self.store.account(account_name).deliver(stored, mailbox, meta=meta, headers=headers)
+                message = await self.inbound.deliver(account_name, mailbox, stored, meta, headers)
                 log.info("delivered account=%s mailbox=%s msgid=%d size=%d from=%s rcpt=%s spf=%s dkim=%s "
                          "dmarc=%s dsn=%s", account_name, mailbox, message.id, message.size, mail_from, rcpt,
                          verdict.spf, ",".join(verdict.dkim_domains) or "-", verdict.dmarc, dsn)
-                if self.hooks is not None:
-                    await self.hooks.after_delivery(account_name, mailbox, message, stored, meta)
         except Exception as e:
             if storage_full(e):
                 log.warning("storing incoming message: storage full: %s", e)
