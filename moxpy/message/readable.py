@@ -72,12 +72,14 @@ def _children(part: partlib.Part) -> list[partlib.Part]:
     return [part.message] if part.message is not None else []
 
 
-def decode(data: bytes, part: partlib.Part | None) -> str:
-    """A text part's body as text: transfer encoding undone, charset decoded (UTF-8 when none is named or the
-    name is unknown; bad bytes become U+FFFD), \\n line ends."""
+def decode(data: bytes, part: partlib.Part | None, limit: int | None = None) -> str:
+    """A text part's body as text: transfer encoding undone (and cut at limit octets), charset decoded (UTF-8
+    when none is named or the name is unknown; bad bytes become U+FFFD), \\n line ends."""
     if part is None:
         return ""
     body = msgparse.transfer_decoded(data, part)
+    if limit is not None:
+        body = body[:limit]
     charset = dict(part.params).get("charset", "").strip().lower()
     if charset in ("", "us-ascii", "ascii"):
         charset = "utf-8"  # ASCII is a subset; 8-bit mail without a charset is UTF-8 in practice

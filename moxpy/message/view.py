@@ -19,6 +19,7 @@ from typing import Any
 
 from . import parse as msgparse
 from . import part as partlib
+from . import readable
 
 # Header fields that mark mail sent by a program (RFC 2369 and RFC 2919 list
 # fields, and Precedence), as mox checks them.
@@ -64,9 +65,14 @@ class View:
 
 
 def build(data: bytes, root: partlib.Part | None = None) -> View:
-    """The view of a message; root is its part tree when the caller has it."""
-    msg = msgparse.parse(data)
-    text, html = msgparse.readable_parts(msg)
+    """The view of a message; root is its part tree when the caller has it (the store keeps one)."""
+    if root is None:
+        root = partlib.parse(data)
+    # Only the header section is parsed as fields; the bodies are read through the part tree.
+    msg = msgparse.parse_headers(data)
+    text_part, html_part = readable.parts(root)
+    text = readable.decode(data, text_part, msgparse.READABLE_LIMIT)
+    html = readable.decode(data, html_part, msgparse.READABLE_LIMIT)
     references: list[str] = []
     for value in msg.get_all("References") or []:
         references.extend(msgparse.clean(str(value)).split())
