@@ -362,8 +362,10 @@ class WebAPIResource(resource.Resource):
         finally:
             duration = time.monotonic() - started
             metrics.webapi_call(name, result_code, duration)
-            log.info("webapi call method=%s account=%s ip=%s result=%s duration=%.1fms", name, account or "-",
-                     remote_ip, result_code, duration * 1000)
+            # As mox: a call that went well is a debug line, one that failed is worth an operator's look.
+            log.log(logging.DEBUG if result_code == "ok" else logging.INFO,
+                    "webapi call method=%s account=%s ip=%s result=%s duration=%.1fms", name, account or "-",
+                    remote_ip, result_code, duration * 1000)
 
     # Responses.
 
