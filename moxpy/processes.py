@@ -27,7 +27,12 @@ A socket pair carries what must cross at once (link.py):
   localserve's "timeout" localparts (the queue's own deliveries may be
   among them), then stop;
 - both ways: logins counted by the password throttle, so one throttle
-  covers the listeners of both processes.
+  covers the listeners of both processes;
+- delivery -> front: a webapi connection the front passed on closed.
+
+The front accepts the webapi's connections and passes about half of them
+to the delivery process, over a second socket pair (handoff.py), so
+webapi calls run on both cores.
 
 The delivery process dies with the front (PR_SET_PDEATHSIG): killing the
 server's process kills all of it, as with one process. If the delivery
@@ -81,10 +86,14 @@ def changes_message(account: str, changes: list[Change]) -> Changes:
                              for c in changes])
 
 
-def fork() -> tuple[int, socket.socket]:
-    """Fork the delivery process: (its pid, the front's end of the link) in the front, (0, the delivery
-    process's end) in the delivery process. Call with no other thread running."""
+def fork() -> tuple[int, socket.socket, socket.socket]:
+    """Fork the delivery process: (its pid, the front's end of the link, its end of the webapi connections'
+    pair) in the front, (0, the delivery process's ends) in the delivery process. Call with no other
+    thread running."""
+    from . import handoff
+
     front_end, delivery_end = socket.socketpair()
+    front_handoff, delivery_handoff = handoff.socket_pair()
     parent = os.getpid()
     # What was loaded so far is shared with the child page by page until written; frozen objects are
     # left alone by the garbage collector, whose bookkeeping would otherwise copy the pages.
@@ -92,10 +101,12 @@ def fork() -> tuple[int, socket.socket]:
     pid = os.fork()
     if pid == 0:
         front_end.close()
+        front_handoff.close()
         _die_with(parent)
-        return 0, delivery_end
+        return 0, delivery_end, delivery_handoff
     delivery_end.close()
-    return pid, front_end
+    delivery_handoff.close()
+    return pid, front_end, front_handoff
 
 
 def _die_with(parent: int) -> None:

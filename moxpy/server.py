@@ -7,9 +7,10 @@ server and twisted.web share it. install_reactor() must run before anything
 imports twisted.internet.reactor.
 
 Roles (see processes.py): ALL runs everything in one process; with two
-processes FRONT runs the webapi, IMAP, the queue worker and the webhook
-worker, DELIVERY the SMTP listeners. Every listening socket is bound
-before the processes part, so a port in use stops the start at once.
+processes FRONT runs IMAP, the queue worker and the webhook worker, and
+accepts the webapi's connections, DELIVERY the SMTP listeners; both serve
+webapi calls (handoff.py). Every listening socket is bound before the
+processes part, so a port in use stops the start at once.
 """
 
 from __future__ import annotations
@@ -134,14 +135,18 @@ def bind(config: configlib.Config) -> Sockets:
 
 class Server:
     def __init__(self, config: configlib.Config, role: str, sockets: Sockets, link: Link | None = None,
-                 delivery_pid: int = 0):
+                 delivery_pid: int = 0, handoff_socket: socket.socket | None = None):
         """sockets: from bind(), those of the role's services, each taken by the listener that uses it;
-        link: to the server's other process; delivery_pid: the delivery process of a FRONT."""
+        link: to the server's other process; delivery_pid: the delivery process of a FRONT;
+        handoff_socket: where webapi connections cross to the other process (handoff.py)."""
         self.config = config
         self.role = role
         self._sockets = sockets
         self.link = link
         self.delivery_pid = delivery_pid
+        self._handoff_socket = handoff_socket
+        self._balancer = None  # the front's, placing webapi connections
+        self._receiver = None  # the delivery process's, taking them
         self.exit_code = 0
         self._stopping = False
         self._delivery_ready: asyncio.Future | None = None
@@ -228,8 +233,8 @@ class Server:
             await self._connect(authenticator)
         if self.role != FRONT:
             await self._start_smtp(authenticator)
+        self._start_webapi(authenticator)
         if works:
-            self._start_webapi(authenticator)
             self._start_imap(authenticator)
         if self.role == FRONT:
             # The queue's first deliveries may go to the delivery process's SMTP listener.
@@ -279,7 +284,46 @@ class Server:
         _stop_reactor()
 
     def _start_webapi(self, authenticator: authlib.Authenticator) -> None:
-        from twisted.protocols.tls import TLSMemoryBIOFactory
+        """The webapi on every address that has it. In one process Twisted listens. With two, the front
+        accepts and keeps or passes on each connection (handoff.py), and the delivery process serves
+        those passed to it, with the same sites."""
+        from twisted.internet import reactor
+
+        from . import handoff
+
+        sites = self._webapi_sites(authenticator)
+        if self.role == ALL:
+            for address, (site, tls) in sites.items():
+                self._listen_twisted(*address, self._webapi_factory(address, site, tls))
+            return
+        if self.role == FRONT:
+            balancer = self._balancer = handoff.Balancer(
+                self._handoff_socket, lambda address, conn: reactor.adoptStreamConnection(
+                    conn.fileno(), conn.family, kept[address]),
+                lambda service, ip: self.connection_limit(service).acquire(ip),
+                lambda service, ip: self.connection_limit(service).release(ip))
+            kept = {address: handoff.counted(self._webapi_factory(address, site, tls), lambda ip: balancer.closed_here())
+                    for address, (site, tls) in sites.items()}
+            self.link.on("webclosed", handoff.Handed, balancer.closed_there)
+            for address in sites:
+                balancer.listen(address, self._socket(*address))
+                log.info("listening service=%s address=%s:%d", *address)
+            return
+
+        def closed(address, ip: str) -> None:
+            self.link.send("webclosed", handoff.Handed(*address, remote_ip=ip))
+
+        # The front counted these against the per-address cap; it is told when they close.
+        passed = {address: handoff.counted(self._webapi_factory(address, site, tls, limited=False),
+                                           lambda ip, address=address: closed(address, ip))
+                  for address, (site, tls) in sites.items()}
+        self._receiver = handoff.Receiver(self._handoff_socket, lambda handed, fd, family: reactor.adoptStreamConnection(
+            fd, family, passed[(handed.service, handed.ip, handed.port)]))
+        self._receiver.start()
+
+    def _webapi_sites(self, authenticator: authlib.Authenticator) -> dict:
+        """The site of each webapi address (service, ip, port), with the TLS options of an HTTPS one
+        (None for HTTP)."""
         from twisted.web import server as webserver
 
         from .webapi.methods import API
@@ -294,6 +338,7 @@ class Server:
             from .provision import localserve
 
             admin_hash = authlib.hash_password(localserve.ADMIN_PASSWORD)
+        sites = {}
         for listener in config.Listeners.values():
             for service_name, tls in (("WebAPIHTTP", False), ("WebAPIHTTPS", True)):
                 service = getattr(listener, service_name)
@@ -304,14 +349,22 @@ class Server:
                 site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
                 site.protocol = WebAPIChannel
                 site.log = lambda request: None  # calls are logged by the resource
-                site.noisy = False  # listeners are logged below, without Twisted's "Starting factory"
+                site.noisy = False  # listeners are logged, without Twisted's "Starting factory"
                 if tls and listener.TLS is None:
                     raise configlib.ConfigError(f"{service_name} needs a TLS certificate in the listener")
-                # The cap sits inside TLS, so a refused HTTPS client can read its 503.
-                limited = limited_http(site, self.connection_limit(service_name.lower()))
-                factory = TLSMemoryBIOFactory(self._twisted_tls(listener), False, limited) if tls else limited
+                options = self._twisted_tls(listener) if tls else None
                 for ip in listener.IPs:
-                    self._listen_twisted(service_name.lower(), ip, service.Port, factory)
+                    sites[(service_name.lower(), ip, service.Port)] = (site, options)
+        return sites
+
+    def _webapi_factory(self, address, site, tls, limited: bool = True):
+        """The factory serving a webapi address: its site, behind the service's cap on connections per
+        remote address unless the caller counts them, inside TLS for HTTPS (so a refused HTTPS client can
+        read its 503)."""
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        factory = limited_http(site, self.connection_limit(address[0])) if limited else site
+        return TLSMemoryBIOFactory(tls, False, factory) if tls is not None else factory
 
     def _metrics_page(self):
         """The resource of GET /metrics, with the credentials of Metrics (read now, at start)."""
@@ -428,6 +481,10 @@ class Server:
             srv.close()
         for port in self._twisted_ports:
             port.stopListening()
+        if self._balancer is not None:
+            self._balancer.stop()
+        if self._receiver is not None:
+            self._receiver.stop()
         for srv in self._asyncio_servers:
             try:
                 await asyncio.wait_for(srv.wait_closed(), 1.0)
@@ -533,17 +590,17 @@ def run(config: configlib.Config, on_ready=None) -> int:
     from twisted.internet import asyncioreactor, threads  # noqa: F401
     from twisted.protocols import tls  # noqa: F401
 
-    pid, link_socket = processes.fork()
+    pid, link_socket, handoff_socket = processes.fork()
     mine = DELIVERY_SERVICES if pid == 0 else FRONT_SERVICES
     for key in [key for key in sockets if key[0] not in mine]:
         sockets.pop(key).close()
     if pid:
-        return _serve(Server(config, FRONT, sockets, Link(link_socket, "delivery process"), delivery_pid=pid),
-                      on_ready)
+        return _serve(Server(config, FRONT, sockets, Link(link_socket, "delivery process"), delivery_pid=pid,
+                             handoff_socket=handoff_socket), on_ready)
     code = 1
     try:
-        code = _serve(Server(config, DELIVERY, sockets, Link(link_socket, "front process")),
-                      lambda server: server.link.send("ready"))
+        code = _serve(Server(config, DELIVERY, sockets, Link(link_socket, "front process"),
+                             handoff_socket=handoff_socket), lambda server: server.link.send("ready"))
     finally:
         logging.shutdown()
         sys.stdout.flush()

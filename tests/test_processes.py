@@ -1,6 +1,6 @@
-"""The server as one process or two (the Processes setting): with two, the
-webapi, IMAP, the queue and webhooks run in the front process and the SMTP
-listeners in a forked delivery process. Whatever the split, a client sees one
+"""The server as one process or two (the Processes setting): with two, IMAP,
+the queue and webhooks run in the front process and the SMTP listeners in a
+forked delivery process, and both serve webapi connections. Whatever the split, a client sees one
 server: a delivery reaches an IDLE session at once, a Send is delivered,
 and the server starts, stops and dies as a whole."""
 
@@ -83,6 +83,80 @@ def test_an_account_added_while_running_works_across_both_processes(new_server):
     assert out.returncode == 0, out.stderr
     idle_sees_delivery(srv, "bob@localhost", "bobsecret1")
     assert srv.stop() == 0
+    assert "Traceback" not in "".join(srv.output)
+
+
+def socket_inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[8:-1])
+    return found
+
+
+def connection_inode(local_port: int, remote_port: int) -> str:
+    """The inode of the server's end of an IPv4 loopback connection (from /proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)) == (local_port, remote_port):
+                return fields[9]
+    raise AssertionError(f"no connection from port {remote_port}")
+
+
+def test_both_processes_serve_webapi_connections_within_one_cap(new_server):
+    import base64
+    import http.client
+    import urllib.parse
+
+    def configure(config):
+        config.Processes = 2
+        config.MaxConnectionsPerIP = 6
+
+    srv = new_server(configure).start()
+    front, delivery = srv.proc.pid, children(srv.proc.pid)[0]
+    port = srv.ports["WebAPIHTTP"]
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{ADDRESS}:{PASSWORD}".encode()).decode(),
+               "Content-Type": "application/x-www-form-urlencoded"}
+    body = urllib.parse.urlencode({"request": "{}"})
+
+    def call(conn: http.client.HTTPConnection) -> int:
+        conn.request("POST", "/webapi/v0/MailboxList", body, headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(6)]
+    try:
+        assert [call(conn) for conn in conns] == [200] * 6
+        # Each connection is served by one of the processes; they take turns.
+        sockets = {pid: socket_inodes(pid) for pid in (front, delivery)}
+        holders = []
+        for conn in conns:
+            inode = connection_inode(port, conn.sock.getsockname()[1])
+            holders.append([pid for pid, inodes in sockets.items() if inode in inodes])
+        assert sorted(holders) == sorted([[front]] * 3 + [[delivery]] * 3), (holders, front, delivery)
+        assert [call(conn) for conn in conns] == [200] * 6  # and keep serving them
+
+        # The cap counts the connections of both processes.
+        extra = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        assert call(extra) == 503
+        extra.close()
+        # Closing connections the delivery process serves gives their slots back.
+        for conn, holder in zip(conns, holders):
+            if holder == [delivery]:
+                conn.close()
+        again = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(3)]
+        conns += again
+        srv.wait_for(lambda: call(again[0]) == 200)
+        assert [call(conn) for conn in again[1:]] == [200] * 2
+    finally:
+        for conn in conns:
+            conn.close()
     assert "Traceback" not in "".join(srv.output)
 
 

@@ -487,14 +487,15 @@ def test_logins_are_cached_so_busy_clients_pay_one_password_hash(tmp_path):
         def call(_):
             return post(srv, "SuppressionList", {"request": "{}"}).status_code
 
-        # Eight connections at once, then a hundred calls: one argon2 verification in all.
+        # Eight connections at once, then a hundred calls: one argon2 verification in all, or one in each
+        # process when the server runs two (both serve webapi connections; each keeps its own cache).
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             assert list(pool.map(call, range(8))) == [200] * 8
         assert [call(i) for i in range(100)] == [200] * 100
         checks = [line for line in srv.output if "password hash checked" in line]
-        assert len(checks) == 1 and "ok=True" in checks[0]
+        assert 1 <= len(checks) <= 2 and all("ok=True" in line for line in checks), checks
         # A wrong password is always checked.
         assert post(srv, "SuppressionList", {"request": "{}"}, auth=(ADDRESS, "wrong")).status_code == 401
-        srv.wait_for(lambda: len([line for line in srv.output if "password hash checked" in line]) == 2)
+        srv.wait_for(lambda: len([line for line in srv.output if "password hash checked" in line]) == len(checks) + 1)
     finally:
         srv.stop()
