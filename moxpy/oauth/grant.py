@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import urllib.parse
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ FORM = "application/x-www-form-urlencoded"
 MAX_BODY = 16 * 1024  # a token request is a few short parameters
 PARAMETERS = ("grant_type", "scope", "client_id", "client_secret")
 CHALLENGE = 'Basic realm="oauth"'
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 class OAuthError(Exception):
@@ -83,6 +85,9 @@ def parse(method: str, content_type: str, body: bytes, authorization: str) -> To
 
 
 def _form(body: bytes) -> dict[str, str]:
+    # Python's parser keeps a malformed %-escape as text; it is an error here, as in the webapi's forms.
+    if _BAD_ESCAPE.search(body):
+        raise OAuthError("invalid_request", "the body is not a valid form: malformed %-escape")
     try:
         pairs = urllib.parse.parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=bool(body),
                                        errors="strict")
