@@ -19,6 +19,7 @@ import time
 from twisted.internet.defer import Deferred
 from twisted.web import resource, server
 
+from . import clients as clientlib
 from . import grant as grantlib
 
 log = logging.getLogger("moxpy.oauth")
@@ -45,28 +46,25 @@ class TokenResource(resource.Resource):
         started = time.monotonic()
         result, client_id, account = "ok", "", ""
         try:
-            try:
-                body, client_id, account = await self._grant(request, ip)
-                status = 200
-            except grantlib.OAuthError as e:
-                result, status, body, client_id = e.error, e.status, e.body(), e.client_id
-                if e.status == 405:
-                    request.setHeader(b"Allow", b"POST")
-                if e.challenge:
-                    request.setHeader(b"WWW-Authenticate", grantlib.CHALLENGE.encode())
-            except Exception:
-                log.exception("oauth token")
-                result, status = "server_error", 500
-                body = grantlib.OAuthError("server_error", "internal server error").body()
-            _answer(request, status, body)
+            body, client_id, account = await self._grant(request, ip)
+            _answer(request, 200, body)
+        except grantlib.OAuthError as e:
+            result, client_id = e.error, e.client_id
+            if e.status == 405:
+                request.setHeader(b"Allow", b"POST")
+            if e.challenge:
+                request.setHeader(b"WWW-Authenticate", grantlib.CHALLENGE.encode())
+            _answer(request, e.status, e.body())
+        except Exception:
+            log.exception("oauth token")
+            result = "server_error"
+            _answer(request, 500, grantlib.OAuthError(result, "internal server error").body())
         finally:
             log.info("oauth token client=%s account=%s ip=%s result=%s duration=%.1fms", client_id or "-",
                      account or "-", ip, result, (time.monotonic() - started) * 1000)
 
     async def _grant(self, request, ip: str) -> tuple[bytes, str, str]:
         """The answer to a token request, with the client's id and account; OAuthError to refuse it."""
-        from . import clients as clientlib
-
         if getattr(request, "body_too_large", False):
             data = b"x" * (grantlib.MAX_BODY + 1)  # what was kept of it is gone; it is refused as too large
         else:
