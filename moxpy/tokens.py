@@ -24,14 +24,11 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import config as configlib
 from . import durations
 from .store.tokens import TokenRecord, TokenStore
-
-if TYPE_CHECKING:
-    from .oauth.accesstoken import AccessTokens
 
 PREFIX = "mxt_"
 
@@ -72,6 +69,14 @@ class Principal:
     def viewer(self) -> bool:
         """Reads envelopes and metadata, never a body."""
         return not self.allows("read.body")
+
+
+class AccessTokenVerifier(Protocol):
+    """What checks OAuth access tokens (oauth/accesstoken.py's AccessTokens)."""
+
+    def verify(self, token: str, config: configlib.Config) -> Principal:
+        """The principal of an access token; TokenError when it is refused."""
+        ...
 
 
 ADMIN = Principal(account="", scopes=frozenset({"admin"}))  # the admin login
@@ -129,7 +134,7 @@ async def create(store: TokenStore, account: str, scopes: list[str], name: str =
 
 
 def authenticate(credential: str, store: TokenStore, config: configlib.Config, now: float | None = None,
-                 access: AccessTokens | None = None) -> Principal:
+                 access: AccessTokenVerifier | None = None) -> Principal:
     """The principal of a bearer credential, an API token or (with access) an OAuth access token; TokenError
     when it is unknown, revoked, expired, of a removed client or for an account that no longer exists."""
     if credential.count(".") == 2:
