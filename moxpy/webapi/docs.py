@@ -144,7 +144,8 @@ Errors are HTTP 400 with `{"error": "...", "error_description": "..."}`
 - `invalid_request`: not a POST (HTTP 405), not a form, a parameter given
   twice, `grant_type` missing, or credentials both in basic auth and in
   the form;
-- `invalid_client`: unknown or removed client or a wrong secret; HTTP 401
+- `invalid_client`: unknown or removed client, a wrong secret, or only one
+  of `client_id` and `client_secret`; HTTP 401
   with `WWW-Authenticate: Basic` when basic auth was used or no
   credentials were given at all;
 - `unsupported_grant_type`: a `grant_type` other than `client_credentials`;
