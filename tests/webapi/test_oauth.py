@@ -388,3 +388,13 @@ def test_tokens_expire_and_a_retired_key_is_dropped_after_its_last_token(new_ser
         assert db.execute("select count(*) from oauth_keys").fetchone()[0] == 1
     finally:
         db.close()
+
+
+def test_the_openapi_document_describes_the_client_credentials_flow(server, client):
+    openapi = httpx.get(server.base_url + "openapi.json", timeout=30).json()
+    flow = openapi["components"]["securitySchemes"]["oauth"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/oauth/token" and "read.body" in flow["scopes"]
+    assert {"oauth": ["send"]} in openapi["paths"]["/webapi/v0/Send"]["post"]["security"]
+    # The URL it names works relative to the server's.
+    token = token_request(server, {"grant_type": "client_credentials"}, auth=client)
+    assert token.status_code == 200 and call(server, token.json()["access_token"], "MailboxList").status_code == 200
