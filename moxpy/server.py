@@ -332,6 +332,7 @@ class Server:
         config = self.config
         api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
+        access = self._oauth_pages(pages, authenticator)
         admin_hash = _password_hash_file(config, "AdminPasswordFile", config.AdminPasswordFile)
         if not admin_hash and config.Localserve:
             # A localserve directory made before the admin login existed.
@@ -344,7 +345,7 @@ class Server:
                 service = getattr(listener, service_name)
                 if not service.Enabled:
                     continue
-                site = webserver.Site(WebAPIResource(api, authenticator, service.Path, pages, admin_hash))
+                site = webserver.Site(WebAPIResource(api, authenticator, service.Path, pages, admin_hash, access))
                 # Room for a maximum-size message sent base64-encoded inside form-encoded JSON.
                 site.requestFactory = request_factory(config.MaxMessageSize * 2 + 1024 * 1024)
                 site.protocol = WebAPIChannel
@@ -365,6 +366,17 @@ class Server:
 
         factory = limited_http(site, self.connection_limit(address[0])) if limited else site
         return TLSMemoryBIOFactory(tls, False, factory) if tls is not None else factory
+
+    def _oauth_pages(self, pages: dict, authenticator: authlib.Authenticator):
+        """Add the OAuth token endpoint and the keys of its access tokens to pages; the AccessTokens that
+        issues and checks them."""
+        from .oauth.accesstoken import AccessTokens
+        from .oauth.resource import JWKSResource, TokenResource
+
+        access = AccessTokens(self.source, self.serverdb.oauth_clients, self.serverdb.signing_keys)
+        pages["/oauth/token"] = TokenResource(access, authenticator)
+        pages["/.well-known/jwks.json"] = JWKSResource(access)
+        return access
 
     def _metrics_page(self):
         """The resource of GET /metrics, with the credentials of Metrics (read now, at start)."""

@@ -10,9 +10,10 @@ scope but admin; a token only those it was given. The admin login
 (basic auth as "admin" with the password of AdminPasswordFile) has only
 admin: account administration, not an account's mail.
 
-authenticate() is the one place a bearer credential is checked; other
-kinds of bearer credential (signed access tokens) are added there and
-yield the same Principal.
+authenticate() is the one place a bearer credential is checked. Besides
+these tokens it takes OAuth access tokens, JWTs signed by the server
+(moxpy/oauth/accesstoken.py), which yield the same Principal: the
+client's account with the scopes granted to it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from . import config as configlib
 from . import durations
@@ -55,7 +57,8 @@ class Principal:
 
     account: str  # "" for the admin login, which acts for no account
     scopes: frozenset[str] | None = None
-    token_id: int = 0
+    token_id: int = 0  # the API token's id, for calls with one
+    client_id: str = ""  # the OAuth client's id, for calls with an access token of one
 
     def allows(self, scope: str) -> bool:
         if self.scopes is None:
@@ -66,6 +69,14 @@ class Principal:
     def viewer(self) -> bool:
         """Reads envelopes and metadata, never a body."""
         return not self.allows("read.body")
+
+
+class AccessTokenVerifier(Protocol):
+    """What checks OAuth access tokens (oauth/accesstoken.py's AccessTokens)."""
+
+    def verify(self, token: str, config: configlib.Config) -> Principal:
+        """The principal of an access token; TokenError when it is refused."""
+        ...
 
 
 ADMIN = Principal(account="", scopes=frozenset({"admin"}))  # the admin login
@@ -122,9 +133,15 @@ async def create(store: TokenStore, account: str, scopes: list[str], name: str =
     return record, token
 
 
-def authenticate(credential: str, store: TokenStore, config: configlib.Config, now: float | None = None) -> Principal:
-    """The principal of a bearer credential; TokenError when it is unknown, revoked, expired or for an
-    account that no longer exists."""
+def authenticate(credential: str, store: TokenStore, config: configlib.Config, now: float | None = None,
+                 access: AccessTokenVerifier | None = None) -> Principal:
+    """The principal of a bearer credential, an API token or (with access) an OAuth access token; TokenError
+    when it is unknown, revoked, expired, of a removed client or for an account that no longer exists."""
+    if credential.count(".") == 2:
+        # RFC 7515 7.1: a JWS in compact form is three base64url parts joined by dots, never an "mxt_" token.
+        if access is None:
+            raise TokenError("access tokens are not accepted here")
+        return access.verify(credential, config)
     if not credential.startswith(PREFIX):
         raise TokenError("not a token")
     digest = token_hash(credential)

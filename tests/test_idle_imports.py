@@ -1,6 +1,6 @@
 """A server that only takes Sends and delivers them keeps its memory small:
-the libraries for the HTML pages, the docs, webhooks, SCRAM and making a
-config are loaded when first needed, and a second Send loads nothing.
+the libraries for the HTML pages, the docs, webhooks, SCRAM, OAuth access
+tokens and making a config are loaded when first needed, and a second Send loads nothing.
 
 The server logs its imports (PYTHONPROFILEIMPORTTIME), so the test sees
 what it loaded, and when.
@@ -17,7 +17,7 @@ from .localserve import ADDRESS
 
 SEND = {"To": [{"Address": ADDRESS}], "Subject": "hello", "Text": "hi"}
 LATER = ("jinja2", "markdown_it", "httpx", "scramp", "sqlite_utils", "moxpy.webapi.docs", "moxpy.scram",
-         "moxpy.provision.certificate")
+         "moxpy.provision.certificate", "jwt")
 
 _IMPORT = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)")
 

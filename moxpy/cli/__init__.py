@@ -14,6 +14,7 @@ accounts.py      account, address, domain
 queue.py         queue list|hold|release|kick|drop|retired
 queuewebhook.py  queue webhook list|kick|drop|retired
 tokens.py        token add|list|revoke
+clients.py       client add|list|remove|rotatekey
 webhook.py       webhook secret
 example.py       example
 
@@ -32,7 +33,7 @@ import sys
 
 from .. import __version__
 from .. import config as configlib
-from . import accounts, configtest, example, queue, quickstart, serve, tokens, webhook
+from . import accounts, clients, configtest, example, queue, quickstart, serve, tokens, webhook
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_parsers(sub)
     queue.add_parsers(sub)
     tokens.add_parsers(sub)
+    clients.add_parsers(sub)
     webhook.add_parsers(sub)
     example.add_parser(sub)
     p = sub.add_parser("version", help="print the version")

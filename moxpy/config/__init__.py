@@ -188,6 +188,15 @@ class Metrics(msgspec.Struct, forbid_unknown_fields=True):
     PasswordFile: str = ""
 
 
+class OAuth(msgspec.Struct, forbid_unknown_fields=True):
+    """OAuth 2.0 client credentials: POST /oauth/token on the webapi's HTTP listeners (docs/webapi.md)."""
+
+    # Seconds an access token is valid; a retired signing key is published and verifies this long after.
+    TokenLifetime: float = 3600.0
+    # The iss claim of access tokens; their aud is this followed by /webapi. Empty: https://Hostname.
+    Issuer: str = ""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     Hostname: str = "localhost"
     DataDir: str = "data"  # relative to the directory of the config file
@@ -204,6 +213,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     Queue: Queue = msgspec.field(default_factory=Queue)
     DNS: DNS = msgspec.field(default_factory=DNS)
     Metrics: Metrics = msgspec.field(default_factory=Metrics)
+    OAuth: OAuth = msgspec.field(default_factory=OAuth)
     # The admin login of the webapi's account administration methods (basic auth with user name "admin"):
     # a file whose first line is the password's argon2id hash (relative to the config file; `mox.py
     # passwordhash` makes it). Empty: no admin login, except in localserve, whose admin password is moxadmin.
@@ -277,6 +287,9 @@ def validate(config: Config) -> None:
             domain = address.rpartition("@")[2]
             if "@" not in address or domain not in config.Domains:
                 raise ConfigError(f"account {name}: destination {address!r} must be user@domain or @domain of a configured domain")
+    if not 0 < config.OAuth.TokenLifetime <= 24 * 3600:
+        raise ConfigError(f"OAuth: TokenLifetime: {config.OAuth.TokenLifetime} must be more than 0 and at most "
+                          "86400 seconds (a day)")
     if bool(config.Metrics.Username) != bool(config.Metrics.PasswordFile):
         raise ConfigError("Metrics: Username and PasswordFile go together: set both for basic auth, or neither")
     if config.Postmaster and config.Postmaster.Account not in config.Accounts:
@@ -397,7 +410,7 @@ HEADER = """\
 # (the server logs the error and keeps the previous one).
 # Applied at once: Accounts (passwords, addresses, webhooks, send limits, change log retention),
 # Domains (addresses, catchall separator, DKIM keys and signing, DMARC and
-# TLSRPT report addresses), Postmaster, and Queue.BackoffFirst,
+# TLSRPT report addresses), Postmaster, OAuth, and Queue.BackoffFirst,
 # Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,

@@ -56,7 +56,8 @@ OVERVIEW = """\
   Successful logins are remembered for a minute, so busy clients do not
   pay for a password hash per call.
 - Or authenticate with an API token: `Authorization: Bearer mxt_...`
-  (see "API tokens and scopes" below). A token may call only the methods
+  (see "API tokens and scopes" below), or an OAuth access token (see
+  "OAuth client credentials"). A token may call only the methods
   of its scopes; the account password may call every method but those of
   account administration (scope `admin`, see below).
 - Success is HTTP 200 with a JSON object, or raw bytes for MessageRawGet and
@@ -102,6 +103,82 @@ previews in MessageList, MessageSearch and ChangesSince are empty; a search
 with Body or Text, MessageRawGet, MessagePartGet and MessageTextGet answer
 `permissionDenied`. A Send with a Reference needs `read` too for a reply,
 and `read.body` for a forward (which attaches the original).
+
+## OAuth client credentials
+
+A service can get short-lived access tokens for an account itself, with
+the OAuth 2.0 client credentials grant (RFC 6749 4.4), instead of keeping
+a long-lived token. The operator makes a client with `mox.py client add
+ACCOUNT -scope read,send [-name N]`, which prints the client id (`mxc_...`)
+on its first line and the secret (`mxs_...`), once, on its last; only the
+secret's SHA-256 is kept. The scopes are the most the client's tokens may
+have; only the operator makes clients, so only the operator can give one
+`admin`. `mox.py client list` shows them (never a secret), `client remove
+ID` removes one: its tokens are refused from the next call on.
+
+A token is requested with a POST of a form to `/oauth/token` on the
+webapi's listeners (not under `/webapi/v0/`):
+
+```sh
+curl --user "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials -d 'scope=read send' \
+    http://localhost:1080/oauth/token
+```
+
+```json
+{"access_token": "eyJhbGciOiJFUzI1NiIs...", "token_type": "Bearer", "expires_in": 3600, "scope": "send read"}
+```
+
+- The client authenticates with HTTP basic auth (id and secret, each
+  form-urlencoded first, RFC 6749 2.3.1; ours need no escaping), or with
+  `client_id` and `client_secret` in the form; not both.
+- `scope` is space-separated; empty or left out, the token gets all the
+  client's scopes. A scope the client does not have is refused with
+  `invalid_scope`: the token is never silently narrower than asked for.
+- The answer is sent with `Cache-Control: no-store`. Use the token as
+  `Authorization: Bearer TOKEN` on any method of its scopes until
+  `expires_in` seconds have passed, then request a new one.
+
+Errors are HTTP 400 with `{"error": "...", "error_description": "..."}`
+(RFC 6749 5.2):
+
+- `invalid_request`: not a POST (HTTP 405), not a form, a parameter given
+  twice, `grant_type` missing, or credentials both in basic auth and in
+  the form;
+- `invalid_client`: unknown or removed client, a wrong secret, or only one
+  of `client_id` and `client_secret`; HTTP 401
+  with `WWW-Authenticate: Basic` when basic auth was used or no
+  credentials were given at all;
+- `unsupported_grant_type`: a `grant_type` other than `client_credentials`;
+- `invalid_scope`: an unknown scope or one the client lacks;
+- `unauthorized_client`: the client's account no longer exists;
+- `temporarily_unavailable` (HTTP 429): too many failed attempts from the
+  address. Wrong secrets count toward the same throttle as wrong
+  passwords and tokens.
+
+An access token is a JWT (RFC 7519) in the profile of RFC 9068, signed
+with ES256. Its header has `typ` `at+jwt` and the `kid` of the signing
+key; its claims are `iss` (the config's `[OAuth] Issuer`, by default
+`https://` and the server's host name), `aud` (the issuer followed by
+`/webapi`), `sub` and `client_id` (the client id), `tenant` (the account
+it acts for), `scope` (space-separated), `iat`, `exp` and `jti`. Tokens
+live `[OAuth] TokenLifetime` seconds (default 3600, at most a day).
+
+Other services can verify tokens themselves with the public keys at
+`GET /.well-known/jwks.json`, a JWK Set (RFC 7517) whose keys have `kid`,
+`kty` `EC`, `crv` `P-256`, `x`, `y`, `use` `sig` and `alg` `ES256`; it may
+be cached for 5 minutes, and fetched again for a `kid` not in it. Check
+`typ`, the algorithm (ES256 only), `iss`, `aud` and `exp`. This server
+checks more on every call: that the client still exists and belongs to
+the account, and that the account still exists; the token then has the
+scopes it was granted that the client still has. A refused token gets
+HTTP 401 as a bad API token does.
+
+The signing key is made when the first token is issued. `mox.py client
+rotatekey` makes a new one, which signs from then on; the old one stays in
+the JWK Set and keeps verifying until the last token it signed can have
+expired (the token lifetime and a few seconds of leeway after the
+rotation), and is then deleted. The keys are kept in `data/mox.db`, which
+only the server's user can read.
 
 ## Account administration
 

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from .. import __version__
+from .. import tokens as tokenlib
 from .types import COMMON_ERRORS, METHODS, RAW
 
 REF = "#/components/schemas/{name}"
@@ -50,6 +51,8 @@ def document(base_path: str = "/webapi/v0/") -> dict[str, Any]:
         paths[f"{base_path}{name}"] = {"post": {
             "operationId": name,
             "summary": method.summary,
+            # Basic auth: the account's password, or the admin login for scope admin. Tokens need the scope.
+            "security": [{"basic": []}, {"bearer": []}, {"oauth": [method.scope] if method.scope else []}],
             "requestBody": {"required": True, "content": {
                 "application/x-www-form-urlencoded": {"schema": form},
                 "multipart/form-data": {"schema": form},
@@ -73,13 +76,20 @@ def document(base_path: str = "/webapi/v0/") -> dict[str, Any]:
                            "Each call is a POST with the request object JSON-encoded in form field \"request\".",
         },
         "servers": [{"url": "http://localhost:1080", "description": "localserve"}],
-        "security": [{"basic": []}, {"bearer": []}],
+        "security": [{"basic": []}, {"bearer": []}, {"oauth": []}],
         "paths": paths,
         "components": {
             "schemas": components,
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic",
                                           "description": "An email address of the account and its password."},
                                 "bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "An API token of the account (mxt_...), limited to its scopes."}},
+                                           "description": "An API token of the account (mxt_...), or an OAuth "
+                                                          "access token, limited to its scopes."},
+                                # RFC 6749 4.4, at /oauth/token of the same listener.
+                                "oauth": {"type": "oauth2",
+                                          "description": "Access tokens for the client credentials of an OAuth "
+                                                         "client (mox.py client add).",
+                                          "flows": {"clientCredentials": {"tokenUrl": "/oauth/token",
+                                                                          "scopes": dict(tokenlib.SCOPES)}}}},
         },
     }

@@ -6,13 +6,15 @@ POST BASE<Method>    call the method: form field "request" holds JSON; basic aut
 
 Another HTTP method on a method URL is 405, an unknown path or method 404,
 both short plain text as mox sends them. Other resources of the listener
-(GET /metrics, see moxpy.metrics) are served at their exact paths.
+(GET /metrics, see moxpy.metrics; the OAuth token endpoint and keys, see
+moxpy.oauth) are served at their exact paths.
 
 Order of checks on a call, as mox: unknown method (404), credentials (429
 when the IP failed too often, 401 when missing or wrong), then the body
 (400 "protocol" for a bad content type, form or JSON), then the method.
 Credentials are the account's password (basic auth, every method) or an
-API token ("Authorization: Bearer TOKEN", RFC 6750 2.1; see tokens.py);
+API token or OAuth access token ("Authorization: Bearer TOKEN", RFC 6750
+2.1; see tokens.py);
 a token without the scope a method declares (types.METHODS) gets 403
 with code permissionDenied before its body is read. Failed tokens count
 toward the same per-IP throttle as failed passwords.
@@ -231,16 +233,17 @@ class WebAPIResource(resource.Resource):
     isLeaf = True
 
     def __init__(self, api: API, authenticator: authlib.Authenticator, base_path: str = "/webapi/v0/",
-                 pages: dict[str, resource.Resource] | None = None, admin_hash: str = ""):
+                 pages: dict[str, resource.Resource] | None = None, admin_hash: str = "", access=None):
         """pages: other resources the listener serves, by exact path (GET /metrics). Bearer tokens are
-        checked against api.tokens. admin_hash: the argon2id hash of the admin password, "" for no admin
-        login."""
+        checked against api.tokens, and OAuth access tokens with access (oauth.accesstoken.AccessTokens)
+        when given. admin_hash: the argon2id hash of the admin password, "" for no admin login."""
         super().__init__()
         self.api = api
         self.authenticator = authenticator
         self.base = base_path if base_path.endswith("/") else base_path + "/"
         self.pages = pages or {}
         self.admin_hash = admin_hash
+        self.access = access
 
     # Routing: by path first, then by HTTP method, in mox's order. Only GET
     # is a GET (mox's handler sees HEAD as another method); twisted.web
@@ -393,7 +396,8 @@ class WebAPIResource(resource.Resource):
         try:
             if self.api.tokens is None:
                 raise tokenlib.TokenError("tokens are not available")
-            principal = tokenlib.authenticate(credential, self.api.tokens, self.api.config.current())
+            principal = tokenlib.authenticate(credential, self.api.tokens, self.api.config.current(),
+                                              access=self.access)
         except tokenlib.TokenError as e:
             log.info("webapi bearer token refused ip=%s: %s", remote_ip, e)
             self.authenticator.failed(remote_ip)

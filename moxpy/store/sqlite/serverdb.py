@@ -13,6 +13,8 @@ webhooks_retired  delivered, given-up, superseded and canceled webhooks
 change_positions  per account, how far in its change log change webhooks were queued
 api_tokens        per account, webapi tokens: their scopes, expiry, revocation and SHA-256 (tokens.py)
 webhook_secrets   per account and kind of webhook, the secrets that sign them (webhooks/signing.py)
+oauth_clients     per account, OAuth clients: their scopes, removal and the SHA-256 of their secret (oauth/)
+oauth_keys        the keys that sign OAuth access tokens, the current one and retired ones (oauth/keys.py)
 
 The columns mean what the fields of the records in store/queue.py and
 store/webhooks.py say. Missing tables and queue columns are added to
@@ -26,7 +28,9 @@ import os
 import sqlite3
 
 from ..db import Database
+from . import oauth as oauthschema
 from . import tokens as tokenschema
+from .oauth import SqliteClientStore, SqliteSigningKeyStore
 from .queue import SqliteQueueStore
 from .tokens import SqliteTokenStore
 from .webhooks import SqliteWebhookStore
@@ -188,6 +192,7 @@ def schema(conn: sqlite3.Connection) -> None:
     _queue_schema(conn)
     _webhooks_schema(conn)
     tokenschema.schema(conn)
+    oauthschema.schema(conn)
 
 
 class ServerDatabase:
@@ -195,7 +200,7 @@ class ServerDatabase:
 
     def __init__(self, data_dir: str):
         path = os.path.join(data_dir, "mox.db")
-        # Only the server reads it: it holds the webhook signing secrets.
+        # Only the server reads it: it holds the webhook signing secrets and the access token signing keys.
         # SQLite gives new -wal and -shm files the database file's mode;
         # ones left by an older version are narrowed too.
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -206,6 +211,8 @@ class ServerDatabase:
         self.queue = SqliteQueueStore(self.db, os.path.join(data_dir, "queue"))
         self.webhooks = SqliteWebhookStore(self.db)
         self.tokens = SqliteTokenStore(self.db)
+        self.oauth_clients = SqliteClientStore(self.db)
+        self.signing_keys = SqliteSigningKeyStore(self.db)
 
     def close(self) -> None:
         """Close once writes in flight are committed."""
