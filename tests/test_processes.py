@@ -133,13 +133,16 @@ def test_both_processes_serve_webapi_connections_within_one_cap(new_server):
     conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(6)]
     try:
         assert [call(conn) for conn in conns] == [200] * 6
-        # Each connection is served by one of the processes; they take turns.
+        # Each connection is served by one of the processes, the one holding fewer at the time (a connection
+        # of the start-up checks may not have closed yet, so the turns can be off by one).
         sockets = {pid: socket_inodes(pid) for pid in (front, delivery)}
         holders = []
         for conn in conns:
             inode = connection_inode(port, conn.sock.getsockname()[1])
             holders.append([pid for pid, inodes in sockets.items() if inode in inodes])
-        assert sorted(holders) == sorted([[front]] * 3 + [[delivery]] * 3), (holders, front, delivery)
+        assert all(len(h) == 1 for h in holders), (holders, front, delivery)
+        assert 2 <= holders.count([delivery]) <= 4 and holders.count([front]) + holders.count([delivery]) == 6, \
+            (holders, front, delivery)
         assert [call(conn) for conn in conns] == [200] * 6  # and keep serving them
 
         # The cap counts the connections of both processes.
