@@ -27,7 +27,10 @@ A socket pair carries what must cross at once (link.py):
   localserve's "timeout" localparts (the queue's own deliveries may be
   among them), then stop;
 - both ways: logins counted by the password throttle, so one throttle
-  covers the listeners of both processes.
+  covers the listeners of both processes;
+- front -> delivery: forget an account being deleted (the webapi's
+  AccountDelete), answered once the delivery process has closed it, its
+  writes in flight committed; only then are its files removed.
 
 The delivery process dies with the front (PR_SET_PDEATHSIG): killing the
 server's process kills all of it, as with one process. If the delivery
@@ -73,6 +76,15 @@ class Changes(msgspec.Struct):
 class LoginCounted(msgspec.Struct):
     remote_ip: str
     ok: bool
+
+
+class Forget(msgspec.Struct):
+    account: str
+    ref: int  # echoed in the Forgotten that answers it
+
+
+class Forgotten(msgspec.Struct):
+    ref: int
 
 
 def changes_message(account: str, changes: list[Change]) -> Changes:
