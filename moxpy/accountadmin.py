@@ -91,8 +91,9 @@ class AccountAdmin:
                 return account, address
 
         async with self._lock:
-            account, address = await asyncio.to_thread(change)  # password hashing takes tens of milliseconds
-            self.store.account(account)  # its index and mailboxes, now rather than at its first use
+            # In a thread: hashing the password takes tens of milliseconds. The account's storage is made at
+            # its first use, as for `mox account add`.
+            account, address = await asyncio.to_thread(change)
         log.info("account created account=%s address=%s", account, address)
         return account, address
 
