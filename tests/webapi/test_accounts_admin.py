@@ -332,6 +332,23 @@ def test_delete_finishes_what_account_del_left(server):
     assert stored(server, "judy") == []
 
 
+def rcpt_code(server, rcpt: str) -> int:
+    with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as smtp:
+        smtp.ehlo()
+        smtp.mail("someone@example.org")
+        return smtp.rcpt(rcpt)[0]
+
+
+def test_smtp_refuses_the_addresses_of_a_deleted_account(new_server):
+    # Outside localserve, where unknown addresses are refused rather than handed to the first account.
+    srv = new_server(lambda c: setattr(c, "Localserve", False)).start()
+    create(srv, "kate", "kate-secret-1")
+    assert rcpt_code(srv, "kate@localhost") == 250
+    assert admin(srv, "AccountDelete", {"Name": "kate"}).status_code == 200
+    assert rcpt_code(srv, "kate@localhost") == 550
+    assert rcpt_code(srv, ADDRESS) == 250
+
+
 def test_only_an_admin_credential_administers_accounts(server):
     token = server.call("TokenCreate", {"Scopes": ["read", "send", "modify", "tokens"]}).json()["Token"]
     for method, request in (("AccountCreate", {"Name": "mallory", "Password": "mallory-secret"}),
