@@ -66,13 +66,7 @@ class AccountAdmin:
     def resolve(self, name: str) -> str | None:
         """The account Name means: an account of that name, else the account that logs in with that
         address; None for neither."""
-        config = self.config.current()
-        name = name.strip()
-        if name in config.Accounts:
-            return name
-        if "@" in name:
-            return configlib.login_account(config, name)
-        return None
+        return _resolve(self.config.current(), name)
 
     def _path(self) -> str:
         return self.config.current().path
@@ -116,7 +110,7 @@ class AccountAdmin:
 
         def change() -> str:
             with edit.edited(self._path()) as config:
-                account = self.resolve(name)
+                account = _resolve(config, name)
                 if account is not None:
                     edit.delete_account(config, account)
                     return account
@@ -155,3 +149,12 @@ class AccountAdmin:
         """The account's messages without \\Seen, outside Trash and Junk."""
         acc = self.store.account(account)
         return sum(acc.mailbox_status(box.id).unseen for box in acc.mailboxes() if box.special_use not in NOT_UNREAD)
+
+
+def _resolve(config: configlib.Config, name: str) -> str | None:
+    name = name.strip()
+    if name in config.Accounts:
+        return name
+    if "@" in name:
+        return configlib.login_account(config, name)
+    return None

@@ -135,10 +135,10 @@ def add_account(config: Config, name: str, address: str, password: str | None = 
     _check_free(config, address)
     if password is not None:
         check_password(password)
-    leftover = account_directory(config, name)
-    if os.path.lexists(leftover):
-        raise ConfigError(f"{leftover} still holds the mail of an earlier account {name!r}: remove it "
-                          "(the webapi's AccountDelete does) or move it away first, or choose another name")
+    if os.path.lexists(account_directory(config, name)):
+        raise ConfigError(f"the data directory still holds the mail of an earlier account {name!r} (in "
+                          f"accounts/{name}): remove it (the webapi's AccountDelete does) or move it away first, "
+                          "or choose another name")
     password = password or generate_password()
     config.Accounts[name] = Account(Domain=domain, FullName=full_name, Destinations={address: Destination()})
     set_password(config, name, password)  # validates and saves

@@ -11,6 +11,8 @@ user for what the request got wrong (the message says what).
 
 from __future__ import annotations
 
+import contextlib
+
 from .. import config as configlib
 from ..accountadmin import AccountAdmin, RemovalIncomplete
 from . import types as t
@@ -71,23 +73,18 @@ def _required(name: str) -> None:
         raise WebapiError("user", "Name is required: the name of an account, or its address")
 
 
-class _errors:
+@contextlib.contextmanager
+def _errors():
     """Errors of the config edit as webapi errors."""
+    from ..provision import edit
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, tb):
-        from ..provision import edit
-
-        if error is None:
-            return False
-        if isinstance(error, edit.AccountExists):
-            raise WebapiError("accountExists", str(error)) from None
-        if isinstance(error, edit.NoSuchAccount):
-            raise WebapiError("accountNotFound", str(error)) from None
-        if isinstance(error, RemovalIncomplete):
-            raise WebapiError("server", str(error)) from None
-        if isinstance(error, configlib.ConfigError):
-            raise WebapiError("user", str(error)) from None
-        return False
+    try:
+        yield
+    except edit.AccountExists as e:
+        raise WebapiError("accountExists", str(e)) from None
+    except edit.NoSuchAccount as e:
+        raise WebapiError("accountNotFound", str(e)) from None
+    except RemovalIncomplete as e:
+        raise WebapiError("server", str(e)) from None
+    except configlib.ConfigError as e:
+        raise WebapiError("user", str(e)) from None
