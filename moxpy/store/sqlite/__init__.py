@@ -16,11 +16,11 @@ store.queue.QueueStore and store.webhooks.WebhookStore.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
 import shutil
-import asyncio
 from collections.abc import Callable, Collection
 
 from ..accounts import AccountNotFound, Change
@@ -34,6 +34,15 @@ log = logging.getLogger("moxpy.store")
 # start with a letter or digit), so that the account can be made again at once, and a crash during the
 # deletion leaves nothing that would be taken for the account.
 REMOVED_PREFIX = ".removed-"
+
+
+def _remove_tree(path: str) -> None:
+    """Delete a directory with everything in it; what someone else deleted first is no error."""
+    while os.path.lexists(path):
+        try:
+            shutil.rmtree(path)
+        except FileNotFoundError:
+            pass  # removed meanwhile by another process finishing the same deletion: go on with the rest
 
 
 class SQLiteStore:
@@ -84,14 +93,14 @@ class SQLiteStore:
             return False
         doomed = os.path.join(self.directory, REMOVED_PREFIX + secrets.token_hex(8))
         os.rename(directory, doomed)
-        await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, doomed)
+        await asyncio.get_running_loop().run_in_executor(None, _remove_tree, doomed)
         return True
 
     def _sweep_removed(self) -> None:
         """Finish deletions a crash interrupted."""
         for entry in os.listdir(self.directory):
             if entry.startswith(REMOVED_PREFIX):
-                shutil.rmtree(os.path.join(self.directory, entry), ignore_errors=True)
+                _remove_tree(os.path.join(self.directory, entry))
 
     def announce(self, name: str, changes: list[Change]) -> None:
         account = self._accounts.get(name)
