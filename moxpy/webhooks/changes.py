@@ -115,10 +115,16 @@ class ChangeHooks:
                     # Without the setting nothing is sent; set again later, it starts afresh.
                     await self.store.transaction(lambda tx, name=name: tx.set_change_position(name, None))
             except Exception:
+                if self._gone(name):
+                    continue  # deleted (and closed) meanwhile: nothing is sent for it any more
                 # The log is not pruned behind a producer that failed: those entries are still to be sent.
                 log.exception("change webhooks account=%s", name)
                 continue
             await self._prune(name, account, settings.ChangesRetention)
+
+    def _gone(self, name: str) -> bool:
+        """Whether the account was deleted since this step began."""
+        return name not in self.config.current().Accounts
 
     def _account(self, name: str) -> Account:
         account = self.accounts.account(name)
@@ -184,7 +190,8 @@ class ChangeHooks:
         try:
             pruned = await account.prune_changes(now - retention)
         except Exception:
-            log.exception("pruning the change log account=%s", name)
+            if not self._gone(name):
+                log.exception("pruning the change log account=%s", name)
             return
         if pruned:
             log.debug("change log pruned account=%s entries=%d", name, pruned)
