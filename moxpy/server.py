@@ -271,7 +271,8 @@ class Server:
 
     def _forget_here(self, message: processes.Forget) -> None:
         """In the delivery process: close an account being deleted, then say so."""
-        self.store.forget(message.account)
+        if self.store.forget(message.account):
+            log.info("account closed for its deletion account=%s%s", message.account, self._which())
         self.link.send("forgotten", processes.Forgotten(message.ref))
 
     def _forgotten(self, message: processes.Forgotten) -> None:

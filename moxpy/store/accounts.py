@@ -430,10 +430,10 @@ class Store(Protocol):
         same name), so that nothing is written into storage that is gone.
         """
 
-    def forget(self, name: str) -> None:
+    def forget(self, name: str) -> bool:
         """Close an account open in this process and drop it: its on_removed callbacks are called, its
         pending writes finish, later ones fail, and the next account(name) opens its storage afresh.
-        Nothing for an account not open here."""
+        False (and nothing done) for an account not open here."""
 
     async def remove(self, name: str) -> bool:
         """Forget the account and delete its storage, every mailbox and message; False when it had none.

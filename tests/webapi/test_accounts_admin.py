@@ -371,6 +371,9 @@ def test_no_password_is_logged(server):
                      "mallory-secret"):
         assert password not in log, password
     assert "account deleted account=ivan" in log
+    # The delivery process, which had the account open for the deliveries, closed it before the files went.
+    closed = log.index("account closed for its deletion account=ivan process=delivery")
+    assert closed < log.index("account deleted account=ivan")
     assert "Traceback" not in log, log
 
 

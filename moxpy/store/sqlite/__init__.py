@@ -80,11 +80,13 @@ class SQLiteStore:
             self._accounts[name] = account
         return account
 
-    def forget(self, name: str) -> None:
+    def forget(self, name: str) -> bool:
         account = self._accounts.pop(name, None)
-        if account is not None:
-            account.removed()
-            account.close()
+        if account is None:
+            return False
+        account.removed()
+        account.close()
+        return True
 
     async def remove(self, name: str) -> bool:
         self.forget(name)
