@@ -28,7 +28,11 @@ A socket pair carries what must cross at once (link.py):
   among them), then stop;
 - both ways: logins counted by the password throttle, so one throttle
   covers the listeners of both processes;
-- delivery -> front: a webapi connection the front passed on closed.
+- delivery -> front: a webapi connection the front passed on closed;
+- either way: forget an account being deleted (the webapi's
+  AccountDelete, run by whichever process serves the call), answered once
+  the other process has closed it, its writes in flight committed; only
+  then are its files removed.
 
 The front accepts the webapi's connections and passes about half of them
 to the delivery process, over a second socket pair (handoff.py), so
@@ -78,6 +82,15 @@ class Changes(msgspec.Struct):
 class LoginCounted(msgspec.Struct):
     remote_ip: str
     ok: bool
+
+
+class Forget(msgspec.Struct):
+    account: str
+    ref: int  # echoed in the Forgotten that answers it
+
+
+class Forgotten(msgspec.Struct):
+    ref: int
 
 
 def changes_message(account: str, changes: list[Change]) -> Changes:

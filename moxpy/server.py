@@ -29,6 +29,7 @@ from . import config as configlib
 from . import metrics
 from . import processes
 from . import tls as tlslib
+from .accountadmin import AccountAdmin
 from .connlimit import ConnectionLimit, limited_http, per_ip
 from .inbound import Inbound
 from .link import Link
@@ -72,6 +73,7 @@ FRONT_SERVICES = ("webapihttp", "webapihttps", "imap", "imaps")
 
 DELIVERY_START_TIMEOUT = 60.0  # seconds the front waits for the delivery process to be ready
 DELIVERY_STOP_TIMEOUT = 15.0  # seconds it waits for it to stop before killing it
+FORGET_TIMEOUT = 30.0  # seconds a process waits for the other to close an account being deleted
 
 
 class ListenError(Exception):
@@ -150,6 +152,8 @@ class Server:
         self.exit_code = 0
         self._stopping = False
         self._delivery_ready: asyncio.Future | None = None
+        self._forgetting: dict[int, asyncio.Future] = {}  # Forget messages awaiting their Forgotten, by ref
+        self._forget_refs = 0
         self.data_dir = config.data_dir()
         # The config at start, for what is read only then; components ask the source for the current one.
         self.source = configlib.Source(config)
@@ -209,7 +213,8 @@ class Server:
         if config.Metrics.Enabled:
             enable_metrics(config)  # done already, before the fork, in a server of two processes
         self.serverdb = ServerDatabase(self.data_dir)
-        self.store = open_store(self.data_dir)
+        # The store refuses, and lets go of, accounts the current config does not have.
+        self.store = open_store(self.data_dir, names=lambda: self.source.current().Accounts)
         self.suppressions = Suppressions(self.serverdb.queue)
         for name in config.Accounts:
             self.store.account(name)  # open (and create) every account's index at start
@@ -265,7 +270,37 @@ class Server:
             link.on("hooks", None, lambda _: self.webhooks.sender.kick())
             self._delivery_ready = asyncio.get_running_loop().create_future()
             link.on("ready", None, lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
+        # An account being deleted by the webapi, which either process may serve.
+        link.on("forget", processes.Forget, self._forget_here)
+        link.on("forgotten", processes.Forgotten, self._forgotten)
         link.closed.add_done_callback(lambda _: self._link_closed())
+
+    def _forget_here(self, message: processes.Forget) -> None:
+        """Close an account the other process is deleting (its IMAP sessions here are told BYE), then
+        say so."""
+        if self.store.forget(message.account):
+            log.info("account closed for its deletion account=%s%s", message.account, self._which())
+        self.link.send("forgotten", processes.Forgotten(message.ref))
+
+    def _forgotten(self, message: processes.Forgotten) -> None:
+        waiting = self._forgetting.pop(message.ref, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(True)
+
+    async def forget_elsewhere(self, account: str) -> bool:
+        """Have the other process close an account being deleted; False when it did not say it had
+        within FORGET_TIMEOUT (or is gone)."""
+        loop = asyncio.get_running_loop()
+        self._forget_refs += 1
+        ref = self._forget_refs
+        waiting = self._forgetting[ref] = loop.create_future()
+        self.link.send("forget", processes.Forget(account, ref))
+        try:
+            await asyncio.wait([waiting, self.link.closed], timeout=FORGET_TIMEOUT,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._forgetting.pop(ref, None)
+        return waiting.done()
 
     async def _wait_delivery_ready(self) -> None:
         await asyncio.wait([self._delivery_ready, self.link.closed], timeout=DELIVERY_START_TIMEOUT,
@@ -330,7 +365,9 @@ class Server:
         from .webapi.resource import WebAPIChannel, WebAPIResource, request_factory
 
         config = self.config
-        api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens)
+        admin = AccountAdmin(self.source, self.store, self.serverdb.queue, self.serverdb.webhooks, self.serverdb.tokens,
+                             forget_elsewhere=self.forget_elsewhere if self.link is not None else None)
+        api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens, admin)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
         access = self._oauth_pages(pages, authenticator)
         admin_hash = _password_hash_file(config, "AdminPasswordFile", config.AdminPasswordFile)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 
 from .. import config as configlib
@@ -36,15 +35,20 @@ def cmd_account(args: argparse.Namespace) -> int:
         for name, acc in sorted(config.Accounts.items()):
             print(f"{name}\t{', '.join(acc.Destinations)}")
     elif args.action == "add":
-        password = edit.add_account(config, args.name, args.address, args.password or None, args.fullname)
+        with edit.edited(config.path) as config:
+            password = edit.add_account(config, args.name, args.address, args.password or None, args.fullname)
         print(f"account {args.name} added with login {args.address}")
         if not args.password:
             print(f"password (shown only now): {password}")
     elif args.action == "del":
-        edit.delete_account(config, args.name)
-        print(f"account {args.name} removed; its mail stays in {os.path.join(config.data_dir(), 'accounts', args.name)}")
+        with edit.edited(config.path) as config:
+            edit.delete_account(config, args.name)
+        print(f"account {args.name} removed; its mail stays in {edit.account_directory(config, args.name)} "
+              "(the webapi's AccountDelete removes it)")
     elif args.action == "passwd":
-        edit.set_password(config, args.name, _password(args))
+        password = _password(args)
+        with edit.edited(config.path) as config:
+            edit.set_password(config, args.name, password)
         print(f"password of {args.name} changed")
     return 0
 
@@ -85,10 +89,11 @@ def add_parsers(sub) -> None:
     a = asub.add_parser("add", help="add an account with its login address")
     a.add_argument("name")
     a.add_argument("address")
-    a.add_argument("-password", "--password", default="", help="password (default: generated and printed)")
+    a.add_argument("-password", "--password", default="", help="password, at least 8 characters (default: generated "
+                                                                   "and printed)")
     a.add_argument("-fullname", "--fullname", default="", help="display name for outgoing mail")
     configfile.add_arguments(a)
-    a = asub.add_parser("del", help="remove an account (its stored mail is kept)")
+    a = asub.add_parser("del", help="remove an account from the config (its stored mail is kept)")
     a.add_argument("name")
     configfile.add_arguments(a)
     a = asub.add_parser("passwd", help="set an account's password (asked for, or read from stdin)")

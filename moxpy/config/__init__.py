@@ -218,6 +218,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     # a file whose first line is the password's argon2id hash (relative to the config file; `mox.py
     # passwordhash` makes it). Empty: no admin login, except in localserve, whose admin password is moxadmin.
     AdminPasswordFile: str = ""
+    # The domain of the address of an account created by the webapi's AccountCreate with a name without "@"
+    # (NAME@DefaultDomain); one of Domains. Empty: such names are refused. localserve: localhost.
+    DefaultDomain: str = ""
     Listeners: dict[str, Listener] = msgspec.field(default_factory=dict)
     Domains: dict[str, Domain] = msgspec.field(default_factory=dict)
     Accounts: dict[str, Account] = msgspec.field(default_factory=dict)
@@ -290,6 +293,8 @@ def validate(config: Config) -> None:
     if not 0 < config.OAuth.TokenLifetime <= 24 * 3600:
         raise ConfigError(f"OAuth: TokenLifetime: {config.OAuth.TokenLifetime} must be more than 0 and at most "
                           "86400 seconds (a day)")
+    if config.DefaultDomain and config.DefaultDomain not in config.Domains:
+        raise ConfigError(f"DefaultDomain: {config.DefaultDomain!r} not configured in Domains")
     if bool(config.Metrics.Username) != bool(config.Metrics.PasswordFile):
         raise ConfigError("Metrics: Username and PasswordFile go together: set both for basic auth, or neither")
     if config.Postmaster and config.Postmaster.Account not in config.Accounts:
@@ -410,7 +415,7 @@ HEADER = """\
 # (the server logs the error and keeps the previous one).
 # Applied at once: Accounts (passwords, addresses, webhooks, send limits, change log retention),
 # Domains (addresses, catchall separator, DKIM keys and signing, DMARC and
-# TLSRPT report addresses), Postmaster, OAuth, and Queue.BackoffFirst,
+# TLSRPT report addresses), Postmaster, DefaultDomain, OAuth, and Queue.BackoffFirst,
 # Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,

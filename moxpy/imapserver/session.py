@@ -269,7 +269,9 @@ class Session(imap4.IMAP4Server):
         """Enter the authenticated state (RFC 3501 3.2) for an account, hearing of its changes from now on."""
         self.account_name = account_name
         self.account = self.factory.store.account(account_name)
-        self._unsubscribe = self.account.subscribe(self._on_change)
+        unsubscribe = self.account.subscribe(self._on_change)
+        unwatch = self.account.on_removed(self._account_removed)
+        self._unsubscribe = lambda: (unsubscribe(), unwatch())
         self.state = "auth"
         self.MAX_LENGTH = type(self).MAX_LENGTH
         self.setTimeout(self.POSTAUTH_TIMEOUT)
@@ -454,6 +456,14 @@ class Session(imap4.IMAP4Server):
                 self.transport.unregisterProducer()
 
     # Changes made by others.
+
+    def _account_removed(self) -> None:
+        """The account is being deleted: RFC 3501 7.1.5, an untagged BYE, then the connection closes."""
+        if self._lost or self.transport is None:
+            return
+        self.selected = None
+        self.sendLine(b"* BYE account removed")
+        self.transport.loseConnection()
 
     def _on_change(self, change) -> None:
         if self.selected is None or not self.selected.on_change(change):

@@ -7,21 +7,46 @@ server notices the new file on its next use of the config, so changes,
 password changes included, take effect at once without a restart. Names
 are checked and put in canonical form here; passwords are hashed with
 auth.py; a new domain gets DKIM keys from dkimkeys.py. It prints nothing:
-the command line (cli/accounts.py) reports what was done.
+the command line (cli/accounts.py) and the webapi's account administration
+(accountadmin.py) report what was done, and both go through edited(), so
+that changes made at the same time are made one after the other.
+
+Account names: letters, digits, ".", "_" and "-", or an email address
+(an account made by the webapi's AccountCreate with an address as its
+name is named by that address, domain in lower case).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import secrets
+from collections.abc import Iterator
 
 from .. import auth, scram
-from ..config import Account, Config, ConfigError, Destination, Domain, ReportsAddress, save, validate
+from ..config import Account, Config, ConfigError, Destination, Domain, ReportsAddress, load, save, validate
 from ..message.address import AddressError, parse_address, parse_domain
 from .dkimkeys import generate_domain_keys
 
 _ACCOUNT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
+# The localpart of an account named by its address: it names a directory, so no "/" and no leading ".".
+_ADDRESS_LOCALPART = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._+-]{0,63}$")
+
+MIN_PASSWORD_LENGTH = 8  # as mox
+
+
+class AccountExists(ConfigError):
+    """The account, or the address it would get, exists already."""
+
+
+class NoSuchAccount(ConfigError):
+    """No account of that name."""
+
+
+class UnknownDomain(ConfigError):
+    """The address's domain is not one of the config's domains."""
 
 DMARC_LOCALPART = "dmarc-reports"  # rua= of the _dmarc record
 TLSRPT_LOCALPART = "tls-reports"  # rua= of the _smtp._tls record
@@ -59,11 +84,32 @@ def _commit(config: Config) -> None:
     save(config)
 
 
+@contextlib.contextmanager
+def edited(path: str) -> Iterator[Config]:
+    """The config at path, loaded afresh, for one change made with the functions below; other editors
+    (the command line, the webapi's account administration, in any process) wait until it is written.
+    The lock is an flock on the config's directory, which the atomic rewrite leaves in place."""
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield load(path)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_password(password: str) -> None:
+    """ConfigError, with a sentence saying why, for a password an account may not have."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ConfigError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if any(not c.isprintable() and c != " " for c in password):
+        # SASL PLAIN separates its fields with NUL (RFC 4616 2); a terminal cannot type the others.
+        raise ConfigError("password must not hold control characters")
+
+
 def set_password(config: Config, account: str, password: str) -> None:
     if account not in config.Accounts:
-        raise ConfigError(f"no account {account!r}")
-    if len(password) < 8:
-        raise ConfigError("password must be at least 8 characters")
+        raise NoSuchAccount(f"no account {account!r}")
+    check_password(password)
     acc = config.Accounts[account]
     acc.PasswordHash = auth.hash_password(password)
     acc.SCRAMSHA256 = scram.make_verifier(password)
@@ -72,29 +118,76 @@ def set_password(config: Config, account: str, password: str) -> None:
 
 def add_account(config: Config, name: str, address: str, password: str | None = None,
                 full_name: str = "") -> str:
-    """Add an account with its first address; return its password (generated when not given)."""
-    if not _ACCOUNT_NAME.match(name):
-        raise ConfigError(f"invalid account name {name!r}: letters, digits, '.', '_' and '-'")
+    """Add an account with its first address; return its password (generated when not given).
+
+    The account's directory in the data directory must not exist: mail kept there from an earlier
+    account of the name (`mox account del` keeps it) is not handed to a new one.
+    """
+    _check_account_name(name)
     if name in config.Accounts:
-        raise ConfigError(f"account {name!r} already exists")
+        raise AccountExists(f"account {name!r} already exists")
     address = _address(address)
     if address.startswith("@"):
         raise ConfigError("the first address of an account must be a full address, its login")
     domain = address.rpartition("@")[2]
     if domain not in config.Domains:
-        raise ConfigError(f"domain {domain!r} is not configured; add it first with `mox.py domain add`")
+        raise UnknownDomain(f"domain {domain!r} is not configured; add it first with `mox.py domain add`")
     _check_free(config, address)
+    if password is not None:
+        check_password(password)
+    if os.path.lexists(account_directory(config, name)):
+        raise ConfigError(f"the data directory still holds the mail of an earlier account {name!r} (in "
+                          f"accounts/{name}): remove it (the webapi's AccountDelete does) or move it away first, "
+                          "or choose another name")
     password = password or generate_password()
     config.Accounts[name] = Account(Domain=domain, FullName=full_name, Destinations={address: Destination()})
     set_password(config, name, password)  # validates and saves
     return password
 
 
+def new_account_address(config: Config, name: str) -> tuple[str, str]:
+    """(account name, address) of an account the webapi's AccountCreate makes from Name: a name with "@"
+    is the address, and names the account too (domain in lower case); any other name gets the address
+    NAME@DefaultDomain. ConfigError when that cannot be made."""
+    name = name.strip()
+    if not name:
+        raise ConfigError("an account name or email address is required")
+    if "@" in name:
+        address = _address(name)
+        if address.startswith("@"):
+            raise ConfigError("a full email address is required, not a catchall")
+        domain = address.rpartition("@")[2]
+        if domain not in config.Domains:
+            raise UnknownDomain(f"domain {domain!r} of {address} is not configured")
+        return address, address
+    if not config.DefaultDomain:
+        raise ConfigError(f"{name!r} has no domain: give an email address, or set DefaultDomain in the config "
+                          "for names without one")
+    _check_account_name(name)
+    return name, _address(f"{name}@{config.DefaultDomain}")
+
+
+def account_directory(config: Config, name: str) -> str:
+    """Where the account's mail is kept, in the data directory."""
+    return os.path.join(config.data_dir(), "accounts", name)
+
+
 def delete_account(config: Config, name: str) -> None:
-    """Remove an account from the config. Its stored mail stays in the data directory."""
+    """Remove an account from the config. Its stored mail stays in the data directory (accountadmin.py
+    removes it, for the webapi's AccountDelete)."""
     if name not in config.Accounts:
-        raise ConfigError(f"no account {name!r}")
+        raise NoSuchAccount(f"no account {name!r}")
     del config.Accounts[name]
+    # What named the account goes with it: a report address or the postmaster account would leave the
+    # config invalid.
+    if config.Postmaster and config.Postmaster.Account == name:
+        raise ConfigError(f"account {name!r} is the Postmaster account; choose another one first")
+    for domain_name, domain in config.Domains.items():
+        for field in ("DMARC", "TLSRPT"):
+            reports = getattr(domain, field)
+            if reports and reports.Account == name:
+                raise ConfigError(f"account {name!r} receives the {field} reports of domain {domain_name}; "
+                                  "choose another account for them first")
     _commit(config)
 
 
@@ -165,7 +258,22 @@ def delete_domain(config: Config, domain: str) -> None:
     _commit(config)
 
 
+def valid_account_name(name: str) -> bool:
+    """Whether name may name an account (and so a directory of the data directory)."""
+    local, at, domain = name.rpartition("@")
+    return bool(_ACCOUNT_NAME.match(name) or (at and _ADDRESS_LOCALPART.match(local) and domain
+                                              and "/" not in domain and "\0" not in domain
+                                              and not domain.startswith(".")))
+
+
+def _check_account_name(name: str) -> None:
+    if valid_account_name(name):
+        return
+    raise ConfigError(f"invalid account name {name!r}: letters, digits, '.', '_' and '-' (starting with a letter or "
+                      "digit, at most 64), or an email address")
+
+
 def _check_free(config: Config, address: str) -> None:
     for name, acc in config.Accounts.items():
         if any(d.lower() == address.lower() for d in acc.Destinations):
-            raise ConfigError(f"{address} already belongs to account {name!r}")
+            raise AccountExists(f"{address} already belongs to account {name!r}")

@@ -73,6 +73,7 @@ def default_config(ports: dict[str, int] | None = None) -> Config:
         # Prometheus metrics at /metrics of the webapi's listeners, without a password, as the webapi pages.
         Metrics=Metrics(Enabled=True, PerAccount=True),
         AdminPasswordFile=ADMIN_PASSWORD_FILE,
+        DefaultDomain="localhost",  # AccountCreate of "bob" makes bob@localhost
         Listeners={"local": listener},
         Domains={"localhost": Domain(LocalpartCatchallSeparator="+")},
         Accounts={"mox": account},

@@ -53,6 +53,7 @@ def create(directory: str, address: str, hostname: str = "", password: str = "")
         # The addresses the DNS records below point at, and postmaster (RFC 5321
         # 4.5.1), go to the account, as in mox's quickstart.
         Postmaster=Postmaster(Account=account_name),
+        DefaultDomain=domain,  # the webapi's AccountCreate of a name without "@" makes NAME@domain
         Domains={domain: new_domain(config_dir, domain, account_name)},
         Accounts={account_name: AccountConfig(
             Domain=domain, FullName="", Destinations={str(addr): Destination()},

@@ -15,8 +15,9 @@ The store knows nothing of SMTP, IMAP or HTTP: listeners call it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Collection
 
-from .accounts import (CHANGE_EVENTS, DEFAULT_MAILBOXES, Account, Change, ChangePosition, ChangePositionUnknown,
+from .accounts import (CHANGE_EVENTS, DEFAULT_MAILBOXES, Account, AccountNotFound, Change, ChangePosition, ChangePositionUnknown,
                        ChangesExpired, Copied, DeliveryMeta, FlagError, LoggedChange, Mailbox, MailboxError,
                        MailboxExists, MailboxNotFound, MailboxStatus, Message, MessageFilter, MessageNotFound,
                        SearchError, Store, Summary, SummaryPage)
@@ -26,17 +27,20 @@ from .sqlite import SQLiteStore
 # What a storage backend raises when its database itself fails (not a missing message or mailbox).
 StorageError = sqlite3.Error
 
-__all__ = ["open_store", "StorageError", "Store", "Account", "Message", "Summary", "SummaryPage", "MessageFilter",
+__all__ = ["open_store", "StorageError", "Store", "Account", "AccountNotFound", "Message", "Summary", "SummaryPage", "MessageFilter",
            "SearchError", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied", "MailboxNotFound",
            "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES", "STORAGE_FULL",
            "storage_full", "CHANGE_EVENTS", "ChangePosition", "ChangePositionUnknown", "ChangesExpired",
            "LoggedChange"]
 
 
-def open_store(data_dir: str, *, readonly: bool = False) -> Store:
+def open_store(data_dir: str, *, readonly: bool = False,
+               names: Callable[[], Collection[str]] | None = None) -> Store:
     """The accounts under a data directory (in DATA/accounts/).
 
     readonly: open accounts only to read them, beside a server that writes them; an account that
-    was never opened by the server is FileNotFoundError.
+    was never opened by the server is FileNotFoundError. names: the server's current account names
+    (a new collection object whenever they may have changed, as the config's Accounts of a reloaded
+    config), for a store that refuses others (see Store.account).
     """
-    return SQLiteStore(data_dir, readonly=readonly)
+    return SQLiteStore(data_dir, readonly=readonly, names=names)

@@ -34,6 +34,7 @@ __all__ = [
     "DeliveryMeta", "Change", "Copied", "LoggedChange", "ChangePosition", "ChangesExpired", "ChangePositionUnknown",
     "CHANGE_EVENTS",
     "MailboxNotFound", "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES",
+    "AccountNotFound",
 ]
 
 # The mailboxes every account starts with, and their RFC 6154 special-use attributes.
@@ -48,6 +49,10 @@ DEFAULT_MAILBOXES = (
 
 
 # Errors.
+
+
+class AccountNotFound(Exception):
+    """The server's accounts (its config) have no account of that name, or no longer."""
 
 
 class MailboxNotFound(Exception):
@@ -256,7 +261,11 @@ class Account(Protocol):
     name: str  # the account's name in the config
 
     def close(self) -> None:
-        """Stop writing and release the account; pending writes finish first."""
+        """Stop writing and release the account; pending writes finish first, later ones fail."""
+
+    def on_removed(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call callback when the account is removed from the server (Store.forget), just before it is
+        closed, so that those holding it (IMAP sessions) let go; returns the function that cancels."""
 
     # Change notifications.
 
@@ -343,6 +352,10 @@ class Account(Protocol):
     async def delete(self, msg_id: int) -> None:
         """Remove a message for good (not to Trash)."""
 
+    async def purge(self) -> int:
+        """Remove every message of every mailbox for good, keeping the mailboxes; how many. The change log
+        and subscribers hear of it as of an expunge, per mailbox."""
+
     async def change_flags(self, msg_ids: list[int], mode: str, flags: list[str], *,
                            mailbox_id: int | None = None, origin: Any = None) -> list[Message]:
         """Add ("add"), remove ("remove") or set ("set") flags of messages; returns those that changed.
@@ -409,7 +422,22 @@ class Store(Protocol):
     relay: Callable[[str, list[Change]], None] | None
 
     def account(self, name: str) -> Account:
-        """The account of that name, created empty (with DEFAULT_MAILBOXES) on first use."""
+        """The account of that name, created empty (with DEFAULT_MAILBOXES) on first use.
+
+        A store that knows the server's accounts (their names, from the config) refuses a name that is
+        not one of them with AccountNotFound, and forgets (see forget) accounts open here that are no
+        longer among them, or whose storage was replaced meanwhile (removed, and made again under the
+        same name), so that nothing is written into storage that is gone.
+        """
+
+    def forget(self, name: str) -> bool:
+        """Close an account open in this process and drop it: its on_removed callbacks are called, its
+        pending writes finish, later ones fail, and the next account(name) opens its storage afresh.
+        False (and nothing done) for an account not open here."""
+
+    async def remove(self, name: str) -> bool:
+        """Forget the account and delete its storage, every mailbox and message; False when it had none.
+        The other processes of the server must have forgotten it first."""
 
     def announce(self, name: str, changes: list[Change]) -> None:
         """Tell the subscribers of an account open in this process of changes another process committed

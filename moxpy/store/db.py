@@ -35,6 +35,10 @@ MAX_BATCH = 512
 LOCK_TIMEOUT = 10.0
 
 
+class DatabaseClosed(sqlite3.ProgrammingError):
+    """A write to a database that was closed (such as the index of an account removed meanwhile)."""
+
+
 class _Job:
     __slots__ = ("fn", "future", "loop", "sync_dirs")
 
@@ -89,6 +93,10 @@ class Database:
         self.readonly = readonly
         self._jobs: stdqueue.SimpleQueue[_Job | None] = stdqueue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # Set by close, under the lock, so that no write is queued behind the writer's end, where it would
+        # wait for ever: a write after close is an error at once.
+        self._closed = False
+        self._closing = threading.Lock()
         if not readonly:
             with _schema_lock(path):
                 # Inside the lock too: making a new database WAL takes a lock SQLite does not wait for.
@@ -142,8 +150,14 @@ class Database:
             raise PermissionError(f"{self.path} is open read-only")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._jobs.put(_Job(fn, future, loop, tuple(sync_dirs)))
+        self._queue(_Job(fn, future, loop, tuple(sync_dirs)))
         return await future
+
+    def _queue(self, job: _Job) -> None:
+        with self._closing:
+            if self._closed:
+                raise DatabaseClosed(f"{self.path} is closed")
+            self._jobs.put(job)
 
     def write_sync(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Like write, for command-line tools that run without an event loop."""
@@ -157,15 +171,21 @@ class Database:
                 box["result"], box["error"] = result, error
                 done.set()
 
-        self._jobs.put(_Job(fn, _Sync(), None, ()))
+        self._queue(_Job(fn, _Sync(), None, ()))
         done.wait()
         if box["error"] is not None:
             raise box["error"]
         return box["result"]
 
     def close(self) -> None:
+        """Close once the writes queued so far are committed; writes after it raise DatabaseClosed."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            if self._thread is not None:
+                self._jobs.put(None)
         if self._thread is not None:
-            self._jobs.put(None)
             self._thread.join()
         self._reader.close()
         with self._apart_lock:

@@ -334,3 +334,9 @@ class QueueStore(Protocol):
         """Forget retired entries past their keep time, and messages of submissions
         that never committed; the number of retired entries forgotten."""
         ...
+
+    def remove_account(self, account: str) -> Awaitable[int]:
+        """Forget everything of a removed account: its queued entries (no event, no DSN) with the
+        messages only they used, its retired entries, suppressions, send log, idempotency keys and
+        pending DSNs; the number of queued and retired entries forgotten."""
+        ...

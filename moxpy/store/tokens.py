@@ -41,3 +41,8 @@ class TokenStore(Protocol):
         """Revoke a token of the account (of any account when empty); False when there is no such token.
         Revoking a revoked token keeps its first revocation time."""
         ...
+
+    async def remove_account(self, account: str) -> int:
+        """Forget the tokens of a removed account, so that an account made later under its name has
+        none of them; how many."""
+        ...

@@ -178,6 +178,11 @@ class WebhookStore(Protocol):
         """Forget retired webhooks past their keep time; how many."""
         ...
 
+    def remove_account(self, account: str) -> Awaitable[int]:
+        """Forget everything of a removed account: its queued and retired webhooks, its change webhook
+        position and its signing secrets; the number of webhooks forgotten."""
+        ...
+
     def change_positions(self) -> dict[str, ChangePosition]:
         """Per account, how far change webhooks were queued (WebhookTransaction.change_position)."""
         ...

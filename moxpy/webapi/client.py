@@ -169,6 +169,21 @@ class Client:
     def AccountExists(self, request: t.AccountExistsRequest) -> t.AccountExistsResult:
         return self._json("AccountExists", request, t.AccountExistsResult)
 
+    def AccountCreate(self, request: t.AccountCreateRequest) -> t.AccountCreateResult:
+        return self._json("AccountCreate", request, t.AccountCreateResult)
+
+    def AccountSetPassword(self, request: t.AccountSetPasswordRequest) -> t.AccountSetPasswordResult:
+        return self._json("AccountSetPassword", request, t.AccountSetPasswordResult)
+
+    def AccountDelete(self, request: t.AccountDeleteRequest) -> t.AccountDeleteResult:
+        return self._json("AccountDelete", request, t.AccountDeleteResult)
+
+    def AccountPurge(self, request: t.AccountPurgeRequest) -> t.AccountPurgeResult:
+        return self._json("AccountPurge", request, t.AccountPurgeResult)
+
+    def AccountUnreadCount(self, request: t.AccountUnreadCountRequest) -> t.AccountUnreadCountResult:
+        return self._json("AccountUnreadCount", request, t.AccountUnreadCountResult)
+
 
 def _encode(request: msgspec.Struct) -> str:
     body = msgspec.json.encode(request)

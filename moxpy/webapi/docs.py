@@ -193,6 +193,42 @@ methods. The admin login in turn reaches no account's mail: it gets
 `permissionDenied` from every other method. Without an AdminPasswordFile
 (outside localserve) there is no admin login.
 
+They change the config file as `mox.py account` does (rewritten
+atomically, picked up at once by the running server), so hosting panels
+and webmail front-ends need not edit it:
+
+- AccountCreate: a Name with `@` is the account's address and its name
+  too (the domain in lower case: `Bob@Example.com` makes account
+  `Bob@example.com`); any other Name (letters, digits, `.`, `_`, `-`)
+  gets the address `Name@DefaultDomain`, a setting of the config
+  (localserve: `localhost`; quickstart: its domain; without it such names
+  are a `user` error that says to set it). An account or address that
+  exists already is `accountExists`; a domain the config does not have,
+  and a password shorter than 8 characters, are `user` errors. The account
+  works at once over SMTP, IMAP and the webapi. A name whose directory
+  still holds mail of an earlier account (kept by `mox.py account del`) is
+  refused until that is removed: AccountDelete of the name removes it.
+- AccountSetPassword, AccountDelete, AccountPurge and AccountUnreadCount
+  take the account's name or its login address; `accountNotFound` when
+  there is no such account.
+- AccountDelete removes the account from the config, logs out its IMAP
+  sessions (`* BYE`), and deletes its mailboxes and messages from disk,
+  its queued and retired messages, webhooks (queued and retired),
+  suppressions, API tokens and webhook secrets. Mail for its addresses is
+  refused from then on (in localserve it goes to the first account, as
+  every unknown address does). An account created again under the same
+  name starts empty. `mox.py account del` only removes the account from
+  the config and keeps its mail; AccountDelete of that name removes the
+  rest later.
+- AccountPurge removes every message of every mailbox for good and keeps
+  the account and its mailboxes; IMAP sessions see the EXPUNGEs, and
+  ChangesSince and change webhooks a `messageDeleted` per message.
+- AccountUnreadCount counts messages without `\\Seen` in every mailbox
+  but Trash and Junk.
+
+Passwords are never logged; the log has one line per call with the
+account's name.
+
 ## Errors
 
 Common codes, for any method:

@@ -40,6 +40,11 @@ REQUESTS = {
     "TokenList": t.TokenListRequest(),
     "TokenRevoke": t.TokenRevokeRequest(ID=1),
     "AccountExists": t.AccountExistsRequest(Name="mox"),
+    "AccountCreate": t.AccountCreateRequest(Name="bob@localhost", Password="correct horse battery"),
+    "AccountSetPassword": t.AccountSetPasswordRequest(Name="bob@localhost", Password="battery staple horse"),
+    "AccountDelete": t.AccountDeleteRequest(Name="bob@localhost"),
+    "AccountPurge": t.AccountPurgeRequest(Name="bob@localhost"),
+    "AccountUnreadCount": t.AccountUnreadCountRequest(Name="bob@localhost"),
 }
 
 _summary = t.MessageSummary(
@@ -97,6 +102,11 @@ RESPONSES = {
                                                        Created=_when, Expires=_when + timedelta(hours=720))]),
     "TokenRevoke": t.TokenRevokeResult(),
     "AccountExists": t.AccountExistsResult(Found=True),
+    "AccountCreate": t.AccountCreateResult(Name="bob@localhost", Address="bob@localhost"),
+    "AccountSetPassword": t.AccountSetPasswordResult(),
+    "AccountDelete": t.AccountDeleteResult(),
+    "AccountPurge": t.AccountPurgeResult(Removed=12),
+    "AccountUnreadCount": t.AccountUnreadCountResult(Unread=3),
 }
 
 

@@ -44,6 +44,7 @@ from . import codec
 from . import pagination
 from . import summary as summarylib
 from . import types as t
+from ..accountadmin import AccountAdmin
 from .admin import AdminMethods
 from .errors import WebapiError
 
@@ -105,9 +106,11 @@ async def _with_bytes(account, message, fn):
 
 class API(AdminMethods):
     def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions,
-                 tokens: TokenStore | None = None):
+                 tokens: TokenStore | None = None, admin: AccountAdmin | None = None):
+        """admin: the account administration of the admin methods; None where there is none."""
         self.config = config
         self.tokens = tokens
+        self.admin = admin
         self.store = store
         self.queue = queue
         self.suppressions = suppressions

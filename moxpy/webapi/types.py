@@ -383,6 +383,49 @@ class AccountExistsResult(msgspec.Struct):
     Found: Annotated[bool, doc("Whether an account has the name, or receives mail for the address.")] = False
 
 
+class AccountCreateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc('The account to create: an email address, which is its login and its name too (domain in lower case); or a name of letters, digits, ".", "_" and "-", whose address is Name@DefaultDomain of the config.')] = ""
+    Password: Annotated[str, doc("Its password, at least 8 characters; for SMTP submission, IMAP and the webapi.")] = ""
+
+
+class AccountCreateResult(msgspec.Struct):
+    Name: Annotated[str, doc("The account's name, for the other account methods.")] = ""
+    Address: Annotated[str, doc("Its email address, the login.")] = ""
+
+
+class AccountSetPasswordRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Name of the account, or its login address.")] = ""
+    Password: Annotated[str, doc("The new password, at least 8 characters; the old one stops working at once.")] = ""
+
+
+class AccountSetPasswordResult(msgspec.Struct):
+    pass
+
+
+class AccountDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Name of the account, or its login address.")] = ""
+
+
+class AccountDeleteResult(msgspec.Struct):
+    pass
+
+
+class AccountPurgeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Name of the account, or its login address.")] = ""
+
+
+class AccountPurgeResult(msgspec.Struct):
+    Removed: Annotated[int, doc("Messages removed.")] = 0
+
+
+class AccountUnreadCountRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Name of the account, or its login address.")] = ""
+
+
+class AccountUnreadCountResult(msgspec.Struct):
+    Unread: Annotated[int, doc("Messages without \\Seen in every mailbox but Trash and Junk.")] = 0
+
+
 RAW = "raw"  # marker for methods whose response is bytes
 
 
@@ -427,4 +470,9 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("TokenList", TokenListRequest, TokenListResult, "The account's API tokens, without the tokens themselves.", scope="tokens"),
     Method("TokenRevoke", TokenRevokeRequest, TokenRevokeResult, "Revoke one of the account's tokens at once; code tokenNotFound when the account has no token with the ID.", ("tokenNotFound",), scope="tokens"),
     Method("AccountExists", AccountExistsRequest, AccountExistsResult, "Whether an account exists (admin).", scope="admin"),
+    Method("AccountCreate", AccountCreateRequest, AccountCreateResult, "Create an account with its address and password; it works at once over SMTP, IMAP and the webapi. Code accountExists when the account or the address exists already; user for an unknown domain, a bad name or a short password (admin).", ("accountExists",), scope="admin"),
+    Method("AccountSetPassword", AccountSetPasswordRequest, AccountSetPasswordResult, "Set an account's password; the old one stops working at once (admin).", ("accountNotFound",), scope="admin"),
+    Method("AccountDelete", AccountDeleteRequest, AccountDeleteResult, "Delete an account with all its mailboxes and messages, its queued and retired messages, webhooks, suppressions and tokens; its IMAP sessions are logged out. An account made later under the same name starts empty (admin).", ("accountNotFound",), scope="admin"),
+    Method("AccountPurge", AccountPurgeRequest, AccountPurgeResult, "Remove every message of every mailbox of an account for good, keeping the account and its mailboxes (admin).", ("accountNotFound",), scope="admin"),
+    Method("AccountUnreadCount", AccountUnreadCountRequest, AccountUnreadCountResult, "The number of an account's unread messages, outside Trash and Junk (admin).", ("accountNotFound",), scope="admin"),
 ]}

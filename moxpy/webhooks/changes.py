@@ -30,7 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import config as configlib
-from ..store import Account, ChangePosition, ChangePositionUnknown, ChangesExpired, LoggedChange, Store
+from ..store import (Account, AccountNotFound, ChangePosition, ChangePositionUnknown, ChangesExpired, LoggedChange,
+                     Store)
 from ..store.webhooks import Webhook, WebhookStore, WebhookTransaction
 
 log = logging.getLogger("moxpy.webhooks")
@@ -65,7 +66,7 @@ class ChangeHooks:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
-        self._subscribed: dict[str, Callable[[], None]] = {}  # account -> its unsubscribe
+        self._subscribed: dict[str, tuple[Account, Callable[[], None]]] = {}  # name -> (account, its unsubscribe)
         self._next_prune: dict[str, float] = {}
 
     def kick(self) -> None:
@@ -79,7 +80,7 @@ class ChangeHooks:
         self.kick()
         if self._task is not None:
             await self._task
-        for unsubscribe in self._subscribed.values():
+        for _, unsubscribe in self._subscribed.values():
             unsubscribe()
         self._subscribed.clear()
 
@@ -102,7 +103,10 @@ class ChangeHooks:
         for name, settings in config.Accounts.items():
             if self._stopping:
                 return
-            account = self._account(name)
+            try:
+                account = self._account(name)
+            except AccountNotFound:
+                continue  # deleted since the config above was read
             hook = settings.ChangeWebhook
             try:
                 if hook is not None and hook.URL:
@@ -111,15 +115,22 @@ class ChangeHooks:
                     # Without the setting nothing is sent; set again later, it starts afresh.
                     await self.store.transaction(lambda tx, name=name: tx.set_change_position(name, None))
             except Exception:
+                if self._gone(name):
+                    continue  # deleted (and closed) meanwhile: nothing is sent for it any more
                 # The log is not pruned behind a producer that failed: those entries are still to be sent.
                 log.exception("change webhooks account=%s", name)
                 continue
             await self._prune(name, account, settings.ChangesRetention)
 
+    def _gone(self, name: str) -> bool:
+        """Whether the account was deleted since this step began."""
+        return name not in self.config.current().Accounts
+
     def _account(self, name: str) -> Account:
         account = self.accounts.account(name)
-        if name not in self._subscribed:
-            self._subscribed[name] = account.subscribe(lambda change: self.kick())
+        subscribed = self._subscribed.get(name)
+        if subscribed is None or subscribed[0] is not account:  # new, or deleted and made again
+            self._subscribed[name] = (account, account.subscribe(lambda change: self.kick()))
         return account
 
     async def _produce(self, name: str, account: Account, hook: configlib.ChangeWebhook,
@@ -179,7 +190,8 @@ class ChangeHooks:
         try:
             pruned = await account.prune_changes(now - retention)
         except Exception:
-            log.exception("pruning the change log account=%s", name)
+            if not self._gone(name):
+                log.exception("pruning the change log account=%s", name)
             return
         if pruned:
             log.debug("change log pruned account=%s entries=%d", name, pruned)

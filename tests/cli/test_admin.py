@@ -93,6 +93,8 @@ def test_bad_changes_are_refused_with_a_message(new_server, tmp_path):
         (("address", "del", "mox@localhost"), "only address"),
         (("domain", "del", "localhost"), "still used"),
         (("account", "passwd", "nobody", "-password", "whatever123"), "no account"),
+        (("account", "add", "x", "x@localhost", "-password", "short"), "at least 8 characters"),
+        (("account", "passwd", "mox", "-password", "1234567"), "at least 8 characters"),
     ]:
         out = mox(*args, "-config", config)
         assert out.returncode == 1 and text in out.stderr, (args, out.stderr)
@@ -139,6 +141,18 @@ def test_log_level_must_be_one_of_mox_names(new_server):
     assert mox("config", "test", "-config", config).returncode == 0
     srv.start()
     assert any(" debug " in line for line in srv.output)
+
+
+def test_account_add_does_not_hand_over_mail_an_earlier_account_left(new_server):
+    srv = new_server()
+    config = srv.config.path
+    leftover = os.path.join(srv.config.data_dir(), "accounts", "ghost")
+    os.makedirs(leftover)
+    out = mox("account", "add", "ghost", "ghost@localhost", "-password", "ghost-secret", "-config", config)
+    assert out.returncode == 1 and "still holds the mail of an earlier account" in out.stderr, out.stderr
+    os.rmdir(leftover)
+    out = mox("account", "add", "ghost", "ghost@localhost", "-password", "ghost-secret", "-config", config)
+    assert out.returncode == 0, out.stderr
 
 
 @pytest.mark.slow

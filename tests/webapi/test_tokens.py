@@ -31,6 +31,8 @@ NEEDS = {
     "MailboxCreate": "modify", "MailboxRename": "modify", "MailboxDelete": "modify",
     "TokenCreate": "tokens", "TokenList": "tokens", "TokenRevoke": "tokens",
     "AccountExists": "admin",
+    "AccountCreate": "admin", "AccountSetPassword": "admin", "AccountDelete": "admin", "AccountPurge": "admin",
+    "AccountUnreadCount": "admin",
 }
 
 MARKER = "ZEBRA-BODY-MARKER-7731"

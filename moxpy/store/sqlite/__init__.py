@@ -16,35 +16,93 @@ store.queue.QueueStore and store.webhooks.WebhookStore.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
-from collections.abc import Callable
+import secrets
+import shutil
+from collections.abc import Callable, Collection
 
-from ..accounts import Change
+from ..accounts import AccountNotFound, Change
 from .account import SQLiteAccount
 
 __all__ = ["SQLiteStore", "SQLiteAccount"]
+
+log = logging.getLogger("moxpy.store")
+
+# An account directory being deleted is renamed to this prefix first: a name no account can have (names
+# start with a letter or digit), so that the account can be made again at once, and a crash during the
+# deletion leaves nothing that would be taken for the account.
+REMOVED_PREFIX = ".removed-"
+
+
+def _remove_tree(path: str) -> None:
+    """Delete a directory with everything in it; what someone else deleted first is no error."""
+    while os.path.lexists(path):
+        try:
+            shutil.rmtree(path)
+        except FileNotFoundError:
+            pass  # removed meanwhile by another process finishing the same deletion: go on with the rest
 
 
 class SQLiteStore:
     """The accounts under a data directory, opened on first use."""
 
-    def __init__(self, data_dir: str, *, readonly: bool = False):
+    def __init__(self, data_dir: str, *, readonly: bool = False,
+                 names: Callable[[], Collection[str]] | None = None):
         """readonly: open accounts only to read them (FileNotFoundError for one never opened before),
-        beside a server that writes them."""
+        beside a server that writes them; names: the server's account names, see Store.account."""
         self.directory = os.path.join(data_dir, "accounts")
         self.readonly = readonly
         if not readonly:
             os.makedirs(self.directory, exist_ok=True)
+            self._sweep_removed()
         self._accounts: dict[str, SQLiteAccount] = {}
         self.relay: Callable[[str, list[Change]], None] | None = None
+        self._names = names
+        self._names_seen: Collection[str] | None = None
 
     def account(self, name: str) -> SQLiteAccount:
+        if self._names is not None:
+            names = self._names()
+            if names is not self._names_seen:
+                # The config changed: let go of what it no longer names, or names anew.
+                self._names_seen = names
+                for stale in [n for n, a in self._accounts.items() if n not in names or a.replaced()]:
+                    log.info("account closed, removed or replaced meanwhile account=%s", stale)
+                    self.forget(stale)
+            if name not in names:
+                raise AccountNotFound(name)
         account = self._accounts.get(name)
         if account is None:
             account = SQLiteAccount(name, os.path.join(self.directory, name), readonly=self.readonly,
                                     relay=self._relay)
             self._accounts[name] = account
         return account
+
+    def forget(self, name: str) -> bool:
+        account = self._accounts.pop(name, None)
+        if account is None:
+            return False
+        account.removed()
+        account.close()
+        return True
+
+    async def remove(self, name: str) -> bool:
+        self.forget(name)
+        directory = os.path.join(self.directory, name)
+        if not os.path.lexists(directory):
+            return False
+        doomed = os.path.join(self.directory, REMOVED_PREFIX + secrets.token_hex(8))
+        os.rename(directory, doomed)
+        await asyncio.get_running_loop().run_in_executor(None, _remove_tree, doomed)
+        return True
+
+    def _sweep_removed(self) -> None:
+        """Finish deletions a crash interrupted."""
+        for entry in os.listdir(self.directory):
+            if entry.startswith(REMOVED_PREFIX):
+                _remove_tree(os.path.join(self.directory, entry))
 
     def announce(self, name: str, changes: list[Change]) -> None:
         account = self._accounts.get(name)

@@ -53,13 +53,40 @@ class SQLiteAccount:
             os.makedirs(self.msg_dir, exist_ok=True)
             self.db = Database(index, lambda conn: schema.create(conn, self.msg_dir))
         self._subscribers: list[Callable[[Change], None]] = []
+        self._removal_callbacks: list[Callable[[], None]] = []
         self._relay = relay
         self._recent = RecentClaims(self.db)
+        self._identity = _identity(index)
+        self._closed = False
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if not self.db.readonly:
-            self._recent.save_sync()
+            try:
+                self._recent.save_sync()
+            except sqlite3.Error as e:
+                log.warning("saving recent claims at close account=%s: %s", self.name, e)
         self.db.close()
+
+    def replaced(self) -> bool:
+        """Whether the index this account opened is no longer the one on disk (removed, or made anew)."""
+        return _identity(os.path.join(self.directory, "index.db")) != self._identity
+
+    def on_removed(self, callback: Callable[[], None]) -> Callable[[], None]:
+        self._removal_callbacks.append(callback)
+        return lambda: self._removal_callbacks.remove(callback) if callback in self._removal_callbacks else None
+
+    def removed(self) -> None:
+        """Tell those holding the account that it is going away (Store.forget), before it is closed."""
+        for callback in list(self._removal_callbacks):
+            try:
+                callback()
+            except Exception:
+                log.exception("account removal callback failed")
+        self._removal_callbacks.clear()
+        self._subscribers.clear()
 
     # Change notifications.
 
@@ -243,6 +270,25 @@ class SQLiteAccount:
         remove_message_file(self.msg_dir, row["path"])
         self._broadcast(changes)
 
+    async def purge(self) -> int:
+        def purge(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], list[Change]]:
+            removed = messages.delete_all_tx(conn)
+            if not removed:
+                return removed, []
+            modseq = messages.next_modseq_tx(conn)
+            by_mailbox: dict[int, list[sqlite3.Row]] = {}
+            for row in removed:
+                by_mailbox.setdefault(row["mailbox_id"], []).append(row)
+            return removed, [Change("removed", mailbox_id, [r["uid"] for r in rows], [r["id"] for r in rows], modseq)
+                             for mailbox_id, rows in by_mailbox.items()]
+
+        removed, changes = await self._write(purge)
+        # A whole account's files: in a thread, off the loop.
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [remove_message_file(self.msg_dir, row["path"]) for row in removed])
+        self._broadcast(changes)
+        return len(removed)
+
     async def change_flags(self, msg_ids: list[int], mode: str, flags: list[str], *,
                            mailbox_id: int | None = None, origin: Any = None) -> list[Message]:
         if mode not in flagchange.MODES:
@@ -336,6 +382,15 @@ class SQLiteAccount:
 
     def check(self) -> list[str]:
         return check.problems(self.db, self.msg_dir)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file is at path: its device and inode; None when there is none."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _created(boxes: list[sqlite3.Row], modseq: int) -> list[Change]:

@@ -114,6 +114,13 @@ def delete_tx(conn: sqlite3.Connection, msg_id: int) -> tuple[sqlite3.Row, int]:
     return row, next_modseq_tx(conn)
 
 
+def delete_all_tx(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Remove the rows of every message of every mailbox; returns (id, mailbox_id, uid, path) of each, by
+    mailbox, then UID."""
+    removed = conn.execute("delete from messages returning id, mailbox_id, uid, path").fetchall()
+    return sorted(removed, key=lambda row: (row["mailbox_id"], row["uid"]))
+
+
 def expunge_tx(conn: sqlite3.Connection, mailbox_id: int, uids: list[int] | None) -> tuple[list[sqlite3.Row], int]:
     """Remove the rows of the messages flagged \\Deleted (among uids when given); returns (id, uid, path) of each,
     and the modseq of the removal (0 when nothing was removed)."""

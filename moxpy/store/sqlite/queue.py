@@ -403,6 +403,19 @@ class SqliteQueueStore:
 
         return await self.db.write(forget)
 
+    async def remove_account(self, account: str) -> int:
+        def forget(tx: SqliteQueueTransaction) -> int:
+            entries = tx.matching(EntryFilter(account=account))
+            for entry in entries:
+                tx.retire(entry, None)  # and its message, when no other account's entry uses it
+            conn = tx._conn
+            count = len(entries) + conn.execute("delete from retired where account = ?", (account,)).rowcount
+            for table in ("suppressions", "outgoing", "idempotency_keys", "dsn_outbox"):
+                conn.execute(f"delete from {table} where account = ?", (account,))
+            return count
+
+        return await self.transaction(forget)
+
     def _remove_orphans(self) -> None:
         """Message files of submissions that never committed (a crash between the file and its entries)."""
         used = {row["path"] for row in self.db.query("select distinct path from queue")}

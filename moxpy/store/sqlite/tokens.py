@@ -67,3 +67,7 @@ class SqliteTokenStore:
             return True
 
         return await self.db.write(write)
+
+    async def remove_account(self, account: str) -> int:
+        return await self.db.write(lambda conn: conn.execute("delete from api_tokens where account = ?",
+                                                             (account,)).rowcount)

@@ -194,6 +194,16 @@ class SqliteWebhookStore:
         return self.db.write(lambda conn: conn.execute("delete from webhooks_retired where keep_until < ?",
                                                        (now,)).rowcount)
 
+    def remove_account(self, account: str) -> Awaitable[int]:
+        def forget(conn: sqlite3.Connection) -> int:
+            count = conn.execute("delete from webhooks where account = ?", (account,)).rowcount
+            count += conn.execute("delete from webhooks_retired where account = ?", (account,)).rowcount
+            conn.execute("delete from change_positions where account = ?", (account,))
+            conn.execute("delete from webhook_secrets where account = ?", (account,))
+            return count
+
+        return self.db.write(forget)
+
     def change_positions(self) -> dict[str, ChangePosition]:
         return {r["account"]: ChangePosition(r["modseq"], r["seq"])
                 for r in self.db.query("select account, modseq, seq from change_positions")}
