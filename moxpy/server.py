@@ -7,9 +7,10 @@ server and twisted.web share it. install_reactor() must run before anything
 imports twisted.internet.reactor.
 
 Roles (see processes.py): ALL runs everything in one process; with two
-processes FRONT runs the webapi, IMAP, the queue worker and the webhook
-worker, DELIVERY the SMTP listeners. Every listening socket is bound
-before the processes part, so a port in use stops the start at once.
+processes FRONT runs the webapi, IMAP, the queue worker, the webhook
+worker and the collector of remote mailboxes (fetch rules), DELIVERY the
+SMTP listeners. Every listening socket is bound before the processes
+part, so a port in use stops the start at once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from . import metrics
 from . import processes
 from . import tls as tlslib
 from .connlimit import ConnectionLimit, limited_http, per_ip
+from .fetch.collector import Collector
+from .fetch.rules import FetchRules
+from .fetch.secret import PasswordBox
 from .inbound import Inbound
 from .link import Link
 from .queue import Queue, make_deliverer
@@ -155,6 +159,8 @@ class Server:
         self.queue: Queue | None = None
         self.webhooks: Webhooks | None = None
         self.suppressions: Suppressions | None = None
+        self.fetch_rules: FetchRules | None = None
+        self.collector: Collector | None = None
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
         self._smtp_handlers: list = []
         self._watchdog: Watchdog | None = None
@@ -224,6 +230,12 @@ class Server:
                                wake=lambda: self.link.send("kick"))
             self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue, self.store, webhook_payloads,
                                      wake=lambda: self.link.send("hooks"))
+        if works:
+            # Remote mailboxes are collected beside the queue; what is fetched takes the path of incoming mail.
+            box = PasswordBox(self.data_dir)
+            inbound = Inbound(self.store, self.webhooks.incoming)
+            self.collector = Collector(self.source, self.serverdb.fetch_rules, box, inbound, config.Hostname)
+            self.fetch_rules = FetchRules(self.source, self.serverdb.fetch_rules, box, self.collector.wake)
         if self.link is not None:
             await self._connect(authenticator)
         if self.role != FRONT:
@@ -237,6 +249,7 @@ class Server:
         if works:
             self.queue.start()
             self.webhooks.start()
+            self.collector.start()
         # Watched from here on: what runs above, once, may take the loop for a while.
         self._watchdog = Watchdog(asyncio.get_running_loop())
         self._watchdog.start()
@@ -286,7 +299,8 @@ class Server:
         from .webapi.resource import WebAPIChannel, WebAPIResource, request_factory
 
         config = self.config
-        api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens)
+        api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens,
+                  fetch_rules=self.fetch_rules)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
         admin_hash = _password_hash_file(config, "AdminPasswordFile", config.AdminPasswordFile)
         if not admin_hash and config.Localserve:
@@ -414,6 +428,8 @@ class Server:
         # The queue first, while the listeners still take connections: in
         # localserve its deliveries in flight go to our own SMTP listener.
         works = self.role != DELIVERY
+        if self.collector:
+            await self.collector.stop()
         if self.queue and works:
             await self.queue.stop()
         if self.webhooks and works:

@@ -169,6 +169,18 @@ class Client:
     def AccountExists(self, request: t.AccountExistsRequest) -> t.AccountExistsResult:
         return self._json("AccountExists", request, t.AccountExistsResult)
 
+    def FetchRuleAdd(self, request: t.FetchRuleAddRequest) -> t.FetchRuleAddResult:
+        return self._json("FetchRuleAdd", request, t.FetchRuleAddResult)
+
+    def FetchRuleUpdate(self, request: t.FetchRuleUpdateRequest) -> t.FetchRuleUpdateResult:
+        return self._json("FetchRuleUpdate", request, t.FetchRuleUpdateResult)
+
+    def FetchRuleDelete(self, request: t.FetchRuleDeleteRequest) -> t.FetchRuleDeleteResult:
+        return self._json("FetchRuleDelete", request, t.FetchRuleDeleteResult)
+
+    def FetchRuleList(self, request: t.FetchRuleListRequest | None = None) -> t.FetchRuleListResult:
+        return self._json("FetchRuleList", request or t.FetchRuleListRequest(), t.FetchRuleListResult)
+
 
 def _encode(request: msgspec.Struct) -> str:
     body = msgspec.json.encode(request)

@@ -40,6 +40,14 @@ REQUESTS = {
     "TokenList": t.TokenListRequest(),
     "TokenRevoke": t.TokenRevokeRequest(ID=1),
     "AccountExists": t.AccountExistsRequest(Name="mox"),
+    "FetchRuleAdd": t.FetchRuleAddRequest(Account="mox", Protocol="imap", Host="imap.example.org", Port=993,
+                                          TLS="implicit", Username="mox", Password="secret", Mailbox="INBOX",
+                                          IntervalSeconds=300),
+    "FetchRuleUpdate": t.FetchRuleUpdateRequest(ID=1, Account="mox", Protocol="imap", Host="imap.example.org",
+                                                Port=993, TLS="implicit", Username="mox", Mailbox="INBOX",
+                                                DeleteAfterFetch=True, IntervalSeconds=600),
+    "FetchRuleDelete": t.FetchRuleDeleteRequest(ID=1),
+    "FetchRuleList": t.FetchRuleListRequest(Account="mox"),
 }
 
 _summary = t.MessageSummary(
@@ -97,6 +105,13 @@ RESPONSES = {
                                                        Created=_when, Expires=_when + timedelta(hours=720))]),
     "TokenRevoke": t.TokenRevokeResult(),
     "AccountExists": t.AccountExistsResult(Found=True),
+    "FetchRuleAdd": t.FetchRuleAddResult(ID=1),
+    "FetchRuleUpdate": t.FetchRuleUpdateResult(),
+    "FetchRuleDelete": t.FetchRuleDeleteResult(),
+    "FetchRuleList": t.FetchRuleListResult(Rules=[t.FetchRule(
+        ID=1, Account="mox", Protocol="imap", Host="imap.example.org", Port=993, TLS="implicit", Username="mox",
+        Mailbox="INBOX", IntervalSeconds=300, Created=_when, Status="ok", LastRun=_when, LastFetched=2, Fetched=12,
+        NextRun=_when + timedelta(seconds=300))]),
 }
 
 

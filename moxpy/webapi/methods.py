@@ -45,6 +45,7 @@ from . import pagination
 from . import summary as summarylib
 from . import types as t
 from .admin import AdminMethods
+from .fetchrules import FetchRuleMethods
 from .errors import WebapiError
 
 log = logging.getLogger("moxpy.webapi")
@@ -103,10 +104,11 @@ async def _with_bytes(account, message, fn):
             return fn(data)
     return await asyncio.to_thread(lambda: fn(account.message_bytes(message)))
 
-class API(AdminMethods):
+class API(AdminMethods, FetchRuleMethods):
     def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions,
-                 tokens: TokenStore | None = None):
+                 tokens: TokenStore | None = None, fetch_rules=None):
         self.config = config
+        self.fetch_rules = fetch_rules  # moxpy.fetch.rules.FetchRules, of the front process
         self.tokens = tokens
         self.store = store
         self.queue = queue

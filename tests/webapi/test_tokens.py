@@ -31,6 +31,7 @@ NEEDS = {
     "MailboxCreate": "modify", "MailboxRename": "modify", "MailboxDelete": "modify",
     "TokenCreate": "tokens", "TokenList": "tokens", "TokenRevoke": "tokens",
     "AccountExists": "admin",
+    "FetchRuleAdd": "admin", "FetchRuleUpdate": "admin", "FetchRuleDelete": "admin", "FetchRuleList": "admin",
 }
 
 MARKER = "ZEBRA-BODY-MARKER-7731"

@@ -13,6 +13,8 @@ webhooks_retired  delivered, given-up, superseded and canceled webhooks
 change_positions  per account, how far in its change log change webhooks were queued
 api_tokens        per account, webapi tokens: their scopes, expiry, revocation and SHA-256 (tokens.py)
 webhook_secrets   per account and kind of webhook, the secrets that sign them (webhooks/signing.py)
+fetch_rules       remote mailboxes collected into accounts, with the state of their runs (store/fetchrules.py)
+fetch_seen        per fetch rule, the remote messages it fetched
 
 The columns mean what the fields of the records in store/queue.py and
 store/webhooks.py say. Missing tables and queue columns are added to
@@ -26,7 +28,9 @@ import os
 import sqlite3
 
 from ..db import Database
+from . import fetchrules as fetchschema
 from . import tokens as tokenschema
+from .fetchrules import SqliteFetchRuleStore
 from .queue import SqliteQueueStore
 from .tokens import SqliteTokenStore
 from .webhooks import SqliteWebhookStore
@@ -188,6 +192,7 @@ def schema(conn: sqlite3.Connection) -> None:
     _queue_schema(conn)
     _webhooks_schema(conn)
     tokenschema.schema(conn)
+    fetchschema.schema(conn)
 
 
 class ServerDatabase:
@@ -206,6 +211,7 @@ class ServerDatabase:
         self.queue = SqliteQueueStore(self.db, os.path.join(data_dir, "queue"))
         self.webhooks = SqliteWebhookStore(self.db)
         self.tokens = SqliteTokenStore(self.db)
+        self.fetch_rules = SqliteFetchRuleStore(self.db)
 
     def close(self) -> None:
         """Close once writes in flight are committed."""
