@@ -4,9 +4,10 @@ One asyncio task looks at the rules, starts those that are due (at most
 CONCURRENCY at a time, each in its own task) and sleeps until the next is
 due, or until woken: adding or changing a rule wakes it, so the rule runs
 within moments. The POP3 and IMAP clients block, so every call of theirs
-runs in a thread pool of the collector's own (slow servers must not take
-the threads the store and the webapi use), with a timeout on every network
-operation.
+runs in a thread of its own (slow servers must not take the threads the
+store and the webapi use), with a timeout on every network operation. At
+shutdown the connections are closed under those threads, and a run ends
+without recording an outcome: what it stored is remembered already.
 
 A run: log in, list the mailbox, decide what is new (plan.py), and for each
 new message fetch it, deliver it through Inbound (it is stored and
@@ -19,13 +20,13 @@ again next time: mail is never lost, and rarely doubled.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import email.utils
 import hashlib
 import imaplib
 import logging
 import poplib
 import secrets
+import threading
 import time
 
 from .. import config as configlib
@@ -35,9 +36,7 @@ from ..store import DeliveryMeta, storage_full
 from ..store.fetchrules import FetchOutcome, FetchRuleRecord, FetchRuleStore
 from . import failure as failurelib
 from .failure import ERROR, OK, FetchFailure
-from .imap import IMAPMailbox
 from .plan import plan
-from .pop3 import POP3Mailbox
 from .remote import Endpoint, RemoteMailbox
 from .secret import PasswordBox, SecretError
 
@@ -80,7 +79,7 @@ class Collector:
         self._event: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
-        self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="fetch")
+        self._remotes: dict[int, RemoteMailbox] = {}  # the open sessions of runs, by rule
 
     def start(self) -> None:
         self._event = asyncio.Event()
@@ -99,12 +98,13 @@ class Collector:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        for remote in list(self._remotes.values()):
+            remote.interrupt()  # a call blocked on the network returns at once
         running = list(self._running.values())
         if running:
             _, late = await asyncio.wait(running, timeout=STOP_TIMEOUT)
             for task in late:
                 task.cancel()
-        self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -139,7 +139,28 @@ class Collector:
         self.wake()
 
     async def _thread(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+        """fn(*args) in a thread of its own. A daemon thread: one still waiting on a server that does not
+        answer (until its timeout) does not hold up the server's exit."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+
+        def settle(result, error):
+            if not future.done():
+                future.set_exception(error) if error is not None else future.set_result(result)
+
+        def run():
+            result, error = None, None
+            try:
+                result = fn(*args)
+            except BaseException as e:
+                error = e
+            try:
+                loop.call_soon_threadsafe(settle, result, error)
+            except RuntimeError:
+                pass  # the loop is closed: nobody waits any more
+
+        threading.Thread(target=run, name="fetch", daemon=True).start()
+        return await future
 
     async def _run(self, rule: FetchRuleRecord) -> None:
         if not await self.store.claim(rule.id, rule.epoch, time.time() + rule.interval):
@@ -158,13 +179,17 @@ class Collector:
                 raise FetchFailure(ERROR, str(e)) from None
             endpoint = Endpoint(rule.host, rule.port, rule.tls, rule.tls_skip_verify, rule.username, password,
                                 max_size=config.MaxMessageSize)
-            remote = await self._thread(_open, rule, endpoint)
+            remote = self._remotes[rule.id] = await self._thread(_open, rule, endpoint)
+            if self._stopping:
+                raise _Stopped()
             listing = await self._thread(remote.listing)
             changed = rule.protocol == "imap" and rule.uidvalidity != 0 and rule.uidvalidity != remote.uidvalidity
             if changed:
                 log.info("fetch rule=%d: UIDVALIDITY changed from %d to %d; fetching all, delivering only messages "
                          "not fetched before", rule.id, rule.uidvalidity, remote.uidvalidity)
-            todo = plan(listing, self.store.seen(rule.id), config.MaxMessageSize, changed)
+            todo = plan(listing, self.store.seen(rule.id), config.MaxMessageSize, changed, rule.delete_after_fetch)
+            for item in todo.delete:
+                await self._thread(remote.delete, item)
             for item in todo.too_large:
                 log.info("fetch rule=%d: leaving %s (%d octets) on the server: over MaxMessageSize", rule.id,
                          item.key, item.size)
@@ -190,11 +215,14 @@ class Collector:
         except _Stopped:
             return
         except Exception as e:
+            if self._stopping:
+                return  # the connection was closed under the run
             failed = failurelib.classify(e, rule.host, rule.port)
             if not isinstance(e, (FetchFailure, OSError, EOFError, imaplib.IMAP4.error, poplib.error_proto)):
                 log.warning("fetch rule=%d: unexpected %s", rule.id, type(e).__name__, exc_info=e)
             outcome = FetchOutcome(failed.status, failurelib.scrub(failed.message, password), fetched, skipped)
         finally:
+            self._remotes.pop(rule.id, None)
             if remote is not None:
                 await self._thread(remote.abort)
         log.info("fetch rule=%d account=%s host=%s status=%s fetched=%d skipped=%d%s", rule.id, rule.account,
@@ -219,6 +247,11 @@ class Collector:
 
 
 def _open(rule: FetchRuleRecord, endpoint: Endpoint) -> RemoteMailbox:
+    # The clients are loaded with the first rule that runs.
     if rule.protocol == "pop3":
+        from .pop3 import POP3Mailbox
+
         return POP3Mailbox(endpoint)
+    from .imap import IMAPMailbox
+
     return IMAPMailbox(endpoint, rule.mailbox, writable=rule.delete_after_fetch)

@@ -16,7 +16,7 @@ import re
 
 from .failure import AUTH_FAILED, ERROR, FetchFailure
 from .plan import Remote, imap_key
-from .remote import Endpoint, client_context
+from .remote import Endpoint, client_context, interrupt
 
 _FETCH_UID = re.compile(rb"\bUID (\d+)")
 _FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
@@ -165,3 +165,6 @@ class IMAPMailbox:
             self._client.shutdown()
         except (OSError, AttributeError):
             pass  # closed already
+
+    def interrupt(self) -> None:
+        interrupt(self._client.sock)

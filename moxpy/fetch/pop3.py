@@ -12,7 +12,7 @@ import poplib
 
 from .failure import AUTH_FAILED, ERROR, FetchFailure
 from .plan import Remote, pop3_key
-from .remote import Endpoint, client_context
+from .remote import Endpoint, client_context, interrupt
 
 MAX_LINE = 1024 * 1024  # octets; poplib's own limit (2048) is below lines real messages have
 
@@ -138,3 +138,6 @@ class POP3Mailbox:
             self._client.close()
         except OSError:
             pass
+
+    def interrupt(self) -> None:
+        interrupt(self._client.sock)

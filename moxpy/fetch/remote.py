@@ -5,6 +5,7 @@ in a thread.
 
 from __future__ import annotations
 
+import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -60,3 +61,16 @@ class RemoteMailbox(Protocol):
     def abort(self) -> None:
         """Drop the connection; nothing marked is removed."""
         ...
+
+    def interrupt(self) -> None:
+        """From another thread: make a call waiting on the network fail at once."""
+        ...
+
+
+def interrupt(sock) -> None:
+    """Shut a socket down under a thread reading it. Only the socket: closing the file over it would wait
+    for the lock the reading thread holds."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError):
+        pass
