@@ -28,6 +28,7 @@ import poplib
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 
 from .. import config as configlib
 from ..inbound import Inbound
@@ -45,6 +46,12 @@ log = logging.getLogger("moxpy.fetch")
 CONCURRENCY = 4  # rules run at the same time
 POLL = 30.0  # seconds between looks at the rules when nothing wakes the collector
 STOP_TIMEOUT = 10.0  # seconds runs get at shutdown to finish the message they are at
+
+
+@dataclass
+class _Counts:
+    fetched: int = 0  # messages delivered
+    skipped: int = 0  # messages over the size limit
 
 
 class _Stopped(Exception):
@@ -80,6 +87,7 @@ class Collector:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._remotes: dict[int, RemoteMailbox] = {}  # the open sessions of runs, by rule
+        self._waiting: set[asyncio.Future] = set()  # calls in threads that runs wait for
 
     def start(self) -> None:
         self._event = asyncio.Event()
@@ -100,6 +108,10 @@ class Collector:
                 pass
         for remote in list(self._remotes.values()):
             remote.interrupt()  # a call blocked on the network returns at once
+        # Runs waiting on the network end now (nothing is lost: what they stored is remembered); those
+        # storing a message finish that first.
+        for future in list(self._waiting):
+            future.cancel()
         running = list(self._running.values())
         if running:
             _, late = await asyncio.wait(running, timeout=STOP_TIMEOUT)
@@ -141,6 +153,8 @@ class Collector:
     async def _thread(self, fn, *args):
         """fn(*args) in a thread of its own. A daemon thread: one still waiting on a server that does not
         answer (until its timeout) does not hold up the server's exit."""
+        if self._stopping:
+            raise _Stopped()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
 
@@ -160,15 +174,19 @@ class Collector:
                 pass  # the loop is closed: nobody waits any more
 
         threading.Thread(target=run, name="fetch", daemon=True).start()
-        return await future
+        self._waiting.add(future)
+        try:
+            return await future
+        finally:
+            self._waiting.discard(future)
 
     async def _run(self, rule: FetchRuleRecord) -> None:
+        """One run of a rule, its outcome recorded."""
         if not await self.store.claim(rule.id, rule.epoch, time.time() + rule.interval):
             return  # deleted or changed since it was listed
-        fetched = skipped = 0
+        counts = _Counts()
         uidvalidity, keep = rule.uidvalidity, None
         password = ""
-        remote: RemoteMailbox | None = None
         try:
             config = self.config.current()
             if rule.account not in config.Accounts:
@@ -179,39 +197,8 @@ class Collector:
                 raise FetchFailure(ERROR, str(e)) from None
             endpoint = Endpoint(rule.host, rule.port, rule.tls, rule.tls_skip_verify, rule.username, password,
                                 max_size=config.MaxMessageSize)
-            remote = self._remotes[rule.id] = await self._thread(_open, rule, endpoint)
-            if self._stopping:
-                raise _Stopped()
-            listing = await self._thread(remote.listing)
-            changed = rule.protocol == "imap" and rule.uidvalidity != 0 and rule.uidvalidity != remote.uidvalidity
-            if changed:
-                log.info("fetch rule=%d: UIDVALIDITY changed from %d to %d; fetching all, delivering only messages "
-                         "not fetched before", rule.id, rule.uidvalidity, remote.uidvalidity)
-            todo = plan(listing, self.store.seen(rule.id), config.MaxMessageSize, changed, rule.delete_after_fetch)
-            for item in todo.delete:
-                await self._thread(remote.delete, item)
-            for item in todo.too_large:
-                log.info("fetch rule=%d: leaving %s (%d octets) on the server: over MaxMessageSize", rule.id,
-                         item.key, item.size)
-                await self._remember(rule, item.key, b"")
-                skipped += 1
-            for item in todo.fetch:
-                if self._stopping:
-                    raise _Stopped()
-                data = await self._thread(remote.retrieve, item)
-                if data is None:
-                    continue
-                digest = hashlib.sha256(data).digest()
-                if not (todo.by_content and digest in todo.known_digests):
-                    await self._deliver(rule, remote, data)
-                    fetched += 1
-                await self._remember(rule, item.key, digest)
-                if rule.delete_after_fetch:
-                    await self._thread(remote.delete, item)
-            closing, remote = remote, None
-            await self._thread(closing.close)
-            outcome = FetchOutcome(OK, "", fetched, skipped)
-            uidvalidity, keep = closing.uidvalidity, todo.keep
+            uidvalidity, keep = await self._collect(rule, endpoint, counts)
+            outcome = FetchOutcome(OK, "", counts.fetched, counts.skipped)
         except _Stopped:
             return
         except Exception as e:
@@ -220,14 +207,51 @@ class Collector:
             failed = failurelib.classify(e, rule.host, rule.port)
             if not isinstance(e, (FetchFailure, OSError, EOFError, imaplib.IMAP4.error, poplib.error_proto)):
                 log.warning("fetch rule=%d: unexpected %s", rule.id, type(e).__name__, exc_info=e)
-            outcome = FetchOutcome(failed.status, failurelib.scrub(failed.message, password), fetched, skipped)
+            outcome = FetchOutcome(failed.status, failurelib.scrub(failed.message, password), counts.fetched,
+                                   counts.skipped)
+        log.info("fetch rule=%d account=%s host=%s status=%s fetched=%d skipped=%d%s", rule.id, rule.account,
+                 rule.host, outcome.status, outcome.fetched, outcome.skipped,
+                 f" error={outcome.error!r}" if outcome.error else "")
+        await self.store.finish(rule.id, rule.epoch, outcome, time.time(), uidvalidity, keep)
+
+    async def _collect(self, rule: FetchRuleRecord, endpoint: Endpoint, counts: "_Counts") -> tuple[int, set[str]]:
+        """Fetch what is new and deliver it; the UIDVALIDITY and the keys on the remote."""
+        remote = self._remotes[rule.id] = await self._thread(_open, rule, endpoint)
+        closed = False
+        try:
+            listing = await self._thread(remote.listing)
+            changed = rule.protocol == "imap" and rule.uidvalidity != 0 and rule.uidvalidity != remote.uidvalidity
+            if changed:
+                log.info("fetch rule=%d: UIDVALIDITY changed from %d to %d; fetching all, delivering only messages "
+                         "not fetched before", rule.id, rule.uidvalidity, remote.uidvalidity)
+            todo = plan(listing, self.store.seen(rule.id), endpoint.max_size, changed, rule.delete_after_fetch)
+            for item in todo.delete:
+                await self._thread(remote.delete, item)
+            for item in todo.too_large:
+                log.info("fetch rule=%d: leaving %s (%d octets) on the server: over MaxMessageSize", rule.id,
+                         item.key, item.size)
+                await self._remember(rule, item.key, b"")
+                counts.skipped += 1
+            for item in todo.fetch:
+                data = await self._thread(remote.retrieve, item)
+                if data is None:
+                    continue
+                digest = hashlib.sha256(data).digest()
+                if not (todo.by_content and digest in todo.known_digests):
+                    await self._deliver(rule, remote, data)
+                    counts.fetched += 1
+                await self._remember(rule, item.key, digest)
+                if rule.delete_after_fetch:
+                    await self._thread(remote.delete, item)
+            closed = True
+            await self._thread(remote.close)
+            return remote.uidvalidity, todo.keep
         finally:
             self._remotes.pop(rule.id, None)
-            if remote is not None:
+            if self._stopping:
+                remote.interrupt()
+            elif not closed:
                 await self._thread(remote.abort)
-        log.info("fetch rule=%d account=%s host=%s status=%s fetched=%d skipped=%d%s", rule.id, rule.account,
-                 rule.host, outcome.status, fetched, skipped, f" error={outcome.error!r}" if outcome.error else "")
-        await self.store.finish(rule.id, rule.epoch, outcome, time.time(), uidvalidity, keep)
 
     async def _remember(self, rule: FetchRuleRecord, key: str, digest: bytes) -> None:
         if not await self.store.mark_seen(rule.id, rule.epoch, key, digest):
