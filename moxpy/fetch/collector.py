@@ -224,7 +224,11 @@ class Collector:
             if changed:
                 log.info("fetch rule=%d: UIDVALIDITY changed from %d to %d; fetching all, delivering only messages "
                          "not fetched before", rule.id, rule.uidvalidity, remote.uidvalidity)
-            todo = plan(listing, self.store.seen(rule.id), endpoint.max_size, changed, rule.delete_after_fetch)
+            self._check_current(rule)
+            seen = self.store.seen(rule.id)
+            # Read again after: a rule deleted or changed while its messages were read has none.
+            self._check_current(rule)
+            todo = plan(listing, seen, endpoint.max_size, changed, rule.delete_after_fetch)
             for item in todo.delete:
                 await self._thread(remote.delete, item)
             for item in todo.too_large:
@@ -237,6 +241,7 @@ class Collector:
                 if data is None:
                     continue
                 digest = hashlib.sha256(data).digest()
+                self._check_current(rule)
                 if not (todo.by_content and digest in todo.known_digests):
                     await self._deliver(rule, remote, data)
                     counts.fetched += 1
@@ -252,6 +257,12 @@ class Collector:
                 remote.interrupt()
             elif not closed:
                 await self._thread(remote.abort)
+
+    def _check_current(self, rule: FetchRuleRecord) -> None:
+        """_Stopped when the rule was deleted, or now names another mailbox, since the run started."""
+        current = self.store.get(rule.id)
+        if current is None or current.epoch != rule.epoch:
+            raise _Stopped()
 
     async def _remember(self, rule: FetchRuleRecord, key: str, digest: bytes) -> None:
         if not await self.store.mark_seen(rule.id, rule.epoch, key, digest):

@@ -22,6 +22,7 @@ ERROR = "error"
 STATUSES = (OK, NOT_RUN_YET, AUTH_FAILED, CONNECTION_FAILED, BAD_HOST, ERROR)
 
 MAX_ERROR = 1000  # characters of LastError kept
+MIN_SCRUB = 4
 
 _UNREACHABLE = {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT,
                 errno.ECONNABORTED, errno.EHOSTDOWN, errno.ENETDOWN}
@@ -63,7 +64,8 @@ def _text(e: BaseException) -> str:
 
 
 def scrub(message: str, password: str) -> str:
-    """The message without the password in it, cut to MAX_ERROR characters."""
-    if password:
+    """The message without the password in it, cut to MAX_ERROR characters. A password of fewer than
+    MIN_SCRUB characters is left: its letters are in any sentence."""
+    if len(password) >= MIN_SCRUB:
         message = message.replace(password, "********")
     return message[:MAX_ERROR]

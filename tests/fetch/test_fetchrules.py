@@ -36,6 +36,14 @@ def server(tmp_path_factory, receiver):
     srv.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_rules_left(server):
+    """Each test's rules are gone after it, so none goes on fetching from the mailboxes of the next."""
+    yield
+    for left in call(server, "FetchRuleList", {})["Rules"]:
+        call(server, "FetchRuleDelete", {"ID": left["ID"]})
+
+
 def call(server, method: str, request: dict) -> dict:
     response = server.call(method, request, **ADMIN)
     assert response.status_code == 200, response.text
@@ -308,3 +316,91 @@ def test_rules_survive_a_restart(new_server, dovecot):
     got = wait_rule(server, rule_id, Fetched=2)
     assert got["Status"] == "ok" and got["LastFetched"] == 1
     assert sorted(m["subject"] for m in inbox(server, tag)) == [f"{tag} first", f"{tag} second"]
+
+
+class SilentServer:
+    """A TCP server that accepts connections and says nothing, or the few lines given, as a POP3
+    server without UIDL would."""
+
+    def __init__(self, answers: dict[bytes, bytes] | None = None, greeting: bytes = b""):
+        import socketserver
+        import threading
+
+        answers = answers or {}
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                if not greeting:
+                    self.rfile.read()  # until the client goes away
+                    return
+                self.wfile.write(greeting)
+                for line in self.rfile:
+                    verb = line.split()[0].upper() if line.split() else b""
+                    self.wfile.write(answers.get(verb, b"-ERR unknown command\r\n"))
+                    if verb == b"QUIT":
+                        return
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_pop3_server_without_uidl_is_an_error_that_says_so(server):
+    remote = SilentServer({b"USER": b"+OK\r\n", b"PASS": b"+OK logged in\r\n", b"QUIT": b"+OK bye\r\n"},
+                          greeting=b"+OK POP3 ready\r\n")
+    try:
+        rule_id = add(server, Protocol="pop3", Host="127.0.0.1", Port=remote.port, TLS="none", Username="u",
+                      Password="p", IntervalSeconds=3600)
+        got = wait_rule(server, rule_id, Status="error")
+        assert "does not support UIDL" in got["LastError"], got
+        call(server, "FetchRuleDelete", {"ID": rule_id})
+    finally:
+        remote.close()
+
+
+@pytest.mark.slow
+def test_a_run_waiting_on_a_silent_server_does_not_hold_up_the_stop(new_server):
+    remote = SilentServer()
+    try:
+        server = new_server().start()
+        add(server, Protocol="imap", Host="127.0.0.1", Port=remote.port, TLS="none", Username="u", Password="p")
+        time.sleep(1)  # the run waits for a greeting that does not come (for a minute, its timeout)
+        started = time.monotonic()
+        assert server.stop() == 0
+        assert time.monotonic() - started < 5
+    finally:
+        remote.close()
+
+
+@pytest.mark.slow
+def test_messages_over_the_size_limit_stay_on_the_remote(new_server, dovecot):
+    def configure(config):
+        config.MaxMessageSize = 4096
+
+    server = new_server(configure).start()
+    tag = marker()
+    dovecot.append("carol", message(f"{tag} small"))
+    big = message(f"{tag} big").replace(b"body of", b"x" * 8000 + b"\r\nbody of")
+    dovecot.append("carol", big)
+    rule_id = add(server, Protocol="pop3", Host="127.0.0.1", Port=dovecot.pop3, TLS="none", Username="carol",
+                  Password=dovecot.users["carol"], DeleteAfterFetch=True)
+    got = wait_rule(server, rule_id, Status="ok", Fetched=1)
+    assert got["Skipped"] == 1
+    again = wait_runs(server, rule_id)
+    assert (again["Skipped"], again["Fetched"]) == (1, 1)  # counted once, not tried again
+    assert [m["subject"] for m in inbox(server, tag)] == [f"{tag} small"]
+    assert dovecot.pop3_count("carol") == 1  # the big one, left there
+    call(server, "FetchRuleDelete", {"ID": rule_id})
+    # Left for the next test of the module that uses carol's mailbox empty.
+    import poplib
+
+    client = poplib.POP3("127.0.0.1", dovecot.pop3)
+    client.user("carol")
+    client.pass_(dovecot.users["carol"])
+    client.dele(1)
+    client.quit()
