@@ -24,7 +24,7 @@ _FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _LITERAL_SLACK = 64 * 1024
 
 
-class _Limits:
+class _IMAPLimits:
     """imaplib with a cap on the size of a literal (a message body) it reads."""
 
     max_literal = 0
@@ -35,11 +35,11 @@ class _Limits:
         return super().read(size)
 
 
-class _Plain(_Limits, imaplib.IMAP4):
+class _IMAPPlain(_IMAPLimits, imaplib.IMAP4):
     pass
 
 
-class _Implicit(_Limits, imaplib.IMAP4_SSL):
+class _IMAPImplicit(_IMAPLimits, imaplib.IMAP4_SSL):
     pass
 
 
@@ -74,10 +74,10 @@ class IMAPMailbox:
         self.uidvalidity = 0
         self._marked: list[int] = []
         if endpoint.tls == "implicit":
-            self._client = _Implicit(endpoint.host, endpoint.port, ssl_context=client_context(endpoint.skip_verify),
+            self._client = _IMAPImplicit(endpoint.host, endpoint.port, ssl_context=client_context(endpoint.skip_verify),
                                      timeout=endpoint.timeout)
         else:
-            self._client = _Plain(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+            self._client = _IMAPPlain(endpoint.host, endpoint.port, timeout=endpoint.timeout)
         try:
             self.peer_ip = self._client.sock.getpeername()[0]
             if endpoint.tls == "starttls":

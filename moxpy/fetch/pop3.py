@@ -17,7 +17,7 @@ from .remote import Endpoint, client_context, interrupt
 MAX_LINE = 1024 * 1024  # octets; poplib's own limit (2048) is below lines real messages have
 
 
-class _Limits:
+class _POP3Limits:
     """poplib with a longer line limit and a cap on a message's size."""
 
     max_size = 0
@@ -50,11 +50,11 @@ class _Limits:
         return response, lines, octets
 
 
-class _Plain(_Limits, poplib.POP3):
+class _POP3Plain(_POP3Limits, poplib.POP3):
     pass
 
 
-class _Implicit(_Limits, poplib.POP3_SSL):
+class _POP3Implicit(_POP3Limits, poplib.POP3_SSL):
     pass
 
 
@@ -70,10 +70,10 @@ class POP3Mailbox:
         self.endpoint = endpoint
         self._sizes: dict[int, int] = {}
         if endpoint.tls == "implicit":
-            self._client = _Implicit(endpoint.host, endpoint.port, timeout=endpoint.timeout,
+            self._client = _POP3Implicit(endpoint.host, endpoint.port, timeout=endpoint.timeout,
                                      context=client_context(endpoint.skip_verify))
         else:
-            self._client = _Plain(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+            self._client = _POP3Plain(endpoint.host, endpoint.port, timeout=endpoint.timeout)
         self._client.max_size = endpoint.max_size
         try:
             self.peer_ip = self._client.sock.getpeername()[0]
