@@ -224,11 +224,15 @@ class Collector:
             if changed:
                 log.info("fetch rule=%d: UIDVALIDITY changed from %d to %d; fetching all, delivering only messages "
                          "not fetched before", rule.id, rule.uidvalidity, remote.uidvalidity)
+            # A large mailbox makes these take a while: off the loop, in the shared pool (the store's reads
+            # there reuse a connection per thread).
+            loop = asyncio.get_running_loop()
             self._check_current(rule)
-            seen = self.store.seen(rule.id)
+            seen = await loop.run_in_executor(None, self.store.seen, rule.id)
             # Read again after: a rule deleted or changed while its messages were read has none.
             self._check_current(rule)
-            todo = plan(listing, seen, endpoint.max_size, changed, rule.delete_after_fetch)
+            todo = await loop.run_in_executor(None, plan, listing, seen, endpoint.max_size, changed,
+                                              rule.delete_after_fetch)
             for item in todo.delete:
                 await self._thread(remote.delete, item)
             for item in todo.too_large:

@@ -103,7 +103,8 @@ class FetchRuleStore(Protocol):
         ...
 
     def seen(self, rule_id: int) -> dict[str, bytes]:
-        """The remote messages the rule fetched: key (see fetch/plan.py) -> SHA-256 of the bytes."""
+        """The remote messages the rule fetched: key (see fetch/plan.py) -> SHA-256 of the bytes (b"" for one
+        skipped). As many as the remote mailbox holds: may be called from a worker thread."""
         ...
 
     async def mark_seen(self, rule_id: int, epoch: int, key: str, digest: bytes) -> bool:

@@ -132,7 +132,8 @@ class SqliteFetchRuleStore:
         return await self.db.write(write)
 
     def seen(self, rule_id: int) -> dict[str, bytes]:
-        rows = self.db.query("select key, digest from fetch_seen where rule_id = ?", (rule_id,))
+        # Run in a worker thread for large mailboxes: on a connection of that thread's own.
+        rows = self.db.query_apart("select key, digest from fetch_seen where rule_id = ?", (rule_id,))
         return {r["key"]: bytes(r["digest"]) for r in rows}
 
     async def mark_seen(self, rule_id: int, epoch: int, key: str, digest: bytes) -> bool:
