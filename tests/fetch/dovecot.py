@@ -7,6 +7,8 @@ dovecot-pop3d).
 Run as root, Dovecot wants its login processes unprivileged and no mail
 user with UID 0: mail then belongs to "nobody", and the directory is
 readable by all so its unprivileged processes reach the sockets there.
+Run as another user, every process of Dovecot is that user's, and none
+chroots (which needs root).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ userdb {{
   args = {dir}/passwd
 }}
 service imap-login {{
+  chroot =
   inet_listener imap {{
     port = {port_imap}
   }}
@@ -69,6 +72,7 @@ service imap-login {{
   }}
 }}
 service pop3-login {{
+  chroot =
   inet_listener pop3 {{
     port = {port_pop3}
   }}
