@@ -26,8 +26,14 @@ BIN = os.path.join(VENV, "Scripts" if os.name == "nt" else "bin")
 PYTHON = os.path.join(BIN, "python")
 STAMP = os.path.join(VENV, ".installed")
 
-# Programs the test suite drives as real clients, by Debian package name.
-TEST_PROGRAMS = {"swaks": "swaks", "curl": "curl", "chromium": "chromium", "mbsync": "isync", "strace": "strace"}
+# Programs the test suite drives as real clients and servers, by Debian package name. A path names a
+# program that is not on a user's PATH: Dovecot's imap and pop3 servers (the dovecot command is in /usr/sbin).
+TEST_PROGRAMS = {"swaks": "swaks", "curl": "curl", "chromium": "chromium", "mbsync": "isync", "strace": "strace",
+                 "/usr/lib/dovecot/imap": "dovecot-imapd", "/usr/lib/dovecot/pop3": "dovecot-pop3d"}
+
+
+def _present(program: str) -> bool:
+    return os.path.exists(program) if os.path.isabs(program) else shutil.which(program) is not None
 
 
 def ensure_venv(test: bool = False) -> None:
@@ -51,7 +57,7 @@ def ensure_venv(test: bool = False) -> None:
 
 def ensure_test_programs() -> None:
     """Install the command-line clients the tests use, where apt can."""
-    missing = [pkg for prog, pkg in TEST_PROGRAMS.items() if shutil.which(prog) is None]
+    missing = [pkg for prog, pkg in TEST_PROGRAMS.items() if not _present(prog)]
     if not missing or shutil.which("apt-get") is None:
         return
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
@@ -60,6 +66,10 @@ def ensure_test_programs() -> None:
     subprocess.run(sudo + ["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
     subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing,
                    env=env, stdout=subprocess.DEVNULL)
+    if any(pkg.startswith("dovecot-") for pkg in missing) and shutil.which("systemctl"):
+        # The package starts a system-wide Dovecot on the standard ports; the tests run their own.
+        subprocess.run(sudo + ["systemctl", "disable", "--now", "dovecot"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
 
 
 def main() -> int:

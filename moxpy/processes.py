@@ -28,7 +28,8 @@ A socket pair carries what must cross at once (link.py):
   among them), then stop;
 - both ways: logins counted by the password throttle, so one throttle
   covers the listeners of both processes;
-- delivery -> front: a webapi connection the front passed on closed;
+- delivery -> front: a webapi connection the front passed on closed, and a
+  fetch rule made or changed there (the front's collector runs it now);
 - either way: forget an account being deleted (the webapi's
   AccountDelete, run by whichever process serves the call), answered once
   the other process has closed it, its writes in flight committed; only

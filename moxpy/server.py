@@ -7,10 +7,11 @@ server and twisted.web share it. install_reactor() must run before anything
 imports twisted.internet.reactor.
 
 Roles (see processes.py): ALL runs everything in one process; with two
-processes FRONT runs IMAP, the queue worker and the webhook worker, and
-accepts the webapi's connections, DELIVERY the SMTP listeners; both serve
-webapi calls (handoff.py). Every listening socket is bound before the
-processes part, so a port in use stops the start at once.
+processes FRONT runs IMAP, the queue worker, the webhook worker and the
+collector of remote mailboxes (fetch rules), and accepts the webapi's
+connections, DELIVERY the SMTP listeners; both serve webapi calls
+(handoff.py). Every listening socket is bound before the processes part,
+so a port in use stops the start at once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from . import processes
 from . import tls as tlslib
 from .accountadmin import AccountAdmin
 from .connlimit import ConnectionLimit, limited_http, per_ip
+from .fetch.collector import Collector
+from .fetch.rules import FetchRules
+from .fetch.secret import PasswordBox
 from .inbound import Inbound
 from .link import Link
 from .queue import Queue, make_deliverer
@@ -164,6 +168,8 @@ class Server:
         self.queue: Queue | None = None
         self.webhooks: Webhooks | None = None
         self.suppressions: Suppressions | None = None
+        self.fetch_rules: FetchRules | None = None
+        self.collector: Collector | None = None
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
         self._smtp_handlers: list = []
         self._watchdog: Watchdog | None = None
@@ -234,6 +240,16 @@ class Server:
                                wake=lambda: self.link.send("kick"))
             self.webhooks = Webhooks(self.source, self.serverdb.webhooks, self.queue, self.store, webhook_payloads,
                                      wake=lambda: self.link.send("hooks"))
+        # Remote mailboxes are collected beside the queue, in the front; what is fetched takes the path of
+        # incoming mail. A rule made or changed by a webapi call in the delivery process wakes it over the link.
+        box = PasswordBox(self.data_dir)
+        if works:
+            inbound = Inbound(self.store, self.webhooks.incoming)
+            self.collector = Collector(self.source, self.serverdb.fetch_rules, box, inbound, config.Hostname)
+            self.fetch_rules = FetchRules(self.source, self.serverdb.fetch_rules, box, self.collector.wake)
+        else:
+            self.fetch_rules = FetchRules(self.source, self.serverdb.fetch_rules, box,
+                                          lambda: self.link.send("fetch"))
         if self.link is not None:
             await self._connect(authenticator)
         if self.role != FRONT:
@@ -247,6 +263,7 @@ class Server:
         if works:
             self.queue.start()
             self.webhooks.start()
+            self.collector.start()
         # Watched from here on: what runs above, once, may take the loop for a while.
         self._watchdog = Watchdog(asyncio.get_running_loop())
         self._watchdog.start()
@@ -267,6 +284,7 @@ class Server:
         else:
             link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
             link.on("kick", None, lambda _: self.queue.kick())
+            link.on("fetch", None, lambda _: self.collector.wake())
             link.on("hooks", None, lambda _: self.webhooks.sender.kick())
             self._delivery_ready = asyncio.get_running_loop().create_future()
             link.on("ready", None, lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
@@ -367,7 +385,8 @@ class Server:
         config = self.config
         admin = AccountAdmin(self.source, self.store, self.serverdb.queue, self.serverdb.webhooks, self.serverdb.tokens,
                              forget_elsewhere=self.forget_elsewhere if self.link is not None else None)
-        api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens, admin)
+        api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens, admin,
+                  fetch_rules=self.fetch_rules)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
         access = self._oauth_pages(pages, authenticator)
         admin_hash = _password_hash_file(config, "AdminPasswordFile", config.AdminPasswordFile)
@@ -516,6 +535,8 @@ class Server:
         # The queue first, while the listeners still take connections: in
         # localserve its deliveries in flight go to our own SMTP listener.
         works = self.role != DELIVERY
+        if self.collector:
+            await self.collector.stop()
         if self.queue and works:
             await self.queue.stop()
         if self.webhooks and works:

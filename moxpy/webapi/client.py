@@ -183,6 +183,17 @@ class Client:
 
     def AccountUnreadCount(self, request: t.AccountUnreadCountRequest) -> t.AccountUnreadCountResult:
         return self._json("AccountUnreadCount", request, t.AccountUnreadCountResult)
+    def FetchRuleAdd(self, request: t.FetchRuleAddRequest) -> t.FetchRuleAddResult:
+        return self._json("FetchRuleAdd", request, t.FetchRuleAddResult)
+
+    def FetchRuleUpdate(self, request: t.FetchRuleUpdateRequest) -> t.FetchRuleUpdateResult:
+        return self._json("FetchRuleUpdate", request, t.FetchRuleUpdateResult)
+
+    def FetchRuleDelete(self, request: t.FetchRuleDeleteRequest) -> t.FetchRuleDeleteResult:
+        return self._json("FetchRuleDelete", request, t.FetchRuleDeleteResult)
+
+    def FetchRuleList(self, request: t.FetchRuleListRequest | None = None) -> t.FetchRuleListResult:
+        return self._json("FetchRuleList", request or t.FetchRuleListRequest(), t.FetchRuleListResult)
 
 
 def _encode(request: msgspec.Struct) -> str:

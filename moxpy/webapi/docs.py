@@ -411,6 +411,58 @@ one deleted or moved is gone from its mailbox's listing at once.
 """
 
 
+FETCHING = """\
+## Collecting mail from other mailboxes
+
+An administrator can have the server fetch the mail of a POP3 or IMAP
+mailbox elsewhere into an account, as fetchmail does, with FetchRuleAdd
+(scope `admin`). The collector runs in the server's front process: a rule
+runs at once when added or updated, then every `IntervalSeconds` (at least
+60 s, or 1 s in localserve, for tests; default 300 s), at most four rules
+at a time, with a timeout of 60 s on every network operation.
+
+- What is new is decided by POP3 UIDL (RFC 1939 7; a server without UIDL
+  gets status `error` saying so) or IMAP UID within the mailbox's
+  UIDVALIDITY (RFC 9051 2.3.1.1). The rule remembers each message it
+  fetched, and forgets those no longer on the server, so nothing is
+  fetched twice. When the UIDVALIDITY changes (a mailbox made anew, a
+  server restored), every message there is fetched again, but one whose
+  bytes are those of a message fetched before is not delivered again.
+  Changing Protocol, Host, Username or Mailbox with FetchRuleUpdate starts
+  afresh, as a new rule: everything in that mailbox is fetched.
+- Each message is delivered to the account's Inbox the way mail arriving
+  over SMTP is: the incoming webhook fires (with `MailFrom` from the
+  message's Return-Path and `RemoteIP` the server fetched from), change
+  webhooks and IMAP sessions see it. A `Received` header in front of the
+  message says where it came from and with which protocol
+  (`with POP3S (fetch rule 3)`).
+- With `DeleteAfterFetch` a message is removed from the remote server only
+  after the local copy is on disk (fsync'ed): POP3 DELE, applied at QUIT;
+  IMAP `\\Deleted` then UID EXPUNGE (plain EXPUNGE on servers without
+  UIDPLUS, which also removes other messages marked `\\Deleted` there). A
+  removal that did not happen (the session broke off) is done on the next
+  run. Without it, messages are left as they were (IMAP BODY.PEEK keeps
+  them unread).
+- Messages larger than `MaxMessageSize` are left on the remote server,
+  counted once in `Skipped`, and not tried again.
+- TLS is `implicit` by default; `starttls` upgrades the connection first
+  (STLS or STARTTLS); `none` sends the password in the clear. The server's
+  certificate must be trusted by the system and name Host, unless
+  `TLSSkipVerify` is set (for a self-signed certificate).
+- `Status` in FetchRuleList is that of the last run: `notRunYet`, `ok`,
+  `authFailed` (the login was refused), `connectionFailed` (refused or timed
+  out), `badHost` (the name does not resolve) or `error` (TLS, protocol,
+  storing), with `LastError` saying what happened.
+- Passwords are stored encrypted (AES-256-GCM) with a key the server makes
+  in its data directory (`fetch-passwords.key`, mode 0600); no response
+  returns them, and they are not logged. FetchRuleUpdate with an empty
+  `Password` keeps the stored one.
+- A message is remembered right after it is stored: if the server stops in
+  between, that one message is fetched again at the next run. Mail is
+  never lost for it.
+"""
+
+
 def type_name(t: mi.Type) -> str:
     if isinstance(t, mi.Metadata):
         return type_name(t.type)
@@ -587,7 +639,7 @@ def sections() -> str:
                             incoming=field_table(hooktypes.Incoming),
                             incoming_meta=field_table(hooktypes.IncomingMeta), change_events=change_events,
                             change=field_table(t.ChangeEvent)),
-            TRANSACTIONAL, LISTING, "## Examples with curl", "",
+            TRANSACTIONAL, LISTING, FETCHING, "## Examples with curl", "",
             "Against a fresh `python3 dev.py localserve`, with its default account. Run in this order, each works.",
             "`--data-urlencode` encodes the JSON as the form needs (with plain `--data`, a `+` in an address",
             "would arrive as a space).", ""]

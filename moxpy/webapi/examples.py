@@ -45,6 +45,14 @@ REQUESTS = {
     "AccountDelete": t.AccountDeleteRequest(Name="bob@localhost"),
     "AccountPurge": t.AccountPurgeRequest(Name="bob@localhost"),
     "AccountUnreadCount": t.AccountUnreadCountRequest(Name="bob@localhost"),
+    "FetchRuleAdd": t.FetchRuleAddRequest(Account="mox", Protocol="imap", Host="imap.example.org", Port=993,
+                                          TLS="implicit", Username="mox", Password="secret", Mailbox="INBOX",
+                                          IntervalSeconds=300),
+    "FetchRuleUpdate": t.FetchRuleUpdateRequest(ID=1, Account="mox", Protocol="imap", Host="imap.example.org",
+                                                Port=993, TLS="implicit", Username="mox", Mailbox="INBOX",
+                                                DeleteAfterFetch=True, IntervalSeconds=600),
+    "FetchRuleDelete": t.FetchRuleDeleteRequest(ID=1),
+    "FetchRuleList": t.FetchRuleListRequest(Account="mox"),
 }
 
 _summary = t.MessageSummary(
@@ -107,6 +115,13 @@ RESPONSES = {
     "AccountDelete": t.AccountDeleteResult(),
     "AccountPurge": t.AccountPurgeResult(Removed=12),
     "AccountUnreadCount": t.AccountUnreadCountResult(Unread=3),
+    "FetchRuleAdd": t.FetchRuleAddResult(ID=1),
+    "FetchRuleUpdate": t.FetchRuleUpdateResult(),
+    "FetchRuleDelete": t.FetchRuleDeleteResult(),
+    "FetchRuleList": t.FetchRuleListResult(Rules=[t.FetchRule(
+        ID=1, Account="mox", Protocol="imap", Host="imap.example.org", Port=993, TLS="implicit", Username="mox",
+        Mailbox="INBOX", IntervalSeconds=300, Created=_when, Status="ok", LastRun=_when, LastFetched=2, Fetched=12,
+        NextRun=_when + timedelta(seconds=300))]),
 }
 
 

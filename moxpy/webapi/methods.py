@@ -46,6 +46,7 @@ from . import summary as summarylib
 from . import types as t
 from ..accountadmin import AccountAdmin
 from .admin import AdminMethods
+from .fetchrules import FetchRuleMethods
 from .errors import WebapiError
 
 log = logging.getLogger("moxpy.webapi")
@@ -104,11 +105,13 @@ async def _with_bytes(account, message, fn):
             return fn(data)
     return await asyncio.to_thread(lambda: fn(account.message_bytes(message)))
 
-class API(AdminMethods):
+class API(AdminMethods, FetchRuleMethods):
     def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions,
-                 tokens: TokenStore | None = None, admin: AccountAdmin | None = None):
-        """admin: the account administration of the admin methods; None where there is none."""
+                 tokens: TokenStore | None = None, admin: AccountAdmin | None = None, fetch_rules=None):
+        """admin: the account administration of the admin methods; None where there is none. fetch_rules:
+        moxpy.fetch.rules.FetchRules, for the fetch rule methods."""
         self.config = config
+        self.fetch_rules = fetch_rules
         self.tokens = tokens
         self.admin = admin
         self.store = store

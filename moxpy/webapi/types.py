@@ -424,6 +424,72 @@ class AccountUnreadCountRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class AccountUnreadCountResult(msgspec.Struct):
     Unread: Annotated[int, doc("Messages without \\Seen in every mailbox but Trash and Junk.")] = 0
+class FetchRuleSettings(msgspec.Struct, forbid_unknown_fields=True):
+    Account: Annotated[str, doc("The account fetched messages are delivered to, into its Inbox.")] = ""
+    Protocol: Annotated[str, doc('"pop3" or "imap".')] = ""
+    Host: Annotated[str, doc("Host name or IP address of the remote server.")] = ""
+    Port: Annotated[int, doc("TCP port; 0 for the protocol's default (POP3 995 with implicit TLS, else 110; IMAP 993, else 143).")] = 0
+    TLS: Annotated[str, doc('"implicit" (TLS from the start; the default when empty), "starttls" or "none" (the password travels in the clear).')] = ""
+    TLSSkipVerify: Annotated[bool, doc("Accept any certificate, for a server with a self-signed one. By default the certificate must be trusted and name Host.")] = False
+    Username: Annotated[str, doc("Login name on the remote server.")] = ""
+    Mailbox: Annotated[str, doc('IMAP only: the mailbox to fetch from; empty for "INBOX".')] = ""
+    DeleteAfterFetch: Annotated[bool, doc("Remove each message from the remote server once it is stored here.")] = False
+    IntervalSeconds: Annotated[int, doc("Seconds between runs, at least 60 (1 in localserve); 0 for 300.")] = 0
+
+
+class FetchRuleAddRequest(FetchRuleSettings, forbid_unknown_fields=True):
+    Password: Annotated[str, doc("Password on the remote server; required. Kept encrypted and never returned.")] = ""
+
+
+class FetchRuleAddResult(msgspec.Struct):
+    ID: Annotated[int, doc("ID of the new rule; never reused.")] = 0
+
+
+class FetchRuleUpdateRequest(FetchRuleSettings, forbid_unknown_fields=True):
+    ID: Annotated[int, doc("ID of the rule. Every other field replaces the rule's, as in FetchRuleAdd.")] = 0
+    Password: Annotated[str, doc("A new password; empty keeps the one stored.")] = ""
+
+
+class FetchRuleUpdateResult(msgspec.Struct):
+    pass
+
+
+class FetchRuleDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    ID: Annotated[int, doc("ID of the rule.")] = 0
+
+
+class FetchRuleDeleteResult(msgspec.Struct):
+    pass
+
+
+class FetchRuleListRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Account: Annotated[str, doc("The account whose rules to list; empty for every account's.")] = ""
+
+
+class FetchRule(msgspec.Struct):
+    ID: Annotated[int, doc("ID of the rule.")] = 0
+    Account: Annotated[str, doc("Account messages are delivered to.")] = ""
+    Protocol: Annotated[str, doc('"pop3" or "imap".')] = ""
+    Host: Annotated[str, doc("Remote server.")] = ""
+    Port: Annotated[int, doc("Its port.")] = 0
+    TLS: Annotated[str, doc('"implicit", "starttls" or "none".')] = ""
+    TLSSkipVerify: Annotated[bool, doc("Whether any certificate is accepted.")] = False
+    Username: Annotated[str, doc("Remote login name. The password is never returned.")] = ""
+    Mailbox: Annotated[str, doc("IMAP mailbox; empty for POP3.")] = ""
+    DeleteAfterFetch: Annotated[bool, doc("Whether messages are removed from the remote once stored.")] = False
+    IntervalSeconds: Annotated[int, doc("Seconds between runs.")] = 0
+    Created: Annotated[Time, doc("When the rule was added.")] = ZERO_TIME
+    Status: Annotated[str, doc("Of the last run: ok, notRunYet, authFailed (login refused), connectionFailed (refused or timed out), badHost (the name does not resolve) or error (TLS, protocol, storing; see LastError).")] = ""
+    LastRun: Annotated[Time | None, doc("When the last run ended; null before the first.")] = None
+    LastError: Annotated[str, doc("What went wrong in the last run; empty when it went well.")] = ""
+    LastFetched: Annotated[int, doc("Messages delivered by the last run.")] = 0
+    Fetched: Annotated[int, doc("Messages delivered by all runs.")] = 0
+    Skipped: Annotated[int, doc("Messages left on the remote because they are over MaxMessageSize, by all runs (each counted once).")] = 0
+    NextRun: Annotated[Time | None, doc("When the rule runs next; null for as soon as possible.")] = None
+
+
+class FetchRuleListResult(msgspec.Struct):
+    Rules: Annotated[list[FetchRule], doc("The rules, oldest first.")] = field(default_factory=list)
 
 
 RAW = "raw"  # marker for methods whose response is bytes
@@ -475,4 +541,8 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("AccountDelete", AccountDeleteRequest, AccountDeleteResult, "Delete an account with all its mailboxes and messages, its queued and retired messages, webhooks, suppressions and tokens; its IMAP sessions are logged out. An account made later under the same name starts empty (admin).", ("accountNotFound",), scope="admin"),
     Method("AccountPurge", AccountPurgeRequest, AccountPurgeResult, "Remove every message of every mailbox of an account for good, keeping the account and its mailboxes (admin).", ("accountNotFound",), scope="admin"),
     Method("AccountUnreadCount", AccountUnreadCountRequest, AccountUnreadCountResult, "The number of an account's unread messages, outside Trash and Junk (admin).", ("accountNotFound",), scope="admin"),
+    Method("FetchRuleAdd", FetchRuleAddRequest, FetchRuleAddResult, "Add a rule that fetches the messages of a remote POP3 or IMAP mailbox into an account (admin); it runs at once, then every IntervalSeconds.", scope="admin"),
+    Method("FetchRuleUpdate", FetchRuleUpdateRequest, FetchRuleUpdateResult, "Replace a fetch rule's settings (admin); it runs again at once. Changing Protocol, Host, Username or Mailbox starts afresh: every message there is fetched; code fetchRuleNotFound for an unknown ID.", ("fetchRuleNotFound",), scope="admin"),
+    Method("FetchRuleDelete", FetchRuleDeleteRequest, FetchRuleDeleteResult, "Remove a fetch rule (admin); code fetchRuleNotFound for an unknown ID.", ("fetchRuleNotFound",), scope="admin"),
+    Method("FetchRuleList", FetchRuleListRequest, FetchRuleListResult, "Fetch rules with the status of their last run (admin), without passwords.", scope="admin"),
 ]}

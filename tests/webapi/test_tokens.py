@@ -33,6 +33,7 @@ NEEDS = {
     "AccountExists": "admin",
     "AccountCreate": "admin", "AccountSetPassword": "admin", "AccountDelete": "admin", "AccountPurge": "admin",
     "AccountUnreadCount": "admin",
+    "FetchRuleAdd": "admin", "FetchRuleUpdate": "admin", "FetchRuleDelete": "admin", "FetchRuleList": "admin",
 }
 
 MARKER = "ZEBRA-BODY-MARKER-7731"

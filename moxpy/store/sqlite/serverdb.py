@@ -15,6 +15,8 @@ api_tokens        per account, webapi tokens: their scopes, expiry, revocation a
 webhook_secrets   per account and kind of webhook, the secrets that sign them (webhooks/signing.py)
 oauth_clients     per account, OAuth clients: their scopes, removal and the SHA-256 of their secret (oauth/)
 oauth_keys        the keys that sign OAuth access tokens, the current one and retired ones (oauth/keys.py)
+fetch_rules       remote mailboxes collected into accounts, with the state of their runs (store/fetchrules.py)
+fetch_seen        per fetch rule, the remote messages it fetched
 
 The columns mean what the fields of the records in store/queue.py and
 store/webhooks.py say. Missing tables and queue columns are added to
@@ -31,6 +33,9 @@ from ..db import Database
 from . import oauth as oauthschema
 from . import tokens as tokenschema
 from .oauth import SqliteClientStore, SqliteSigningKeyStore
+from . import fetchrules as fetchschema
+from . import tokens as tokenschema
+from .fetchrules import SqliteFetchRuleStore
 from .queue import SqliteQueueStore
 from .tokens import SqliteTokenStore
 from .webhooks import SqliteWebhookStore
@@ -193,6 +198,7 @@ def schema(conn: sqlite3.Connection) -> None:
     _webhooks_schema(conn)
     tokenschema.schema(conn)
     oauthschema.schema(conn)
+    fetchschema.schema(conn)
 
 
 class ServerDatabase:
@@ -213,6 +219,7 @@ class ServerDatabase:
         self.tokens = SqliteTokenStore(self.db)
         self.oauth_clients = SqliteClientStore(self.db)
         self.signing_keys = SqliteSigningKeyStore(self.db)
+        self.fetch_rules = SqliteFetchRuleStore(self.db)
 
     def close(self) -> None:
         """Close once writes in flight are committed."""
