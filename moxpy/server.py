@@ -29,6 +29,7 @@ from . import metrics
 from . import processes
 from . import tls as tlslib
 from .connlimit import ConnectionLimit, limited_http, per_ip
+from .forwarding import Forwarder
 from .inbound import Inbound
 from .link import Link
 from .queue import Queue, make_deliverer
@@ -329,7 +330,8 @@ class Server:
         loop = asyncio.get_running_loop()
         config = self.config
         resolver = Resolver.from_config(config.DNS)
-        inbound = Inbound(self.store, self.webhooks.incoming if self.webhooks else None)
+        inbound = Inbound(self.store, self.webhooks.incoming if self.webhooks else None,
+                          Forwarder(self.source, self.queue))
         delivery = DeliveryHandler(self.source, self.store, config.Hostname, resolver, inbound)
         submission = SubmissionHandler(self.source, self.queue, authenticator, config.Hostname)
         self._smtp_handlers = [delivery, submission]

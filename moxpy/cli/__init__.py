@@ -15,6 +15,7 @@ queue.py         queue list|hold|release|kick|drop|retired
 queuewebhook.py  queue webhook list|kick|drop|retired
 tokens.py        token add|list|revoke
 webhook.py       webhook secret
+rules.py         rule list
 example.py       example
 
 configfile.py (-config/-dir), queuedb.py (the queue commands' database)
@@ -32,7 +33,7 @@ import sys
 
 from .. import __version__
 from .. import config as configlib
-from . import accounts, configtest, example, queue, quickstart, serve, tokens, webhook
+from . import accounts, configtest, example, queue, quickstart, rules, serve, tokens, webhook
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_parsers(sub)
     tokens.add_parsers(sub)
     webhook.add_parsers(sub)
+    rules.add_parsers(sub)
     example.add_parser(sub)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)

@@ -169,6 +169,18 @@ class Client:
     def AccountExists(self, request: t.AccountExistsRequest) -> t.AccountExistsResult:
         return self._json("AccountExists", request, t.AccountExistsResult)
 
+    def RuleCreate(self, request: t.RuleCreateRequest) -> t.RuleCreateResult:
+        return self._json("RuleCreate", request, t.RuleCreateResult)
+
+    def RuleUpdate(self, request: t.RuleUpdateRequest) -> t.RuleUpdateResult:
+        return self._json("RuleUpdate", request, t.RuleUpdateResult)
+
+    def RuleDelete(self, request: t.RuleDeleteRequest) -> t.RuleDeleteResult:
+        return self._json("RuleDelete", request, t.RuleDeleteResult)
+
+    def RuleList(self, request: t.RuleListRequest) -> t.RuleListResult:
+        return self._json("RuleList", request, t.RuleListResult)
+
 
 def _encode(request: msgspec.Struct) -> str:
     body = msgspec.json.encode(request)

@@ -46,6 +46,7 @@ from . import summary as summarylib
 from . import types as t
 from .admin import AdminMethods
 from .errors import WebapiError
+from .rules import RuleMethods
 
 log = logging.getLogger("moxpy.webapi")
 
@@ -103,7 +104,7 @@ async def _with_bytes(account, message, fn):
             return fn(data)
     return await asyncio.to_thread(lambda: fn(account.message_bytes(message)))
 
-class API(AdminMethods):
+class API(AdminMethods, RuleMethods):
     def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions,
                  tokens: TokenStore | None = None):
         self.config = config
