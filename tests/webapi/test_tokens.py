@@ -31,6 +31,7 @@ NEEDS = {
     "MailboxCreate": "modify", "MailboxRename": "modify", "MailboxDelete": "modify",
     "TokenCreate": "tokens", "TokenList": "tokens", "TokenRevoke": "tokens",
     "AccountExists": "admin",
+    "RuleCreate": "admin", "RuleUpdate": "admin", "RuleDelete": "admin", "RuleList": "admin",
 }
 
 MARKER = "ZEBRA-BODY-MARKER-7731"
