@@ -30,6 +30,9 @@ from .message import parse as msgparse
 from .message.address import AddressError, parse_address
 from .store import mailboxname
 from .store.accounts import MailboxError
+from .store.rules import Action, Condition, Rule
+
+__all__ = ["Action", "Condition", "Rule", "RuleError", "RuleSet", "Decision", "check", "decide"]
 
 JOINS = ("and", "or")
 FIELDS = ("From", "Subject", "AnyToOrCc", "Size")  # and "Header:" followed by a field name
@@ -54,28 +57,6 @@ class RuleError(ValueError):
         super().__init__(f"{where}: {problem}")
         self.where = where
         self.problem = problem
-
-
-@dataclass(frozen=True)
-class Condition:
-    field: str  # From, Subject, AnyToOrCc, Size or Header:NAME
-    operation: str  # a TEXT_OPERATIONS one, or for Size a SIZE_OPERATIONS one
-    value: str  # text to compare with, a glob with * for matches, or for Size a number of bytes
-
-
-@dataclass(frozen=True)
-class Action:
-    kind: str  # one of ACTIONS
-    value: str = ""  # storeIn: the mailbox; forward: the address; else empty
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str  # unique in the account
-    conditions: tuple[Condition, ...]  # none: the rule matches every message
-    action: Action
-    join: str = "and"  # "and": every condition must hold; "or": one is enough
-    disabled: bool = False  # kept, but not applied
 
 
 def header_of(field_name: str) -> str:

@@ -1,8 +1,8 @@
 """Storage of an account's delivery rules: the interface a backend
 implements (SQLite: store/sqlite/rules.py, in the account's index.db).
 
-The rules themselves, their validation and what they decide are
-moxpy/rules.py's; the store keeps them in order and counts their changes,
+The records of a rule are here; their validation and what they decide
+are moxpy/rules.py's. The store keeps them in order and counts their changes,
 so the process that delivers mail (another than the one that changes the
 rules, in a server of two) can tell with one cheap read per delivery
 whether the rules it holds are still current.
@@ -10,10 +10,30 @@ whether the rules it holds are still current.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from ..rules import Rule
+
+@dataclass(frozen=True)
+class Condition:
+    field: str  # From, Subject, AnyToOrCc, Size or Header:NAME
+    operation: str  # is, isNot, contains, notContains, matches; for Size is, isNot, lessThan, greaterThan
+    value: str  # text to compare with, a glob with * for matches, or for Size a number of bytes
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # discard, markRead, markFlagged, storeIn or forward
+    value: str = ""  # storeIn: the mailbox; forward: the address; else empty
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str  # unique in the account
+    conditions: tuple[Condition, ...]  # none: the rule matches every message
+    action: Action
+    join: str = "and"  # "and": every condition must hold; "or": one is enough
+    disabled: bool = False  # kept, but not applied
 
 
 class RuleExists(Exception):

@@ -12,9 +12,8 @@ import sqlite3
 
 import msgspec
 
-from ... import rules as rulelib
 from ..db import Database
-from ..rules import RuleExists, RuleNotFound
+from ..rules import Rule, RuleExists, RuleNotFound
 
 
 def schema(conn: sqlite3.Connection) -> None:
@@ -27,12 +26,12 @@ def schema(conn: sqlite3.Connection) -> None:
     conn.execute("insert or ignore into meta (key, value) values ('rules_version', 0)")
 
 
-def _encode(rule: rulelib.Rule) -> str:
+def _encode(rule: Rule) -> str:
     return msgspec.json.encode(rule).decode()
 
 
-def _decode(text: str) -> rulelib.Rule:
-    return msgspec.json.decode(text, type=rulelib.Rule)
+def _decode(text: str) -> Rule:
+    return msgspec.json.decode(text, type=Rule)
 
 
 def _names_tx(conn: sqlite3.Connection) -> list[str]:
@@ -61,7 +60,7 @@ class SQLiteRules:
         row = self.db.query_one("select value from meta where key = 'rules_version'")
         return row[0] if row else 0
 
-    def list(self) -> list[rulelib.Rule]:
+    def list(self) -> list[Rule]:
         try:
             found = self.db.query("select rule from rules order by position")
         except sqlite3.OperationalError:
@@ -70,7 +69,7 @@ class SQLiteRules:
             raise
         return [_decode(r[0]) for r in found]
 
-    async def create(self, rule: rulelib.Rule, position: int = 0) -> int:
+    async def create(self, rule: Rule, position: int = 0) -> int:
         def write(conn: sqlite3.Connection) -> int:
             names = _names_tx(conn)
             if rule.name in names:
@@ -83,7 +82,7 @@ class SQLiteRules:
 
         return await self.db.write(write)
 
-    async def update(self, name: str, rule: rulelib.Rule, position: int = 0) -> int:
+    async def update(self, name: str, rule: Rule, position: int = 0) -> int:
         def write(conn: sqlite3.Connection) -> int:
             names = _names_tx(conn)
             if name not in names:
