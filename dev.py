@@ -27,7 +27,8 @@ PYTHON = os.path.join(BIN, "python")
 STAMP = os.path.join(VENV, ".installed")
 
 # Programs the test suite drives as real clients, by Debian package name.
-TEST_PROGRAMS = {"swaks": "swaks", "curl": "curl", "chromium": "chromium", "mbsync": "isync", "strace": "strace"}
+TEST_PROGRAMS = {"swaks": "swaks", "curl": "curl", "chromium": "chromium", "mbsync": "isync", "strace": "strace",
+                 "sieve-test": "dovecot-sieve"}
 
 
 def ensure_venv(test: bool = False) -> None:

@@ -58,7 +58,7 @@ class RuleMethods:
         if req.Position < 0:
             raise WebapiError("user", "Position: cannot be negative")
         if len(account.rules.list()) >= rulelib.MAX_RULES:
-            raise WebapiError("user", f"Name: the account has {rulelib.MAX_RULES} rules, the most it may have")
+            raise WebapiError("user", f"Account: it has {rulelib.MAX_RULES} rules, the most an account may have")
         try:
             position = await account.rules.create(rule, req.Position)
         except RuleExists:
