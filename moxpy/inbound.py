@@ -19,6 +19,7 @@ import logging
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
+from . import offload
 from . import rules as rulelib
 from .message import parse as msgparse
 from .store import Account, DeliveryMeta, MailboxError, MailboxExists, Message, Store
@@ -60,7 +61,10 @@ class Inbound:
             if headers is None:
                 headers = msgparse.parse_headers(data)
             # Size: the message as stored, what IMAP's RFC822.SIZE reports (as in Sieve, RFC 5228 5.9).
-            decision = ruleset.decide(headers, len(data))
+            # Each condition may read the header section once: a large one times many is a thread's work.
+            head = data.find(b"\r\n\r\n")
+            cost = (len(data) if head < 0 else head) * ruleset.conditions
+            decision = await offload.run(cost, ruleset.decide, headers, len(data))
             if decision.matched:
                 log.info("delivery rules matched account=%s rules=%s", account, ",".join(decision.matched))
         message = None
