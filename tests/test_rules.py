@@ -330,3 +330,25 @@ def test_rules_of_one_account_do_not_touch_another(server):
             rcpt="bob@localhost")
     wait_stored(server, message_id="<sep-mox@test>")
     assert not stored(server, "bob", message_id="<sep-bob@test>")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_rules_in_one_process_and_in_two(new_server, processes):
+    """The rules are changed where the webapi runs and applied where SMTP delivery runs: the same process
+    or the other one, whose queue hands the forward to the front's worker."""
+    server = new_server(lambda config: setattr(config, "Processes", processes)).start()
+    try:
+        add(server, "keep", [("Subject", "contains", "both ways")], "storeIn", "Kept")
+        add(server, "copy", [("Subject", "contains", "both ways")], "forward", "someone@example.org")
+        deliver(server, compose("both ways", message_id="<processes@test>"))
+        original = wait_stored(server, message_id="<processes@test>", rcpt_to=ADDRESS)
+        assert original["mailbox"] == "Kept"
+        # localserve delivers the forward to its own listener, which takes every address (into mox's account,
+        # where the copy, forwarded by mox already, is kept but not forwarded again).
+        copy = wait_stored(server, message_id="<processes@test>", rcpt_to="someone@example.org")
+        assert copy["mail_from"] == ADDRESS and copy["mailbox"] == "Kept"
+        time.sleep(1)
+        assert len(stored(server, message_id="<processes@test>")) == 2
+    finally:
+        server.stop()
