@@ -66,7 +66,9 @@ class Inbound:
             cost = (len(data) if head < 0 else head) * ruleset.conditions
             decision = await offload.run(cost, ruleset.decide, headers, len(data))
             if decision.matched:
-                log.info("delivery rules matched account=%s rules=%s", account, ",".join(decision.matched))
+                log.info("delivery rules matched account=%s rules=%s mailbox=%s flags=%s forwards=%s discard=%s",
+                         account, ",".join(decision.matched), decision.mailbox or mailbox,
+                         ",".join(decision.flags) or "-", ",".join(decision.forwards) or "-", decision.discard)
         message = None
         if decision.discard:
             log.info("discarded by delivery rule account=%s size=%d from=%s rcpt=%s", account, len(data),
