@@ -29,7 +29,8 @@ STAMP = os.path.join(VENV, ".installed")
 # Programs the test suite drives as real clients and servers, by Debian package name. A path names a
 # program that is not on a user's PATH: Dovecot's imap and pop3 servers (the dovecot command is in /usr/sbin).
 TEST_PROGRAMS = {"swaks": "swaks", "curl": "curl", "chromium": "chromium", "mbsync": "isync", "strace": "strace",
-                 "/usr/lib/dovecot/imap": "dovecot-imapd", "/usr/lib/dovecot/pop3": "dovecot-pop3d"}
+                 "/usr/lib/dovecot/imap": "dovecot-imapd", "/usr/lib/dovecot/pop3": "dovecot-pop3d",
+                 "sieve-test": "dovecot-sieve"}
 
 
 def _present(program: str) -> bool:

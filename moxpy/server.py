@@ -35,6 +35,7 @@ from .connlimit import ConnectionLimit, limited_http, per_ip
 from .fetch.collector import Collector
 from .fetch.rules import FetchRules
 from .fetch.secret import PasswordBox
+from .forwarding import Forwarder
 from .inbound import Inbound
 from .link import Link
 from .queue import Queue, make_deliverer
@@ -244,7 +245,8 @@ class Server:
         # incoming mail. A rule made or changed by a webapi call in the delivery process wakes it over the link.
         box = PasswordBox(self.data_dir)
         if works:
-            inbound = Inbound(self.store, self.webhooks.incoming)
+            # Rules apply to fetched mail as to mail arriving over SMTP.
+            inbound = Inbound(self.store, self.webhooks.incoming, Forwarder(self.source, self.queue))
             self.collector = Collector(self.source, self.serverdb.fetch_rules, box, inbound, config.Hostname)
             self.fetch_rules = FetchRules(self.source, self.serverdb.fetch_rules, box, self.collector.wake)
         else:
@@ -450,7 +452,8 @@ class Server:
         loop = asyncio.get_running_loop()
         config = self.config
         resolver = Resolver.from_config(config.DNS)
-        inbound = Inbound(self.store, self.webhooks.incoming if self.webhooks else None)
+        inbound = Inbound(self.store, self.webhooks.incoming if self.webhooks else None,
+                          Forwarder(self.source, self.queue))
         delivery = DeliveryHandler(self.source, self.store, config.Hostname, resolver, inbound)
         submission = SubmissionHandler(self.source, self.queue, authenticator, config.Hostname)
         self._smtp_handlers = [delivery, submission]

@@ -16,6 +16,7 @@ queuewebhook.py  queue webhook list|kick|drop|retired
 tokens.py        token add|list|revoke
 clients.py       client add|list|remove|rotatekey
 webhook.py       webhook secret
+rules.py         rule list
 example.py       example
 
 configfile.py (-config/-dir), queuedb.py (the queue commands' database)
@@ -33,7 +34,7 @@ import sys
 
 from .. import __version__
 from .. import config as configlib
-from . import accounts, clients, configtest, example, queue, quickstart, serve, tokens, webhook
+from . import accounts, clients, configtest, example, queue, quickstart, rules, serve, tokens, webhook
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_parsers(sub)
     clients.add_parsers(sub)
     webhook.add_parsers(sub)
+    rules.add_parsers(sub)
     example.add_parser(sub)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)

@@ -208,6 +208,8 @@ class DeliveryHandler(Handler):
                                     msg_from_validated=verdict.msg_from_validated,
                                     dkim_domains=verdict.dkim_domains, dsn=dsn)
                 message = await self.inbound.deliver(account_name, mailbox, stored, meta, headers)
+                if message is None:
+                    continue  # a delivery rule discarded it (logged there); still a success for the sender
                 log.info("delivered account=%s mailbox=%s msgid=%d size=%d from=%s rcpt=%s spf=%s dkim=%s "
                          "dmarc=%s dsn=%s", account_name, mailbox, message.id, message.size, mail_from, rcpt,
                          verdict.spf, ",".join(verdict.dkim_domains) or "-", verdict.dmarc, dsn)

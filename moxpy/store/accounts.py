@@ -27,6 +27,7 @@ import msgspec
 
 from ..message import part as partlib
 from .flags import FlagError
+from .rules import RuleStore
 from .search import Criteria, MessageFilter, SearchError
 
 __all__ = [
@@ -259,6 +260,7 @@ class Account(Protocol):
     """
 
     name: str  # the account's name in the config
+    rules: RuleStore  # its delivery rules
 
     def close(self) -> None:
         """Stop writing and release the account; pending writes finish first, later ones fail."""

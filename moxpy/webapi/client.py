@@ -194,6 +194,17 @@ class Client:
 
     def FetchRuleList(self, request: t.FetchRuleListRequest | None = None) -> t.FetchRuleListResult:
         return self._json("FetchRuleList", request or t.FetchRuleListRequest(), t.FetchRuleListResult)
+    def RuleCreate(self, request: t.RuleCreateRequest) -> t.RuleCreateResult:
+        return self._json("RuleCreate", request, t.RuleCreateResult)
+
+    def RuleUpdate(self, request: t.RuleUpdateRequest) -> t.RuleUpdateResult:
+        return self._json("RuleUpdate", request, t.RuleUpdateResult)
+
+    def RuleDelete(self, request: t.RuleDeleteRequest) -> t.RuleDeleteResult:
+        return self._json("RuleDelete", request, t.RuleDeleteResult)
+
+    def RuleList(self, request: t.RuleListRequest) -> t.RuleListResult:
+        return self._json("RuleList", request, t.RuleListResult)
 
 
 def _encode(request: msgspec.Struct) -> str:

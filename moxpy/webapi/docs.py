@@ -463,6 +463,76 @@ at a time, with a timeout of 60 s on every network operation.
 """
 
 
+RULES = """\
+## Delivery rules
+
+An account's delivery rules sort, flag, drop and forward its incoming
+mail. They are managed with RuleCreate, RuleUpdate, RuleDelete and
+RuleList, which take the admin login (see "Account administration") and
+name the account; they are kept in the account's own database (not the
+config file), survive restarts, and apply from the next delivery on.
+`mox.py rule list ACCOUNT` prints them (`-sieve` as a Sieve script).
+
+- Rules apply to every message stored for the account: mail over SMTP,
+  and Sends to an address of ours, which go through the queue to our own
+  SMTP listener. DSNs about the account's own outgoing mail are not
+  filtered.
+- A rule holds when its `Conditions` do: all of them with `Join` "and"
+  (the default), one with "or"; a rule without conditions holds for every
+  message. Rules run in their order (`Position`, from 1): the first
+  matching `storeIn` or `discard` decides where the message goes (later
+  ones are ignored), `markRead` (`\\Seen`) and `markFlagged`
+  (`\\Flagged`) flags add up from every matching rule, and every matching
+  `forward` sends a copy. A `Disabled` rule is kept but not applied.
+  RuleCreate appends a rule, or inserts it at `Position`; RuleUpdate
+  replaces the whole rule (`NewName` renames it) and keeps its place unless
+  `Position` moves it.
+- Fields: `From` (the addresses of From, without display names),
+  `AnyToOrCc` (the addresses of To and Cc), `Subject`, and `Header:NAME`
+  for any header field, such as `Header:X-Spam-Flag` or `Header:List-Id`.
+  Header values are unfolded and their RFC 2047 encoded words decoded.
+  Only the header as sent is looked at, not the Received and
+  Authentication-Results fields the server adds at delivery. Text
+  operations ignore case: `is` (the whole value), `contains`, `matches` (a
+  glob: `*` is any text, every other character is itself, and the glob
+  must match the whole value), and their negations `isNot` and
+  `notContains`. A field with several values (two addresses in To) holds
+  for `is`, `contains` and `matches` when one value does, and for `isNot`
+  and `notContains` when none does, so those two hold for a message
+  without the field.
+- `Size` is the message as stored, in bytes, the size MessageGet and IMAP
+  report (including the Received and Authentication-Results fields added
+  at delivery); `is`, `isNot`, `lessThan` and `greaterThan` (both strict).
+- `discard` accepts the message (SMTP 250) and stores nothing, logged; no
+  incoming webhook is sent for it. `storeIn` creates its mailbox (and
+  parents) at the first message that needs it, with the change webhooks
+  and change log entries of any new mailbox.
+- `forward` queues a copy for the address, sent from the account's first
+  address (its first destination that is not a catchall) as MAIL FROM, so
+  the receiving server checks SPF against our domain, and a failure comes
+  back as a DSN in the account's Inbox. The copy is the message as stored
+  with an `X-Moxpy-Forwarded-By` field in front and our DKIM signature when
+  the account's domain has keys; it is an ordinary queue entry of the
+  account (`mox.py queue list`, outgoing webhooks, daily sending limits:
+  past a limit the message is stored but not forwarded). A message that
+  already carries the account's `X-Moxpy-Forwarded-By` is not forwarded
+  again, so two accounts forwarding to each other do not loop. The
+  original is still stored, unless a `discard` rule matches too.
+- Errors: `user` with a message that starts with the field at fault, such
+  as `Conditions[1].Operation: ...` or `Action.Value: ...`; `ruleExists`
+  and `ruleNotFound` for names. At most 500 rules per account and 50
+  conditions per rule.
+- RuleList with `"Format": "sieve"` also returns the rules as a Sieve
+  script (RFC 5228, with `fileinto`, `imap4flags` and `copy`) in `Sieve`,
+  for servers that filter with Sieve. It decides what the rules decide:
+  the flag rules first (`addflag`), then the forwards (`redirect :copy`),
+  then one `if`/`elsif` chain of the `storeIn` and `discard` rules, each
+  with its rule's name in a comment; disabled rules are left out. Sieve's
+  default comparator ignores the case of ASCII letters only. Importing
+  Sieve scripts is not supported.
+"""
+
+
 def type_name(t: mi.Type) -> str:
     if isinstance(t, mi.Metadata):
         return type_name(t.type)
@@ -639,7 +709,7 @@ def sections() -> str:
                             incoming=field_table(hooktypes.Incoming),
                             incoming_meta=field_table(hooktypes.IncomingMeta), change_events=change_events,
                             change=field_table(t.ChangeEvent)),
-            TRANSACTIONAL, LISTING, FETCHING, "## Examples with curl", "",
+            TRANSACTIONAL, LISTING, FETCHING, RULES, "## Examples with curl", "",
             "Against a fresh `python3 dev.py localserve`, with its default account. Run in this order, each works.",
             "`--data-urlencode` encodes the JSON as the form needs (with plain `--data`, a `+` in an address",
             "would arrive as a space).", ""]

@@ -9,8 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import msgspec
 
+from .. import sieve
 from ..webhooks.types import NameAddress, Structure
 from . import types as t
+from .rules import to_model
 
 _when = datetime(2024, 4, 4, 14, 29, 42, tzinfo=timezone.utc)
 
@@ -53,12 +55,34 @@ REQUESTS = {
                                                 DeleteAfterFetch=True, IntervalSeconds=600),
     "FetchRuleDelete": t.FetchRuleDeleteRequest(ID=1),
     "FetchRuleList": t.FetchRuleListRequest(Account="mox"),
+    "RuleCreate": t.RuleCreateRequest(
+        Account="mox", Name="newsletters", Join="or",
+        Conditions=[t.RuleCondition("From", "matches", "*@news.example.org"),
+                    t.RuleCondition("Header:List-Id", "contains", "newsletter")],
+        Action=t.RuleAction("storeIn", "Newsletters")),
+    "RuleUpdate": t.RuleUpdateRequest(
+        Account="mox", Name="newsletters", Join="or", Disabled=True,
+        Conditions=[t.RuleCondition("From", "matches", "*@news.example.org")],
+        Action=t.RuleAction("storeIn", "Newsletters")),
+    "RuleDelete": t.RuleDeleteRequest(Account="mox", Name="newsletters"),
+    "RuleList": t.RuleListRequest(Account="mox", Format="sieve"),
 }
 
 _summary = t.MessageSummary(
     MsgID=1, UID=1, MailboxName="Inbox", Received=_when, Date=_when, Size=512, Flags=[], Subject="hello",
     From=[NameAddress("mox", "mox@localhost")], To=[NameAddress("", "mox@localhost")],
     MessageID="<kVTha0Q-a5Zh1MuTh5rUjg@localhost>", Preview="hi ☺", TextSize=7)
+
+_rule_newsletters = t.Rule(Name="newsletters", Join="or", Conditions=REQUESTS["RuleCreate"].Conditions,
+                           Action=t.RuleAction("storeIn", "Newsletters"), Position=1)
+_rules = [
+    _rule_newsletters,
+    t.Rule(Name="spam", Join="and", Conditions=[t.RuleCondition("Header:X-Spam-Flag", "is", "YES")],
+           Action=t.RuleAction("storeIn", "Junk"), Position=2),
+    t.Rule(Name="big", Join="and", Conditions=[t.RuleCondition("Size", "greaterThan", "10000000")],
+           Action=t.RuleAction("forward", "archive@example.org"), Position=3),
+]
+
 
 RESPONSES = {
     "Send": t.SendResult(MessageID="<kVTha0Q-a5Zh1MuTh5rUjg@localhost>",
@@ -122,6 +146,11 @@ RESPONSES = {
         ID=1, Account="mox", Protocol="imap", Host="imap.example.org", Port=993, TLS="implicit", Username="mox",
         Mailbox="INBOX", IntervalSeconds=300, Created=_when, Status="ok", LastRun=_when, LastFetched=2, Fetched=12,
         NextRun=_when + timedelta(seconds=300))]),
+    "RuleCreate": t.RuleCreateResult(Rule=_rule_newsletters),
+    "RuleUpdate": t.RuleUpdateResult(Rule=msgspec.structs.replace(
+        _rule_newsletters, Disabled=True, Conditions=_rule_newsletters.Conditions[:1])),
+    "RuleDelete": t.RuleDeleteResult(),
+    "RuleList": t.RuleListResult(Rules=_rules, Sieve=sieve.export([to_model(r, r.Name) for r in _rules], "mox")),
 }
 
 

@@ -48,6 +48,7 @@ from ..accountadmin import AccountAdmin
 from .admin import AdminMethods
 from .fetchrules import FetchRuleMethods
 from .errors import WebapiError
+from .rules import RuleMethods
 
 log = logging.getLogger("moxpy.webapi")
 
@@ -105,7 +106,7 @@ async def _with_bytes(account, message, fn):
             return fn(data)
     return await asyncio.to_thread(lambda: fn(account.message_bytes(message)))
 
-class API(AdminMethods, FetchRuleMethods):
+class API(AdminMethods, FetchRuleMethods, RuleMethods):
     def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions,
                  tokens: TokenStore | None = None, admin: AccountAdmin | None = None, fetch_rules=None):
         """admin: the account administration of the admin methods; None where there is none. fetch_rules:

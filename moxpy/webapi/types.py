@@ -490,6 +490,75 @@ class FetchRule(msgspec.Struct):
 
 class FetchRuleListResult(msgspec.Struct):
     Rules: Annotated[list[FetchRule], doc("The rules, oldest first.")] = field(default_factory=list)
+# Delivery rules (account administration).
+
+
+class RuleCondition(msgspec.Struct, forbid_unknown_fields=True):
+    Field: Annotated[str, doc('"From", "Subject", "AnyToOrCc" (the addresses in To and Cc), "Size" (octets of the message as stored), or "Header:NAME" for any header field, e.g. "Header:X-Spam-Flag".')] = ""
+    Operation: Annotated[str, doc('For text: "is", "isNot", "contains", "notContains" or "matches" (a glob: * is any text), ignoring case; for Size: "is", "isNot", "lessThan" or "greaterThan".')] = ""
+    Value: Annotated[str, doc("The text compared with, or for Size a whole number of bytes.")] = ""
+
+
+class RuleAction(msgspec.Struct, forbid_unknown_fields=True):
+    Kind: Annotated[str, doc('"discard" (accept, store nothing), "markRead", "markFlagged", "storeIn" or "forward".')] = ""
+    Value: Annotated[str, doc("storeIn: the mailbox, created when missing; forward: the address that gets a copy; empty for the others.")] = ""
+
+
+class Rule(msgspec.Struct):
+    Name: Annotated[str, doc("Unique in the account.")] = ""
+    Join: Annotated[str, doc('"and": every condition must hold; "or": one is enough.')] = "and"
+    Disabled: Annotated[bool, doc("Kept, but not applied.")] = False
+    Conditions: Annotated[list[RuleCondition], doc("None: the rule matches every message.")] = field(default_factory=list)
+    Action: Annotated[RuleAction, doc("What a matching rule does.")] = field(default_factory=RuleAction)
+    Position: Annotated[int, doc("Its place in the order the rules run, from 1.")] = 0
+
+
+class RuleCreateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Account: Annotated[str, doc("Name of the account.")] = ""
+    Name: Annotated[str, doc("Unique in the account, at most 200 characters.")] = ""
+    Join: Annotated[str, doc('"and" (also when empty) or "or".')] = ""
+    Disabled: Annotated[bool, doc("Keep the rule without applying it.")] = False
+    Conditions: Annotated[list[RuleCondition], doc("At most 50; none for a rule that matches every message.")] = field(default_factory=list)
+    Action: Annotated[RuleAction, doc("What a matching rule does.")] = field(default_factory=RuleAction)
+    Position: Annotated[int, doc("Where it goes in the order, from 1, moving the rules from there on down; 0 for after the last.")] = 0
+
+
+class RuleCreateResult(msgspec.Struct):
+    Rule: Annotated[Rule, doc("The rule as stored, names spelled as documented.")] = field(default_factory=Rule)
+
+
+class RuleUpdateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Account: Annotated[str, doc("Name of the account.")] = ""
+    Name: Annotated[str, doc("Name of the rule to change.")] = ""
+    NewName: Annotated[str, doc("A new name for it; empty to keep the name.")] = ""
+    Join: Annotated[str, doc('"and" (also when empty) or "or".')] = ""
+    Disabled: Annotated[bool, doc("Keep the rule without applying it.")] = False
+    Conditions: Annotated[list[RuleCondition], doc("Replace the conditions: the whole rule is given, as for RuleCreate.")] = field(default_factory=list)
+    Action: Annotated[RuleAction, doc("What a matching rule does.")] = field(default_factory=RuleAction)
+    Position: Annotated[int, doc("Move it to this place in the order, from 1; 0 keeps its place.")] = 0
+
+
+class RuleUpdateResult(msgspec.Struct):
+    Rule: Annotated[Rule, doc("The rule as stored.")] = field(default_factory=Rule)
+
+
+class RuleDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Account: Annotated[str, doc("Name of the account.")] = ""
+    Name: Annotated[str, doc("Name of the rule.")] = ""
+
+
+class RuleDeleteResult(msgspec.Struct):
+    pass
+
+
+class RuleListRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Account: Annotated[str, doc("Name of the account.")] = ""
+    Format: Annotated[str, doc('"sieve" to have the rules as a Sieve script in Sieve too; empty for the list alone.')] = ""
+
+
+class RuleListResult(msgspec.Struct):
+    Rules: Annotated[list[Rule], doc("The account's rules in the order they run, disabled ones too.")] = field(default_factory=list)
+    Sieve: Annotated[str, doc('With Format "sieve": a Sieve script (RFC 5228, with fileinto, imap4flags and copy) that does what the rules do; else empty.')] = ""
 
 
 RAW = "raw"  # marker for methods whose response is bytes
@@ -545,4 +614,8 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("FetchRuleUpdate", FetchRuleUpdateRequest, FetchRuleUpdateResult, "Replace a fetch rule's settings (admin); it runs again at once. Changing Protocol, Host, Username or Mailbox starts afresh: every message there is fetched; code fetchRuleNotFound for an unknown ID.", ("fetchRuleNotFound",), scope="admin"),
     Method("FetchRuleDelete", FetchRuleDeleteRequest, FetchRuleDeleteResult, "Remove a fetch rule (admin); code fetchRuleNotFound for an unknown ID.", ("fetchRuleNotFound",), scope="admin"),
     Method("FetchRuleList", FetchRuleListRequest, FetchRuleListResult, "Fetch rules with the status of their last run (admin), without passwords.", scope="admin"),
+    Method("RuleCreate", RuleCreateRequest, RuleCreateResult, "Add a delivery rule to an account (admin); code ruleExists when the account has a rule of the name, user (naming the field) for a rule that is not valid.", ("ruleExists",), scope="admin"),
+    Method("RuleUpdate", RuleUpdateRequest, RuleUpdateResult, "Replace a delivery rule of an account, keeping its place unless Position is given (admin); code ruleNotFound when the account has no rule of the name, ruleExists when NewName is another rule's.", ("ruleNotFound", "ruleExists"), scope="admin"),
+    Method("RuleDelete", RuleDeleteRequest, RuleDeleteResult, "Remove a delivery rule of an account (admin); code ruleNotFound when the account has no rule of the name.", ("ruleNotFound",), scope="admin"),
+    Method("RuleList", RuleListRequest, RuleListResult, "The delivery rules of an account in their order, optionally as a Sieve script (admin).", scope="admin"),
 ]}

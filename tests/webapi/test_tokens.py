@@ -34,6 +34,7 @@ NEEDS = {
     "AccountCreate": "admin", "AccountSetPassword": "admin", "AccountDelete": "admin", "AccountPurge": "admin",
     "AccountUnreadCount": "admin",
     "FetchRuleAdd": "admin", "FetchRuleUpdate": "admin", "FetchRuleDelete": "admin", "FetchRuleList": "admin",
+    "RuleCreate": "admin", "RuleUpdate": "admin", "RuleDelete": "admin", "RuleList": "admin",
 }
 
 MARKER = "ZEBRA-BODY-MARKER-7731"

@@ -31,6 +31,7 @@ from ..db import Database
 from ..files import read_message_file, read_message_file_cached, remove_message_file, write_message_file
 from ..search import Criteria, MessageFilter
 from . import changelog, check, copymove, flagchange, listing, mailboxes, messages, rows, schema, search, summaries
+from .rules import SQLiteRules
 from .recent import RecentClaims
 
 log = logging.getLogger("moxpy.store")
@@ -58,6 +59,7 @@ class SQLiteAccount:
         self._recent = RecentClaims(self.db)
         self._identity = _identity(index)
         self._closed = False
+        self.rules = SQLiteRules(self.db)
 
     def close(self) -> None:
         if self._closed:

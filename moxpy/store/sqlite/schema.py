@@ -10,7 +10,8 @@ message_parts: the MIME tree of each message (message.part), so FETCH
 needs no parse. message_text: the words of each message for full-text
 search (SQLite FTS5; see summaries.py). changes: the change log
 (changelog.py), one row per event about a message or mailbox, by (modseq,
-seq). meta: counters (modseq, the highest UIDVALIDITY given) and where the
+seq). rules: the account's delivery rules (rules.py). meta: counters
+(modseq, the highest UIDVALIDITY given, the rules' version) and where the
 change log was last pruned.
 
 The first versions made some of these with sqlite-utils; the statements
@@ -33,7 +34,7 @@ import msgspec
 from ...message import parse as msgparse
 from ...message import part as partlib
 from ..accounts import DEFAULT_MAILBOXES
-from . import summaries
+from . import rules, summaries
 
 log = logging.getLogger("moxpy.store")
 
@@ -83,6 +84,7 @@ def create(conn: sqlite3.Connection, msg_dir: str) -> None:
         )""")
     conn.execute("insert or ignore into meta (key, value) values ('modseq', 1)")
     _changes(conn)
+    rules.schema(conn)
     # unicode61 folds case and, with remove_diacritics 2, accents: "Élan" is found by "elan".
     conn.execute("""
         create virtual table if not exists message_text using fts5(
