@@ -239,6 +239,24 @@ def test_a_fetched_message_raises_the_incoming_webhook(server, dovecot, receiver
     call(server, "FetchRuleDelete", {"ID": rule_id})
 
 
+def test_delivery_rules_apply_to_fetched_mail(server, dovecot):
+    tag = marker()
+    rule = {"Account": "mox", "Name": f"sort {tag}", "Conditions": [{"Field": "Subject", "Operation": "contains",
+                                                                     "Value": f"{tag} sorted"}],
+            "Action": {"Kind": "storeIn", "Value": f"Fetched/{tag}"}}
+    assert server.call("RuleCreate", rule, **ADMIN).status_code == 200
+    try:
+        dovecot.append("carol", message(f"{tag} sorted"))
+        dovecot.append("carol", message(f"{tag} plain"))
+        rule_id = add(server, Protocol="pop3", Host="127.0.0.1", Port=dovecot.pop3, TLS="none", Username="carol",
+                      Password=dovecot.users["carol"], DeleteAfterFetch=True, IntervalSeconds=3600)
+        wait_rule(server, rule_id, Status="ok", Fetched=2)
+        where = {m["subject"]: m["mailbox"] for m in server.messages() if m["subject"].startswith(tag)}
+        assert where == {f"{tag} sorted": f"Fetched/{tag}", f"{tag} plain": "Inbox"}, where
+    finally:
+        server.call("RuleDelete", {"Account": "mox", "Name": f"sort {tag}"}, **ADMIN)
+
+
 def test_a_deleted_rule_fetches_no_more(server, dovecot):
     tag = marker()
     dovecot.append("dave", message(f"{tag} before"), "Deleted")
