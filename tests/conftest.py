@@ -1,5 +1,6 @@
 import pytest
 
+from .hookreceiver import Receiver
 from .localserve import LocalServer
 
 
@@ -24,3 +25,11 @@ def new_server(tmp_path):
     yield make
     for srv in made:
         srv.stop(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A webhook receiver on loopback, shared by the tests of a module."""
+    r = Receiver()
+    yield r
+    r.close()

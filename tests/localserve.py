@@ -17,6 +17,7 @@ from . import storehelp
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADDRESS = "mox@localhost"
 PASSWORD = "moxmoxmox"
+ADMIN = dict(user="admin", password="moxadmin")  # the admin login of localserve, as keywords of call()
 
 
 def free_ports(n: int) -> list[int]:

@@ -15,21 +15,10 @@ import pytest
 
 from moxpy.config import IncomingWebhook
 
-from .hookreceiver import Receiver
 from .imapclient import login
-from .localserve import ADDRESS, ROOT, LocalServer
+from .localserve import ADDRESS, ADMIN, ROOT, LocalServer
 from .storehelp import message_file, messages
 from .webapi.mailboxhelp import compose
-
-ADMIN = dict(user="admin", password="moxadmin")
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, receiver):

@@ -13,18 +13,7 @@ import pytest
 
 from moxpy.config import IncomingWebhook
 
-from ..hookreceiver import Receiver
-from ..localserve import LocalServer, free_ports
-
-ADMIN = dict(user="admin", password="moxadmin")
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
+from ..localserve import ADMIN, LocalServer, free_ports
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, receiver):

@@ -19,10 +19,7 @@ import pytest
 from moxpy import config as configlib
 
 from .. import queuehelp, storehelp
-from ..localserve import ADDRESS, PASSWORD, LocalServer, children
-
-ADMIN = dict(user="admin", password="moxadmin")
-
+from ..localserve import ADDRESS, ADMIN, PASSWORD, LocalServer, children
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

@@ -15,12 +15,9 @@ import httpx
 import pytest
 from sievelib.parser import Parser
 
-from ..localserve import ADDRESS, ROOT
+from ..localserve import ADDRESS, ADMIN, ROOT
 from ..storehelp import messages
 from .mailboxhelp import compose
-
-ADMIN = dict(user="admin", password="moxadmin")
-
 
 def mox(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, os.path.join(ROOT, "mox.py"), *args], capture_output=True, text=True,

@@ -15,7 +15,7 @@ import pytest
 
 from moxpy.webapi.types import METHODS
 
-from ..localserve import ADDRESS, PASSWORD, ROOT
+from ..localserve import ADDRESS, ADMIN, PASSWORD, ROOT
 from .mailboxhelp import compose, deliver_smtp
 
 SCOPES = ["send", "read", "read.body", "modify", "suppressions", "tokens", "admin"]
@@ -100,9 +100,6 @@ def test_the_password_keeps_every_method_but_administration(server):
         assert response.status_code in (200, 400), (method, response.text)
         if response.status_code == 400:
             assert response.json()["Code"] != "permissionDenied", method
-
-
-ADMIN = dict(user="admin", password="moxadmin")
 
 
 def test_the_admin_login_has_administration_only(server):

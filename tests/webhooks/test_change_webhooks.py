@@ -29,13 +29,6 @@ FIELDS = ["Version", "Event", "Cursor", "Time", "MailboxID", "MailboxName", "Old
           "Removed", "Message"]
 
 
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def configure_changes(receiver, events=None, processes=0):
     def configure(config):
         config.Queue.WebhookRetryFirst = 0.3

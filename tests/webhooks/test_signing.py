@@ -16,16 +16,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from moxpy.config import ChangeWebhook, IncomingWebhook, OutgoingWebhook
 from moxpy.webhooks import signing
 
-from ..hookreceiver import Receiver
 from ..localserve import LocalServer
 from ..queuehelp import mox, send
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="module")

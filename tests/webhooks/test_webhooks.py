@@ -17,20 +17,12 @@ from moxpy.message import dsn as dsnlib
 from moxpy.webapi.types import ChangeEvent
 from moxpy.webhooks import types as t
 
-from ..hookreceiver import Receiver
 from ..localserve import LocalServer
 from ..queuehelp import mox, retired, retired_webhooks, send, webhooks
 
 AUTHORIZATION = "Basic dGVzdDpzZWNyZXQ="
 OUTGOING_FIELDS = ["Version", "Event", "DSN", "Suppressing", "QueueMsgID", "FromID", "MessageID", "Subject",
                    "WebhookQueued", "SMTPCode", "SMTPEnhancedCode", "Error", "Extra"]
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def configure_hooks(receiver, events=None):
