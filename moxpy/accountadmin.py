@@ -17,7 +17,8 @@ Deleting an account, in this order:
 3. this process's IMAP sessions of the account are told BYE, the account
    is closed, and its directory (mailboxes, messages, index) is deleted;
 4. its rows in the server database go: queued and retired messages,
-   webhooks, suppressions, the send log, tokens, webhook secrets.
+   webhooks, suppressions, the send log, tokens, webhook secrets, fetch
+   rules (with what they fetched), OAuth clients.
 
 A crash in between leaves an account that is gone from the config with
 part of its data; AccountDelete of the name again finishes the job. So
@@ -35,6 +36,8 @@ from collections.abc import Awaitable, Callable
 
 from . import config as configlib
 from .store import Store
+from .store.fetchrules import FetchRuleStore
+from .store.oauth import ClientStore
 from .store.queue import QueueStore
 from .store.tokens import TokenStore
 from .store.webhooks import WebhookStore
@@ -51,15 +54,19 @@ class RemovalIncomplete(Exception):
 
 class AccountAdmin:
     def __init__(self, config: configlib.Source, store: Store, queue: QueueStore, webhooks: WebhookStore,
-                 tokens: TokenStore, forget_elsewhere: Callable[[str], Awaitable[bool]] | None = None):
+                 tokens: TokenStore, forget_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
+                 fetch_rules: FetchRuleStore | None = None, clients: ClientStore | None = None):
         """forget_elsewhere: has the server's other process close an account (False when it did not
-        confirm); None with one process."""
+        confirm); None with one process. fetch_rules, clients: the account's remote mailboxes and OAuth
+        clients, deleted with it."""
         self.config = config
         self.store = store
         self.queue = queue
         self.webhooks = webhooks
         self.tokens = tokens
         self.forget_elsewhere = forget_elsewhere
+        self.fetch_rules = fetch_rules
+        self.clients = clients
         # One change at a time in this process; edit.edited() keeps other processes' apart too.
         self._lock = asyncio.Lock()
 
@@ -130,14 +137,18 @@ class AccountAdmin:
             entries = await self.queue.remove_account(account)
             hooks = await self.webhooks.remove_account(account)
             tokens = await self.tokens.remove_account(account)
-        log.info("account deleted account=%s files=%s queue=%d webhooks=%d tokens=%d", account,
-                 "removed" if had_files else "none", entries, hooks, tokens)
+            fetch_rules = await self.fetch_rules.remove_account(account) if self.fetch_rules else 0
+            clients = await self.clients.remove_account(account) if self.clients else 0
+        log.info("account deleted account=%s files=%s queue=%d webhooks=%d tokens=%d fetchrules=%d clients=%d",
+                 account, "removed" if had_files else "none", entries, hooks, tokens, fetch_rules, clients)
 
     def _has_data(self, config: configlib.Config, account: str) -> bool:
         """Whether something of an account not in the config is left: its directory, or its tokens."""
         from .provision import edit
 
-        return os.path.lexists(edit.account_directory(config, account)) or bool(self.tokens.list(account))
+        return (os.path.lexists(edit.account_directory(config, account)) or bool(self.tokens.list(account))
+                or bool(self.fetch_rules and self.fetch_rules.list(account))
+                or bool(self.clients and self.clients.list(account)))
 
     async def purge(self, account: str) -> int:
         """Remove every message of every mailbox of the account, keeping the mailboxes; how many."""

@@ -82,6 +82,11 @@ class FetchRuleStore(Protocol):
         """Remove a rule and what it remembers. FetchRuleNotFound."""
         ...
 
+    async def remove_account(self, account: str) -> int:
+        """Delete the rules of a removed account (and what they fetched), so that an account made later under
+        its name collects nothing of the old one's; how many."""
+        ...
+
     def get(self, rule_id: int) -> FetchRuleRecord | None:
         ...
 

@@ -47,6 +47,11 @@ class ClientStore(Protocol):
         """The clients of an account (every account's when empty), oldest first, removed ones included."""
         ...
 
+    async def remove_account(self, account: str) -> int:
+        """Delete the clients of a removed account, so that an account made later under its name has none of
+        them (and no access token of theirs works); how many."""
+        ...
+
     async def remove(self, client_id: str, when: float) -> bool:
         """Remove a client; False when there is no such client. Removing a removed client keeps its first
         removal time."""

@@ -214,7 +214,8 @@ and webmail front-ends need not edit it:
 - AccountDelete removes the account from the config, logs out its IMAP
   sessions (`* BYE`), and deletes its mailboxes and messages from disk,
   its queued and retired messages, webhooks (queued and retired),
-  suppressions, API tokens and webhook secrets. Mail for its addresses is
+  suppressions, API tokens, webhook secrets, fetch rules and OAuth
+  clients. Mail for its addresses is
   refused from then on (in localserve it goes to the first account, as
   every unknown address does). An account created again under the same
   name starts empty. `mox.py account del` only removes the account from

@@ -329,6 +329,28 @@ def test_delete_finishes_what_account_del_left(server):
     assert stored(server, "judy") == []
 
 
+def test_delete_takes_the_accounts_fetch_rules_and_oauth_clients(server):
+    create(server, "kim", "kim-secret-1")
+    rule = {"Account": "kim", "Protocol": "pop3", "Host": "127.0.0.1", "Port": 9, "TLS": "none", "Username": "kim",
+            "Password": "remote-secret", "IntervalSeconds": 3600}
+    assert admin(server, "FetchRuleAdd", rule).status_code == 200
+    out = queuehelp.mox(server, "client", "add", "kim", "-scope", "read", "-config", server.config.path)
+    assert out.returncode == 0, out.stderr
+    client_id = out.stdout.split()[0]
+    assert client_id.startswith("mxc_"), out.stdout
+    secret = out.stdout.splitlines()[-1]
+
+    assert admin(server, "AccountDelete", {"Name": "kim"}).status_code == 200
+    # A new account of the same name inherits neither the old one's remote mailboxes nor its clients.
+    create(server, "kim", "kim-secret-2")
+    assert admin(server, "FetchRuleList", {"Account": "kim"}).json()["Rules"] == []
+    listed = queuehelp.mox(server, "client", "list", "-config", server.config.path).stdout
+    assert client_id not in listed
+    token = httpx.post(server.base_url.rsplit("/webapi/", 1)[0] + "/oauth/token", auth=(client_id, secret),
+                       data={"grant_type": "client_credentials"}, timeout=30)
+    assert token.status_code == 401 and token.json()["error"] == "invalid_client"
+
+
 def rcpt_code(server, rcpt: str) -> int:
     with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as smtp:
         smtp.ehlo()

@@ -104,6 +104,14 @@ class SqliteFetchRuleStore:
 
         await self.db.write(write)
 
+    async def remove_account(self, account: str) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            conn.execute("delete from fetch_seen where rule_id in (select id from fetch_rules where account = ?)",
+                         (account,))
+            return conn.execute("delete from fetch_rules where account = ?", (account,)).rowcount
+
+        return await self.db.write(write)
+
     def get(self, rule_id: int) -> FetchRuleRecord | None:
         row = self.db.query_one("select * from fetch_rules where id = ?", (rule_id,))
         return _record(row) if row else None

@@ -66,6 +66,10 @@ class SqliteClientStore:
             rows = self.db.query("select * from oauth_clients order by created, id")
         return [_client(r) for r in rows]
 
+    async def remove_account(self, account: str) -> int:
+        return await self.db.write(lambda conn: conn.execute("delete from oauth_clients where account = ?",
+                                                             (account,)).rowcount)
+
     async def remove(self, client_id: str, when: float) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             if conn.execute("select 1 from oauth_clients where id = ?", (client_id,)).fetchone() is None:
