@@ -36,11 +36,7 @@ from collections.abc import Awaitable, Callable
 
 from . import config as configlib
 from .store import Store
-from .store.fetchrules import FetchRuleStore
-from .store.oauth import ClientStore
-from .store.queue import QueueStore
-from .store.tokens import TokenStore
-from .store.webhooks import WebhookStore
+from .store.sqlite.serverdb import ServerDatabase
 
 log = logging.getLogger("moxpy.accountadmin")
 
@@ -53,20 +49,14 @@ class RemovalIncomplete(Exception):
 
 
 class AccountAdmin:
-    def __init__(self, config: configlib.Source, store: Store, queue: QueueStore, webhooks: WebhookStore,
-                 tokens: TokenStore, forget_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
-                 fetch_rules: FetchRuleStore | None = None, clients: ClientStore | None = None):
-        """forget_elsewhere: has the server's other process close an account (False when it did not
-        confirm); None with one process. fetch_rules, clients: the account's remote mailboxes and OAuth
-        clients, deleted with it."""
+    def __init__(self, config: configlib.Source, store: Store, serverdb: ServerDatabase,
+                 forget_elsewhere: Callable[[str], Awaitable[bool]] | None = None):
+        """serverdb: the server database, whose rows of a deleted account go with it. forget_elsewhere: has
+        the server's other process close an account (False when it did not confirm); None with one process."""
         self.config = config
         self.store = store
-        self.queue = queue
-        self.webhooks = webhooks
-        self.tokens = tokens
+        self.serverdb = serverdb
         self.forget_elsewhere = forget_elsewhere
-        self.fetch_rules = fetch_rules
-        self.clients = clients
         # One change at a time in this process; edit.edited() keeps other processes' apart too.
         self._lock = asyncio.Lock()
 
@@ -134,21 +124,16 @@ class AccountAdmin:
                 raise RemovalIncomplete(f"account {account!r} is removed from the config, but its mail is still "
                                         "in the data directory: call AccountDelete again to remove it")
             had_files = await self.store.remove(account)
-            entries = await self.queue.remove_account(account)
-            hooks = await self.webhooks.remove_account(account)
-            tokens = await self.tokens.remove_account(account)
-            fetch_rules = await self.fetch_rules.remove_account(account) if self.fetch_rules else 0
-            clients = await self.clients.remove_account(account) if self.clients else 0
-        log.info("account deleted account=%s files=%s queue=%d webhooks=%d tokens=%d fetchrules=%d clients=%d",
-                 account, "removed" if had_files else "none", entries, hooks, tokens, fetch_rules, clients)
+            removed = await self.serverdb.remove_account(account)
+        log.info("account deleted account=%s files=%s %s", account, "removed" if had_files else "none",
+                 " ".join(f"{name}={count}" for name, count in removed.items()))
 
     def _has_data(self, config: configlib.Config, account: str) -> bool:
-        """Whether something of an account not in the config is left: its directory, or its tokens."""
+        """Whether something of an account not in the config is left: its directory, or its rows in the
+        server database."""
         from .provision import edit
 
-        return (os.path.lexists(edit.account_directory(config, account)) or bool(self.tokens.list(account))
-                or bool(self.fetch_rules and self.fetch_rules.list(account))
-                or bool(self.clients and self.clients.list(account)))
+        return os.path.lexists(edit.account_directory(config, account)) or self.serverdb.has_account_data(account)
 
     async def purge(self, account: str) -> int:
         """Remove every message of every mailbox of the account, keeping the mailboxes; how many."""

@@ -385,9 +385,8 @@ class Server:
         from .webapi.resource import WebAPIChannel, WebAPIResource, request_factory
 
         config = self.config
-        admin = AccountAdmin(self.source, self.store, self.serverdb.queue, self.serverdb.webhooks, self.serverdb.tokens,
-                             forget_elsewhere=self.forget_elsewhere if self.link is not None else None,
-                             fetch_rules=self.serverdb.fetch_rules, clients=self.serverdb.oauth_clients)
+        admin = AccountAdmin(self.source, self.store, self.serverdb,
+                             forget_elsewhere=self.forget_elsewhere if self.link is not None else None)
         api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens, admin,
                   fetch_rules=self.fetch_rules)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}

@@ -42,6 +42,10 @@ SCOPES: dict[str, str] = {
     "suppressions": "the suppression list",
     "tokens": "TokenCreate, TokenList, TokenRevoke (of the account's own tokens)",
     "admin": "account administration",
+    "newsletter:lists": "ListCreate, ListGet, ListUpdate, ListDelete, ListsList, ListMembers",
+    "newsletter:members": "the member endpoints under /newsletter/: subscribe, unsubscribe tokens, preferences",
+    "newsletter:send.write": "POST /api/send-jobs and cancelling send jobs",
+    "newsletter:send.read": "GET /api/send-jobs/{id}",
 }
 ALL_SCOPES = frozenset(SCOPES)
 

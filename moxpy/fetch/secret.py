@@ -14,6 +14,8 @@ import secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .. import keyfile
+
 KEY_FILE = "fetch-passwords.key"
 _NONCE = 12  # bytes; NIST SP 800-38D 8.2.2: random 96-bit nonces
 _CONTEXT = b"moxpy fetch rule password"  # associated data: a ciphertext made for something else does not open
@@ -21,34 +23,6 @@ _CONTEXT = b"moxpy fetch rule password"  # associated data: a ciphertext made fo
 
 class SecretError(Exception):
     """A password could not be decrypted: the key file was replaced or the data damaged."""
-
-
-def _load_key(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            key = f.read()
-    except FileNotFoundError:
-        key = secrets.token_bytes(32)
-        # Written in full under another name, then linked: a second process making the key at the same
-        # moment loses the race and reads the winner's.
-        temp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        try:
-            os.write(fd, key)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(temp)
-        with open(path, "rb") as f:
-            key = f.read()
-    if len(key) != 32:
-        raise SecretError(f"{os.path.basename(path)} does not hold a 32-byte key")
-    return key
 
 
 class PasswordBox:
@@ -60,8 +34,14 @@ class PasswordBox:
 
     def _cipher(self) -> AESGCM:
         if self._aead is None:
-            self._aead = AESGCM(_load_key(self._path))
+            self._aead = AESGCM(self._key())
         return self._aead
+
+    def _key(self) -> bytes:
+        try:
+            return keyfile.load(self._path)
+        except keyfile.KeyFileError as e:
+            raise SecretError(str(e)) from None
 
     def seal(self, password: str) -> bytes:
         nonce = secrets.token_bytes(_NONCE)

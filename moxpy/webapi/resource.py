@@ -234,7 +234,8 @@ class WebAPIResource(resource.Resource):
 
     def __init__(self, api: API, authenticator: authlib.Authenticator, base_path: str = "/webapi/v0/",
                  pages: dict[str, resource.Resource] | None = None, admin_hash: str = "", access=None):
-        """pages: other resources the listener serves, by exact path (GET /metrics). Bearer tokens are
+        """pages: other resources the listener serves, by exact path (GET /metrics), or by a prefix ending in
+        "/" for every path under it (/newsletter/, the resource reads request.path itself). Bearer tokens are
         checked against api.tokens, and OAuth access tokens with access (oauth.accesstoken.AccessTokens)
         when given. admin_hash: the argon2id hash of the admin password, "" for no admin login."""
         super().__init__()
@@ -253,6 +254,8 @@ class WebAPIResource(resource.Resource):
         path = urllib.parse.unquote(request.path.decode("latin-1"))
         if path in self.pages:
             return self.pages[path].render(request)
+        if (prefix := path[:path.find("/", 1) + 1]) and prefix in self.pages:
+            return self.pages[prefix].render(request)
         method = request.method.decode("latin-1")
         if path in ("/", self.base.rstrip("/"), self.base.rsplit("/", 2)[0] + "/"):
             if method != "GET":

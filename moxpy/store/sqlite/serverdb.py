@@ -17,6 +17,8 @@ oauth_clients     per account, OAuth clients: their scopes, removal and the SHA-
 oauth_keys        the keys that sign OAuth access tokens, the current one and retired ones (oauth/keys.py)
 fetch_rules       remote mailboxes collected into accounts, with the state of their runs (store/fetchrules.py)
 fetch_seen        per fetch rule, the remote messages it fetched
+newsletter_lists  per account, mailing lists (store/newsletter.py)
+newsletter_members per list, its members: subscription status and preferences
 
 The columns mean what the fields of the records in store/queue.py and
 store/webhooks.py say. Missing tables and queue columns are added to
@@ -30,12 +32,13 @@ import os
 import sqlite3
 
 from ..db import Database
+from . import fetchrules as fetchschema
+from . import newsletter as newsletterschema
 from . import oauth as oauthschema
 from . import tokens as tokenschema
-from .oauth import SqliteClientStore, SqliteSigningKeyStore
-from . import fetchrules as fetchschema
-from . import tokens as tokenschema
 from .fetchrules import SqliteFetchRuleStore
+from .newsletter import SqliteNewsletterStore
+from .oauth import SqliteClientStore, SqliteSigningKeyStore
 from .queue import SqliteQueueStore
 from .tokens import SqliteTokenStore
 from .webhooks import SqliteWebhookStore
@@ -199,6 +202,7 @@ def schema(conn: sqlite3.Connection) -> None:
     tokenschema.schema(conn)
     oauthschema.schema(conn)
     fetchschema.schema(conn)
+    newsletterschema.schema(conn)
 
 
 class ServerDatabase:
@@ -220,6 +224,24 @@ class ServerDatabase:
         self.oauth_clients = SqliteClientStore(self.db)
         self.signing_keys = SqliteSigningKeyStore(self.db)
         self.fetch_rules = SqliteFetchRuleStore(self.db)
+        self.newsletter = SqliteNewsletterStore(self.db)
+
+    def _per_account(self) -> dict:
+        # Every store with rows of an account, by the name its count is logged under.
+        return {"queue": self.queue, "webhooks": self.webhooks, "tokens": self.tokens,
+                "fetchrules": self.fetch_rules, "clients": self.oauth_clients, "lists": self.newsletter}
+
+    async def remove_account(self, account: str) -> dict[str, int]:
+        """Forget everything of a removed account (queued and retired messages, webhooks, suppressions,
+        tokens, fetch rules, OAuth clients, mailing lists), so that an account made later under its name
+        inherits none of it; how many rows of each went."""
+        return {name: await store.remove_account(account) for name, store in self._per_account().items()}
+
+    def has_account_data(self, account: str) -> bool:
+        """Whether something of an account is still here that remove_account would remove (queue entries
+        and webhooks aside, which go with it but do not by themselves keep an account's name)."""
+        return bool(self.tokens.list(account) or self.fetch_rules.list(account) or self.oauth_clients.list(account)
+                    or self.newsletter.lists(account))
 
     def close(self) -> None:
         """Close once writes in flight are committed."""
