@@ -197,6 +197,17 @@ class OAuth(msgspec.Struct, forbid_unknown_fields=True):
     Issuer: str = ""
 
 
+class Newsletter(msgspec.Struct, forbid_unknown_fields=True):
+    """Mailing lists: their member endpoints under /newsletter/ and send jobs under /api/send-jobs."""
+
+    # Where the links in confirmation and list messages point: the webapi listener's URL as the
+    # recipients' browsers reach it, without a path. Empty: https://Hostname (in localserve, the
+    # listener's http://localhost:PORT).
+    BaseURL: str = ""
+    # Messages a send job queues per minute, at most.
+    SendRatePerMinute: int = 600
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     Hostname: str = "localhost"
     DataDir: str = "data"  # relative to the directory of the config file
@@ -214,6 +225,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     DNS: DNS = msgspec.field(default_factory=DNS)
     Metrics: Metrics = msgspec.field(default_factory=Metrics)
     OAuth: OAuth = msgspec.field(default_factory=OAuth)
+    Newsletter: Newsletter = msgspec.field(default_factory=Newsletter)
     # The admin login of the webapi's account administration methods (basic auth with user name "admin"):
     # a file whose first line is the password's argon2id hash (relative to the config file; `mox.py
     # passwordhash` makes it). Empty: no admin login, except in localserve, whose admin password is moxadmin.
@@ -293,6 +305,10 @@ def validate(config: Config) -> None:
     if not 0 < config.OAuth.TokenLifetime <= 24 * 3600:
         raise ConfigError(f"OAuth: TokenLifetime: {config.OAuth.TokenLifetime} must be more than 0 and at most "
                           "86400 seconds (a day)")
+    if config.Newsletter.SendRatePerMinute < 1:
+        raise ConfigError(f"Newsletter: SendRatePerMinute: {config.Newsletter.SendRatePerMinute} must be at least 1")
+    if config.Newsletter.BaseURL and not config.Newsletter.BaseURL.startswith(("https://", "http://")):
+        raise ConfigError(f"Newsletter: BaseURL: {config.Newsletter.BaseURL!r} must start with https:// or http://")
     if config.DefaultDomain and config.DefaultDomain not in config.Domains:
         raise ConfigError(f"DefaultDomain: {config.DefaultDomain!r} not configured in Domains")
     if bool(config.Metrics.Username) != bool(config.Metrics.PasswordFile):
@@ -415,7 +431,7 @@ HEADER = """\
 # (the server logs the error and keeps the previous one).
 # Applied at once: Accounts (passwords, addresses, webhooks, send limits, change log retention),
 # Domains (addresses, catchall separator, DKIM keys and signing, DMARC and
-# TLSRPT report addresses), Postmaster, DefaultDomain, OAuth, and Queue.BackoffFirst,
+# TLSRPT report addresses), Postmaster, DefaultDomain, OAuth, Newsletter, and Queue.BackoffFirst,
 # Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,

@@ -4,4 +4,5 @@ through the queue.
 
 store/newsletter.py    the records of lists and members, and their store
 signing.py             the signed tokens of confirmation and unsubscribe links
+links.py               the URLs of those links, under Newsletter.BaseURL
 """
