@@ -28,6 +28,7 @@ import sys
 from . import auth as authlib
 from . import config as configlib
 from . import metrics
+from . import offload
 from . import processes
 from . import tls as tlslib
 from .accountadmin import AccountAdmin
@@ -575,6 +576,7 @@ class Server:
         if self._watchdog:
             self._watchdog.stop()
             self._watchdog = None
+        await asyncio.to_thread(offload.stop)
         metrics.process_exiting()
         log.info("stopped" + self._which())
 

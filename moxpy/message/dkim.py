@@ -8,12 +8,14 @@ the DNS records they need, and signs; new keys are made by
 provision/dkimkeys.py.
 
 Signing is done by dkimpy. RSA signing costs milliseconds of CPU, so
-callers on the event loop use the async sign(), which runs in a thread.
-This module does not verify incoming signatures: smtpserver/checks.py does.
+callers on the event loop use the async sign(), which runs in a thread
+(in the helper process for a large message, see offload.py). This module
+does not verify incoming signatures: message/dkimverify.py does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 from dataclasses import dataclass
@@ -145,5 +147,8 @@ async def sign(config: configlib.Config, data: bytes, from_domain: str) -> bytes
         return data
     # Canonicalizing takes as long as the message is large; an ed25519 signature itself takes a
     # fraction of a millisecond, less than a thread hop, an RSA one more.
+    if len(data) > offload.APART:
+        # dkimpy's regular expressions over the body hold the GIL for as long as the message is large.
+        return await asyncio.to_thread(offload.apart, signature_headers, config, data, from_domain) + data
     cost = len(data) if all(key.algorithm == "ed25519" for key in keys) else offload.INLINE + 1
     return await offload.run(cost, signature_headers, config, data, from_domain) + data

@@ -1,8 +1,10 @@
 """Checks on incoming mail: DKIM signatures, SPF for the sender's IP, and
 DMARC alignment of the From domain, each with a maintained library.
 
-- DKIM (RFC 6376, RFC 8463): dkimpy verifies every signature; it hashes
-  the whole message, so it runs in a worker thread.
+- DKIM (RFC 6376, RFC 8463): the keys the signatures name are looked up
+  first, then dkimpy verifies every signature (message/dkimverify.py); it
+  hashes the whole message, so it runs in a worker thread, and for a large
+  message in the helper process (offload.py).
 - SPF (RFC 7208): pyspf evaluates the MAIL FROM domain (the HELO name for
   a null sender), also in a thread.
 - DMARC (RFC 7489): the `dmarc` library parses the policy record and
@@ -28,19 +30,20 @@ from dataclasses import dataclass, field
 
 import authres
 import authres.dmarc
-import dkim as dkimpy
-import dkim.util as dkimutil
 import dmarc as dmarclib
 import spf as pyspf
 from publicsuffixlist import PublicSuffixList
 
+from .. import offload
+from ..message import dkimverify
 from ..message import headers as headerlib
+from ..message.dkimverify import Signature as DKIMSignature
 from ..message import parse as msgparse
 from ..resolver import Resolver, TemporaryDNSError
 
 log = logging.getLogger("moxpy.smtpserver.checks")
 
-MAX_SIGNATURES = 10  # more DKIM-Signature fields than this are not verified: bounded work per message
+DKIM_KEY_TIMEOUT = 5.0  # seconds for the lookup of a DKIM key, as dkimpy's own lookups
 SPF_TIMEOUT = 20.0  # RFC 7208 4.6.4 suggests at least 20 seconds for the whole evaluation
 
 _psl = PublicSuffixList()
@@ -57,15 +60,6 @@ def aligned(domain: str, from_domain: str) -> bool:
     """RFC 7489 3.1: relaxed alignment, the same organizational domain."""
     domain, from_domain = domain.lower(), from_domain.lower()
     return domain == from_domain or organizational_domain(domain) == organizational_domain(from_domain)
-
-
-@dataclass
-class DKIMSignature:
-    domain: str  # d=
-    selector: str  # s=
-    algorithm: str  # a=
-    status: str  # RFC 8601 2.7.1: pass, fail, neutral, temperror, permerror
-    error: str = ""
 
 
 @dataclass
@@ -150,69 +144,25 @@ async def check(resolver: Resolver, data: bytes, *, remote_ip: str, helo: str, m
 # DKIM.
 
 async def _verify_dkim(resolver: Resolver, data: bytes) -> list[DKIMSignature]:
-    if b"dkim-signature:" not in headerlib.split(data)[0].lower():
+    header = headerlib.split(data)[0]
+    if b"dkim-signature:" not in header.lower():
         return []  # the common unsigned case costs no thread
-    return await asyncio.to_thread(_verify_dkim_blocking, resolver, data)
+    names = dkimverify.key_names(header)
+    found = await asyncio.gather(*(_key_record(resolver, name) for name in names))
+    records = dict(zip(names, found))
+    if len(data) > offload.APART:
+        return await asyncio.to_thread(offload.apart, dkimverify.verify, data, records)
+    return await asyncio.to_thread(dkimverify.verify, data, records)
 
 
-def _verify_dkim_blocking(resolver: Resolver, data: bytes) -> list[DKIMSignature]:
-    def txt(name, timeout=5):
-        name = name.decode("ascii", "replace") if isinstance(name, bytes) else name
-        try:
-            records = resolver.blocking(name, "TXT", timeout)
-        except TemporaryDNSError as e:
-            raise dkimpy.DnsTimeoutError(str(e)) from None
-        return records[0] if records else None
-
+async def _key_record(resolver: Resolver, name: str) -> dkimverify.KeyRecord:
     try:
-        verifier = dkimpy.DKIM(data, logger=_quiet)
-    except dkimpy.DKIMException as e:
-        return [DKIMSignature("", "", "", "permerror", f"malformed message: {e}")]
-    headers = [v for k, v in verifier.headers if k.lower() == b"dkim-signature"]
-    results = []
-    for index, value in enumerate(headers[:MAX_SIGNATURES]):
-        try:
-            tags = dkimutil.parse_tag_value(value)
-        except dkimutil.InvalidTagValueList as e:
-            results.append(DKIMSignature("", "", "", "permerror", f"malformed signature: {e}"))
-            continue
-        sig = DKIMSignature(_tag(tags, b"d").lower(), _tag(tags, b"s"), _tag(tags, b"a"), "fail")
-        try:
-            sig.status = "pass" if verifier.verify(idx=index, dnsfunc=txt) else "fail"
-        except dkimpy.DnsTimeoutError as e:
-            sig.status, sig.error = "temperror", str(e)
-        except dkimpy.ValidationError as e:
-            # RFC 6376 6.1.3: a body hash mismatch fails the signature; other
-            # validation errors are malformed signatures (permerror, below).
-            sig.status = "fail" if "body hash mismatch" in str(e) else "permerror"
-            sig.error = str(e)
-        except dkimpy.DKIMException as e:
-            # Malformed signature, missing or unusable key: not recoverable by retrying.
-            sig.status, sig.error = "permerror", str(e)
-        except Exception as e:  # a library bug must not lose the message
-            log.exception("dkim verification")
-            sig.status, sig.error = "temperror", f"internal error: {e}"
-        if sig.status == "fail" and not sig.error:
-            sig.error = "signature did not verify"
-        results.append(sig)
-    return results
-
-
-def _tag(tags: dict, name: bytes) -> str:
-    return tags.get(name, b"").decode("utf-8", "replace").strip()
-
-
-class _QuietLogger:
-    """dkimpy logs every failed signature at error level; our verdict already records it."""
-
-    def debug(self, *args, **kwargs): ...
-    info = warning = error = exception = debug
-
-    def isEnabledFor(self, level) -> bool:
-        return False
-
-
-_quiet = _QuietLogger()
+        records = await asyncio.wait_for(resolver.lookup(name, "TXT"), DKIM_KEY_TIMEOUT)
+    except (TemporaryDNSError, asyncio.TimeoutError) as e:
+        return dkimverify.KeyRecord(dkimverify.TEMPORARY, error=str(e) or f"looking up TXT {name}: timeout")
+    if not records:
+        return dkimverify.KeyRecord(dkimverify.NOT_FOUND)
+    return dkimverify.KeyRecord("ok", records[0])
 
 
 # SPF.

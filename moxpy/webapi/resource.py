@@ -34,7 +34,6 @@ import binascii
 import functools
 import io
 import logging
-import re
 import time
 import urllib.parse
 from http import HTTPStatus
@@ -49,7 +48,7 @@ from .. import metrics
 from .. import offload
 from .. import tokens as tokenlib
 from ..message.compose import Attachment
-from . import codec, examples
+from . import codec, examples, form
 from .errors import WebapiError
 from .methods import API, Call, Raw
 from .types import METHODS, RAW
@@ -516,7 +515,7 @@ def _read_form(request) -> tuple[str, dict[str, list[Attachment]]]:
     body = request.content
     body.seek(0)
     if mediatype == "application/x-www-form-urlencoded":
-        fields = _urlencoded_fields(body.read())
+        fields = form.urlencoded_fields(body.read())
         return (fields.get("request") or [""])[0], {}
     if mediatype == "multipart/form-data":
         boundary = options.get("boundary")
@@ -546,19 +545,3 @@ def _read_form(request) -> tuple[str, dict[str, list[Attachment]]]:
     raise WebapiError("protocol", f"unknown content-type {content_type!r}: use application/x-www-form-urlencoded or multipart/form-data")
 
 
-_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-
-
-def _urlencoded_fields(body: bytes) -> dict[str, list[str]]:
-    """The fields of an application/x-www-form-urlencoded body, read as Go's
-    url.ParseQuery reads it for mox: a malformed %-escape or a ";" separator
-    is an error, and so (here) is text that is not UTF-8 after unescaping."""
-    if bad := _BAD_ESCAPE.search(body):
-        escape = body[bad.start():bad.start() + 3].decode("latin-1")
-        raise WebapiError("protocol", f"parsing form: invalid URL escape {escape!r}")
-    if b";" in body:
-        raise WebapiError("protocol", "parsing form: invalid semicolon separator")
-    try:
-        return urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
-    except UnicodeDecodeError:
-        raise WebapiError("protocol", "parsing form: not utf-8") from None

@@ -2,12 +2,14 @@
 recipients and relaying refused, catchall destinations, AUTH only after TLS,
 and incoming DKIM, SPF and DMARC checks against a test DNS server."""
 
+import asyncio
 import smtplib
 import ssl
 
 import pytest
 
 from moxpy import config as configlib
+from moxpy import offload
 from moxpy.message import dkim as dkimlib
 from moxpy.provision.dkimkeys import generate_private_key
 
@@ -158,6 +160,26 @@ def test_broken_signature_fails_dkim_but_spf_still_aligns(mx, sender_key):
     assert row["dkim_domains"] == []
     assert row["mail_from_validated"] == 1 and row["msg_from_validated"] == 1
     assert b"dkim=fail" in mx.message_file("alice", row)
+
+
+@pytest.mark.parametrize("tamper", [False, True])
+def test_signatures_of_a_large_message_are_verified_in_the_helper_process(mx, sender_key, tamper):
+    # Above offload.APART: signed and verified in the helper process, with the key looked up beforehand.
+    before = len(mx.messages("alice"))
+    body = "\r\n".join(f"line {i} of a long report " + "x" * 60 for i in range(25_000))
+    assert len(body) > offload.APART
+    msg = message("news@sender.example", "alice@example.com", "large", body)
+    signed = asyncio.run(dkimlib.sign(sender_key, msg, "sender.example"))
+    if tamper:
+        signed = signed.replace(b"line 24999 ", b"line 99999 ")
+    with smtp(mx) as s:
+        s.ehlo("mail.sender.example")
+        assert s.sendmail("bounces@sender.example", ["alice@example.com"], signed) == {}
+    [row] = mx.messages("alice")[before:]
+    assert offload.running()
+    assert row["dkim_domains"] == ([] if tamper else ["sender.example"])
+    stored = mx.message_file("alice", row)
+    assert (b"dkim=fail" if tamper else b"dkim=pass header.d=sender.example") in stored[:stored.index(b"DKIM-Signature:")]
 
 
 def test_dmarc_reject_policy_rejects_unauthenticated_mail(mx):
