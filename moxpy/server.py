@@ -660,10 +660,14 @@ def run(config: configlib.Config, on_ready=None) -> int:
             print(f"mox: cannot start: metrics directory: {e}", file=sys.stderr, flush=True)
             return 1
 
-    # Loaded before the fork, so that both processes share its pages: the reactor's module and what it
-    # loads (TLS among it). Installing the reactor is each process's own, after the fork.
+    # Loaded before the fork, so that both processes share their pages: the reactor's module and what it
+    # loads (TLS among it), and the webapi both serve (with twisted.web). Installing the reactor is each
+    # process's own, after the fork.
     from twisted.internet import asyncioreactor, threads  # noqa: F401
     from twisted.protocols import tls  # noqa: F401
+
+    from .webapi import methods, resource  # noqa: F401
+    from .oauth import resource as oauth_resource  # noqa: F401
 
     pid, link_socket, handoff_socket = processes.fork()
     mine = DELIVERY_SERVICES if pid == 0 else FRONT_SERVICES
