@@ -20,13 +20,36 @@ PASSWORD = "moxmoxmox"
 ADMIN = dict(user="admin", password="moxadmin")  # the admin login of localserve, as keywords of call()
 
 
+# Under pytest-xdist each worker takes its ports from a range of its own, below the kernel's ephemeral
+# ports: a port one worker found free and closed again, for a server to bind a moment later, is then
+# never handed to another worker's server meanwhile.
+WORKER_PORTS = 3000
+_next_port: int | None = None
+
+
 def free_ports(n: int) -> list[int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     socks = []
     try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
+        if not worker.startswith("gw"):
+            for _ in range(n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", 0))
+                socks.append(s)
+        else:
+            global _next_port
+            low = 12000 + int(worker[2:]) * WORKER_PORTS
+            if _next_port is None:
+                _next_port = low
+            while len(socks) < n:
+                port, _next_port = _next_port, low + (_next_port + 1 - low) % WORKER_PORTS
+                s = socket.socket()
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    s.close()
+                    continue
+                socks.append(s)
         return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:

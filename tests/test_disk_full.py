@@ -20,6 +20,8 @@ import pytest
 from .heartbeat import Heartbeat
 from .localserve import ADDRESS, PASSWORD, LocalServer
 
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
+
 MESSAGE = (b"From: <mox@localhost>\r\nTo: <mox@localhost>\r\nSubject: full\r\nMessage-Id: <full@localhost>\r\n\r\n"
            + b"a line of the body\r\n" * 2000)
 

@@ -8,6 +8,8 @@ import pytest
 
 from .heartbeat import Heartbeat
 
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
+
 
 def test_heartbeat_passes_while_the_server_is_idle(server):
     with Heartbeat(server) as beat:

@@ -82,7 +82,8 @@ def test_pop3_fetches_new_messages_once(server, dovecot):
     rule_id = add(server, Protocol="pop3", Host="127.0.0.1", Port=dovecot.pop3, TLS="none", Username="alice",
                   Password=dovecot.users["alice"])
     got = wait_rule(server, rule_id, Status="ok", Fetched=2)
-    assert got["LastFetched"] == 2 and got["LastError"] == "" and got["Mailbox"] == ""
+    # A second run may have come before this look, with nothing new to fetch.
+    assert got["LastFetched"] in (2, 0) and got["LastError"] == "" and got["Mailbox"] == ""
     stored = inbox(server, tag)
     assert sorted(m["subject"] for m in stored) == [f"{tag} one", f"{tag} two"]
     assert stored[0]["mail_from"] == "someone@example.org" and stored[0]["remote_ip"] == "127.0.0.1"

@@ -15,6 +15,8 @@ from moxpy.smtp.path import MAX_PATH, PathError, split_path_argument
 
 from ..heartbeat import Heartbeat
 
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
+
 PIECES = ["<", ">", "@", '"', "\\", " ", "\t", ":", "[", "]", ".", "-", "=", ",", "a", "b", "x1", "localhost",
           "example.com", "[127.0.0.1]", "[IPv6:::1]", "[IPv6:", "postmaster", "Postmaster", "@relay:", "SIZE=10",
           "BODY=8BITMIME", "SMTPUTF8", "é", "\u00a0", "\ud800", "\x00", "xn--", "..", "<>"]

@@ -10,6 +10,8 @@ import pytest
 from ..heartbeat import Heartbeat
 from ..imapclient import Raw
 
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
+
 PLAIN = re.compile(rb"^[\x20-\x7e]*$")
 
 

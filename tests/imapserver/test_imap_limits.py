@@ -16,6 +16,8 @@ import pytest
 from ..heartbeat import Heartbeat
 from ..imapclient import Raw
 
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
+
 CHUNK = b"x" * (1 << 20)
 
 

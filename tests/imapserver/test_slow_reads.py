@@ -13,8 +13,12 @@ import threading
 import time
 from contextlib import contextmanager
 
+import pytest
+
 from .. import storehelp
 from ..imapclient import Raw
+
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
 
 MESSAGE = (b"From: slow@example.org\r\nTo: mox@localhost\r\nSubject: slow to read\r\n\r\n"
            b"a needle in the body\r\n")

@@ -7,6 +7,8 @@ import pytest
 
 from ..queuehelp import queued, retired, retired_entries
 
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
+
 MESSAGE = b"Subject: simulated\r\n\r\nbody\r\n"
 
 

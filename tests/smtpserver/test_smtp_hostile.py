@@ -12,6 +12,8 @@ from ..heartbeat import Heartbeat
 from ..localserve import ADDRESS, PASSWORD
 from ..rawsmtp import RawSMTP
 
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
+
 
 def assert_serving(port: int) -> None:
     """A new connection still gets its 220 greeting."""

@@ -17,6 +17,8 @@ from .. import queuehelp
 from ..heartbeat import Heartbeat
 from ..localserve import ADDRESS, PASSWORD
 
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
+
 
 @pytest.fixture(scope="module")
 def http(server):

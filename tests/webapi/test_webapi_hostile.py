@@ -13,6 +13,8 @@ from ..heartbeat import Heartbeat
 from ..localserve import ADDRESS, PASSWORD
 from .rawhttp import exchange
 
+pytestmark = pytest.mark.timing  # dev.py test runs these alone
+
 AUTH = (ADDRESS, PASSWORD)
 
 
