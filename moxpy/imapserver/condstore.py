@@ -66,9 +66,10 @@ def enable(session, names: list[bytes]) -> list[bytes]:
         if name == QRESYNC:
             session.enabled.add(QRESYNC)
             out.append(QRESYNC)
-            name = CONDSTORE  # RFC 7162 3.2.3: enabling QRESYNC enables CONDSTORE too
-            if name in out:
+            # RFC 7162 3.2.3: enabling QRESYNC enables CONDSTORE too; said when it was not on yet, as mox does.
+            if CONDSTORE in session.enabled or CONDSTORE in out:
                 continue
+            name = CONDSTORE
         enable_condstore(session)
         out.append(CONDSTORE)
     return out
