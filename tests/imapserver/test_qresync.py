@@ -115,6 +115,28 @@ def test_vanished_replaces_expunge_once_enabled(server):
     assert not [line for line in ok(other, b"NOOP") if b"VANISHED" in line]
 
 
+def test_webapi_moves_and_deletes_are_vanished_and_resynced(server):
+    client = qresync_session(server)
+    filled(client, b"QrApi", 4)
+    uidvalidity, modseq, _ = state(client, b"QrApi")
+    ok(client, b"SELECT QrApi")
+    ids = {m["uid"]: m["id"] for m in server.messages() if m["mailbox"] == "QrApi"}
+    assert server.call("MessageDelete", {"MsgID": ids[1]}).status_code == 200
+    assert server.call("MessageMove", {"MsgID": ids[3], "DestMailboxName": "Archive"}).status_code == 200
+    assert server.call("MessageFlagsAdd", {"MsgID": ids[4], "Flags": ["$Junk"]}).status_code == 200
+    told: list[bytes] = []
+
+    def gone() -> set[int]:
+        return {int(u) for line in vanished(told, earlier=False) for u in line.split(b",")}
+
+    server.wait_for(lambda: told.extend(ok(client, b"NOOP")) or (gone() == {1, 3} and fetched(told)))
+    assert b"$Junk" in fetched(told)[0] and b"MODSEQ (" in fetched(told)[0]
+    # A client that was away learns the same.
+    lines = ok(qresync_session(server), b"EXAMINE QrApi (QRESYNC (%d %d))" % (uidvalidity, modseq))
+    assert vanished(lines) == [b"1,3"]
+    assert [re.search(rb"UID (\d+)", line).group(1) for line in fetched(lines)] == [b"4"]
+
+
 def test_select_replacing_a_mailbox_says_closed(server):
     raw = session(server)
     ok(raw, b"SELECT INBOX")
