@@ -164,7 +164,7 @@ def vanished(ranges: list[tuple[int, int]], earlier: bool) -> list[bytes]:
     return lines
 
 
-# SELECT and EXAMINE parameters (RFC 7162 3.1.8, 3.2.5).
+# SELECT and EXAMINE parameters (RFC 7162 3.1, 3.2.5).
 
 
 @dataclass

@@ -48,7 +48,7 @@ async def _select(session: Session, raw: bytes, params: condstore.SelectParamete
         session.write([b"* OK [CLOSED] previous mailbox closed"])
     session.deselect()
     if params.condstore:
-        condstore.enable_condstore(session)  # RFC 7162 3.1.8
+        condstore.enable_condstore(session)  # RFC 7162 3.1: the CONDSTORE parameter enables it
     account = session.account
     box = account.mailbox(mailbox_argument(raw))
     if box is None:
@@ -180,7 +180,7 @@ async def status(session: Session, raw: bytes, items: list) -> bytes:
               b"UIDVALIDITY": box.uidvalidity, b"UNSEEN": counts.unseen, b"SIZE": counts.size,
               b"DELETED": counts.deleted}
     if any(not isinstance(i, list) and bytes(i).upper() == b"HIGHESTMODSEQ" for i in items):
-        condstore.enable_condstore(session)  # RFC 7162 3.1.2.2 STATUS HIGHESTMODSEQ enables CONDSTORE
+        condstore.enable_condstore(session)  # RFC 7162 3.1: STATUS HIGHESTMODSEQ enables CONDSTORE
         values[b"HIGHESTMODSEQ"] = account.highest_modseq(box.id)
     out = []
     for item in items:

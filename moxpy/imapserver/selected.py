@@ -92,7 +92,7 @@ async def _expunge(session: Session, ranges) -> bytes:
     if uids is None or uids:
         await session.account.expunge(view.mailbox_id, uids)
     if condstore.condstore(session):
-        # RFC 7162 3.2.10 (and 3.1.2.1): the tagged OK says the mailbox's modseq after the expunge.
+        # RFC 7162 3.2, as mox: once CONDSTORE is on, the tagged OK says the mailbox's modseq after the expunge.
         return b"[HIGHESTMODSEQ %d] EXPUNGE completed" % session.account.highest_modseq(view.mailbox_id)
     return b"EXPUNGE completed"
 
@@ -104,10 +104,10 @@ async def search(session: Session, tokens: list, *, by_uid: bool) -> bytes:
         criteria = searchlib.parse(tokens, view)
     except searchlib.BadCharset:
         raise No(b"[BADCHARSET (US-ASCII UTF-8)] unsupported charset") from None
-    # Text keys read and parse message files: in a worker thread (the store allows it).
     with_modseq = condstore.uses_modseq(criteria)
     if with_modseq:
         condstore.enable_condstore(session)  # RFC 7162 3.1: SEARCH MODSEQ enables CONDSTORE
+    # Text keys read and parse message files: in a worker thread (the store allows it).
     uids = await asyncio.to_thread(session.account.search, view.mailbox_id, criteria)
     if by_uid:
         found = [b"%d" % u for u in uids if view.seq(u)]
@@ -305,7 +305,7 @@ async def _copy(session: Session, ranges, raw: bytes, by_uid: bool, move: bool) 
         # RFC 6851 4.3: COPYUID comes in an untagged OK before the EXPUNGE responses.
         session.write([b"* OK " + code + b" moved"])
         if condstore.qresync(session):
-            # As mox: with QRESYNC, the source mailbox's modseq after the move (its messages vanished).
+            # RFC 7162 3.2, as mox: with QRESYNC, the source mailbox's modseq after the move (its messages vanished).
             return b"[HIGHESTMODSEQ %d] MOVE completed" % account.highest_modseq(view.mailbox_id) + gone
         return b"MOVE completed" + gone
     return code + b" COPY completed" + gone
