@@ -382,7 +382,9 @@ def vanished_earlier(session, view, ranges, since: int) -> list[bytes]:
         # The log no longer goes back that far: all UIDs of the set that are not there may have gone.
         present = sorted(set(account.uids(view.mailbox_id)) | set(view.uids))
         return vanished(missing(wanted, present, 1, box.uidnext - 1), earlier=True)
-    return vanished(ranges_of([u for u in expunged if _in(wanted, u) and not view.seq(u)]), earlier=True)
+    # Below UIDNEXT: a mailbox made with the id of a deleted one does not speak of the other's UIDs to come.
+    return vanished(ranges_of([u for u in expunged if u <= last and _in(wanted, u) and not view.seq(u)]),
+                    earlier=True)
 
 
 # STORE (RFC 7162 3.1.3).

@@ -196,3 +196,13 @@ def test_after_pruning_every_known_uid_not_there_is_vanished(new_server):
     assert vanished(lines) == [b"5"]
     lines = ok(client, b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % modseq)
     assert vanished(lines) == [b"2,5"]
+
+
+def test_a_mailbox_made_anew_hears_nothing_of_the_one_before(server):
+    # SQLite gives a new mailbox the id of the deleted newest one; its log entries are not the new one's.
+    raw = qresync_session(server)
+    filled(raw, b"QrReuse", 3)
+    ok(raw, b"DELETE QrReuse")
+    ok(raw, b"CREATE QrReuse")
+    ok(raw, b"SELECT QrReuse")
+    assert ok(raw, b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)") == []
