@@ -12,7 +12,8 @@ handling); commands.py lists the commands, implemented in auth.py,
 mailboxes.py and selected.py by RFC 3501 section. Pure protocol code:
 syntax.py (wire grammar), arguments.py (command arguments), names.py
 (mailbox names), fetch.py (FETCH responses), search.py (SEARCH keys),
-view.py (the selected mailbox as a session sees it).
+view.py (the selected mailbox as a session sees it), condstore.py
+(modification sequences and resynchronisation, RFC 7162).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import logging
 
 from .. import __version__
 from .. import auth as authlib
-from . import arguments, syntax
+from . import arguments, condstore, syntax
 from .session import ANY, AUTHENTICATED, NOT_AUTHENTICATED, Bad, Command, No, Session
 
 log = logging.getLogger("moxpy.imapserver")
@@ -113,8 +113,9 @@ def id_(session: Session, tag: bytes, args: bytes) -> None:
 
 
 def enable(session: Session, tag: bytes, args: bytes) -> None:
-    # RFC 5161: none of the extensions we offer need enabling; say so.
-    session.sendUntaggedResponse(b"ENABLED")
+    # RFC 5161: the extensions named that need enabling (CONDSTORE, QRESYNC) are; the others are left out.
+    enabled = condstore.enable(session, args.split())
+    session.sendUntaggedResponse(b" ".join([b"ENABLED"] + enabled))
     session.sendPositiveResponse(tag, b"ENABLE completed")
 
 

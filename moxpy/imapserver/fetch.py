@@ -265,6 +265,8 @@ def response(seq: int, message: Message, items: list, flags_item: bytes, *, data
             fields.append(b"UID %d" % message.uid)
         elif item == "FLAGS":
             fields.append(flags_item)
+        elif item == "MODSEQ":
+            fields.append(b"MODSEQ (%d)" % message.modseq)  # RFC 7162 3.1.4.1
         elif item == "RFC822.SIZE":
             fields.append(b"RFC822.SIZE %d" % message.size)
         elif item == "INTERNALDATE":

@@ -13,7 +13,7 @@ import logging
 from ..store import STORAGE_FULL, MailboxError, MailboxExists, MailboxNotFound, storage_full
 from ..store import flags as flaglib
 from ..store import mailboxname
-from . import arguments, names, syntax
+from . import arguments, condstore, names, syntax
 from . import fetch as fetchlib
 from .session import AUTHENTICATED, Bad, Command, No, Session
 from .view import MailboxView
@@ -30,21 +30,31 @@ def mailbox_argument(raw: bytes) -> str:
         raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
 
 
-async def select(session: Session, raw: bytes) -> bytes:
-    return await _select(session, raw, False, b"SELECT")
+async def select(session: Session, raw: bytes, params: condstore.SelectParameters) -> bytes:
+    return await _select(session, raw, params, False, b"SELECT")
 
 
-async def examine(session: Session, raw: bytes) -> bytes:
-    return await _select(session, raw, True, b"EXAMINE")
+async def examine(session: Session, raw: bytes, params: condstore.SelectParameters) -> bytes:
+    return await _select(session, raw, params, True, b"EXAMINE")
 
 
-async def _select(session: Session, raw: bytes, readonly: bool, command: bytes) -> bytes:
-    # RFC 3501 6.3.1: a SELECT, even a failing one, first closes the current mailbox.
+async def _select(session: Session, raw: bytes, params: condstore.SelectParameters, readonly: bool,
+                  command: bytes) -> bytes:
+    if params.qresync is not None and not condstore.qresync(session):
+        raise Bad(b"QRESYNC needs ENABLE QRESYNC first")  # RFC 7162 3.2.5
+    # RFC 3501 6.3.1: a SELECT, even a failing one, first closes the current mailbox. RFC 7162 3.2.11:
+    # CLOSED marks where the responses about it end.
+    if session.selected is not None:
+        session.write([b"* OK [CLOSED] previous mailbox closed"])
     session.deselect()
+    if params.condstore:
+        condstore.enable_condstore(session)  # RFC 7162 3.1: the CONDSTORE parameter enables it
     account = session.account
     box = account.mailbox(mailbox_argument(raw))
     if box is None:
         raise No(b"[NONEXISTENT] no such mailbox")
+    # Before the view: a change committed meanwhile is then reported again later rather than missed.
+    highest = account.highest_modseq(box.id)
     view = MailboxView(account, box.id, readonly, session)
     status = account.mailbox_status(box.id)
     flags = fetchlib.flag_list(view.keywords)
@@ -61,6 +71,7 @@ async def _select(session: Session, raw: bytes, readonly: bool, command: bytes) 
             lines.append(b"* OK [UNSEEN %d] first unseen" % seq)
     lines += [b"* OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity,
               b"* OK [UIDNEXT %d] next UID" % box.uidnext]
+    lines += condstore.select_lines(session, view, box, params, highest)
     session.write(lines)
     session.select(view)
     return (b"[READ-ONLY] " if readonly else b"[READ-WRITE] ") + command + b" completed"
@@ -168,6 +179,9 @@ async def status(session: Session, raw: bytes, items: list) -> bytes:
     values = {b"MESSAGES": counts.messages, b"RECENT": counts.recent, b"UIDNEXT": box.uidnext,
               b"UIDVALIDITY": box.uidvalidity, b"UNSEEN": counts.unseen, b"SIZE": counts.size,
               b"DELETED": counts.deleted}
+    if any(not isinstance(i, list) and bytes(i).upper() == b"HIGHESTMODSEQ" for i in items):
+        condstore.enable_condstore(session)  # RFC 7162 3.1: STATUS HIGHESTMODSEQ enables CONDSTORE
+        values[b"HIGHESTMODSEQ"] = account.highest_modseq(box.id)
     out = []
     for item in items:
         if isinstance(item, list) or bytes(item).upper() not in values:
@@ -214,8 +228,8 @@ def namespace(session: Session, tag: bytes) -> None:
 
 
 COMMANDS = [
-    Command(b"SELECT", AUTHENTICATED, select, (arguments.final_astring,)),
-    Command(b"EXAMINE", AUTHENTICATED, examine, (arguments.final_astring,)),
+    Command(b"SELECT", AUTHENTICATED, select, (arguments.astring, condstore.select_parameters)),
+    Command(b"EXAMINE", AUTHENTICATED, examine, (arguments.astring, condstore.select_parameters)),
     Command(b"CREATE", AUTHENTICATED, create, (arguments.final_astring,)),
     Command(b"DELETE", AUTHENTICATED, delete, (arguments.final_astring,)),
     Command(b"RENAME", AUTHENTICATED, rename, (arguments.astring, arguments.final_astring)),

@@ -6,7 +6,7 @@ the session's view, since the store knows nothing of sequence numbers.
 from __future__ import annotations
 
 from ..store import search as criteria
-from . import syntax
+from . import condstore, syntax
 from .view import MailboxView
 
 CHARSETS = (b"US-ASCII", b"UTF-8")
@@ -90,6 +90,8 @@ class _Reader:
         if word == b"UID":
             ranges = syntax.parse_sequence_set(bytes(self.next()))
             return criteria.UIDRanges(self.selected.uid_ranges(ranges, by_uid=True))
+        if word == b"MODSEQ":
+            return condstore.search_key(self)  # RFC 7162 3.1.5
         if word in (b"KEYWORD", b"UNKEYWORD"):
             return criteria.Flag(_text(self.next()), word == b"KEYWORD")
         if word in (b"LARGER", b"SMALLER"):

@@ -15,7 +15,7 @@ import asyncio
 
 from ..store import MailboxError, MailboxNotFound, Message, MessageNotFound
 from ..store import flags as flaglib
-from . import arguments, syntax
+from . import arguments, condstore, syntax
 from . import fetch as fetchlib
 from . import search as searchlib
 from .mailboxes import mailbox_argument
@@ -91,6 +91,9 @@ async def _expunge(session: Session, ranges) -> bytes:
     uids = None if ranges is None else view.resolve(ranges, True)
     if uids is None or uids:
         await session.account.expunge(view.mailbox_id, uids)
+    if condstore.condstore(session):
+        # RFC 7162 3.2, as mox: once CONDSTORE is on, the tagged OK says the mailbox's modseq after the expunge.
+        return b"[HIGHESTMODSEQ %d] EXPUNGE completed" % session.account.highest_modseq(view.mailbox_id)
     return b"EXPUNGE completed"
 
 
@@ -101,12 +104,19 @@ async def search(session: Session, tokens: list, *, by_uid: bool) -> bytes:
         criteria = searchlib.parse(tokens, view)
     except searchlib.BadCharset:
         raise No(b"[BADCHARSET (US-ASCII UTF-8)] unsupported charset") from None
+    with_modseq = condstore.uses_modseq(criteria)
+    if with_modseq:
+        condstore.enable_condstore(session)  # RFC 7162 3.1: SEARCH MODSEQ enables CONDSTORE
     # Text keys read and parse message files: in a worker thread (the store allows it).
     uids = await asyncio.to_thread(session.account.search, view.mailbox_id, criteria)
     if by_uid:
         found = [b"%d" % u for u in uids if view.seq(u)]
     else:
         found = [b"%d" % s for s in map(view.seq, uids) if s]
+    if with_modseq and found:
+        # RFC 7162 3.1.5: the highest modseq of the messages found ends the response.
+        highest = max(m.modseq for m in session.account.messages(view.mailbox_id, [u for u in uids if view.seq(u)]))
+        found.append(b"(MODSEQ %d)" % highest)
     session.write([b" ".join([b"* SEARCH"] + found)])
     return b"SEARCH completed"
 
@@ -115,12 +125,21 @@ async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes
     # RFC 3501 6.4.5
     view = session.selected
     account = session.account
+    items, modifiers = condstore.split_fetch(session, items, by_uid)
     uids = _resolve(view, ranges, by_uid)
     if by_uid and "UID" not in items:
         items = ["UID"] + items  # RFC 3501 6.4.8: UID FETCH always returns the UID
     sections = [i for i in items if isinstance(i, fetchlib.Section)]
     need_parts, need_bytes = fetchlib.needs_parts(items), fetchlib.needs_bytes(items)
-    messages = account.messages(view.mailbox_id, uids, parts=need_parts)
+    if modifiers is not None and modifiers.changed_since is not None:
+        # RFC 7162 3.1.4.1, 3.2.6: only messages changed since, found by index; first the UIDs expunged since.
+        if modifiers.vanished:
+            session.write(condstore.vanished_earlier(session, view, ranges, modifiers.changed_since))
+        messages = condstore.changed_messages(session, view, uids, modifiers.changed_since)
+        if need_parts and messages:
+            messages = account.messages(view.mailbox_id, [m.uid for m in messages], parts=True)
+    else:
+        messages = account.messages(view.mailbox_id, uids, parts=need_parts)
     # RFC 3501 6.4.5: fetching a body section without PEEK sets \Seen, and the new flags are reported.
     seen_now: dict[int, list[str]] = {}
     if not view.readonly and any(s.sets_seen for s in sections):
@@ -128,6 +147,12 @@ async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes
         if unseen:
             changed = await _change_flags(session, unseen, "add", ["\\Seen"])
             seen_now = {m.uid: m.flags for m in changed}
+            modseqs = {m.uid: m.modseq for m in changed}
+            for message in messages:
+                message.modseq = modseqs.get(message.uid, message.modseq)
+            if seen_now and condstore.condstore(session):
+                # RFC 7162 3.1: a FETCH that sets \Seen reports UID and MODSEQ once CONDSTORE is enabled.
+                items = items + [i for i in ("UID", "MODSEQ") if i not in items]
     add_flags = bool(seen_now) and "FLAGS" not in items
 
     targets = []  # (seq, message, FLAGS item, whether to add FLAGS)
@@ -173,8 +198,8 @@ async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes
     return b"FETCH completed"
 
 
-async def store(session: Session, ranges, mode: bytes, flags: list[str], *, by_uid: bool) -> bytes:
-    # RFC 3501 6.4.6
+async def store(session: Session, ranges, modifiers, mode: bytes, flags: list[str], *, by_uid: bool) -> bytes:
+    # RFC 3501 6.4.6; UNCHANGEDSINCE (modifiers) is RFC 7162 3.1.3.
     view = session.selected
     mode = mode.upper()
     silent = mode.endswith(b".SILENT")
@@ -183,34 +208,53 @@ async def store(session: Session, ranges, mode: bytes, flags: list[str], *, by_u
         raise Bad(b"expected FLAGS, +FLAGS or -FLAGS")
     if view.readonly:
         raise No(b"[READ-ONLY] mailbox is read-only")
+    unchanged_since = modifiers.unchanged_since if modifiers is not None else None
+    if unchanged_since is not None:
+        condstore.enable_condstore(session)  # RFC 7162 3.1: UNCHANGEDSINCE enables CONDSTORE
+    with_modseq = condstore.condstore(session)
     uids = _resolve(view, ranges, by_uid)
     ids = [m.id for m in session.account.messages(view.mailbox_id, uids)]
     try:
-        await _change_flags(session, ids, operation, [f for f in flags if f.lower() != "\\recent"])
+        changed = await _change_flags(session, ids, operation, [f for f in flags if f.lower() != "\\recent"],
+                                      unchanged_since=unchanged_since)
     except flaglib.FlagError as e:
         raise Bad(syntax.plain_text(str(e))) from None
+    changed_uids = {m.uid for m in changed}
     # A new keyword is announced (RFC 3501 7.2.6) before the FETCH responses that show it.
     keywords = view.take_keywords()
     if keywords is not None:
         session.write(session.flags_lines(keywords))
-    if not silent:
-        lines = []
-        for message in session.account.messages(view.mailbox_id, uids):
-            seq = view.seq(message.uid)
-            flags_item = fetchlib.flags(message.flags, view.is_recent(message.uid))
-            if by_uid:
-                lines.append(b"* %d FETCH (UID %d %s)" % (seq, message.uid, flags_item))
-            else:
-                lines.append(b"* %d FETCH (%s)" % (seq, flags_item))
-        session.write(lines)
+    modified = []  # RFC 7162 3.1.3: changed by others since UNCHANGEDSINCE, so left as they were
+    lines = []
+    for message in session.account.messages(view.mailbox_id, uids) if not silent or with_modseq else ():
+        seq = view.seq(message.uid)
+        if unchanged_since is not None and message.modseq > unchanged_since and message.uid not in changed_uids:
+            modified.append(message.uid if by_uid else seq)
+            continue
+        flags_item = fetchlib.flags(message.flags, view.is_recent(message.uid))
+        if with_modseq:
+            # RFC 7162 3.1: UID and MODSEQ in every FETCH response; with .SILENT, of the changed messages only.
+            if not silent:
+                lines.append(b"* %d FETCH (UID %d %s MODSEQ (%d))" % (seq, message.uid, flags_item, message.modseq))
+            elif message.uid in changed_uids:
+                lines.append(b"* %d FETCH (UID %d MODSEQ (%d))" % (seq, message.uid, message.modseq))
+        elif by_uid:
+            lines.append(b"* %d FETCH (UID %d %s)" % (seq, message.uid, flags_item))
+        else:
+            lines.append(b"* %d FETCH (%s)" % (seq, flags_item))
+    session.write(lines)
+    if modified:
+        return b"[MODIFIED %s] conditional STORE failed for messages changed since" % syntax.format_uid_set(
+            sorted(modified))
     return b"STORE completed"
 
 
-async def _change_flags(session: Session, msg_ids: list[int], mode: str, flags: list[str]) -> list[Message]:
+async def _change_flags(session: Session, msg_ids: list[int], mode: str, flags: list[str],
+                       unchanged_since: int | None = None) -> list[Message]:
     """Change flags of messages of the selected mailbox; those expunged meanwhile are left alone."""
     try:
         return await session.account.change_flags(msg_ids, mode, flags, mailbox_id=session.selected.mailbox_id,
-                                                  origin=session)
+                                                  origin=session, unchanged_since=unchanged_since)
     except MessageNotFound:
         return []
 
@@ -260,6 +304,9 @@ async def _copy(session: Session, ranges, raw: bytes, by_uid: bool, move: bool) 
     if move:
         # RFC 6851 4.3: COPYUID comes in an untagged OK before the EXPUNGE responses.
         session.write([b"* OK " + code + b" moved"])
+        if condstore.qresync(session):
+            # RFC 7162 3.2, as mox: with QRESYNC, the source mailbox's modseq after the move (its messages vanished).
+            return b"[HIGHESTMODSEQ %d] MOVE completed" % account.highest_modseq(view.mailbox_id) + gone
         return b"MOVE completed" + gone
     return code + b" COPY completed" + gone
 
@@ -298,10 +345,10 @@ COMMANDS = [
     Command(b"EXPUNGE", SELECTED, expunge),
     Command(b"UID EXPUNGE", SELECTED, uid_expunge, (arguments.sequence_set,)),
     Command(b"SEARCH", SELECTED, search, (arguments.search_keys,), uid_form=True, holds_expunge=True),
-    Command(b"FETCH", SELECTED, fetch, (arguments.sequence_set, arguments.fetch_items), uid_form=True,
+    Command(b"FETCH", SELECTED, fetch, (arguments.sequence_set, condstore.fetch_items), uid_form=True,
             holds_expunge=True),
-    Command(b"STORE", SELECTED, store, (arguments.sequence_set, arguments.atom, arguments.flag_list),
-            uid_form=True, holds_expunge=True),
+    Command(b"STORE", SELECTED, store, (arguments.sequence_set, condstore.store_modifiers, arguments.atom,
+                                        arguments.flag_list), uid_form=True, holds_expunge=True),
     Command(b"COPY", SELECTED, copy, (arguments.sequence_set, arguments.final_astring), uid_form=True,
             holds_expunge=True),
     Command(b"MOVE", SELECTED, move, (arguments.sequence_set, arguments.final_astring), uid_form=True),

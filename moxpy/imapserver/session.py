@@ -29,7 +29,7 @@ from zope.interface import implementer
 
 from .. import metrics
 from ..store import Account
-from . import arguments, syntax
+from . import arguments, condstore, syntax
 from . import fetch as fetchlib
 from .view import MailboxView
 
@@ -151,6 +151,7 @@ class Session(imap4.IMAP4Server):
         self.account_name = ""
         self.selected: MailboxView | None = None
         self.idling = False  # in IDLE (RFC 2177): changes are reported as they happen
+        self.enabled: set[bytes] = set()  # extensions the client enabled (RFC 5161; see condstore.py)
         self._unsubscribe = None
         self._line_callback: Callable[[bytes], None] | None = None
         self._report_scheduled = False
@@ -254,7 +255,7 @@ class Session(imap4.IMAP4Server):
     def listCapabilities(self):
         """The capabilities in the greeting, CAPABILITY and LOGIN's response (RFC 3501 7.2.1)."""
         caps = [b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS", b"MOVE",
-                b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE",
+                b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE", b"CONDSTORE", b"QRESYNC",
                 b"APPENDLIMIT=%d" % self.factory.max_message_size()]
         if self.state == "unauth":
             if self.factory.tls_options is not None and not self.startedTLS:
@@ -484,7 +485,11 @@ class Session(imap4.IMAP4Server):
         if selected is None or not selected.pending or self._lost:
             return
         updates = selected.take_updates(allow_expunge)
-        lines = [b"* %d EXPUNGE" % n for n in updates.expunged]
+        if b"QRESYNC" in self.enabled:
+            # RFC 7162 3.2.10: once QRESYNC is enabled, VANISHED with UIDs takes EXPUNGE's place.
+            lines = condstore.vanished(condstore.ranges_of(updates.expunged_uids), earlier=False)
+        else:
+            lines = [b"* %d EXPUNGE" % n for n in updates.expunged]
         if updates.keywords is not None:
             lines += self.flags_lines(updates.keywords)
         if updates.exists is not None:
@@ -494,7 +499,11 @@ class Session(imap4.IMAP4Server):
             seq = selected.seq(message.uid)
             if seq:
                 flags = fetchlib.flags(message.flags, selected.is_recent(message.uid))
-                lines.append(b"* %d FETCH (UID %d %s)" % (seq, message.uid, flags))
+                if b"CONDSTORE" in self.enabled:
+                    # RFC 7162 3.1: unsolicited FETCH responses carry MODSEQ once CONDSTORE is enabled.
+                    lines.append(b"* %d FETCH (UID %d %s MODSEQ (%d))" % (seq, message.uid, flags, message.modseq))
+                else:
+                    lines.append(b"* %d FETCH (UID %d %s)" % (seq, message.uid, flags))
         self.write(lines)
 
     def flags_lines(self, keywords: list[str]) -> list[bytes]:

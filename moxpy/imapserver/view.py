@@ -28,6 +28,7 @@ class Updates:
     EXISTS with RECENT, and UIDs with new flags."""
 
     expunged: list[int] = field(default_factory=list)
+    expunged_uids: list[int] = field(default_factory=list)  # their UIDs, ascending (RFC 7162 3.2.10 VANISHED)
     keywords: list[str] | None = None
     exists: int | None = None
     recent: int = 0
@@ -128,6 +129,8 @@ class MailboxView:
                 if i < len(self.uids) and self.uids[i] == uid:
                     del self.uids[i]
                     updates.expunged.append(i + 1)
+                    updates.expunged_uids.append(uid)
+            updates.expunged_uids.reverse()
             self._removed.clear()
         if self._added:
             last = self.uids[-1] if self.uids else 0

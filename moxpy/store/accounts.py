@@ -359,11 +359,13 @@ class Account(Protocol):
         and subscribers hear of it as of an expunge, per mailbox."""
 
     async def change_flags(self, msg_ids: list[int], mode: str, flags: list[str], *,
-                           mailbox_id: int | None = None, origin: Any = None) -> list[Message]:
+                           mailbox_id: int | None = None, origin: Any = None,
+                           unchanged_since: int | None = None) -> list[Message]:
         """Add ("add"), remove ("remove") or set ("set") flags of messages; returns those that changed.
 
         With mailbox_id, only messages (still) in that mailbox are changed. MessageNotFound when
-        none of the messages is there.
+        none of the messages is there. With unchanged_since, messages whose modseq is above it are
+        left as they are (RFC 7162 3.1.3 UNCHANGEDSINCE), decided in the same transaction.
         """
 
     async def move(self, msg_ids: list[int], dest: str, *, mailbox_id: int | None = None) -> Copied:
@@ -385,6 +387,20 @@ class Account(Protocol):
 
     def search(self, mailbox_id: int, criteria: Criteria) -> list[int]:
         """UIDs of the messages matching criteria, ascending; text criteria read the messages' files."""
+
+    # Modification sequences (RFC 7162 CONDSTORE, QRESYNC): every change of a message gives it the
+    # account's next modseq, the number of the change log's entries of that change.
+
+    def highest_modseq(self, mailbox_id: int) -> int:
+        """The mailbox's HIGHESTMODSEQ: at least the modseq of every change to its messages (expunges
+        too), and never lower than before."""
+
+    def changed_since(self, mailbox_id: int, modseq: int) -> list[Message]:
+        """The mailbox's messages whose modseq is above modseq, by UID; found by index, not by scan."""
+
+    def expunged_since(self, mailbox_id: int, modseq: int) -> list[int] | None:
+        """UIDs removed from the mailbox (expunged, deleted, moved away) by changes above modseq,
+        ascending; None when the change log no longer goes back that far (ChangesRetention)."""
 
     # \Recent (RFC 3501 2.3.2): the first session to be told of a message gets it.
 

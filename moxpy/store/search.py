@@ -87,8 +87,15 @@ class Text:
     name: str = ""
 
 
+@dataclass
+class ModSeq:
+    """RFC 7162 3.1.5: the message's modseq is at least this."""
+
+    at_least: int
+
+
 # Any one criterion.
-Criteria = And | Or | Not | Flag | UIDRanges | Size | Received | Sent | AddressField | Text
+Criteria = And | Or | Not | Flag | UIDRanges | Size | Received | Sent | AddressField | Text | ModSeq
 
 
 class SearchError(ValueError):

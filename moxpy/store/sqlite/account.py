@@ -30,7 +30,8 @@ from ..accounts import (Change, ChangePosition, Copied, DeliveryMeta, LoggedChan
 from ..db import Database
 from ..files import read_message_file, read_message_file_cached, remove_message_file, write_message_file
 from ..search import Criteria, MessageFilter
-from . import changelog, check, copymove, flagchange, listing, mailboxes, messages, rows, schema, search, summaries
+from . import (changelog, check, copymove, flagchange, listing, mailboxes, messages, modseqs, rows, schema, search,
+               summaries)
 from .rules import SQLiteRules
 from .recent import RecentClaims
 
@@ -292,7 +293,8 @@ class SQLiteAccount:
         return len(removed)
 
     async def change_flags(self, msg_ids: list[int], mode: str, flags: list[str], *,
-                           mailbox_id: int | None = None, origin: Any = None) -> list[Message]:
+                           mailbox_id: int | None = None, origin: Any = None,
+                           unchanged_since: int | None = None) -> list[Message]:
         if mode not in flagchange.MODES:
             raise ValueError(f"unknown flag change mode {mode!r}")
         mask, keywords = flaglib.parse(flags)
@@ -300,7 +302,10 @@ class SQLiteAccount:
             raise MessageNotFound(msg_ids)
 
         def update(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], list[Change]]:
-            targets = messages.by_ids_tx(conn, msg_ids, mailbox_id, "id, mailbox_id, uid, flags, keywords")
+            targets = messages.by_ids_tx(conn, msg_ids, mailbox_id, "id, mailbox_id, uid, modseq, flags, keywords")
+            if unchanged_since is not None:
+                # RFC 7162 3.1.3: decided in the transaction that changes them, so no change comes between.
+                targets = [r for r in targets if r["modseq"] <= unchanged_since]
             return flagchange.change_tx(conn, targets, mode, mask, keywords, origin)
 
         changed, changes = await self._write(update)
@@ -364,6 +369,17 @@ class SQLiteAccount:
 
     def search(self, mailbox_id: int, criteria: Criteria) -> list[int]:
         return search.run(self.db, self.msg_dir, mailbox_id, criteria)
+
+    # Modification sequences (RFC 7162).
+
+    def highest_modseq(self, mailbox_id: int) -> int:
+        return modseqs.highest(self.db, mailbox_id)
+
+    def changed_since(self, mailbox_id: int, modseq: int) -> list[Message]:
+        return modseqs.changed(self.db, mailbox_id, modseq)
+
+    def expunged_since(self, mailbox_id: int, modseq: int) -> list[int] | None:
+        return modseqs.expunged(self.db, mailbox_id, modseq)
 
     # \Recent.
 

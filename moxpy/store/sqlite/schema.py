@@ -100,6 +100,8 @@ def create(conn: sqlite3.Connection, msg_dir: str) -> None:
     conn.execute("create index if not exists idx_messages_mailbox_id_received_id on messages (mailbox_id, received, id)")
     conn.execute("create index if not exists idx_messages_received_id on messages (received, id)")
     conn.execute("create index if not exists idx_messages_message_id on messages (message_id)")
+    # RFC 7162 CHANGEDSINCE and HIGHESTMODSEQ: the messages of a mailbox changed since a modseq.
+    conn.execute("create index if not exists idx_messages_mailbox_id_modseq on messages (mailbox_id, modseq)")
     now = int(time.time())
     for i, (name, special_use) in enumerate(DEFAULT_MAILBOXES):
         conn.execute(

@@ -20,7 +20,7 @@ from ...message.parse import decode_words
 from .. import flags as flaglib
 from ..db import Database
 from ..files import read_message_file
-from ..search import AddressField, And, Criteria, Flag, Not, Or, Received, Sent, Size, Text, UIDRanges
+from ..search import AddressField, And, Criteria, Flag, ModSeq, Not, Or, Received, Sent, Size, Text, UIDRanges
 
 
 def _day_start(day: date) -> float:
@@ -64,6 +64,9 @@ class _Compiler:
                 self.params += [low, high]
                 parts.append("uid between ? and ?")
             return "(" + " or ".join(parts) + ")"
+        if isinstance(node, ModSeq):
+            self.params.append(node.at_least)
+            return "(modseq >= ?)"
         if isinstance(node, Size):
             self.params.append(node.octets)
             return "(size > ?)" if node.larger else "(size < ?)"
