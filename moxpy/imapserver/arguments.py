@@ -20,8 +20,8 @@ from typing import Any
 
 from twisted.mail import imap4
 
+from . import esearch, syntax
 from . import fetch as fetchlib
-from . import syntax
 from .syntax import CommandSyntaxError
 
 # The longest literal taken as a string argument (a name, a search string); APPEND's message is not one.
@@ -126,6 +126,8 @@ def message_literal(line: bytes) -> Result:
 
 def sequence_set(line: bytes) -> Result:
     arg, _, rest = line.partition(b" ")
+    if arg == b"$":
+        return esearch.SAVED, rest  # RFC 5182 2.1: the saved search result
     return syntax.parse_sequence_set(arg), rest
 
 

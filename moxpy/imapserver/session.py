@@ -151,6 +151,7 @@ class Session(imap4.IMAP4Server):
         self.account_name = ""
         self.selected: MailboxView | None = None
         self.idling = False  # in IDLE (RFC 2177): changes are reported as they happen
+        self.enabled: set[bytes] = set()  # extensions the client turned on with ENABLE (RFC 5161), upper case
         self._unsubscribe = None
         self._line_callback: Callable[[bytes], None] | None = None
         self._report_scheduled = False
@@ -254,7 +255,7 @@ class Session(imap4.IMAP4Server):
     def listCapabilities(self):
         """The capabilities in the greeting, CAPABILITY and LOGIN's response (RFC 3501 7.2.1)."""
         caps = [b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS", b"MOVE",
-                b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE",
+                b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE", b"ESEARCH", b"SEARCHRES",
                 b"APPENDLIMIT=%d" % self.factory.max_message_size()]
         if self.state == "unauth":
             if self.factory.tls_options is not None and not self.startedTLS:

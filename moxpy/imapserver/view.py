@@ -51,6 +51,7 @@ class MailboxView:
         self._removed: set[int] = set()
         self._flags: set[int] = set()
         self._keywords_changed = False
+        self.saved: list[int] = []  # UIDs of the saved search result, "$" (RFC 5182)
         if self.uids:
             self._note_recent(self.uids[-1])
 
