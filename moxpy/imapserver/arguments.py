@@ -116,12 +116,36 @@ def optional_date_time(line: bytes) -> Result:
     return value, rest[1:]
 
 
-def message_literal(line: bytes) -> Result:
-    """APPEND's message: a literal of any size, kept as a file."""
+@dataclass
+class AppendMessage:
+    """One message of an APPEND: its flags and date-time when given, and its literal as a file."""
+
+    flags: list | None
+    date: bytes | None
+    file: Any
+    binary: bool  # sent as ~{N} (RFC 3516 4.4): may hold any octet, NUL too
+
+
+def append_messages(line: bytes, done: list[AppendMessage] | None = None) -> Result:
+    """APPEND's messages: one, or several (MULTIAPPEND, RFC 3502 6), each [flags] [date-time] literal, the
+    literal of any size and kept as a file; a binary literal ~{N} too (RFC 3516 4.4)."""
+    done = [] if done is None else done
+    flags, line = optional_paren_list(line)
+    date, line = optional_date_time(line)
     m = syntax.LITERAL_AT_END.fullmatch(line.strip()) if line else None
     if not m:
         raise CommandSyntaxError("literal expected")
-    return Literal(int(m.group(1)), bool(m.group(2)), True, lambda data, rest: (data, rest))
+    binary = line.strip().startswith(b"~")
+
+    def resume(data, rest: bytes) -> Result:
+        done.append(AppendMessage(flags, date, data, binary))
+        if not rest:
+            return done, b""
+        if rest[:1] != b" ":
+            raise CommandSyntaxError("expected another message or the end of the command after a message")
+        return append_messages(rest[1:], done)
+
+    return Literal(int(m.group(1)), bool(m.group(2)), True, resume)
 
 
 def sequence_set(line: bytes) -> Result:

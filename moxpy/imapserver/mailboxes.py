@@ -1,6 +1,6 @@
 """Commands of the authenticated state (RFC 3501 6.3): SELECT, EXAMINE,
 CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS and
-APPEND, and NAMESPACE (RFC 2342).
+APPEND (with MULTIAPPEND, RFC 3502), and NAMESPACE (RFC 2342).
 
 Mailboxes are the store's (store.Account); names are translated with
 names.py, so the inbox is INBOX here and "Inbox" in the store.
@@ -178,25 +178,36 @@ async def status(session: Session, raw: bytes, items: list) -> bytes:
     return b"STATUS completed"
 
 
-async def append(session: Session, raw: bytes, flags: list | None, date: bytes | None, message) -> bytes:
-    # RFC 3501 6.3.11; APPENDUID is RFC 4315 3.
-    data = message.read()
-    message.close()
+async def append(session: Session, raw: bytes, messages: list[arguments.AppendMessage]) -> bytes:
+    # RFC 3501 6.3.11; APPENDUID is RFC 4315 3; several messages are MULTIAPPEND (RFC 3502), stored all or none.
+    contents = []
+    for message in messages:
+        contents.append(message.file.read())
+        message.file.close()
     name = mailbox_argument(raw)
-    if len(data) > session.factory.max_message_size():
+    if any(len(data) > session.factory.max_message_size() for data in contents):
         raise No(b"[TOOBIG] message too large")
-    words = [bytes(f).decode("utf-8", "replace") for f in flags or [] if not isinstance(f, list)]
-    words = [w for w in words if w.lower() != "\\recent"]  # RFC 3501 2.3.2: clients cannot set \Recent
-    try:
-        flaglib.parse(words)  # a bad flag is BAD, before a missing mailbox is NO
-    except flaglib.FlagError as e:
-        raise Bad(syntax.plain_text(str(e))) from None
-    received = syntax.parse_date_time(date) if date else None
+    if any(not data for data in contents):
+        # RFC 3502 6.3.11 (and 3): an empty message cancels the whole APPEND.
+        raise No(b"empty message, APPEND cancelled, nothing stored")
+    items = []
+    for message, data in zip(messages, contents):
+        words = [bytes(f).decode("utf-8", "replace") for f in message.flags or [] if not isinstance(f, list)]
+        words = [w for w in words if w.lower() != "\\recent"]  # RFC 3501 2.3.2: clients cannot set \Recent
+        try:
+            flaglib.parse(words)  # a bad flag is BAD, before a missing mailbox is NO
+        except flaglib.FlagError as e:
+            raise Bad(syntax.plain_text(str(e))) from None
+        items.append((data, words, syntax.parse_date_time(message.date) if message.date else None))
     box = session.account.mailbox(name)
     if box is None:
         raise No(b"[TRYCREATE] no such mailbox")
     try:
-        stored = await session.account.deliver(data, box.name, flags=words, received=received)
+        if len(items) == 1:
+            data, words, received = items[0]
+            stored = [await session.account.deliver(data, box.name, flags=words, received=received)]
+        else:
+            stored = await session.account.deliver_all(items, box.name)
     except Exception as e:
         if not storage_full(e):
             raise
@@ -204,7 +215,8 @@ async def append(session: Session, raw: bytes, flags: list | None, date: bytes |
         # RFC 5530 3 OVERQUOTA: the operation would take more storage than there is, which a full disk is as
         # much as a quota (Dovecot answers it for ENOSPC too); the text says it is temporary.
         raise No(b"[OVERQUOTA] " + STORAGE_FULL.encode()) from None
-    return b"[APPENDUID %d %d] APPEND completed" % (box.uidvalidity, stored.uid)
+    uids = syntax.format_uid_set([m.uid for m in stored])
+    return b"[APPENDUID %d %s] APPEND completed" % (box.uidvalidity, uids)
 
 
 def namespace(session: Session, tag: bytes) -> None:
@@ -224,7 +236,6 @@ COMMANDS = [
     Command(b"LIST", AUTHENTICATED, list_, (arguments.astring, arguments.final_astring)),
     Command(b"LSUB", AUTHENTICATED, lsub, (arguments.astring, arguments.final_astring)),
     Command(b"STATUS", AUTHENTICATED, status, (arguments.astring, arguments.paren_list)),
-    Command(b"APPEND", AUTHENTICATED, append, (arguments.astring, arguments.optional_paren_list,
-                                               arguments.optional_date_time, arguments.message_literal)),
+    Command(b"APPEND", AUTHENTICATED, append, (arguments.astring, arguments.append_messages)),
     Command(b"NAMESPACE", AUTHENTICATED, namespace),
 ]

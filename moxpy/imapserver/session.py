@@ -256,7 +256,7 @@ class Session(imap4.IMAP4Server):
         """The capabilities in the greeting, CAPABILITY and LOGIN's response (RFC 3501 7.2.1)."""
         caps = [b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS", b"MOVE",
                 b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE", b"ESEARCH", b"SEARCHRES",
-                b"APPENDLIMIT=%d" % self.factory.max_message_size()]
+                b"APPENDLIMIT=%d" % self.factory.max_message_size(), b"MULTIAPPEND"]
         if self.state == "unauth":
             if self.factory.tls_options is not None and not self.startedTLS:
                 caps.append(b"STARTTLS")
@@ -330,6 +330,9 @@ class Session(imap4.IMAP4Server):
         try:
             result = literal.resume(data, rest)
             if isinstance(result, arguments.Literal):
+                if result.file and result.size > self.factory.max_message_size():
+                    self._refuse_message(tag, result)  # a later message of a MULTIAPPEND (RFC 3502)
+                    return
                 self._read_literal(result, partial(self._literal_read, tag, command, by_uid, args, readers))
                 return
         except syntax.CommandSyntaxError as e:

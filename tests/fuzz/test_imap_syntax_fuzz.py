@@ -39,7 +39,7 @@ def parses_or_syntax_error(reader, line: bytes, data: bytes = b"x", rest: bytes 
 
 
 READERS = [arguments.astring, arguments.final_astring, arguments.atom, arguments.paren_list,
-           arguments.optional_paren_list, arguments.optional_date_time, arguments.message_literal,
+           arguments.optional_paren_list, arguments.optional_date_time, arguments.append_messages,
            arguments.sequence_set, arguments.fetch_items, arguments.search_keys, arguments.flag_list,
            arguments.rest_of_line]
 
