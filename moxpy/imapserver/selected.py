@@ -17,6 +17,7 @@ import asyncio
 from ..store import MailboxError, MailboxNotFound, Message, MessageNotFound
 from ..store import flags as flaglib
 from . import arguments, esearch, syntax
+from . import binary as binarylib
 from . import fetch as fetchlib
 from . import search as searchlib
 from .mailboxes import mailbox_argument
@@ -194,8 +195,14 @@ async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes
                                                with_flags=with_flags))
             yield lines
 
-    if not await session.stream(responses()):
-        return b"FETCH aborted"
+    try:
+        if not await session.stream(responses()):
+            return b"FETCH aborted"
+    except binarylib.UnknownEncoding as e:
+        # RFC 3516 4.3: a part in an encoding the server cannot decode.
+        raise No(b"[UNKNOWN-CTE] unknown Content-Transfer-Encoding " + syntax.plain_text(str(e), 40)) from None
+    except fetchlib.FetchError as e:
+        raise No(syntax.plain_text(str(e))) from None
     return b"FETCH completed"
 
 
