@@ -20,7 +20,7 @@ from typing import Any
 
 from twisted.mail import imap4
 
-from . import esearch, syntax
+from . import binary, esearch, syntax
 from . import fetch as fetchlib
 from .syntax import CommandSyntaxError
 
@@ -158,6 +158,8 @@ def sequence_set(line: bytes) -> Result:
 def fetch_items(line: bytes) -> Result:
     """FETCH's data items, as names and fetch.Section (RFC 3501 6.4.5)."""
     try:
+        if b"BINARY" in line.upper():
+            return binary.parse_items(line), b""  # RFC 3516 items, which the FETCH parser does not know
         return fetchlib.parse_items(line), b""
     except fetchlib.FetchError as e:
         raise CommandSyntaxError(str(e)) from None
@@ -165,16 +167,26 @@ def fetch_items(line: bytes) -> Result:
 
 def search_keys(line: bytes, stack: list | None = None) -> Result:
     """SEARCH's keys as tokens (syntax.tokenize): the rest of the line, with any literals in it."""
-    tokens, pending = syntax.tokenize(line, stack=stack)
+    return tokens(line, stack, "search literal too long")
+
+
+def list_arguments(line: bytes) -> Result:
+    """LIST's arguments as tokens: with RFC 5258's options and pattern lists they are not a fixed sequence."""
+    return tokens(line, None, f"string literal too long, at most {STRING_LITERAL_LIMIT} octets")
+
+
+def tokens(line: bytes, stack: list | None, too_long: str) -> Result:
+    """The rest of the line as tokens (syntax.tokenize), with any literals in it."""
+    found, pending = syntax.tokenize(line, stack=stack)
     if pending is None:
-        return tokens, b""
+        return found, b""
     size, nonsync, stack = pending
     if size > STRING_LITERAL_LIMIT:
-        raise CommandSyntaxError("search literal too long")
+        raise CommandSyntaxError(too_long)
 
     def resume(data: bytes, rest: bytes) -> Result:
         stack[-1].append(syntax.String(data))
-        return search_keys(rest, stack)
+        return tokens(rest, stack, too_long)
 
     return Literal(size, nonsync, False, resume)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..message import part as partlib
 from . import syntax
 from .fetch import FetchError, Section
+from .fetch import parse_items as parse_fetch_items
 
 # RFC 3516 4.1: "BINARY" ["." ("PEEK" / "SIZE")] "[" [section-part] "]" [partial], partial not with SIZE.
 _ITEM = re.compile(rb"BINARY(\.PEEK|\.SIZE)?\[((?:[1-9][0-9]*)(?:\.[1-9][0-9]*)*)?\](?:<([0-9]+)\.([1-9][0-9]*)>)?\Z",
@@ -52,9 +53,9 @@ class Binary(Section):
         return self.label(None) + b" " + (b"~" if b"\0" in value else b"") + syntax.literal(value)
 
 
-def parse_items(line: bytes, parse_others) -> list:
-    """FETCH's items when some are BINARY ones: those parsed here, each other item with parse_others (the
-    FETCH parser), in the order given."""
+def parse_items(line: bytes) -> list:
+    """FETCH's items when some are BINARY ones: those parsed here, each other item with the FETCH parser
+    (fetch.parse_items), in the order given."""
     tokens, pending = syntax.tokenize(line)
     if pending is not None:
         raise FetchError("no literals in fetch attributes")
@@ -67,7 +68,7 @@ def parse_items(line: bytes, parse_others) -> list:
         if token[:6].upper() == b"BINARY":
             items.append(parse_item(bytes(token)))
         else:
-            items += parse_others(bytes(token))
+            items += parse_fetch_items(bytes(token))
     if not items:
         raise FetchError("no fetch attributes")
     return items

@@ -122,14 +122,6 @@ def needs_bytes(items: list) -> bool:
 
 
 def parse_items(line: bytes) -> list:
-    if b"BINARY" in line.upper():
-        from . import binary  # RFC 3516 items, which the FETCH parser does not know
-
-        return binary.parse_items(line, _parse_items)
-    return _parse_items(line)
-
-
-def _parse_items(line: bytes) -> list:
     parser = imap4._FetchParser()
     try:
         parser.parseString(line)

@@ -9,11 +9,12 @@ names.py, so the inbox is INBOX here and "Inbox" in the store.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from ..store import STORAGE_FULL, MailboxError, MailboxExists, MailboxNotFound, storage_full
 from ..store import flags as flaglib
 from ..store import mailboxname
-from . import arguments, names, syntax
+from . import arguments, listext, names, syntax
 from . import fetch as fetchlib
 from .session import AUTHENTICATED, Bad, Command, No, Session
 from .view import MailboxView
@@ -118,9 +119,14 @@ async def _subscribe(session: Session, raw: bytes, on: bool) -> bytes:
     return b"SUBSCRIBE completed" if on else b"UNSUBSCRIBE completed"
 
 
-async def list_(session: Session, ref: bytes, pattern: bytes) -> bytes:
-    # RFC 3501 6.3.8
-    return await _list(session, ref, pattern, False)
+async def list_(session: Session, tokens: list) -> bytes:
+    # RFC 3501 6.3.8; with options, several patterns or in IMAP4rev2, RFC 5258 and RFC 5819 (listext.py).
+    command = listext.parse(tokens, status_items)
+    rev2 = b"IMAP4REV2" in session.enabled
+    if not command.extended and not rev2:
+        return await _list(session, command.reference, command.patterns[0], False)
+    session.write(listext.answer(session, command, partial(status_line, session.account)))
+    return b"LIST completed"
 
 
 async def lsub(session: Session, ref: bytes, pattern: bytes) -> bytes:
@@ -164,18 +170,31 @@ async def status(session: Session, raw: bytes, items: list) -> bytes:
     box = account.mailbox(mailbox_argument(raw))
     if box is None:
         raise No(b"[NONEXISTENT] no such mailbox")
+    session.write([status_line(account, box, status_items(items))])
+    return b"STATUS completed"
+
+
+STATUS_ITEMS = (b"MESSAGES", b"RECENT", b"UIDNEXT", b"UIDVALIDITY", b"UNSEEN", b"SIZE", b"DELETED")
+
+
+def status_items(items: list) -> list[bytes]:
+    """STATUS's items, upper case; BAD for an unknown one."""
+    out = []
+    for item in items:
+        if isinstance(item, list) or bytes(item).upper() not in STATUS_ITEMS:
+            raise Bad(b"unknown STATUS item")
+        out.append(bytes(item).upper())
+    return out
+
+
+def status_line(account, box, items: list[bytes]) -> bytes:
+    """The STATUS response of a mailbox (RFC 3501 7.2.4)."""
     counts = account.mailbox_status(box.id)
     values = {b"MESSAGES": counts.messages, b"RECENT": counts.recent, b"UIDNEXT": box.uidnext,
               b"UIDVALIDITY": box.uidvalidity, b"UNSEEN": counts.unseen, b"SIZE": counts.size,
               b"DELETED": counts.deleted}
-    out = []
-    for item in items:
-        if isinstance(item, list) or bytes(item).upper() not in values:
-            raise Bad(b"unknown STATUS item")
-        key = bytes(item).upper()
-        out.append(key + b" %d" % values[key])
-    session.write([b"* STATUS " + names.encode(names.display(box.name)) + b" (" + b" ".join(out) + b")"])
-    return b"STATUS completed"
+    out = [key + b" %d" % values[key] for key in items]
+    return b"* STATUS " + names.encode(names.display(box.name)) + b" (" + b" ".join(out) + b")"
 
 
 async def append(session: Session, raw: bytes, messages: list[arguments.AppendMessage]) -> bytes:
@@ -233,7 +252,7 @@ COMMANDS = [
     Command(b"RENAME", AUTHENTICATED, rename, (arguments.astring, arguments.final_astring)),
     Command(b"SUBSCRIBE", AUTHENTICATED, subscribe, (arguments.final_astring,)),
     Command(b"UNSUBSCRIBE", AUTHENTICATED, unsubscribe, (arguments.final_astring,)),
-    Command(b"LIST", AUTHENTICATED, list_, (arguments.astring, arguments.final_astring)),
+    Command(b"LIST", AUTHENTICATED, list_, (arguments.list_arguments,)),
     Command(b"LSUB", AUTHENTICATED, lsub, (arguments.astring, arguments.final_astring)),
     Command(b"STATUS", AUTHENTICATED, status, (arguments.astring, arguments.paren_list)),
     Command(b"APPEND", AUTHENTICATED, append, (arguments.astring, arguments.append_messages)),
