@@ -261,11 +261,18 @@ class Session(imap4.IMAP4Server):
         if self.state == "unauth":
             if self.factory.tls_options is not None and not self.startedTLS:
                 caps.append(b"STARTTLS")
+            if self.scram_offered():
+                caps.append(b"AUTH=SCRAM-SHA-256")
             caps.append(b"AUTH=PLAIN" if self.login_allowed() else b"LOGINDISABLED")
         return caps
 
     def login_allowed(self) -> bool:
         return self.startedTLS or self.factory.plaintext_login
+
+    def scram_offered(self) -> bool:
+        """Whether AUTH=SCRAM-SHA-256 is offered: logins are allowed, and an account has a SCRAM verifier (made
+        when its password was set), without which the exchange cannot succeed."""
+        return self.login_allowed() and any(a.SCRAMSHA256 for a in self.factory.config.current().Accounts.values())
 
     def logged_in(self, account_name: str) -> None:
         """Enter the authenticated state (RFC 3501 3.2) for an account, hearing of its changes from now on."""
