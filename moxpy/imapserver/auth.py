@@ -211,9 +211,23 @@ def id_(session: Session, tag: bytes, args: bytes) -> None:
     session.sendPositiveResponse(tag, b"ID completed")
 
 
+# RFC 5161 3.1: what ENABLE turns on, by its upper-case name, with the name ENABLED answers with.
+ENABLEABLE = {b"IMAP4REV2": b"IMAP4rev2"}
+
+
 def enable(session: Session, tag: bytes, args: bytes) -> None:
-    # RFC 5161: none of the extensions we offer need enabling; say so.
-    session.sendUntaggedResponse(b"ENABLED")
+    # RFC 5161 3.1: ENABLED names the extensions this command turned on; unknown ones are ignored.
+    words = args.split()
+    if not words:
+        session.sendBadResponse(tag, b"missing argument, ENABLE needs capability names")
+        return
+    turned_on = []
+    for word in words:
+        key = word.upper()
+        if key in ENABLEABLE and key not in session.enabled:
+            session.enabled.add(key)
+            turned_on.append(ENABLEABLE[key])
+    session.sendUntaggedResponse(b" ".join([b"ENABLED"] + turned_on))
     session.sendPositiveResponse(tag, b"ENABLE completed")
 
 

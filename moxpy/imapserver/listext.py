@@ -92,12 +92,12 @@ def parse(tokens: list, status_items) -> ListCommand:
     return command
 
 
-def answer(session: Session, command: ListCommand, status_line) -> list[bytes]:
+def answer(session: Session, command: ListCommand, status_line, utf8: bool) -> list[bytes]:
     """The untagged responses of an extended LIST: LIST lines, each followed by STATUS when asked for;
-    status_line(box, items) renders a STATUS response."""
+    status_line(box, items) renders a STATUS response; utf8: names in UTF-8 (IMAP4rev2)."""
     try:
-        reference = names.decode(command.reference)
-        patterns = [names.decode(p) for p in command.patterns]
+        reference = names.decode(command.reference, utf8)
+        patterns = [names.decode(p, utf8) for p in command.patterns]
     except names.MailboxNameError:
         return []  # no mailbox has such a name
     if all(not p for p in patterns):
@@ -140,7 +140,7 @@ def answer(session: Session, command: ListCommand, status_line) -> list[bytes]:
             attrs.append(b"\\Subscribed")
         if box.special_use:
             attrs.append(box.special_use.encode())
-        line = b"* LIST (" + b" ".join(attrs) + b') "/" ' + names.encode(display)
+        line = b"* LIST (" + b" ".join(attrs) + b') "/" ' + names.encode(display, utf8)
         if childinfo:
             line += b' ("CHILDINFO" ("SUBSCRIBED"))'
         lines.append(line)

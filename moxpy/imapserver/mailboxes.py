@@ -22,11 +22,11 @@ from .view import MailboxView
 log = logging.getLogger("moxpy.imapserver")
 
 
-def mailbox_argument(raw: bytes) -> str:
+def mailbox_argument(session: Session, raw: bytes) -> str:
     """The store's name for a mailbox name argument; a name no mailbox can have is answered with NO, as for a
     missing one."""
     try:
-        return mailboxname.check(names.decode(raw))
+        return mailboxname.check(names.decode(raw, b"IMAP4REV2" in session.enabled))
     except (names.MailboxNameError, MailboxError) as e:
         raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
 
@@ -41,12 +41,16 @@ async def examine(session: Session, raw: bytes) -> bytes:
 
 async def _select(session: Session, raw: bytes, readonly: bool, command: bytes) -> bytes:
     # RFC 3501 6.3.1: a SELECT, even a failing one, first closes the current mailbox.
+    rev2 = b"IMAP4REV2" in session.enabled
+    if rev2 and session.selected is not None:
+        # RFC 9051 7.1: the responses after CLOSED are of the new mailbox.
+        session.write([b"* OK [CLOSED] previous mailbox closed"])
     session.deselect()
     account = session.account
-    box = account.mailbox(mailbox_argument(raw))
+    box = account.mailbox(mailbox_argument(session, raw))
     if box is None:
         raise No(b"[NONEXISTENT] no such mailbox")
-    view = MailboxView(account, box.id, readonly, session)
+    view = MailboxView(account, box.id, readonly, session, recent=not rev2)
     status = account.mailbox_status(box.id)
     flags = fetchlib.flag_list(view.keywords)
     # RFC 3501 6.3.2: EXAMINE allows no flag changes, so no flag is permanent.
@@ -54,14 +58,19 @@ async def _select(session: Session, raw: bytes, readonly: bool, command: bytes) 
         b"* FLAGS (" + flags + b")",
         b"* OK [PERMANENTFLAGS (" + (b"" if readonly else flags + b" \\*") + b")] flags",
         b"* %d EXISTS" % len(view.uids),
-        b"* %d RECENT" % view.recent_count(),
     ]
-    if status.first_unseen:
-        seq = view.seq(status.first_unseen)
-        if seq:
-            lines.append(b"* OK [UNSEEN %d] first unseen" % seq)
+    if not rev2:
+        # RFC 9051 E: IMAP4rev2 has neither RECENT nor UNSEEN here.
+        lines.append(b"* %d RECENT" % view.recent_count())
+        if status.first_unseen:
+            seq = view.seq(status.first_unseen)
+            if seq:
+                lines.append(b"* OK [UNSEEN %d] first unseen" % seq)
     lines += [b"* OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity,
               b"* OK [UIDNEXT %d] next UID" % box.uidnext]
+    if rev2:
+        # RFC 9051 6.3.2: the mailbox's name as the server has it.
+        lines.append(b'* LIST () "/" ' + names.encode(names.display(box.name), utf8=True))
     session.write(lines)
     session.select(view)
     return (b"[READ-ONLY] " if readonly else b"[READ-WRITE] ") + command + b" completed"
@@ -69,7 +78,7 @@ async def _select(session: Session, raw: bytes, readonly: bool, command: bytes) 
 
 async def create(session: Session, raw: bytes) -> bytes:
     # RFC 3501 6.3.3: a trailing separator only says that children are intended.
-    name = mailbox_argument(raw.rstrip(b"/") or raw)
+    name = mailbox_argument(session, raw.rstrip(b"/") or raw)
     try:
         await session.account.create_mailbox(name)
     except MailboxExists:
@@ -80,7 +89,7 @@ async def create(session: Session, raw: bytes) -> bytes:
 async def delete(session: Session, raw: bytes) -> bytes:
     # RFC 3501 6.3.4
     try:
-        await session.account.delete_mailbox(mailbox_argument(raw))
+        await session.account.delete_mailbox(mailbox_argument(session, raw))
     except MailboxNotFound:
         raise No(b"[NONEXISTENT] no such mailbox") from None
     except MailboxError as e:
@@ -91,7 +100,7 @@ async def delete(session: Session, raw: bytes) -> bytes:
 async def rename(session: Session, old: bytes, new: bytes) -> bytes:
     # RFC 3501 6.3.5
     try:
-        await session.account.rename_mailbox(mailbox_argument(old), mailbox_argument(new))
+        await session.account.rename_mailbox(mailbox_argument(session, old), mailbox_argument(session, new))
     except MailboxNotFound:
         raise No(b"[NONEXISTENT] no such mailbox") from None
     except MailboxExists:
@@ -113,7 +122,7 @@ async def unsubscribe(session: Session, raw: bytes) -> bytes:
 
 async def _subscribe(session: Session, raw: bytes, on: bool) -> bytes:
     try:
-        await session.account.set_subscribed(mailbox_argument(raw), on)
+        await session.account.set_subscribed(mailbox_argument(session, raw), on)
     except MailboxNotFound:
         raise No(b"[NONEXISTENT] no such mailbox") from None
     return b"SUBSCRIBE completed" if on else b"UNSUBSCRIBE completed"
@@ -125,7 +134,7 @@ async def list_(session: Session, tokens: list) -> bytes:
     rev2 = b"IMAP4REV2" in session.enabled
     if not command.extended and not rev2:
         return await _list(session, command.reference, command.patterns[0], False)
-    session.write(listext.answer(session, command, partial(status_line, session.account)))
+    session.write(listext.answer(session, command, partial(status_line, session.account, utf8=rev2), rev2))
     return b"LIST completed"
 
 
@@ -137,7 +146,7 @@ async def lsub(session: Session, ref: bytes, pattern: bytes) -> bytes:
 async def _list(session: Session, ref: bytes, pattern: bytes, lsub: bool) -> bytes:
     command = b"LSUB" if lsub else b"LIST"
     try:
-        ref_name, pattern_name = names.decode(ref), names.decode(pattern)
+        ref_name, pattern_name = names.decode(ref), names.decode(pattern)  # IMAP4rev1 only: rev2 has listext's
     except names.MailboxNameError:
         return command + b" completed"  # no mailbox has such a name
     if not pattern_name and not lsub:
@@ -167,10 +176,10 @@ async def _list(session: Session, ref: bytes, pattern: bytes, lsub: bool) -> byt
 async def status(session: Session, raw: bytes, items: list) -> bytes:
     # RFC 3501 6.3.10; SIZE is RFC 8438, DELETED RFC 9051 6.3.11.
     account = session.account
-    box = account.mailbox(mailbox_argument(raw))
+    box = account.mailbox(mailbox_argument(session, raw))
     if box is None:
         raise No(b"[NONEXISTENT] no such mailbox")
-    session.write([status_line(account, box, status_items(items))])
+    session.write([status_line(account, box, status_items(items), b"IMAP4REV2" in session.enabled)])
     return b"STATUS completed"
 
 
@@ -187,14 +196,14 @@ def status_items(items: list) -> list[bytes]:
     return out
 
 
-def status_line(account, box, items: list[bytes]) -> bytes:
+def status_line(account, box, items: list[bytes], utf8: bool = False) -> bytes:
     """The STATUS response of a mailbox (RFC 3501 7.2.4)."""
     counts = account.mailbox_status(box.id)
     values = {b"MESSAGES": counts.messages, b"RECENT": counts.recent, b"UIDNEXT": box.uidnext,
               b"UIDVALIDITY": box.uidvalidity, b"UNSEEN": counts.unseen, b"SIZE": counts.size,
               b"DELETED": counts.deleted}
     out = [key + b" %d" % values[key] for key in items]
-    return b"* STATUS " + names.encode(names.display(box.name)) + b" (" + b" ".join(out) + b")"
+    return b"* STATUS " + names.encode(names.display(box.name), utf8) + b" (" + b" ".join(out) + b")"
 
 
 async def append(session: Session, raw: bytes, messages: list[arguments.AppendMessage]) -> bytes:
@@ -203,7 +212,7 @@ async def append(session: Session, raw: bytes, messages: list[arguments.AppendMe
     for message in messages:
         contents.append(message.file.read())
         message.file.close()
-    name = mailbox_argument(raw)
+    name = mailbox_argument(session, raw)
     if any(len(data) > session.factory.max_message_size() for data in contents):
         raise No(b"[TOOBIG] message too large")
     if any(not data for data in contents):

@@ -262,7 +262,7 @@ async def _copy(session: Session, ranges, raw: bytes, by_uid: bool, move: bool) 
     view = session.selected
     account = session.account
     uids = _resolve(view, ranges, by_uid)
-    name = mailbox_argument(raw)
+    name = mailbox_argument(session, raw)
     if account.mailbox(name) is None:
         raise No(b"[TRYCREATE] no such mailbox")
     command = b"MOVE" if move else b"COPY"

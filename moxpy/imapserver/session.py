@@ -254,7 +254,7 @@ class Session(imap4.IMAP4Server):
 
     def listCapabilities(self):
         """The capabilities in the greeting, CAPABILITY and LOGIN's response (RFC 3501 7.2.1)."""
-        caps = [b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS", b"MOVE",
+        caps = [b"IMAP4rev1", b"IMAP4rev2", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS", b"MOVE",
                 b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE", b"ESEARCH", b"SEARCHRES",
                 b"APPENDLIMIT=%d" % self.factory.max_message_size(), b"MULTIAPPEND", b"BINARY",
                 b"LIST-EXTENDED", b"LIST-STATUS"]
@@ -500,8 +500,10 @@ class Session(imap4.IMAP4Server):
         if updates.keywords is not None:
             lines += self.flags_lines(updates.keywords)
         if updates.exists is not None:
-            # RFC 3501 7.3.2: RECENT comes with the EXISTS that changed it.
-            lines += [b"* %d EXISTS" % updates.exists, b"* %d RECENT" % updates.recent]
+            lines.append(b"* %d EXISTS" % updates.exists)
+            if b"IMAP4REV2" not in self.enabled:
+                # RFC 3501 7.3.2: RECENT comes with the EXISTS that changed it; IMAP4rev2 has none (RFC 9051 E).
+                lines.append(b"* %d RECENT" % updates.recent)
         for message in self.account.messages(selected.mailbox_id, updates.flags):
             seq = selected.seq(message.uid)
             if seq:
