@@ -77,7 +77,8 @@ def parse_items(line: bytes) -> list:
 def parse_item(word: bytes) -> Binary:
     m = _ITEM.match(word)
     if not m:
-        raise FetchError("bad BINARY item, expected BINARY[part], BINARY.PEEK[part]<offset.length> or BINARY.SIZE[part]")
+        raise FetchError("bad BINARY item, expected BINARY[part], BINARY.PEEK[part]<offset.length> "
+                         "or BINARY.SIZE[part]")
     kind = (m.group(1) or b"").upper()
     if kind == b".SIZE" and m.group(3) is not None:
         raise FetchError("BINARY.SIZE takes no partial")

@@ -71,7 +71,8 @@ def parse(tokens: list, status_items) -> ListCommand:
     rest = tokens[2:]
     if not rest:
         return command
-    if len(rest) != 2 or isinstance(rest[0], list) or bytes(rest[0]).upper() != b"RETURN" or not isinstance(rest[1], list):
+    if (len(rest) != 2 or isinstance(rest[0], list) or bytes(rest[0]).upper() != b"RETURN"
+            or not isinstance(rest[1], list)):
         raise syntax.CommandSyntaxError("expected RETURN (options) after the mailbox pattern")
     command.extended = True
     options = rest[1]

@@ -254,9 +254,9 @@ class Session(imap4.IMAP4Server):
 
     def listCapabilities(self):
         """The capabilities in the greeting, CAPABILITY and LOGIN's response (RFC 3501 7.2.1)."""
-        caps = [b"IMAP4rev1", b"IMAP4rev2", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS", b"MOVE",
-                b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE", b"ESEARCH", b"SEARCHRES",
-                b"APPENDLIMIT=%d" % self.factory.max_message_size(), b"MULTIAPPEND", b"BINARY",
+        caps = [b"IMAP4rev1", b"IMAP4rev2", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS",
+                b"MOVE", b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE", b"ESEARCH",
+                b"SEARCHRES", b"APPENDLIMIT=%d" % self.factory.max_message_size(), b"MULTIAPPEND", b"BINARY",
                 b"LIST-EXTENDED", b"LIST-STATUS"]
         if self.state == "unauth":
             if self.factory.tls_options is not None and not self.startedTLS:

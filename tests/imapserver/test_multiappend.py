@@ -92,7 +92,8 @@ def test_nonsync_and_binary_literals_of_any_size(raw):
 
 def test_bad_flag_in_a_later_message_stores_none(raw):
     raw.command(b"CREATE atomic")
-    _, tagged = raw.command(b"APPEND atomic {%d+}\r\n%s (\\Bogus) {%d+}\r\n%s" % (len(FIRST), FIRST, len(SECOND), SECOND))
+    _, tagged = raw.command(b"APPEND atomic {%d+}\r\n%s (\\Bogus) {%d+}\r\n%s"
+                            % (len(FIRST), FIRST, len(SECOND), SECOND))
     assert tagged.split()[1] == b"BAD", tagged
     assert count(raw, b"atomic") == 0
 

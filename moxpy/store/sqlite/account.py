@@ -272,7 +272,8 @@ class SQLiteAccount:
                 new_keywords = new_keywords or added_keywords
             # One change per message, as for single deliveries: each has its own modseq.
             changes = [Change("keywords", found[0]["mailbox_id"])] if new_keywords else []
-            return found, changes + [Change("added", r["mailbox_id"], [r["uid"]], [r["id"]], r["modseq"]) for r in found]
+            return found, changes + [Change("added", r["mailbox_id"], [r["uid"]], [r["id"]], r["modseq"])
+                                     for r in found]
 
         try:
             found, changes = await self._write(insert_all, sync_dirs=sorted({bucket for _, bucket, _ in prepared}))
