@@ -12,13 +12,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import secrets
 import unicodedata
 
 import scramp
 from scramp import ScramException
 from scramp.core import Gs2Header
 
-__all__ = ["ScramException", "ScramLogin", "make_verifier", "parse_verifier", "split_gs2_authzid"]
+__all__ = ["ScramException", "ScramLogin", "make_verifier", "parse_verifier", "split_gs2_authzid",
+           "unknown_user_verifier"]
 
 _scram = scramp.ScramMechanism("SCRAM-SHA-256")
 ITERATIONS = 16384  # RFC 7677 4 asks for at least 4096; mox uses more too
@@ -29,6 +31,18 @@ def make_verifier(password: str) -> str:
     of the password: "iterations:salt:storedkey:serverkey", binary parts base64."""
     salt, stored_key, server_key, iterations = _scram.make_auth_info(password, iteration_count=ITERATIONS)
     return ":".join([str(iterations)] + [base64.b64encode(v).decode() for v in (salt, stored_key, server_key)])
+
+
+_unknown_user: tuple[bytes, bytes, bytes, int] | None = None
+
+
+def unknown_user_verifier() -> tuple[bytes, bytes, bytes, int]:
+    """A verifier of a random password, for a login that names no account (or one without a verifier): the
+    exchange goes on and fails at the proof, like a wrong password, so it does not reveal which exist."""
+    global _unknown_user
+    if _unknown_user is None:
+        _unknown_user = parse_verifier(make_verifier(secrets.token_urlsafe(16)))
+    return _unknown_user
 
 
 def parse_verifier(text: str) -> tuple[bytes, bytes, bytes, int] | None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from twisted.mail import imap4
 
+from . import binary, esearch, syntax
 from . import fetch as fetchlib
-from . import syntax
 from .syntax import CommandSyntaxError
 
 # The longest literal taken as a string argument (a name, a search string); APPEND's message is not one.
@@ -116,22 +116,50 @@ def optional_date_time(line: bytes) -> Result:
     return value, rest[1:]
 
 
-def message_literal(line: bytes) -> Result:
-    """APPEND's message: a literal of any size, kept as a file."""
+@dataclass
+class AppendMessage:
+    """One message of an APPEND: its flags and date-time when given, and its literal as a file."""
+
+    flags: list | None
+    date: bytes | None
+    file: Any
+    binary: bool  # sent as ~{N} (RFC 3516 4.4): may hold any octet, NUL too
+
+
+def append_messages(line: bytes, done: list[AppendMessage] | None = None) -> Result:
+    """APPEND's messages: one, or several (MULTIAPPEND, RFC 3502 6), each [flags] [date-time] literal, the
+    literal of any size and kept as a file; a binary literal ~{N} too (RFC 3516 4.4)."""
+    done = [] if done is None else done
+    flags, line = optional_paren_list(line)
+    date, line = optional_date_time(line)
     m = syntax.LITERAL_AT_END.fullmatch(line.strip()) if line else None
     if not m:
         raise CommandSyntaxError("literal expected")
-    return Literal(int(m.group(1)), bool(m.group(2)), True, lambda data, rest: (data, rest))
+    binary = line.strip().startswith(b"~")
+
+    def resume(data, rest: bytes) -> Result:
+        done.append(AppendMessage(flags, date, data, binary))
+        if not rest:
+            return done, b""
+        if rest[:1] != b" ":
+            raise CommandSyntaxError("expected another message or the end of the command after a message")
+        return append_messages(rest[1:], done)
+
+    return Literal(int(m.group(1)), bool(m.group(2)), True, resume)
 
 
 def sequence_set(line: bytes) -> Result:
     arg, _, rest = line.partition(b" ")
+    if arg == b"$":
+        return esearch.SAVED, rest  # RFC 5182 2.1: the saved search result
     return syntax.parse_sequence_set(arg), rest
 
 
 def fetch_items(line: bytes) -> Result:
     """FETCH's data items, as names and fetch.Section (RFC 3501 6.4.5)."""
     try:
+        if b"BINARY" in line.upper():
+            return binary.parse_items(line), b""  # RFC 3516 items, which the FETCH parser does not know
         return fetchlib.parse_items(line), b""
     except fetchlib.FetchError as e:
         raise CommandSyntaxError(str(e)) from None
@@ -139,16 +167,26 @@ def fetch_items(line: bytes) -> Result:
 
 def search_keys(line: bytes, stack: list | None = None) -> Result:
     """SEARCH's keys as tokens (syntax.tokenize): the rest of the line, with any literals in it."""
-    tokens, pending = syntax.tokenize(line, stack=stack)
+    return tokens(line, stack, "search literal too long")
+
+
+def list_arguments(line: bytes) -> Result:
+    """LIST's arguments as tokens: with RFC 5258's options and pattern lists they are not a fixed sequence."""
+    return tokens(line, None, f"string literal too long, at most {STRING_LITERAL_LIMIT} octets")
+
+
+def tokens(line: bytes, stack: list | None, too_long: str) -> Result:
+    """The rest of the line as tokens (syntax.tokenize), with any literals in it."""
+    found, pending = syntax.tokenize(line, stack=stack)
     if pending is None:
-        return tokens, b""
+        return found, b""
     size, nonsync, stack = pending
     if size > STRING_LITERAL_LIMIT:
-        raise CommandSyntaxError("search literal too long")
+        raise CommandSyntaxError(too_long)
 
     def resume(data: bytes, rest: bytes) -> Result:
         stack[-1].append(syntax.String(data))
-        return search_keys(rest, stack)
+        return tokens(rest, stack, too_long)
 
     return Literal(size, nonsync, False, resume)
 

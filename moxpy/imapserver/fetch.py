@@ -57,6 +57,10 @@ class Section:
             label += b"<%d>" % origin
         return label
 
+    def render(self, data: bytes, root: partlib.Part) -> bytes:
+        """The item and its value in a FETCH response."""
+        return section_response(data, root, self)
+
 
 class FetchError(ValueError):
     pass
@@ -278,7 +282,7 @@ def response(seq: int, message: Message, items: list, flags_item: bytes, *, data
         elif item == "BODY":
             fields.append(b"BODY " + bodystructure(root, False))
         else:
-            fields.append(section_response(data, root, item))
+            fields.append(item.render(data, root))
     if with_flags:
         fields.append(flags_item)
     return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(fields))

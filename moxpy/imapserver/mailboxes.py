@@ -1,6 +1,6 @@
 """Commands of the authenticated state (RFC 3501 6.3): SELECT, EXAMINE,
 CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS and
-APPEND, and NAMESPACE (RFC 2342).
+APPEND (with MULTIAPPEND, RFC 3502), and NAMESPACE (RFC 2342).
 
 Mailboxes are the store's (store.Account); names are translated with
 names.py, so the inbox is INBOX here and "Inbox" in the store.
@@ -9,11 +9,12 @@ names.py, so the inbox is INBOX here and "Inbox" in the store.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from ..store import STORAGE_FULL, MailboxError, MailboxExists, MailboxNotFound, storage_full
 from ..store import flags as flaglib
 from ..store import mailboxname
-from . import arguments, condstore, names, syntax
+from . import arguments, condstore, listext, names, syntax
 from . import fetch as fetchlib
 from .session import AUTHENTICATED, Bad, Command, No, Session
 from .view import MailboxView
@@ -21,11 +22,11 @@ from .view import MailboxView
 log = logging.getLogger("moxpy.imapserver")
 
 
-def mailbox_argument(raw: bytes) -> str:
+def mailbox_argument(session: Session, raw: bytes) -> str:
     """The store's name for a mailbox name argument; a name no mailbox can have is answered with NO, as for a
     missing one."""
     try:
-        return mailboxname.check(names.decode(raw))
+        return mailboxname.check(names.decode(raw, b"IMAP4REV2" in session.enabled))
     except (names.MailboxNameError, MailboxError) as e:
         raise No(b"[CANNOT] " + syntax.plain_text(str(e))) from None
 
@@ -42,20 +43,21 @@ async def _select(session: Session, raw: bytes, params: condstore.SelectParamete
                   command: bytes) -> bytes:
     if params.qresync is not None and not condstore.qresync(session):
         raise Bad(b"QRESYNC needs ENABLE QRESYNC first")  # RFC 7162 3.2.5
-    # RFC 3501 6.3.1: a SELECT, even a failing one, first closes the current mailbox. RFC 7162 3.2.11:
-    # CLOSED marks where the responses about it end.
+    rev2 = b"IMAP4REV2" in session.enabled
+    # RFC 3501 6.3.1: a SELECT, even a failing one, first closes the current mailbox. RFC 7162 3.2.11 and
+    # RFC 9051 7.1: CLOSED marks where the responses about it end.
     if session.selected is not None:
         session.write([b"* OK [CLOSED] previous mailbox closed"])
     session.deselect()
     if params.condstore:
         condstore.enable_condstore(session)  # RFC 7162 3.1: the CONDSTORE parameter enables it
     account = session.account
-    box = account.mailbox(mailbox_argument(raw))
+    box = account.mailbox(mailbox_argument(session, raw))
     if box is None:
         raise No(b"[NONEXISTENT] no such mailbox")
     # Before the view: a change committed meanwhile is then reported again later rather than missed.
     highest = account.highest_modseq(box.id)
-    view = MailboxView(account, box.id, readonly, session)
+    view = MailboxView(account, box.id, readonly, session, recent=not rev2)
     status = account.mailbox_status(box.id)
     flags = fetchlib.flag_list(view.keywords)
     # RFC 3501 6.3.2: EXAMINE allows no flag changes, so no flag is permanent.
@@ -63,15 +65,20 @@ async def _select(session: Session, raw: bytes, params: condstore.SelectParamete
         b"* FLAGS (" + flags + b")",
         b"* OK [PERMANENTFLAGS (" + (b"" if readonly else flags + b" \\*") + b")] flags",
         b"* %d EXISTS" % len(view.uids),
-        b"* %d RECENT" % view.recent_count(),
     ]
-    if status.first_unseen:
-        seq = view.seq(status.first_unseen)
-        if seq:
-            lines.append(b"* OK [UNSEEN %d] first unseen" % seq)
+    if not rev2:
+        # RFC 9051 E: IMAP4rev2 has neither RECENT nor UNSEEN here.
+        lines.append(b"* %d RECENT" % view.recent_count())
+        if status.first_unseen:
+            seq = view.seq(status.first_unseen)
+            if seq:
+                lines.append(b"* OK [UNSEEN %d] first unseen" % seq)
     lines += [b"* OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity,
               b"* OK [UIDNEXT %d] next UID" % box.uidnext]
     lines += condstore.select_lines(session, view, box, params, highest)
+    if rev2:
+        # RFC 9051 6.3.2: the mailbox's name as the server has it.
+        lines.append(b'* LIST () "/" ' + names.encode(names.display(box.name), utf8=True))
     session.write(lines)
     session.select(view)
     return (b"[READ-ONLY] " if readonly else b"[READ-WRITE] ") + command + b" completed"
@@ -79,7 +86,7 @@ async def _select(session: Session, raw: bytes, params: condstore.SelectParamete
 
 async def create(session: Session, raw: bytes) -> bytes:
     # RFC 3501 6.3.3: a trailing separator only says that children are intended.
-    name = mailbox_argument(raw.rstrip(b"/") or raw)
+    name = mailbox_argument(session, raw.rstrip(b"/") or raw)
     try:
         await session.account.create_mailbox(name)
     except MailboxExists:
@@ -90,7 +97,7 @@ async def create(session: Session, raw: bytes) -> bytes:
 async def delete(session: Session, raw: bytes) -> bytes:
     # RFC 3501 6.3.4
     try:
-        await session.account.delete_mailbox(mailbox_argument(raw))
+        await session.account.delete_mailbox(mailbox_argument(session, raw))
     except MailboxNotFound:
         raise No(b"[NONEXISTENT] no such mailbox") from None
     except MailboxError as e:
@@ -101,7 +108,7 @@ async def delete(session: Session, raw: bytes) -> bytes:
 async def rename(session: Session, old: bytes, new: bytes) -> bytes:
     # RFC 3501 6.3.5
     try:
-        await session.account.rename_mailbox(mailbox_argument(old), mailbox_argument(new))
+        await session.account.rename_mailbox(mailbox_argument(session, old), mailbox_argument(session, new))
     except MailboxNotFound:
         raise No(b"[NONEXISTENT] no such mailbox") from None
     except MailboxExists:
@@ -123,15 +130,22 @@ async def unsubscribe(session: Session, raw: bytes) -> bytes:
 
 async def _subscribe(session: Session, raw: bytes, on: bool) -> bytes:
     try:
-        await session.account.set_subscribed(mailbox_argument(raw), on)
+        await session.account.set_subscribed(mailbox_argument(session, raw), on)
     except MailboxNotFound:
         raise No(b"[NONEXISTENT] no such mailbox") from None
     return b"SUBSCRIBE completed" if on else b"UNSUBSCRIBE completed"
 
 
-async def list_(session: Session, ref: bytes, pattern: bytes) -> bytes:
-    # RFC 3501 6.3.8
-    return await _list(session, ref, pattern, False)
+async def list_(session: Session, tokens: list) -> bytes:
+    # RFC 3501 6.3.8; with options, several patterns or in IMAP4rev2, RFC 5258 and RFC 5819 (listext.py).
+    command = listext.parse(tokens, status_items)
+    if command.status and b"HIGHESTMODSEQ" in command.status:
+        condstore.enable_condstore(session)  # as STATUS HIGHESTMODSEQ (RFC 7162 3.1)
+    rev2 = b"IMAP4REV2" in session.enabled
+    if not command.extended and not rev2:
+        return await _list(session, command.reference, command.patterns[0], False)
+    session.write(listext.answer(session, command, partial(status_line, session.account, utf8=rev2), rev2))
+    return b"LIST completed"
 
 
 async def lsub(session: Session, ref: bytes, pattern: bytes) -> bytes:
@@ -142,7 +156,7 @@ async def lsub(session: Session, ref: bytes, pattern: bytes) -> bytes:
 async def _list(session: Session, ref: bytes, pattern: bytes, lsub: bool) -> bytes:
     command = b"LSUB" if lsub else b"LIST"
     try:
-        ref_name, pattern_name = names.decode(ref), names.decode(pattern)
+        ref_name, pattern_name = names.decode(ref), names.decode(pattern)  # IMAP4rev1 only: rev2 has listext's
     except names.MailboxNameError:
         return command + b" completed"  # no mailbox has such a name
     if not pattern_name and not lsub:
@@ -172,45 +186,72 @@ async def _list(session: Session, ref: bytes, pattern: bytes, lsub: bool) -> byt
 async def status(session: Session, raw: bytes, items: list) -> bytes:
     # RFC 3501 6.3.10; SIZE is RFC 8438, DELETED RFC 9051 6.3.11.
     account = session.account
-    box = account.mailbox(mailbox_argument(raw))
+    box = account.mailbox(mailbox_argument(session, raw))
     if box is None:
         raise No(b"[NONEXISTENT] no such mailbox")
+    wanted = status_items(items)
+    if b"HIGHESTMODSEQ" in wanted:
+        condstore.enable_condstore(session)  # RFC 7162 3.1: STATUS HIGHESTMODSEQ enables CONDSTORE
+    session.write([status_line(account, box, wanted, b"IMAP4REV2" in session.enabled)])
+    return b"STATUS completed"
+
+
+# HIGHESTMODSEQ is RFC 7162 3.1.8.
+STATUS_ITEMS = (b"MESSAGES", b"RECENT", b"UIDNEXT", b"UIDVALIDITY", b"UNSEEN", b"SIZE", b"DELETED", b"HIGHESTMODSEQ")
+
+
+def status_items(items: list) -> list[bytes]:
+    """STATUS's items, upper case; BAD for an unknown one."""
+    out = []
+    for item in items:
+        if isinstance(item, list) or bytes(item).upper() not in STATUS_ITEMS:
+            raise Bad(b"unknown STATUS item")
+        out.append(bytes(item).upper())
+    return out
+
+
+def status_line(account, box, items: list[bytes], utf8: bool = False) -> bytes:
+    """The STATUS response of a mailbox (RFC 3501 7.2.4)."""
     counts = account.mailbox_status(box.id)
     values = {b"MESSAGES": counts.messages, b"RECENT": counts.recent, b"UIDNEXT": box.uidnext,
               b"UIDVALIDITY": box.uidvalidity, b"UNSEEN": counts.unseen, b"SIZE": counts.size,
               b"DELETED": counts.deleted}
-    if any(not isinstance(i, list) and bytes(i).upper() == b"HIGHESTMODSEQ" for i in items):
-        condstore.enable_condstore(session)  # RFC 7162 3.1: STATUS HIGHESTMODSEQ enables CONDSTORE
+    if b"HIGHESTMODSEQ" in items:
         values[b"HIGHESTMODSEQ"] = account.highest_modseq(box.id)
-    out = []
-    for item in items:
-        if isinstance(item, list) or bytes(item).upper() not in values:
-            raise Bad(b"unknown STATUS item")
-        key = bytes(item).upper()
-        out.append(key + b" %d" % values[key])
-    session.write([b"* STATUS " + names.encode(names.display(box.name)) + b" (" + b" ".join(out) + b")"])
-    return b"STATUS completed"
+    out = [key + b" %d" % values[key] for key in items]
+    return b"* STATUS " + names.encode(names.display(box.name), utf8) + b" (" + b" ".join(out) + b")"
 
 
-async def append(session: Session, raw: bytes, flags: list | None, date: bytes | None, message) -> bytes:
-    # RFC 3501 6.3.11; APPENDUID is RFC 4315 3.
-    data = message.read()
-    message.close()
-    name = mailbox_argument(raw)
-    if len(data) > session.factory.max_message_size():
+async def append(session: Session, raw: bytes, messages: list[arguments.AppendMessage]) -> bytes:
+    # RFC 3501 6.3.11; APPENDUID is RFC 4315 3; several messages are MULTIAPPEND (RFC 3502), stored all or none.
+    contents = []
+    for message in messages:
+        contents.append(message.file.read())
+        message.file.close()
+    name = mailbox_argument(session, raw)
+    if any(len(data) > session.factory.max_message_size() for data in contents):
         raise No(b"[TOOBIG] message too large")
-    words = [bytes(f).decode("utf-8", "replace") for f in flags or [] if not isinstance(f, list)]
-    words = [w for w in words if w.lower() != "\\recent"]  # RFC 3501 2.3.2: clients cannot set \Recent
-    try:
-        flaglib.parse(words)  # a bad flag is BAD, before a missing mailbox is NO
-    except flaglib.FlagError as e:
-        raise Bad(syntax.plain_text(str(e))) from None
-    received = syntax.parse_date_time(date) if date else None
+    if any(not data for data in contents):
+        # RFC 3502 6.3.11 (and 3): an empty message cancels the whole APPEND.
+        raise No(b"empty message, APPEND cancelled, nothing stored")
+    items = []
+    for message, data in zip(messages, contents):
+        words = [bytes(f).decode("utf-8", "replace") for f in message.flags or [] if not isinstance(f, list)]
+        words = [w for w in words if w.lower() != "\\recent"]  # RFC 3501 2.3.2: clients cannot set \Recent
+        try:
+            flaglib.parse(words)  # a bad flag is BAD, before a missing mailbox is NO
+        except flaglib.FlagError as e:
+            raise Bad(syntax.plain_text(str(e))) from None
+        items.append((data, words, syntax.parse_date_time(message.date) if message.date else None))
     box = session.account.mailbox(name)
     if box is None:
         raise No(b"[TRYCREATE] no such mailbox")
     try:
-        stored = await session.account.deliver(data, box.name, flags=words, received=received)
+        if len(items) == 1:
+            data, words, received = items[0]
+            stored = [await session.account.deliver(data, box.name, flags=words, received=received)]
+        else:
+            stored = await session.account.deliver_all(items, box.name)
     except Exception as e:
         if not storage_full(e):
             raise
@@ -218,7 +259,8 @@ async def append(session: Session, raw: bytes, flags: list | None, date: bytes |
         # RFC 5530 3 OVERQUOTA: the operation would take more storage than there is, which a full disk is as
         # much as a quota (Dovecot answers it for ENOSPC too); the text says it is temporary.
         raise No(b"[OVERQUOTA] " + STORAGE_FULL.encode()) from None
-    return b"[APPENDUID %d %d] APPEND completed" % (box.uidvalidity, stored.uid)
+    uids = syntax.format_uid_set([m.uid for m in stored])
+    return b"[APPENDUID %d %s] APPEND completed" % (box.uidvalidity, uids)
 
 
 def namespace(session: Session, tag: bytes) -> None:
@@ -235,10 +277,9 @@ COMMANDS = [
     Command(b"RENAME", AUTHENTICATED, rename, (arguments.astring, arguments.final_astring)),
     Command(b"SUBSCRIBE", AUTHENTICATED, subscribe, (arguments.final_astring,)),
     Command(b"UNSUBSCRIBE", AUTHENTICATED, unsubscribe, (arguments.final_astring,)),
-    Command(b"LIST", AUTHENTICATED, list_, (arguments.astring, arguments.final_astring)),
+    Command(b"LIST", AUTHENTICATED, list_, (arguments.list_arguments,)),
     Command(b"LSUB", AUTHENTICATED, lsub, (arguments.astring, arguments.final_astring)),
     Command(b"STATUS", AUTHENTICATED, status, (arguments.astring, arguments.paren_list)),
-    Command(b"APPEND", AUTHENTICATED, append, (arguments.astring, arguments.optional_paren_list,
-                                               arguments.optional_date_time, arguments.message_literal)),
+    Command(b"APPEND", AUTHENTICATED, append, (arguments.astring, arguments.append_messages)),
     Command(b"NAMESPACE", AUTHENTICATED, namespace),
 ]

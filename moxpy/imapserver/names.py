@@ -21,9 +21,10 @@ class MailboxNameError(ValueError):
     """A mailbox name that cannot be decoded: no mailbox has it, so commands answer NO (or LIST nothing)."""
 
 
-def decode(raw: bytes) -> str:
-    """A mailbox name (or LIST pattern) from the wire: modified UTF-7 (RFC 3501 5.1.3)."""
-    if not raw.isascii():
+def decode(raw: bytes, utf8: bool = False) -> str:
+    """A mailbox name (or LIST pattern) from the wire: modified UTF-7 (RFC 3501 5.1.3), or UTF-8 as it is for
+    IMAP4rev2 (RFC 9051 5.1), where "&" is just a character."""
+    if utf8 or not raw.isascii():
         # Clients that send raw UTF-8 names mean them literally.
         try:
             return raw.decode("utf-8")
@@ -42,8 +43,13 @@ def decode(raw: bytes) -> str:
     return name
 
 
-def encode(name: str) -> bytes:
-    """A mailbox name for a response (an astring), in modified UTF-7."""
+def encode(name: str, utf8: bool = False) -> bytes:
+    """A mailbox name for a response (an astring), in modified UTF-7, or in UTF-8 for IMAP4rev2 (RFC 9051 5.1),
+    whose quoted strings may hold UTF-8."""
+    if utf8:
+        value = name.encode("utf-8")
+        # Names have no control characters (store.mailboxname).
+        return syntax.astring(value) if name.isascii() else syntax.quoted(value)
     return syntax.astring(name.encode("imap4-utf-7"))
 
 

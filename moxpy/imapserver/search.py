@@ -1,4 +1,4 @@
-"""SEARCH keys (RFC 3501 6.4.4, RFC 5032 OLDER/YOUNGER) turned into the
+"""SEARCH keys (RFC 3501 6.4.4, RFC 5032 OLDER/YOUNGER, RFC 5182 "$") turned into the
 store's search criteria. Sequence sets are translated to UID ranges with
 the session's view, since the store knows nothing of sequence numbers.
 """
@@ -69,6 +69,8 @@ class _Reader:
         if isinstance(token, list):
             return _Reader(token, self.selected, self.depth + 1, self.counter).all()
         word = bytes(token).upper()
+        if word == b"$":
+            return self._saved()
         if word[:1].isdigit() or word[:1] == b"*":
             ranges = syntax.parse_sequence_set(bytes(token))
             return criteria.UIDRanges(self.selected.uid_ranges(ranges, by_uid=False))
@@ -88,6 +90,9 @@ class _Reader:
         if word == b"OR":
             return criteria.Or(self._nested(), self._nested())
         if word == b"UID":
+            if self.tokens[self.i:self.i + 1] == [b"$"]:
+                self.i += 1
+                return self._saved()
             ranges = syntax.parse_sequence_set(bytes(self.next()))
             return criteria.UIDRanges(self.selected.uid_ranges(ranges, by_uid=True))
         if word == b"MODSEQ":
@@ -112,6 +117,10 @@ class _Reader:
         if word in (b"BODY", b"TEXT"):
             return criteria.Text(word.decode().lower(), _text(self.next()))
         raise syntax.CommandSyntaxError(f"unknown search key {word[:40].decode('ascii', 'replace')}")
+
+    def _saved(self) -> criteria.UIDRanges:
+        """RFC 5182 2.1: "$" as a key, the saved search result."""
+        return criteria.UIDRanges([(uid, uid) for uid in self.selected.saved])
 
     def _nested(self):
         """The key that NOT or OR applies to, one level deeper."""

@@ -1,5 +1,6 @@
 """Commands of the selected state (RFC 3501 6.4): CHECK, CLOSE, EXPUNGE,
-SEARCH, FETCH, STORE, COPY and UID, with MOVE (RFC 6851), UNSELECT
+SEARCH (with ESEARCH, RFC 4731, and SEARCHRES, RFC 5182), FETCH, STORE,
+COPY and UID, with MOVE (RFC 6851), UNSELECT
 (RFC 3691), UID EXPUNGE (RFC 4315) and IDLE (RFC 2177, also allowed
 when authenticated).
 
@@ -15,7 +16,8 @@ import asyncio
 
 from ..store import MailboxError, MailboxNotFound, Message, MessageNotFound
 from ..store import flags as flaglib
-from . import arguments, condstore, syntax
+from . import arguments, condstore, esearch, syntax
+from . import binary as binarylib
 from . import fetch as fetchlib
 from . import search as searchlib
 from .mailboxes import mailbox_argument
@@ -47,6 +49,9 @@ def _batches(targets: list, by_octets: bool) -> list[list]:
 
 
 def _resolve(view: MailboxView, ranges, by_uid: bool) -> list[int]:
+    if ranges is esearch.SAVED:
+        # RFC 5182 2.1: "$", the saved search result, without the messages expunged since.
+        return [u for u in view.saved if view.seq(u)]
     try:
         return view.resolve(ranges, by_uid)
     except IndexError:
@@ -88,7 +93,7 @@ async def _expunge(session: Session, ranges) -> bytes:
     view = session.selected
     if view.readonly:
         raise No(b"[READ-ONLY] mailbox is read-only")
-    uids = None if ranges is None else view.resolve(ranges, True)
+    uids = None if ranges is None else _resolve(view, ranges, True)
     if uids is None or uids:
         await session.account.expunge(view.mailbox_id, uids)
     if condstore.condstore(session):
@@ -97,28 +102,50 @@ async def _expunge(session: Session, ranges) -> bytes:
     return b"EXPUNGE completed"
 
 
-async def search(session: Session, tokens: list, *, by_uid: bool) -> bytes:
-    # RFC 3501 6.4.4
+def search(session: Session, tag: bytes, tokens: list, *, by_uid: bool) -> None:
+    # RFC 3501 6.4.4; RETURN options and ESEARCH are RFC 4731, SAVE RFC 5182. The tag is in the ESEARCH
+    # response, so this is a plain handler that runs the search itself.
+    session.run(tag, _search(session, tag, tokens, by_uid), allow_expunge=by_uid)
+
+
+async def _search(session: Session, tag: bytes, tokens: list, by_uid: bool) -> bytes:
     view = session.selected
+    options, tokens = esearch.parse_return(tokens)
+    if options is None and b"IMAP4REV2" in session.enabled:
+        options = frozenset({b"ALL"})  # RFC 9051 6.4.4: a SEARCH without RETURN answers as RETURN (ALL)
     try:
         criteria = searchlib.parse(tokens, view)
+        # Text keys read and parse message files: in a worker thread (the store allows it).
+        uids = await asyncio.to_thread(session.account.search, view.mailbox_id, criteria)
     except searchlib.BadCharset:
+        _forget_saved(view, options)
         raise No(b"[BADCHARSET (US-ASCII UTF-8)] unsupported charset") from None
+    except BaseException:
+        _forget_saved(view, options)  # RFC 5182 2.1: a failed SEARCH with SAVE leaves no saved result
+        raise
     with_modseq = condstore.uses_modseq(criteria)
     if with_modseq:
         condstore.enable_condstore(session)  # RFC 7162 3.1: SEARCH MODSEQ enables CONDSTORE
-    # Text keys read and parse message files: in a worker thread (the store allows it).
-    uids = await asyncio.to_thread(session.account.search, view.mailbox_id, criteria)
-    if by_uid:
-        found = [b"%d" % u for u in uids if view.seq(u)]
+    uids = [u for u in uids if view.seq(u)]
+    if options is not None and b"SAVE" in options:
+        view.saved = esearch.to_save(uids, options)
+    found = uids if by_uid else [view.seq(u) for u in uids]
+    # RFC 7162 3.1.5: with MODSEQ, the highest modseq of the messages found ends the response.
+    highest = max(m.modseq for m in session.account.messages(view.mailbox_id, uids)) if with_modseq and uids else 0
+    if options is None:
+        words = [b"* SEARCH"] + [b"%d" % n for n in found] + ([b"(MODSEQ %d)" % highest] if highest else [])
+        session.write([b" ".join(words)])
     else:
-        found = [b"%d" % s for s in map(view.seq, uids) if s]
-    if with_modseq and found:
-        # RFC 7162 3.1.5: the highest modseq of the messages found ends the response.
-        highest = max(m.modseq for m in session.account.messages(view.mailbox_id, [u for u in uids if view.seq(u)]))
-        found.append(b"(MODSEQ %d)" % highest)
-    session.write([b" ".join([b"* SEARCH"] + found)])
+        line = esearch.response(tag, found, options, by_uid)
+        if line is not None:
+            # RFC 7162 3.1.5 and RFC 4731 3.1: ESEARCH's MODSEQ item.
+            session.write([line + (b" MODSEQ %d" % highest if highest else b"")])
     return b"SEARCH completed"
+
+
+def _forget_saved(view: MailboxView, options) -> None:
+    if options is not None and b"SAVE" in options:
+        view.saved = []
 
 
 async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes:
@@ -193,8 +220,14 @@ async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes
                                                with_flags=with_flags))
             yield lines
 
-    if not await session.stream(responses()):
-        return b"FETCH aborted"
+    try:
+        if not await session.stream(responses()):
+            return b"FETCH aborted"
+    except binarylib.UnknownEncoding as e:
+        # RFC 3516 4.3: a part in an encoding the server cannot decode.
+        raise No(b"[UNKNOWN-CTE] unknown Content-Transfer-Encoding " + syntax.plain_text(str(e), 40)) from None
+    except fetchlib.FetchError as e:
+        raise No(syntax.plain_text(str(e))) from None
     return b"FETCH completed"
 
 
@@ -273,7 +306,7 @@ async def _copy(session: Session, ranges, raw: bytes, by_uid: bool, move: bool) 
     view = session.selected
     account = session.account
     uids = _resolve(view, ranges, by_uid)
-    name = mailbox_argument(raw)
+    name = mailbox_argument(session, raw)
     if account.mailbox(name) is None:
         raise No(b"[TRYCREATE] no such mailbox")
     command = b"MOVE" if move else b"COPY"

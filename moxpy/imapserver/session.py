@@ -151,7 +151,7 @@ class Session(imap4.IMAP4Server):
         self.account_name = ""
         self.selected: MailboxView | None = None
         self.idling = False  # in IDLE (RFC 2177): changes are reported as they happen
-        self.enabled: set[bytes] = set()  # extensions the client enabled (RFC 5161; see condstore.py)
+        self.enabled: set[bytes] = set()  # extensions the client enabled (RFC 5161; see condstore.py), upper case
         self._unsubscribe = None
         self._line_callback: Callable[[bytes], None] | None = None
         self._report_scheduled = False
@@ -254,17 +254,25 @@ class Session(imap4.IMAP4Server):
 
     def listCapabilities(self):
         """The capabilities in the greeting, CAPABILITY and LOGIN's response (RFC 3501 7.2.1)."""
-        caps = [b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS", b"MOVE",
-                b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE", b"CONDSTORE", b"QRESYNC",
-                b"APPENDLIMIT=%d" % self.factory.max_message_size()]
+        caps = [b"IMAP4rev1", b"IMAP4rev2", b"LITERAL+", b"SASL-IR", b"IDLE", b"NAMESPACE", b"ID", b"UIDPLUS",
+                b"MOVE", b"UNSELECT", b"ENABLE", b"CHILDREN", b"SPECIAL-USE", b"STATUS=SIZE", b"CONDSTORE",
+                b"QRESYNC", b"ESEARCH", b"SEARCHRES", b"APPENDLIMIT=%d" % self.factory.max_message_size(),
+                b"MULTIAPPEND", b"BINARY", b"LIST-EXTENDED", b"LIST-STATUS"]
         if self.state == "unauth":
             if self.factory.tls_options is not None and not self.startedTLS:
                 caps.append(b"STARTTLS")
+            if self.scram_offered():
+                caps.append(b"AUTH=SCRAM-SHA-256")
             caps.append(b"AUTH=PLAIN" if self.login_allowed() else b"LOGINDISABLED")
         return caps
 
     def login_allowed(self) -> bool:
         return self.startedTLS or self.factory.plaintext_login
+
+    def scram_offered(self) -> bool:
+        """Whether AUTH=SCRAM-SHA-256 is offered: logins are allowed, and an account has a SCRAM verifier (made
+        when its password was set), without which the exchange cannot succeed."""
+        return self.login_allowed() and any(a.SCRAMSHA256 for a in self.factory.config.current().Accounts.values())
 
     def logged_in(self, account_name: str) -> None:
         """Enter the authenticated state (RFC 3501 3.2) for an account, hearing of its changes from now on."""
@@ -330,6 +338,9 @@ class Session(imap4.IMAP4Server):
         try:
             result = literal.resume(data, rest)
             if isinstance(result, arguments.Literal):
+                if result.file and result.size > self.factory.max_message_size():
+                    self._refuse_message(tag, result)  # a later message of a MULTIAPPEND (RFC 3502)
+                    return
                 self._read_literal(result, partial(self._literal_read, tag, command, by_uid, args, readers))
                 return
         except syntax.CommandSyntaxError as e:
@@ -493,8 +504,10 @@ class Session(imap4.IMAP4Server):
         if updates.keywords is not None:
             lines += self.flags_lines(updates.keywords)
         if updates.exists is not None:
-            # RFC 3501 7.3.2: RECENT comes with the EXISTS that changed it.
-            lines += [b"* %d EXISTS" % updates.exists, b"* %d RECENT" % updates.recent]
+            lines.append(b"* %d EXISTS" % updates.exists)
+            if b"IMAP4REV2" not in self.enabled:
+                # RFC 3501 7.3.2: RECENT comes with the EXISTS that changed it; IMAP4rev2 has none (RFC 9051 E).
+                lines.append(b"* %d RECENT" % updates.recent)
         for message in self.account.messages(selected.mailbox_id, updates.flags):
             seq = selected.seq(message.uid)
             if seq:

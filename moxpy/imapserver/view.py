@@ -39,7 +39,7 @@ class MailboxView:
     """The selected mailbox as one session knows it: its UIDs in sequence order, its \\Recent messages,
     and what changed since the client was last told."""
 
-    def __init__(self, account: Account, mailbox_id: int, readonly: bool, session: object):
+    def __init__(self, account: Account, mailbox_id: int, readonly: bool, session: object, recent: bool = True):
         self.account = account
         self.mailbox_id = mailbox_id
         self.readonly = readonly
@@ -52,6 +52,8 @@ class MailboxView:
         self._removed: set[int] = set()
         self._flags: set[int] = set()
         self._keywords_changed = False
+        self.saved: list[int] = []  # UIDs of the saved search result, "$" (RFC 5182)
+        self._with_recent = recent  # False for IMAP4rev2, which has no \\Recent (RFC 9051 E): none are claimed
         if self.uids:
             self._note_recent(self.uids[-1])
 
@@ -63,6 +65,8 @@ class MailboxView:
 
     def _note_recent(self, upto: int) -> None:
         """The messages up to UID upto are now known to the client; take those nobody had."""
+        if not self._with_recent:
+            return
         if self.readonly:
             before = self.account.recent_claimed(self.mailbox_id)
         else:

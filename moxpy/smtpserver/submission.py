@@ -24,7 +24,6 @@ import base64
 import binascii
 import email.utils
 import logging
-import secrets
 from dataclasses import dataclass
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
@@ -152,7 +151,7 @@ class SubmissionHandler(Handler):
             if found is None:
                 # An unknown user fails at the proof, like a wrong password, so
                 # the exchange does not reveal which addresses exist.
-                return _unknown_user_verifier()
+                return scram.unknown_user_verifier()
             login["account"], login["address"] = found[0], username
             return found[1]
 
@@ -315,18 +314,6 @@ class SubmissionHandler(Handler):
         log.info("submitted account=%s from=%s mailfrom=%s recipients=%d queue=%s size=%d", login.account,
                  from_address, mail_from, len(queued), ids, len(queued_data))
         return reply(Reply.COMPLETED, Enhanced.OTHER, f"message queued as {ids}")
-
-
-_dummy_verifier: tuple | None = None
-
-
-def _unknown_user_verifier() -> tuple:
-    from .. import scram  # loaded by then: only a SCRAM login asks
-
-    global _dummy_verifier
-    if _dummy_verifier is None:
-        _dummy_verifier = scram.parse_verifier(scram.make_verifier(secrets.token_urlsafe(16)))
-    return _dummy_verifier
 
 
 def _b64decode(text: str) -> bytes | None:

@@ -351,6 +351,10 @@ class Account(Protocol):
         headers: the message's header section when the caller parsed it already.
         """
 
+    async def deliver_all(self, items: list[tuple[bytes, list[str], float | None]], mailbox: str) -> list[Message]:
+        """Store messages, each (data, flags, received or None for now), in a mailbox in one transaction:
+        all of them or, on any error, none (IMAP MULTIAPPEND, RFC 3502). Returns them in order."""
+
     async def delete(self, msg_id: int) -> None:
         """Remove a message for good (not to Trash)."""
 

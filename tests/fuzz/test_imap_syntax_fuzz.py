@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moxpy.imapserver import arguments, fetch, names, search, syntax
+from moxpy.imapserver import arguments, binary, fetch, listext, names, search, syntax
 from moxpy.imapserver.syntax import CommandSyntaxError
 from moxpy.imapserver.view import MailboxView
 from moxpy.store import open_store
@@ -39,9 +39,9 @@ def parses_or_syntax_error(reader, line: bytes, data: bytes = b"x", rest: bytes 
 
 
 READERS = [arguments.astring, arguments.final_astring, arguments.atom, arguments.paren_list,
-           arguments.optional_paren_list, arguments.optional_date_time, arguments.message_literal,
+           arguments.optional_paren_list, arguments.optional_date_time, arguments.append_messages,
            arguments.sequence_set, arguments.fetch_items, arguments.search_keys, arguments.flag_list,
-           arguments.rest_of_line]
+           arguments.rest_of_line, arguments.list_arguments]
 
 
 @pytest.mark.parametrize("reader", READERS, ids=lambda r: r.__name__)
@@ -93,6 +93,24 @@ def test_fetch_items_raise_only_fetch_errors(text):
     try:
         fetch.parse_items(text)
     except fetch.FetchError:
+        pass
+
+
+@given(text=wire)
+def test_binary_items_raise_only_fetch_or_syntax_errors(text):
+    try:
+        binary.parse_items(b"(BINARY.PEEK[1] " + text + b")")
+    except (fetch.FetchError, CommandSyntaxError):
+        pass
+
+
+@given(text=wire)
+def test_list_options_raise_only_syntax_errors(text):
+    try:
+        tokens, pending = syntax.tokenize(text)
+        if pending is None:
+            listext.parse(tokens, lambda items: [bytes(i) for i in items if not isinstance(i, list)])
+    except CommandSyntaxError:
         pass
 
 

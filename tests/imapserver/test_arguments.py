@@ -66,10 +66,23 @@ def test_append_date_and_message():
     assert arguments.optional_date_time(b"{3}") == (None, b"{3}")
     with pytest.raises(CommandSyntaxError, match="Malformed date-time"):
         arguments.optional_date_time(b'"17-Jul-1996 {3}')
-    message = arguments.message_literal(b"{100000000+}")
+    message = arguments.append_messages(b"{100000000+}")
     assert (message.size, message.nonsync, message.file) == (100000000, True, True)  # no string limit
     with pytest.raises(CommandSyntaxError, match="literal expected"):
-        arguments.message_literal(b"x")
+        arguments.append_messages(b"x")
+
+
+def test_append_several_messages():
+    # RFC 3502: after a message's literal, another message with its own flags and date, or the end.
+    first = arguments.append_messages(b"(\\Seen) {3}")
+    second = first.resume("file1", b' "17-Jul-1996 02:44:25 -0700" ~{4+}')
+    assert (second.size, second.nonsync) == (4, True)
+    messages, rest = second.resume("file2", b"")
+    assert rest == b""
+    assert [(m.flags, m.date, m.file, m.binary) for m in messages] == [
+        ([b"\\Seen"], None, "file1", False), (None, b"17-Jul-1996 02:44:25 -0700", "file2", True)]
+    with pytest.raises(CommandSyntaxError, match="another message"):
+        arguments.append_messages(b"{3}").resume("file", b"x")
 
 
 def test_sequence_set_then_rest():

@@ -189,6 +189,9 @@ def test_search_modseq(server):
     assert ok(raw, b"SEARCH MODSEQ %d" % (top + 1)) == [b"* SEARCH"]
     (line,) = ok(raw, b"SEARCH OR MODSEQ %d DRAFT" % (top + 1))
     assert line == b"* SEARCH 1 3 (MODSEQ %d)" % top
+    # In the ESEARCH form (RFC 4731), MODSEQ is a result item (RFC 7162 3.1.5).
+    (line,) = ok(raw, b"UID SEARCH RETURN (COUNT ALL) MODSEQ %d" % (start + 1))
+    assert re.fullmatch(rb'\* ESEARCH \(TAG "t\d+"\) UID COUNT 2 ALL (\d+),(\d+) MODSEQ %d' % top, line), line
 
 
 def test_unsolicited_fetch_carries_modseq(server):

@@ -159,6 +159,25 @@ def test_check_finds_a_message_without_its_file(opened, tmp_path):
     assert [p.split(",")[0] for p in account.check()] == ["1 messages without their file"]
 
 
+def test_deliver_all_stores_every_message_or_none(opened, tmp_path):
+    account, changes, run = opened
+    inbox = account.mailbox("Inbox")
+    stored = run(account.deliver_all([(message(1), ["\\Seen"], 1000.0), (message(2), ["label"], None)], "Inbox"))
+    assert [(m.uid, m.flags, m.received) for m in stored][:1] == [(1, ["\\Seen"], 1000.0)]
+    assert [m.uid for m in stored] == [1, 2] and stored[1].flags == ["label"]
+    # One "added" per message, as for single deliveries, after the keyword change.
+    assert [(c.kind, c.uids) for c, _ in changes] == [("keywords", []), ("added", [1]), ("added", [2])]
+    msg_dir = os.path.join(tmp_path, "accounts", "test", "msg")
+    files = sum(len(names) for _, _, names in os.walk(msg_dir))
+    changes.clear()
+    with pytest.raises(MailboxNotFound):
+        run(account.deliver_all([(message(3), [], None), (message(4), [], None)], "Nowhere"))
+    with pytest.raises(FlagError):
+        run(account.deliver_all([(message(3), [], None), (message(4), ["\\Bogus"], None)], "Inbox"))
+    assert account.uids(inbox.id) == [1, 2] and changes == []
+    assert sum(len(names) for _, _, names in os.walk(msg_dir)) == files  # the files written for them are gone
+
+
 def test_sqlite_implementation_has_every_operation_of_the_interface():
     import inspect
 

@@ -231,31 +231,16 @@ class SQLiteAccount:
                       received: float | None = None, meta: DeliveryMeta | None = None,
                       headers: EmailMessage | None = None) -> Message:
         mask, keywords = flaglib.parse(flags or [])
-
-        def prepare() -> tuple[str, str, dict]:
-            # Writing the file and parsing the message take as long as the message is large: in a
-            # worker thread, in one hop, so the event loop stays free.
-            relpath, bucket = write_message_file(self.msg_dir, data)
-            try:
-                parsed = headers if headers is not None else msgparse.parse_headers(data)
-                root = partlib.parse(data)
-                summary = msgparse.summary(data, parsed)
-                values = dict(path=relpath, size=len(data), mask=mask, keywords=keywords,
-                              received=time.time() if received is None else received,
-                              summary=summary, sent_day=schema.sent_day(parsed),
-                              meta=meta or DeliveryMeta(), parts=partlib.encode(root),
-                              indexed=summaries.values(data, root, summary["subject"]))
-            except BaseException:
-                remove_message_file(self.msg_dir, relpath)
-                raise
-            return relpath, bucket, values
+        # Writing the file and parsing the message take as long as the message is large: in a
+        # worker thread, in one hop, so the event loop stays free.
+        relpath, bucket, values = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self._prepare(data, mask, keywords, received, meta, headers))
 
         def insert(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[Change]]:
             row, new_keywords = messages.insert_tx(conn, mailbox, **values)
             changes = [Change("keywords", row["mailbox_id"])] if new_keywords else []
             return row, changes + [Change("added", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"])]
 
-        relpath, bucket, values = await asyncio.get_running_loop().run_in_executor(None, prepare)
         try:
             row, changes = await self._write(insert, sync_dirs=[bucket])
         except BaseException:
@@ -263,6 +248,60 @@ class SQLiteAccount:
             raise
         self._broadcast(changes)
         return rows.message(row)
+
+    async def deliver_all(self, items: list[tuple[bytes, list[str], float | None]], mailbox: str) -> list[Message]:
+        parsed_flags = [flaglib.parse(flags) for _, flags, _ in items]  # a bad flag fails before any file is written
+
+        def prepare_all() -> list[tuple[str, str, dict]]:
+            done: list[tuple[str, str, dict]] = []
+            try:
+                for (data, _, received), (mask, keywords) in zip(items, parsed_flags):
+                    done.append(self._prepare(data, mask, keywords, received, None, None))
+            except BaseException:
+                for relpath, _, _ in done:
+                    remove_message_file(self.msg_dir, relpath)
+                raise
+            return done
+
+        prepared = await asyncio.get_running_loop().run_in_executor(None, prepare_all)
+
+        def insert_all(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], list[Change]]:
+            found, new_keywords = [], False
+            for _, _, values in prepared:
+                row, added_keywords = messages.insert_tx(conn, mailbox, **values)
+                found.append(row)
+                new_keywords = new_keywords or added_keywords
+            # One change per message, as for single deliveries: each has its own modseq.
+            changes = [Change("keywords", found[0]["mailbox_id"])] if new_keywords else []
+            return found, changes + [Change("added", r["mailbox_id"], [r["uid"]], [r["id"]], r["modseq"])
+                                     for r in found]
+
+        try:
+            found, changes = await self._write(insert_all, sync_dirs=sorted({bucket for _, bucket, _ in prepared}))
+        except BaseException:
+            for relpath, _, _ in prepared:
+                remove_message_file(self.msg_dir, relpath)
+            raise
+        self._broadcast(changes)
+        return [rows.message(row) for row in found]
+
+    def _prepare(self, data: bytes, mask: int, keywords: list[str], received: float | None,
+                 meta: DeliveryMeta | None, headers: EmailMessage | None) -> tuple[str, str, dict]:
+        """Write a new message's file and compute its row's values; (file path, its directory, values)."""
+        relpath, bucket = write_message_file(self.msg_dir, data)
+        try:
+            parsed = headers if headers is not None else msgparse.parse_headers(data)
+            root = partlib.parse(data)
+            summary = msgparse.summary(data, parsed)
+            values = dict(path=relpath, size=len(data), mask=mask, keywords=keywords,
+                          received=time.time() if received is None else received,
+                          summary=summary, sent_day=schema.sent_day(parsed),
+                          meta=meta or DeliveryMeta(), parts=partlib.encode(root),
+                          indexed=summaries.values(data, root, summary["subject"]))
+        except BaseException:
+            remove_message_file(self.msg_dir, relpath)
+            raise
+        return relpath, bucket, values
 
     async def delete(self, msg_id: int) -> None:
         def delete(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[Change]]:
