@@ -89,14 +89,6 @@ class SendJob:
     counts: dict[str, int] = field(default_factory=dict)  # recipients per state (filled by get())
 
 
-@dataclass
-class Recipient:
-    job_id: int
-    email: str
-    state: str  # one of STATES
-    queue_id: int = 0  # the queue entry of its message; 0 when none was queued
-
-
 class SendJobTransaction(Protocol):
     """Steps inside a queue store transaction (QueueTransaction.sendjobs): the job tables share its commit."""
 
