@@ -7,8 +7,8 @@ server and twisted.web share it. install_reactor() must run before anything
 imports twisted.internet.reactor.
 
 Roles (see processes.py): ALL runs everything in one process; with two
-processes FRONT runs IMAP, the queue worker, the webhook worker and the
-collector of remote mailboxes (fetch rules), and accepts the webapi's
+processes FRONT runs IMAP, the queue worker, the webhook worker, the
+collector of remote mailboxes (fetch rules) and the send job runner, and accepts the webapi's
 connections, DELIVERY the SMTP listeners; both serve webapi calls
 (handoff.py). Every listening socket is bound before the processes part,
 so a port in use stops the start at once.
@@ -39,6 +39,8 @@ from .fetch.secret import PasswordBox
 from .forwarding import Forwarder
 from .inbound import Inbound
 from .link import Link
+from .newsletter import jobs as sendjobslib
+from .newsletter.runner import Runner as SendJobRunner
 from .queue import Queue, make_deliverer
 from .queue.suppression import Suppressions
 from .smtpserver import smtp_factory
@@ -47,6 +49,7 @@ from .smtpserver.delivery import DeliveryHandler
 from .smtpserver.submission import SubmissionHandler
 from .store import Store, open_store
 from .store.sqlite.serverdb import ServerDatabase
+from .submit import Submitter
 from .watchdog import Watchdog
 from .webhooks import Webhooks
 
@@ -172,6 +175,8 @@ class Server:
         self.suppressions: Suppressions | None = None
         self.fetch_rules: FetchRules | None = None
         self.collector: Collector | None = None
+        self.send_job_runner: SendJobRunner | None = None
+        self.send_jobs: sendjobslib.SendJobs | None = None
         self._tls_contexts: dict[str, ssl.SSLContext] = {}
         self._smtp_handlers: list = []
         self._watchdog: Watchdog | None = None
@@ -253,6 +258,18 @@ class Server:
         else:
             self.fetch_rules = FetchRules(self.source, self.serverdb.fetch_rules, box,
                                           lambda: self.link.send("fetch"))
+        # A send job's recipients follow the queue's outcomes, in every process that records some.
+        self.queue.event_sinks.append(sendjobslib.outcome_sink)
+        # Send jobs run beside the queue, in the front; one made by a webapi call in the delivery process
+        # wakes the runner over the link.
+        if works:
+            self.send_job_runner = SendJobRunner(self.source, self.serverdb.sendjobs, self.serverdb.newsletter,
+                                                 Submitter(self.source, self.queue), self.data_dir)
+            wake_runner = self.send_job_runner.wake
+        else:
+            wake_runner = lambda: self.link.send("sendjobs")  # noqa: E731
+        self.send_jobs = sendjobslib.SendJobs(self.source, self.serverdb.sendjobs, self.serverdb.newsletter,
+                                              self.queue, wake_runner)
         if self.link is not None:
             await self._connect(authenticator)
         if self.role != FRONT:
@@ -267,6 +284,7 @@ class Server:
             self.queue.start()
             self.webhooks.start()
             self.collector.start()
+            self.send_job_runner.start()
         # Watched from here on: what runs above, once, may take the loop for a while.
         self._watchdog = Watchdog(asyncio.get_running_loop())
         self._watchdog.start()
@@ -288,6 +306,7 @@ class Server:
             link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
             link.on("kick", None, lambda _: self.queue.kick())
             link.on("fetch", None, lambda _: self.collector.wake())
+            link.on("sendjobs", None, lambda _: self.send_job_runner.wake())
             link.on("hooks", None, lambda _: self.webhooks.sender.kick())
             self._delivery_ready = asyncio.get_running_loop().create_future()
             link.on("ready", None, lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
@@ -392,6 +411,9 @@ class Server:
                   fetch_rules=self.fetch_rules)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
         access = self._oauth_pages(pages, authenticator)
+        from .newsletter.jobshttp import SendJobsResource
+
+        pages["/api/"] = SendJobsResource(self.send_jobs, self.serverdb.tokens, authenticator, access)
         admin_hash = _password_hash_file(config, "AdminPasswordFile", config.AdminPasswordFile)
         if not admin_hash and config.Localserve:
             # A localserve directory made before the admin login existed.
@@ -541,6 +563,8 @@ class Server:
         works = self.role != DELIVERY
         if self.collector:
             await self.collector.stop()
+        if self.send_job_runner:
+            await self.send_job_runner.stop()
         if self.queue and works:
             await self.queue.stop()
         if self.webhooks and works:

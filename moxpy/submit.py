@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from . import config as configlib
 from . import queue as queuelib
 from .message import dkim as dkimlib
-from .store.queue import IDEMPOTENCY_KEEP, IdempotencyKey, IdempotencyRecord
+from .store.queue import IDEMPOTENCY_KEEP, IdempotencyKey, IdempotencyRecord, QueueTransaction
 
 
 class SubmitError(Exception):
@@ -107,14 +107,17 @@ class Submitter:
                       message_id: str = "", subject: str = "", smtputf8: bool = False,
                       require_tls: bool | None = None, extra: dict[str, str] | None = None,
                       release_at: float | None = None, own_from_id: bool = False,
-                      idempotency: Idempotency | None = None) -> list[Queued]:
+                      idempotency: Idempotency | None = None,
+                      then: Callable[[QueueTransaction, list[int]], None] | None = None) -> list[Queued]:
         """Queue data for the recipients, durably; one Queued per recipient, in order.
 
         login is the address the account logged in with: it decides FromID
         tracking. With own_from_id (SMTP, as mox), a FromID the sender put in
         mail_from is kept; it then allows one recipient only (FromIDNotAllowed).
         With idempotency, IdempotencyKeyUsed when the account's key is taken
-        by a submission committed meanwhile (nothing queued).
+        by a submission committed meanwhile (nothing queued). then(tx, ids)
+        runs in the commit that queues it; what it raises is passed on, and
+        nothing is queued.
         Errors of the queue's storage are passed on as they are.
         """
         try:
@@ -132,7 +135,7 @@ class Submitter:
         ids = await self.queue.add(queuelib.NewMessage(
             account=account, sender=mail_from, recipients=entries, data=data, message_id=message_id,
             subject=subject, smtputf8=smtputf8, require_tls=require_tls, extra=dict(extra or {}),
-            release_at=release_at, idempotency=key))
+            release_at=release_at, idempotency=key, then=then))
         return queued(ids)
 
     def earlier(self, account: str, key: str, now: float) -> IdempotencyRecord | None:

@@ -24,6 +24,7 @@ class QueueDatabase:
     the same webhooks."""
 
     def __init__(self, config: configlib.Config):
+        from ..newsletter.jobs import outcome_sink
         from ..queue.outcome import Recorder
         from ..store.sqlite.serverdb import ServerDatabase
         from ..webhooks.enqueue import outgoing_sink
@@ -41,7 +42,8 @@ class QueueDatabase:
             acc = config.Accounts.get(account)
             return acc.KeepRetiredMessagePeriod if acc else 0.0
 
-        self.recorder = Recorder(keep, [outgoing_sink(configlib.Source(config, reload=False))])
+        # As the server's: an operator's drop reaches the webhooks and the counts of send jobs.
+        self.recorder = Recorder(keep, [outgoing_sink(configlib.Source(config, reload=False)), outcome_sink])
 
     def close(self) -> None:
         self.serverdb.close()

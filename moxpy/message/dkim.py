@@ -119,6 +119,10 @@ def dns_records(config: configlib.Config) -> dict[str, str]:
     return records
 
 
+# Signed whenever a message has them, also with a selector's own list of Headers.
+LIST_UNSUBSCRIBE = (b"list-unsubscribe", b"list-unsubscribe-post")
+
+
 def signature_headers(config: configlib.Config, data: bytes, from_domain: str) -> bytes:
     """DKIM-Signature header fields for a message, to put in front of it.
 
@@ -131,9 +135,15 @@ def signature_headers(config: configlib.Config, data: bytes, from_domain: str) -
         algorithm = b"ed25519-sha256" if key.algorithm == "ed25519" else b"rsa-sha256"
         include = [h.encode() for h in key.headers] or None
         try:
-            headers += dkimpy.sign(data, key.selector.encode(), ascii_domain.encode(), key.signing_key,
-                                   canonicalize=CANONICALIZATION, signature_algorithm=algorithm,
-                                   include_headers=include)
+            signer = dkimpy.DKIM(data, signature_algorithm=algorithm)
+            # RFC 8058 4: a one-click unsubscribe is only honoured when a DKIM signature covers both
+            # List-Unsubscribe and List-Unsubscribe-Post; dkimpy's default set lacks the second.
+            signer.should_sign |= set(LIST_UNSUBSCRIBE)
+            if include is not None:
+                present = {name.lower() for name, _ in signer.headers}
+                include += [h for h in LIST_UNSUBSCRIBE if h in present and h not in {i.lower() for i in include}]
+            headers += signer.sign(key.selector.encode(), ascii_domain.encode(), key.signing_key,
+                                   canonicalize=CANONICALIZATION, include_headers=include)
         except dkimpy.DKIMException as e:
             raise DKIMError(f"DKIM signing for {from_domain} with selector {key.selector}: {e}") from e
     return headers

@@ -7,9 +7,10 @@ accepted, a message must not be lost).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..store.queue import IdempotencyKey, NewEntry
+from ..store.queue import IdempotencyKey, NewEntry, QueueTransaction
 
 
 @dataclass
@@ -34,6 +35,7 @@ class NewMessage:
     extra: dict[str, str] = field(default_factory=dict)
     release_at: float | None = None  # FutureRelease: no attempt before this time
     idempotency: IdempotencyKey | None = None  # recorded in the commit that queues it
+    then: Callable[[QueueTransaction, list[int]], None] | None = None  # run in that commit (QueueStore.submit)
 
 
 def entries(submission: NewMessage, now: float) -> list[NewEntry]:

@@ -72,7 +72,7 @@ class Queue:
         """Store the message and one entry per recipient durably; return the entry ids.
         IdempotencyKeyUsed when the submission's idempotency key is taken (nothing queued)."""
         ids = await self.store.submit(submission.data, submit.entries(submission, time.time()),
-                                      submission.idempotency)
+                                      submission.idempotency, submission.then)
         self.kick()
         return ids
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from .sendjobs import SendJobTransaction
     from .webhooks import WebhookTransaction
 
 T = TypeVar("T")
@@ -184,6 +185,12 @@ class QueueTransaction(Protocol):
         """The webhook queue in this same transaction, for event sinks."""
         ...
 
+    @property
+    def sendjobs(self) -> "SendJobTransaction":
+        """The send jobs' tables in this same transaction: a recipient is recorded in the commit that
+        queues its message, and follows its entry's outcomes."""
+        ...
+
     def entry(self, entry_id: int) -> Entry | None:
         """The queued entry with this id."""
         ...
@@ -243,13 +250,16 @@ class QueueStore(Protocol):
 
     # Submitting and delivering.
 
-    def submit(self, message: bytes, entries: list[NewEntry],
-               idempotency: IdempotencyKey | None = None) -> Awaitable[list[int]]:
+    def submit(self, message: bytes, entries: list[NewEntry], idempotency: IdempotencyKey | None = None,
+               then: Callable[[QueueTransaction, list[int]], None] | None = None) -> Awaitable[list[int]]:
         """Store the message and its entries, and log them for the send limits; the new ids.
 
         With idempotency, its key and response are recorded in the same commit;
         IdempotencyKeyUsed (and nothing stored) when the account holds the key
         already. Keys older than IDEMPOTENCY_KEEP are forgotten then.
+        then(tx, ids) runs in that commit too, after the entries are in:
+        raising rolls the whole submission back (a send job records its
+        recipient so).
         """
         ...
 

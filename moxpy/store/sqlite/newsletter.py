@@ -62,6 +62,16 @@ def _owned(conn: sqlite3.Connection, account: str, list_id: int) -> None:
         raise ListNotFound(f"no list {list_id}")
 
 
+def mark_bounced(conn: sqlite3.Connection, account: str, email: str, when: float) -> int:
+    """NewsletterStore.mark_bounced inside a transaction of another store (the queue's, recording the
+    failure that put the address on the suppression list)."""
+    return conn.execute(
+        "update newsletter_members set status = ?, updated = ?, confirm_nonce = '' "
+        "where email_key = ? and status in (?, ?) "
+        "and list_id in (select id from newsletter_lists where account = ?)",
+        (BOUNCED, when, email.lower(), PENDING, CONFIRMED, account)).rowcount
+
+
 class SqliteNewsletterStore:
     def __init__(self, db: Database):
         self.db = db
@@ -134,14 +144,7 @@ class SqliteNewsletterStore:
         await self.db.write(write)
 
     async def mark_bounced(self, account: str, email: str, when: float) -> int:
-        def write(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "update newsletter_members set status = ?, updated = ?, confirm_nonce = '' "
-                "where email_key = ? and status in (?, ?) "
-                "and list_id in (select id from newsletter_lists where account = ?)",
-                (BOUNCED, when, email.lower(), PENDING, CONFIRMED, account)).rowcount
-
-        return await self.db.write(write)
+        return await self.db.write(lambda conn: mark_bounced(conn, account, email, when))
 
     async def remove_account(self, account: str) -> int:
         def write(conn: sqlite3.Connection) -> int:

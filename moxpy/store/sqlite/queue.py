@@ -35,6 +35,7 @@ from ..db import Database
 from ..files import read_message_file, remove_message_file, write_message_file
 from ..queue import (IDEMPOTENCY_KEEP, SEND_LOG_KEEP, Attempt, Entry, EntryFilter, IdempotencyKey, IdempotencyKeyUsed,
                      IdempotencyRecord, NewEntry, OutboxDSN, QueueTransaction, RetiredEntry, Suppression)
+from .sendjobs import SqliteSendJobTransaction
 from .webhooks import SqliteWebhookTransaction
 from .where import Conditions
 
@@ -145,6 +146,7 @@ class SqliteQueueTransaction:
     def __init__(self, conn: sqlite3.Connection):
         self._conn = conn
         self.webhooks = SqliteWebhookTransaction(conn)
+        self.sendjobs = SqliteSendJobTransaction(conn)
         self.unused_paths: list[str] = []  # message files to remove after the commit
 
     def entry(self, entry_id: int) -> Entry | None:
@@ -242,8 +244,8 @@ class SqliteQueueStore:
 
     # Submitting and delivering.
 
-    async def submit(self, message: bytes, entries: list[NewEntry],
-                     idempotency: IdempotencyKey | None = None) -> list[int]:
+    async def submit(self, message: bytes, entries: list[NewEntry], idempotency: IdempotencyKey | None = None,
+                     then: Callable[[QueueTransaction, list[int]], None] | None = None) -> list[int]:
         if len(message) <= INLINE_MAX:
             relpath, sync_dirs = ROW_PREFIX + secrets.token_hex(12), []
         else:
@@ -275,6 +277,8 @@ class SqliteQueueStore:
                                                             now, idempotency.response(ids)))
                 except sqlite3.IntegrityError:
                     raise IdempotencyKeyUsed(idempotency.key) from None
+            if then is not None:
+                then(SqliteQueueTransaction(conn), ids)
             return ids
 
         try:

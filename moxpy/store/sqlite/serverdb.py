@@ -19,6 +19,8 @@ fetch_rules       remote mailboxes collected into accounts, with the state of th
 fetch_seen        per fetch rule, the remote messages it fetched
 newsletter_lists  per account, mailing lists (store/newsletter.py)
 newsletter_members per list, its members: subscription status and preferences
+sendjobs          per account, send jobs: a message to a list's confirmed members (store/sendjobs.py)
+sendjob_recipients per send job, each member dealt with: its state and queue entry
 
 The columns mean what the fields of the records in store/queue.py and
 store/webhooks.py say. Missing tables and queue columns are added to
@@ -35,11 +37,13 @@ from ..db import Database
 from . import fetchrules as fetchschema
 from . import newsletter as newsletterschema
 from . import oauth as oauthschema
+from . import sendjobs as sendjobschema
 from . import tokens as tokenschema
 from .fetchrules import SqliteFetchRuleStore
 from .newsletter import SqliteNewsletterStore
 from .oauth import SqliteClientStore, SqliteSigningKeyStore
 from .queue import SqliteQueueStore
+from .sendjobs import SqliteSendJobStore
 from .tokens import SqliteTokenStore
 from .webhooks import SqliteWebhookStore
 
@@ -203,6 +207,7 @@ def schema(conn: sqlite3.Connection) -> None:
     oauthschema.schema(conn)
     fetchschema.schema(conn)
     newsletterschema.schema(conn)
+    sendjobschema.schema(conn)
 
 
 class ServerDatabase:
@@ -225,15 +230,17 @@ class ServerDatabase:
         self.signing_keys = SqliteSigningKeyStore(self.db)
         self.fetch_rules = SqliteFetchRuleStore(self.db)
         self.newsletter = SqliteNewsletterStore(self.db)
+        self.sendjobs = SqliteSendJobStore(self.db)
 
     def _per_account(self) -> dict:
         # Every store with rows of an account, by the name its count is logged under.
         return {"queue": self.queue, "webhooks": self.webhooks, "tokens": self.tokens,
-                "fetchrules": self.fetch_rules, "clients": self.oauth_clients, "lists": self.newsletter}
+                "fetchrules": self.fetch_rules, "clients": self.oauth_clients, "sendjobs": self.sendjobs,
+                "lists": self.newsletter}
 
     async def remove_account(self, account: str) -> dict[str, int]:
         """Forget everything of a removed account (queued and retired messages, webhooks, suppressions,
-        tokens, fetch rules, OAuth clients, mailing lists), so that an account made later under its name
+        tokens, fetch rules, OAuth clients, send jobs, mailing lists), so that an account made later under its name
         inherits none of it; how many rows of each went."""
         return {name: await store.remove_account(account) for name, store in self._per_account().items()}
 
@@ -241,7 +248,7 @@ class ServerDatabase:
         """Whether something of an account is still here that remove_account would remove (queue entries
         and webhooks aside, which go with it but do not by themselves keep an account's name)."""
         return bool(self.tokens.list(account) or self.fetch_rules.list(account) or self.oauth_clients.list(account)
-                    or self.newsletter.lists(account))
+                    or self.newsletter.lists(account) or self.sendjobs.has_jobs(account))
 
     def close(self) -> None:
         """Close once writes in flight are committed."""

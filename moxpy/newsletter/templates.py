@@ -1,0 +1,83 @@
+"""The subject, text and HTML of a send job, as jinja2 templates
+personalised for each member.
+
+Templates run in jinja2's SandboxedEnvironment: a tenant's template can
+read the values it is given and call jinja2's filters, but reaches no
+attribute of Python objects beyond them. The HTML body is autoescaped, the
+subject and text are not (they are not HTML).
+
+The names a template sees:
+
+- email: the member's address;
+- preferences: the member's preferences, a mapping of strings
+  (`{{ preferences.lang }}`, `{{ preferences["first-name"] }}`);
+- each preference again as a name of its own, when it is a valid name
+  and not one of the names here (`{{ lang }}`);
+- unsubscribe_url: the member's one-click unsubscribe link (a page with a
+  button when opened in a browser).
+
+A name the member has no value for is empty, so one member without a
+preference does not stop the job. A template that does not parse, or that
+fails with the sample values, is refused when the job is created
+(TemplateError), not half-way through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+RESERVED = frozenset({"email", "preferences", "unsubscribe_url"})
+SAMPLE = {"email": "member@example.com", "preferences": {}, "unsubscribe_url": "https://example.com/unsubscribe"}
+
+_plain = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+_html = SandboxedEnvironment(autoescape=True, keep_trailing_newline=True)
+
+
+class TemplateError(ValueError):
+    """A template that cannot be used; the message names it and says why."""
+
+
+@dataclass
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def context(email: str, preferences: dict[str, str], unsubscribe_url: str) -> dict:
+    names = {k: v for k, v in preferences.items() if k.isidentifier() and k not in RESERVED}
+    return {**names, "email": email, "preferences": dict(preferences), "unsubscribe_url": unsubscribe_url}
+
+
+class JobTemplates:
+    """A job's three templates, parsed once."""
+
+    def __init__(self, subject: str, text: str, html: str):
+        self._templates = {}
+        for name, source, env in (("subject", subject, _plain), ("body_text", text, _plain),
+                                  ("body_html", html, _html)):
+            try:
+                self._templates[name] = env.from_string(source) if source else None
+            except jinja2.TemplateSyntaxError as e:
+                raise TemplateError(f"{name}: line {e.lineno}: {e.message}") from None
+
+    def render(self, values: dict) -> Rendered:
+        """The job's message for one member; TemplateError when a template fails on these values."""
+        out = {}
+        for name, template in self._templates.items():
+            try:
+                out[name] = template.render(values) if template is not None else ""
+            except jinja2.TemplateError as e:
+                raise TemplateError(f"{name}: {e}") from None
+            except Exception as e:  # a template's arithmetic and the like: 1/0, int("x")
+                raise TemplateError(f"{name}: {type(e).__name__}: {e}") from None
+        # A header field is one line (RFC 5322 2.2): line breaks a value brings in become spaces.
+        subject = " ".join(out["subject"].split())
+        return Rendered(subject=subject, text=out["body_text"], html=out["body_html"])
+
+    def check(self) -> None:
+        """TemplateError unless the templates render with sample values."""
+        self.render(SAMPLE)
