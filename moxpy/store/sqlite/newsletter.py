@@ -83,6 +83,10 @@ class SqliteNewsletterStore:
         return [_list(r) for r in self.db.query("select * from newsletter_lists where account = ? order by id",
                                                 (account,))]
 
+    def list_by_id(self, list_id: int) -> MailingList | None:
+        row = self.db.query_one("select * from newsletter_lists where id = ?", (list_id,))
+        return _list(row) if row else None
+
     async def update_list(self, record: MailingList) -> None:
         def write(conn: sqlite3.Connection) -> None:
             cur = conn.execute(
@@ -132,6 +136,38 @@ class SqliteNewsletterStore:
                  member.created, member.updated, member.confirm_nonce, member.confirm_sent))
 
         await self.db.write(write)
+
+    async def confirm_member(self, account: str, list_id: int, email: str, nonce: str, when: float) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                "update newsletter_members set status = ?, updated = ?, confirm_nonce = '' "
+                "where list_id = ? and email_key = ? and status = ? and confirm_nonce = ? and confirm_nonce != '' "
+                "and list_id in (select id from newsletter_lists where account = ?)",
+                (CONFIRMED, when, list_id, email.lower(), PENDING, nonce, account)).rowcount == 1
+
+        return await self.db.write(write)
+
+    async def set_status(self, account: str, list_id: int, email: str, status: str, when: float,
+                         only_from: tuple[str, ...]) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            marks = ", ".join("?" for _ in only_from)
+            return conn.execute(
+                "update newsletter_members set status = ?, updated = ?, confirm_nonce = '' "
+                f"where list_id = ? and email_key = ? and status in ({marks}) "
+                "and list_id in (select id from newsletter_lists where account = ?)",
+                (status, when, list_id, email.lower(), *only_from, account)).rowcount == 1
+
+        return await self.db.write(write) if only_from else False
+
+    async def set_preferences(self, account: str, list_id: int, email: str, preferences: dict[str, str],
+                              when: float) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                "update newsletter_members set preferences = ?, updated = ? where list_id = ? and email_key = ? "
+                "and list_id in (select id from newsletter_lists where account = ?)",
+                (json.dumps(preferences), when, list_id, email.lower(), account)).rowcount == 1
+
+        return await self.db.write(write)
 
     async def mark_bounced(self, account: str, email: str, when: float) -> int:
         def write(conn: sqlite3.Connection) -> int:
