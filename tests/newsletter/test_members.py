@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import sqlite3
 import time
 
 import httpx
@@ -278,3 +280,21 @@ def test_rate_per_address(server):
     # Another address is not affected.
     assert httpx.post(f"{root(server)}/newsletter/one-click?token=x", content="List-Unsubscribe=One-Click",
                       timeout=30).status_code == 400
+
+
+def test_a_bounced_address_gets_nothing_until_it_is_off_the_suppression_list(server, tenant, news):
+    subscribe(tenant, news, "gone@example.org")
+    wait_confirmations(server, "gone@example.org")
+    # As a bounce leaves it: the address suppressed, the member bounced (the send jobs' part).
+    ok(server.call("SuppressionAdd", {"EmailAddress": "gone@example.org", "Reason": "bounced"}))
+    db = sqlite3.connect(os.path.join(server.config.data_dir(), "mox.db"))
+    with db:
+        db.execute("update newsletter_members set status = 'bounced', confirm_nonce = '' where email_key = ?",
+                   ("gone@example.org",))
+    db.close()
+    assert subscribe(tenant, news, "gone@example.org") == {"status": "bounced", "confirm_token": None}
+    assert members(server, news)["gone@example.org"] == "bounced"
+    ok(server.call("SuppressionRemove", {"EmailAddress": "gone@example.org"}))
+    answer = subscribe(tenant, news, "gone@example.org")
+    assert answer["status"] == "pending" and answer["confirm_token"]
+    wait_confirmations(server, "gone@example.org", 2)
