@@ -9,6 +9,8 @@ import base64
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 
 import httpx
@@ -16,7 +18,7 @@ import pytest
 
 from moxpy.newsletter.signing import CONFIRM, UNSUBSCRIBE, Signer
 
-from ..localserve import ADDRESS, PASSWORD
+from ..localserve import ADDRESS, PASSWORD, ROOT
 from .helpers import (OTHER, OTHER_PASSWORD, Endpoints, confirm_link, confirmations, error, members, new_list, ok,
                       other_account, root, token, wait_confirmations)
 
@@ -73,6 +75,10 @@ def test_subscribe_confirm_by_the_mailed_link(server, tenant, news):
     assert ok(tenant.get("preferences", list_id=news, email="reader1@example.org"))["preferences"] == {"lang": "nl"}
     time.sleep(0.5)
     assert len(confirmations(server, "Reader1@example.org")) == 1
+    # The calls are logged, the tokens in them are not.
+    log = "".join(server.output)
+    assert "newsletter POST /newsletter/subscribe account=mox" in log
+    assert answer["confirm_token"] not in log and link.split("token=")[1] not in log
 
 
 def test_list_texts_are_escaped_in_the_page(server, tenant):
@@ -298,3 +304,22 @@ def test_a_bounced_address_gets_nothing_until_it_is_off_the_suppression_list(ser
     answer = subscribe(tenant, news, "gone@example.org")
     assert answer["status"] == "pending" and answer["confirm_token"]
     wait_confirmations(server, "gone@example.org", 2)
+
+
+def test_an_oauth_access_token_with_the_scope_works(server, news):
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "mox.py"), "client", "add", "mox", "-scope",
+                          "newsletter:members,send", "-name", "site", "-config", server.config.path],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    client = (out.stdout.splitlines()[0], out.stdout.splitlines()[-1])
+    for scope, status in (("newsletter:members", 200), ("send", 403)):
+        response = httpx.post(f"{root(server)}/oauth/token", data={"grant_type": "client_credentials",
+                                                                   "scope": scope}, auth=client, timeout=30)
+        assert response.status_code == 200, response.text
+        endpoints = Endpoints(server, response.json()["access_token"])
+        try:
+            response = endpoints.post("subscribe", {"list_id": news, "email": "oauth@example.org"})
+            assert response.status_code == status, response.text
+        finally:
+            endpoints.close()
+    assert members(server, news)["oauth@example.org"] == "pending"
