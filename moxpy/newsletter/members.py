@@ -157,16 +157,23 @@ class Members:
         slot[1] += 1
         try:
             async with slot[0]:
-                return await self._subscribe(account, mailing_list, email, preferences)
+                for _ in range(3):
+                    done = await self._subscribe(account, mailing_list, email, preferences)
+                    if done is not None:
+                        return done
+                raise MemberError(MemberError.SEND_FAILED, "the subscription is changing; try again")
         finally:
             slot[1] -= 1
             if not slot[1]:
                 self._locks.pop(key, None)
 
     async def _subscribe(self, account: str, mailing_list: MailingList, email: str,
-                         preferences: dict[str, str] | None) -> Subscribed:
+                         preferences: dict[str, str] | None) -> Subscribed | None:
+        """Subscribe; None when the member changed meanwhile (confirmed by its link, say), to be tried again
+        from what it is now."""
         now = self.clock()
         member = self.store.member(account, mailing_list.id, email)
+        before = (member.status, member.confirm_nonce) if member is not None else None
         if member is not None and member.status == CONFIRMED:
             return Subscribed(CONFIRMED, "", False)
         if member is not None and member.status == BOUNCED and self._suppressed(account, member.email):
@@ -192,7 +199,8 @@ class Members:
             await self._send_confirmation(account, mailing_list, member, token)
             member.confirm_sent = now
         try:
-            await self.store.save_member(account, member)
+            if not await self.store.save_member_if(account, member, before):
+                return None
         except ListNotFound:
             raise MemberError(MemberError.LIST_NOT_FOUND, f"no list {mailing_list.id}") from None
         log.info("newsletter subscribe account=%s list=%d status=pending sent=%s", account, mailing_list.id, send)

@@ -98,6 +98,12 @@ class NewsletterStore(Protocol):
         """Add the member, or replace the one of the list with that address. ListNotFound."""
         ...
 
+    async def save_member_if(self, account: str, member: Member, expected: tuple[str, str] | None) -> bool:
+        """save_member, but only while the stored member still has the (status, confirmation nonce) of
+        expected, or with expected None while there is none, in one write: a change made meanwhile (a
+        confirmation, another process's subscribe) is not overwritten. Whether it saved. ListNotFound."""
+        ...
+
     async def confirm_member(self, account: str, list_id: int, email: str, nonce: str, when: float) -> bool:
         """The pending member whose confirmation nonce is nonce becomes confirmed, its nonce cleared, in one
         write, so of two requests with the same link only one confirms; whether this one did."""

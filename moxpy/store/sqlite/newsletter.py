@@ -62,6 +62,14 @@ def _owned(conn: sqlite3.Connection, account: str, list_id: int) -> None:
         raise ListNotFound(f"no list {list_id}")
 
 
+def _save(conn: sqlite3.Connection, member: Member) -> None:
+    conn.execute(
+        "insert or replace into newsletter_members (list_id, email_key, email, status, preferences, created, "
+        "updated, confirm_nonce, confirm_sent) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (member.list_id, member.email.lower(), member.email, member.status, json.dumps(member.preferences),
+         member.created, member.updated, member.confirm_nonce, member.confirm_sent))
+
+
 class SqliteNewsletterStore:
     def __init__(self, db: Database):
         self.db = db
@@ -129,11 +137,7 @@ class SqliteNewsletterStore:
     async def save_member(self, account: str, member: Member) -> None:
         def write(conn: sqlite3.Connection) -> None:
             _owned(conn, account, member.list_id)
-            conn.execute(
-                "insert or replace into newsletter_members (list_id, email_key, email, status, preferences, created, "
-                "updated, confirm_nonce, confirm_sent) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (member.list_id, member.email.lower(), member.email, member.status, json.dumps(member.preferences),
-                 member.created, member.updated, member.confirm_nonce, member.confirm_sent))
+            _save(conn, member)
 
         await self.db.write(write)
 
@@ -166,6 +170,18 @@ class SqliteNewsletterStore:
                 "update newsletter_members set preferences = ?, updated = ? where list_id = ? and email_key = ? "
                 "and list_id in (select id from newsletter_lists where account = ?)",
                 (json.dumps(preferences), when, list_id, email.lower(), account)).rowcount == 1
+
+        return await self.db.write(write)
+
+    async def save_member_if(self, account: str, member: Member, expected: tuple[str, str] | None) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            _owned(conn, account, member.list_id)
+            row = conn.execute("select status, confirm_nonce from newsletter_members where list_id = ? and "
+                               "email_key = ?", (member.list_id, member.email.lower())).fetchone()
+            if (tuple(row) if row else None) != (tuple(expected) if expected else None):
+                return False
+            _save(conn, member)
+            return True
 
         return await self.db.write(write)
 
