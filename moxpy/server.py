@@ -408,12 +408,13 @@ class Server:
         admin = AccountAdmin(self.source, self.store, self.serverdb,
                              forget_elsewhere=self.forget_elsewhere if self.link is not None else None)
         api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens, admin,
-                  fetch_rules=self.fetch_rules)
+                  fetch_rules=self.fetch_rules, newsletter=self.serverdb.newsletter)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
         access = self._oauth_pages(pages, authenticator)
         from .newsletter.jobshttp import SendJobsResource
 
         pages["/api/"] = SendJobsResource(self.send_jobs, self.serverdb.tokens, authenticator, access)
+        pages["/newsletter/"] = self._newsletter_page(api, authenticator, access)
         admin_hash = _password_hash_file(config, "AdminPasswordFile", config.AdminPasswordFile)
         if not admin_hash and config.Localserve:
             # A localserve directory made before the admin login existed.
@@ -458,6 +459,16 @@ class Server:
         pages["/oauth/token"] = TokenResource(access, authenticator)
         pages["/.well-known/jwks.json"] = JWKSResource(access)
         return access
+
+    def _newsletter_page(self, api, authenticator: authlib.Authenticator, access):
+        """The member endpoints of mailing lists, under /newsletter/ (newsletter/http.py)."""
+        from .newsletter.http import NewsletterResource
+        from .newsletter.members import Members
+        from .newsletter.signing import Signer
+
+        members = Members(self.source, self.serverdb.newsletter, api.submitter, Signer(self.data_dir),
+                          self.suppressions)
+        return NewsletterResource(members, self.serverdb.tokens, authenticator, access)
 
     def _metrics_page(self):
         """The resource of GET /metrics, with the credentials of Metrics (read now, at start)."""

@@ -17,8 +17,6 @@ import os
 import time
 from dataclasses import dataclass
 
-import jwt
-
 from .. import keyfile
 
 KEY_FILE = "newsletter.key"
@@ -55,6 +53,8 @@ class Signer:
 
     def sign(self, purpose: str, list_id: int, email: str, lifetime: int, nonce: str = "",
              now: float | None = None) -> str:
+        import jwt  # PyJWT, loaded with the first link: a server that sends no list mail never needs it
+
         now = time.time() if now is None else now
         claims = {"iss": ISSUER, "aud": purpose, "lst": list_id, "sub": email, "iat": int(now),
                   "exp": int(now) + lifetime}
@@ -64,6 +64,8 @@ class Signer:
 
     def verify(self, token: str, purpose: str) -> Claims:
         """The claims of a token for purpose; TokenInvalid otherwise."""
+        import jwt
+
         try:
             claims = jwt.decode(token, self._secret(), algorithms=[_ALGORITHM], audience=purpose, issuer=ISSUER,
                                 options={"require": ["exp", "aud", "iss", "sub", "lst"]})

@@ -65,6 +65,11 @@ class NewsletterStore(Protocol):
         """The account's lists, oldest first."""
         ...
 
+    def list_by_id(self, list_id: int) -> MailingList | None:
+        """The list of that id, whichever account's: for the links whose signed token names the list (the
+        token, not a login, says who may act on it). None for none."""
+        ...
+
     async def update_list(self, record: MailingList) -> None:
         """Replace the name, addresses and confirmation texts of the list record.id of record.account.
         ListNotFound."""
@@ -91,6 +96,28 @@ class NewsletterStore(Protocol):
 
     async def save_member(self, account: str, member: Member) -> None:
         """Add the member, or replace the one of the list with that address. ListNotFound."""
+        ...
+
+    async def save_member_if(self, account: str, member: Member, expected: tuple[str, str] | None) -> bool:
+        """save_member, but only while the stored member still has the (status, confirmation nonce) of
+        expected, or with expected None while there is none, in one write: a change made meanwhile (a
+        confirmation, another process's subscribe) is not overwritten. Whether it saved. ListNotFound."""
+        ...
+
+    async def confirm_member(self, account: str, list_id: int, email: str, nonce: str, when: float) -> bool:
+        """The pending member whose confirmation nonce is nonce becomes confirmed, its nonce cleared, in one
+        write, so of two requests with the same link only one confirms; whether this one did."""
+        ...
+
+    async def set_status(self, account: str, list_id: int, email: str, status: str, when: float,
+                         only_from: tuple[str, ...]) -> bool:
+        """Give the member status (clearing its confirmation nonce) if its status is one of only_from, in
+        one write; whether it changed."""
+        ...
+
+    async def set_preferences(self, account: str, list_id: int, email: str, preferences: dict[str, str],
+                              when: float) -> bool:
+        """Replace the member's preferences, leaving the rest as it is; whether there is such a member."""
         ...
 
     async def mark_bounced(self, account: str, email: str, when: float) -> int:

@@ -206,6 +206,24 @@ class Client:
     def RuleList(self, request: t.RuleListRequest) -> t.RuleListResult:
         return self._json("RuleList", request, t.RuleListResult)
 
+    def ListCreate(self, request: t.ListCreateRequest) -> t.ListCreateResult:
+        return self._json("ListCreate", request, t.ListCreateResult)
+
+    def ListGet(self, request: t.ListGetRequest) -> t.ListGetResult:
+        return self._json("ListGet", request, t.ListGetResult)
+
+    def ListUpdate(self, request: t.ListUpdateRequest) -> t.ListUpdateResult:
+        return self._json("ListUpdate", request, t.ListUpdateResult)
+
+    def ListDelete(self, request: t.ListDeleteRequest) -> t.ListDeleteResult:
+        return self._json("ListDelete", request, t.ListDeleteResult)
+
+    def ListsList(self, request: t.ListsListRequest | None = None) -> t.ListsListResult:
+        return self._json("ListsList", request or t.ListsListRequest(), t.ListsListResult)
+
+    def ListMembers(self, request: t.ListMembersRequest) -> t.ListMembersResult:
+        return self._json("ListMembers", request, t.ListMembersResult)
+
 
 def _encode(request: msgspec.Struct) -> str:
     body = msgspec.json.encode(request)

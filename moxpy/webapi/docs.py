@@ -533,6 +533,30 @@ config file), survive restarts, and apply from the next delivery on.
   Sieve scripts is not supported.
 """
 
+LISTS = """\
+## Mailing lists
+
+An account (a tenant) keeps mailing lists with double opt-in members:
+ListCreate, ListGet, ListUpdate, ListDelete, ListsList and ListMembers,
+with scope `newsletter:lists`. The member endpoints a tenant's site calls
+(subscribe, the confirmation link, unsubscribe tokens, one-click
+unsubscribe, preferences) are JSON under `/newsletter/` on the same
+listener; docs/newsletter.md describes them, with the statuses and
+errors.
+
+- `FromAddress` must be one the account may send from, as Send's From
+  (`badFrom`; `badAddress` when it is no address). `Name`, `FromName` and
+  `ConfirmSubject` are one line of at most 200 characters, `ConfirmText`
+  at most 10000 (`user`, naming the field).
+- `listNotFound` when the account has no list with the ID; another
+  account's list gets the same answer, word for word. List IDs are never
+  reused.
+- Statuses: `pending` (the confirmation link not yet followed),
+  `confirmed`, `unsubscribed`, `bounced`. ListMembers pages from 1,
+  `PageSize` 100 by default, at most 1000, in the order members first
+  subscribed.
+"""
+
 
 def type_name(t: mi.Type) -> str:
     if isinstance(t, mi.Metadata):
@@ -710,7 +734,7 @@ def sections() -> str:
                             incoming=field_table(hooktypes.Incoming),
                             incoming_meta=field_table(hooktypes.IncomingMeta), change_events=change_events,
                             change=field_table(t.ChangeEvent)),
-            TRANSACTIONAL, LISTING, FETCHING, RULES, "## Examples with curl", "",
+            TRANSACTIONAL, LISTING, FETCHING, RULES, LISTS, "## Examples with curl", "",
             "Against a fresh `python3 dev.py localserve`, with its default account. Run in this order, each works.",
             "`--data-urlencode` encodes the JSON as the form needs (with plain `--data`, a `+` in an address",
             "would arrive as a space).", ""]

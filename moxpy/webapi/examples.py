@@ -66,6 +66,15 @@ REQUESTS = {
         Action=t.RuleAction("storeIn", "Newsletters")),
     "RuleDelete": t.RuleDeleteRequest(Account="mox", Name="newsletters"),
     "RuleList": t.RuleListRequest(Account="mox", Format="sieve"),
+    "ListCreate": t.ListCreateRequest(Name="Announcements", FromAddress="mox+news@localhost", FromName="Mox news",
+                                      ConfirmSubject="Please confirm your subscription",
+                                      ConfirmText="Follow the link to get our announcements, about once a month."),
+    "ListGet": t.ListGetRequest(ListID=1),
+    "ListUpdate": t.ListUpdateRequest(ListID=1, Name="Announcements", FromAddress="mox+news@localhost",
+                                      FromName="Mox announcements"),
+    "ListDelete": t.ListDeleteRequest(ListID=1),
+    "ListsList": t.ListsListRequest(),
+    "ListMembers": t.ListMembersRequest(ListID=1, Status="confirmed", Page=1, PageSize=100),
 }
 
 _summary = t.MessageSummary(
@@ -83,6 +92,10 @@ _rules = [
            Action=t.RuleAction("forward", "archive@example.org"), Position=3),
 ]
 
+
+_list = t.MailingList(ListID=1, Name="Announcements", FromAddress="mox+news@localhost", FromName="Mox news",
+                      ConfirmSubject="Please confirm your subscription",
+                      ConfirmText="Follow the link to get our announcements, about once a month.", Created=_when)
 
 RESPONSES = {
     "Send": t.SendResult(MessageID="<kVTha0Q-a5Zh1MuTh5rUjg@localhost>",
@@ -151,6 +164,14 @@ RESPONSES = {
         _rule_newsletters, Disabled=True, Conditions=_rule_newsletters.Conditions[:1])),
     "RuleDelete": t.RuleDeleteResult(),
     "RuleList": t.RuleListResult(Rules=_rules, Sieve=sieve.export([to_model(r, r.Name) for r in _rules], "mox")),
+    "ListCreate": t.ListCreateResult(ListID=1),
+    "ListGet": t.ListGetResult(List=_list),
+    "ListUpdate": t.ListUpdateResult(),
+    "ListDelete": t.ListDeleteResult(),
+    "ListsList": t.ListsListResult(Lists=[_list]),
+    "ListMembers": t.ListMembersResult(Members=[t.ListMember(Email="reader@example.org", Status="confirmed",
+                                                             Preferences={"lang": "en"}, Created=_when,
+                                                             Updated=_when)], Total=1, Page=1, Pages=1),
 }
 
 

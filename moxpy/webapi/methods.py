@@ -48,6 +48,7 @@ from ..accountadmin import AccountAdmin
 from .admin import AdminMethods
 from .fetchrules import FetchRuleMethods
 from .errors import WebapiError
+from .lists import ListMethods
 from .rules import RuleMethods
 
 log = logging.getLogger("moxpy.webapi")
@@ -106,13 +107,16 @@ async def _with_bytes(account, message, fn):
             return fn(data)
     return await asyncio.to_thread(lambda: fn(account.message_bytes(message)))
 
-class API(AdminMethods, FetchRuleMethods, RuleMethods):
+class API(AdminMethods, FetchRuleMethods, RuleMethods, ListMethods):
     def __init__(self, config: configlib.Source, store: Store, queue: Queue, suppressions: Suppressions,
-                 tokens: TokenStore | None = None, admin: AccountAdmin | None = None, fetch_rules=None):
+                 tokens: TokenStore | None = None, admin: AccountAdmin | None = None, fetch_rules=None,
+                 newsletter=None):
         """admin: the account administration of the admin methods; None where there is none. fetch_rules:
-        moxpy.fetch.rules.FetchRules, for the fetch rule methods."""
+        moxpy.fetch.rules.FetchRules, for the fetch rule methods. newsletter: the server database's
+        store/newsletter.NewsletterStore, for the mailing list methods."""
         self.config = config
         self.fetch_rules = fetch_rules
+        self.newsletter = newsletter
         self.tokens = tokens
         self.admin = admin
         self.store = store

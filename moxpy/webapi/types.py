@@ -561,6 +561,85 @@ class RuleListResult(msgspec.Struct):
     Sieve: Annotated[str, doc('With Format "sieve": a Sieve script (RFC 5228, with fileinto, imap4flags and copy) that does what the rules do; else empty.')] = ""
 
 
+# Mailing lists of the account (its tenant), with double opt-in members (docs/newsletter.md).
+
+
+class MailingList(msgspec.Struct):
+    ListID: Annotated[int, doc("ID of the list, in the member endpoints' list_id; never reused.")] = 0
+    Name: Annotated[str, doc("Shown in the confirmation message and pages.")] = ""
+    FromAddress: Annotated[str, doc("The list's mail comes from this address of the account.")] = ""
+    FromName: Annotated[str, doc("Display name with FromAddress.")] = ""
+    ConfirmSubject: Annotated[str, doc("Subject of the confirmation message; empty for a default naming the list.")] = ""
+    ConfirmText: Annotated[str, doc("Text of the confirmation message, before the link; empty for a default.")] = ""
+    Created: Annotated[Time, doc("When the list was made.")] = ZERO_TIME
+
+
+class ListCreateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    Name: Annotated[str, doc("Required, at most 200 characters.")] = ""
+    FromAddress: Annotated[str, doc("Required: an address the account may send from, as for Send's From.")] = ""
+    FromName: Annotated[str, doc("Optional display name, at most 200 characters.")] = ""
+    ConfirmSubject: Annotated[str, doc("Optional, at most 200 characters, one line.")] = ""
+    ConfirmText: Annotated[str, doc("Optional, at most 10000 characters; the confirmation link follows it.")] = ""
+
+
+class ListCreateResult(msgspec.Struct):
+    ListID: Annotated[int, doc("ID of the new list.")] = 0
+
+
+class ListGetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    ListID: int = 0
+
+
+class ListGetResult(msgspec.Struct):
+    List: MailingList = field(default_factory=MailingList)
+
+
+class ListUpdateRequest(ListCreateRequest, forbid_unknown_fields=True):
+    ListID: Annotated[int, doc("ID of the list. Every other field replaces the list's, as in ListCreate.")] = 0
+
+
+class ListUpdateResult(msgspec.Struct):
+    pass
+
+
+class ListDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    ListID: Annotated[int, doc("ID of the list to remove with all its members; its links stop working.")] = 0
+
+
+class ListDeleteResult(msgspec.Struct):
+    pass
+
+
+class ListsListRequest(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class ListsListResult(msgspec.Struct):
+    Lists: Annotated[list[MailingList], doc("The account's lists, oldest first.")] = field(default_factory=list)
+
+
+class ListMember(msgspec.Struct):
+    Email: Annotated[str, doc("As subscribed, the domain in lower case.")] = ""
+    Status: Annotated[str, doc("pending (confirmation link not yet followed), confirmed, unsubscribed or bounced.")] = ""
+    Preferences: Annotated[dict[str, str], doc("As the member endpoints set them.")] = field(default_factory=dict)
+    Created: Annotated[Time, doc("First subscription.")] = ZERO_TIME
+    Updated: Annotated[Time, doc("Last change of status or preferences.")] = ZERO_TIME
+
+
+class ListMembersRequest(msgspec.Struct, forbid_unknown_fields=True):
+    ListID: int = 0
+    Status: Annotated[str, doc('Only members of this status: "pending", "confirmed", "unsubscribed", "bounced"; empty for all.')] = ""
+    Page: Annotated[int, doc("Page to return, from 1 (the default).")] = 0
+    PageSize: Annotated[int, doc("Members per page, default 100, at most 1000.")] = 0
+
+
+class ListMembersResult(msgspec.Struct):
+    Members: Annotated[list[ListMember], doc("The page's members, in the order they first subscribed.")] = field(default_factory=list)
+    Total: Annotated[int, doc("Members matching in all.")] = 0
+    Page: Annotated[int, doc("Number of this page.")] = 0
+    Pages: Annotated[int, doc("Number of pages of PageSize members.")] = 0
+
+
 RAW = "raw"  # marker for methods whose response is bytes
 
 
@@ -618,4 +697,10 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("RuleUpdate", RuleUpdateRequest, RuleUpdateResult, "Replace a delivery rule of an account, keeping its place unless Position is given (admin); code ruleNotFound when the account has no rule of the name, ruleExists when NewName is another rule's.", ("ruleNotFound", "ruleExists"), scope="admin"),
     Method("RuleDelete", RuleDeleteRequest, RuleDeleteResult, "Remove a delivery rule of an account (admin); code ruleNotFound when the account has no rule of the name.", ("ruleNotFound",), scope="admin"),
     Method("RuleList", RuleListRequest, RuleListResult, "The delivery rules of an account in their order, optionally as a Sieve script (admin).", scope="admin"),
+    Method("ListCreate", ListCreateRequest, ListCreateResult, "Make a mailing list of the account; code badFrom when FromAddress is not one the account may send from.", ("badAddress", "badFrom"), scope="newsletter:lists"),
+    Method("ListGet", ListGetRequest, ListGetResult, "One of the account's mailing lists; code listNotFound when the account has no list with the ID.", ("listNotFound",), scope="newsletter:lists"),
+    Method("ListUpdate", ListUpdateRequest, ListUpdateResult, "Replace a list's name, From and confirmation texts; its members stay.", ("listNotFound", "badAddress", "badFrom"), scope="newsletter:lists"),
+    Method("ListDelete", ListDeleteRequest, ListDeleteResult, "Remove a list with its members.", ("listNotFound",), scope="newsletter:lists"),
+    Method("ListsList", ListsListRequest, ListsListResult, "The account's mailing lists.", scope="newsletter:lists"),
+    Method("ListMembers", ListMembersRequest, ListMembersResult, "A page of a list's members, optionally of one status.", ("listNotFound",), scope="newsletter:lists"),
 ]}

@@ -35,6 +35,8 @@ NEEDS = {
     "AccountUnreadCount": "admin",
     "FetchRuleAdd": "admin", "FetchRuleUpdate": "admin", "FetchRuleDelete": "admin", "FetchRuleList": "admin",
     "RuleCreate": "admin", "RuleUpdate": "admin", "RuleDelete": "admin", "RuleList": "admin",
+    "ListCreate": "newsletter:lists", "ListGet": "newsletter:lists", "ListUpdate": "newsletter:lists",
+    "ListDelete": "newsletter:lists", "ListsList": "newsletter:lists", "ListMembers": "newsletter:lists",
 }
 
 MARKER = "ZEBRA-BODY-MARKER-7731"

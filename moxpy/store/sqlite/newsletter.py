@@ -72,6 +72,14 @@ def mark_bounced(conn: sqlite3.Connection, account: str, email: str, when: float
         (BOUNCED, when, email.lower(), PENDING, CONFIRMED, account)).rowcount
 
 
+def _save(conn: sqlite3.Connection, member: Member) -> None:
+    conn.execute(
+        "insert or replace into newsletter_members (list_id, email_key, email, status, preferences, created, "
+        "updated, confirm_nonce, confirm_sent) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (member.list_id, member.email.lower(), member.email, member.status, json.dumps(member.preferences),
+         member.created, member.updated, member.confirm_nonce, member.confirm_sent))
+
+
 class SqliteNewsletterStore:
     def __init__(self, db: Database):
         self.db = db
@@ -92,6 +100,10 @@ class SqliteNewsletterStore:
     def lists(self, account: str) -> list[MailingList]:
         return [_list(r) for r in self.db.query("select * from newsletter_lists where account = ? order by id",
                                                 (account,))]
+
+    def list_by_id(self, list_id: int) -> MailingList | None:
+        row = self.db.query_one("select * from newsletter_lists where id = ?", (list_id,))
+        return _list(row) if row else None
 
     async def update_list(self, record: MailingList) -> None:
         def write(conn: sqlite3.Connection) -> None:
@@ -135,13 +147,53 @@ class SqliteNewsletterStore:
     async def save_member(self, account: str, member: Member) -> None:
         def write(conn: sqlite3.Connection) -> None:
             _owned(conn, account, member.list_id)
-            conn.execute(
-                "insert or replace into newsletter_members (list_id, email_key, email, status, preferences, created, "
-                "updated, confirm_nonce, confirm_sent) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (member.list_id, member.email.lower(), member.email, member.status, json.dumps(member.preferences),
-                 member.created, member.updated, member.confirm_nonce, member.confirm_sent))
+            _save(conn, member)
 
         await self.db.write(write)
+
+    async def confirm_member(self, account: str, list_id: int, email: str, nonce: str, when: float) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                "update newsletter_members set status = ?, updated = ?, confirm_nonce = '' "
+                "where list_id = ? and email_key = ? and status = ? and confirm_nonce = ? and confirm_nonce != '' "
+                "and list_id in (select id from newsletter_lists where account = ?)",
+                (CONFIRMED, when, list_id, email.lower(), PENDING, nonce, account)).rowcount == 1
+
+        return await self.db.write(write)
+
+    async def set_status(self, account: str, list_id: int, email: str, status: str, when: float,
+                         only_from: tuple[str, ...]) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            marks = ", ".join("?" for _ in only_from)
+            return conn.execute(
+                "update newsletter_members set status = ?, updated = ?, confirm_nonce = '' "
+                f"where list_id = ? and email_key = ? and status in ({marks}) "
+                "and list_id in (select id from newsletter_lists where account = ?)",
+                (status, when, list_id, email.lower(), *only_from, account)).rowcount == 1
+
+        return await self.db.write(write) if only_from else False
+
+    async def set_preferences(self, account: str, list_id: int, email: str, preferences: dict[str, str],
+                              when: float) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                "update newsletter_members set preferences = ?, updated = ? where list_id = ? and email_key = ? "
+                "and list_id in (select id from newsletter_lists where account = ?)",
+                (json.dumps(preferences), when, list_id, email.lower(), account)).rowcount == 1
+
+        return await self.db.write(write)
+
+    async def save_member_if(self, account: str, member: Member, expected: tuple[str, str] | None) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            _owned(conn, account, member.list_id)
+            row = conn.execute("select status, confirm_nonce from newsletter_members where list_id = ? and "
+                               "email_key = ?", (member.list_id, member.email.lower())).fetchone()
+            if (tuple(row) if row else None) != (tuple(expected) if expected else None):
+                return False
+            _save(conn, member)
+            return True
+
+        return await self.db.write(write)
 
     async def mark_bounced(self, account: str, email: str, when: float) -> int:
         return await self.db.write(lambda conn: mark_bounced(conn, account, email, when))
