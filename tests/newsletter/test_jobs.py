@@ -114,6 +114,15 @@ def test_a_job_to_200_members_delivers_200_messages_with_list_headers_at_its_tim
     # The job's messages passed the DKIM check on their way in.
     assert "dkim=pass" in str(seven["Authentication-Results"])
 
+    # The one-click link of a message, POSTed as a mail client does it (RFC 8058 3.2), unsubscribes that
+    # member from that list at once, without a login; the other members stay.
+    one_click = re.findall(r"<([^>]*)>", seven["List-Unsubscribe"])[0]
+    response = httpx.post(one_click, content=b"List-Unsubscribe=One-Click",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert member_status(server, "mox", list_id, "m007@example.com") == "unsubscribed"
+    assert member_status(server, "mox", list_id, "m008@example.com") == "confirmed"
+
     # A finished job cannot be canceled.
     response = cancel_job(server, tok, created["id"])
     assert response.status_code == 409
