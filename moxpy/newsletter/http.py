@@ -28,10 +28,7 @@ are never logged; the log has the path without its query.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import functools
-import json
 import logging
 import time
 import urllib.parse
@@ -43,17 +40,16 @@ from twisted.web import resource, server
 
 from .. import auth as authlib
 from .. import ratelimit
-from .. import tokens as tokenlib
 from ..store.tokens import TokenStore
-from . import links, signing
+from . import links, signing, tenanthttp
 from .members import MemberError, Members
+from .tenanthttp import Refused
 
 log = logging.getLogger("moxpy.newsletter")
 
 SCOPE = "newsletter:members"
 PREFIX = "/newsletter/"
 MAX_BODY = 64 * 1024  # bytes: a request here is an address and a few preferences
-MAX_PASSWORD = 1024  # as the webapi: longer is refused without hashing it
 # Requests per address (and its networks, see ratelimit.py) per minute: a tenant's site calling for its
 # visitors, and recipients following links.
 RATE_WINDOW = ratelimit.Window(60.0, (600, 1800, 5400))
@@ -68,17 +64,6 @@ _STATUS = {
     MemberError.MEMBER_NOT_FOUND: 404,
     MemberError.SEND_FAILED: 503,
 }
-
-
-class _Refused(Exception):
-    """An answer other than the operation's: status, error code and message."""
-
-    def __init__(self, status: int, error: str, message: str, headers: dict[bytes, bytes] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-        self.headers = headers or {}
 
 
 class _Subscribe(msgspec.Struct, forbid_unknown_fields=True):
@@ -146,26 +131,22 @@ class NewsletterResource(resource.Resource):
         status, account = 500, ""
         try:
             if not self.rate.can_add(ip):
-                raise _Refused(429, "rate_limited", "too many requests from this address; try again in a minute",
-                               {b"Retry-After": str(int(RATE_WINDOW.seconds)).encode()})
+                raise tenanthttp.rate_limited("too many requests from this address; try again in a minute")
             self.rate.add(ip)
             name = path[len(PREFIX):] if path.startswith(PREFIX) else ""
             route = self._routes.get((method, name))
             if route is None:
                 allowed = sorted(m for m, n in self._routes if n == name)
                 if not allowed:
-                    raise _Refused(404, "not_found", "no such endpoint")
-                raise _Refused(405, "method_not_allowed", f"use {' or '.join(allowed)}",
+                    raise Refused(404, "not_found", "no such endpoint")
+                raise Refused(405, "method_not_allowed", f"use {' or '.join(allowed)}",
                                {b"Allow": ", ".join(allowed).encode()})
             authenticated, handler = route
             if authenticated:
                 account = await self._account(request, ip)
             status = await handler(request, account)
-        except _Refused as e:
-            status = e.status
-            for header, value in e.headers.items():
-                request.setHeader(header, value)
-            _json(request, e.status, {"error": e.error, "message": e.message})
+        except Refused as e:
+            status = tenanthttp.refused(request, e)
         except MemberError as e:
             status = _STATUS.get(e.kind, 400)
             _json(request, status, {"error": e.kind, "message": e.message})
@@ -180,41 +161,10 @@ class NewsletterResource(resource.Resource):
     # Credentials.
 
     async def _account(self, request, ip: str) -> str:
-        """The account of the request's credential, which must allow SCOPE; _Refused otherwise."""
-        header = (request.getHeader(b"authorization") or b"").decode("latin-1")
-        scheme, _, credential = header.partition(" ")
-        credential = credential.strip()
-        if scheme.lower() == "bearer" and credential:
-            if self.authenticator.throttled(ip):
-                raise _Refused(429, "rate_limited", "too many failed logins from this address; try again later",
-                               {b"Retry-After": b"60"})
-            try:
-                if self.tokens is None:
-                    raise tokenlib.TokenError("tokens are not available")
-                principal = tokenlib.authenticate(credential, self.tokens, self.members.config.current(),
-                                                  access=self.access)
-            except tokenlib.TokenError as e:
-                log.info("newsletter bearer token refused ip=%s: %s", ip, e)
-                self.authenticator.failed(ip)
-                raise _unauthorized("unknown, revoked or expired token", bearer_error=True) from None
-            self.authenticator.succeeded(ip)
-        elif scheme.lower() == "basic" and credential:
-            login, password = _basic(credential)
-            if not login or len(password) > MAX_PASSWORD:
-                raise _unauthorized("malformed basic credentials")
-            try:
-                found = await self.authenticator.login(login, password, ip)
-            except authlib.Throttled:
-                raise _Refused(429, "rate_limited", "too many failed logins from this address; try again later",
-                               {b"Retry-After": b"60"}) from None
-            if found is None:
-                raise _unauthorized("wrong email address or password")
-            principal = tokenlib.Principal(account=found)  # the password: every scope but admin
-        else:
-            raise _unauthorized("a bearer token with scope newsletter:members, or basic auth, is required")
-        if not principal.account or not principal.allows(SCOPE):
-            raise _Refused(403, "forbidden", f"the credential lacks scope {SCOPE}")
-        return principal.account
+        """The account of the request's credential, which must allow SCOPE; Refused otherwise."""
+        found = await tenanthttp.principal(request, ip, SCOPE, tokens=self.tokens, config=self.members.config,
+                                           authenticator=self.authenticator, access=self.access, basic=True)
+        return found.account
 
     # The tenant's JSON endpoints.
 
@@ -274,52 +224,31 @@ class NewsletterResource(resource.Resource):
     async def _one_click(self, request, account: str) -> int:
         token = _query(request).get("token", "")
         if not _one_click_body(request):
-            raise _Refused(400, "bad_request", "the body must be List-Unsubscribe=One-Click (RFC 8058)")
+            raise Refused(400, "bad_request", "the body must be List-Unsubscribe=One-Click (RFC 8058)")
         await self.members.one_click(token)
         return _page(request, 200, "message.html", title="Unsubscribed",
                      text="You will get no more mail from this list.")
 
 
-def _unauthorized(message: str, bearer_error: bool = False) -> _Refused:
-    # RFC 9110 11.6.1: the schemes a client may use; RFC 6750 3 for the error of a bad bearer token.
-    bearer = b'Bearer realm="newsletter"' + (b', error="invalid_token"' if bearer_error else b"")
-    return _Refused(401, "unauthorized", message, {b"WWW-Authenticate": bearer + b', Basic realm="newsletter"'})
-
-
-def _basic(credential: str) -> tuple[str, str]:
-    try:
-        decoded = base64.b64decode(credential, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return "", ""
-    login, sep, password = decoded.partition(":")
-    return (login, password) if sep else ("", "")
-
-
 def _raw_body(request) -> bytes:
-    if getattr(request, "body_too_large", False):
-        raise _Refused(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
-    request.content.seek(0)
-    data = request.content.read(MAX_BODY + 1)
-    if len(data) > MAX_BODY:
-        raise _Refused(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
-    return data
+    return tenanthttp.body(request, MAX_BODY)
 
 
 def _body(request, kind: type):
-    """The JSON body as kind; _Refused 400 with what is wrong."""
+    """The JSON body as kind; Refused 400 with what is wrong."""
     data = _raw_body(request)
     try:
         text = data.decode("utf-8")  # RFC 8259 8.1
     except UnicodeDecodeError:
-        raise _Refused(400, "bad_request", "the body is not UTF-8") from None
+        raise Refused(400, "bad_request", "the body is not UTF-8") from None
     if not text.strip():
-        raise _Refused(400, "bad_request", "a JSON object is required as the body")
+        raise Refused(400, "bad_request", "a JSON object is required as the body")
     try:
         return msgspec.json.decode(text, type=kind)
     except msgspec.ValidationError as e:
-        raise _Refused(400, "bad_request", f"invalid request: {e}") from None
+        raise Refused(400, "bad_request", f"invalid request: {e}") from None
     except msgspec.DecodeError as e:
-        raise _Refused(400, "bad_request", f"malformed JSON: {e}") from None
+        raise Refused(400, "bad_request", f"malformed JSON: {e}") from None
 
 
 def _query(request) -> dict[str, str]:
@@ -328,13 +257,13 @@ def _query(request) -> dict[str, str]:
     try:
         fields = urllib.parse.parse_qs(query.decode("utf-8"), errors="strict")
     except UnicodeDecodeError:
-        raise _Refused(400, "bad_request", "the query is not UTF-8") from None
+        raise Refused(400, "bad_request", "the query is not UTF-8") from None
     return {name: values[-1] for name, values in fields.items()}
 
 
 def _list_id(text: str) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise _Refused(400, "bad_request", "list_id: a list's ID, a number, is required")
+        raise Refused(400, "bad_request", "list_id: a list's ID, a number, is required")
     return int(text)
 
 
@@ -373,21 +302,8 @@ def _link_problem(e: MemberError) -> str:
     return "This link is not valid. Copy the whole link from the message into the address bar."
 
 
-def _finish(request, status: int, content_type: bytes, body: bytes) -> int:
-    if request.finished or request._disconnected:
-        return status
-    request.setResponseCode(status)
-    request.setHeader(b"Content-Type", content_type)
-    request.setHeader(b"Cache-Control", b"no-store")
-    request.setHeader(b"X-Content-Type-Options", b"nosniff")
-    request.setHeader(b"Content-Length", str(len(body)).encode())
-    request.write(body)
-    request.finish()
-    return status
-
-
 def _json(request, status: int, value) -> int:
-    return _finish(request, status, b"application/json; charset=utf-8", json.dumps(value).encode())
+    return tenanthttp.answer(request, status, value)
 
 
 def _page(request, status: int, template: str, **args) -> int:
@@ -398,4 +314,4 @@ def _page(request, status: int, template: str, **args) -> int:
     request.setHeader(b"Content-Security-Policy",
                       b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
     body = _templates().get_template(template).render(**args).encode()
-    return _finish(request, status, b"text/html; charset=utf-8", body)
+    return tenanthttp.finish(request, status, b"text/html; charset=utf-8", body)

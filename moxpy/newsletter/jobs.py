@@ -24,6 +24,7 @@ from ..store.queue import QueueTransaction
 from ..store.sendjobs import (CANCELED, FINISHED, SCHEDULED, SENDING, STATES, JobNotFound, SendJob,
                               SendJobStore)
 from ..submit import SenderNotAllowed, Submitter
+from .tenanthttp import Refused
 
 log = logging.getLogger("moxpy.newsletter")
 
@@ -32,13 +33,8 @@ MAX_NAME = 200  # characters of a job's name
 MAX_SUBJECT = 1000  # characters of its subject template
 
 
-class JobError(Exception):
+class JobError(Refused):
     """A request about a job that is refused; status is the HTTP status, error the code of the JSON answer."""
-
-    def __init__(self, status: int, error: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.error = error
 
 
 def bad(message: str) -> JobError:

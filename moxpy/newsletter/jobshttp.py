@@ -27,7 +27,9 @@ from twisted.web import resource, server
 from .. import auth as authlib
 from .. import ratelimit
 from .. import tokens as tokenlib
+from . import tenanthttp
 from .jobs import JobError, SendJobs, view
+from .tenanthttp import Refused
 
 log = logging.getLogger("moxpy.newsletter")
 
@@ -66,25 +68,25 @@ class SendJobsResource(resource.Resource):
         status, account = 200, ""
         try:
             if not self.limiter.can_add(ip):
-                raise JobError(429, "too_many_requests", "too many requests from this address; try again later")
+                raise tenanthttp.rate_limited("too many requests from this address; try again in a minute")
             self.limiter.add(ip)
             status, body, account = await self._route(request, method, path, ip)
-        except JobError as e:
-            status, body = e.status, {"error": e.error, "message": str(e)}
-            if status == 401:
-                request.setHeader(b"WWW-Authenticate", b'Bearer realm="moxpy"')
+        except Refused as e:
+            status, body = e.status, {"error": e.error, "message": e.message}
+            for header, value in e.headers.items():
+                request.setHeader(header, value)
         except Exception:
             log.exception("send jobs %s %s", method, path)
             status, body = 500, {"error": "server_error", "message": "internal server error"}
         finally:
             log.info("send jobs %s %s account=%s ip=%s status=%d duration=%.1fms", method, path[:80], account or "-",
                      ip, status, (time.monotonic() - started) * 1000)
-        _answer(request, status, body)
+        tenanthttp.answer(request, status, body)
 
     async def _route(self, request, method: str, path: str, ip: str) -> tuple[int, dict, str]:
         if path == "/api/send-jobs":
             self._allow(request, method, "POST")
-            principal = self._principal(request, ip, WRITE)
+            principal = await self._principal(request, ip, WRITE)
             job = await self.jobs.create(principal.account, _json_body(request))
             return 201, {"id": job.id, "status": job.status}, principal.account
         match = _JOB.match(path)
@@ -93,10 +95,10 @@ class SendJobsResource(resource.Resource):
         job_id, cancel = int(match.group(1)), bool(match.group(2))
         if cancel:
             self._allow(request, method, "POST")
-            principal = self._principal(request, ip, WRITE)
+            principal = await self._principal(request, ip, WRITE)
             return 200, view(await self.jobs.cancel(principal.account, job_id)), principal.account
         self._allow(request, method, "GET")
-        principal = self._principal(request, ip, READ)
+        principal = await self._principal(request, ip, READ)
         return 200, view(self.jobs.get(principal.account, job_id)), principal.account
 
     def _allow(self, request, method: str, allowed: str) -> None:
@@ -105,51 +107,13 @@ class SendJobsResource(resource.Resource):
             request.setHeader(b"Allow", allowed.encode())
             raise JobError(405, "method_not_allowed", f"use {allowed}")
 
-    def _principal(self, request, ip: str, scope: str) -> tokenlib.Principal:
-        header = (request.getHeader(b"authorization") or b"").decode("latin-1")
-        if header[:7].lower() != "bearer " or not header[7:].strip():
-            raise JobError(401, "unauthorized", "an Authorization: Bearer token is required")
-        if self.authenticator.throttled(ip):
-            raise JobError(429, "too_many_requests", "too many failed attempts from this address; try again later")
-        try:
-            principal = tokenlib.authenticate(header[7:].strip(), self.tokens, self.jobs.config.current(),
-                                              access=self.access)
-        except tokenlib.TokenError as e:
-            log.info("send jobs bearer token refused ip=%s: %s", ip, e)
-            self.authenticator.failed(ip)
-            raise JobError(401, "unauthorized", "unknown, revoked or expired token") from None
-        self.authenticator.succeeded(ip)
-        if not principal.account:
-            raise JobError(403, "forbidden", "the credential acts for no account")
-        if not principal.allows(scope):
-            raise JobError(403, "forbidden", f"the credential lacks scope {scope}")
-        return principal
+    async def _principal(self, request, ip: str, scope: str) -> tokenlib.Principal:
+        return await tenanthttp.principal(request, ip, scope, tokens=self.tokens, config=self.jobs.config,
+                                          authenticator=self.authenticator, access=self.access)
 
 
 def _json_body(request):
-    if getattr(request, "body_too_large", False):
-        raise JobError(413, "payload_too_large", f"request body larger than {MAX_BODY} bytes")
-    length = request.getHeader(b"content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY:
-        raise JobError(413, "payload_too_large", f"request body larger than {MAX_BODY} bytes")
-    request.content.seek(0)
-    data = request.content.read(MAX_BODY + 1)
-    if len(data) > MAX_BODY:
-        raise JobError(413, "payload_too_large", f"request body larger than {MAX_BODY} bytes")
     try:
-        return json.loads(data)
+        return json.loads(tenanthttp.body(request, MAX_BODY))
     except (ValueError, RecursionError) as e:
         raise JobError(400, "bad_request", f"the request body is not JSON: {str(e)[:100]}") from None
-
-
-def _answer(request, status: int, body: dict) -> None:
-    if request.finished or request._disconnected:
-        return
-    data = json.dumps(body).encode()
-    request.setResponseCode(status)
-    request.setHeader(b"Content-Type", b"application/json; charset=utf-8")
-    request.setHeader(b"Cache-Control", b"no-store")
-    request.setHeader(b"X-Content-Type-Options", b"nosniff")
-    request.setHeader(b"Content-Length", str(len(data)).encode())
-    request.write(data)
-    request.finish()
