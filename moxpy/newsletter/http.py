@@ -43,7 +43,7 @@ from .. import ratelimit
 from ..store.tokens import TokenStore
 from . import links, signing, tenanthttp
 from .members import MemberError, Members
-from .tenanthttp import Refused
+from .tenanthttp import TenantError
 
 log = logging.getLogger("moxpy.newsletter")
 
@@ -138,14 +138,14 @@ class NewsletterResource(resource.Resource):
             if route is None:
                 allowed = sorted(m for m, n in self._routes if n == name)
                 if not allowed:
-                    raise Refused(404, "not_found", "no such endpoint")
-                raise Refused(405, "method_not_allowed", f"use {' or '.join(allowed)}",
+                    raise TenantError(404, "not_found", "no such endpoint")
+                raise TenantError(405, "method_not_allowed", f"use {' or '.join(allowed)}",
                                {b"Allow": ", ".join(allowed).encode()})
             authenticated, handler = route
             if authenticated:
                 account = await self._account(request, ip)
             status = await handler(request, account)
-        except Refused as e:
+        except TenantError as e:
             status = tenanthttp.refused(request, e)
         except MemberError as e:
             status = _STATUS.get(e.kind, 400)
@@ -161,7 +161,7 @@ class NewsletterResource(resource.Resource):
     # Credentials.
 
     async def _account(self, request, ip: str) -> str:
-        """The account of the request's credential, which must allow SCOPE; Refused otherwise."""
+        """The account of the request's credential, which must allow SCOPE; TenantError otherwise."""
         found = await tenanthttp.principal(request, ip, SCOPE, tokens=self.tokens, config=self.members.config,
                                            authenticator=self.authenticator, access=self.access, basic=True)
         return found.account
@@ -224,7 +224,7 @@ class NewsletterResource(resource.Resource):
     async def _one_click(self, request, account: str) -> int:
         token = _query(request).get("token", "")
         if not _one_click_body(request):
-            raise Refused(400, "bad_request", "the body must be List-Unsubscribe=One-Click (RFC 8058)")
+            raise TenantError(400, "bad_request", "the body must be List-Unsubscribe=One-Click (RFC 8058)")
         await self.members.one_click(token)
         return _page(request, 200, "message.html", title="Unsubscribed",
                      text="You will get no more mail from this list.")
@@ -235,20 +235,20 @@ def _raw_body(request) -> bytes:
 
 
 def _body(request, kind: type):
-    """The JSON body as kind; Refused 400 with what is wrong."""
+    """The JSON body as kind; TenantError 400 with what is wrong."""
     data = _raw_body(request)
     try:
         text = data.decode("utf-8")  # RFC 8259 8.1
     except UnicodeDecodeError:
-        raise Refused(400, "bad_request", "the body is not UTF-8") from None
+        raise TenantError(400, "bad_request", "the body is not UTF-8") from None
     if not text.strip():
-        raise Refused(400, "bad_request", "a JSON object is required as the body")
+        raise TenantError(400, "bad_request", "a JSON object is required as the body")
     try:
         return msgspec.json.decode(text, type=kind)
     except msgspec.ValidationError as e:
-        raise Refused(400, "bad_request", f"invalid request: {e}") from None
+        raise TenantError(400, "bad_request", f"invalid request: {e}") from None
     except msgspec.DecodeError as e:
-        raise Refused(400, "bad_request", f"malformed JSON: {e}") from None
+        raise TenantError(400, "bad_request", f"malformed JSON: {e}") from None
 
 
 def _query(request) -> dict[str, str]:
@@ -257,13 +257,13 @@ def _query(request) -> dict[str, str]:
     try:
         fields = urllib.parse.parse_qs(query.decode("utf-8"), errors="strict")
     except UnicodeDecodeError:
-        raise Refused(400, "bad_request", "the query is not UTF-8") from None
+        raise TenantError(400, "bad_request", "the query is not UTF-8") from None
     return {name: values[-1] for name, values in fields.items()}
 
 
 def _list_id(text: str) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise Refused(400, "bad_request", "list_id: a list's ID, a number, is required")
+        raise TenantError(400, "bad_request", "list_id: a list's ID, a number, is required")
     return int(text)
 
 

@@ -24,7 +24,7 @@ from ..store.queue import QueueTransaction
 from ..store.sendjobs import (CANCELED, FINISHED, SCHEDULED, SENDING, STATES, JobNotFound, SendJob,
                               SendJobStore)
 from ..submit import SenderNotAllowed, Submitter
-from .tenanthttp import Refused
+from .tenanthttp import TenantError
 
 log = logging.getLogger("moxpy.newsletter")
 
@@ -33,7 +33,7 @@ MAX_NAME = 200  # characters of a job's name
 MAX_SUBJECT = 1000  # characters of its subject template
 
 
-class JobError(Refused):
+class JobError(TenantError):
     """A request about a job that is refused; status is the HTTP status, error the code of the JSON answer."""
 
 

@@ -29,7 +29,7 @@ from .. import ratelimit
 from .. import tokens as tokenlib
 from . import tenanthttp
 from .jobs import JobError, SendJobs, view
-from .tenanthttp import Refused
+from .tenanthttp import TenantError
 
 log = logging.getLogger("moxpy.newsletter")
 
@@ -71,7 +71,7 @@ class SendJobsResource(resource.Resource):
                 raise tenanthttp.rate_limited("too many requests from this address; try again in a minute")
             self.limiter.add(ip)
             status, body, account = await self._route(request, method, path, ip)
-        except Refused as e:
+        except TenantError as e:
             status, body = e.status, {"error": e.error, "message": e.message}
             for header, value in e.headers.items():
                 request.setHeader(header, value)

@@ -29,7 +29,7 @@ MAX_PASSWORD = 1024  # as the webapi: longer is refused without hashing it
 RETRY_AFTER = b"60"  # seconds, in a 429's Retry-After
 
 
-class Refused(Exception):
+class TenantError(Exception):
     """An answer other than the operation's: HTTP status, error code, message, and headers to add."""
 
     def __init__(self, status: int, error: str, message: str, headers: dict[bytes, bytes] | None = None):
@@ -40,21 +40,21 @@ class Refused(Exception):
         self.headers = headers or {}
 
 
-def rate_limited(message: str) -> Refused:
-    return Refused(429, "rate_limited", message, {b"Retry-After": RETRY_AFTER})
+def rate_limited(message: str) -> TenantError:
+    return TenantError(429, "rate_limited", message, {b"Retry-After": RETRY_AFTER})
 
 
-def unauthorized(message: str, *, basic: bool, bearer_error: bool = False) -> Refused:
+def unauthorized(message: str, *, basic: bool, bearer_error: bool = False) -> TenantError:
     # RFC 9110 11.6.1: the schemes a client may use; RFC 6750 3 for the error of a bad bearer token.
     challenge = b'Bearer realm="moxpy"' + (b', error="invalid_token"' if bearer_error else b"")
     if basic:
         challenge += b', Basic realm="moxpy"'
-    return Refused(401, "unauthorized", message, {b"WWW-Authenticate": challenge})
+    return TenantError(401, "unauthorized", message, {b"WWW-Authenticate": challenge})
 
 
 async def principal(request, ip: str, scope: str, *, tokens, config: configlib.Source,
                     authenticator: authlib.Authenticator, access=None, basic: bool = False) -> tokenlib.Principal:
-    """Who the request's credential acts for, when it allows scope; Refused (401, 403, 429) otherwise.
+    """Who the request's credential acts for, when it allows scope; TenantError (401, 403, 429) otherwise.
     basic: the account's password is taken too."""
     header = (request.getHeader(b"authorization") or b"").decode("latin-1")
     scheme, _, credential = header.partition(" ")
@@ -86,9 +86,9 @@ async def principal(request, ip: str, scope: str, *, tokens, config: configlib.S
         wanted = f"a bearer token with scope {scope}" + (", or basic auth," if basic else "")
         raise unauthorized(f"{wanted} is required", basic=basic)
     if not found.account:
-        raise Refused(403, "forbidden", "the credential acts for no account")
+        raise TenantError(403, "forbidden", "the credential acts for no account")
     if not found.allows(scope):
-        raise Refused(403, "forbidden", f"the credential lacks scope {scope}")
+        raise TenantError(403, "forbidden", f"the credential lacks scope {scope}")
     return found
 
 
@@ -102,8 +102,8 @@ def _basic(credential: str) -> tuple[str, str]:
 
 
 def body(request, max_body: int) -> bytes:
-    """The request's body; Refused 413 when it is larger than max_body."""
-    too_large = Refused(413, "too_large", f"the body is larger than {max_body} bytes")
+    """The request's body; TenantError 413 when it is larger than max_body."""
+    too_large = TenantError(413, "too_large", f"the body is larger than {max_body} bytes")
     length = request.getHeader(b"content-length")
     if getattr(request, "body_too_large", False) or (length is not None and length.isdigit()
                                                        and int(length) > max_body):
@@ -134,8 +134,8 @@ def answer(request, status: int, value) -> int:
     return finish(request, status, b"application/json; charset=utf-8", json.dumps(value).encode())
 
 
-def refused(request, e: Refused) -> int:
-    """Answer with a Refused's status, headers and {error, message}."""
+def refused(request, e: TenantError) -> int:
+    """Answer with a TenantError's status, headers and {error, message}."""
     for header, value in e.headers.items():
         request.setHeader(header, value)
     return answer(request, e.status, {"error": e.error, "message": e.message})
