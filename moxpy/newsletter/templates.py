@@ -16,6 +16,11 @@ The names a template sees:
 - unsubscribe_url: the member's one-click unsubscribe link (a page with a
   button when opened in a browser).
 
+Templates are bounded: a rendered template longer than MAX_OUTPUT
+characters, a string or list repeated past that, or a power with an
+exponent over MAX_EXPONENT fails it (and with it the job's creation), so a
+template cannot make the server allocate without end.
+
 A name the member has no value for is empty, so one member without a
 preference does not stop the job. A template that does not parse, or that
 fails with the sample values, is refused when the job is created
@@ -32,8 +37,37 @@ from jinja2.sandbox import SandboxedEnvironment
 RESERVED = frozenset({"email", "preferences", "unsubscribe_url"})
 SAMPLE = {"email": "member@example.com", "preferences": {}, "unsubscribe_url": "https://example.com/unsubscribe"}
 
-_plain = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-_html = SandboxedEnvironment(autoescape=True, keep_trailing_newline=True)
+MAX_OUTPUT = 1024 * 1024  # characters of one rendered template
+MAX_EXPONENT = 64
+
+
+class _Bounded(SandboxedEnvironment):
+    """The sandbox, with * and ** checked before they run (jinja2's intercepted_binops)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+            raise OverflowError(f"exponent {right} is larger than {MAX_EXPONENT}")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_OUTPUT:
+                    raise OverflowError(f"repeated past {MAX_OUTPUT} items")
+        return super().call_binop(context, operator, left, right)
+
+
+_plain = _Bounded(autoescape=False, keep_trailing_newline=True)
+_html = _Bounded(autoescape=True, keep_trailing_newline=True)
+
+
+def _render(template, values: dict) -> str:
+    out, size = [], 0
+    for piece in template.generate(values):
+        size += len(piece)
+        if size > MAX_OUTPUT:
+            raise OverflowError(f"longer than {MAX_OUTPUT} characters")
+        out.append(piece)
+    return "".join(out)
 
 
 class TemplateError(ValueError):
@@ -69,7 +103,7 @@ class JobTemplates:
         out = {}
         for name, template in self._templates.items():
             try:
-                out[name] = template.render(values) if template is not None else ""
+                out[name] = _render(template, values) if template is not None else ""
             except jinja2.TemplateError as e:
                 raise TemplateError(f"{name}: {e}") from None
             except Exception as e:  # a template's arithmetic and the like: 1/0, int("x")

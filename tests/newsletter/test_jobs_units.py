@@ -9,7 +9,7 @@ import pytest
 
 from moxpy.message import dkim
 from moxpy.newsletter import jobs, listmail
-from moxpy.newsletter.templates import JobTemplates, TemplateError, context
+from moxpy.newsletter.templates import SAMPLE, JobTemplates, TemplateError, context
 from moxpy.provision import localserve
 from moxpy.store.newsletter import MailingList
 
@@ -76,3 +76,10 @@ def test_dkim_signatures_cover_the_one_click_fields_with_default_and_own_header_
     fields = _signed_fields(config, MESSAGE)
     assert {"from", "to", "subject", "list-unsubscribe", "list-unsubscribe-post"} <= set(fields)
     assert "list-unsubscribe" not in _signed_fields(config, MESSAGE.replace(b"List-Unsub", b"X-List-Unsub"))
+
+
+@pytest.mark.parametrize("source", ['{{ "x" * 10**9 }}', "{{ 2**1000000 }}",
+                                    '{% for i in range(100000) %}{{ "twenty characters..." }}{% endfor %}'])
+def test_a_template_cannot_make_the_server_allocate_without_end(source):
+    with pytest.raises(TemplateError, match="OverflowError"):
+        JobTemplates(source, "", "").render(SAMPLE)
