@@ -298,12 +298,11 @@ class Server:
         # Account changes both ways: to the front's IMAP sessions, and to the delivery process's change webhooks.
         self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
         link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
+        self.store.hear = link.drain
         if self.role == DELIVERY:
-            self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
             link.on("release", None, lambda _: self._release_stalled())
             link.on("stop", None, lambda _: _stop_reactor())
         else:
-            link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
             link.on("kick", None, lambda _: self.queue.kick())
             link.on("fetch", None, lambda _: self.collector.wake())
             link.on("sendjobs", None, lambda _: self.send_job_runner.wake())

@@ -86,6 +86,35 @@ def test_an_account_added_while_running_works_across_both_processes(new_server):
     assert "Traceback" not in "".join(srv.output)
 
 
+def test_a_delivery_answered_over_smtp_is_seen_by_the_next_imap_command(new_server):
+    # The front process is stopped while the delivery process takes a message and the client sends NOOP:
+    # when the front runs again, the delivery process's change and the NOOP wait side by side, and the
+    # NOOP must be answered with the message the client knows was delivered. (EXAMINE: a read-only
+    # session claims no \Recent, so the front writes nothing that the stop could leave half done.)
+    srv = new_server(processes(2)).start()
+    front = srv.proc.pid
+    imap = imaplib.IMAP4("127.0.0.1", srv.ports["IMAP"])
+    try:
+        imap.login(ADDRESS, PASSWORD)
+        _, [count] = imap.select("Inbox", readonly=True)
+        for attempt in range(3):
+            os.kill(front, signal.SIGSTOP)
+            try:
+                with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as smtp:
+                    smtp.sendmail("someone@localhost", [ADDRESS], b"Subject: seen\r\n\r\nhello\r\n")
+                imap.send(b"N%d NOOP\r\n" % attempt)
+                time.sleep(0.1)
+            finally:
+                os.kill(front, signal.SIGCONT)
+            lines = []
+            while not lines or not lines[-1].startswith(b"N%d " % attempt):
+                lines.append(imap.readline())
+            assert b"* %d EXISTS\r\n" % (int(count) + attempt + 1) in lines, lines
+    finally:
+        imap.shutdown()
+    assert srv.stop() == 0
+
+
 def socket_inodes(pid: int) -> set[str]:
     found = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):

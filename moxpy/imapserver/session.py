@@ -234,6 +234,8 @@ class Session(imap4.IMAP4Server):
             self._skip_nonsync_literal(line)
             return
         self._commands_seen += 1
+        # What the other process committed and relayed before this command came is reported with it.
+        self.factory.store.catch_up()
         return super().parse_command(line)
 
     def lineLengthExceeded(self, line):

@@ -442,6 +442,13 @@ class Store(Protocol):
     # Called, when set, with (account name, changes) after every commit of this process, for the
     # other processes that share the storage (their accounts announce them); on the event loop.
     relay: Callable[[str, list[Change]], None] | None
+    # Set by the server: reads at once what the other processes relayed so far, and announces it.
+    hear: Callable[[], None] | None
+
+    def catch_up(self) -> None:
+        """Announce now the changes other processes committed and relayed so far, before this process acts
+        on a client's command: a client told of a commit elsewhere (an SMTP 250) sees it in its next
+        command here, whatever order the event loop reads its connections in."""
 
     def account(self, name: str) -> Account:
         """The account of that name, created empty (with DEFAULT_MAILBOXES) on first use.

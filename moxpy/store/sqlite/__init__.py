@@ -59,6 +59,7 @@ class SQLiteStore:
             self._sweep_removed()
         self._accounts: dict[str, SQLiteAccount] = {}
         self.relay: Callable[[str, list[Change]], None] | None = None
+        self.hear: Callable[[], None] | None = None
         self._names = names
         self._names_seen: Collection[str] | None = None
 
@@ -103,6 +104,10 @@ class SQLiteStore:
         for entry in os.listdir(self.directory):
             if entry.startswith(REMOVED_PREFIX):
                 _remove_tree(os.path.join(self.directory, entry))
+
+    def catch_up(self) -> None:
+        if self.hear is not None:
+            self.hear()
 
     def announce(self, name: str, changes: list[Change]) -> None:
         account = self._accounts.get(name)
