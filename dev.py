@@ -36,7 +36,7 @@ STAMP = os.path.join(VENV, ".installed")
 # program that is not on a user's PATH: Dovecot's imap and pop3 servers (the dovecot command is in /usr/sbin).
 TEST_PROGRAMS = {"swaks": "swaks", "curl": "curl", "chromium": "chromium", "mbsync": "isync", "strace": "strace",
                  "/usr/lib/dovecot/imap": "dovecot-imapd", "/usr/lib/dovecot/pop3": "dovecot-pop3d",
-                 "sieve-test": "dovecot-sieve"}
+                 "sieve-test": "dovecot-sieve", "/usr/lib/postgresql": "postgresql"}
 
 
 def _present(program: str) -> bool:
@@ -73,10 +73,11 @@ def ensure_test_programs() -> None:
     subprocess.run(sudo + ["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
     subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing,
                    env=env, stdout=subprocess.DEVNULL)
-    if any(pkg.startswith("dovecot-") for pkg in missing) and shutil.which("systemctl"):
-        # The package starts a system-wide Dovecot on the standard ports; the tests run their own.
-        subprocess.run(sudo + ["systemctl", "disable", "--now", "dovecot"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+    # The packages start system-wide servers on the standard ports; the tests run their own.
+    for prefix, service in (("dovecot-", "dovecot"), ("postgresql", "postgresql")):
+        if any(pkg.startswith(prefix) for pkg in missing) and shutil.which("systemctl"):
+            subprocess.run(sudo + ["systemctl", "disable", "--now", service], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
 
 
 def whole_suite() -> int:

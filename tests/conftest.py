@@ -33,3 +33,22 @@ def receiver():
     r = Receiver()
     yield r
     r.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql():
+    """One PostgreSQL server for the tests of a worker; skipped where it cannot run."""
+    from . import pgserver
+
+    reason = pgserver.missing()
+    if reason:
+        pytest.skip(reason)
+    server = pgserver.PostgreSQL().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_dsn(postgresql):
+    """The DSN of a new empty PostgreSQL database."""
+    return postgresql.new_database()

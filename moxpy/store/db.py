@@ -85,6 +85,8 @@ def fsync_dir(path: str) -> None:
 
 
 class Database:
+    dialect = "sqlite"  # see dialect.py
+
     def __init__(self, path: str, schema: Callable[[sqlite3.Connection], None] | None = None, *,
                  readonly: bool = False):
         """Open (creating it and its tables with schema) a database; readonly: only the read connection,

@@ -15,13 +15,15 @@ STORAGE_FULL = "mail storage full, try again later"  # for people, in the listen
 
 
 def storage_full(error: BaseException | None) -> bool:
-    """Whether error, or an error it was raised from, is ENOSPC, EDQUOT or SQLite's SQLITE_FULL."""
+    """Whether error, or an error it was raised from, is ENOSPC, EDQUOT, SQLite's SQLITE_FULL or PostgreSQL's disk_full."""
     for _ in range(10):  # a chain of causes is short; a cycle must not loop
         if error is None:
             return False
         if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if getattr(error, "sqlstate", None) in ("53100", "53400"):  # PostgreSQL: disk full, configured limit
             return True
         error = error.__cause__ or error.__context__
     return False

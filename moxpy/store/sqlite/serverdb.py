@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
+from .. import dialect
 from ..db import Database
 from . import fetchrules as fetchschema
 from . import newsletter as newsletterschema
@@ -90,7 +91,7 @@ def _definition(column: str, typ: type) -> str:
 def _ensure_table(conn: sqlite3.Connection, name: str, columns: dict[str, type], primary_key: str) -> None:
     defs = [f"id {primary_key}"] + [_definition(c, t) for c, t in columns.items() if c != "id"]
     conn.execute(f"create table if not exists {name} ({', '.join(defs)})")
-    present = {row[1] for row in conn.execute(f"pragma table_info({name})")}
+    present = dialect.table_columns(conn, name)
     for column, typ in columns.items():
         if column not in present:
             conn.execute(f"alter table {name} add column {_definition(column, typ)}")

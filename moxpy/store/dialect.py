@@ -1,0 +1,44 @@
+"""What differs between the two SQL engines the stores run on, for the
+few statements that cannot be written once for both: each helper takes a
+write function's connection or a Database (SQLite's: sqlite3.Connection
+and db.Database; PostgreSQL's: pg.db.Connection and pg.db.Database, which
+say dialect = "postgresql").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+
+
+def of(conn_or_db: Any) -> str:
+    return getattr(conn_or_db, "dialect", SQLITE)
+
+
+def table_columns(conn: Any, table: str) -> set[str]:
+    """The names of a table's columns; empty when there is no such table."""
+    if of(conn) == POSTGRESQL:
+        rows = conn.execute("select column_name from information_schema.columns "
+                            "where table_schema = current_schema() and table_name = ?", (table,)).fetchall()
+        return {r[0] for r in rows}
+    return {r[1] for r in conn.execute(f"pragma table_info({table})")}
+
+
+def greatest(conn_or_db: Any) -> str:
+    """The name of the function that gives the largest of its arguments (SQLite's max with two or more)."""
+    return "greatest" if of(conn_or_db) == POSTGRESQL else "max"
+
+
+def least(conn_or_db: Any) -> str:
+    return "least" if of(conn_or_db) == POSTGRESQL else "min"
+
+
+def in_list(conn_or_db: Any, column: str, values: Sequence[Any]) -> tuple[str, Any]:
+    """A condition that column is one of values, with one parameter whatever their number: (SQL, parameter)."""
+    if of(conn_or_db) == POSTGRESQL:
+        return f"{column} = any(?)", list(values)
+    return f"{column} in (select value from json_each(?))", json.dumps(list(values))
