@@ -52,3 +52,12 @@ def postgresql():
 def pg_dsn(postgresql):
     """The DSN of a new empty PostgreSQL database."""
     return postgresql.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request):
+    """The storage backend a store test runs on, once each: "" for SQLite, else the DSN of a new
+    PostgreSQL database (skipped where PostgreSQL cannot run)."""
+    if request.param == "sqlite":
+        return ""
+    return request.getfixturevalue("pg_dsn")
