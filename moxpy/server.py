@@ -47,7 +47,7 @@ from .smtpserver import smtp_factory
 from .resolver import Resolver
 from .smtpserver.delivery import DeliveryHandler
 from .smtpserver.submission import SubmissionHandler
-from .store import Store, open_store
+from .store import Store, backend
 from .store.sqlite.serverdb import ServerDatabase
 from .submit import Submitter
 from .watchdog import Watchdog
@@ -225,9 +225,9 @@ class Server:
         os.makedirs(self.data_dir, exist_ok=True)
         if config.Metrics.Enabled:
             enable_metrics(config)  # done already, before the fork, in a server of two processes
-        self.serverdb = ServerDatabase(self.data_dir)
+        self.serverdb = backend.server_database(config)
         # The store refuses, and lets go of, accounts the current config does not have.
-        self.store = open_store(self.data_dir, names=lambda: self.source.current().Accounts)
+        self.store = backend.accounts(config, names=lambda: self.source.current().Accounts)
         self.suppressions = Suppressions(self.serverdb.queue)
         for name in config.Accounts:
             self.store.account(name)  # open (and create) every account's index at start

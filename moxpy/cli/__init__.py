@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mox: {args.command}: {e}", file=sys.stderr)
         return 1
     except Exception as e:
-        from ..store import StorageError  # loaded only when a command failed
+        from ..store import storage_error  # loaded only when a command failed
 
-        if not isinstance(e, StorageError):
+        if not storage_error(e):
             raise
         print(f"mox: {args.command}: {e}", file=sys.stderr)
         return 1

@@ -26,15 +26,15 @@ class QueueDatabase:
     def __init__(self, config: configlib.Config):
         from ..newsletter.jobs import outcome_sink
         from ..queue.outcome import Recorder
-        from ..store.sqlite.serverdb import ServerDatabase
+        from ..store import backend
         from ..webhooks.enqueue import outgoing_sink
 
         self.config = config
         data_dir = config.data_dir()
         path = os.path.join(data_dir, "mox.db")
-        if not os.path.exists(path):
+        if not backend.postgresql(config) and not os.path.exists(path):
             raise configlib.ConfigError(f"no database at {path}: has the server run with this config?")
-        self.serverdb = ServerDatabase(data_dir)
+        self.serverdb = backend.server_database(config)
         self.queue = self.serverdb.queue
         self.webhooks = self.serverdb.webhooks
 

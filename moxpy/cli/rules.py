@@ -25,12 +25,12 @@ def _conditions(rule) -> str:
 
 def cmd_rule(args: argparse.Namespace) -> int:
     from .. import sieve
-    from ..store import open_store
+    from ..store import backend
 
     config = configfile.load(args)
     if args.account not in config.Accounts:
         raise configlib.ConfigError(f"rule list: no account {args.account!r}")
-    store = open_store(config.data_dir(), readonly=True)
+    store = backend.accounts(config, readonly=True)
     try:
         try:
             rules = store.account(args.account).rules.list()

@@ -19,11 +19,11 @@ from . import configfile
 
 
 def _open(config: configlib.Config):
-    from ..store.sqlite.serverdb import ServerDatabase
+    from ..store import backend
 
     data_dir = config.data_dir()
     os.makedirs(data_dir, exist_ok=True)
-    return ServerDatabase(data_dir)
+    return backend.server_database(config)
 
 
 def _when(timestamp: float) -> str:

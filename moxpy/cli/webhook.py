@@ -34,7 +34,7 @@ def parse_duration(text: str) -> float:
 
 
 def cmd_secret(args: argparse.Namespace) -> int:
-    from ..store.sqlite.serverdb import ServerDatabase
+    from ..store import backend
     from ..webhooks import signing
 
     config = configfile.load(args)
@@ -45,7 +45,7 @@ def cmd_secret(args: argparse.Namespace) -> int:
         raise configlib.ConfigError(f"no data directory {data_dir}")
     kinds = [args.kind] if args.kind else list(signing.KINDS)
     overlap = args.overlap if args.rotate else None
-    serverdb = ServerDatabase(data_dir)
+    serverdb = backend.server_database(config)
     made = []
     try:
         for kind in kinds:

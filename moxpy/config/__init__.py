@@ -208,6 +208,20 @@ class Newsletter(msgspec.Struct, forbid_unknown_fields=True):
     SendRatePerMinute: int = 600
 
 
+STORAGES = ("sqlite", "postgresql")
+
+
+class PostgreSQL(msgspec.Struct, forbid_unknown_fields=True):
+    """The database of Storage = "postgresql", which any number of nodes may share."""
+
+    # A libpq connection string ("host=db.example.org dbname=mox user=mox") or URI
+    # ("postgresql://mox@db.example.org/mox"). Rather no password in it: see PasswordFile.
+    DSN: str = ""
+    # A file whose first line is the password (relative to the config file). Empty: none, or what
+    # libpq finds itself (PGPASSWORD, ~/.pgpass).
+    PasswordFile: str = ""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     Hostname: str = "localhost"
     DataDir: str = "data"  # relative to the directory of the config file
@@ -220,6 +234,10 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     # Processes the server runs as: 1, or 2 (the webapi, IMAP, the queue and webhooks in one; the SMTP
     # listeners in the other); 0: 2 when the server may use two cores or more, else 1.
     Processes: int = 0
+    # Where mailboxes, messages, the queue and webhooks are kept: "sqlite" (files under DataDir, the
+    # default) or "postgresql" (the database of PostgreSQL.DSN, which several nodes may share).
+    Storage: str = "sqlite"
+    PostgreSQL: PostgreSQL = msgspec.field(default_factory=PostgreSQL)
     Postmaster: Postmaster | None = None
     Queue: Queue = msgspec.field(default_factory=Queue)
     DNS: DNS = msgspec.field(default_factory=DNS)
@@ -286,6 +304,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"MaxConnectionsPerIP: {config.MaxConnectionsPerIP} must be 0 (the default) or more")
     if config.Processes not in (0, 1, 2):
         raise ConfigError(f"Processes: {config.Processes} must be 0 (automatic, the default), 1 or 2")
+    if config.Storage not in STORAGES:
+        raise ConfigError(f"Storage: {config.Storage!r} must be \"sqlite\" or \"postgresql\"")
+    if config.Storage == "postgresql" and not config.PostgreSQL.DSN:
+        raise ConfigError("PostgreSQL.DSN: needed with Storage = \"postgresql\", e.g. \"host=localhost dbname=mox\"")
     if config.Queue.Delivery not in ("", "local", "direct"):
         raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():
@@ -435,7 +457,7 @@ HEADER = """\
 # Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,
-# Localserve, MaxConnectionsPerIP, Processes, DNS, Metrics (its password
+# Localserve, MaxConnectionsPerIP, Processes, Storage, PostgreSQL, DNS, Metrics (its password
 # file too), AdminPasswordFile (and the file), and Queue.Delivery,
 # Queue.SMTPPort, Queue.TLSCAFile.
 #

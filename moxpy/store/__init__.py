@@ -14,20 +14,16 @@ The store knows nothing of SMTP, IMAP or HTTP: listeners call it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Collection
 
 from .accounts import (CHANGE_EVENTS, DEFAULT_MAILBOXES, Account, AccountNotFound, Change, ChangePosition, ChangePositionUnknown,
                        ChangesExpired, Copied, DeliveryMeta, FlagError, LoggedChange, Mailbox, MailboxError,
                        MailboxExists, MailboxNotFound, MailboxStatus, Message, MessageFilter, MessageNotFound,
                        SearchError, Store, Summary, SummaryPage)
-from .errors import STORAGE_FULL, storage_full
+from .errors import STORAGE_FULL, storage_error, storage_full
 from .sqlite import SQLiteStore
 
-# What a storage backend raises when its database itself fails (not a missing message or mailbox).
-StorageError = sqlite3.Error
-
-__all__ = ["open_store", "StorageError", "Store", "Account", "AccountNotFound", "Message", "Summary", "SummaryPage", "MessageFilter",
+__all__ = ["open_store", "storage_error", "Store", "Account", "AccountNotFound", "Message", "Summary", "SummaryPage", "MessageFilter",
            "SearchError", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied", "MailboxNotFound",
            "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES", "STORAGE_FULL",
            "storage_full", "CHANGE_EVENTS", "ChangePosition", "ChangePositionUnknown", "ChangesExpired",

@@ -10,8 +10,17 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import sys
 
 STORAGE_FULL = "mail storage full, try again later"  # for people, in the listeners' answers
+
+
+def storage_error(error: BaseException) -> bool:
+    """Whether error is the database's own (SQLite's, or PostgreSQL's when that backend is in use)."""
+    if isinstance(error, sqlite3.Error):
+        return True
+    psycopg = sys.modules.get("psycopg")  # loaded only by the PostgreSQL backend
+    return psycopg is not None and isinstance(error, psycopg.Error)
 
 
 def storage_full(error: BaseException | None) -> bool:
