@@ -158,10 +158,10 @@ class LocalServer:
 
     def messages(self) -> list[dict]:
         """The mox account's messages, by id (see storehelp.messages)."""
-        return storehelp.messages(self.config.data_dir(), "mox")
+        return storehelp.messages(self.config.data_dir(), "mox", self.config)
 
     def message_file(self, row: dict) -> bytes:
-        return storehelp.message_file(self.config.data_dir(), "mox", row)
+        return storehelp.message_file(self.config.data_dir(), "mox", row, self.config)
 
 
 def children(pid: int) -> list[int]:

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 
+from moxpy.store import backend
 from moxpy.store.queue import Entry, EntryFilter, OutboxDSN, RetiredEntry
 from moxpy.store.sqlite.serverdb import ServerDatabase
 from moxpy.store.webhooks import RetiredWebhook, Webhook, WebhookFilter
@@ -28,6 +29,9 @@ def _database(server) -> ServerDatabase | None:
     data_dir = server.config.data_dir()
     db = _open.get(data_dir)
     if db is None:
+        if backend.postgresql(server.config):
+            db = _open[data_dir] = backend.server_database(server.config)
+            return db
         if not os.path.exists(os.path.join(data_dir, "mox.db")):
             return None  # the server has not started yet
         db = _open[data_dir] = ServerDatabase(data_dir)

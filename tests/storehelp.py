@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import os
 
-from moxpy.store import open_store
+from moxpy.store import backend, open_store
 
 
-def messages(data_dir: str, account: str) -> list[dict]:
+def _reading(data_dir: str, config=None):
+    """The accounts opened to read beside a server: under data_dir, or where config's Storage says."""
+    if config is not None and backend.postgresql(config):
+        return backend.accounts(config, readonly=True)
+    return open_store(data_dir, readonly=True)
+
+
+def messages(data_dir: str, account: str, config=None) -> list[dict]:
     """Every message of the account, by id, as dicts: the Message fields (meta's among them) and the
     mailbox's name under "mailbox"; empty when the account was never opened."""
-    store = open_store(data_dir, readonly=True)
+    store = _reading(data_dir, config)
     try:
         try:
             acc = store.account(account)
@@ -29,9 +36,9 @@ def messages(data_dir: str, account: str) -> list[dict]:
         store.close()
 
 
-def message_file(data_dir: str, account: str, row: dict) -> bytes:
+def message_file(data_dir: str, account: str, row: dict, config=None) -> bytes:
     """The stored bytes of a message (a dict from messages)."""
-    store = open_store(data_dir, readonly=True)
+    store = _reading(data_dir, config)
     try:
         acc = store.account(account)
         message = acc.message(row["id"])
