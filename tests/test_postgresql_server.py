@@ -60,7 +60,7 @@ def test_send_smtp_imap_and_a_restart_on_postgresql(pg_server):
     imap.sock.settimeout(None)
 
     # Flags set over IMAP are what the webapi shows.
-    typ, [uids] = imap.uid("SEARCH", "SUBJECT", "idle on postgresql")
+    typ, [uids] = imap.uid("SEARCH", "SUBJECT", "\"idle on postgresql\"")
     uid = uids.split()[-1].decode()
     assert imap.uid("STORE", uid, "+FLAGS", "(\\Flagged $Important)")[0] == "OK"
     [row] = [m for m in srv.messages() if m["subject"] == "idle on postgresql"]
@@ -80,7 +80,7 @@ def test_send_smtp_imap_and_a_restart_on_postgresql(pg_server):
     imap.login(ADDRESS, PASSWORD)
     imap.select("Inbox")
     assert {"over postgresql", "idle on postgresql"} <= set(inbox_subjects(imap))
-    typ, [again] = imap.uid("SEARCH", "SUBJECT", "idle on postgresql")
+    typ, [again] = imap.uid("SEARCH", "SUBJECT", "\"idle on postgresql\"")
     assert again.split()[-1].decode() == uid  # the same UID after the restart
     imap.logout()
     assert srv.stop() == 0
