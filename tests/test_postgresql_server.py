@@ -59,12 +59,12 @@ def test_send_smtp_imap_and_a_restart_on_postgresql(pg_server):
         pass
     imap.sock.settimeout(None)
 
-    # Flags set over IMAP are what the webapi shows.
+    # Flags set over IMAP are stored (keywords in lower case, as mox keeps them).
     typ, [uids] = imap.uid("SEARCH", "SUBJECT", "\"idle on postgresql\"")
     uid = uids.split()[-1].decode()
     assert imap.uid("STORE", uid, "+FLAGS", "(\\Flagged $Important)")[0] == "OK"
     [row] = [m for m in srv.messages() if m["subject"] == "idle on postgresql"]
-    assert "\\Flagged" in row["flags"] and "$Important" in row["flags"]
+    assert "\\Flagged" in row["flags"] and "$important" in row["flags"]
     imap.logout()
 
     # Nothing of it is under the data directory: no account index, no mox.db.
