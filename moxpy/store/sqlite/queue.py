@@ -15,6 +15,10 @@ could lose. A crash in between leaves a file no entry refers to; cleanup()
 sweeps those. A file is removed after the commit that retired the last
 entry using it. Data directories from before queue_messages have only
 files, and keep working.
+
+A store made without a directory (the PostgreSQL server database, where
+nodes share no filesystem) keeps every message in queue_messages,
+whatever its size.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import fields
 from typing import TypeVar
 
+from .. import dialect
 from ..db import Database
 from ..files import read_message_file, remove_message_file, write_message_file
 from ..queue import (IDEMPOTENCY_KEEP, SEND_LOG_KEEP, Attempt, Entry, EntryFilter, IdempotencyKey, IdempotencyKeyUsed,
@@ -119,7 +124,7 @@ def _suppression(row: sqlite3.Row) -> Suppression:
                        original_address=row["original_address"], manual=bool(row["manual"]), reason=row["reason"])
 
 
-def _where(f: EntryFilter, retired: bool = False) -> tuple[str, list]:
+def _where(conn_or_db, f: EntryFilter, retired: bool = False) -> tuple[str, list]:
     where = Conditions()
     where.ids(f.ids)
     if f.account:
@@ -127,7 +132,7 @@ def _where(f: EntryFilter, retired: bool = False) -> tuple[str, list]:
     if f.domain:
         where.add("rcpt_domain = ?", f.domain.lower().lstrip("@"))
     if f.to:
-        where.add("instr(lower(rcpt_to), ?) > 0", f.to.lower())
+        where.add(dialect.contains(conn_or_db, "lower(rcpt_to)"), f.to.lower())
     if f.hold is not None and not retired:
         where.add("hold = ?", int(f.hold))
     if f.success is not None and retired:
@@ -157,7 +162,7 @@ class SqliteQueueTransaction:
         return [_entry(r) for r in self._conn.execute(f"select * from queue where id in ({_id_list(ids)}) order by id")]
 
     def matching(self, f: EntryFilter) -> list[Entry]:
-        where, params = _where(f)
+        where, params = _where(self._conn, f)
         return [_entry(r) for r in self._conn.execute(f"select * from queue where {where}", params)]
 
     def by_from_id(self, account: str, from_id: str) -> Entry | RetiredEntry | None:
@@ -176,10 +181,8 @@ class SqliteQueueTransaction:
     def retire(self, entry: Entry, retired: RetiredEntry | None) -> None:
         self._conn.execute("delete from queue where id = ?", (entry.id,))
         if retired is not None:
-            self._conn.execute(
-                f"insert or replace into retired ({','.join(_RETIRED_COLUMNS)}) "
-                f"values ({','.join('?' * len(_RETIRED_COLUMNS))})",
-                [_value(c, getattr(retired, c)) for c in _RETIRED_COLUMNS])
+            self._conn.execute(dialect.upsert("retired", _RETIRED_COLUMNS, ["id"]),
+                               [_value(c, getattr(retired, c)) for c in _RETIRED_COLUMNS])
         if self._conn.execute("select 1 from queue where path = ? limit 1", (entry.path,)).fetchone() is None:
             if in_database(entry.path):
                 self._conn.execute("delete from queue_messages where path = ?", (entry.path,))
@@ -199,8 +202,8 @@ class SqliteQueueTransaction:
 
     def add_suppression(self, s: Suppression) -> bool:
         cursor = self._conn.execute(
-            "insert or ignore into suppressions (created, account, base_address, original_address, manual, reason) "
-            "values (?, ?, ?, ?, ?, ?)",
+            "insert into suppressions (created, account, base_address, original_address, manual, reason) "
+            "values (?, ?, ?, ?, ?, ?) on conflict do nothing",
             (s.created, s.account, s.base_address, s.original_address, int(s.manual), s.reason))
         return cursor.rowcount == 1
 
@@ -214,12 +217,18 @@ class SqliteQueueTransaction:
 
 class SqliteQueueStore:
     """QueueStore in the server database, messages up to INLINE_MAX in it too, larger ones in files under
-    directory."""
+    directory; with no directory, every message in the database."""
 
-    def __init__(self, db: Database, directory: str):
+    def __init__(self, db: Database, directory: str | None):
         self.db = db
         self.directory = directory
-        os.makedirs(directory, exist_ok=True)
+        # The largest message kept in the database; files hold the larger ones.
+        self.inline_max = INLINE_MAX if directory is not None else None
+        if directory is not None:
+            os.makedirs(directory, exist_ok=True)
+
+    def _inline(self, message: bytes) -> bool:
+        return self.inline_max is None or len(message) <= self.inline_max
 
     async def transaction(self, fn: Callable[[QueueTransaction], T]) -> T:
         unused: list[str] = []
@@ -246,7 +255,7 @@ class SqliteQueueStore:
 
     async def submit(self, message: bytes, entries: list[NewEntry], idempotency: IdempotencyKey | None = None,
                      then: Callable[[QueueTransaction, list[int]], None] | None = None) -> list[int]:
-        if len(message) <= INLINE_MAX:
+        if self._inline(message):
             relpath, sync_dirs = ROW_PREFIX + secrets.token_hex(12), []
         else:
             relpath, bucket = await asyncio.get_running_loop().run_in_executor(
@@ -271,12 +280,13 @@ class SqliteQueueStore:
             if idempotency is not None:
                 now = entries[0].created if entries else time.time()
                 conn.execute("delete from idempotency_keys where created < ?", (now - IDEMPOTENCY_KEEP,))
-                try:
-                    conn.execute("insert into idempotency_keys (account, key, digest, created, response) "
-                                 "values (?, ?, ?, ?, ?)", (idempotency.account, idempotency.key, idempotency.digest,
-                                                            now, idempotency.response(ids)))
-                except sqlite3.IntegrityError:
-                    raise IdempotencyKeyUsed(idempotency.key) from None
+                # Not an error caught: after one, a PostgreSQL transaction takes no more statements.
+                cursor = conn.execute("insert into idempotency_keys (account, key, digest, created, response) "
+                                      "values (?, ?, ?, ?, ?) on conflict do nothing",
+                                      (idempotency.account, idempotency.key, idempotency.digest, now,
+                                       idempotency.response(ids)))
+                if cursor.rowcount == 0:
+                    raise IdempotencyKeyUsed(idempotency.key)
             if then is not None:
                 then(SqliteQueueTransaction(conn), ids)
             return ids
@@ -324,8 +334,8 @@ class SqliteQueueStore:
                       ) -> Awaitable[None]:
         def update(conn: sqlite3.Connection) -> None:
             if uncount:
-                conn.execute("update queue set delivering = 0, attempts = max(0, attempts - 1) where id = ?",
-                             (entry_id,))
+                conn.execute(f"update queue set delivering = 0, attempts = {dialect.greatest(conn)}(0, attempts - 1) "
+                             "where id = ?", (entry_id,))
             else:
                 conn.execute("update queue set delivering = 0 where id = ?", (entry_id,))
             if next_attempt is not None:
@@ -336,24 +346,24 @@ class SqliteQueueStore:
     # Operators.
 
     def queued(self, f: EntryFilter) -> list[Entry]:
-        where, params = _where(f)
+        where, params = _where(self.db, f)
         return [_entry(r) for r in self.db.query(f"select * from queue where {where} order by next_attempt, id", params)]
 
     def count(self) -> int:
         return self.db.query_one("select count(*) from queue")[0]
 
     def retired(self, f: EntryFilter) -> list[RetiredEntry]:
-        where, params = _where(f, retired=True)
+        where, params = _where(self.db, f, retired=True)
         return [_retired(r) for r in self.db.query(
             f"select * from retired where {where} order by retired desc, id desc", params)]
 
     def set_hold(self, f: EntryFilter, hold: bool) -> Awaitable[int]:
-        where, params = _where(f)
+        where, params = _where(self.db, f)
         return self.db.write(lambda conn: conn.execute(
             f"update queue set hold = ? where ({where}) and hold != ?", [int(hold)] + params + [int(hold)]).rowcount)
 
     def kick(self, f: EntryFilter, now: float) -> Awaitable[int]:
-        where, params = _where(f)
+        where, params = _where(self.db, f)
         return self.db.write(lambda conn: conn.execute(
             f"update queue set next_attempt = ? where ({where}) and hold = 0", [now] + params).rowcount)
 
@@ -395,7 +405,8 @@ class SqliteQueueStore:
     # Housekeeping.
 
     async def cleanup(self, now: float) -> int:
-        await asyncio.get_running_loop().run_in_executor(None, self._remove_orphans)
+        if self.directory is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._remove_orphans)
 
         def forget(conn: sqlite3.Connection) -> int:
             # A row goes with the last entry using it, so this finds none

@@ -163,7 +163,7 @@ def _webhooks_schema(conn: sqlite3.Connection) -> None:
         create table if not exists webhooks (
             id integer primary key autoincrement,
             {_WEBHOOK_COMMON},
-            authorization text not null default '',
+            "authorization" text not null default '',
             next_attempt real not null
         )""")
     conn.execute(f"""
@@ -223,8 +223,12 @@ class ServerDatabase:
         for name in (path, path + "-wal", path + "-shm"):
             if os.path.exists(name):
                 os.chmod(name, 0o600)
-        self.db = Database(path, schema)
-        self.queue = SqliteQueueStore(self.db, os.path.join(data_dir, "queue"))
+        self._open(Database(path, schema), os.path.join(data_dir, "queue"))
+
+    def _open(self, db, queue_dir: str | None) -> None:
+        """The stores over db, of either engine; queue_dir None keeps every queued message in db."""
+        self.db = db
+        self.queue = SqliteQueueStore(self.db, queue_dir)
         self.webhooks = SqliteWebhookStore(self.db)
         self.tokens = SqliteTokenStore(self.db)
         self.oauth_clients = SqliteClientStore(self.db)

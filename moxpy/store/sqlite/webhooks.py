@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from .. import dialect
 from ..accounts import ChangePosition
 from ..db import Database
 from ..webhooks import RetiredWebhook, Webhook, WebhookAttempt, WebhookFilter, WebhookTransaction
@@ -49,6 +50,11 @@ def _retired(row: sqlite3.Row) -> RetiredWebhook:
                           last_activity=row["last_activity"], keep_until=row["keep_until"])
 
 
+def _quoted(columns) -> list[str]:
+    # "authorization" is a reserved word in PostgreSQL: a column by that name is quoted.
+    return [f'"{c}"' if c == "authorization" else c for c in columns]
+
+
 def _values(hook: Webhook | RetiredWebhook) -> dict:
     values = {c: getattr(hook, c) for c in (_QUEUED if isinstance(hook, Webhook) else _RETIRED)}
     values.update(extra=json.dumps(hook.extra), results=_results_json(hook.results))
@@ -85,7 +91,7 @@ class SqliteWebhookTransaction:
         del values["id"]
         columns = list(values)
         new_id = self._conn.execute(
-            f"insert into webhooks ({','.join(columns)}) values ({','.join('?' * len(columns))})",
+            f"insert into webhooks ({','.join(_quoted(columns))}) values ({','.join('?' * len(columns))})",
             [values[c] for c in columns]).lastrowid
         if supersede:
             older = self._conn.execute("select * from webhooks where queue_msg_id = ? and id != ?",
@@ -121,7 +127,7 @@ class SqliteWebhookTransaction:
         if position is None:
             self._conn.execute("delete from change_positions where account = ?", (account,))
         else:
-            self._conn.execute("insert or replace into change_positions (account, modseq, seq) values (?, ?, ?)",
+            self._conn.execute(dialect.upsert("change_positions", ["account", "modseq", "seq"], ["account"]),
                                (account, position.modseq, position.seq))
 
     def save(self, hook: Webhook | RetiredWebhook) -> None:
@@ -137,9 +143,7 @@ class SqliteWebhookTransaction:
         if retired is not None:
             values = _values(retired)
             columns = list(values)
-            self._conn.execute(
-                f"insert or replace into webhooks_retired ({','.join(columns)}) values ({','.join('?' * len(columns))})",
-                [values[c] for c in columns])
+            self._conn.execute(dialect.upsert("webhooks_retired", columns, ["id"]), [values[c] for c in columns])
 
 
 class SqliteWebhookStore:
@@ -152,16 +156,18 @@ class SqliteWebhookStore:
         return self.db.write(lambda conn: fn(SqliteWebhookTransaction(conn)))
 
     def due_urls(self, now: float, exclude: Sequence[str], limit: int) -> list[str]:
+        # "not in ()" is SQLite's alone: with nothing to exclude, no condition.
+        others = f"and url not in ({','.join('?' * len(exclude))})" if exclude else ""
         rows = self.db.query(
-            f"""select url from webhooks where next_attempt <= ? and url not in ({','.join('?' * len(exclude))})
+            f"""select url from webhooks where next_attempt <= ? {others}
                 group by url order by min(next_attempt) limit ?""", [now, *exclude, limit])
         return [row["url"] for row in rows]
 
     def due(self, url: str, now: float, exclude: Sequence[int], limit: int) -> list[Webhook]:
+        others = f"and id not in ({','.join('?' * len(exclude))})" if exclude else ""
         rows = self.db.query(
-            f"""select * from webhooks where url = ? and next_attempt <= ?
-                and id not in ({','.join('?' * len(exclude))}) order by next_attempt, id limit ?""",
-            [url, now, *exclude, limit])
+            f"""select * from webhooks where url = ? and next_attempt <= ? {others}
+                order by next_attempt, id limit ?""", [url, now, *exclude, limit])
         return [_webhook(r) for r in rows]
 
     def get(self, hook_id: int) -> Webhook | None:
