@@ -38,6 +38,7 @@ from typing import TypeVar
 from .. import dialect
 from ..db import Database
 from ..files import read_message_file, remove_message_file, write_message_file
+from . import leases
 from ..queue import (IDEMPOTENCY_KEEP, SEND_LOG_KEEP, Attempt, Entry, EntryFilter, IdempotencyKey, IdempotencyKeyUsed,
                      IdempotencyRecord, NewEntry, OutboxDSN, QueueTransaction, RetiredEntry, Suppression)
 from .sendjobs import SqliteSendJobTransaction
@@ -175,7 +176,9 @@ class SqliteQueueTransaction:
 
     def save(self, entry: Entry | RetiredEntry) -> None:
         table = "retired" if isinstance(entry, RetiredEntry) else "queue"
-        self._conn.execute(f"update {table} set {', '.join(c + ' = ?' for c in _MUTABLE)} where id = ?",
+        # The outcome of an attempt recorded: its claim is over, the next attempt goes to any node.
+        release = ", lease_until = 0" if table == "queue" and not entry.delivering and leases.in_use(self._conn) else ""
+        self._conn.execute(f"update {table} set {', '.join(c + ' = ?' for c in _MUTABLE)}{release} where id = ?",
                            [_value(c, getattr(entry, c)) for c in _MUTABLE] + [entry.id])
 
     def retire(self, entry: Entry, retired: RetiredEntry | None) -> None:
@@ -217,11 +220,13 @@ class SqliteQueueTransaction:
 
 class SqliteQueueStore:
     """QueueStore in the server database, messages up to INLINE_MAX in it too, larger ones in files under
-    directory; with no directory, every message in the database."""
+    directory; with no directory, every message in the database. node: the name due entries are claimed
+    under when nodes share the database (leases.py); None for a database of one server."""
 
-    def __init__(self, db: Database, directory: str | None):
+    def __init__(self, db: Database, directory: str | None, node: str | None = None):
         self.db = db
         self.directory = directory
+        self.node = node
         # The largest message kept in the database; files hold the larger ones.
         self.inline_max = INLINE_MAX if directory is not None else None
         if directory is not None:
@@ -315,12 +320,21 @@ class SqliteQueueStore:
         return bytes(rows[0]["data"])
 
     def due(self, now: float, exclude: Sequence[int], limit: int) -> list[Entry]:
+        if self.node is not None:
+            due = f"hold = 0 and next_attempt <= ? and id not in ({_id_list(exclude)})"
+            return [_entry(r) for r in leases.claim(self.db, "queue", due, [now], self.node, now, leases.QUEUE_LEASE,
+                                                    limit)]
         rows = self.db.query(
             f"""select * from queue where hold = 0 and next_attempt <= ? and id not in ({_id_list(exclude)})
                 order by next_attempt, id limit ?""", (now, limit))
         return [_entry(r) for r in rows]
 
     def next_due(self, exclude: Sequence[int]) -> float | None:
+        if self.node is not None:
+            when, params = leases.next_due(self.node)
+            row = self.db.query_one(
+                f"select min({when}) as t from queue where hold = 0 and id not in ({_id_list(exclude)})", params)
+            return None if row is None else row["t"]
         row = self.db.query_one(
             f"select min(next_attempt) as t from queue where hold = 0 and id not in ({_id_list(exclude)})")
         return None if row is None else row["t"]
@@ -328,16 +342,23 @@ class SqliteQueueStore:
     # Crash recovery.
 
     def in_doubt(self) -> list[Entry]:
+        if self.node is not None:
+            # Not the entries other nodes are attempting now: those whose claim ran out or is ours.
+            return [_entry(r) for r in self.db.query(
+                "select * from queue where delivering = 1 and (lease_until <= ? or lease_node = ?) order by id",
+                (time.time(), self.node))]
         return [_entry(r) for r in self.db.query("select * from queue where delivering = 1 order by id")]
 
     def clear_attempt(self, entry_id: int, *, uncount: bool = False, next_attempt: float | None = None
                       ) -> Awaitable[None]:
+        release = ", lease_until = 0" if self.node is not None else ""
+
         def update(conn: sqlite3.Connection) -> None:
             if uncount:
-                conn.execute(f"update queue set delivering = 0, attempts = {dialect.greatest(conn)}(0, attempts - 1) "
-                             "where id = ?", (entry_id,))
+                conn.execute(f"update queue set delivering = 0, attempts = {dialect.greatest(conn)}(0, attempts - 1)"
+                             f"{release} where id = ?", (entry_id,))
             else:
-                conn.execute("update queue set delivering = 0 where id = ?", (entry_id,))
+                conn.execute(f"update queue set delivering = 0{release} where id = ?", (entry_id,))
             if next_attempt is not None:
                 conn.execute("update queue set next_attempt = ? where id = ?", (next_attempt, entry_id))
 
