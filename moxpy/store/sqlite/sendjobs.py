@@ -66,7 +66,8 @@ def _record(conn: sqlite3.Connection, job_id: int, email: str, state: str, queue
         raise JobStopped(f"job {job_id} is not sending")
     # Not an error caught: after one, a PostgreSQL transaction takes no more statements.
     cursor = conn.execute("insert into sendjob_recipients (job_id, email_key, email, state, queue_id) "
-                          "values (?, ?, ?, ?, ?) on conflict do nothing", (job_id, email.lower(), email, state, queue_id))
+                          "values (?, ?, ?, ?, ?) on conflict do nothing",
+                          (job_id, email.lower(), email, state, queue_id))
     if cursor.rowcount == 0:
         raise AlreadyRecorded(email)
 
