@@ -46,7 +46,6 @@ QUEUE_LEASE = 30 * 60.0
 WEBHOOK_LEASE = 90 * 60.0
 
 
-
 def in_use(conn_or_db: Any) -> bool:
     """Whether rows are claimed with leases: on PostgreSQL, where nodes may share the database."""
     return dialect.of(conn_or_db) == dialect.POSTGRESQL

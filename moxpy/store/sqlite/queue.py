@@ -38,9 +38,9 @@ from typing import TypeVar
 from .. import dialect
 from ..db import Database
 from ..files import read_message_file, remove_message_file, write_message_file
-from . import leases
 from ..queue import (IDEMPOTENCY_KEEP, SEND_LOG_KEEP, Attempt, Entry, EntryFilter, IdempotencyKey, IdempotencyKeyUsed,
                      IdempotencyRecord, NewEntry, OutboxDSN, QueueTransaction, RetiredEntry, Suppression)
+from . import leases
 from .sendjobs import SqliteSendJobTransaction
 from .webhooks import SqliteWebhookTransaction
 from .where import Conditions
@@ -351,9 +351,8 @@ class SqliteQueueStore:
 
     def clear_attempt(self, entry_id: int, *, uncount: bool = False, next_attempt: float | None = None
                       ) -> Awaitable[None]:
-        release = ", lease_until = 0" if self.node is not None else ""
-
         def update(conn: sqlite3.Connection) -> None:
+            release = ", lease_until = 0" if leases.in_use(conn) else ""  # the attempt is over
             if uncount:
                 conn.execute(f"update queue set delivering = 0, attempts = {dialect.greatest(conn)}(0, attempts - 1)"
                              f"{release} where id = ?", (entry_id,))
