@@ -42,3 +42,16 @@ def in_list(conn_or_db: Any, column: str, values: Sequence[Any]) -> tuple[str, A
     if of(conn_or_db) == POSTGRESQL:
         return f"{column} = any(?)", list(values)
     return f"{column} in (select value from json_each(?))", json.dumps(list(values))
+
+
+def upsert(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
+    """An insert of columns that replaces the row with the same keys (SQLite's "insert or replace"), in
+    the form both engines take; its parameters are the columns' values in order."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    return (f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))}) "
+            f"on conflict ({', '.join(keys)}) do " + (f"update set {updates}" if updates else "nothing"))
+
+
+def contains(conn_or_db: Any, text: str) -> str:
+    """A condition that the parameter occurs in text (SQLite's instr, PostgreSQL's strpos; both case-sensitive)."""
+    return f"{'strpos' if of(conn_or_db) == POSTGRESQL else 'instr'}({text}, ?) > 0"

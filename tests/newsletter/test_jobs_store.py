@@ -14,6 +14,8 @@ from moxpy.store.queue import NewEntry
 from moxpy.store.sendjobs import SENDING, AlreadyRecorded, JobStopped, NotConfirmed, SendJob
 from moxpy.store.sqlite.serverdb import ServerDatabase
 
+from ..serverdbhelp import open_server_database
+
 
 def entry(rcpt: str) -> NewEntry:
     now = time.time()
@@ -23,8 +25,8 @@ def entry(rcpt: str) -> NewEntry:
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = ServerDatabase(str(tmp_path))
+def db(tmp_path, storage):
+    database = open_server_database(tmp_path, storage)
     yield database
     database.close()
 

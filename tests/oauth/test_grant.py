@@ -12,7 +12,8 @@ from joserfc.jwk import ECKey
 
 from moxpy.oauth import clients, keys
 from moxpy.oauth.grant import OAuthError, parse
-from moxpy.store.sqlite.serverdb import ServerDatabase
+
+from ..serverdbhelp import open_server_database
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -84,8 +85,8 @@ def test_key_ids_are_rfc_7638_thumbprints():
     assert ECKey.import_key(jwk).thumbprint() == key.kid == keys.thumbprint(jwk)
 
 
-def test_the_first_key_is_made_once_and_rotation_keeps_the_old_one_until_its_tokens_expired(tmp_path):
-    db = ServerDatabase(str(tmp_path))
+def test_the_first_key_is_made_once_and_rotation_keeps_the_old_one_until_its_tokens_expired(tmp_path, storage):
+    db = open_server_database(tmp_path, storage)
     try:
         ring = keys.KeyRing(db.signing_keys)
         assert ring.jwks(3600) == {"keys": []}
@@ -109,8 +110,8 @@ def test_the_first_key_is_made_once_and_rotation_keeps_the_old_one_until_its_tok
         db.close()
 
 
-def test_client_secrets_are_checked(tmp_path):
-    db = ServerDatabase(str(tmp_path))
+def test_client_secrets_are_checked(tmp_path, storage):
+    db = open_server_database(tmp_path, storage)
     try:
         record, secret = asyncio.run(clients.create(db.oauth_clients, "mox", ["read"], "n"))
         assert clients.authenticate(db.oauth_clients, record.id, secret).account == "mox"

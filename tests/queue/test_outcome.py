@@ -1,5 +1,5 @@
-"""Outcomes recorded with their events, over the SQLite store in a
-temporary directory: what each event carries, and that an outcome and its
+"""Outcomes recorded with their events, over the server database (SQLite
+in a temporary directory, and PostgreSQL): what each event carries, and that an outcome and its
 events commit together or not at all."""
 
 import asyncio
@@ -10,14 +10,15 @@ from moxpy import config as configlib
 from moxpy.queue import outcome, submit
 from moxpy.queue.deliver import DeliveryResult
 from moxpy.store.queue import EntryFilter
-from moxpy.store.sqlite.serverdb import ServerDatabase
+
+from ..serverdbhelp import open_server_database
 
 SETTINGS = configlib.Config().Queue
 
 
 @pytest.fixture
-def db(tmp_path):
-    db = ServerDatabase(str(tmp_path))
+def db(tmp_path, storage):
+    db = open_server_database(tmp_path, storage)
     yield db
     db.close()
 

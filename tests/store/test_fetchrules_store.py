@@ -7,16 +7,17 @@ import dataclasses
 import pytest
 
 from moxpy.store.fetchrules import FetchOutcome, FetchRuleNotFound, FetchSettings
-from moxpy.store.sqlite.serverdb import ServerDatabase
+
+from ..serverdbhelp import open_server_database
 
 SETTINGS = FetchSettings(account="mox", protocol="pop3", host="pop.example.org", port=995, tls="implicit",
                          tls_skip_verify=False, username="u", mailbox="", delete_after_fetch=False, interval=60)
 
 
 @pytest.fixture
-def rules(tmp_path):
+def rules(tmp_path, storage):
     loop = asyncio.new_event_loop()
-    db = ServerDatabase(str(tmp_path))
+    db = open_server_database(tmp_path, storage)
     yield db.fetch_rules, loop.run_until_complete
     db.close()
     loop.close()

@@ -1,4 +1,4 @@
-"""Idempotency keys in the SQLite queue store: recorded in the commit that
+"""Idempotency keys in the queue store (SQLite and PostgreSQL): recorded in the commit that
 queues the submission, a taken key stores nothing (entries, message file
 or row), and keys are per account. The webapi's use is in
 tests/webapi/test_idempotency.py."""
@@ -24,10 +24,10 @@ def test_taken_key_stores_nothing(opened, size):
     ids = run(store.submit(message_of(size), [new_entry("a@example.com")], key()))
     record = store.idempotency_record("mox", "k1", 0)
     assert (record.digest, json.loads(record.response)) == ("d1", ids)
-    before = (files(data_dir), rows(data_dir), store.queued(EntryFilter()))
+    before = (files(data_dir), rows(serverdb), store.queued(EntryFilter()))
     with pytest.raises(IdempotencyKeyUsed):
         run(store.submit(message_of(size), [new_entry("b@example.com")], key(digest="d2")))
-    assert (files(data_dir), rows(data_dir), store.queued(EntryFilter())) == before
+    assert (files(data_dir), rows(serverdb), store.queued(EntryFilter())) == before
     assert store.idempotency_record("mox", "k1", 0).digest == "d1"
 
 

@@ -6,13 +6,14 @@ import asyncio
 import pytest
 
 from moxpy.store.newsletter import BOUNCED, CONFIRMED, PENDING, UNSUBSCRIBED, ListNotFound, MailingList, Member
-from moxpy.store.sqlite.serverdb import ServerDatabase
+
+from ..serverdbhelp import open_server_database
 
 
 @pytest.fixture
-def lists(tmp_path):
+def lists(tmp_path, storage):
     loop = asyncio.new_event_loop()
-    db = ServerDatabase(str(tmp_path))
+    db = open_server_database(tmp_path, storage)
     yield db.newsletter, loop.run_until_complete
     db.close()
     loop.close()

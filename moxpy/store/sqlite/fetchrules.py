@@ -147,8 +147,9 @@ class SqliteFetchRuleStore:
     async def mark_seen(self, rule_id: int, epoch: int, key: str, digest: bytes) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
-                "insert or replace into fetch_seen (rule_id, key, digest) "
-                "select ?, ?, ? where exists (select 1 from fetch_rules where id = ? and epoch = ?)",
+                "insert into fetch_seen (rule_id, key, digest) "
+                "select ?, ?, ? where exists (select 1 from fetch_rules where id = ? and epoch = ?) "
+                "on conflict (rule_id, key) do update set digest = excluded.digest",
                 (rule_id, key, digest, rule_id, epoch))
             return cur.rowcount == 1
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from .. import dialect
 from ..db import Database
 from ..newsletter import BOUNCED, CONFIRMED, PENDING, ListNotFound, MailingList, Member
 
@@ -74,8 +75,8 @@ def mark_bounced(conn: sqlite3.Connection, account: str, email: str, when: float
 
 def _save(conn: sqlite3.Connection, member: Member) -> None:
     conn.execute(
-        "insert or replace into newsletter_members (list_id, email_key, email, status, preferences, created, "
-        "updated, confirm_nonce, confirm_sent) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        dialect.upsert("newsletter_members", ["list_id", "email_key", "email", "status", "preferences", "created",
+                                              "updated", "confirm_nonce", "confirm_sent"], ["list_id", "email_key"]),
         (member.list_id, member.email.lower(), member.email, member.status, json.dumps(member.preferences),
          member.created, member.updated, member.confirm_nonce, member.confirm_sent))
 

@@ -15,6 +15,10 @@ could lose. A crash in between leaves a file no entry refers to; cleanup()
 sweeps those. A file is removed after the commit that retired the last
 entry using it. Data directories from before queue_messages have only
 files, and keep working.
+
+A store made without a directory (the PostgreSQL server database, where
+nodes share no filesystem) keeps every message in queue_messages,
+whatever its size.
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import fields
 from typing import TypeVar
 
+from .. import dialect
 from ..db import Database
 from ..files import read_message_file, remove_message_file, write_message_file
 from ..queue import (IDEMPOTENCY_KEEP, SEND_LOG_KEEP, Attempt, Entry, EntryFilter, IdempotencyKey, IdempotencyKeyUsed,
                      IdempotencyRecord, NewEntry, OutboxDSN, QueueTransaction, RetiredEntry, Suppression)
+from . import leases
 from .sendjobs import SqliteSendJobTransaction
 from .webhooks import SqliteWebhookTransaction
 from .where import Conditions
@@ -119,7 +125,7 @@ def _suppression(row: sqlite3.Row) -> Suppression:
                        original_address=row["original_address"], manual=bool(row["manual"]), reason=row["reason"])
 
 
-def _where(f: EntryFilter, retired: bool = False) -> tuple[str, list]:
+def _where(conn_or_db, f: EntryFilter, retired: bool = False) -> tuple[str, list]:
     where = Conditions()
     where.ids(f.ids)
     if f.account:
@@ -127,7 +133,7 @@ def _where(f: EntryFilter, retired: bool = False) -> tuple[str, list]:
     if f.domain:
         where.add("rcpt_domain = ?", f.domain.lower().lstrip("@"))
     if f.to:
-        where.add("instr(lower(rcpt_to), ?) > 0", f.to.lower())
+        where.add(dialect.contains(conn_or_db, "lower(rcpt_to)"), f.to.lower())
     if f.hold is not None and not retired:
         where.add("hold = ?", int(f.hold))
     if f.success is not None and retired:
@@ -157,7 +163,7 @@ class SqliteQueueTransaction:
         return [_entry(r) for r in self._conn.execute(f"select * from queue where id in ({_id_list(ids)}) order by id")]
 
     def matching(self, f: EntryFilter) -> list[Entry]:
-        where, params = _where(f)
+        where, params = _where(self._conn, f)
         return [_entry(r) for r in self._conn.execute(f"select * from queue where {where}", params)]
 
     def by_from_id(self, account: str, from_id: str) -> Entry | RetiredEntry | None:
@@ -170,16 +176,16 @@ class SqliteQueueTransaction:
 
     def save(self, entry: Entry | RetiredEntry) -> None:
         table = "retired" if isinstance(entry, RetiredEntry) else "queue"
-        self._conn.execute(f"update {table} set {', '.join(c + ' = ?' for c in _MUTABLE)} where id = ?",
+        # The outcome of an attempt recorded: its claim is over, the next attempt goes to any node.
+        release = ", lease_until = 0" if table == "queue" and not entry.delivering and leases.in_use(self._conn) else ""
+        self._conn.execute(f"update {table} set {', '.join(c + ' = ?' for c in _MUTABLE)}{release} where id = ?",
                            [_value(c, getattr(entry, c)) for c in _MUTABLE] + [entry.id])
 
     def retire(self, entry: Entry, retired: RetiredEntry | None) -> None:
         self._conn.execute("delete from queue where id = ?", (entry.id,))
         if retired is not None:
-            self._conn.execute(
-                f"insert or replace into retired ({','.join(_RETIRED_COLUMNS)}) "
-                f"values ({','.join('?' * len(_RETIRED_COLUMNS))})",
-                [_value(c, getattr(retired, c)) for c in _RETIRED_COLUMNS])
+            self._conn.execute(dialect.upsert("retired", _RETIRED_COLUMNS, ["id"]),
+                               [_value(c, getattr(retired, c)) for c in _RETIRED_COLUMNS])
         if self._conn.execute("select 1 from queue where path = ? limit 1", (entry.path,)).fetchone() is None:
             if in_database(entry.path):
                 self._conn.execute("delete from queue_messages where path = ?", (entry.path,))
@@ -199,8 +205,8 @@ class SqliteQueueTransaction:
 
     def add_suppression(self, s: Suppression) -> bool:
         cursor = self._conn.execute(
-            "insert or ignore into suppressions (created, account, base_address, original_address, manual, reason) "
-            "values (?, ?, ?, ?, ?, ?)",
+            "insert into suppressions (created, account, base_address, original_address, manual, reason) "
+            "values (?, ?, ?, ?, ?, ?) on conflict do nothing",
             (s.created, s.account, s.base_address, s.original_address, int(s.manual), s.reason))
         return cursor.rowcount == 1
 
@@ -214,12 +220,20 @@ class SqliteQueueTransaction:
 
 class SqliteQueueStore:
     """QueueStore in the server database, messages up to INLINE_MAX in it too, larger ones in files under
-    directory."""
+    directory; with no directory, every message in the database. node: the name due entries are claimed
+    under when nodes share the database (leases.py); None for a database of one server."""
 
-    def __init__(self, db: Database, directory: str):
+    def __init__(self, db: Database, directory: str | None, node: str | None = None):
         self.db = db
         self.directory = directory
-        os.makedirs(directory, exist_ok=True)
+        self.node = node
+        # The largest message kept in the database; files hold the larger ones.
+        self.inline_max = INLINE_MAX if directory is not None else None
+        if directory is not None:
+            os.makedirs(directory, exist_ok=True)
+
+    def _inline(self, message: bytes) -> bool:
+        return self.inline_max is None or len(message) <= self.inline_max
 
     async def transaction(self, fn: Callable[[QueueTransaction], T]) -> T:
         unused: list[str] = []
@@ -246,7 +260,7 @@ class SqliteQueueStore:
 
     async def submit(self, message: bytes, entries: list[NewEntry], idempotency: IdempotencyKey | None = None,
                      then: Callable[[QueueTransaction, list[int]], None] | None = None) -> list[int]:
-        if len(message) <= INLINE_MAX:
+        if self._inline(message):
             relpath, sync_dirs = ROW_PREFIX + secrets.token_hex(12), []
         else:
             relpath, bucket = await asyncio.get_running_loop().run_in_executor(
@@ -271,12 +285,13 @@ class SqliteQueueStore:
             if idempotency is not None:
                 now = entries[0].created if entries else time.time()
                 conn.execute("delete from idempotency_keys where created < ?", (now - IDEMPOTENCY_KEEP,))
-                try:
-                    conn.execute("insert into idempotency_keys (account, key, digest, created, response) "
-                                 "values (?, ?, ?, ?, ?)", (idempotency.account, idempotency.key, idempotency.digest,
-                                                            now, idempotency.response(ids)))
-                except sqlite3.IntegrityError:
-                    raise IdempotencyKeyUsed(idempotency.key) from None
+                # Not an error caught: after one, a PostgreSQL transaction takes no more statements.
+                cursor = conn.execute("insert into idempotency_keys (account, key, digest, created, response) "
+                                      "values (?, ?, ?, ?, ?) on conflict do nothing",
+                                      (idempotency.account, idempotency.key, idempotency.digest, now,
+                                       idempotency.response(ids)))
+                if cursor.rowcount == 0:
+                    raise IdempotencyKeyUsed(idempotency.key)
             if then is not None:
                 then(SqliteQueueTransaction(conn), ids)
             return ids
@@ -305,12 +320,21 @@ class SqliteQueueStore:
         return bytes(rows[0]["data"])
 
     def due(self, now: float, exclude: Sequence[int], limit: int) -> list[Entry]:
+        if self.node is not None:
+            due = f"hold = 0 and next_attempt <= ? and id not in ({_id_list(exclude)})"
+            return [_entry(r) for r in leases.claim(self.db, "queue", due, [now], self.node, now, leases.QUEUE_LEASE,
+                                                    limit)]
         rows = self.db.query(
             f"""select * from queue where hold = 0 and next_attempt <= ? and id not in ({_id_list(exclude)})
                 order by next_attempt, id limit ?""", (now, limit))
         return [_entry(r) for r in rows]
 
     def next_due(self, exclude: Sequence[int]) -> float | None:
+        if self.node is not None:
+            when, params = leases.next_due(self.node)
+            row = self.db.query_one(
+                f"select min({when}) as t from queue where hold = 0 and id not in ({_id_list(exclude)})", params)
+            return None if row is None else row["t"]
         row = self.db.query_one(
             f"select min(next_attempt) as t from queue where hold = 0 and id not in ({_id_list(exclude)})")
         return None if row is None else row["t"]
@@ -318,16 +342,22 @@ class SqliteQueueStore:
     # Crash recovery.
 
     def in_doubt(self) -> list[Entry]:
+        if self.node is not None:
+            # Not the entries other nodes are attempting now: those whose claim ran out or is ours.
+            return [_entry(r) for r in self.db.query(
+                "select * from queue where delivering = 1 and (lease_until <= ? or lease_node = ?) order by id",
+                (time.time(), self.node))]
         return [_entry(r) for r in self.db.query("select * from queue where delivering = 1 order by id")]
 
     def clear_attempt(self, entry_id: int, *, uncount: bool = False, next_attempt: float | None = None
                       ) -> Awaitable[None]:
         def update(conn: sqlite3.Connection) -> None:
+            release = ", lease_until = 0" if leases.in_use(conn) else ""  # the attempt is over
             if uncount:
-                conn.execute("update queue set delivering = 0, attempts = max(0, attempts - 1) where id = ?",
-                             (entry_id,))
+                conn.execute(f"update queue set delivering = 0, attempts = {dialect.greatest(conn)}(0, attempts - 1)"
+                             f"{release} where id = ?", (entry_id,))
             else:
-                conn.execute("update queue set delivering = 0 where id = ?", (entry_id,))
+                conn.execute(f"update queue set delivering = 0{release} where id = ?", (entry_id,))
             if next_attempt is not None:
                 conn.execute("update queue set next_attempt = ? where id = ?", (next_attempt, entry_id))
 
@@ -336,24 +366,24 @@ class SqliteQueueStore:
     # Operators.
 
     def queued(self, f: EntryFilter) -> list[Entry]:
-        where, params = _where(f)
+        where, params = _where(self.db, f)
         return [_entry(r) for r in self.db.query(f"select * from queue where {where} order by next_attempt, id", params)]
 
     def count(self) -> int:
         return self.db.query_one("select count(*) from queue")[0]
 
     def retired(self, f: EntryFilter) -> list[RetiredEntry]:
-        where, params = _where(f, retired=True)
+        where, params = _where(self.db, f, retired=True)
         return [_retired(r) for r in self.db.query(
             f"select * from retired where {where} order by retired desc, id desc", params)]
 
     def set_hold(self, f: EntryFilter, hold: bool) -> Awaitable[int]:
-        where, params = _where(f)
+        where, params = _where(self.db, f)
         return self.db.write(lambda conn: conn.execute(
             f"update queue set hold = ? where ({where}) and hold != ?", [int(hold)] + params + [int(hold)]).rowcount)
 
     def kick(self, f: EntryFilter, now: float) -> Awaitable[int]:
-        where, params = _where(f)
+        where, params = _where(self.db, f)
         return self.db.write(lambda conn: conn.execute(
             f"update queue set next_attempt = ? where ({where}) and hold = 0", [now] + params).rowcount)
 
@@ -395,7 +425,8 @@ class SqliteQueueStore:
     # Housekeeping.
 
     async def cleanup(self, now: float) -> int:
-        await asyncio.get_running_loop().run_in_executor(None, self._remove_orphans)
+        if self.directory is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._remove_orphans)
 
         def forget(conn: sqlite3.Connection) -> int:
             # A row goes with the last entry using it, so this finds none

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from .. import dialect
 from ..db import Database
 from ..newsletter import BOUNCED, CONFIRMED, UNSUBSCRIBED, Member
 from ..sendjobs import (CANCELED, EVENT_STATES, FINISHED, IN_QUEUE, QUEUED, SCHEDULED, SENDING, STATES, JobNotFound,
@@ -63,11 +64,12 @@ def _status(conn: sqlite3.Connection, job_id: int) -> str:
 def _record(conn: sqlite3.Connection, job_id: int, email: str, state: str, queue_id: int) -> None:
     if _status(conn, job_id) != SENDING:
         raise JobStopped(f"job {job_id} is not sending")
-    try:
-        conn.execute("insert into sendjob_recipients (job_id, email_key, email, state, queue_id) "
-                     "values (?, ?, ?, ?, ?)", (job_id, email.lower(), email, state, queue_id))
-    except sqlite3.IntegrityError:
-        raise AlreadyRecorded(email) from None
+    # Not an error caught: after one, a PostgreSQL transaction takes no more statements.
+    cursor = conn.execute("insert into sendjob_recipients (job_id, email_key, email, state, queue_id) "
+                          "values (?, ?, ?, ?, ?) on conflict do nothing",
+                          (job_id, email.lower(), email, state, queue_id))
+    if cursor.rowcount == 0:
+        raise AlreadyRecorded(email)
 
 
 class SqliteSendJobTransaction:
@@ -160,7 +162,7 @@ class SqliteSendJobStore:
 
     async def advance(self, job_id: int, cursor: str) -> None:
         await self.db.write(lambda conn: conn.execute(
-            "update sendjobs set cursor = max(cursor, ?) where id = ?", (cursor.lower(), job_id)))
+            f"update sendjobs set cursor = {dialect.greatest(conn)}(cursor, ?) where id = ?", (cursor.lower(), job_id)))
 
     async def finish(self, job_id: int, now: float) -> bool:
         return await self.db.write(lambda conn: conn.execute(

@@ -36,6 +36,7 @@ import sqlite3
 from .. import dialect
 from ..db import Database
 from . import fetchrules as fetchschema
+from . import leases
 from . import newsletter as newsletterschema
 from . import oauth as oauthschema
 from . import sendjobs as sendjobschema
@@ -103,6 +104,8 @@ def _queue_schema(conn: sqlite3.Connection) -> None:
     _ensure_table(conn, "queue", QUEUE_COLUMNS, "integer primary key autoincrement")
     # Retired entries keep the id they had in the queue.
     _ensure_table(conn, "retired", {**QUEUE_COLUMNS, **RETIRED_COLUMNS}, "integer primary key")
+    if leases.in_use(conn):
+        leases.add_columns(conn, "queue")
     # Rows only for messages of queued entries; larger messages and those
     # queued by versions before this table are files, and have none.
     conn.execute("""
@@ -163,7 +166,7 @@ def _webhooks_schema(conn: sqlite3.Connection) -> None:
         create table if not exists webhooks (
             id integer primary key autoincrement,
             {_WEBHOOK_COMMON},
-            authorization text not null default '',
+            "authorization" text not null default '',
             next_attempt real not null
         )""")
     conn.execute(f"""
@@ -176,6 +179,8 @@ def _webhooks_schema(conn: sqlite3.Connection) -> None:
             last_activity real not null,
             keep_until real not null
         )""")
+    if leases.in_use(conn):
+        leases.add_columns(conn, "webhooks")
     conn.execute("create index if not exists webhooks_due on webhooks (next_attempt)")
     conn.execute("create index if not exists webhooks_url on webhooks (url, next_attempt)")
     conn.execute("create index if not exists webhooks_queue_msg on webhooks (queue_msg_id)")
@@ -223,9 +228,14 @@ class ServerDatabase:
         for name in (path, path + "-wal", path + "-shm"):
             if os.path.exists(name):
                 os.chmod(name, 0o600)
-        self.db = Database(path, schema)
-        self.queue = SqliteQueueStore(self.db, os.path.join(data_dir, "queue"))
-        self.webhooks = SqliteWebhookStore(self.db)
+        self._open(Database(path, schema), os.path.join(data_dir, "queue"))
+
+    def _open(self, db, queue_dir: str | None, node: str | None = None) -> None:
+        """The stores over db, of either engine; queue_dir None keeps every queued message in db; node: the
+        name this process claims due rows under (leases.py), where nodes share db."""
+        self.db = db
+        self.queue = SqliteQueueStore(self.db, queue_dir, node)
+        self.webhooks = SqliteWebhookStore(self.db, node)
         self.tokens = SqliteTokenStore(self.db)
         self.oauth_clients = SqliteClientStore(self.db)
         self.signing_keys = SqliteSigningKeyStore(self.db)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from .. import dialect
 from ..accounts import ChangePosition
 from ..db import Database
 from ..webhooks import RetiredWebhook, Webhook, WebhookAttempt, WebhookFilter, WebhookTransaction
+from . import leases
 from .where import Conditions
 
 T = TypeVar("T")
@@ -49,6 +52,11 @@ def _retired(row: sqlite3.Row) -> RetiredWebhook:
                           last_activity=row["last_activity"], keep_until=row["keep_until"])
 
 
+def _quoted(columns) -> list[str]:
+    # "authorization" is a reserved word in PostgreSQL: a column by that name is quoted.
+    return [f'"{c}"' if c == "authorization" else c for c in columns]
+
+
 def _values(hook: Webhook | RetiredWebhook) -> dict:
     values = {c: getattr(hook, c) for c in (_QUEUED if isinstance(hook, Webhook) else _RETIRED)}
     values.update(extra=json.dumps(hook.extra), results=_results_json(hook.results))
@@ -85,7 +93,7 @@ class SqliteWebhookTransaction:
         del values["id"]
         columns = list(values)
         new_id = self._conn.execute(
-            f"insert into webhooks ({','.join(columns)}) values ({','.join('?' * len(columns))})",
+            f"insert into webhooks ({','.join(_quoted(columns))}) values ({','.join('?' * len(columns))})",
             [values[c] for c in columns]).lastrowid
         if supersede:
             older = self._conn.execute("select * from webhooks where queue_msg_id = ? and id != ?",
@@ -121,12 +129,14 @@ class SqliteWebhookTransaction:
         if position is None:
             self._conn.execute("delete from change_positions where account = ?", (account,))
         else:
-            self._conn.execute("insert or replace into change_positions (account, modseq, seq) values (?, ?, ?)",
+            self._conn.execute(dialect.upsert("change_positions", ["account", "modseq", "seq"], ["account"]),
                                (account, position.modseq, position.seq))
 
     def save(self, hook: Webhook | RetiredWebhook) -> None:
         if isinstance(hook, Webhook):
-            self._conn.execute("update webhooks set attempts = ?, next_attempt = ?, results = ? where id = ?",
+            # An attempt recorded: its claim is over, the next one goes to any node.
+            release = ", lease_until = 0" if leases.in_use(self._conn) else ""
+            self._conn.execute(f"update webhooks set attempts = ?, next_attempt = ?, results = ?{release} where id = ?",
                                (hook.attempts, hook.next_attempt, _results_json(hook.results), hook.id))
         else:
             self._conn.execute("update webhooks_retired set attempts = ?, results = ? where id = ?",
@@ -137,31 +147,44 @@ class SqliteWebhookTransaction:
         if retired is not None:
             values = _values(retired)
             columns = list(values)
-            self._conn.execute(
-                f"insert or replace into webhooks_retired ({','.join(columns)}) values ({','.join('?' * len(columns))})",
-                [values[c] for c in columns])
+            self._conn.execute(dialect.upsert("webhooks_retired", columns, ["id"]), [values[c] for c in columns])
 
 
 class SqliteWebhookStore:
-    """WebhookStore in the server database."""
+    """WebhookStore in the server database. node: the name due webhooks are claimed under when nodes share
+    the database (leases.py); None for a database of one server."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, node: str | None = None):
         self.db = db
+        self.node = node
 
     def transaction(self, fn: Callable[[WebhookTransaction], T]) -> Awaitable[T]:
         return self.db.write(lambda conn: fn(SqliteWebhookTransaction(conn)))
 
     def due_urls(self, now: float, exclude: Sequence[str], limit: int) -> list[str]:
+        # "not in ()" is SQLite's alone: with nothing to exclude, no condition.
+        others = f"and url not in ({','.join('?' * len(exclude))})" if exclude else ""
+        params = [now, *exclude]
+        if self.node is not None:
+            others += " and url not in (select url from webhooks where lease_until > ? and lease_node != ?)"
+            params += [now, self.node]
         rows = self.db.query(
-            f"""select url from webhooks where next_attempt <= ? and url not in ({','.join('?' * len(exclude))})
-                group by url order by min(next_attempt) limit ?""", [now, *exclude, limit])
+            f"""select url from webhooks where next_attempt <= ? {others}
+                group by url order by min(next_attempt) limit ?""", [*params, limit])
         return [row["url"] for row in rows]
 
     def due(self, url: str, now: float, exclude: Sequence[int], limit: int) -> list[Webhook]:
+        others = f"and id not in ({','.join('?' * len(exclude))})" if exclude else ""
+        if self.node is not None:
+            # One node at a time posts to a URL: none while another holds a live claim on one of its webhooks.
+            due = (f"url = ? and next_attempt <= ? {others} and not exists (select 1 from webhooks o "
+                   "where o.url = ? and o.lease_until > ? and o.lease_node != ?)")
+            rows = leases.claim(self.db, "webhooks", due, [url, now, *exclude, url, now, self.node], self.node, now,
+                                leases.WEBHOOK_LEASE, limit)
+            return [_webhook(r) for r in rows]
         rows = self.db.query(
-            f"""select * from webhooks where url = ? and next_attempt <= ?
-                and id not in ({','.join('?' * len(exclude))}) order by next_attempt, id limit ?""",
-            [url, now, *exclude, limit])
+            f"""select * from webhooks where url = ? and next_attempt <= ? {others}
+                order by next_attempt, id limit ?""", [url, now, *exclude, limit])
         return [_webhook(r) for r in rows]
 
     def get(self, hook_id: int) -> Webhook | None:
@@ -169,6 +192,15 @@ class SqliteWebhookStore:
         return _webhook(row) if row else None
 
     def next_due(self) -> float | None:
+        if self.node is not None:
+            # A URL another node posts to is next free when that node's claims on it end.
+            now, others = time.time(), "select url from webhooks where lease_until > ? and lease_node != ?"
+            row = self.db.query_one(
+                f"""select min(t) as t from (
+                        select next_attempt as t from webhooks where url not in ({others})
+                        union all select lease_until from webhooks where lease_until > ? and lease_node != ?) as due""",
+                (now, self.node, now, self.node))
+            return None if row is None else row["t"]
         row = self.db.query_one("select min(next_attempt) as t from webhooks")
         return None if row is None else row["t"]
 

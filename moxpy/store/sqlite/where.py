@@ -20,5 +20,6 @@ class Conditions:
             self.add(f"id in ({','.join('?' * len(ids))})", *ids)
 
     def sql(self) -> tuple[str, list]:
-        """The conditions joined with "and" ("1" for none: everything matches), and their parameters."""
-        return " and ".join(self._clauses) or "1", self._params
+        """The conditions joined with "and" (a true one for none: everything matches), and their parameters."""
+        # "1 = 1": PostgreSQL takes only a boolean in WHERE.
+        return " and ".join(self._clauses) or "1 = 1", self._params
