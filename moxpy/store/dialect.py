@@ -42,3 +42,15 @@ def in_list(conn_or_db: Any, column: str, values: Sequence[Any]) -> tuple[str, A
     if of(conn_or_db) == POSTGRESQL:
         return f"{column} = any(?)", list(values)
     return f"{column} in (select value from json_each(?))", json.dumps(list(values))
+
+
+def instr(conn_or_db: Any) -> str:
+    """The name of the function giving the 1-based position of a string in another, 0 when absent."""
+    return "strpos" if of(conn_or_db) == POSTGRESQL else "instr"
+
+
+def boolean(conn_or_db: Any, value: bool) -> str:
+    """A condition that is always true or always false (PostgreSQL's where takes no integers)."""
+    if of(conn_or_db) == POSTGRESQL:
+        return "true" if value else "false"
+    return "1" if value else "0"
