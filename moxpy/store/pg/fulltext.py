@@ -31,7 +31,8 @@ def words(text: str) -> list[str]:
 
 def normalize(text: str) -> str:
     """A column's text as stored: its words, each between spaces."""
-    return " " + " ".join(words(text)) + " "
+    found = words(text)
+    return " " + " ".join(found) + " " if found else " "
 
 
 def _needle(value: str, phrase: bool) -> str:
