@@ -57,22 +57,31 @@ def test_hostile_account_names_get_schemas_of_their_own(pg_dsn):
         store.close()
 
 
-def test_copies_and_deliveries_of_two_nodes_into_one_mailbox(pg_dsn):
+def test_a_copy_waiting_behind_another_nodes_delivery_takes_the_uid_after_it(pg_dsn):
+    import psycopg
+
     stores = [PgStore(pg_dsn), PgStore(pg_dsn)]
+    blocker = psycopg.connect(pg_dsn)
     try:
         first, second = (store.account("shared") for store in stores)
 
         async def work():
-            source = [await first.deliver(message(0, n)) for n in range(10)]
-            inbox = source[0].mailbox_id
-            return await asyncio.gather(*(first.copy([m.id], "Archive", mailbox_id=inbox) for m in source),
-                                        *(second.deliver(message(1, n), "Archive") for n in range(10)))
+            source = await first.deliver(message(0, 0))
+            # Hold the account's modseq counter, so that the delivery (started first) and then the copy,
+            # which reads the destination before it waits, queue for it in that order.
+            blocker.execute(f"select value from {schema_name('shared')}.meta where key = 'modseq' for update")
+            delivery = asyncio.ensure_future(second.deliver(message(1, 0), "Archive"))
+            await asyncio.sleep(0.3)
+            copy = asyncio.ensure_future(first.copy([source.id], "Archive", mailbox_id=source.mailbox_id))
+            await asyncio.sleep(0.3)
+            blocker.commit()
+            return await delivery, await copy
 
-        done = asyncio.run(work())
-        uids = sorted([c.pairs[0][1] for c in done[:10]] + [m.uid for m in done[10:]])
-        assert uids == list(range(1, 21))
+        delivered, copied = asyncio.run(work())
+        assert (delivered.uid, copied.pairs[0][1]) == (1, 2)
         archive = second.mailbox("Archive")
-        assert second.uids(archive.id) == uids and first.check() == []
+        assert second.uids(archive.id) == [1, 2] and archive.uidnext == 3
     finally:
+        blocker.close()
         for store in stores:
             store.close()
