@@ -45,6 +45,8 @@ def inbox(request, tmp_path_factory):
     (s.Flag("wor"), []),  # a keyword, not a substring of one
     (s.UIDRanges([(1, 1), (3, 9)]), [1, 3]),
     (s.UIDRanges([]), []),
+    (s.UIDRanges([(1, 1)] + [(n, n) for n in range(3, 30, 2)]), [1, 3]),  # many ranges as one parameter
+    (s.Or(s.Not(s.Text("body", "banana")), s.Flag("\\flagged")), [1, 2]),  # text inside or and not
     (s.Size(True, 400), [2]),
     (s.Not(s.Size(True, 400)), [1, 3]),
     (s.Or(s.Flag("\\flagged"), s.UIDRanges([(3, 3)])), [2, 3]),
