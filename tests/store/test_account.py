@@ -185,8 +185,9 @@ def test_large_messages_are_kept_in_chunks_and_read_in_part(opened, storage):
         from moxpy.store.pg import contents
 
         chunks = account.db.query("select message_id, length(data) from message_contents order by message_id, seq")
-        assert chunks == [(m, n) for m in (first.id, copy.id) for n in (contents.CHUNK, contents.CHUNK, len(data) - 2 * contents.CHUNK)]
-        assert account.bodies.read_range(first.id, contents.CHUNK - 3, 10) == data[contents.CHUNK - 3:contents.CHUNK + 7]
+        chunk = contents.CHUNK
+        assert chunks == [(m, n) for m in (first.id, copy.id) for n in (chunk, chunk, len(data) - 2 * chunk)]
+        assert account.bodies.read_range(first.id, chunk - 3, 10) == data[chunk - 3:chunk + 7]
         assert account.message_bytes_cached(first) == data  # read just now
         run(account.delete(first.id))
         assert account.db.query_one("select count(*) from message_contents where message_id = ?", (first.id,))[0] == 0

@@ -306,7 +306,8 @@ class SQLiteAccount:
                                      for r in found]
 
         try:
-            found, changes = await self._write(insert_all, sync_dirs=sorted({d for _, dirs, _ in prepared for d in dirs}))
+            dirs = sorted({d for _, made, _ in prepared for d in made})
+            found, changes = await self._write(insert_all, sync_dirs=dirs)
         except BaseException:
             for relpath, _, _ in prepared:
                 self.bodies.discard(relpath)

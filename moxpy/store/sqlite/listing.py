@@ -89,7 +89,8 @@ def page(db: Database, selected: MessageFilter, limit: int, offset: int, after: 
         else:
             # Those at or before the position (newer, or the one there) come before the page.
             total, offset = db.query_apart(
-                f"select count(*), coalesce(sum(case when (m.received, m.id) >= (?, ?) then 1 else 0 end), 0) from messages m where {condition}",
+                "select count(*), coalesce(sum(case when (m.received, m.id) >= (?, ?) then 1 else 0 end), 0) "
+                f"from messages m where {condition}",
                 list(after) + params)[0]
             condition += " and (m.received, m.id) < (?, ?)"
             params = params + list(after)
