@@ -77,3 +77,13 @@ def message_path(data_dir: str, account: str, row: dict) -> str:
         return os.path.join(acc.msg_dir, message.ref)
     finally:
         store.close()
+
+
+def open_test_store(tmp_path, storage: str, **options):
+    """The account store a store test runs on (the storage fixture): SQLite's under tmp_path for "",
+    else PostgreSQL's in the database of that DSN. options: open_store's (readonly, names)."""
+    if not storage:
+        return open_store(str(tmp_path), **options)
+    from moxpy.store.pg.accounts import PgStore
+
+    return PgStore(storage, **options)

@@ -44,6 +44,18 @@ def in_list(conn_or_db: Any, column: str, values: Sequence[Any]) -> tuple[str, A
     return f"{column} in (select value from json_each(?))", json.dumps(list(values))
 
 
+def instr(conn_or_db: Any) -> str:
+    """The name of the function giving the 1-based position of a string in another, 0 when absent."""
+    return "strpos" if of(conn_or_db) == POSTGRESQL else "instr"
+
+
+def boolean(conn_or_db: Any, value: bool) -> str:
+    """A condition that is always true or always false (PostgreSQL's where takes no integers)."""
+    if of(conn_or_db) == POSTGRESQL:
+        return "true" if value else "false"
+    return "1" if value else "0"
+
+
 def upsert(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
     """An insert of columns that replaces the row with the same keys (SQLite's "insert or replace"), in
     the form both engines take; its parameters are the columns' values in order."""
@@ -53,5 +65,5 @@ def upsert(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
 
 
 def contains(conn_or_db: Any, text: str) -> str:
-    """A condition that the parameter occurs in text (SQLite's instr, PostgreSQL's strpos; both case-sensitive)."""
-    return f"{'strpos' if of(conn_or_db) == POSTGRESQL else 'instr'}({text}, ?) > 0"
+    """A condition that the parameter occurs in text (case-sensitive on both engines)."""
+    return f"{instr(conn_or_db)}({text}, ?) > 0"

@@ -1,13 +1,16 @@
 """One account through the store's interface: moving, copying and
 flagging messages by id, what subscribers are told, and what is still
-there after the account is closed and opened again."""
+there after the account is closed and opened again. Each runs on SQLite
+and on PostgreSQL (the storage fixture)."""
 
 import asyncio
 import os
 
 import pytest
 
-from moxpy.store import FlagError, MailboxError, MailboxNotFound, MessageNotFound, open_store
+from moxpy.store import FlagError, MailboxError, MailboxNotFound, MessageNotFound
+
+from ..storehelp import open_test_store
 
 
 def message(n: int) -> bytes:
@@ -15,10 +18,10 @@ def message(n: int) -> bytes:
 
 
 @pytest.fixture
-def opened(tmp_path):
+def opened(tmp_path, storage):
     """A fresh account, the changes it announced, and a function running a coroutine on one loop."""
     loop = asyncio.new_event_loop()
-    store = open_store(str(tmp_path))
+    store = open_test_store(tmp_path, storage)
     account = store.account("test")
     changes = []
     account.subscribe(lambda change: changes.append((change, account.message(change.msg_ids[0])
@@ -125,8 +128,8 @@ def test_change_flags_refuses_bad_flags_before_looking_for_messages(opened):
         run(account.change_flags([first.id], "toggle", ["\\Seen"]))
 
 
-def test_messages_and_claims_are_there_after_reopening(tmp_path):
-    store = open_store(str(tmp_path))
+def test_messages_and_claims_are_there_after_reopening(tmp_path, storage):
+    store = open_test_store(tmp_path, storage)
     account = store.account("test")
 
     async def work():
@@ -136,7 +139,7 @@ def test_messages_and_claims_are_there_after_reopening(tmp_path):
 
     delivered = asyncio.run(work())
     store.close()
-    store = open_store(str(tmp_path), readonly=True)
+    store = open_test_store(tmp_path, storage, readonly=True)
     try:
         account = store.account("test")
         again = account.message(delivered.id)
@@ -151,15 +154,50 @@ def test_messages_and_claims_are_there_after_reopening(tmp_path):
         store.close()
 
 
-def test_check_finds_a_message_without_its_file(opened, tmp_path):
+def test_check_finds_a_message_without_its_file(opened, tmp_path, storage):
     account, _, run = opened
     first = run(account.deliver(message(1)))
     assert account.check() == []
+    if storage:
+        run(account.db.write(lambda conn: conn.execute("delete from message_contents where message_id = ?",
+                                                       (first.id,))))
+        assert account.check() == ["1 messages whose stored bytes are not their size"]
+        return
     os.remove(os.path.join(tmp_path, "accounts", "test", "msg", first.ref))
     assert [p.split(",")[0] for p in account.check()] == ["1 messages without their file"]
 
 
-def test_deliver_all_stores_every_message_or_none(opened, tmp_path):
+def stored_bytes(account, tmp_path, storage) -> int:
+    """How many message files, or rows of message bytes, the account's storage holds."""
+    if storage:
+        return account.db.query_one("select count(*) from message_contents")[0]
+    return sum(len(names) for _, _, names in os.walk(os.path.join(tmp_path, "accounts", "test", "msg")))
+
+
+def test_large_messages_are_kept_in_chunks_and_read_in_part(opened, storage):
+    account, _, run = opened
+    data = message(1) + b"x" * (600 * 1024) + b"\r\n"
+    first = run(account.deliver(data))
+    copied = run(account.copy([first.id], "Archive", mailbox_id=first.mailbox_id))
+    [copy] = account.messages(account.mailbox("Archive").id, [copied.pairs[0][1]])
+    assert account.message_bytes(first) == account.message_bytes(copy) == data
+    if storage:
+        from moxpy.store.pg import contents
+
+        chunks = account.db.query("select message_id, length(data) from message_contents order by message_id, seq")
+        chunk = contents.CHUNK
+        assert chunks == [(m, n) for m in (first.id, copy.id) for n in (chunk, chunk, len(data) - 2 * chunk)]
+        assert account.bodies.read_range(first.id, chunk - 3, 10) == data[chunk - 3:chunk + 7]
+        assert account.message_bytes_cached(first) == data  # read just now
+        run(account.delete(first.id))
+        assert account.db.query_one("select count(*) from message_contents where message_id = ?", (first.id,))[0] == 0
+        with pytest.raises(OSError):
+            account.bodies.read(first.id, first.ref)
+    assert account.message_bytes(copy) == data
+    assert account.check() == []
+
+
+def test_deliver_all_stores_every_message_or_none(opened, tmp_path, storage):
     account, changes, run = opened
     inbox = account.mailbox("Inbox")
     stored = run(account.deliver_all([(message(1), ["\\Seen"], 1000.0), (message(2), ["label"], None)], "Inbox"))
@@ -167,24 +205,25 @@ def test_deliver_all_stores_every_message_or_none(opened, tmp_path):
     assert [m.uid for m in stored] == [1, 2] and stored[1].flags == ["label"]
     # One "added" per message, as for single deliveries, after the keyword change.
     assert [(c.kind, c.uids) for c, _ in changes] == [("keywords", []), ("added", [1]), ("added", [2])]
-    msg_dir = os.path.join(tmp_path, "accounts", "test", "msg")
-    files = sum(len(names) for _, _, names in os.walk(msg_dir))
+    files = stored_bytes(account, tmp_path, storage)
     changes.clear()
     with pytest.raises(MailboxNotFound):
         run(account.deliver_all([(message(3), [], None), (message(4), [], None)], "Nowhere"))
     with pytest.raises(FlagError):
         run(account.deliver_all([(message(3), [], None), (message(4), ["\\Bogus"], None)], "Inbox"))
     assert account.uids(inbox.id) == [1, 2] and changes == []
-    assert sum(len(names) for _, _, names in os.walk(msg_dir)) == files  # the files written for them are gone
+    assert stored_bytes(account, tmp_path, storage) == files  # the files written for them are gone
 
 
 def test_sqlite_implementation_has_every_operation_of_the_interface():
     import inspect
 
     from moxpy.store import accounts
+    from moxpy.store.pg.accounts import PgStore
     from moxpy.store.sqlite import SQLiteAccount, SQLiteStore
 
-    for interface, implementation in ((accounts.Account, SQLiteAccount), (accounts.Store, SQLiteStore)):
+    for interface, implementation in ((accounts.Account, SQLiteAccount), (accounts.Store, SQLiteStore),
+                                      (accounts.Store, PgStore)):
         for name, method in vars(interface).items():
             if name.startswith("_") or not callable(method):
                 continue

@@ -1,16 +1,18 @@
 """Accounts going away under a store that knows the server's accounts:
 it refuses names the config does not have, lets go of accounts removed or
 made anew meanwhile, tells their holders, and a write to a closed account
-fails at once instead of waiting for ever. Purging empties every mailbox."""
+fails at once instead of waiting for ever. Purging empties every mailbox.
+On SQLite and on PostgreSQL (the storage fixture)."""
 
 import asyncio
 import os
-import shutil
 
 import pytest
 
 from moxpy.store import AccountNotFound, open_store
 from moxpy.store.db import DatabaseClosed
+
+from ..storehelp import open_test_store
 
 
 def message(n: int) -> bytes:
@@ -24,6 +26,19 @@ def run():
     loop.close()
 
 
+def stored(tmp_path, storage, name: str) -> bool:
+    """Whether the account has storage: its directory, or its PostgreSQL schema."""
+    if not storage:
+        return os.path.exists(tmp_path / "accounts" / name)
+    import psycopg
+
+    from moxpy.store.pg.accounts import schema_name
+
+    with psycopg.connect(storage) as conn:
+        return conn.execute("select 1 from pg_namespace where nspname = %s", (schema_name(name),)).fetchone() \
+            is not None
+
+
 class Names:
     """The config's account names: a new collection on each change, as a reloaded config has."""
 
@@ -34,21 +49,21 @@ class Names:
         self.current = dict.fromkeys(names)
 
 
-def test_names_not_in_the_config_are_refused(tmp_path):
+def test_names_not_in_the_config_are_refused(tmp_path, storage):
     names = Names("alice")
-    store = open_store(str(tmp_path), names=lambda: names.current)
+    store = open_test_store(tmp_path, storage, names=lambda: names.current)
     try:
         store.account("alice")
         with pytest.raises(AccountNotFound):
             store.account("bob")
-        assert not os.path.exists(tmp_path / "accounts" / "bob")
+        assert stored(tmp_path, storage, "alice") and not stored(tmp_path, storage, "bob")
     finally:
         store.close()
 
 
-def test_an_account_removed_from_the_config_is_closed_and_its_holders_told(tmp_path, run):
+def test_an_account_removed_from_the_config_is_closed_and_its_holders_told(tmp_path, storage, run):
     names = Names("alice")
-    store = open_store(str(tmp_path), names=lambda: names.current)
+    store = open_test_store(tmp_path, storage, names=lambda: names.current)
     try:
         alice = store.account("alice")
         told = []
@@ -63,16 +78,16 @@ def test_an_account_removed_from_the_config_is_closed_and_its_holders_told(tmp_p
         store.close()
 
 
-def test_an_account_made_again_under_its_name_is_opened_afresh(tmp_path, run):
+def test_an_account_made_again_under_its_name_is_opened_afresh(tmp_path, storage, run):
     # Both processes of a server cache their accounts: one that missed the deletion must not write into
     # the deleted index.
     names = Names("alice")
-    store = open_store(str(tmp_path), names=lambda: names.current)
+    store = open_test_store(tmp_path, storage, names=lambda: names.current)
     try:
         old = store.account("alice")
         run(old.deliver(message(1)))
-        shutil.rmtree(tmp_path / "accounts" / "alice")
-        other = open_store(str(tmp_path))  # the process that makes it again
+        other = open_test_store(tmp_path, storage)  # the process that removes it and makes it again
+        assert run(other.remove("alice"))
         run(other.account("alice").deliver(message(2)))
         other.close()
         names.set("alice")  # the config was rewritten in between
@@ -86,13 +101,15 @@ def test_an_account_made_again_under_its_name_is_opened_afresh(tmp_path, run):
         store.close()
 
 
-def test_remove_deletes_the_storage_and_forgets_the_account(tmp_path, run):
-    store = open_store(str(tmp_path))
+def test_remove_deletes_the_storage_and_forgets_the_account(tmp_path, storage, run):
+    store = open_test_store(tmp_path, storage)
     try:
         account = store.account("alice")
         run(account.deliver(message(1)))
         assert run(store.remove("alice"))
-        assert os.listdir(tmp_path / "accounts") == []
+        assert not stored(tmp_path, storage, "alice")
+        if not storage:
+            assert os.listdir(tmp_path / "accounts") == []
         assert not run(store.remove("alice"))
         fresh = store.account("alice")
         assert fresh is not account
@@ -108,8 +125,8 @@ def test_a_removal_cut_short_is_finished_at_the_next_open(tmp_path):
     assert os.listdir(tmp_path / "accounts") == []
 
 
-def test_purge_empties_every_mailbox_and_keeps_them(tmp_path, run):
-    store = open_store(str(tmp_path))
+def test_purge_empties_every_mailbox_and_keeps_them(tmp_path, storage, run):
+    store = open_test_store(tmp_path, storage)
     try:
         account = store.account("alice")
         run(account.create_mailbox("Projects"))

@@ -1,27 +1,29 @@
 """An account's change log through the store's interface: every kind of
 change leaves its entries in order, paging by position splits even one
 transaction's entries, pruning expires old positions, and the log is
-still there after the account is closed and opened again."""
+still there after the account is closed and opened again; on SQLite and
+on PostgreSQL (the storage fixture)."""
 
 import asyncio
 import time
 
 import pytest
 
-from moxpy.store import ChangePosition, ChangePositionUnknown, ChangesExpired, open_store
+from moxpy.store import ChangePosition, ChangePositionUnknown, ChangesExpired
+
+from ..storehelp import open_test_store
 
 
 def message(n: int) -> bytes:
     return f"From: a@example.org\r\nSubject: message {n}\r\n\r\nbody {n}\r\n".encode()
 
 
-@pytest.fixture
-def opened(tmp_path):
+def _opened(tmp_path, storage):
     loop = asyncio.new_event_loop()
     stores = []
 
     def open_account():
-        store = open_store(str(tmp_path))
+        store = open_test_store(tmp_path, storage)
         stores.append(store)
         return store.account("test")
 
@@ -29,6 +31,17 @@ def opened(tmp_path):
     for store in stores:
         store.close()
     loop.close()
+
+
+@pytest.fixture
+def opened(tmp_path, storage):
+    yield from _opened(tmp_path, storage)
+
+
+@pytest.fixture
+def opened_sqlite(tmp_path):
+    """For tests of an SQLite index made by an earlier version."""
+    yield from _opened(tmp_path, "")
 
 
 def events(entries) -> list[tuple]:
@@ -143,10 +156,10 @@ def test_a_position_ahead_of_the_log_is_unknown(opened):
         account.changes_since(ChangePosition(now.modseq, now.seq + 1), 10)
 
 
-def test_an_index_from_before_the_change_log_starts_one_at_its_modseq(tmp_path, opened):
+def test_an_index_from_before_the_change_log_starts_one_at_its_modseq(tmp_path, opened_sqlite):
     import sqlite3
 
-    open_account, run = opened
+    open_account, run = opened_sqlite
     account = open_account()
     run(account.deliver(message(1)))
     account.close()

@@ -41,3 +41,15 @@ def test_fts5_accepts_every_query_made(text):
     conn.execute("insert into message_text (subject, body) values ('a b', 'foo NOT or near')")
     conn.execute("select rowid from message_text where message_text match ?",
                  (fulltext.query(("body",), text, "Body"),)).fetchall()
+
+
+def test_postgresql_words_are_fts5s_tokens():
+    from moxpy.store.pg import fulltext as pgfulltext
+
+    assert pgfulltext.normalize("Élan vital, BOB@example.com; x_y 42") == " elan vital bob example com x y 42 "
+    assert pgfulltext.normalize("") == " "
+    condition, params = pgfulltext.condition([(("subject",), 'invo "bob example"', "Subject")])
+    assert condition == "(strpos(subject, ?) > 0) and (strpos(subject, ?) > 0)"
+    assert params == [" invo", " bob example "]
+    with pytest.raises(SearchError, match="no words"):
+        pgfulltext.condition([((), "* -", "Text")])

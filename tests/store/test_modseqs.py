@@ -8,22 +8,33 @@ import time
 
 import pytest
 
-from moxpy.store import open_store
 from moxpy.store.sqlite import modseqs
+
+from ..storehelp import open_test_store
 
 
 def message(n: int) -> bytes:
     return f"From: a@example.org\r\nSubject: message {n}\r\n\r\nbody {n}\r\n".encode()
 
 
-@pytest.fixture
-def opened(tmp_path):
+def _opened(tmp_path, storage):
     loop = asyncio.new_event_loop()
-    store = open_store(str(tmp_path))
+    store = open_test_store(tmp_path, storage)
     account = store.account("test")
     yield account, loop.run_until_complete, store, tmp_path
     store.close()
     loop.close()
+
+
+@pytest.fixture
+def opened(tmp_path, storage):
+    """An account on SQLite, then on PostgreSQL (the storage fixture)."""
+    yield from _opened(tmp_path, storage)
+
+
+@pytest.fixture
+def opened_sqlite(tmp_path):
+    yield from _opened(tmp_path, "")
 
 
 def test_every_change_gives_a_new_modseq_and_highest_follows(opened):
@@ -65,8 +76,8 @@ def test_pruning_past_a_modseq_makes_expunges_unknown_and_highest_stays(opened):
     assert account.highest_modseq(inbox) == highest  # the pruned expunge still counts
 
 
-def test_changed_since_reads_the_modseq_index_also_in_an_older_index(opened):
-    account, run, store, tmp_path = opened
+def test_changed_since_reads_the_modseq_index_also_in_an_older_index(opened_sqlite):
+    account, run, store, tmp_path = opened_sqlite
     inbox = account.mailbox("Inbox").id
     run(account.deliver(message(1)))
     path = tmp_path / "accounts" / "test" / "index.db"

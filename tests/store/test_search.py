@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from moxpy.store import open_store
 from moxpy.store import search as s
 from moxpy.store.sqlite import search as sqlsearch
+
+from ..storehelp import open_test_store
 
 MESSAGES = [
     # (flags, Date header, body)
@@ -18,9 +19,11 @@ MESSAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def inbox(tmp_path_factory):
-    store = open_store(str(tmp_path_factory.mktemp("search")))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def inbox(request, tmp_path_factory):
+    """The messages in an account on SQLite, then on PostgreSQL (one database for the module)."""
+    storage = "" if request.param == "sqlite" else request.getfixturevalue("postgresql").new_database()
+    store = open_test_store(tmp_path_factory.mktemp("search"), storage)
     account = store.account("test")
 
     async def fill():
@@ -42,6 +45,8 @@ def inbox(tmp_path_factory):
     (s.Flag("wor"), []),  # a keyword, not a substring of one
     (s.UIDRanges([(1, 1), (3, 9)]), [1, 3]),
     (s.UIDRanges([]), []),
+    (s.UIDRanges([(1, 1)] + [(n, n) for n in range(3, 30, 2)]), [1, 3]),  # many ranges as one parameter
+    (s.Or(s.Not(s.Text("body", "banana")), s.Flag("\\flagged")), [1, 2]),  # text inside or and not
     (s.Size(True, 400), [2]),
     (s.Not(s.Size(True, 400)), [1, 3]),
     (s.Or(s.Flag("\\flagged"), s.UIDRanges([(3, 3)])), [2, 3]),

@@ -1,6 +1,6 @@
 """Message summaries come from the index: filled when a message is stored,
 kept by copy and move, and filled from the files when an index made by an
-older version is opened."""
+older version is opened; on SQLite and on PostgreSQL (the storage fixture)."""
 
 import asyncio
 import os
@@ -9,6 +9,8 @@ import sqlite3
 import pytest
 
 from moxpy.store import open_store
+
+from ..storehelp import open_test_store
 
 MIXED = (b"From: Bob <bob@example.com>\r\nTo: a@example.org, \"C D\" <c@example.net>\r\nCc: e@example.com\r\n"
          b"Subject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\nMessage-ID: <1@example.com>\r\nIn-Reply-To: <0@example.com>\r\n"
@@ -20,9 +22,9 @@ TEXT_SIZE = len("Hi   there,\n  line two ☺".encode())  # the text part decoded
 
 
 @pytest.fixture
-def opened(tmp_path):
+def opened(tmp_path, storage):
     loop = asyncio.new_event_loop()
-    store = open_store(str(tmp_path))
+    store = open_test_store(tmp_path, storage)
     yield store, store.account("test"), loop.run_until_complete
     store.close()
     loop.close()

@@ -45,23 +45,20 @@ def _remove_tree(path: str) -> None:
             pass  # removed meanwhile by another process finishing the same deletion: go on with the rest
 
 
-class SQLiteStore:
-    """The accounts under a data directory, opened on first use."""
+class OpenAccounts:
+    """What every backend's Store does alike: the accounts open in this process, opened on first use (by
+    _open, the backend's), forgotten when the config no longer names them, and the relaying of changes."""
 
-    def __init__(self, data_dir: str, *, readonly: bool = False,
-                 names: Callable[[], Collection[str]] | None = None):
-        """readonly: open accounts only to read them (FileNotFoundError for one never opened before),
-        beside a server that writes them; names: the server's account names, see Store.account."""
-        self.directory = os.path.join(data_dir, "accounts")
+    def __init__(self, readonly: bool, names: Callable[[], Collection[str]] | None):
         self.readonly = readonly
-        if not readonly:
-            os.makedirs(self.directory, exist_ok=True)
-            self._sweep_removed()
         self._accounts: dict[str, SQLiteAccount] = {}
         self.relay: Callable[[str, list[Change]], None] | None = None
         self.hear: Callable[[], None] | None = None
         self._names = names
         self._names_seen: Collection[str] | None = None
+
+    def _open(self, name: str) -> SQLiteAccount:
+        raise NotImplementedError
 
     def account(self, name: str) -> SQLiteAccount:
         if self._names is not None:
@@ -76,9 +73,7 @@ class SQLiteStore:
                 raise AccountNotFound(name)
         account = self._accounts.get(name)
         if account is None:
-            account = SQLiteAccount(name, os.path.join(self.directory, name), readonly=self.readonly,
-                                    relay=self._relay)
-            self._accounts[name] = account
+            account = self._accounts[name] = self._open(name)
         return account
 
     def forget(self, name: str) -> bool:
@@ -88,22 +83,6 @@ class SQLiteStore:
         account.removed()
         account.close()
         return True
-
-    async def remove(self, name: str) -> bool:
-        self.forget(name)
-        directory = os.path.join(self.directory, name)
-        if not os.path.lexists(directory):
-            return False
-        doomed = os.path.join(self.directory, REMOVED_PREFIX + secrets.token_hex(8))
-        os.rename(directory, doomed)
-        await asyncio.get_running_loop().run_in_executor(None, _remove_tree, doomed)
-        return True
-
-    def _sweep_removed(self) -> None:
-        """Finish deletions a crash interrupted."""
-        for entry in os.listdir(self.directory):
-            if entry.startswith(REMOVED_PREFIX):
-                _remove_tree(os.path.join(self.directory, entry))
 
     def catch_up(self) -> None:
         if self.hear is not None:
@@ -122,3 +101,36 @@ class SQLiteStore:
         for account in self._accounts.values():
             account.close()
         self._accounts.clear()
+
+
+class SQLiteStore(OpenAccounts):
+    """The accounts under a data directory, opened on first use."""
+
+    def __init__(self, data_dir: str, *, readonly: bool = False,
+                 names: Callable[[], Collection[str]] | None = None):
+        """readonly: open accounts only to read them (FileNotFoundError for one never opened before),
+        beside a server that writes them; names: the server's account names, see Store.account."""
+        super().__init__(readonly, names)
+        self.directory = os.path.join(data_dir, "accounts")
+        if not readonly:
+            os.makedirs(self.directory, exist_ok=True)
+            self._sweep_removed()
+
+    def _open(self, name: str) -> SQLiteAccount:
+        return SQLiteAccount(name, os.path.join(self.directory, name), readonly=self.readonly, relay=self._relay)
+
+    async def remove(self, name: str) -> bool:
+        self.forget(name)
+        directory = os.path.join(self.directory, name)
+        if not os.path.lexists(directory):
+            return False
+        doomed = os.path.join(self.directory, REMOVED_PREFIX + secrets.token_hex(8))
+        os.rename(directory, doomed)
+        await asyncio.get_running_loop().run_in_executor(None, _remove_tree, doomed)
+        return True
+
+    def _sweep_removed(self) -> None:
+        """Finish deletions a crash interrupted."""
+        for entry in os.listdir(self.directory):
+            if entry.startswith(REMOVED_PREFIX):
+                _remove_tree(os.path.join(self.directory, entry))

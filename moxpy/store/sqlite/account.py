@@ -1,5 +1,7 @@
 """One account over SQLite: its index (index.db, see schema.py) and a
-directory of message files (msg/, see store.files).
+directory of message files (msg/, see store.files); or, the same class
+over another engine's storage (see Storage, and pg/accounts.py), its
+index and its messages' bytes in a PostgreSQL schema.
 
 This class keeps the contract of store.accounts.Account: each change runs
 as one transaction of the group-commit writer (store.db), message files are
@@ -19,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from email.message import Message as EmailMessage
-from typing import Any
+from typing import Any, Protocol
 
 from ...message import parse as msgparse
 from ...message import part as partlib
@@ -28,37 +30,62 @@ from .. import mailboxname
 from ..accounts import (Change, ChangePosition, Copied, DeliveryMeta, LoggedChange, Mailbox, MailboxError,
                         MailboxNotFound, MailboxStatus, Message, MessageNotFound, Summary, SummaryPage)
 from ..db import Database
-from ..files import read_message_file, read_message_file_cached, remove_message_file, write_message_file
 from ..search import Criteria, MessageFilter
-from . import (changelog, check, copymove, flagchange, listing, mailboxes, messages, modseqs, rows, schema, search,
+from . import (changelog, copymove, flagchange, listing, mailboxes, messages, modseqs, rows, schema, search,
                summaries)
+from .bodies import MessageFiles
 from .rules import SQLiteRules
 from .recent import RecentClaims
 
 log = logging.getLogger("moxpy.store")
 
 
+class Storage(Protocol):
+    """Where an account's index and message bytes are: db (store.db.Database or pg.db.Database), bodies
+    (bodies.py), and identity(), which changes when the storage is removed and made anew."""
+
+    db: Any
+    bodies: Any
+
+    def identity(self) -> object: ...
+
+
+class LocalStorage:
+    """An account's directory: its index (index.db) and its message files (msg/)."""
+
+    def __init__(self, directory: str, readonly: bool):
+        msg_dir = os.path.join(directory, "msg")
+        self.index = os.path.join(directory, "index.db")
+        if readonly:
+            if not os.path.exists(self.index):
+                raise FileNotFoundError(f"no account index at {self.index}")
+            self.db = Database(self.index, readonly=True)
+        else:
+            os.makedirs(msg_dir, exist_ok=True)
+            self.db = Database(self.index, lambda conn: schema.create(conn, msg_dir))
+        self.bodies = MessageFiles(msg_dir)
+
+    def identity(self) -> tuple[int, int] | None:
+        return _identity(self.index)
+
+
 class SQLiteAccount:
     def __init__(self, name: str, directory: str, *, readonly: bool = False,
-                 relay: Callable[[str, list[Change]], None] | None = None):
-        """Open (and create) the account in directory; readonly: only read, for tools beside a running server;
-        relay: called with the account's name and the changes of each commit, after the subscribers."""
+                 relay: Callable[[str, list[Change]], None] | None = None, storage: Storage | None = None):
+        """Open (and create) the account in directory, or in storage when given; readonly: only read, for tools
+        beside a running server; relay: called with the account's name and the changes of each commit, after
+        the subscribers."""
         self.name = name
         self.directory = directory
-        self.msg_dir = os.path.join(directory, "msg")
-        index = os.path.join(directory, "index.db")
-        if readonly:
-            if not os.path.exists(index):
-                raise FileNotFoundError(f"no account index at {index}")
-            self.db = Database(index, readonly=True)
-        else:
-            os.makedirs(self.msg_dir, exist_ok=True)
-            self.db = Database(index, lambda conn: schema.create(conn, self.msg_dir))
+        self._storage = storage if storage is not None else LocalStorage(directory, readonly)
+        self.db = self._storage.db
+        self.bodies = self._storage.bodies
+        self.msg_dir = self.bodies.msg_dir
         self._subscribers: list[Callable[[Change], None]] = []
         self._removal_callbacks: list[Callable[[], None]] = []
         self._relay = relay
         self._recent = RecentClaims(self.db)
-        self._identity = _identity(index)
+        self._identity = self._storage.identity()
         self._closed = False
         self.rules = SQLiteRules(self.db)
 
@@ -69,13 +96,13 @@ class SQLiteAccount:
         if not self.db.readonly:
             try:
                 self._recent.save_sync()
-            except sqlite3.Error as e:
+            except Exception as e:  # the database's own error, whichever engine
                 log.warning("saving recent claims at close account=%s: %s", self.name, e)
         self.db.close()
 
     def replaced(self) -> bool:
-        """Whether the index this account opened is no longer the one on disk (removed, or made anew)."""
-        return _identity(os.path.join(self.directory, "index.db")) != self._identity
+        """Whether the index this account opened is no longer the one in storage (removed, or made anew)."""
+        return self._storage.identity() != self._identity
 
     def on_removed(self, callback: Callable[[], None]) -> Callable[[], None]:
         self._removal_callbacks.append(callback)
@@ -166,7 +193,7 @@ class SQLiteAccount:
         (mailbox_id, removed), changes = await self._write(delete)
         self._recent.forget(mailbox_id)
         for row in removed:
-            remove_message_file(self.msg_dir, row["path"])
+            self.bodies.discard(row["path"])
         self._broadcast(changes)
 
     async def rename_mailbox(self, old: str, new: str) -> None:
@@ -207,10 +234,10 @@ class SQLiteAccount:
         return messages.in_mailbox(self.db, mailbox_id, uids, parts)
 
     def message_bytes(self, message: Message) -> bytes:
-        return read_message_file(self.msg_dir, message.ref)
+        return self.bodies.read(message.id, message.ref)
 
     def message_bytes_cached(self, message: Message) -> bytes | None:
-        return read_message_file_cached(self.msg_dir, message.ref)
+        return self.bodies.read_cached(message.id, message.ref)
 
     def message_parts(self, message: Message) -> partlib.Part:
         if message.parts:
@@ -233,18 +260,19 @@ class SQLiteAccount:
         mask, keywords = flaglib.parse(flags or [])
         # Writing the file and parsing the message take as long as the message is large: in a
         # worker thread, in one hop, so the event loop stays free.
-        relpath, bucket, values = await asyncio.get_running_loop().run_in_executor(
+        relpath, dirs, values = await asyncio.get_running_loop().run_in_executor(
             None, lambda: self._prepare(data, mask, keywords, received, meta, headers))
 
         def insert(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[Change]]:
             row, new_keywords = messages.insert_tx(conn, mailbox, **values)
+            self.bodies.store_tx(conn, row["id"], data)
             changes = [Change("keywords", row["mailbox_id"])] if new_keywords else []
             return row, changes + [Change("added", row["mailbox_id"], [row["uid"]], [row["id"]], row["modseq"])]
 
         try:
-            row, changes = await self._write(insert, sync_dirs=[bucket])
+            row, changes = await self._write(insert, sync_dirs=dirs)
         except BaseException:
-            remove_message_file(self.msg_dir, relpath)
+            self.bodies.discard(relpath)
             raise
         self._broadcast(changes)
         return rows.message(row)
@@ -252,14 +280,14 @@ class SQLiteAccount:
     async def deliver_all(self, items: list[tuple[bytes, list[str], float | None]], mailbox: str) -> list[Message]:
         parsed_flags = [flaglib.parse(flags) for _, flags, _ in items]  # a bad flag fails before any file is written
 
-        def prepare_all() -> list[tuple[str, str, dict]]:
-            done: list[tuple[str, str, dict]] = []
+        def prepare_all() -> list[tuple[str, list[str], dict]]:
+            done: list[tuple[str, list[str], dict]] = []
             try:
                 for (data, _, received), (mask, keywords) in zip(items, parsed_flags):
                     done.append(self._prepare(data, mask, keywords, received, None, None))
             except BaseException:
                 for relpath, _, _ in done:
-                    remove_message_file(self.msg_dir, relpath)
+                    self.bodies.discard(relpath)
                 raise
             return done
 
@@ -267,8 +295,9 @@ class SQLiteAccount:
 
         def insert_all(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], list[Change]]:
             found, new_keywords = [], False
-            for _, _, values in prepared:
+            for (data, _, _), (_, _, values) in zip(items, prepared):
                 row, added_keywords = messages.insert_tx(conn, mailbox, **values)
+                self.bodies.store_tx(conn, row["id"], data)
                 found.append(row)
                 new_keywords = new_keywords or added_keywords
             # One change per message, as for single deliveries: each has its own modseq.
@@ -277,18 +306,20 @@ class SQLiteAccount:
                                      for r in found]
 
         try:
-            found, changes = await self._write(insert_all, sync_dirs=sorted({bucket for _, bucket, _ in prepared}))
+            dirs = sorted({d for _, made, _ in prepared for d in made})
+            found, changes = await self._write(insert_all, sync_dirs=dirs)
         except BaseException:
             for relpath, _, _ in prepared:
-                remove_message_file(self.msg_dir, relpath)
+                self.bodies.discard(relpath)
             raise
         self._broadcast(changes)
         return [rows.message(row) for row in found]
 
     def _prepare(self, data: bytes, mask: int, keywords: list[str], received: float | None,
-                 meta: DeliveryMeta | None, headers: EmailMessage | None) -> tuple[str, str, dict]:
-        """Write a new message's file and compute its row's values; (file path, its directory, values)."""
-        relpath, bucket = write_message_file(self.msg_dir, data)
+                 meta: DeliveryMeta | None, headers: EmailMessage | None) -> tuple[str, list[str], dict]:
+        """Write a new message's file (when its bytes are kept in files) and compute its row's values;
+        (path, directories to fsync before the commit, values)."""
+        relpath, dirs = self.bodies.prepare(data)
         try:
             parsed = headers if headers is not None else msgparse.parse_headers(data)
             root = partlib.parse(data)
@@ -299,9 +330,9 @@ class SQLiteAccount:
                           meta=meta or DeliveryMeta(), parts=partlib.encode(root),
                           indexed=summaries.values(data, root, summary["subject"]))
         except BaseException:
-            remove_message_file(self.msg_dir, relpath)
+            self.bodies.discard(relpath)
             raise
-        return relpath, bucket, values
+        return relpath, dirs, values
 
     async def delete(self, msg_id: int) -> None:
         def delete(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[Change]]:
@@ -309,7 +340,7 @@ class SQLiteAccount:
             return row, [Change("removed", row["mailbox_id"], [row["uid"]], [row["id"]], modseq)]
 
         row, changes = await self._write(delete)
-        remove_message_file(self.msg_dir, row["path"])
+        self.bodies.discard(row["path"])
         self._broadcast(changes)
 
     async def purge(self) -> int:
@@ -327,7 +358,7 @@ class SQLiteAccount:
         removed, changes = await self._write(purge)
         # A whole account's files: in a thread, off the loop.
         await asyncio.get_running_loop().run_in_executor(
-            None, lambda: [remove_message_file(self.msg_dir, row["path"]) for row in removed])
+            None, lambda: [self.bodies.discard(row["path"]) for row in removed])
         self._broadcast(changes)
         return len(removed)
 
@@ -382,14 +413,14 @@ class SQLiteAccount:
             box = mailboxes.find_tx(conn, dest)
             if box is None:
                 raise MailboxNotFound(dest)
-            pairs, changes = copymove.copy_tx(conn, self.msg_dir, copying, box, created)
+            pairs, changes = copymove.copy_tx(conn, self.bodies, copying, box, created)
             return Copied(box["uidvalidity"], pairs), changes
 
         try:
             copied, changes = await self._write(insert)
         except BaseException:
             for relpath in created:
-                remove_message_file(self.msg_dir, relpath)
+                self.bodies.discard(relpath)
             raise
         self._broadcast(changes)
         return copied
@@ -402,12 +433,12 @@ class SQLiteAccount:
 
         removed, changes = await self._write(expunge)
         for row in removed:
-            remove_message_file(self.msg_dir, row["path"])
+            self.bodies.discard(row["path"])
         self._broadcast(changes)
         return [r["uid"] for r in removed]
 
     def search(self, mailbox_id: int, criteria: Criteria) -> list[int]:
-        return search.run(self.db, self.msg_dir, mailbox_id, criteria)
+        return search.run(self.db, self.bodies.read, mailbox_id, criteria)
 
     # Modification sequences (RFC 7162).
 
@@ -438,7 +469,7 @@ class SQLiteAccount:
         return await self.db.write(lambda conn: changelog.prune_tx(conn, before))
 
     def check(self) -> list[str]:
-        return check.problems(self.db, self.msg_dir)
+        return self.bodies.problems(self.db)
 
 
 def _identity(path: str) -> tuple[int, int] | None:

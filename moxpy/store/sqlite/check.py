@@ -9,11 +9,16 @@ import os
 from ..db import Database
 
 
-def problems(db: Database, msg_dir: str) -> list[str]:
-    paths = [r[0] for r in db.query("select path from messages")]
-    without_parts = db.query_one(
+def count_without_parts(db: Database) -> int:
+    """How many messages have no MIME tree (message_parts)."""
+    return db.query_one(
         "select count(*) from messages m left join message_parts p on p.message_id = m.id where p.message_id is null"
     )[0]
+
+
+def problems(db: Database, msg_dir: str) -> list[str]:
+    paths = [r[0] for r in db.query("select path from messages")]
+    without_parts = count_without_parts(db)
     files = {os.path.relpath(os.path.join(d, f), msg_dir) for d, _, names in os.walk(msg_dir) for f in names}
     found = []
     if len(set(paths)) != len(paths):

@@ -3,7 +3,8 @@ MOVE, the webapi's MessageMove): each gets the destination's next UID
 (RFC 3501 2.3.1.1), and the destination notes the keywords it brings.
 
 A moved message keeps its id; a copy is a new message with its own id
-whose file is a second name (hard link) for the same bytes.
+whose file is a second name (hard link) for the same bytes, or on
+PostgreSQL a copy of the bytes' rows (see bodies.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import sqlite3
 
 from ..accounts import Change
 from ..db import fsync_dir
-from ..files import link_message_file
 from . import mailboxes, summaries
 from .messages import next_modseq_tx
 
@@ -48,24 +48,26 @@ def move_tx(conn: sqlite3.Connection, moving: list[sqlite3.Row], dest: sqlite3.R
     return pairs, changes
 
 
-def copy_tx(conn: sqlite3.Connection, msg_dir: str, copying: list[sqlite3.Row], dest: sqlite3.Row,
+def copy_tx(conn: sqlite3.Connection, bodies, copying: list[sqlite3.Row], dest: sqlite3.Row,
             created: list[str]) -> tuple[list[tuple[int, int]], list[Change]]:
     """Copy messages (rows with id, uid, path, keywords) to dest; returns (source UID, new UID) pairs and
-    the changes to announce. The names of the new files are appended to created as they are made, so
-    the caller can remove them when the transaction fails."""
+    the changes to announce. bodies: where the account keeps message bytes (bodies.py). The names of new
+    files are appended to created as they are made, so the caller can remove them when the transaction fails."""
     if not copying:
         return [], []
     modseq = next_modseq_tx(conn)
     pairs, ids, keywords, buckets = [], [], set(), set()
-    uid = dest["uidnext"]
+    # Read after taking the modseq, which orders the account's writers: another node may have delivered.
+    uid = conn.execute("select uidnext from mailboxes where id = ?", (dest["id"],)).fetchone()[0]
     for row in copying:
-        relpath, bucket = link_message_file(msg_dir, row["path"])
+        relpath, dirs = bodies.link(row["path"])
         created.append(relpath)
-        buckets.add(bucket)
+        buckets.update(dirs)
         new_id = conn.execute(
             f"""insert into messages (mailbox_id, uid, modseq, path, {_COPIED})
                 select ?, ?, ?, ?, {_COPIED} from messages where id = ? returning id""",
             (dest["id"], uid, modseq, relpath, row["id"])).fetchone()[0]
+        bodies.copied_tx(conn, row["id"], new_id)
         conn.execute("insert into message_parts (message_id, data) "
                      "select ?, data from message_parts where message_id = ?", (new_id, row["id"]))
         summaries.copy_text_tx(conn, row["id"], new_id)

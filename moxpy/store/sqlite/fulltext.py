@@ -41,14 +41,20 @@ def _string(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def query(columns: tuple[str, ...], text: str, what: str) -> str:
-    """The FTS5 query matching text in any of columns (all columns when empty); SearchError when text has no
-    words or too many. what names the criterion in the error."""
+def checked_terms(text: str, what: str) -> list[tuple[str, bool]]:
+    """terms(text); SearchError when it has no words or too many (what names the criterion)."""
     found = terms(text)
     if not found:
         raise SearchError(f"{what}: no words to search for")
     if len(found) > MAX_TERMS:
         raise SearchError(f"{what}: more than {MAX_TERMS} words or phrases")
+    return found
+
+
+def query(columns: tuple[str, ...], text: str, what: str) -> str:
+    """The FTS5 query matching text in any of columns (all columns when empty); SearchError when text has no
+    words or too many. what names the criterion in the error."""
+    found = checked_terms(text, what)
     expression = " AND ".join(_string(value) + ("" if phrase else "*") for value, phrase in found)
     if not columns:
         return f"({expression})"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from .. import dialect
 from .. import flags as flaglib
 from ..accounts import SummaryPage
 from ..db import Database
@@ -21,7 +22,7 @@ from ..search import MessageFilter, SearchError
 from . import fulltext, summaries
 
 
-def _condition(selected: MessageFilter) -> tuple[str, list]:
+def _condition(db: Database, selected: MessageFilter) -> tuple[str, list]:
     """The where clause over messages m selecting the filter's messages, and its parameters."""
     terms: list[str] = []
     params: list = []
@@ -31,16 +32,22 @@ def _condition(selected: MessageFilter) -> tuple[str, list]:
         else:
             terms.append(f"m.mailbox_id in ({', '.join('?' * len(selected.mailbox_ids))})")
         params += selected.mailbox_ids
-    words = [fulltext.query(columns, text, what) for columns, text, what in (
+    wanted = [(columns, text, what) for columns, text, what in (
         (("from_addresses",), selected.from_, "From"),
         (("to_addresses",), selected.to, "To"),
         (("subject",), selected.subject, "Subject"),
         (("body",), selected.body, "Body"),
         ((), selected.text, "Text"),
     ) if text]
-    if words:
+    if wanted and dialect.of(db) == dialect.POSTGRESQL:
+        from ..pg import fulltext as pgfulltext  # the same language over that backend's table of words
+
+        words, word_params = pgfulltext.condition(wanted)
+        terms.append(f"m.id in (select rowid from message_text where {words})")
+        params += word_params
+    elif wanted:
         terms.append("m.id in (select rowid from message_text where message_text match ?)")
-        params.append(" AND ".join(words))
+        params.append(" AND ".join(fulltext.query(columns, text, what) for columns, text, what in wanted))
     if selected.since is not None:
         terms.append("m.received >= ?")
         params.append(selected.since)
@@ -54,7 +61,7 @@ def _condition(selected: MessageFilter) -> tuple[str, list]:
             params += [mask, mask] if present else [mask]
         for keyword in keywords:
             # Keywords are stored as a JSON list of lower-case atoms, so a quoted keyword is found whole.
-            terms.append("instr(m.keywords, ?) > 0" if present else "instr(m.keywords, ?) = 0")
+            terms.append(f"{dialect.instr(db)}(m.keywords, ?) {'>' if present else '='} 0")
             params.append(json.dumps(keyword))
     if selected.has_attachments is not None:
         terms.append("m.has_attachments = ?")
@@ -68,21 +75,22 @@ def _condition(selected: MessageFilter) -> tuple[str, list]:
     if selected.message_id:
         terms.append("m.message_id = ?")
         params.append(selected.message_id)
-    return " and ".join(terms) or "1", params
+    return " and ".join(terms) or dialect.boolean(db, True), params
 
 
 def page(db: Database, selected: MessageFilter, limit: int, offset: int, after: tuple[float, int] | None
          ) -> SummaryPage:
     """Over a read connection of the calling thread's own (db.query_apart): callers may run it in a worker
     thread, and a search of a large account may take a while."""
-    condition, params = _condition(selected)
+    condition, params = _condition(db, selected)
     try:
         if after is None:
             (total,) = db.query_apart(f"select count(*) from messages m where {condition}", params)[0]
         else:
             # Those at or before the position (newer, or the one there) come before the page.
             total, offset = db.query_apart(
-                f"select count(*), coalesce(sum((m.received, m.id) >= (?, ?)), 0) from messages m where {condition}",
+                "select count(*), coalesce(sum(case when (m.received, m.id) >= (?, ?) then 1 else 0 end), 0) "
+                f"from messages m where {condition}",
                 list(after) + params)[0]
             condition += " and (m.received, m.id) < (?, ?)"
             params = params + list(after)

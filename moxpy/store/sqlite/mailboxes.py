@@ -11,6 +11,7 @@ import json
 import sqlite3
 import time
 
+from .. import dialect
 from .. import flags as flaglib
 from .. import mailboxname
 from ..accounts import Mailbox, MailboxError, MailboxExists, MailboxNotFound, MailboxStatus
@@ -43,9 +44,9 @@ def by_id(db: Database, mailbox_id: int) -> Mailbox | None:
 
 def status(db: Database, mailbox_id: int, recent_claimed: int) -> MailboxStatus:
     row = db.query_one(
-        """select count(*) as messages, coalesce(sum(flags & ? = 0), 0) as unseen,
-                  coalesce(sum(flags & ? != 0), 0) as deleted, coalesce(sum(size), 0) as size,
-                  coalesce(sum(uid > ?), 0) as recent,
+        """select count(*) as messages, coalesce(sum(case when flags & ? = 0 then 1 else 0 end), 0) as unseen,
+                  coalesce(sum(case when flags & ? != 0 then 1 else 0 end), 0) as deleted,
+                  coalesce(sum(size), 0) as size, coalesce(sum(case when uid > ? then 1 else 0 end), 0) as recent,
                   coalesce(min(case when flags & ? = 0 then uid end), 0) as first_unseen
            from messages where mailbox_id = ?""",
         (flaglib.SEEN, flaglib.DELETED, recent_claimed, flaglib.SEEN, mailbox_id))
@@ -59,7 +60,7 @@ def recent_uid(db: Database, mailbox_id: int) -> int:
 
 def save_recent_tx(conn: sqlite3.Connection, claims: list[tuple[int, int]]) -> None:
     """Store (highest UID claimed as recent, mailbox id) pairs; a claim never goes down."""
-    conn.executemany("update mailboxes set recent_uid = max(recent_uid, ?) where id = ?", claims)
+    conn.executemany(f"update mailboxes set recent_uid = {dialect.greatest(conn)}(recent_uid, ?) where id = ?", claims)
 
 
 def find_tx(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
@@ -85,7 +86,8 @@ def _insert_tx(conn: sqlite3.Connection, name: str, special_use: str) -> sqlite3
     (highest,) = conn.execute("select coalesce(max(value), 0) from meta where key = 'uidvalidity'").fetchone()
     (current,) = conn.execute("select coalesce(max(uidvalidity), 0) from mailboxes").fetchone()
     uidvalidity = max(int(time.time()), highest + 1, current + 1)
-    conn.execute("insert or replace into meta (key, value) values ('uidvalidity', ?)", (uidvalidity,))
+    conn.execute("insert into meta (key, value) values ('uidvalidity', ?) "
+                 "on conflict (key) do update set value = excluded.value", (uidvalidity,))
     return conn.execute(
         "insert into mailboxes (name, special_use, uidvalidity, uidnext, subscribed) values (?, ?, ?, 1, 1) returning *",
         (name, special_use, uidvalidity)).fetchone()

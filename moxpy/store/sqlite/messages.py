@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from .. import dialect
 from .. import flags as flaglib
 from ..accounts import DeliveryMeta, MailboxNotFound, Message, MessageNotFound
 from ..db import Database
@@ -67,8 +68,8 @@ def by_ids_tx(conn: sqlite3.Connection, msg_ids: list[int], mailbox_id: int | No
               ) -> list[sqlite3.Row]:
     """Rows of the messages with these ids (only those in mailbox_id when given), by mailbox and UID;
     MessageNotFound when there are none."""
-    where = "id in (select value from json_each(?))"
-    params: list = [json.dumps(msg_ids)]
+    where, wanted = dialect.in_list(conn, "id", msg_ids)
+    params: list = [wanted]
     if mailbox_id is not None:
         where += " and mailbox_id = ?"
         params.append(mailbox_id)
@@ -93,17 +94,25 @@ def insert_tx(conn: sqlite3.Connection, mailbox: str, *, path: str, size: int, m
     box = mailboxes.find_tx(conn, mailbox)
     if box is None:
         raise MailboxNotFound(mailbox)
-    conn.execute("update mailboxes set uidnext = uidnext + 1 where id = ?", (box["id"],))
+    # The UID as the update gives it, not as read before: another node's delivery to the mailbox may have
+    # committed in between, and the update waits for it and sees its result.
+    (uid,) = conn.execute("update mailboxes set uidnext = uidnext + 1 where id = ? returning uidnext - 1",
+                          (box["id"],)).fetchone()
     row = conn.execute(
         _INSERT,
-        (box["id"], box["uidnext"], next_modseq_tx(conn), received, path, size, mask, json.dumps(keywords),
+        (box["id"], uid, next_modseq_tx(conn), received, path, size, mask, json.dumps(keywords),
          summary["message_id"], summary["subject"], summary["msg_from"], summary["date"], sent_day, meta.mail_from,
-         meta.rcpt_to, meta.remote_ip, meta.mail_from_validated, meta.msg_from_validated,
-         json.dumps(meta.dkim_domains), meta.dsn, *(indexed[c] for c in summaries.COLUMNS)),
+         meta.rcpt_to, meta.remote_ip, int(meta.mail_from_validated), int(meta.msg_from_validated),
+         json.dumps(meta.dkim_domains), int(meta.dsn), *(_column(indexed[c]) for c in summaries.COLUMNS)),
     ).fetchone()
     conn.execute("insert into message_parts (message_id, data) values (?, ?)", (row["id"], parts))
     summaries.insert_text_tx(conn, row["id"], indexed)
     return row, mailboxes.add_keywords_tx(conn, box["id"], keywords)
+
+
+def _column(value):
+    """A value as an integer column takes it: PostgreSQL does not store a boolean in one."""
+    return int(value) if isinstance(value, bool) else value
 
 
 def delete_tx(conn: sqlite3.Connection, msg_id: int) -> tuple[sqlite3.Row, int]:

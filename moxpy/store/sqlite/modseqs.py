@@ -11,6 +11,7 @@ are pruned after the account's ChangesRetention: since then only
 
 from __future__ import annotations
 
+from .. import dialect
 from ..accounts import Message
 from ..db import Database
 from . import rows
@@ -22,7 +23,7 @@ def highest(db: Database, mailbox_id: int) -> int:
     expunges whose entries were pruned."""
     # event = 'messageDeleted' is written out so that the partial index changes_expunged applies.
     row = db.query_one(
-        """select max(coalesce((select max(modseq) from messages where mailbox_id = ?), 0),
+        f"""select {dialect.greatest(db)}(coalesce((select max(modseq) from messages where mailbox_id = ?), 0),
                       coalesce((select max(modseq) from changes where mailbox_id = ? and event = 'messageDeleted'), 0),
                       coalesce((select value from meta where key = 'changes_pruned_modseq'), 0),
                       1)""", (mailbox_id, mailbox_id))

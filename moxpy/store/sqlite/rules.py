@@ -23,7 +23,7 @@ def schema(conn: sqlite3.Connection) -> None:
             position integer not null,
             rule text not null
         )""")
-    conn.execute("insert or ignore into meta (key, value) values ('rules_version', 0)")
+    conn.execute("insert into meta (key, value) values ('rules_version', 0) on conflict do nothing")
 
 
 def _encode(rule: Rule) -> str:

@@ -34,6 +34,7 @@ import msgspec
 from ...message import parse as msgparse
 from ...message import part as partlib
 from ..accounts import DEFAULT_MAILBOXES
+from .. import dialect
 from . import rules, summaries
 
 log = logging.getLogger("moxpy.store")
@@ -82,19 +83,10 @@ def create(conn: sqlite3.Connection, msg_dir: str) -> None:
             message_id integer primary key references messages(id) on delete cascade,
             data blob not null
         )""")
-    conn.execute("insert or ignore into meta (key, value) values ('modseq', 1)")
+    conn.execute("insert into meta (key, value) values ('modseq', 1) on conflict do nothing")
     _changes(conn)
     rules.schema(conn)
-    # unicode61 folds case and, with remove_diacritics 2, accents: "Élan" is found by "elan".
-    conn.execute("""
-        create virtual table if not exists message_text using fts5(
-            subject, from_addresses, to_addresses, body, tokenize = 'unicode61 remove_diacritics 2'
-        )""")
-    # Whatever removes a message (expunge, delete, a mailbox's deletion) removes its words in the same transaction.
-    conn.execute("""
-        create trigger if not exists messages_text_delete after delete on messages begin
-            delete from message_text where rowid = old.id;
-        end""")
+    _message_text(conn)
     _add_columns(conn, msg_dir)
     # Listings, newest first, continue from a (received, id) position; searches of all mailboxes too.
     conn.execute("create index if not exists idx_messages_mailbox_id_received_id on messages (mailbox_id, received, id)")
@@ -105,9 +97,32 @@ def create(conn: sqlite3.Connection, msg_dir: str) -> None:
     now = int(time.time())
     for i, (name, special_use) in enumerate(DEFAULT_MAILBOXES):
         conn.execute(
-            "insert or ignore into mailboxes (name, special_use, uidvalidity, uidnext, subscribed) values (?, ?, ?, 1, 1)",
+            "insert into mailboxes (name, special_use, uidvalidity, uidnext, subscribed) values (?, ?, ?, 1, 1) "
+            "on conflict do nothing",
             (name, special_use, now + i),
         )
+
+
+def _message_text(conn: sqlite3.Connection) -> None:
+    """The full-text table: SQLite's FTS5; on PostgreSQL a plain table of normalized words (pg/fulltext.py).
+    Whatever removes a message (expunge, delete, a mailbox's deletion) removes its words in the same
+    transaction: a trigger here, a cascading reference there."""
+    if dialect.of(conn) == dialect.POSTGRESQL:
+        conn.execute("""
+            create table if not exists message_text (
+                rowid integer not null primary key references messages(id) on delete cascade,
+                subject text not null, from_addresses text not null, to_addresses text not null, body text not null
+            )""")
+        return
+    # unicode61 folds case and, with remove_diacritics 2, accents: "Élan" is found by "elan".
+    conn.execute("""
+        create virtual table if not exists message_text using fts5(
+            subject, from_addresses, to_addresses, body, tokenize = 'unicode61 remove_diacritics 2'
+        )""")
+    conn.execute("""
+        create trigger if not exists messages_text_delete after delete on messages begin
+            delete from message_text where rowid = old.id;
+        end""")
 
 
 def _changes(conn: sqlite3.Connection) -> None:
@@ -132,13 +147,13 @@ def _changes(conn: sqlite3.Connection) -> None:
     conn.execute("create index if not exists changes_expunged on changes (mailbox_id, modseq) "
                  "where event = 'messageDeleted'")
     # Positions before this one are expired: the entries after them are (or may be) gone.
-    conn.execute("insert or ignore into meta (key, value) select 'changes_pruned_modseq', value from meta "
-                 "where key = 'modseq'")
-    conn.execute("insert or ignore into meta (key, value) values ('changes_pruned_seq', 0)")
+    conn.execute("insert into meta (key, value) select 'changes_pruned_modseq', value from meta "
+                 "where key = 'modseq' on conflict do nothing")
+    conn.execute("insert into meta (key, value) values ('changes_pruned_seq', 0) on conflict do nothing")
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {r[1] for r in conn.execute(f"pragma table_info({table})")}
+    return dialect.table_columns(conn, table)
 
 
 def _add_columns(conn: sqlite3.Connection, msg_dir: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
@@ -18,8 +19,8 @@ from email.parser import BytesParser
 from ...message import part as partlib
 from ...message.parse import decode_words
 from .. import flags as flaglib
+from .. import dialect
 from ..db import Database
-from ..files import read_message_file
 from ..search import AddressField, And, Criteria, Flag, ModSeq, Not, Or, Received, Sent, Size, Text, UIDRanges
 
 
@@ -28,13 +29,17 @@ def _day_start(day: date) -> float:
 
 
 class _Compiler:
-    def __init__(self):
+    def __init__(self, engine: str = dialect.SQLITE, decided: dict[int, list[int]] | None = None):
+        """engine: the SQL dialect; decided: for PostgreSQL, which has no Python functions in SQL, the ids of
+        the messages matching each text criterion (by id() of the node), found beforehand."""
         self.params: list = []
+        self.dialect = engine  # read by the dialect helpers
+        self.decided = decided
 
     def sql(self, node: Criteria) -> str:
         if isinstance(node, And):
             if not node.items:
-                return "1"
+                return dialect.boolean(self, True)
             # Text criteria last: SQLite evaluates an AND from left to right, so files are read only when needed.
             items = sorted(node.items, key=_has_text)
             return _balanced("and", [self.sql(i) for i in items])
@@ -49,11 +54,15 @@ class _Compiler:
                 test = "(flags & ? != 0)"
             else:
                 self.params.append(json.dumps(lower))  # keywords are stored as a JSON list of lower-case atoms
-                test = "(instr(keywords, ?) > 0)"
+                test = f"({dialect.instr(self)}(keywords, ?) > 0)"
             return test if node.present else f"(not {test})"
         if isinstance(node, UIDRanges):
             if not node.ranges:
-                return "0"
+                return dialect.boolean(self, False)
+            if len(node.ranges) > 8 and self.dialect == dialect.POSTGRESQL:
+                self.params += [[low for low, _ in node.ranges], [high for _, high in node.ranges]]
+                return ("(exists (select 1 from unnest(?::bigint[], ?::bigint[]) as r(low, high)"
+                        " where uid between r.low and r.high))")
             if len(node.ranges) > 8:
                 # Many ranges as one JSON parameter: SQLite limits both the parameters and the expression depth.
                 self.params.append(json.dumps(node.ranges))
@@ -79,6 +88,10 @@ class _Compiler:
             self.params.append(node.day.toordinal())
             operator = {"before": "<", "on": "=", "since": ">="}[node.relation]
             return f"(sent_day is not null and sent_day {operator} ?)"
+        if isinstance(node, (AddressField, Text)) and self.decided is not None:
+            condition, ids = dialect.in_list(self, "id", self.decided[id(node)])
+            self.params.append(ids)
+            return f"({condition})"
         if isinstance(node, AddressField):
             self.params += [node.field, node.value]
             return ("(mox_address_match(id, path, (select data from message_parts p where p.message_id = messages.id),"
@@ -128,15 +141,16 @@ _parser = BytesParser(policy=policy.default)
 class TextMatcher:
     """The SQL function mox_text_match of one search: reads and parses each message file at most once."""
 
-    def __init__(self, msg_dir: str):
-        self.msg_dir = msg_dir
+    def __init__(self, read: Callable[[int, str], bytes]):
+        """read(message id, path): the message's bytes (Account's storage of them)."""
+        self.read = read
         self._cache: dict[int, object] = {}
 
     def _message(self, msg_id: int, path: str):
         msg = self._cache.get(msg_id)
         if msg is None:
             try:
-                msg = _parser.parsebytes(read_message_file(self.msg_dir, path))
+                msg = _parser.parsebytes(self.read(msg_id, path))
             except Exception:
                 msg = False
             if len(self._cache) > 64:
@@ -147,7 +161,7 @@ class TextMatcher:
     def addresses(self, msg_id: int, path: str, parts: bytes | None, field: str, value: str) -> bool:
         """The SQL function mox_address_match, over the envelope stored with the message."""
         try:
-            root = partlib.decode(parts) if parts else partlib.parse(read_message_file(self.msg_dir, path))
+            root = partlib.decode(parts) if parts else partlib.parse(self.read(msg_id, path))
         except Exception:
             return False
         env = root.envelope or partlib.Envelope()
@@ -200,16 +214,57 @@ def _body_texts(msg):
             yield payload.decode("utf-8", "replace")
 
 
+def _text_nodes(node) -> list:
+    if isinstance(node, (Text, AddressField)):
+        return [node]
+    if isinstance(node, And):
+        return [t for i in node.items for t in _text_nodes(i)]
+    if isinstance(node, Or):
+        return _text_nodes(node.a) + _text_nodes(node.b)
+    if isinstance(node, Not):
+        return _text_nodes(node.a)
+    return []
+
+
+def _run_decided(db: Database, matcher: TextMatcher, mailbox_id: int, criteria: Criteria) -> list[int]:
+    """run without functions in SQL: the text criteria are decided in Python first, for the messages that
+    the criteria without text of the top conjunction leave (the others cannot match anyway), then the
+    whole tree runs as SQL with each text criterion a list of the ids it matched."""
+    nodes = _text_nodes(criteria)
+    decided: dict[int, list[int]] = {}
+    if nodes:
+        cheap = [i for i in criteria.items if not _has_text(i)] if isinstance(criteria, And) else []
+        compiler = _Compiler(dialect.POSTGRESQL)
+        condition = compiler.sql(And(cheap)) if cheap else "true"
+        candidates = db.query_apart(
+            "select id, path, (select data from message_parts p where p.message_id = messages.id) from messages "
+            f"where mailbox_id = ? and {condition}", [mailbox_id] + compiler.params)
+        for node in nodes:
+            if isinstance(node, Text):
+                decided[id(node)] = [i for i, path, _ in candidates
+                                     if matcher(i, path, node.where, node.name, node.value)]
+            else:
+                decided[id(node)] = [i for i, path, parts in candidates
+                                     if matcher.addresses(i, path, parts, node.field, node.value)]
+    compiler = _Compiler(dialect.POSTGRESQL, decided)
+    condition = compiler.sql(criteria)
+    found = db.query_apart(f"select uid from messages where mailbox_id = ? and {condition} order by uid",
+                           [mailbox_id] + compiler.params)
+    return [r[0] for r in found]
+
+
 def where(criteria: Criteria) -> tuple[str, list]:
     """The SQL condition on messages for criteria, and its parameters."""
     compiler = _Compiler()
     return compiler.sql(criteria), compiler.params
 
 
-def run(db: Database, msg_dir: str, mailbox_id: int, criteria: Criteria) -> list[int]:
-    """UIDs of a mailbox's messages that match, ascending. It may read many files: callers run it in a worker
-    thread, so it reads over a connection of its thread's own."""
-    matcher = TextMatcher(msg_dir)
+def run(db: Database, read: Callable[[int, str], bytes], mailbox_id: int, criteria: Criteria) -> list[int]:
+    """UIDs of a mailbox's messages that match, ascending. It may read many messages: callers run it in a
+    worker thread, so it reads over a connection of its thread's own. read: see TextMatcher."""
+    matcher = TextMatcher(read)
+    if dialect.of(db) == dialect.POSTGRESQL:
+        return _run_decided(db, matcher, mailbox_id, criteria)
     condition, params = where(criteria)
     found = db.query_apart(f"select uid from messages where mailbox_id = ? and {condition} order by uid",
                            [mailbox_id] + params,

@@ -16,6 +16,7 @@ import json
 import sqlite3
 from ...message import part as partlib
 from ...message import readable
+from .. import dialect
 from ..accounts import Summary
 from ..db import Database
 from . import rows
@@ -74,8 +75,13 @@ def store_tx(conn: sqlite3.Connection, msg_id: int, computed: dict) -> None:
 
 
 def insert_text_tx(conn: sqlite3.Connection, msg_id: int, computed: dict) -> None:
+    texts = [computed["fts_" + c] for c in TEXT_COLUMNS]
+    if dialect.of(conn) == dialect.POSTGRESQL:
+        from ..pg import fulltext as pgfulltext  # its words as that backend searches them
+
+        texts = [pgfulltext.normalize(t) for t in texts]
     conn.execute(f"insert into message_text (rowid, {', '.join(TEXT_COLUMNS)}) values (?, ?, ?, ?, ?)",
-                 [msg_id] + [computed["fts_" + c] for c in TEXT_COLUMNS])
+                 [msg_id] + texts)
 
 
 def copy_text_tx(conn: sqlite3.Connection, source_id: int, new_id: int) -> None:
@@ -106,7 +112,7 @@ def _addresses(text: str) -> list[tuple[str, str]]:
 def by_ids(db: Database, msg_ids: list[int]) -> list[Summary]:
     if not msg_ids:
         return []
-    found = db.query(f"select {SELECT} from {FROM} where m.id in (select value from json_each(?))",
-                     (json.dumps(msg_ids),))
+    condition, wanted = dialect.in_list(db, "m.id", msg_ids)
+    found = db.query(f"select {SELECT} from {FROM} where {condition}", (wanted,))
     by_id = {r[0]: r for r in found}
     return [summary(by_id[i]) for i in msg_ids if i in by_id]
