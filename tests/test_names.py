@@ -15,7 +15,7 @@ MIRRORS = {"config/__init__.py", "webapi/types.py", "webhooks/types.py"}
 # Still two things: the operator filters of the queue and of the webhook queue.
 # One thing twice: the database with group commit on SQLite (store/db.py) and its twin on
 # PostgreSQL (store/pg/db.py), which the stores take alike, with the helper of their write_sync.
-KNOWN = {"Filter", "Database", "_Sync"}
+KNOWN = {"Filter"}
 
 
 def classes() -> dict[str, list[str]]:

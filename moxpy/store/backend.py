@@ -9,11 +9,15 @@ asks for them.
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from . import open_store
 from .sqlite.serverdb import ServerDatabase
+
+NODE_FILE = "node"
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -50,5 +54,34 @@ def server_database(config: Config):
     if postgresql(config):
         from .pg.serverdb import PgServerDatabase
 
-        return PgServerDatabase(dsn(config))
+        return PgServerDatabase(dsn(config), node=node_name(config))
     return ServerDatabase(config.data_dir())
+
+
+def node_name(config: Config) -> str:
+    """The name this node claims queue entries and webhooks under in a shared database (pg/serverdb.py):
+    made once, at random, and kept in the data directory (file "node"), so that after a restart or a crash
+    the node takes its own claims back at once instead of waiting for their leases to end."""
+    path = os.path.join(config.data_dir(), NODE_FILE)
+    try:
+        with open(path) as f:
+            name = f.read().strip()
+        if name:
+            return name
+    except FileNotFoundError:
+        pass
+    os.makedirs(config.data_dir(), exist_ok=True)
+    name = secrets.token_hex(8)
+    temporary = f"{path}.{name}"
+    with open(temporary, "w") as f:
+        f.write(name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(temporary, path)  # fails when another process of the node made it first: use that one
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
+    with open(path) as f:
+        return f.read().strip()

@@ -165,19 +165,7 @@ class Database:
         """Like write, for command-line tools that run without an event loop."""
         if self.readonly:
             raise PermissionError(f"{self.path} is open read-only")
-        done = threading.Event()
-        box: dict[str, Any] = {}
-
-        class _Sync:
-            def set(self, result=None, error=None):
-                box["result"], box["error"] = result, error
-                done.set()
-
-        self._queue(_Job(fn, _Sync(), None, ()))
-        done.wait()
-        if box["error"] is not None:
-            raise box["error"]
-        return box["result"]
+        return wait_sync(self._queue, fn)
 
     def close(self) -> None:
         """Close once the writes queued so far are committed; writes after it raise DatabaseClosed."""
@@ -264,6 +252,23 @@ class Database:
             _deliver(job, None, e)
             return
         _deliver(job, result, None)
+
+
+def wait_sync(queue: Callable[[_Job], None], fn: Callable) -> Any:
+    """Queue fn as a job of a writer and wait, in a thread without an event loop, for its result."""
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    class _Sync:
+        def set(self, result=None, error=None):
+            box["result"], box["error"] = result, error
+            done.set()
+
+    queue(_Job(fn, _Sync(), None, ()))
+    done.wait()
+    if box["error"] is not None:
+        raise box["error"]
+    return box["result"]
 
 
 def _abandon(conn: sqlite3.Connection, error: BaseException) -> None:

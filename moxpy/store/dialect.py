@@ -1,7 +1,7 @@
 """What differs between the two SQL engines the stores run on, for the
 few statements that cannot be written once for both: each helper takes a
 write function's connection or a Database (SQLite's: sqlite3.Connection
-and db.Database; PostgreSQL's: pg.db.Connection and pg.db.Database, which
+and db.Database; PostgreSQL's: pg.db.Connection and pg.db.PgDatabase, which
 say dialect = "postgresql").
 """
 

@@ -21,7 +21,7 @@ import psycopg.conninfo
 
 from ..sqlite import OpenAccounts, SQLiteAccount, schema
 from . import contents
-from .db import Database, connect
+from .db import PgDatabase, connect
 
 
 def schema_name(account: str) -> str:
@@ -54,12 +54,12 @@ class PgStorage:
     def __init__(self, dsn: str, account: str, readonly: bool):
         self.schema = schema_name(account)
         if readonly:
-            self.db = Database(schema_dsn(dsn, self.schema), readonly=True, name=f"account {account}")
+            self.db = PgDatabase(schema_dsn(dsn, self.schema), readonly=True, name=f"account {account}")
             if self.identity() is None:
                 self.db.close()
                 raise FileNotFoundError(f"no account {account} in the database")
         else:
-            self.db = Database(schema_dsn(dsn, self.schema), self._create, name=f"account {account}",
+            self.db = PgDatabase(schema_dsn(dsn, self.schema), self._create, name=f"account {account}",
                                lock_key=_lock_key(self.schema))
         self.bodies = contents.MessageTable(self.db)
 

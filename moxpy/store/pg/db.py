@@ -34,7 +34,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.adapt import Loader
 
-from ..db import MAX_BATCH, DatabaseClosed, _deliver, _Job
+from ..db import MAX_BATCH, DatabaseClosed, _deliver, _Job, wait_sync
 
 log = logging.getLogger("moxpy.store.pg")
 
@@ -191,7 +191,7 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, (pgerrors.DeadlockDetected, pgerrors.SerializationFailure))
 
 
-class Database:
+class PgDatabase:
     """The twin of ..db.Database over PostgreSQL; schema(conn) creates the tables, and is run under an
     advisory lock (key: lock_key) so that nodes starting together make them one after the other."""
 
@@ -276,19 +276,7 @@ class Database:
         """Like write, for command-line tools that run without an event loop."""
         if self.readonly:
             raise PermissionError(f"{self.path} is open read-only")
-        done = threading.Event()
-        box: dict[str, Any] = {}
-
-        class _Sync:
-            def set(self, result=None, error=None):
-                box["result"], box["error"] = result, error
-                done.set()
-
-        self._queue(_Job(fn, _Sync(), None, ()))
-        done.wait()
-        if box["error"] is not None:
-            raise box["error"]
-        return box["result"]
+        return wait_sync(self._queue, fn)
 
     def close(self) -> None:
         """Close once the writes queued so far are committed; writes after it raise DatabaseClosed."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 
 from ..sqlite.serverdb import ServerDatabase, schema
-from .db import Database
+from .db import PgDatabase
 
 
 class PgServerDatabase(ServerDatabase):
@@ -23,4 +23,4 @@ class PgServerDatabase(ServerDatabase):
 
     def __init__(self, dsn: str, node: str | None = None):
         self.node = node or secrets.token_hex(8)
-        self._open(Database(dsn, schema, name="server database"), None, self.node)
+        self._open(PgDatabase(dsn, schema, name="server database"), None, self.node)

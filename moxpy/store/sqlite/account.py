@@ -41,7 +41,7 @@ log = logging.getLogger("moxpy.store")
 
 
 class Storage(Protocol):
-    """Where an account's index and message bytes are: db (store.db.Database or pg.db.Database), bodies
+    """Where an account's index and message bytes are: db (store.db.Database or pg.db.PgDatabase), bodies
     (bodies.py), and identity(), which changes when the storage is removed and made anew."""
 
     db: Any
