@@ -231,6 +231,7 @@ class Server:
         self.suppressions = Suppressions(self.serverdb.queue)
         for name in config.Accounts:
             self.store.account(name)  # open (and create) every account's index at start
+        await self.store.start()  # other nodes' changes, when they share the storage
         authenticator = self._authenticator = authlib.Authenticator(self.source)
 
         from .webapi.changes import webhook_payloads

@@ -445,6 +445,10 @@ class Store(Protocol):
     # Set by the server: reads at once what the other processes relayed so far, and announces it.
     hear: Callable[[], None] | None
 
+    async def start(self) -> None:
+        """Begin hearing of the changes other nodes commit to storage they share, on the event loop: they are
+        announced to this process's subscribers within a second. Nothing for storage of one node."""
+
     def catch_up(self) -> None:
         """Announce now the changes other processes committed and relayed so far, before this process acts
         on a client's command: a client told of a commit elsewhere (an SMTP 250) sees it in its next

@@ -45,7 +45,7 @@ def accounts(config: Config, *, readonly: bool = False,
     if postgresql(config):
         from .pg.accounts import PgStore
 
-        return PgStore(dsn(config), names=names)
+        return PgStore(dsn(config), names=names, readonly=readonly, node=node_name(config))
     return open_store(config.data_dir(), readonly=readonly, names=names)
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import re
 from collections.abc import Callable, Collection
 
 import psycopg.conninfo
 
 from ..sqlite import OpenAccounts, SQLiteAccount, schema
-from . import contents
+from . import contents, nodes
 from .db import PgDatabase, connect
 
 
@@ -51,8 +52,9 @@ def schema_dsn(dsn: str, name: str) -> str:
 class PgStorage:
     """An account's schema: its index tables and its messages' bytes (the account's Storage)."""
 
-    def __init__(self, dsn: str, account: str, readonly: bool):
+    def __init__(self, dsn: str, account: str, readonly: bool, node: str = ""):
         self.schema = schema_name(account)
+        self._notice = nodes.payload(self.schema, node)
         if readonly:
             self.db = PgDatabase(schema_dsn(dsn, self.schema), readonly=True, name=f"account {account}")
             if self.identity() is None:
@@ -68,6 +70,9 @@ class PgStorage:
         schema.create(conn, "")
         contents.create(conn)
 
+    def changed_tx(self, conn, changes) -> None:
+        conn.execute("select pg_notify(?, ?)", (nodes.CHANNEL, self._notice))
+
     def identity(self) -> int | None:
         """The schema's oid: another one once the account was removed and made again."""
         row = self.db.query_one("select oid from pg_namespace where nspname = ?", (self.schema,))
@@ -78,13 +83,34 @@ class PgStore(OpenAccounts):
     """The accounts in a PostgreSQL database (dsn), opened on first use; see SQLiteStore for readonly and
     names."""
 
-    def __init__(self, dsn: str, names: Callable[[], Collection[str]] | None = None, *, readonly: bool = False):
+    def __init__(self, dsn: str, names: Callable[[], Collection[str]] | None = None, *, readonly: bool = False,
+                 node: str = ""):
+        """node: this node's name among those sharing the database (the same for both of its processes)."""
         super().__init__(readonly, names)
         self.dsn = dsn
+        self.node = node or secrets.token_hex(8)
+        self._listener = nodes.Listener(dsn, self.node, self._heard)
 
     def _open(self, name: str) -> SQLiteAccount:
-        return SQLiteAccount(name, "", readonly=self.readonly, relay=self._relay,
-                             storage=PgStorage(self.dsn, name, self.readonly))
+        account = SQLiteAccount(name, "", readonly=self.readonly, relay=self._relay,
+                                storage=PgStorage(self.dsn, name, self.readonly, self.node))
+        if not self.readonly:
+            account.follower = nodes.Follower(account)
+        return account
+
+    async def start(self) -> None:
+        if not self.readonly:
+            self._listener.start()
+
+    def _heard(self, schema: str | None) -> None:
+        """Another node committed changes to the account with that schema (None: to any, maybe)."""
+        for account in list(self._accounts.values()):
+            if account.follower is not None and (schema is None or account._storage.schema == schema):
+                account.follower.catch_up()
+
+    def close(self) -> None:
+        self._listener.stop()
+        super().close()
 
     async def remove(self, name: str) -> bool:
         self.forget(name)

@@ -84,6 +84,9 @@ class OpenAccounts:
         account.close()
         return True
 
+    async def start(self) -> None:
+        """Begin hearing of the changes of other nodes sharing the storage (none share SQLite's)."""
+
     def catch_up(self) -> None:
         if self.hear is not None:
             self.hear()

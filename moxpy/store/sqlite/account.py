@@ -49,6 +49,9 @@ class Storage(Protocol):
 
     def identity(self) -> object: ...
 
+    def changed_tx(self, conn: Any, changes: list[Change]) -> None:
+        """Called in each transaction that logs changes, before its commit (pg/nodes.py tells other nodes)."""
+
 
 class LocalStorage:
     """An account's directory: its index (index.db) and its message files (msg/)."""
@@ -67,6 +70,9 @@ class LocalStorage:
 
     def identity(self) -> tuple[int, int] | None:
         return _identity(self.index)
+
+    def changed_tx(self, conn: Any, changes: list[Change]) -> None:
+        pass  # one server: its processes hear of changes over their link
 
 
 class SQLiteAccount:
@@ -88,6 +94,8 @@ class SQLiteAccount:
         self._identity = self._storage.identity()
         self._closed = False
         self.rules = SQLiteRules(self.db)
+        # Set by a store whose database other nodes share (pg/nodes.py): hears of their changes from the log.
+        self.follower = None
 
     def close(self) -> None:
         if self._closed:
@@ -125,6 +133,8 @@ class SQLiteAccount:
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
     def announce(self, changes: list[Change]) -> None:
+        if self.follower is not None:
+            self.follower.noted(changes)
         self._tell_subscribers(changes)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], tuple[Any, list[Change]]], sync_dirs=()
@@ -135,11 +145,15 @@ class SQLiteAccount:
         def job(conn: sqlite3.Connection) -> tuple[Any, list[Change]]:
             result, changes = fn(conn)
             changelog.record_tx(conn, changes)
+            if changes:
+                self._storage.changed_tx(conn, changes)
             return result, changes
 
         return await self.db.write(job, sync_dirs=sync_dirs)
 
     def _broadcast(self, changes: list[Change]) -> None:
+        if self.follower is not None:
+            self.follower.noted(changes)
         self._tell_subscribers(changes)
         if self._relay is not None and changes:
             self._relay(self.name, changes)
