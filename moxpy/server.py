@@ -24,6 +24,7 @@ import signal
 import socket
 import ssl
 import sys
+import time
 
 from . import auth as authlib
 from . import config as configlib
@@ -170,6 +171,7 @@ class Server:
         self._twisted_ports: list = []
         self.store: Store | None = None
         self.serverdb: ServerDatabase | None = None
+        self._claims: asyncio.Task | None = None
         self.queue: Queue | None = None
         self.webhooks: Webhooks | None = None
         self.suppressions: Suppressions | None = None
@@ -286,6 +288,8 @@ class Server:
             self.webhooks.start()
             self.collector.start()
             self.send_job_runner.start()
+            if self.serverdb.claim_lease:
+                self._claims = asyncio.get_running_loop().create_task(self._keep_claims(), name="claims")
         # Watched from here on: what runs above, once, may take the loop for a while.
         self._watchdog = Watchdog(asyncio.get_running_loop())
         self._watchdog.start()
@@ -560,6 +564,18 @@ class Server:
                 for ip in listener.IPs:
                     self._listen_twisted("imaps" if implicit else "imap", ip, service.Port, factory)
 
+    async def _keep_claims(self) -> None:
+        """Where nodes share the database: renew this node's claims, and take over those of a node that died
+        (queue.take_over), every third of a claim's lease."""
+        interval = self.serverdb.claim_lease / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.serverdb.renew_claims(time.time())
+                await self.queue.take_over()
+            except Exception as e:  # the database unreachable for a moment: again next time
+                log.warning("renewing claims: %s", e)
+
     async def stop(self) -> None:
         self._stopping = True
         log.info("shutting down" + self._which())
@@ -576,6 +592,8 @@ class Server:
             await self.collector.stop()
         if self.send_job_runner:
             await self.send_job_runner.stop()
+        if self._claims is not None:
+            self._claims.cancel()
         if self.queue and works:
             await self.queue.stop()
         if self.webhooks and works:

@@ -2,7 +2,8 @@
 processes, its own data directory and ports) on one PostgreSQL database.
 Sends accepted by node A are delivered once each, by whichever node claims
 them, and an IDLE session on node B hears of every one; flags set over
-IMAP on B are what A's IMAP shows."""
+IMAP on B are what A's IMAP shows. A node killed with deliveries in flight
+leaves them to the other once its claims run out, each delivered once."""
 
 import imaplib
 import json
@@ -11,6 +12,7 @@ import time
 import pytest
 
 from .localserve import ADDRESS, PASSWORD
+from .queue.test_queue_crash import assert_delivered_exactly_once, crash_round
 from .queuehelp import queued, retired_entries
 
 
@@ -79,3 +81,24 @@ def test_sends_on_one_node_are_delivered_once_and_heard_on_the_other(two_nodes):
     for srv in (a, b):
         assert srv.stop() == 0
         assert "Traceback" not in "".join(srv.output)
+
+
+@pytest.mark.slow
+def test_a_node_killed_mid_queue_leaves_its_work_to_the_other(new_server, pg_dsn):
+    def configure(config):
+        config.Storage = "postgresql"
+        config.PostgreSQL.DSN = pg_dsn
+        config.PostgreSQL.ClaimLease = 3
+        config.Queue.BackoffFirst = 0.5
+
+    a = new_server(configure).start()
+    b = new_server(configure).start()
+    outcomes: dict[str, str] = {}
+    # Sends to a until 40 are accepted, then a is killed (SIGKILL) with deliveries in flight.
+    crash_round(a, outcomes, [0], 40)
+    # b settles what a was attempting once a's claims run out, and delivers the rest: each once.
+    assert_delivered_exactly_once(b, outcomes, at_least=40)
+    # It did take work over: attempts a had started, reconciled on b.
+    assert any("reconciled interrupted attempt" in line for line in b.output)
+    assert b.stop() == 0
+    assert "Traceback" not in "".join(b.output)

@@ -220,6 +220,9 @@ class PostgreSQL(msgspec.Struct, forbid_unknown_fields=True):
     # A file whose first line is the password (relative to the config file). Empty: none, or what
     # libpq finds itself (PGPASSWORD, ~/.pgpass).
     PasswordFile: str = ""
+    # Seconds a node's claim on a queue entry or webhook it attempts holds unless the node renews it (it
+    # does every third of it): after a node died, others take its work over within about this long.
+    ClaimLease: float = 60.0
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):
@@ -308,6 +311,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"Storage: {config.Storage!r} must be \"sqlite\" or \"postgresql\"")
     if config.Storage == "postgresql" and not config.PostgreSQL.DSN:
         raise ConfigError("PostgreSQL.DSN: needed with Storage = \"postgresql\", e.g. \"host=localhost dbname=mox\"")
+    if not config.PostgreSQL.ClaimLease >= 1:
+        raise ConfigError(f"PostgreSQL.ClaimLease: {config.PostgreSQL.ClaimLease} must be 1 second or more")
     if config.Queue.Delivery not in ("", "local", "direct"):
         raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():

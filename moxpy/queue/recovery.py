@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from ..store.queue import QueueStore
 from .deliver import Deliverer
@@ -20,9 +21,9 @@ from .outcome import Recorder, attempt_result
 log = logging.getLogger("moxpy.queue")
 
 
-async def recover(store: QueueStore, deliverer: Deliverer, recorder: Recorder) -> None:
-    """Settle every in-doubt entry."""
-    for entry in store.in_doubt():
+async def recover(store: QueueStore, deliverer: Deliverer, recorder: Recorder, exclude: Sequence[int] = ()) -> None:
+    """Settle every in-doubt entry but those in exclude (attempts going on in this process)."""
+    for entry in store.in_doubt(exclude):
         try:
             delivered = await deliverer.reconcile(entry)
         except Exception:

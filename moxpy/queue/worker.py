@@ -236,6 +236,13 @@ class Queue:
         await recover(self.store, self.deliverer, self.recorder)
         await self._after_commit()
 
+    async def take_over(self) -> None:
+        """Where nodes share the database: settle the entries a node that died was attempting (their claims
+        ran out), as after a crash (recovery.py), so that they are due again; called every so often."""
+        await recover(self.store, self.deliverer, self.recorder, exclude=list(self._inflight))
+        await self._after_commit()
+        self.kick()
+
     async def _cleanup(self) -> None:
         count = await self.store.cleanup(time.time())
         if count:

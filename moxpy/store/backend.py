@@ -54,7 +54,7 @@ def server_database(config: Config):
     if postgresql(config):
         from .pg.serverdb import PgServerDatabase
 
-        return PgServerDatabase(dsn(config), node=node_name(config))
+        return PgServerDatabase(dsn(config), node=node_name(config), lease=config.PostgreSQL.ClaimLease)
     return ServerDatabase(config.data_dir())
 
 

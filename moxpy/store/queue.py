@@ -281,8 +281,10 @@ class QueueStore(Protocol):
 
     # Crash recovery.
 
-    def in_doubt(self) -> list[Entry]:
-        """Entries whose attempt started but has no recorded result."""
+    def in_doubt(self, exclude: Sequence[int] = ()) -> list[Entry]:
+        """Entries whose attempt started but has no recorded result, but those in exclude (attempts of this
+        process still going on). Where nodes share the database, those another node is attempting are not
+        in doubt, and those returned are claimed, so that one node settles each."""
         ...
 
     def clear_attempt(self, entry_id: int, *, uncount: bool = False, next_attempt: float | None = None

@@ -82,14 +82,27 @@ def test_an_expired_lease_is_taken_over(nodes):
         tx.save(replace(tx.entry(entry_id), delivering=True, attempts=1))
 
     run(a.queue.transaction(start))
-    assert b.queue.in_doubt() == [] and [e.id for e in a.queue.in_doubt()] == [entry_id]
+    assert b.queue.in_doubt() == [] and [e.id for e in a.queue.in_doubt([])] == [entry_id]
+    assert a.queue.in_doubt([entry_id]) == []  # its own attempt, going on
     later = now + QUEUE_LEASE + 1
-    assert [e.id for e in b.queue.due(later, [], 10)] == [entry_id]
-    assert a.queue.due(later, [], 10) == []  # b holds it now
+    # Once the lease ran out, the entry is in doubt for b (recovery settles it), not due: whether it arrived
+    # must be known before it is attempted again.
+    assert b.queue.due(later, [], 10) == []
+    b.queue.lease = a.queue.lease = a.claim_lease = 0.5
+    assert [e.id for e in a.queue.in_doubt([])] == [entry_id]  # a's claim again, shorter
+    time.sleep(0.3)
+    assert a.renew_claims(time.time()) == 1  # still alive: renewed
+    time.sleep(0.3)
+    assert b.queue.in_doubt() == []
+    time.sleep(0.3)  # a is gone: no more renewals
+    assert [e.id for e in b.queue.in_doubt()] == [entry_id]  # b claims it
+    assert a.queue.in_doubt() == [] and a.queue.due(later, [], 10) == []  # b holds it now
 
     # Recording the outcome releases the claim: the retry may go to either node.
     def done(tx):
         tx.save(replace(tx.entry(entry_id), delivering=False, next_attempt=later))
+
+    b.queue.lease = a.queue.lease = QUEUE_LEASE
 
     run(b.queue.transaction(done))
     assert [e.id for e in a.queue.due(later, [], 10)] == [entry_id]

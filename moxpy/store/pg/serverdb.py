@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import secrets
 
+from ..sqlite import leases
 from ..sqlite.serverdb import ServerDatabase, schema
 from .db import PgDatabase
 
 
 class PgServerDatabase(ServerDatabase):
-    """ServerDatabase over the PostgreSQL database at dsn; node names this process in claims (a new
-    random name by default: a restarted node takes over its old claims when their leases end)."""
+    """ServerDatabase over the PostgreSQL database at dsn; node names this node in claims (a new random name
+    by default: a restarted node takes over its old claims when their leases end), lease how long a claim
+    holds unless renewed (renew_claims)."""
 
-    def __init__(self, dsn: str, node: str | None = None):
+    def __init__(self, dsn: str, node: str | None = None, lease: float = leases.LEASE):
         self.node = node or secrets.token_hex(8)
         self._open(PgDatabase(dsn, schema, name="server database"), None, self.node)
+        self.claim_lease = self.queue.lease = self.webhooks.lease = lease
+
+    def renew_claims(self, now: float) -> int:
+        return leases.renew(self.db, ("queue", "webhooks"), self.node, now, self.claim_lease)

@@ -20,10 +20,14 @@ itself (the read connection is in autocommit), and the claim is durable
 before the caller acts on it.
 
 A claim is a lease, not a lock held by a connection: it holds until
-lease_until, so a node that dies or loses its connection mid-attempt holds
-its rows only that long, after which another node claims them like any due
-row (a queue entry still marked delivering is then attempted again: a
-duplicate rather than a loss, as after a crash of a single server). A
+lease_until, and a live node renews its leases well before they end
+(renew, every lease/3), so a node that dies or loses its connection
+mid-attempt holds its rows at most one lease longer. Then another node
+takes them over: a queue entry still marked delivering (in doubt: it may
+have arrived) goes through the same reconciliation as after a crash of a
+single server (queue/recovery.py, which on PostgreSQL claims such entries
+too, and which the queue worker runs every lease/3 there), before it is
+due again; other rows are claimed like any due row. A
 node releases a row's lease when it records the outcome (lease_until 0),
 so a retry due soon may go to any node. The webhook sender posts to one URL
 one request at a time; across nodes likewise: while a node holds a live
@@ -39,11 +43,9 @@ from typing import Any
 
 from .. import dialect
 
-# How long a claim holds: longer than an attempt can take (a queue attempt
-# tries each MX host with its timeouts; the webhook sender posts up to 64
-# webhooks of one URL in turn, each with a timeout of a minute).
-QUEUE_LEASE = 30 * 60.0
-WEBHOOK_LEASE = 90 * 60.0
+# How long a claim holds unless renewed (the config's PostgreSQL.ClaimLease); renewed every third of it.
+LEASE = 60.0
+QUEUE_LEASE = WEBHOOK_LEASE = LEASE
 
 
 def in_use(conn_or_db: Any) -> bool:
@@ -69,6 +71,12 @@ def claim(db: Any, table: str, due: str, params: list, node: str, now: float, le
                 order by next_attempt, id limit ? for update skip locked)
             returning *""", [node, now + lease, *params, now, node, limit])
     return sorted(rows, key=lambda r: (r["next_attempt"], r["id"]))
+
+
+def renew(db: Any, tables: tuple[str, ...], node: str, now: float, lease: float) -> int:
+    """Extend this node's live claims by a lease from now; how many."""
+    return sum(len(db.query(f"update {t} set lease_until = ? where lease_node = ? and lease_until > ? returning id",
+                            [now + lease, node, now])) for t in tables)
 
 
 def next_due(node: str) -> tuple[str, list]:

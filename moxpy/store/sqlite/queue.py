@@ -227,6 +227,7 @@ class SqliteQueueStore:
         self.db = db
         self.directory = directory
         self.node = node
+        self.lease = leases.LEASE
         # The largest message kept in the database; files hold the larger ones.
         self.inline_max = INLINE_MAX if directory is not None else None
         if directory is not None:
@@ -321,9 +322,9 @@ class SqliteQueueStore:
 
     def due(self, now: float, exclude: Sequence[int], limit: int) -> list[Entry]:
         if self.node is not None:
-            due = f"hold = 0 and next_attempt <= ? and id not in ({_id_list(exclude)})"
-            return [_entry(r) for r in leases.claim(self.db, "queue", due, [now], self.node, now, leases.QUEUE_LEASE,
-                                                    limit)]
+            # Not one still in doubt after a node died mid-attempt: in_doubt (recovery) settles those first.
+            due = f"hold = 0 and delivering = 0 and next_attempt <= ? and id not in ({_id_list(exclude)})"
+            return [_entry(r) for r in leases.claim(self.db, "queue", due, [now], self.node, now, self.lease, limit)]
         rows = self.db.query(
             f"""select * from queue where hold = 0 and next_attempt <= ? and id not in ({_id_list(exclude)})
                 order by next_attempt, id limit ?""", (now, limit))
@@ -341,13 +342,16 @@ class SqliteQueueStore:
 
     # Crash recovery.
 
-    def in_doubt(self) -> list[Entry]:
+    def in_doubt(self, exclude: Sequence[int] = ()) -> list[Entry]:
         if self.node is not None:
-            # Not the entries other nodes are attempting now: those whose claim ran out or is ours.
-            return [_entry(r) for r in self.db.query(
-                "select * from queue where delivering = 1 and (lease_until <= ? or lease_node = ?) order by id",
-                (time.time(), self.node))]
-        return [_entry(r) for r in self.db.query("select * from queue where delivering = 1 order by id")]
+            # Not the entries other nodes are attempting now: those whose claim ran out or is ours, claimed so
+            # that one node settles each.
+            now = time.time()
+            doubt = f"delivering = 1 and id not in ({_id_list(exclude)})"
+            return sorted((_entry(r) for r in leases.claim(self.db, "queue", doubt, [], self.node, now, self.lease,
+                                                           1000)), key=lambda e: e.id)
+        return [_entry(r) for r in self.db.query(
+            f"select * from queue where delivering = 1 and id not in ({_id_list(exclude)}) order by id")]
 
     def clear_attempt(self, entry_id: int, *, uncount: bool = False, next_attempt: float | None = None
                       ) -> Awaitable[None]:

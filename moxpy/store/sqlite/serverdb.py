@@ -230,6 +230,13 @@ class ServerDatabase:
                 os.chmod(name, 0o600)
         self._open(Database(path, schema), os.path.join(data_dir, "queue"))
 
+    # Seconds a claim on a due row holds unless renewed, where nodes share the database; 0: no claims.
+    claim_lease = 0.0
+
+    def renew_claims(self, now: float) -> int:
+        """Extend this node's claims (see leases.py), every claim_lease/3 seconds; how many."""
+        return 0
+
     def _open(self, db, queue_dir: str | None, node: str | None = None) -> None:
         """The stores over db, of either engine; queue_dir None keeps every queued message in db; node: the
         name this process claims due rows under (leases.py), where nodes share db."""

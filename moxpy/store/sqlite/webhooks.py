@@ -157,6 +157,7 @@ class SqliteWebhookStore:
     def __init__(self, db: Database, node: str | None = None):
         self.db = db
         self.node = node
+        self.lease = leases.LEASE
 
     def transaction(self, fn: Callable[[WebhookTransaction], T]) -> Awaitable[T]:
         return self.db.write(lambda conn: fn(SqliteWebhookTransaction(conn)))
@@ -180,7 +181,7 @@ class SqliteWebhookStore:
             due = (f"url = ? and next_attempt <= ? {others} and not exists (select 1 from webhooks o "
                    "where o.url = ? and o.lease_until > ? and o.lease_node != ?)")
             rows = leases.claim(self.db, "webhooks", due, [url, now, *exclude, url, now, self.node], self.node, now,
-                                leases.WEBHOOK_LEASE, limit)
+                                self.lease, limit)
             return [_webhook(r) for r in rows]
         rows = self.db.query(
             f"""select * from webhooks where url = ? and next_attempt <= ? {others}
