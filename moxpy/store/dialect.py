@@ -64,6 +64,13 @@ def upsert(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
             f"on conflict ({', '.join(keys)}) do " + (f"update set {updates}" if updates else "nothing"))
 
 
+def lock_tx(conn: Any, key: str) -> None:
+    """Hold a lock named key until the transaction ends, so that transactions of other nodes taking the same
+    lock wait for this one (SQLite's writer is one at a time already; PostgreSQL: an advisory lock)."""
+    if of(conn) == POSTGRESQL:
+        conn.execute("select pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+
+
 def contains(conn_or_db: Any, text: str) -> str:
     """A condition that the parameter occurs in text (case-sensitive on both engines)."""
     return f"{instr(conn_or_db)}({text}, ?) > 0"

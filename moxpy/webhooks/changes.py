@@ -8,7 +8,10 @@ queues the webhooks together with the new position in one transaction: a
 crash before that commit leaves the position where it was, so the entries
 are read again after the restart (none lost); after it, they are not
 (none twice). The transaction also checks that the stored position is
-still the one read, so a second producer could only skip, not repeat.
+still the one read, so a second producer could only skip, not repeat:
+nodes sharing a PostgreSQL database each run one, and reading the
+position takes a lock held to the commit (dialect.lock_tx), so each entry
+becomes one webhook whichever node queues it.
 
 It is woken by the account's change notifications (changes committed by
 the other process arrive through Store.announce) and looks at every

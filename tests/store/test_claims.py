@@ -129,3 +129,31 @@ def test_one_node_at_a_time_posts_to_a_url(nodes):
     later = now + WEBHOOK_LEASE + 1
     assert a.webhooks.due_urls(later, [], 10) == ["http://r/"]
     assert [h.id for h in a.webhooks.due("http://r/", later, [], 10)] == ids[1:] + ids[:1]  # as they are due
+
+
+def test_the_change_position_moves_once_whichever_node_moves_it(nodes):
+    # Two nodes' change webhook producers read the same position and try to move it at once: one queues the
+    # webhooks and moves it, the other finds it moved (webhooks/changes.py), round after round.
+    from moxpy.store import ChangePosition
+
+    a, b, run = nodes
+
+    def advance(expected, position):
+        def tx_fn(tx):
+            if tx.change_position("mox") != expected:
+                return False
+            tx.add(hook("http://changes/"))
+            tx.set_change_position("mox", position)
+            return True
+        return tx_fn
+
+    async def race(expected, position):
+        return await asyncio.gather(a.webhooks.transaction(advance(expected, position)),
+                                    b.webhooks.transaction(advance(expected, position)))
+
+    expected = None
+    for i in range(1, 21):
+        position = ChangePosition(i, 1)
+        assert sorted(run(race(expected, position))) == [False, True]
+        expected = position
+    assert a.webhooks.count() == 20

@@ -122,6 +122,8 @@ class SqliteWebhookTransaction:
             f"select * from webhooks_retired where {where} order by submitted, id", params)]
 
     def change_position(self, account: str) -> ChangePosition | None:
+        # Held to the commit: a producer on another node reads the position this transaction writes.
+        dialect.lock_tx(self._conn, "change position " + account)
         row = self._conn.execute("select modseq, seq from change_positions where account = ?", (account,)).fetchone()
         return ChangePosition(row[0], row[1]) if row else None
 
