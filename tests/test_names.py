@@ -13,8 +13,6 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "moxpy"
 MIRRORS = {"config/__init__.py", "webapi/types.py", "webhooks/types.py"}
 
 # Still two things: the operator filters of the queue and of the webhook queue.
-# One thing twice: the database with group commit on SQLite (store/db.py) and its twin on
-# PostgreSQL (store/pg/db.py), which the stores take alike, with the helper of their write_sync.
 KNOWN = {"Filter"}
 
 
