@@ -751,7 +751,10 @@ def _serve(server: Server, on_ready) -> int:
         try:
             await server.start()
         except Exception as e:
-            if not isinstance(e, (ListenError, OSError, configlib.ConfigError, StartError)):
+            from .store import storage_error
+
+            # The database unreachable or refusing (PostgreSQL's, say) is the operator's to fix, not a bug.
+            if not isinstance(e, (ListenError, OSError, configlib.ConfigError, StartError)) and not storage_error(e):
                 log.exception("starting")
             # One line, naming what failed (for a listener: service, address and port).
             print(f"mox: cannot start: {e}", file=sys.stderr, flush=True)

@@ -94,3 +94,25 @@ def test_sigkill_during_sends_on_postgresql_loses_and_duplicates_nothing(pg_serv
     crash_round(pg_server, outcomes, counter, 40)
     pg_server.start()
     assert_delivered_exactly_once(pg_server, outcomes, at_least=40)
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(new_server):
+    import subprocess
+    import sys
+
+    from .localserve import ROOT, free_ports
+
+    [closed] = free_ports(1)  # nothing listens there
+
+    def configure(config):
+        config.Storage = "postgresql"
+        config.PostgreSQL.DSN = f"host=127.0.0.1 port={closed} dbname=mox user=mox password=hunter2secret"
+
+    srv = new_server(configure)
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "mox.py"), "localserve", "-dir", srv.directory],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 1
+    output = out.stdout + out.stderr
+    assert "mox: cannot start: connection failed" in output
+    assert "Traceback" not in output
+    assert "hunter2secret" not in output
