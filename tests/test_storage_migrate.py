@@ -94,6 +94,12 @@ def found_by_words(srv) -> list[tuple[int, str]]:
     return sorted((m["MsgID"], m["MailboxName"]) for m in response.json()["Messages"])
 
 
+def ids_with_subject(srv, subject: str) -> list[int]:
+    response = srv.call("MessageSearch", {"Subject": f'"{subject}"'})
+    assert response.status_code == 200, response.text
+    return [m["MsgID"] for m in response.json()["Messages"]]
+
+
 def use_postgresql(srv, dsn: str) -> None:
     srv.config.Storage = "postgresql"
     srv.config.PostgreSQL.DSN = dsn
@@ -117,6 +123,13 @@ def make_data(srv) -> dict:
     assert imap.uid("COPY", uids[1].decode(), "Projects")[0] == "OK"
     assert imap.uid("STORE", uids[2].decode(), "+FLAGS", "(\\Deleted)")[0] == "OK"
     assert imap.expunge()[0] == "OK"
+    # The newest message removed: its id is not to be given again (SQLite's AUTOINCREMENT, a sequence after).
+    assert imap.append("Projects", None, None, b"Subject: gone soon\r\n\r\nbye\r\n")[0] == "OK"
+    [gone] = ids_with_subject(srv, "gone soon")
+    imap.select("Projects")
+    [uid] = imap.uid("SEARCH", "SUBJECT", '"gone soon"')[1][0].split()
+    assert imap.uid("STORE", uid.decode(), "+FLAGS", "(\\Deleted)")[0] == "OK"
+    assert imap.expunge()[0] == "OK"
     imap.logout()
 
     later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
@@ -132,7 +145,7 @@ def make_data(srv) -> dict:
 
     response = srv.call("TokenCreate", {"Scopes": ["read"], "Name": "moved"})
     assert response.status_code == 200, response.text
-    return {"queued": queued, "token": response.json()["Token"]}
+    return {"queued": queued, "token": response.json()["Token"], "gone": gone}
 
 
 @pytest.mark.slow
@@ -177,6 +190,8 @@ def test_a_server_moved_to_postgresql_looks_the_same_to_its_clients(new_server, 
     imap.select("Inbox")
     found = srv.wait_for(lambda: imap.uid("SEARCH", "SUBJECT", '"after the move"')[1][0].split(), 20)
     assert found == [str(uidnext).encode()]
+    [new_id] = ids_with_subject(srv, "after the move")
+    assert new_id > made["gone"]
     imap.logout()
     # Words are found as before: the full-text rows were moved too.
     assert found_by_words(srv) == words_before

@@ -40,7 +40,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     print('  Storage = "postgresql"')
     print("  [PostgreSQL]")
     if args.dsn:
-        print(f'  DSN = "{migrate.redacted(dsn)}"  # and its password in PasswordFile')
+        secret = "  # and its password in PasswordFile" if migrate.password(dsn) else ""
+        print(f'  DSN = "{migrate.redacted(dsn)}"{secret}')
     else:
         print("  DSN and PasswordFile as they are")
     return 0

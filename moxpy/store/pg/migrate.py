@@ -163,14 +163,14 @@ def _connect(dsn: str, schema: str | None = None) -> Connection:
     try:
         return connect(schema_dsn(dsn, schema) if schema else dsn)
     except psycopg.Error as e:
-        message = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        password = _password(dsn)
-        if password:
-            message = message.replace(password, "***")
+        message = "; ".join(line.strip() for line in str(e).splitlines() if line.strip()) or type(e).__name__
+        secret = password(dsn)
+        if secret:
+            message = message.replace(secret, "***")
         raise MigrationError(f"cannot connect to PostgreSQL ({redacted(dsn)}): {message}") from None
 
 
-def _password(dsn: str) -> str:
+def password(dsn: str) -> str:
     try:
         return str(psycopg.conninfo.conninfo_to_dict(dsn).get("password") or "")
     except psycopg.Error:
