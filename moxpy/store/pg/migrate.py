@@ -54,7 +54,7 @@ class MigrationError(Exception):
 
 
 @dataclass
-class Summary:
+class MigrationSummary:
     accounts: int = 0
     messages: int = 0
     queued: int = 0
@@ -72,7 +72,7 @@ def redacted(dsn: str) -> str:
     return psycopg.conninfo.make_conninfo(**params)
 
 
-def migrate(data_dir: str, dsn: str, say: Callable[[str], None] = print) -> Summary:
+def migrate(data_dir: str, dsn: str, say: Callable[[str], None] = print) -> MigrationSummary:
     """Copy the data directory's databases into the empty database at dsn and verify the copy."""
     server_path = os.path.join(data_dir, "mox.db")
     if not os.path.exists(server_path):
@@ -84,7 +84,7 @@ def migrate(data_dir: str, dsn: str, say: Callable[[str], None] = print) -> Summ
     _upgrade(data_dir, accounts)
     _check_empty(dsn, _sqlite_tables(server_path))
 
-    summary = Summary(accounts=len(accounts))
+    summary = MigrationSummary(accounts=len(accounts))
     serverdb = PgServerDatabase(dsn)
     try:
         say("copying the server database")
@@ -363,7 +363,7 @@ def _count_problems(src: sqlite3.Connection, dst: Connection, tables: list[str],
 
 
 def _verify_server(path: str, dsn: str, serverdb: PgServerDatabase, digests: dict[str, str],
-                   summary: Summary) -> list[str]:
+                   summary: MigrationSummary) -> list[str]:
     src = _open_sqlite(path)
     dst = _connect(dsn)
     try:
@@ -387,7 +387,8 @@ def _verify_server(path: str, dsn: str, serverdb: PgServerDatabase, digests: dic
     return problems
 
 
-def _verify_account(name: str, directory: str, dsn: str, digests: dict[int, str], summary: Summary) -> list[str]:
+def _verify_account(name: str, directory: str, dsn: str, digests: dict[int, str],
+                    summary: MigrationSummary) -> list[str]:
     index = os.path.join(directory, "index.db")
     src = _open_sqlite(index)
     dst = _connect(dsn, schema_name(name))
