@@ -18,6 +18,7 @@ clients.py       client add|list|remove|rotatekey
 webhook.py       webhook secret
 rules.py         rule list
 example.py       example
+storage.py       storage migrate
 
 configfile.py (-config/-dir), queuedb.py (the queue commands' database)
 and table.py (their output) are shared by the groups.
@@ -34,7 +35,7 @@ import sys
 
 from .. import __version__
 from .. import config as configlib
-from . import accounts, clients, configtest, example, queue, quickstart, rules, serve, tokens, webhook
+from . import accounts, clients, configtest, example, queue, quickstart, rules, serve, storage, tokens, webhook
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     webhook.add_parsers(sub)
     rules.add_parsers(sub)
     example.add_parser(sub)
+    storage.add_parsers(sub)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)
     return parser

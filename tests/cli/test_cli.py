@@ -10,7 +10,7 @@ from moxpy import __version__
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMMANDS = ["localserve", "quickstart", "serve", "config", "account", "address", "domain", "passwordhash", "queue",
-            "token", "client", "webhook", "rule", "example", "version"]
+            "token", "client", "webhook", "rule", "example", "storage", "version"]
 
 
 def run(program: list[str], *args: str) -> subprocess.CompletedProcess:
