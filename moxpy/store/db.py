@@ -84,7 +84,103 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-class Database:
+class GroupCommit:
+    """What the databases of both engines share (Database here, pg.db.PgDatabase): write functions queued
+    for one writer thread, taken in batches of up to MAX_BATCH, each batch committed by the engine's _commit
+    and its callers answered after it; close once the queued ones are done. A subclass sets path and
+    readonly, calls _init_writes first, opens _reader, and calls _launch with the writer's connection."""
+
+    def _init_writes(self) -> None:
+        self._jobs: stdqueue.SimpleQueue[_Job | None] = stdqueue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        # Set by close, under the lock, so that no write is queued behind the writer's end, where it would
+        # wait for ever: a write after close is an error at once.
+        self._closed = False
+        self._closing = threading.Lock()
+        self._local = threading.local()  # each thread's connection for query_apart
+        self._apart: list[Any] = []
+        self._apart_lock = threading.Lock()
+
+    def _launch(self, conn: Any, name: str) -> None:
+        self._writer_conn = conn
+        self._thread = threading.Thread(target=self._run, name=f"writer {name}", daemon=True)
+        self._thread.start()
+
+    async def write(self, fn: Callable[[Any], Any], sync_dirs: Iterable[str] = ()) -> Any:
+        """Run fn(conn) in a transaction in the writer thread; return its result once committed. (On
+        PostgreSQL fn may be run again after a deadlock with another node: it must only touch the database.)"""
+        if self.readonly:
+            raise PermissionError(f"{self.path} is open read-only")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue(_Job(fn, future, loop, tuple(sync_dirs)))
+        return await future
+
+    def _queue(self, job: _Job) -> None:
+        with self._closing:
+            if self._closed:
+                raise DatabaseClosed(f"{self.path} is closed")
+            self._jobs.put(job)
+
+    def write_sync(self, fn: Callable[[Any], Any]) -> Any:
+        """Like write, for command-line tools that run without an event loop."""
+        if self.readonly:
+            raise PermissionError(f"{self.path} is open read-only")
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        class _Sync:
+            def set(self, result=None, error=None):
+                box["result"], box["error"] = result, error
+                done.set()
+
+        self._queue(_Job(fn, _Sync(), None, ()))
+        done.wait()
+        if box["error"] is not None:
+            raise box["error"]
+        return box["result"]
+
+    def close(self) -> None:
+        """Close once the writes queued so far are committed; writes after it raise DatabaseClosed."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            if self._thread is not None:
+                self._jobs.put(None)
+        if self._thread is not None:
+            self._thread.join()
+        self._reader.close()
+        with self._apart_lock:
+            for conn in self._apart:
+                conn.close()
+            self._apart.clear()
+
+    def _run(self) -> None:
+        conn = self._writer_conn
+        stop = False
+        while not stop:
+            job = self._jobs.get()
+            if job is None:
+                break
+            batch = [job]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._jobs.get_nowait()
+                except stdqueue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            conn = self._commit(conn, batch) or conn  # a new connection when the engine made one
+        conn.close()
+
+    def _commit(self, conn: Any, batch: list[_Job]) -> Any:
+        raise NotImplementedError
+
+
+class Database(GroupCommit):
     dialect = "sqlite"  # see dialect.py
 
     def __init__(self, path: str, schema: Callable[[sqlite3.Connection], None] | None = None, *,
@@ -93,12 +189,8 @@ class Database:
         for tools that look at a database a server is writing."""
         self.path = path
         self.readonly = readonly
-        self._jobs: stdqueue.SimpleQueue[_Job | None] = stdqueue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        # Set by close, under the lock, so that no write is queued behind the writer's end, where it would
-        # wait for ever: a write after close is an error at once.
-        self._closed = False
-        self._closing = threading.Lock()
+        self._init_writes()
+        conn = None
         if not readonly:
             with _schema_lock(path):
                 # Inside the lock too: making a new database WAL takes a lock SQLite does not wait for.
@@ -106,14 +198,10 @@ class Database:
                 if schema is not None:
                     with conn:
                         schema(conn)
-            self._writer_conn = conn
-            self._thread = threading.Thread(target=self._run, name=f"writer {os.path.basename(path)}", daemon=True)
+            conn.execute("pragma busy_timeout = 0")  # _begin waits for the write lock, in shorter steps
         self._reader = connect(path, readonly=True)
-        self._local = threading.local()  # each thread's connection for query_apart
-        self._apart: list[sqlite3.Connection] = []
-        self._apart_lock = threading.Lock()
-        if self._thread is not None:
-            self._thread.start()
+        if conn is not None:
+            self._launch(conn, os.path.basename(path))
 
     # Reads.
 
@@ -144,65 +232,7 @@ class Database:
             for name, (narg, _) in functions.items():
                 conn.create_function(name, narg, None)
 
-    # Writes.
-
-    async def write(self, fn: Callable[[sqlite3.Connection], Any], sync_dirs: Iterable[str] = ()) -> Any:
-        """Run fn(conn) in a transaction in the writer thread; return its result once committed."""
-        if self.readonly:
-            raise PermissionError(f"{self.path} is open read-only")
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue(_Job(fn, future, loop, tuple(sync_dirs)))
-        return await future
-
-    def _queue(self, job: _Job) -> None:
-        with self._closing:
-            if self._closed:
-                raise DatabaseClosed(f"{self.path} is closed")
-            self._jobs.put(job)
-
-    def write_sync(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Like write, for command-line tools that run without an event loop."""
-        if self.readonly:
-            raise PermissionError(f"{self.path} is open read-only")
-        return wait_sync(self._queue, fn)
-
-    def close(self) -> None:
-        """Close once the writes queued so far are committed; writes after it raise DatabaseClosed."""
-        with self._closing:
-            if self._closed:
-                return
-            self._closed = True
-            if self._thread is not None:
-                self._jobs.put(None)
-        if self._thread is not None:
-            self._thread.join()
-        self._reader.close()
-        with self._apart_lock:
-            for conn in self._apart:
-                conn.close()
-            self._apart.clear()
-
-    def _run(self) -> None:
-        conn = self._writer_conn
-        conn.execute("pragma busy_timeout = 0")  # _begin waits for the write lock, in shorter steps
-        stop = False
-        while not stop:
-            job = self._jobs.get()
-            if job is None:
-                break
-            batch = [job]
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._jobs.get_nowait()
-                except stdqueue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            self._commit(conn, batch)
-        conn.close()
+    # Writes (GroupCommit's), each batch committed here.
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         if len(batch) == 1:
@@ -252,23 +282,6 @@ class Database:
             _deliver(job, None, e)
             return
         _deliver(job, result, None)
-
-
-def wait_sync(queue: Callable[[_Job], None], fn: Callable) -> Any:
-    """Queue fn as a job of a writer and wait, in a thread without an event loop, for its result."""
-    done = threading.Event()
-    box: dict[str, Any] = {}
-
-    class _Sync:
-        def set(self, result=None, error=None):
-            box["result"], box["error"] = result, error
-            done.set()
-
-    queue(_Job(fn, _Sync(), None, ()))
-    done.wait()
-    if box["error"] is not None:
-        raise box["error"]
-    return box["result"]
 
 
 def _abandon(conn: sqlite3.Connection, error: BaseException) -> None:

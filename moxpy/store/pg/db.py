@@ -20,10 +20,8 @@ table definitions SQLite's types, which become PostgreSQL's.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-import queue as stdqueue
 import re
 import threading
 import time
@@ -34,7 +32,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.adapt import Loader
 
-from ..db import MAX_BATCH, DatabaseClosed, _deliver, _Job, wait_sync
+from ..db import GroupCommit, _deliver, _Job
 
 log = logging.getLogger("moxpy.store.pg")
 
@@ -191,7 +189,7 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, (pgerrors.DeadlockDetected, pgerrors.SerializationFailure))
 
 
-class PgDatabase:
+class PgDatabase(GroupCommit):
     """The twin of ..db.Database over PostgreSQL; schema(conn) creates the tables, and is run under an
     advisory lock (key: lock_key) so that nodes starting together make them one after the other."""
 
@@ -202,10 +200,8 @@ class PgDatabase:
         self.path = name  # for messages, as the SQLite database's file name
         self.dsn = dsn
         self.readonly = readonly
-        self._jobs: stdqueue.SimpleQueue[_Job | None] = stdqueue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._closing = threading.Lock()
+        self._init_writes()
+        conn = None
         if not readonly:
             conn = connect(dsn)
             if schema is not None:
@@ -218,15 +214,10 @@ class PgDatabase:
                     conn.execute("rollback")
                     conn.close()
                     raise
-            self._writer_conn = conn
-            self._thread = threading.Thread(target=self._run, name=f"writer {name}", daemon=True)
         self._reader = connect(dsn)
         self._reader_lock = threading.Lock()
-        self._local = threading.local()
-        self._apart: list[Connection] = []
-        self._apart_lock = threading.Lock()
-        if self._thread is not None:
-            self._thread.start()
+        if conn is not None:
+            self._launch(conn, name)
 
     # Reads.
 
@@ -254,65 +245,7 @@ class PgDatabase:
                 self._apart.append(conn)
         return conn.execute(sql, params).fetchall()
 
-    # Writes.
-
-    async def write(self, fn: Callable[[Connection], Any], sync_dirs: Iterable[str] = ()) -> Any:
-        """Run fn(conn) in a transaction in the writer thread; return its result once committed. fn may be
-        run more than once (after a deadlock with another node): it must only touch the database."""
-        if self.readonly:
-            raise PermissionError(f"{self.path} is open read-only")
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue(_Job(fn, future, loop, ()))
-        return await future
-
-    def _queue(self, job: _Job) -> None:
-        with self._closing:
-            if self._closed:
-                raise DatabaseClosed(f"{self.path} is closed")
-            self._jobs.put(job)
-
-    def write_sync(self, fn: Callable[[Connection], Any]) -> Any:
-        """Like write, for command-line tools that run without an event loop."""
-        if self.readonly:
-            raise PermissionError(f"{self.path} is open read-only")
-        return wait_sync(self._queue, fn)
-
-    def close(self) -> None:
-        """Close once the writes queued so far are committed; writes after it raise DatabaseClosed."""
-        with self._closing:
-            if self._closed:
-                return
-            self._closed = True
-            if self._thread is not None:
-                self._jobs.put(None)
-        if self._thread is not None:
-            self._thread.join()
-        self._reader.close()
-        with self._apart_lock:
-            for conn in self._apart:
-                conn.close()
-            self._apart.clear()
-
-    def _run(self) -> None:
-        conn = self._writer_conn
-        stop = False
-        while not stop:
-            job = self._jobs.get()
-            if job is None:
-                break
-            batch = [job]
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._jobs.get_nowait()
-                except stdqueue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            conn = self._commit(conn, batch)
-        conn.close()
+    # Writes (GroupCommit's), each batch committed here.
 
     def _commit(self, conn: Connection, batch: list[_Job]) -> Connection:
         """Run a batch in one transaction and answer its callers; the connection to go on with (a new one
