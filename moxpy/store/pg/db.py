@@ -33,6 +33,7 @@ from psycopg import errors as pgerrors
 from psycopg.adapt import Loader
 
 from ..db import GroupCommit, _deliver, _Job
+from ..errors import storage_full
 
 log = logging.getLogger("moxpy.store.pg")
 
@@ -249,47 +250,51 @@ class PgDatabase(GroupCommit):
 
     def _commit(self, conn: Connection, batch: list[_Job]) -> Connection:
         """Run a batch in one transaction and answer its callers; the connection to go on with (a new one
-        when this one broke)."""
-        for attempt in range(RETRIES + 1):
-            results: list[tuple[_Job, Any, BaseException | None]] = []
+        when this one broke). A batch that conflicted with another node's transaction is run again."""
+        attempt = 0
+        while True:
             try:
-                conn.execute("begin")
-                for job in batch:
-                    if len(batch) > 1:
-                        conn.execute("savepoint job")
-                    try:
-                        result = job.fn(conn)
-                    except BaseException as e:
-                        if _retryable(e):
-                            raise  # the whole batch again
-                        if len(batch) > 1:
-                            conn.execute("rollback to savepoint job")
-                            conn.execute("release savepoint job")
-                            results.append((job, None, e))
-                            continue
-                        conn.execute("rollback")
-                        _deliver(job, None, e)
-                        return conn
-                    if len(batch) > 1:
-                        conn.execute("release savepoint job")
-                    results.append((job, result, None))
-                conn.execute("commit")
+                results = self._run_batch(conn, batch)
             except BaseException as e:
                 conn = self._abandon(conn, e)
                 if _retryable(e) and attempt < RETRIES:
-                    time.sleep(0.001 * (attempt + 1))
+                    attempt += 1
+                    time.sleep(0.001 * attempt)
                     continue
                 results = [(job, None, e) for job in batch]
             for job, result, error in results:
                 _deliver(job, result, error)
             return conn
-        return conn
+
+    def _run_batch(self, conn: Connection, batch: list[_Job]) -> list[tuple[_Job, Any, BaseException | None]]:
+        """The batch's transaction, committed: each job in a savepoint of its own, so that its error undoes only
+        its work (a batch of one needs none); the jobs' results and errors. A conflict is raised."""
+        nested = len(batch) > 1
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        conn.execute("begin")
+        for job in batch:
+            if nested:
+                conn.execute("savepoint job")
+            try:
+                result = job.fn(conn)
+            except BaseException as e:
+                if _retryable(e):
+                    raise  # the whole batch again
+                if not nested:
+                    conn.execute("rollback")
+                    return [(job, None, e)]
+                conn.execute("rollback to savepoint job")
+                results.append((job, None, e))
+            else:
+                results.append((job, result, None))
+            if nested:
+                conn.execute("release savepoint job")
+        conn.execute("commit")
+        return results
 
     def _abandon(self, conn: Connection, error: BaseException) -> Connection:
         """After a batch's transaction failed: log why (unless another try follows), roll it back, and
         reconnect when the connection itself is gone."""
-        from ..errors import storage_full
-
         if _retryable(error):
             log.info("transaction conflicted with another, running it again: %s", error)
         elif storage_full(error):
