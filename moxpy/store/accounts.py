@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.message import Message as EmailMessage
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import msgspec
 
@@ -252,7 +252,7 @@ class Account(Protocol):
     (not allowed, with a sentence saying why) and FlagError (a bad flag name).
 
     Threads: methods are called on the event loop, except message_bytes,
-    message_parts and search, which read (and parse) message files and may
+    open_message, message_range, message_parts and search, which read (and parse) message files and may
     be called from worker threads, so that a large message or mailbox does
     not hold up the loop (message_bytes_cached is the loop's read of a file
     in memory), and summary_page, whose searches of a large account may
@@ -320,6 +320,15 @@ class Account(Protocol):
     def message_bytes_cached(self, message: Message) -> bytes | None:
         """The message's bytes if they can be had without waiting on storage (they are in memory
         already), else None; for callers on the event loop, which otherwise read in a thread."""
+
+    def open_message(self, message: Message) -> BinaryIO:
+        """The message as a read-only binary file (read, seek, tell, close; message.size octets), which
+        reads only what is asked of it, for sending a large message in parts. OSError when the message was
+        removed, at open or (on storage where an open message does not stay readable) at a later read."""
+
+    def message_range(self, message: Message, offset: int, length: int) -> bytes:
+        """length octets of the message from offset (fewer at its end, none from beyond it), read without
+        the rest; OSError when it was removed meanwhile."""
 
     def message_parts(self, message: Message) -> partlib.Part:
         """The MIME tree of a message (cheap for one read with parts=True)."""

@@ -1,7 +1,8 @@
 """Message bytes in the account's PostgreSQL schema, for nodes that share
 no filesystem: table message_contents, the bytes of each message in
 chunks of CHUNK octets (seq 0, 1, ...), so that no value is huge and a
-part of a large message is read without the rest (read_range).
+part of a large message is read without the rest (read_range, and
+ChunkReader, the file-like object open() returns for reading one in parts).
 
 The rows are written in the transaction that adds the message, and a
 cascading reference removes them with the message's row, in the
@@ -12,6 +13,7 @@ the rows. The other methods are those of ../sqlite/bodies.py.
 from __future__ import annotations
 
 import collections
+import io
 import threading
 
 from ..sqlite import check
@@ -69,14 +71,25 @@ class MessageTable:
 
     def read_range(self, msg_id: int, offset: int, length: int) -> bytes:
         """length octets from offset (fewer at the end), reading only the chunks that hold them."""
+        return self._chunks(msg_id, offset, length)[0]
+
+    def _chunks(self, msg_id: int, offset: int, length: int) -> tuple[bytes, int]:
+        """read_range's octets and the number of rows one query read for them."""
         if length <= 0:
-            return b""
+            return b"", 0
         first, last = offset // CHUNK, (offset + length - 1) // CHUNK
         found = self.db.query("select data from message_contents where message_id = ? and seq between ? and ? "
                               "order by seq", (msg_id, first, last))
         data = b"".join(bytes(r[0]) for r in found)
         start = offset - first * CHUNK
-        return data[start:start + length]
+        return data[start:start + length], len(found)
+
+    def open(self, msg_id: int, path: str, size: int) -> ChunkReader:
+        """The message as a read-only file that reads the chunks a read needs, one query per read;
+        FileNotFoundError when the message was removed."""
+        if self.db.query_one("select 1 from messages where id = ?", (msg_id,)) is None:
+            raise FileNotFoundError(f"message {msg_id} was removed")
+        return ChunkReader(self, msg_id, size)
 
     def read_cached(self, msg_id: int, path: str) -> bytes | None:
         with self._lock:
@@ -105,3 +118,55 @@ class MessageTable:
         if without_parts:
             found.append(f"{without_parts} messages without their MIME tree")
         return found
+
+
+class ChunkReader(io.RawIOBase):
+    """A message of message_contents as a binary file: read(n) and readinto select only the chunks
+    overlapping the octets asked for, with one query; seek moves without reading. A read that finds
+    fewer octets than the message's size promises raises FileNotFoundError: the message was removed
+    meanwhile (its rows went with it)."""
+
+    def __init__(self, table: MessageTable, msg_id: int, size: int):
+        super().__init__()
+        self._table = table
+        self._msg_id = msg_id
+        self._size = size
+        self._position = 0
+        self.rows_read = 0  # chunks fetched so far, for those checking that only the needed ones are
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        if self.closed:
+            raise ValueError("read of a closed message")
+        wanted = self._size - self._position if size is None or size < 0 else min(size, self._size - self._position)
+        if wanted <= 0:
+            return b""
+        data, rows = self._table._chunks(self._msg_id, self._position, wanted)
+        self.rows_read += rows
+        if len(data) != wanted:
+            raise FileNotFoundError(f"message {self._msg_id} was removed")
+        self._position += wanted
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)

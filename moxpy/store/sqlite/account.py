@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from email.message import Message as EmailMessage
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from ...message import parse as msgparse
 from ...message import part as partlib
@@ -252,6 +252,16 @@ class SQLiteAccount:
 
     def message_bytes_cached(self, message: Message) -> bytes | None:
         return self.bodies.read_cached(message.id, message.ref)
+
+    def open_message(self, message: Message) -> BinaryIO:
+        return self.bodies.open(message.id, message.ref, message.size)
+
+    def message_range(self, message: Message, offset: int, length: int) -> bytes:
+        if length <= 0 or offset >= message.size:
+            return b""
+        with self.open_message(message) as f:
+            f.seek(offset)
+            return f.read(length)
 
     def message_parts(self, message: Message) -> partlib.Part:
         if message.parts:

@@ -8,10 +8,15 @@ column, directories to fsync before the commit); store_tx(conn, id, data)
 in that transaction; link(path) and copied_tx(conn, source id, new id)
 for a copy, before and after its row is inserted; discard(path) once a
 removal is committed, or when the transaction that would have added
-the message failed; read, read_cached; problems for the check command.
+the message failed; read, read_cached, and open(id, path, size) for a
+read-only binary file of the message, to read it in parts; problems for
+the check command.
 """
 
 from __future__ import annotations
+
+import os
+from typing import BinaryIO
 
 from ..db import Database
 from ..files import (link_message_file, read_message_file, read_message_file_cached, remove_message_file,
@@ -48,6 +53,10 @@ class MessageFiles:
 
     def read_cached(self, msg_id: int, path: str) -> bytes | None:
         return read_message_file_cached(self.msg_dir, path)
+
+    def open(self, msg_id: int, path: str, size: int) -> BinaryIO:
+        # The file itself: once open, it stays readable even if the message is removed meanwhile.
+        return open(os.path.join(self.msg_dir, path), "rb")
 
     def problems(self, db: Database) -> list[str]:
         return check.problems(db, self.msg_dir)
