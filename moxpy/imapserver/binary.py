@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..message import part as partlib
 from . import syntax
-from .fetch import FetchError, Section
+from .fetch import FetchError, Section, Span, partial_span
 from .fetch import parse_items as parse_fetch_items
 
 # RFC 3516 4.1: "BINARY" ["." ("PEEK" / "SIZE")] "[" [section-part] "]" [partial], partial not with SIZE.
@@ -51,6 +51,25 @@ class Binary(Section):
             value = value[origin:origin + length]
         # RFC 3516 4.2: content with NUL goes in a literal8.
         return self.label(None) + b" " + (b"~" if b"\0" in value else b"") + syntax.literal(value)
+
+
+    def span(self, root: partlib.Part | None, size: int) -> Span | None:
+        # Only a value sent as stored is a slice of the message: an identity encoding's, or a multipart's.
+        if self.size_only:
+            return None
+        if not self.path:
+            if root is None or not (root.parts or root.message is not None):
+                return None  # the header is sent without its Content-Transfer-Encoding
+            found = Span(root.header_start, root.end, binary=True)
+        else:
+            part = partlib.find(root, self.path) if root is not None else None
+            if part is None:
+                found = Span(0, 0, binary=True)
+            elif part.parts or part.message is not None or part.multipart or part.encoding.upper() not in _IDENTITY:
+                return None  # an error, or a value to decode: rendered from the bytes
+            else:
+                found = Span(part.body_start, part.end, binary=True)
+        return partial_span(found, self.partial)
 
 
 def parse_items(line: bytes) -> list:

@@ -61,9 +61,40 @@ class Section:
         """The item and its value in a FETCH response."""
         return section_response(data, root, self)
 
+    def span(self, root: partlib.Part | None, size: int) -> Span | None:
+        """Where the item's value is in the message (its partial applied), when it is a plain slice of the
+        message's octets; None when it is not (HEADER.FIELDS: the header is filtered)."""
+        found = section_span(root, size, self)
+        if found is None:
+            return None
+        return partial_span(Span(*found), self.partial)
+
 
 class FetchError(ValueError):
     pass
+
+
+@dataclass
+class Span:
+    """Octets start to end of a message, sent as a literal: a body section of a large message, read in parts
+    rather than whole."""
+
+    start: int
+    end: int
+    binary: bool = False  # a BINARY value: when streamed, a literal8 (RFC 3516 4.2), since it may hold NUL
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+def partial_span(span: Span, partial: tuple[int, int] | None) -> Span:
+    # RFC 3501 6.4.5: <origin.count> of the section; an origin beyond its end gives the empty string.
+    if partial is None:
+        return span
+    origin, length = partial
+    start = min(span.start + origin, span.end)
+    return Span(start, min(start + length, span.end), span.binary)
 
 
 def items(parsed: list) -> list:
@@ -247,6 +278,30 @@ def section_data(data: bytes, root: partlib.Part, section: Section) -> bytes:
     return _header_fields(header, section.fields, spec == "HEADER.FIELDS.NOT")
 
 
+def section_span(root: partlib.Part | None, size: int, section: Section) -> tuple[int, int] | None:
+    """Where section_data's value is in a message of size octets, (start, end), when it is a slice of the
+    message; None when it is not. The same cases as section_data, without the bytes."""
+    if not section.path and not section.spec:
+        return 0, size
+    part = partlib.find(root, section.path)
+    if part is None:
+        return 0, 0
+    spec = section.spec
+    if spec == "":
+        return (0, size) if not section.path else (part.body_start, part.end)
+    if spec == "MIME":
+        return part.header_start, part.body_start
+    if section.path:
+        if part.message is None:
+            return 0, 0
+        part = part.message
+    if spec == "TEXT":
+        return part.body_start, part.end
+    if spec == "HEADER":
+        return part.header_start, part.body_start
+    return None
+
+
 def section_response(data: bytes, root: partlib.Part, section: Section) -> bytes:
     value = section_data(data, root, section)
     origin = None
@@ -263,26 +318,50 @@ def response(seq: int, message: Message, items: list, flags_item: bytes, *, data
     flags_item: its FLAGS item (flags()); data: its bytes, when needs_bytes(items); root: its MIME tree, when
     needs_parts(items); with_flags: add FLAGS after the items asked for (RFC 3501 6.4.5: \\Seen was set).
     """
-    fields = []
-    for item in items:
-        if item == "UID":
-            fields.append(b"UID %d" % message.uid)
-        elif item == "FLAGS":
-            fields.append(flags_item)
-        elif item == "MODSEQ":
-            fields.append(b"MODSEQ (%d)" % message.modseq)  # RFC 7162 3.1.4.1
-        elif item == "RFC822.SIZE":
-            fields.append(b"RFC822.SIZE %d" % message.size)
-        elif item == "INTERNALDATE":
-            fields.append(b"INTERNALDATE " + syntax.format_date_time(message.received))
-        elif item == "ENVELOPE":
-            fields.append(b"ENVELOPE " + envelope(root.envelope))
-        elif item == "BODYSTRUCTURE":
-            fields.append(b"BODYSTRUCTURE " + bodystructure(root, True))
-        elif item == "BODY":
-            fields.append(b"BODY " + bodystructure(root, False))
-        else:
-            fields.append(item.render(data, root))
+    fields = [_item(item, message, flags_item, root) if isinstance(item, str) else item.render(data, root)
+              for item in items]
     if with_flags:
         fields.append(flags_item)
     return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(fields))
+
+
+def response_in_spans(seq: int, message: Message, items: list, flags_item: bytes, *, root: partlib.Part | None,
+                      with_flags: bool = False) -> list[bytes | Span] | None:
+    """The FETCH response of a large message as response() would render it, with each body section's value
+    left as a Span of the message, to be read and sent in parts: text and spans, in order; each Span stands
+    for its label's literal (the "{n}" CRLF and the octets). None when some section is not a slice of the
+    message (then the message is read whole and response() renders it)."""
+    out: list[bytes | Span] = [b"* %d FETCH (" % seq]
+    for i, item in enumerate(items):
+        if i:
+            out.append(b" ")
+        if isinstance(item, str):
+            out.append(_item(item, message, flags_item, root))
+            continue
+        span = item.span(root, message.size)
+        if span is None:
+            return None
+        out += [item.label(item.partial[0] if item.partial is not None else None) + b" ", span]
+    if with_flags:
+        out.append(b" " + flags_item)
+    out.append(b")\r\n")
+    return out
+
+
+def _item(item: str, message: Message, flags_item: bytes, root: partlib.Part | None) -> bytes:
+    """A FETCH item that is not a body section, rendered."""
+    if item == "UID":
+        return b"UID %d" % message.uid
+    if item == "FLAGS":
+        return flags_item
+    if item == "MODSEQ":
+        return b"MODSEQ (%d)" % message.modseq  # RFC 7162 3.1.4.1
+    if item == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % message.size
+    if item == "INTERNALDATE":
+        return b"INTERNALDATE " + syntax.format_date_time(message.received)
+    if item == "ENVELOPE":
+        return b"ENVELOPE " + envelope(root.envelope)
+    if item == "BODYSTRUCTURE":
+        return b"BODYSTRUCTURE " + bodystructure(root, True)
+    return b"BODY " + bodystructure(root, False)  # "BODY"

@@ -7,12 +7,15 @@ when authenticated).
 Messages are named by sequence number or UID in the session's view of
 the mailbox (view.MailboxView). Message files are read, and messages
 parsed, in a worker thread: a large message or a large FETCH does not
-hold up other sessions.
+hold up other sessions. Of a large message, FETCH reads only the body
+sections asked for, and sends a long one in parts as they are read
+(fetch.response_in_spans), so the message is never in memory whole.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from ..store import MailboxError, MailboxNotFound, Message, MessageNotFound
 from ..store import flags as flaglib
@@ -21,7 +24,7 @@ from . import binary as binarylib
 from . import fetch as fetchlib
 from . import search as searchlib
 from .mailboxes import mailbox_argument
-from .session import AUTHENTICATED, SELECTED, Bad, Command, No, Session
+from .session import AUTHENTICATED, SELECTED, Bad, Command, CutShort, No, Session
 from .view import MailboxView
 
 # FETCH reads message files in a worker thread, this many at a time (or fewer, when they add up to
@@ -29,6 +32,13 @@ from .view import MailboxView
 # faster. The responses are rendered on the event loop, while the next batch is read.
 READ_BATCH_MESSAGES = 256
 READ_BATCH_OCTETS = 1024 * 1024
+
+# A message larger than this is read in parts when its body sections asked for are slices of it (BODY[],
+# RFC822, BODY[TEXT], BODY[1], partials, BINARY of a part sent as stored): only their octets, and a value
+# longer than STREAM_CHUNK is sent in parts of that size as they are read, at the pace the client reads.
+LARGE_MESSAGE = 1024 * 1024
+STREAM_CHUNK = 256 * 1024
+_LARGE = object()  # in place of a large message's bytes in a read batch: read in parts, later
 
 
 def _batches(targets: list, by_octets: bool) -> list[list]:
@@ -190,15 +200,22 @@ async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes
             targets.append((seq, message, fetchlib.flags(flags, view.is_recent(message.uid)),
                             add_flags and message.uid in seen_now))
 
+    # Without the MIME tree stored, sections are found by parsing the whole message anyway.
+    large = {m.id for _, m, _, _ in targets if m.size > LARGE_MESSAGE and (m.parts or not need_parts)
+             } if need_bytes else set()
+
     def read(batch: list) -> list[bytes | None]:
         """The messages' bytes, None for one expunged meanwhile by another session; run in a worker thread."""
         found = []
         for _, message, _, _ in batch:
-            try:
-                found.append(account.message_bytes(message))
-            except OSError:
-                found.append(None)
+            found.append(_LARGE if message.id in large else read_one(message))
         return found
+
+    def read_one(message: Message) -> bytes | None:
+        try:
+            return account.message_bytes(message)
+        except OSError:
+            return None
 
     async def responses():
         loop = asyncio.get_running_loop()
@@ -212,10 +229,22 @@ async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes
                     pending = loop.run_in_executor(None, read, batches[i + 1])  # read ahead while this is sent
             lines = []
             for (seq, message, flags_item, with_flags), data in zip(batch, contents):
+                # The MIME tree comes with the index (parts=True): decoding it is cheap, parsing is not needed.
+                root = account.message_parts(message) if need_parts and not (need_bytes and data is None) else None
+                if data is _LARGE:
+                    pieces = fetchlib.response_in_spans(seq, message, items, flags_item, root=root,
+                                                        with_flags=with_flags)
+                    if pieces is not None:
+                        if lines:
+                            yield lines
+                            lines = []
+                        async with contextlib.aclosing(_send_in_parts(account, message, pieces)) as parts:
+                            async for out in parts:
+                                yield out
+                        continue
+                    data = await loop.run_in_executor(None, read_one, message)
                 if need_bytes and data is None:
                     continue
-                # The MIME tree comes with the index (parts=True): decoding it is cheap, parsing is not needed.
-                root = account.message_parts(message) if need_parts else None
                 lines.append(fetchlib.response(seq, message, items, flags_item, data=data, root=root,
                                                with_flags=with_flags))
             yield lines
@@ -229,6 +258,49 @@ async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes
     except fetchlib.FetchError as e:
         raise No(syntax.plain_text(str(e))) from None
     return b"FETCH completed"
+
+
+async def _send_in_parts(account, message: Message, pieces: list):
+    """The batches of a large message's response (fetch.response_in_spans): its spans read from the message
+    in a worker thread, a long one sent in STREAM_CHUNK parts, each read as the previous one was written.
+    Nothing when the message was expunged meanwhile (as a message read whole); CutShort when that is found
+    out only once its response has begun."""
+    loop = asyncio.get_running_loop()
+    try:
+        f = await loop.run_in_executor(None, account.open_message, message)
+    except OSError:
+        return
+    begun = False
+    try:
+        text: list[bytes] = []
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                text.append(piece)
+                continue
+            if piece.size <= STREAM_CHUNK:
+                value = await loop.run_in_executor(None, _read_span, f, piece.start, piece.end)
+                # RFC 3516 4.2: a BINARY value with NUL goes in a literal8.
+                text.append((b"~" if piece.binary and b"\0" in value else b"") + syntax.literal(value))
+                continue
+            # A long value's octets are not looked at before they are sent: a BINARY one is always a literal8.
+            yield text + [(b"~" if piece.binary else b"") + b"{%d}\r\n" % piece.size]
+            begun, text = True, []
+            for start in range(piece.start, piece.end, STREAM_CHUNK):
+                yield [await loop.run_in_executor(None, _read_span, f, start, min(start + STREAM_CHUNK, piece.end))]
+        yield text
+    except OSError as e:
+        if begun:
+            raise CutShort(f"message {message.id} removed while it was sent: {e}") from None
+    finally:
+        f.close()
+
+
+def _read_span(f, start: int, end: int) -> bytes:
+    f.seek(start)
+    data = f.read(end - start)
+    if len(data) != end - start:
+        raise OSError(f"message ends at {start + len(data)}, before octet {end}")
+    return data
 
 
 async def store(session: Session, ranges, modifiers, mode: bytes, flags: list[str], *, by_uid: bool) -> bytes:

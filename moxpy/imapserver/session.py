@@ -79,6 +79,11 @@ class Command:
     holds_expunge: bool = False
 
 
+class CutShort(Exception):
+    """Raised by the batches given to Session.stream when a response already begun cannot be completed
+    (the message being sent was removed meanwhile): the connection is closed, as nothing more can follow."""
+
+
 @implementer(interfaces.IPushProducer)
 class _Backpressure:
     """Registered with the transport while a long response is written, so it can wait for the client to read."""
@@ -441,7 +446,8 @@ class Session(imap4.IMAP4Server):
 
     async def stream(self, batches: AsyncIterator[list[bytes]]) -> bool:
         """Send many response lines (with their CRLF) as they are made, in writes of at least WRITE_BATCH octets,
-        waiting while the client reads slower; False when the connection was lost meanwhile."""
+        waiting while the client reads slower; False when the connection was lost meanwhile, or closed here
+        because the batches raised CutShort."""
         backpressure = _Backpressure()
         self.transport.registerProducer(backpressure, True)
         out: list[bytes] = []
@@ -465,6 +471,12 @@ class Session(imap4.IMAP4Server):
             if out:
                 self.transport.write(b"".join(out))
             return True
+        except CutShort as e:
+            # RFC 3501 4.3: a literal has the octets it announced; once begun, the response cannot end otherwise.
+            log.info("imap response cut short, closing the connection account=%s: %s", self.account_name, e)
+            self._lost = True
+            self.transport.abortConnection()
+            return False
         finally:
             if not self._lost:
                 self.transport.unregisterProducer()
