@@ -15,6 +15,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import BinaryIO
 from datetime import datetime, timezone
 
 import msgspec
@@ -95,6 +96,20 @@ class Raw:
 
     data: bytes
     content_type: str
+
+
+@dataclass
+class RawFile:
+    """A method result that is a stored message, sent in parts as they are read, so that a large one is
+    never in memory whole; whoever sends it closes file."""
+
+    file: BinaryIO  # the message, open (store.Account.open_message)
+    size: int  # its octets, the Content-Length
+    content_type: str
+
+
+# A message larger than this is answered as a RawFile rather than read into one bytes object.
+STREAM_OCTETS = 1024 * 1024
 
 
 async def _with_bytes(account, message, fn):
@@ -391,10 +406,13 @@ class API(AdminMethods, FetchRuleMethods, RuleMethods, ListMethods):
             Viewer=call.viewer,
         )
 
-    async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw:
+    async def MessageRawGet(self, call: Call, req: t.MessageRawGetRequest) -> Raw | RawFile:
         account, message = self._message(call, req.MsgID)
         # mox labels raw messages text/plain so browsers show them.
-        return Raw(await _with_bytes(account, message, lambda data: data), "text/plain; charset=utf-8")
+        content_type = "text/plain; charset=utf-8"
+        if message.size > STREAM_OCTETS:
+            return RawFile(await asyncio.to_thread(account.open_message, message), message.size, content_type)
+        return Raw(await _with_bytes(account, message, lambda data: data), content_type)
 
 
     async def MessagePartGet(self, call: Call, req: t.MessagePartGetRequest) -> Raw:

@@ -42,6 +42,7 @@ from typing import Any
 from twisted.internet import interfaces
 from twisted.internet.defer import Deferred
 from twisted.web import http, resource, server
+from zope.interface import implementer
 
 from .. import auth as authlib
 from .. import metrics
@@ -50,7 +51,7 @@ from .. import tokens as tokenlib
 from ..message.compose import Attachment
 from . import codec, examples, form
 from .errors import WebapiError
-from .methods import API, Call, Raw
+from .methods import API, Call, Raw, RawFile
 from .types import METHODS, RAW
 
 log = logging.getLogger("moxpy.webapi")
@@ -73,6 +74,36 @@ def _templates():
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+# Octets of a stored message read and written at a time when it is sent in parts (RawFile).
+FILE_CHUNK = 256 * 1024
+
+
+@implementer(interfaces.IPushProducer)
+class _Pace:
+    """Registered with a request while a message is sent in parts, so that sending waits while the client
+    reads slower (the transport pauses it) and ends when the client goes away (it stops it)."""
+
+    def __init__(self):
+        self.paused = False
+        self._waiter: asyncio.Future | None = None
+
+    async def wait(self) -> None:
+        while self.paused:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    def pauseProducing(self):
+        self.paused = True
+
+    def resumeProducing(self):
+        self.paused = False
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def stopProducing(self):
+        self.resumeProducing()
 
 
 class LimitedRequest(server.Request):
@@ -352,6 +383,9 @@ class WebAPIResource(resource.Resource):
                 call = Call(account=account, login=login, remote_ip=remote_ip, principal=principal, uploads=uploads,
                             idempotency_key=_header(request, b"idempotency-key"))
                 result = await getattr(self.api, name)(call, req)
+                if isinstance(result, RawFile):
+                    await self._send_file(request, result)
+                    return
                 if isinstance(result, Raw):
                     content_type, body = result.content_type, result.data
                 else:
@@ -382,6 +416,39 @@ class WebAPIResource(resource.Resource):
         request.setHeader(b"Content-Length", str(len(body)).encode())
         request.write(body)
         request.finish()
+
+    async def _send_file(self, request, result: RawFile) -> None:
+        """Answer with a stored message read and written in parts, at the pace the client reads; a client
+        that goes away meanwhile stops it. The file is closed whatever happens."""
+        try:
+            if request.finished or request._disconnected:
+                return
+            request.setResponseCode(200)
+            request.setHeader(b"Content-Type", result.content_type.encode())
+            request.setHeader(b"Content-Length", str(result.size).encode())
+            pace = _Pace()
+            request.registerProducer(pace, True)
+            for start in range(0, result.size, FILE_CHUNK):
+                wanted = min(FILE_CHUNK, result.size - start)
+                try:
+                    data = await asyncio.to_thread(result.file.read, wanted)
+                    if len(data) != wanted:
+                        raise OSError(f"message ends at {start + len(data)} of {result.size} octets")
+                except OSError as e:
+                    # The status and length are sent: all that can be done is to close the connection short.
+                    log.info("webapi message removed while it was sent, closing the connection: %s", e)
+                    request.transport.abortConnection()
+                    return
+                if request._disconnected:
+                    return
+                request.write(data)
+                await pace.wait()
+                if request._disconnected:
+                    return
+            request.unregisterProducer()
+            request.finish()
+        finally:
+            result.file.close()
 
     def _json(self, request, status: int, value) -> None:
         self._write(request, status, "application/json; charset=utf-8", codec.encode(value))

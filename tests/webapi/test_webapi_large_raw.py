@@ -1,0 +1,88 @@
+"""MessageRawGet of a message of megabytes, on SQLite and on PostgreSQL, over real HTTP: the answer is the
+stored message byte for byte with its Content-Length, sent in parts; a client that goes away in the middle
+leaves no open message file and no traceback behind, and the server answers the next call."""
+
+import base64
+import glob
+import imaplib
+import os
+import socket
+import time
+import urllib.parse
+
+import pytest
+
+from ..localserve import ADDRESS, PASSWORD, LocalServer, children
+
+LARGE = b"Subject: large raw\r\nTo: mox@localhost\r\n\r\n" + b"".join(
+    b"line %08d " % i + b"z" * 66 + b"\r\n" for i in range(6 * 1024 * 1024 // 80))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(request, tmp_path_factory):
+    """A server on each backend, and the id of the large message in its Inbox."""
+    configure = None
+    if request.param == "postgresql":
+        dsn = request.getfixturevalue("postgresql").new_database()
+
+        def configure(config):
+            config.Storage = "postgresql"
+            config.PostgreSQL.DSN = dsn
+
+    server = LocalServer(str(tmp_path_factory.mktemp("largeraw")), configure).start()
+    client = imaplib.IMAP4("127.0.0.1", server.ports["IMAP"])
+    client.login(ADDRESS, PASSWORD)
+    typ, answer = client.append("Inbox", None, None, LARGE)
+    assert typ == "OK", answer
+    client.logout()
+    (row,) = [r for r in server.messages() if r["size"] == len(LARGE)]
+    yield server, row["id"]
+    server.stop()
+
+
+def test_raw_get_of_a_large_message_is_its_octets_with_content_length(served):
+    server, msg_id = served
+    response = server.call("MessageRawGet", {"MsgID": msg_id})
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Length"] == str(len(LARGE))
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content == LARGE
+
+
+def open_message_files(server) -> list[str]:
+    """The files under the data directory's accounts that the server's processes have open."""
+    found = []
+    for pid in [server.proc.pid] + children(server.proc.pid):
+        for fd in glob.glob(f"/proc/{pid}/fd/*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if os.sep + "msg" + os.sep in target:
+                found.append(target)
+    return found
+
+
+def test_a_client_leaving_in_the_middle_of_a_large_raw_get_leaves_nothing_behind(served):
+    server, msg_id = served
+    body = urllib.parse.urlencode({"request": '{"MsgID": %d}' % msg_id}).encode()
+    credentials = base64.b64encode(f"{ADDRESS}:{PASSWORD}".encode())
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)  # the server has to wait for this client
+        s.settimeout(20)
+        s.connect(("127.0.0.1", server.ports["WebAPIHTTP"]))
+        s.sendall(b"POST /webapi/v0/MessageRawGet HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic " + credentials +
+                  b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body) +
+                  body)
+        received = b""
+        while len(received) < 100000:
+            received += s.recv(65536)
+        assert received.startswith(b"HTTP/1.1 200 ")
+        assert b"Content-Length: %d\r\n" % len(LARGE) in received
+        time.sleep(0.3)  # the server is paused, waiting for the client to read
+        if server.config.Storage != "postgresql":
+            assert open_message_files(server), "the message is sent from its file, open meanwhile"
+    server.wait_for(lambda: not open_message_files(server), 10)
+    response = server.call("MessageRawGet", {"MsgID": msg_id})
+    assert response.content == LARGE
+    assert not [line for line in server.output if "Traceback" in line], "".join(server.output[-40:])
