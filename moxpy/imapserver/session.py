@@ -474,8 +474,9 @@ class Session(imap4.IMAP4Server):
         except CutShort as e:
             # RFC 3501 4.3: a literal has the octets it announced; once begun, the response cannot end otherwise.
             log.info("imap response cut short, closing the connection account=%s: %s", self.account_name, e)
-            self._lost = True
-            self.transport.abortConnection()
+            self._lost = True  # nothing more is written: not the tagged answer, nor changes of others
+            self.transport.unregisterProducer()
+            self.transport.loseConnection()
             return False
         finally:
             if not self._lost:

@@ -437,7 +437,8 @@ class WebAPIResource(resource.Resource):
                 except OSError as e:
                     # The status and length are sent: all that can be done is to close the connection short.
                     log.info("webapi message removed while it was sent, closing the connection: %s", e)
-                    request.transport.abortConnection()
+                    request.unregisterProducer()
+                    request.transport.loseConnection()
                     return
                 if request._disconnected:
                     return

@@ -7,6 +7,8 @@ stays far below the size of a 50 MB message it sends."""
 import base64
 import imaplib
 import re
+import socket
+import time
 
 import pytest
 
@@ -38,9 +40,8 @@ SMALL = b"Subject: small\r\n\r\nsmall body\r\n"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def imap(request, tmp_path_factory):
-    """An IMAP session with Inbox selected holding a small message, the large one, another small one and
-    the large multipart (sequence numbers 1 to 4), on each storage backend."""
+def large_server(request, tmp_path_factory):
+    """A server on each storage backend."""
     configure = None
     if request.param == "postgresql":
         dsn = request.getfixturevalue("postgresql").new_database()
@@ -50,7 +51,15 @@ def imap(request, tmp_path_factory):
             config.PostgreSQL.DSN = dsn
 
     server = LocalServer(str(tmp_path_factory.mktemp("largefetch")), configure).start()
-    client = imaplib.IMAP4("127.0.0.1", server.ports["IMAP"])
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def imap(large_server):
+    """An IMAP session with mailbox Large selected holding a small message, the large one, another small
+    one and the large multipart (sequence numbers 1 to 4)."""
+    client = imaplib.IMAP4("127.0.0.1", large_server.ports["IMAP"])
     client.login(ADDRESS, PASSWORD)
     client.create("Large")
     for data in (SMALL, LARGE, SMALL, MULTI):
@@ -59,7 +68,6 @@ def imap(request, tmp_path_factory):
     client.select("Large")
     yield client
     client.logout()
-    server.stop()
 
 
 def fetch_one(client: imaplib.IMAP4, seq: str, item: str) -> bytes:
@@ -126,3 +134,40 @@ def test_fetching_a_large_message_without_peek_sets_seen_and_reports_flags(imap)
     assert b"\\Seen" in data[1], data
     typ, data = imap.fetch("2", "(FLAGS)")
     assert b"\\Seen" in data[0]
+
+
+def test_a_large_message_expunged_while_it_is_sent_completes_or_closes_the_connection(large_server):
+    """On SQLite the open file stays readable and the literal completes; on PostgreSQL the rows go with the
+    message, and the response begun is cut short: the connection closes, nothing else is sent in the
+    literal's place. Either way the server goes on serving, without a traceback."""
+    data = LARGE_HEADER + text_lines(16 * 1024 * 1024, b"G")
+    other = imaplib.IMAP4("127.0.0.1", large_server.ports["IMAP"])
+    other.login(ADDRESS, PASSWORD)
+    other.create("Gone")
+    assert other.append("Gone", None, None, data)[0] == "OK"
+    other.select("Gone")
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)  # the server waits for this slow client
+        s.settimeout(30)
+        s.connect(("127.0.0.1", large_server.ports["IMAP"]))
+        s.sendall(b"a LOGIN %s %s\r\nb SELECT Gone\r\nc FETCH 1 (BODY.PEEK[])\r\n" % (ADDRESS.encode(),
+                                                                                         PASSWORD.encode()))
+        received = b""
+        while b"{%d}\r\n" % len(data) not in received:
+            received += s.recv(65536)
+        time.sleep(0.3)
+        other.store("1", "+FLAGS.SILENT", "(\\Deleted)")
+        assert other.expunge()[0] == "OK"
+        while chunk := s.recv(1 << 20):
+            received += chunk
+            if received.endswith(b"c OK FETCH completed\r\n"):
+                break
+    literal = received.split(b"{%d}\r\n" % len(data), 1)[1]
+    if large_server.config.Storage == "postgresql":
+        assert len(literal) < len(data)
+        assert data.startswith(literal)
+    else:
+        assert literal.startswith(data + b")\r\n")
+    assert other.noop()[0] == "OK"
+    assert not [line for line in large_server.output if "Traceback" in line], "".join(large_server.output[-40:])
+    other.logout()
