@@ -6,7 +6,9 @@ record (store.Message), its MIME tree (message.part) and, only for body
 sections, its bytes. BODY[] is the stored message byte for byte.
 
 Pure rendering: no sockets, no store. The FETCH command (selected.py)
-reads what a message's response needs and hands it to response().
+reads what a message's response needs and hands it to response(); of a
+large message, response_in_spans() says which octets of it to read and
+send in their place, so it is not read whole.
 """
 
 from __future__ import annotations
