@@ -54,6 +54,8 @@ class Serve:
         self.password = re.search(r"password \(shown only now\):\s+(\S+)", out.stdout).group(1)
         records = zone_records(out.stdout)
         records[("mail.example.com", "A")] = ["127.0.0.1"]
+        # Only loopback: the example IPv6 address quickstart prints is not ours to connect to.
+        records.pop(("mail.example.com", "AAAA"), None)
         self.dns = DNSServer(records).start()
 
         self.config_path = os.path.join(self.directory, "config", "mox.toml")
@@ -68,6 +70,9 @@ class Serve:
         config.DNS.Nameservers = [self.dns.address]
         config.DNS.Timeout = 3
         config.Queue.SMTPPort = self.ports["SMTP"]  # the MX host is us
+        # The MX host is us: the queue (32 deliveries at once) must not meet our own cap of 30 connections
+        # per address, which would answer 421 and leave a burst after a restart to its retry minutes later.
+        config.MaxConnectionsPerIP = 100
         configlib.save(config)
         self.config = configlib.load(self.config_path)
         self.proc = None
