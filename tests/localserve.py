@@ -171,3 +171,17 @@ def children(pid: int) -> list[int]:
         with open(f"/proc/{pid}/task/{task}/children") as f:
             found += [int(p) for p in f.read().split()]
     return found
+
+
+def storage_configure(backend: str, request):
+    """The configure of a LocalServer on a storage backend ("sqlite" or "postgresql", a fixture's param):
+    None for SQLite; else one that puts it on a new database of the worker's PostgreSQL server."""
+    if backend == "sqlite":
+        return None
+    dsn = request.getfixturevalue("postgresql").new_database()
+
+    def configure(config):
+        config.Storage = "postgresql"
+        config.PostgreSQL.DSN = dsn
+
+    return configure

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from functools import partial
 from inspect import iscoroutinefunction
 
-from twisted.internet import defer, interfaces
+from twisted.internet import defer
 from twisted.mail import imap4
-from zope.interface import implementer
 
 from .. import metrics
+from ..backpressure import Backpressure
 from ..store import Account
 from . import arguments, condstore, syntax
 from . import fetch as fetchlib
@@ -82,35 +82,6 @@ class Command:
 class CutShort(Exception):
     """Raised by the batches given to Session.stream when a response already begun cannot be completed
     (the message being sent was removed meanwhile): the connection is closed, as nothing more can follow."""
-
-
-@implementer(interfaces.IPushProducer)
-class _Backpressure:
-    """Registered with the transport while a long response is written, so it can wait for the client to read."""
-
-    def __init__(self):
-        self.paused = False
-        self._waiter: asyncio.Future | None = None
-
-    async def wait(self) -> None:
-        while self.paused:
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def pauseProducing(self):
-        self.paused = True
-
-    def resumeProducing(self):
-        self.paused = False
-        self._wake()
-
-    def stopProducing(self):
-        self.paused = False
-        self._wake()
 
 
 class _Discard:
@@ -448,7 +419,7 @@ class Session(imap4.IMAP4Server):
         """Send many response lines (with their CRLF) as they are made, in writes of at least WRITE_BATCH octets,
         waiting while the client reads slower; False when the connection was lost meanwhile, or closed here
         because the batches raised CutShort."""
-        backpressure = _Backpressure()
+        backpressure = Backpressure()
         self.transport.registerProducer(backpressure, True)
         out: list[bytes] = []
         size = 0

@@ -42,9 +42,9 @@ from typing import Any
 from twisted.internet import interfaces
 from twisted.internet.defer import Deferred
 from twisted.web import http, resource, server
-from zope.interface import implementer
 
 from .. import auth as authlib
+from ..backpressure import Backpressure
 from .. import metrics
 from .. import offload
 from .. import tokens as tokenlib
@@ -78,32 +78,6 @@ def _templates():
 
 # Octets of a stored message read and written at a time when it is sent in parts (RawFile).
 FILE_CHUNK = 256 * 1024
-
-
-@implementer(interfaces.IPushProducer)
-class _Pace:
-    """Registered with a request while a message is sent in parts, so that sending waits while the client
-    reads slower (the transport pauses it) and ends when the client goes away (it stops it)."""
-
-    def __init__(self):
-        self.paused = False
-        self._waiter: asyncio.Future | None = None
-
-    async def wait(self) -> None:
-        while self.paused:
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
-
-    def pauseProducing(self):
-        self.paused = True
-
-    def resumeProducing(self):
-        self.paused = False
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def stopProducing(self):
-        self.resumeProducing()
 
 
 class LimitedRequest(server.Request):
@@ -426,7 +400,7 @@ class WebAPIResource(resource.Resource):
             request.setResponseCode(200)
             request.setHeader(b"Content-Type", result.content_type.encode())
             request.setHeader(b"Content-Length", str(result.size).encode())
-            pace = _Pace()
+            pace = Backpressure()
             request.registerProducer(pace, True)
             for start in range(0, result.size, FILE_CHUNK):
                 wanted = min(FILE_CHUNK, result.size - start)

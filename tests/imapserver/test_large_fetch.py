@@ -14,7 +14,7 @@ import pytest
 
 from moxpy.store.pg.contents import CHUNK
 
-from ..localserve import ADDRESS, PASSWORD, LocalServer
+from ..localserve import ADDRESS, PASSWORD, LocalServer, storage_configure
 
 
 def text_lines(size: int, mark: bytes) -> bytes:
@@ -42,14 +42,7 @@ SMALL = b"Subject: small\r\n\r\nsmall body\r\n"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def large_server(request, tmp_path_factory):
     """A server on each storage backend."""
-    configure = None
-    if request.param == "postgresql":
-        dsn = request.getfixturevalue("postgresql").new_database()
-
-        def configure(config):
-            config.Storage = "postgresql"
-            config.PostgreSQL.DSN = dsn
-
+    configure = storage_configure(request.param, request)
     server = LocalServer(str(tmp_path_factory.mktemp("largefetch")), configure).start()
     yield server
     server.stop()

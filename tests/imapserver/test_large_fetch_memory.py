@@ -11,7 +11,7 @@ import pytest
 
 from moxpy.store import backend
 
-from ..localserve import ADDRESS, PASSWORD, LocalServer
+from ..localserve import ADDRESS, PASSWORD, LocalServer, storage_configure
 
 SIZE = 50 * 1024 * 1024
 # Far below SIZE, above what the server's buffers and a few chunks take.
@@ -42,14 +42,7 @@ async def _deliver(config, data: bytes) -> int:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def huge(request, tmp_path):
-    configure = None
-    if request.param == "postgresql":
-        dsn = request.getfixturevalue("pg_dsn")
-
-        def configure(config):
-            config.Storage = "postgresql"
-            config.PostgreSQL.DSN = dsn
-
+    configure = storage_configure(request.param, request)
     server = LocalServer(str(tmp_path / "ls"), configure)
     data = huge_message()
     msg_id = asyncio.run(_deliver(server.config, data))

@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from ..localserve import ADDRESS, PASSWORD, LocalServer, children
+from ..localserve import ADDRESS, PASSWORD, LocalServer, children, storage_configure
 
 LARGE = b"Subject: large raw\r\nTo: mox@localhost\r\n\r\n" + b"".join(
     b"line %08d " % i + b"z" * 66 + b"\r\n" for i in range(6 * 1024 * 1024 // 80))
@@ -21,14 +21,7 @@ LARGE = b"Subject: large raw\r\nTo: mox@localhost\r\n\r\n" + b"".join(
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def served(request, tmp_path_factory):
     """A server on each backend, and the id of the large message in its Inbox."""
-    configure = None
-    if request.param == "postgresql":
-        dsn = request.getfixturevalue("postgresql").new_database()
-
-        def configure(config):
-            config.Storage = "postgresql"
-            config.PostgreSQL.DSN = dsn
-
+    configure = storage_configure(request.param, request)
     server = LocalServer(str(tmp_path_factory.mktemp("largeraw")), configure).start()
     client = imaplib.IMAP4("127.0.0.1", server.ports["IMAP"])
     client.login(ADDRESS, PASSWORD)
