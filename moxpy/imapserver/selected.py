@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from ..backpressure import LARGE_MESSAGE, PART, read_exactly
 from ..store import MailboxError, MailboxNotFound, Message, MessageNotFound
 from ..store import flags as flaglib
 from . import arguments, condstore, esearch, syntax
@@ -33,11 +34,10 @@ from .view import MailboxView
 READ_BATCH_MESSAGES = 256
 READ_BATCH_OCTETS = 1024 * 1024
 
-# A message larger than this is read in parts when its body sections asked for are slices of it (BODY[],
-# RFC822, BODY[TEXT], BODY[1], partials, BINARY of a part sent as stored): only their octets, and a value
-# longer than STREAM_CHUNK is sent in parts of that size as they are read, at the pace the client reads.
-LARGE_MESSAGE = 1024 * 1024
-STREAM_CHUNK = 256 * 1024
+# A message larger than backpressure.LARGE_MESSAGE is read in parts when its body sections asked for are
+# slices of it (BODY[], RFC822, BODY[TEXT], BODY[1], partials, BINARY of a part sent as stored): only their
+# octets, and a value longer than backpressure.PART is sent in parts of that size as they are read, at the
+# pace the client reads.
 _LARGE = object()  # in place of a large message's bytes in a read batch: read in parts, later
 
 
@@ -262,7 +262,7 @@ async def fetch(session: Session, ranges, items: list, *, by_uid: bool) -> bytes
 
 async def _send_in_parts(account, message: Message, pieces: list):
     """The batches of a large message's response (fetch.response_in_spans): its spans read from the message
-    in a worker thread, a long one sent in STREAM_CHUNK parts, each read as the previous one was written.
+    in a worker thread, a long one sent in PART parts, each read as the previous one was written.
     Nothing when the message was expunged meanwhile (as a message read whole); CutShort when that is found
     out only once its response has begun."""
     loop = asyncio.get_running_loop()
@@ -277,30 +277,22 @@ async def _send_in_parts(account, message: Message, pieces: list):
             if isinstance(piece, bytes):
                 text.append(piece)
                 continue
-            if piece.size <= STREAM_CHUNK:
-                value = await loop.run_in_executor(None, _read_span, f, piece.start, piece.end)
+            if piece.size <= PART:
+                value = await loop.run_in_executor(None, read_exactly, f, piece.start, piece.end)
                 # RFC 3516 4.2: a BINARY value with NUL goes in a literal8.
                 text.append((b"~" if piece.binary and b"\0" in value else b"") + syntax.literal(value))
                 continue
             # A long value's octets are not looked at before they are sent: a BINARY one is always a literal8.
             yield text + [(b"~" if piece.binary else b"") + b"{%d}\r\n" % piece.size]
             begun, text = True, []
-            for start in range(piece.start, piece.end, STREAM_CHUNK):
-                yield [await loop.run_in_executor(None, _read_span, f, start, min(start + STREAM_CHUNK, piece.end))]
+            for start in range(piece.start, piece.end, PART):
+                yield [await loop.run_in_executor(None, read_exactly, f, start, min(start + PART, piece.end))]
         yield text
     except OSError as e:
         if begun:
             raise CutShort(f"message {message.id} removed while it was sent: {e}") from None
     finally:
         f.close()
-
-
-def _read_span(f, start: int, end: int) -> bytes:
-    f.seek(start)
-    data = f.read(end - start)
-    if len(data) != end - start:
-        raise OSError(f"message ends at {start + len(data)}, before octet {end}")
-    return data
 
 
 async def store(session: Session, ranges, modifiers, mode: bytes, flags: list[str], *, by_uid: bool) -> bytes:

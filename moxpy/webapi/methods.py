@@ -15,8 +15,8 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import BinaryIO
 from datetime import datetime, timezone
+from typing import BinaryIO
 
 import msgspec
 
@@ -24,6 +24,7 @@ from .. import config as configlib
 from .. import offload
 from .. import submit as submitlib
 from .. import tokens as tokenlib
+from ..backpressure import LARGE_MESSAGE
 from ..message import compose as composelib
 from ..message import parse as msgparse
 from ..message import part as partlib
@@ -106,10 +107,6 @@ class RawFile:
     file: BinaryIO  # the message, open (store.Account.open_message)
     size: int  # its octets, the Content-Length
     content_type: str
-
-
-# A message larger than this is answered as a RawFile rather than read into one bytes object.
-STREAM_OCTETS = 1024 * 1024
 
 
 async def _with_bytes(account, message, fn):
@@ -410,7 +407,7 @@ class API(AdminMethods, FetchRuleMethods, RuleMethods, ListMethods):
         account, message = self._message(call, req.MsgID)
         # mox labels raw messages text/plain so browsers show them.
         content_type = "text/plain; charset=utf-8"
-        if message.size > STREAM_OCTETS:
+        if message.size > LARGE_MESSAGE:
             return RawFile(await asyncio.to_thread(account.open_message, message), message.size, content_type)
         return Raw(await _with_bytes(account, message, lambda data: data), content_type)
 

@@ -44,10 +44,10 @@ from twisted.internet.defer import Deferred
 from twisted.web import http, resource, server
 
 from .. import auth as authlib
-from ..backpressure import Backpressure
 from .. import metrics
 from .. import offload
 from .. import tokens as tokenlib
+from ..backpressure import PART, Backpressure, read_exactly
 from ..message.compose import Attachment
 from . import codec, examples, form
 from .errors import WebapiError
@@ -74,10 +74,6 @@ def _templates():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-
-
-# Octets of a stored message read and written at a time when it is sent in parts (RawFile).
-FILE_CHUNK = 256 * 1024
 
 
 class LimitedRequest(server.Request):
@@ -402,12 +398,9 @@ class WebAPIResource(resource.Resource):
             request.setHeader(b"Content-Length", str(result.size).encode())
             pace = Backpressure()
             request.registerProducer(pace, True)
-            for start in range(0, result.size, FILE_CHUNK):
-                wanted = min(FILE_CHUNK, result.size - start)
+            for start in range(0, result.size, PART):
                 try:
-                    data = await asyncio.to_thread(result.file.read, wanted)
-                    if len(data) != wanted:
-                        raise OSError(f"message ends at {start + len(data)} of {result.size} octets")
+                    data = await asyncio.to_thread(read_exactly, result.file, start, min(start + PART, result.size))
                 except OSError as e:
                     # The status and length are sent: all that can be done is to close the connection short.
                     log.info("webapi message removed while it was sent, closing the connection: %s", e)
