@@ -139,6 +139,9 @@ def _section(body) -> Section | str:
             raise FetchError("MIME needs a part number")
         section.spec = "MIME"
     if body.partialBegin is not None:
+        # RFC 3501 9: partial = "<" number "." nz-number ">"; Twisted's parser takes any integers.
+        if body.partialBegin < 0 or body.partialLength < 1:
+            raise FetchError("a partial is <origin.count>, an origin of 0 or more and a count of 1 or more")
         section.partial = (body.partialBegin, body.partialLength)
     return section
 

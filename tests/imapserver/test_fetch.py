@@ -55,6 +55,12 @@ def test_body_sections(item, expected):
     assert section(item) == expected
 
 
+@pytest.mark.parametrize("item", [b"BODY[]<-1.5>", b"BODY.PEEK[TEXT]<0.0>", b"BODY[1]<3.-2>"])
+def test_a_partial_without_an_origin_of_0_or_more_and_a_count_of_1_or_more_is_refused(item):
+    with pytest.raises(fetch.FetchError, match="origin"):
+        fetch.parse_items(item)
+
+
 def test_header_fields_keep_folded_lines_and_order():
     data = b"Subject: one\r\n two\r\nX-A: a\r\nsubject: again\r\n\r\nbody"
     (parsed,) = fetch.parse_items(b"BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
