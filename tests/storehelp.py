@@ -87,3 +87,9 @@ def open_test_store(tmp_path, storage: str, **options):
     from moxpy.store.pg.accounts import PgStore
 
     return PgStore(storage, **options)
+
+
+def as_before_versions(conn) -> None:
+    """Make a SQLite database (conn, open for writing) look as one made before schema versions were recorded:
+    without its record of migrations, so that opening it applies them all from the first."""
+    conn.execute("drop table if exists schema_migrations")

@@ -185,8 +185,9 @@ class Database(GroupCommit):
 
     def __init__(self, path: str, schema: Callable[[sqlite3.Connection], None] | None = None, *,
                  readonly: bool = False):
-        """Open (creating it and its tables with schema) a database; readonly: only the read connection,
-        for tools that look at a database a server is writing."""
+        """Open (creating it) a database, schema(conn) making or upgrading its tables in one transaction
+        under a lock; readonly: only the read connection, for tools that look at a database a server is
+        writing."""
         self.path = path
         self.readonly = readonly
         self._init_writes()
@@ -196,8 +197,13 @@ class Database(GroupCommit):
                 # Inside the lock too: making a new database WAL takes a lock SQLite does not wait for.
                 conn = connect(path)
                 if schema is not None:
-                    with conn:
+                    try:
+                        conn.execute("begin immediate")
                         schema(conn)
+                        conn.execute("commit")
+                    except BaseException:
+                        conn.close()  # rolls back what was begun
+                        raise
             conn.execute("pragma busy_timeout = 0")  # _begin waits for the write lock, in shorter steps
         self._reader = connect(path, readonly=True)
         if conn is not None:

@@ -12,12 +12,15 @@ import errno
 import sqlite3
 import sys
 
+from .migrations import SchemaVersionError
+
 STORAGE_FULL = "mail storage full, try again later"  # for people, in the listeners' answers
 
 
 def storage_error(error: BaseException) -> bool:
-    """Whether error is the database's own (SQLite's, or PostgreSQL's when that backend is in use)."""
-    if isinstance(error, sqlite3.Error):
+    """Whether error is the database's own (SQLite's, or PostgreSQL's when that backend is in use), or a
+    database's schema version this program cannot use (migrations.py)."""
+    if isinstance(error, (sqlite3.Error, SchemaVersionError)):
         return True
     psycopg = sys.modules.get("psycopg")  # loaded only by the PostgreSQL backend
     return psycopg is not None and isinstance(error, psycopg.Error)

@@ -6,6 +6,7 @@ already there as seen by an earlier session (not recent)."""
 import os
 import sqlite3
 
+from .. import storehelp
 from ..imapclient import Raw
 
 MESSAGE = b"From: old@example.org\r\nSubject: from before\r\nDate: Sun, 25 Mar 2007 00:30:00 +1400\r\n\r\nx\r\n"
@@ -22,6 +23,7 @@ def test_index_from_before_is_filled_in(new_server):
 
     path = os.path.join(srv.config.data_dir(), "accounts", "mox", "index.db")
     conn = sqlite3.connect(path)
+    storehelp.as_before_versions(conn)
     for table, column in (("mailboxes", "keywords"), ("mailboxes", "recent_uid"), ("messages", "sent_day")):
         conn.execute(f"alter table {table} drop column {column}")
     conn.commit()

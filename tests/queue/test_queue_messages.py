@@ -21,6 +21,7 @@ import pytest
 from moxpy.message import dsn as dsnlib
 from moxpy.store.sqlite.queue import INLINE_MAX
 
+from .. import storehelp
 from ..localserve import LocalServer
 from ..queuehelp import message, mox, queued, retired, retired_entries, send
 
@@ -230,6 +231,7 @@ def test_a_queue_of_files_from_before_still_delivers(new_server):
     with conn:
         conn.execute("update queue set path = ? where path = ?", (relpath, entry.path))
         conn.execute("drop table queue_messages")
+        storehelp.as_before_versions(conn)
     conn.close()
 
     server.start()

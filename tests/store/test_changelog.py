@@ -11,6 +11,7 @@ import pytest
 
 from moxpy.store import ChangePosition, ChangePositionUnknown, ChangesExpired
 
+from .. import storehelp
 from ..storehelp import open_test_store
 
 
@@ -166,6 +167,7 @@ def test_an_index_from_before_the_change_log_starts_one_at_its_modseq(tmp_path, 
     path = tmp_path / "accounts" / "test" / "index.db"
     conn = sqlite3.connect(path)
     conn.execute("drop table changes")
+    storehelp.as_before_versions(conn)
     conn.execute("delete from meta where key like 'changes_%'")
     (modseq,) = conn.execute("select value from meta where key = 'modseq'").fetchone()
     conn.commit()

@@ -10,6 +10,7 @@ import pytest
 
 from moxpy.store.sqlite import modseqs
 
+from .. import storehelp
 from ..storehelp import open_test_store
 
 
@@ -84,6 +85,7 @@ def test_changed_since_reads_the_modseq_index_also_in_an_older_index(opened_sqli
     store.forget("test")
     with sqlite3.connect(path) as conn:
         conn.execute("drop index idx_messages_mailbox_id_modseq")
+        storehelp.as_before_versions(conn)
     account = store.account("test")  # opening adds it again
     plan = account.db.query("explain query plan select id from messages where mailbox_id = ? and modseq > ?",
                             (inbox, 0))

@@ -10,6 +10,7 @@ import pytest
 
 from moxpy.store import open_store
 
+from .. import storehelp
 from ..storehelp import open_test_store
 
 MIXED = (b"From: Bob <bob@example.com>\r\nTo: a@example.org, \"C D\" <c@example.net>\r\nCc: e@example.com\r\n"
@@ -77,6 +78,7 @@ def test_an_index_of_an_older_version_gets_summaries_on_open(tmp_path):
     conn = sqlite3.connect(os.path.join(tmp_path, "accounts", "test", "index.db"))
     conn.execute("drop trigger messages_text_delete")
     conn.execute("drop table message_text")
+    storehelp.as_before_versions(conn)
     for column in ("addr_from", "addr_to", "addr_cc", "in_reply_to", "preview", "has_attachments", "text_size",
                    "html_size"):
         conn.execute(f"alter table messages drop column {column}")

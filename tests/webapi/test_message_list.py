@@ -10,6 +10,7 @@ import sqlite3
 
 import pytest
 
+from .. import storehelp
 from ..localserve import ADDRESS, LocalServer
 from .mailboxhelp import Mailbox, compose, deliver_smtp, error, page
 
@@ -188,6 +189,7 @@ def test_an_index_of_an_older_version_is_filled_when_the_server_opens_it(new_ser
     conn = sqlite3.connect(index)
     conn.execute("drop trigger messages_text_delete")
     conn.execute("drop table message_text")
+    storehelp.as_before_versions(conn)
     for column in ("addr_from", "addr_to", "addr_cc", "in_reply_to", "preview", "has_attachments", "text_size",
                    "html_size"):
         conn.execute(f"alter table messages drop column {column}")

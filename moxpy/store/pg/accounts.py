@@ -57,18 +57,21 @@ class PgStorage:
         self._notice = nodes.payload(self.schema, node)
         if readonly:
             self.db = PgDatabase(schema_dsn(dsn, self.schema), readonly=True, name=f"account {account}")
-            if self.identity() is None:
+            try:
+                if self.identity() is None:
+                    raise FileNotFoundError(f"no account {account} in the database")
+                schema.MIGRATIONS.check(self.db, f"the schema of account {account}")
+            except BaseException:
                 self.db.close()
-                raise FileNotFoundError(f"no account {account} in the database")
+                raise
         else:
-            self.db = PgDatabase(schema_dsn(dsn, self.schema), self._create, name=f"account {account}",
-                               lock_key=_lock_key(self.schema))
+            self.db = PgDatabase(schema_dsn(dsn, self.schema), lambda conn: self._create(conn, account),
+                                 name=f"account {account}", lock_key=_lock_key(self.schema))
         self.bodies = contents.MessageTable(self.db)
 
-    def _create(self, conn) -> None:
+    def _create(self, conn, account: str) -> None:
         conn.execute(f"create schema if not exists {quoted(self.schema)}")
-        schema.create(conn, "")
-        contents.create(conn)
+        schema.MIGRATIONS.upgrade(conn, f"the schema of account {account}", "")
 
     def changed_tx(self, conn, changes) -> None:
         conn.execute("select pg_notify(?, ?)", (nodes.CHANNEL, self._notice))

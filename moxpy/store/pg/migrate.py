@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import psycopg
 import psycopg.conninfo
 
+from .. import migrations
 from ..files import read_message_file
 from ..queue import EntryFilter
 from ..sqlite import SQLiteAccount, summaries
@@ -136,8 +137,8 @@ def _account_directories(data_dir: str) -> dict[str, str]:
 
 
 def _upgrade(data_dir: str, accounts: dict[str, str]) -> None:
-    """Open every SQLite database once with its store, which adds the tables and columns an older version did
-    not have, so the copy has all of them filled as the stores fill them."""
+    """Open every SQLite database once with its store, which applies the migrations it has not had (the
+    tables and columns of this version), so the copy has all of them filled as the stores fill them."""
     ServerDatabase(data_dir).close()
     for name, directory in accounts.items():
         SQLiteAccount(name, directory).close()
@@ -150,13 +151,24 @@ def _open_sqlite(path: str) -> sqlite3.Connection:
 
 
 def _sqlite_tables(path: str) -> list[str]:
+    """The tables whose rows are copied: not SQLite's own, not the full-text ones, and not the record of
+    migrations, which each side keeps of its own (_same_version compares them)."""
     conn = _open_sqlite(path)
     try:
         return [r[0] for r in conn.execute("select name from sqlite_master where type = 'table' "
-                                           "and name not like 'sqlite_%' and name not like ? order by name",
-                                           (FULLTEXT + "%",))]
+                                           "and name not like 'sqlite_%' and name not like ? and name != ? "
+                                           "order by name", (FULLTEXT + "%", migrations.TABLE))]
     finally:
         conn.close()
+
+
+def _same_version(src: sqlite3.Connection, dst: Connection, what: str) -> None:
+    """Refuse to copy between databases at different schema versions (both were just opened by this
+    program, which brought them to its own: a difference means another version is at work)."""
+    have, want = migrations.version(dst), migrations.version(src)
+    if have != want:
+        raise MigrationError(f"{what}: schema version {have} on PostgreSQL, {want} in SQLite; "
+                             "both must be this program's")
 
 
 def _connect(dsn: str, schema: str | None = None) -> Connection:
@@ -282,6 +294,7 @@ def _copy_server(path: str, queue_dir: str, dsn: str) -> dict[str, str]:
         row["path"] = _row_path(row["path"])
 
     def fill() -> None:
+        _same_version(src, dst, "server database")
         present = set(_sqlite_tables(path))
         tables = [t for t in _pg_tables(dst) if t in present]
         for table in reversed(tables):
@@ -320,6 +333,7 @@ def _copy_account(name: str, directory: str, dsn: str) -> dict[int, str]:
         row["path"] = ""  # the bytes are rows of message_contents
 
     def fill() -> None:
+        _same_version(src, dst, f"account {name}")
         present = set(_sqlite_tables(index))
         tables = [t for t in _pg_tables(dst) if t in present]
         for table in reversed(tables):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 
 from ..sqlite import leases
-from ..sqlite.serverdb import ServerDatabase, schema
+from ..sqlite.serverdb import MIGRATIONS, ServerDatabase
 from .db import PgDatabase
 
 
@@ -25,7 +25,8 @@ class PgServerDatabase(ServerDatabase):
 
     def __init__(self, dsn: str, node: str | None = None, lease: float = leases.LEASE):
         self.node = node or secrets.token_hex(8)
-        self._open(PgDatabase(dsn, schema, name="server database"), None, self.node)
+        self._open(PgDatabase(dsn, lambda conn: MIGRATIONS.upgrade(conn, "the server database"),
+                              name="server database"), None, self.node)
         self.claim_lease = self.queue.lease = self.webhooks.lease = lease
 
     def renew_claims(self, now: float) -> int:

@@ -63,9 +63,14 @@ class LocalStorage:
             if not os.path.exists(self.index):
                 raise FileNotFoundError(f"no account index at {self.index}")
             self.db = Database(self.index, readonly=True)
+            try:
+                schema.MIGRATIONS.check(self.db, self.index)
+            except BaseException:
+                self.db.close()
+                raise
         else:
             os.makedirs(msg_dir, exist_ok=True)
-            self.db = Database(self.index, lambda conn: schema.create(conn, msg_dir))
+            self.db = Database(self.index, lambda conn: schema.MIGRATIONS.upgrade(conn, self.index, msg_dir))
         self.bodies = MessageFiles(msg_dir)
 
     def identity(self) -> tuple[int, int] | None:

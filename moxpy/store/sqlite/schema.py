@@ -14,7 +14,9 @@ seq). rules: the account's delivery rules (rules.py). meta: counters
 (modseq, the highest UIDVALIDITY given, the rules' version) and where the
 change log was last pruned.
 
-The first versions made some of these with sqlite-utils; the statements
+They are made and upgraded by the numbered migrations at the end
+(../migrations.py), on SQLite and on PostgreSQL alike. The first versions
+made some of these with sqlite-utils; the statements
 here make the same tables and give indexes the names it gave them
 (idx_TABLE_COLUMNS), so an index made then is not made a second time.
 """
@@ -35,6 +37,7 @@ from ...message import parse as msgparse
 from ...message import part as partlib
 from ..accounts import DEFAULT_MAILBOXES
 from .. import dialect
+from ..migrations import Migration, Migrations
 from . import rules, summaries
 
 log = logging.getLogger("moxpy.store")
@@ -230,3 +233,18 @@ def _stored_sent_day(msg_dir: str, row: sqlite3.Row) -> int | None:
     if day is None:
         day = datetime.datetime.fromtimestamp(row["date"], datetime.timezone.utc).date().toordinal()
     return day
+
+
+def _first(conn: sqlite3.Connection, msg_dir: str) -> None:
+    """The index as versions began: what create makes, on PostgreSQL with the table of message contents."""
+    create(conn, msg_dir)
+    if dialect.of(conn) == dialect.POSTGRESQL:
+        from ..pg import contents  # loaded with the PostgreSQL backend only
+
+        contents.create(conn)
+
+
+# The account index's migrations, each applied once (see ../migrations.py); never change one, add the next.
+MIGRATIONS = Migrations("account index", [
+    Migration(1, "tables of the first versioned index", _first),
+])

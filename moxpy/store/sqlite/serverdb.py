@@ -23,8 +23,10 @@ sendjobs          per account, send jobs: a message to a list's confirmed member
 sendjob_recipients per send job, each member dealt with: its state and queue entry
 
 The columns mean what the fields of the records in store/queue.py and
-store/webhooks.py say. Missing tables and queue columns are added to
-existing databases, so a data directory made by an older version keeps
+store/webhooks.py say. The tables are made and upgraded by the numbered
+migrations at the end (../migrations.py), the same on SQLite and
+PostgreSQL; the first of them also brings a database made before
+versions up to date, so a data directory made by an older version keeps
 working.
 """
 
@@ -35,6 +37,7 @@ import sqlite3
 
 from .. import dialect
 from ..db import Database
+from ..migrations import Migration, Migrations
 from . import fetchrules as fetchschema
 from . import leases
 from . import newsletter as newsletterschema
@@ -104,8 +107,6 @@ def _queue_schema(conn: sqlite3.Connection) -> None:
     _ensure_table(conn, "queue", QUEUE_COLUMNS, "integer primary key autoincrement")
     # Retired entries keep the id they had in the queue.
     _ensure_table(conn, "retired", {**QUEUE_COLUMNS, **RETIRED_COLUMNS}, "integer primary key")
-    if leases.in_use(conn):
-        leases.add_columns(conn, "queue")
     # Rows only for messages of queued entries; larger messages and those
     # queued by versions before this table are files, and have none.
     conn.execute("""
@@ -179,8 +180,6 @@ def _webhooks_schema(conn: sqlite3.Connection) -> None:
             last_activity real not null,
             keep_until real not null
         )""")
-    if leases.in_use(conn):
-        leases.add_columns(conn, "webhooks")
     conn.execute("create index if not exists webhooks_due on webhooks (next_attempt)")
     conn.execute("create index if not exists webhooks_url on webhooks (url, next_attempt)")
     conn.execute("create index if not exists webhooks_queue_msg on webhooks (queue_msg_id)")
@@ -207,6 +206,7 @@ def _webhooks_schema(conn: sqlite3.Connection) -> None:
 
 
 def schema(conn: sqlite3.Connection) -> None:
+    """The tables as versions began (migration 1), made or brought up to date."""
     _queue_schema(conn)
     _webhooks_schema(conn)
     tokenschema.schema(conn)
@@ -214,6 +214,19 @@ def schema(conn: sqlite3.Connection) -> None:
     fetchschema.schema(conn)
     newsletterschema.schema(conn)
     sendjobschema.schema(conn)
+
+
+def _lease_columns(conn: sqlite3.Connection) -> None:
+    """Claims of due rows by nodes sharing the database (leases.py); used on PostgreSQL, present on both."""
+    leases.add_columns(conn, "queue")
+    leases.add_columns(conn, "webhooks")
+
+
+# The server database's migrations, each applied once (see ../migrations.py); never change one, add the next.
+MIGRATIONS = Migrations("server database", [
+    Migration(1, "tables of the first versioned server database", schema),
+    Migration(2, "lease columns of queue and webhooks", _lease_columns),
+])
 
 
 class ServerDatabase:
@@ -228,7 +241,7 @@ class ServerDatabase:
         for name in (path, path + "-wal", path + "-shm"):
             if os.path.exists(name):
                 os.chmod(name, 0o600)
-        self._open(Database(path, schema), os.path.join(data_dir, "queue"))
+        self._open(Database(path, lambda conn: MIGRATIONS.upgrade(conn, path)), os.path.join(data_dir, "queue"))
 
     # Seconds a claim on a due row holds unless renewed, where nodes share the database; 0: no claims.
     claim_lease = 0.0
