@@ -693,6 +693,20 @@ def _stop_reactor() -> None:
         pass  # stopping already
 
 
+def _open_server_database(config: configlib.Config) -> str:
+    """Before the fork: open the server database once, which applies the migrations it lacks, so that one
+    this version cannot use or reach is reported once rather than by each process; why it failed, or ""."""
+    from .store import storage_error
+
+    try:
+        backend.server_database(config).close()
+    except Exception as e:
+        if not isinstance(e, OSError) and not storage_error(e):
+            raise
+        return str(e)
+    return ""
+
+
 def run(config: configlib.Config, on_ready=None) -> int:
     """Run the server until SIGINT or SIGTERM, in one process or two (see processes.py); return the exit
     code. on_ready(server) is called once every listener and worker of every process runs."""
@@ -712,6 +726,13 @@ def run(config: configlib.Config, on_ready=None) -> int:
                 sock.close()
             print(f"mox: cannot start: metrics directory: {e}", file=sys.stderr, flush=True)
             return 1
+
+    problem = _open_server_database(config)
+    if problem:
+        for sock in sockets.values():
+            sock.close()
+        print(f"mox: cannot start: {problem}", file=sys.stderr, flush=True)
+        return 1
 
     # Loaded before the fork, so that both processes share their pages: the reactor's module and what it
     # loads (TLS among it), and the webapi both serve (with twisted.web). Installing the reactor is each

@@ -114,5 +114,6 @@ def test_an_unreachable_database_is_one_line_without_the_password(new_server):
     assert out.returncode == 1
     output = out.stdout + out.stderr
     assert "mox: cannot start: connection failed" in output
+    assert output.count("mox: cannot start") == 1  # said once, not by each process
     assert "Traceback" not in output
     assert "hunter2secret" not in output

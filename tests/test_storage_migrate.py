@@ -13,6 +13,7 @@ import json
 import os
 import re
 import smtplib
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -21,8 +22,10 @@ import httpx
 import pytest
 
 from moxpy.config import save
+from moxpy.store import migrations
 from moxpy.store import backend
 from moxpy.store.queue import EntryFilter
+from moxpy.store.sqlite import schema, serverdb
 
 from .localserve import ADDRESS, PASSWORD, ROOT
 
@@ -169,6 +172,7 @@ def test_a_server_moved_to_postgresql_looks_the_same_to_its_clients(new_server, 
     assert out.returncode == 0, out.stdout + out.stderr
     assert "copied and verified: 1 accounts, 4 messages, 2 queue entries" in out.stdout, out.stdout
     assert 'Storage = "postgresql"' in out.stdout
+    assert schema_versions(srv.config.data_dir(), pg_dsn) == (serverdb.MIGRATIONS.latest, schema.MIGRATIONS.latest)
 
     use_postgresql(srv, pg_dsn)
     srv.start()
@@ -225,6 +229,41 @@ def test_refuses_a_running_server_a_used_database_and_a_bad_dsn(new_server, pg_d
     again = migrate(srv, "-dsn", pg_dsn)
     assert again.returncode == 1 and "not empty" in again.stderr, again.stderr
     assert again.stderr.count("\n") == 1
+
+
+def schema_versions(data_dir: str, dsn: str) -> tuple[int, int]:
+    """The schema versions of the server database and of account mox, the same on both sides."""
+    from moxpy.store.pg.accounts import schema_dsn, schema_name
+    from moxpy.store.pg.db import connect
+
+    found = []
+    for path, pg in ((os.path.join(data_dir, "mox.db"), dsn),
+                     (os.path.join(data_dir, "accounts", "mox", "index.db"), schema_dsn(dsn, schema_name("mox")))):
+        src = sqlite3.connect(path)
+        dst = connect(pg)
+        sqlite_side, pg_side = migrations.applied(src), migrations.applied(dst)
+        src.close()
+        dst.close()
+        assert sqlite_side == pg_side
+        found.append(sqlite_side[-1][0])
+    return found[0], found[1]
+
+
+def test_refuses_a_data_directory_of_a_newer_version_and_leaves_postgresql_empty(new_server, pg_dsn):
+    srv = new_server()
+    srv.start()
+    assert srv.stop() == 0
+    with sqlite3.connect(os.path.join(srv.config.data_dir(), "mox.db")) as conn:
+        conn.execute("insert into schema_migrations (version, name, applied) values (50, 'newer', 0)")
+    conn.close()
+    out = migrate(srv, "-dsn", pg_dsn)
+    assert out.returncode == 1 and "schema version 50, newer than this program's" in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    from moxpy.store.pg.db import connect
+
+    conn = connect(pg_dsn)
+    assert conn.execute("select to_regclass('queue')").fetchone()[0] is None  # nothing made
+    conn.close()
 
 
 def test_refuses_a_data_directory_without_a_server_database(new_server, pg_dsn):
