@@ -699,6 +699,7 @@ def _open_server_database(config: configlib.Config) -> str:
     from .store import storage_error
 
     try:
+        os.makedirs(config.data_dir(), exist_ok=True)  # as Server.start does: a new server has none yet
         backend.server_database(config).close()
     except Exception as e:
         if not isinstance(e, OSError) and not storage_error(e):
