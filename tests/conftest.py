@@ -67,5 +67,15 @@ def storage(request):
     return request.getfixturevalue("pg_dsn")
 
 
+def pytest_collection_modifyitems(config, items):
+    if localserve.suite_storage() != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="sqlite_only: reads SQLite or message files, or tests SQLite itself; "
+                                   "the suite runs on PostgreSQL (MOXPY_TEST_STORAGE)")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
 def pytest_sessionfinish(session, exitstatus):
     localserve.stop_shared_postgresql()
