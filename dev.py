@@ -12,11 +12,14 @@ the checkout. The environment lives in .venv next to this file and is
 (re)installed whenever pyproject.toml changes. Only the Python standard
 library is needed to run this file.
 
-`test` without arguments runs the whole suite in two parts: every test
+`test` without arguments runs the whole suite in three parts: every test
 but those marked `timing`, spread over two worker processes on a machine
 with two cores or more, then the `timing` tests (a heartbeat or a deadline
 beside a hostile client) alone, so that another test's load cannot slow
-what they measure. With arguments it is one pytest run, as given.
+what they measure, then a few test files again with their servers on
+PostgreSQL (POSTGRESQL_TESTS). With arguments it is one pytest run, as
+given; MOXPY_TEST_STORAGE=postgresql in the environment puts the servers
+of any run on PostgreSQL.
 """
 
 import hashlib
@@ -80,11 +83,24 @@ def ensure_test_programs() -> None:
                            stderr=subprocess.DEVNULL)
 
 
+# The third part of the whole suite: the tests where storage matters most (the webapi's Send and message
+# methods, IMAP's core commands, queue delivery, webhooks, rules), run again with every test server on
+# PostgreSQL. MOXPY_TEST_STORAGE=postgresql runs any tests so, the whole suite too.
+POSTGRESQL_TESTS = ["tests/webapi/test_webapi.py", "tests/imapserver/test_imap.py", "tests/queue/test_queue.py",
+                    "tests/webhooks/test_webhooks.py", "tests/test_rules.py"]
+
+
 def whole_suite() -> int:
     workers = min(2, os.cpu_count() or 1)
     spread = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
     codes = [subprocess.run([PYTHON, "-m", "pytest", *spread, "-m", "not timing"]).returncode,
              subprocess.run([PYTHON, "-m", "pytest", "-m", "timing"]).returncode]
+    if _present("/usr/lib/postgresql") or shutil.which("initdb"):
+        codes.append(subprocess.run([PYTHON, "-m", "pytest", *spread, "-m", "not timing", *POSTGRESQL_TESTS],
+                                    env=dict(os.environ, MOXPY_TEST_STORAGE="postgresql")).returncode)
+    else:
+        print("PostgreSQL is not installed (Debian package postgresql): its part of the suite is left out",
+              file=sys.stderr)
     # 5: no tests were selected, which a part may well have.
     failed = [code for code in codes if code not in (0, 5)]
     return failed[0] if failed else 0

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 
 from . import config as configlib
@@ -129,11 +128,11 @@ class AccountAdmin:
                  " ".join(f"{name}={count}" for name, count in removed.items()))
 
     def _has_data(self, config: configlib.Config, account: str) -> bool:
-        """Whether something of an account not in the config is left: its directory, or its rows in the
-        server database."""
-        from .provision import edit
+        """Whether something of an account not in the config is left: its storage (directory or schema), or
+        its rows in the server database."""
+        from .store import backend
 
-        return os.path.lexists(edit.account_directory(config, account)) or self.serverdb.has_account_data(account)
+        return backend.account_stored(config, account) or self.serverdb.has_account_data(account)
 
     async def purge(self, account: str) -> int:
         """Remove every message of every mailbox of the account, keeping the mailboxes; how many."""

@@ -1,6 +1,7 @@
 import pytest
 
 from .hookreceiver import Receiver
+from . import localserve
 from .localserve import LocalServer
 
 
@@ -40,6 +41,9 @@ def postgresql():
     """One PostgreSQL server for the tests of a worker; skipped where it cannot run."""
     from . import pgserver
 
+    if localserve.suite_storage() == "postgresql":
+        yield localserve.shared_postgresql()  # the servers' own, stopped when the worker ends
+        return
     reason = pgserver.missing()
     if reason:
         pytest.skip(reason)
@@ -61,3 +65,17 @@ def storage(request):
     if request.param == "sqlite":
         return ""
     return request.getfixturevalue("pg_dsn")
+
+
+def pytest_collection_modifyitems(config, items):
+    if localserve.suite_storage() != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="sqlite_only: reads SQLite or message files, or tests SQLite itself; "
+                                   "the suite runs on PostgreSQL (MOXPY_TEST_STORAGE)")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    localserve.stop_shared_postgresql()

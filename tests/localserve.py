@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -56,6 +57,53 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
+STORAGE_VARIABLE = "MOXPY_TEST_STORAGE"
+
+
+def suite_storage() -> str:
+    """The storage backend the servers of this run are on: "postgresql" when MOXPY_TEST_STORAGE says so,
+    else "sqlite" (the default)."""
+    value = os.environ.get(STORAGE_VARIABLE, "").strip().lower() or "sqlite"
+    if value not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"{STORAGE_VARIABLE}={value!r}: expected sqlite or postgresql")
+    return value
+
+
+_shared_postgresql = None
+
+
+def shared_postgresql():
+    """The PostgreSQL server of this test process (a pytest worker), started on first use and stopped when
+    the process ends; the postgresql fixture hands out the same one when the suite runs on PostgreSQL."""
+    global _shared_postgresql
+    if _shared_postgresql is None:
+        from . import pgserver
+
+        reason = pgserver.missing()
+        if reason:
+            raise RuntimeError(f"{STORAGE_VARIABLE}=postgresql, but {reason}")
+        _shared_postgresql = pgserver.PostgreSQL().start()
+        atexit.register(stop_shared_postgresql)
+    return _shared_postgresql
+
+
+def stop_shared_postgresql() -> None:
+    global _shared_postgresql
+    server, _shared_postgresql = _shared_postgresql, None
+    if server is not None:
+        server.stop()
+
+
+def configure_test_storage(config) -> bool:
+    """Put a new server's config on the storage of this run: with MOXPY_TEST_STORAGE=postgresql, on a new
+    database of the shared PostgreSQL server (True); else leave it as it is, on SQLite (False)."""
+    if suite_storage() != "postgresql":
+        return False
+    config.Storage = "postgresql"
+    config.PostgreSQL.DSN = shared_postgresql().new_database()
+    return True
+
+
 def interruptible() -> None:
     """In a server's process before it starts: SIGINT as in a terminal, even when the tests themselves
     run in the background, where the shell has it ignored (and a process that starts with SIGINT ignored
@@ -73,9 +121,12 @@ class LocalServer:
         self.directory = directory
         names = list(localserve.PORTS)
         self.ports = dict(zip(names, free_ports(len(names))))
-        config, _ = localserve.ensure(directory, self.ports)
+        config, created = localserve.ensure(directory, self.ports)
+        # A directory made now is put on this run's storage; one made before keeps the storage it has.
+        changed = created and configure_test_storage(config)
         if configure:
             configure(config)
+        if changed or configure:
             save(config)
         self.config = config
         self.proc: subprocess.Popen | None = None

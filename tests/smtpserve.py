@@ -16,11 +16,10 @@ from moxpy.provision.certificate import generate_self_signed
 from moxpy.provision.dkimkeys import generate_domain_keys
 from moxpy.queue import Queue
 from moxpy.server import DELIVERY, DELIVERY_SERVICES, Server, bind
-from moxpy.store import open_store
-from moxpy.store.sqlite.serverdb import ServerDatabase
+from moxpy.store import backend
 
 from . import storehelp
-from .localserve import free_ports
+from .localserve import configure_test_storage, free_ports
 
 
 def production_config(directory: str, nameserver: str) -> configlib.Config:
@@ -55,6 +54,7 @@ def production_config(directory: str, nameserver: str) -> configlib.Config:
         },
     )
     config.path = os.path.join(config_dir, configlib.CONFIG_FILE)
+    configure_test_storage(config)
     configlib.save(config)
     return configlib.load(config.path)
 
@@ -81,8 +81,8 @@ class InProcessSMTP:
     async def _start(self) -> None:
         server = self.server
         os.makedirs(server.data_dir, exist_ok=True)
-        server.serverdb = ServerDatabase(server.data_dir)
-        server.store = open_store(server.data_dir)
+        server.serverdb = backend.server_database(self.config)
+        server.store = backend.accounts(self.config)
         for name in self.config.Accounts:
             server.store.account(name)
         server.queue = Queue(server.source, server.serverdb.queue, deliverer=None)
@@ -100,8 +100,8 @@ class InProcessSMTP:
         self._thread.join(5)
 
     def messages(self, account: str) -> list[dict]:
-        return storehelp.messages(self.server.data_dir, account)
+        return storehelp.messages(self.server.data_dir, account, self.config)
 
     def message_file(self, account: str, row: dict) -> bytes:
-        return storehelp.message_file(self.server.data_dir, account, row)
+        return storehelp.message_file(self.server.data_dir, account, row, self.config)
 

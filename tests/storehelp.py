@@ -48,9 +48,9 @@ def message_file(data_dir: str, account: str, row: dict, config=None) -> bytes:
         store.close()
 
 
-def claimed_recent(data_dir: str, account: str, mailbox: str) -> int:
+def claimed_recent(data_dir: str, account: str, mailbox: str, config=None) -> int:
     """The highest UID of a mailbox claimed as \\Recent, as saved."""
-    store = open_store(data_dir, readonly=True)
+    store = _reading(data_dir, config)
     try:
         acc = store.account(account)
         return acc.recent_claimed(acc.mailbox(mailbox).id)
@@ -58,9 +58,9 @@ def claimed_recent(data_dir: str, account: str, mailbox: str) -> int:
         store.close()
 
 
-def problems(data_dir: str, account: str) -> list[str]:
+def problems(data_dir: str, account: str, config=None) -> list[str]:
     """What the store finds wrong with the account's storage."""
-    store = open_store(data_dir, readonly=True)
+    store = _reading(data_dir, config)
     try:
         return store.account(account).check()
     finally:

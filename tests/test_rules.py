@@ -62,7 +62,7 @@ def deliver(server, data: bytes, rcpt: str = ADDRESS) -> dict:
 
 
 def stored(server, account: str = "mox", **match) -> list[dict]:
-    return [m for m in messages(server.config.data_dir(), account)
+    return [m for m in messages(server.config.data_dir(), account, server.config)
             if all(m[k] == v for k, v in match.items())]
 
 
@@ -264,7 +264,7 @@ def test_forward_queues_a_copy_to_another_account(server):
 
 
 def message_file_of(server, account: str, row: dict) -> bytes:
-    return message_file(server.config.data_dir(), account, row)
+    return message_file(server.config.data_dir(), account, row, server.config)
 
 
 def test_forward_with_discard_keeps_no_original(server):

@@ -22,7 +22,7 @@ from moxpy import config as configlib
 
 from . import storehelp
 from .dnsserver import DNSServer
-from .localserve import ROOT, free_ports
+from .localserve import ROOT, configure_test_storage, free_ports
 from .queuehelp import queued, retired_entries
 
 ADDRESS = "you@example.com"
@@ -73,6 +73,7 @@ class Serve:
         # The MX host is us: the queue (32 deliveries at once) must not meet our own cap of 30 connections
         # per address, which would answer 421 and leave a burst after a restart to its retry minutes later.
         config.MaxConnectionsPerIP = 100
+        configure_test_storage(config)
         configlib.save(config)
         self.config = configlib.load(self.config_path)
         self.proc = None
@@ -127,7 +128,7 @@ class Serve:
         return context
 
     def stored(self, account="you"):
-        return storehelp.messages(self.config.data_dir(), account)
+        return storehelp.messages(self.config.data_dir(), account, self.config)
 
     def wait_for(self, predicate, timeout=15):
         deadline = time.monotonic() + timeout

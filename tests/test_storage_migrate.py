@@ -30,6 +30,11 @@ from moxpy.store.sqlite import schema, serverdb
 from .localserve import ADDRESS, PASSWORD, ROOT
 
 
+def on_sqlite(config) -> None:
+    """The server migrate copies from is on SQLite, also when the suite runs on PostgreSQL."""
+    config.Storage, config.PostgreSQL.DSN = "sqlite", ""
+
+
 def mox(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, os.path.join(ROOT, "mox.py"), *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
@@ -156,7 +161,7 @@ def make_data(srv) -> dict:
 
 @pytest.mark.slow
 def test_a_server_moved_to_postgresql_looks_the_same_to_its_clients(new_server, pg_dsn):
-    srv = new_server()
+    srv = new_server(on_sqlite)
     srv.start()
     made = make_data(srv)
     before = imap_state(srv)
@@ -208,7 +213,7 @@ def test_a_server_moved_to_postgresql_looks_the_same_to_its_clients(new_server, 
 
 @pytest.mark.slow
 def test_refuses_a_running_server_a_used_database_and_a_bad_dsn(new_server, pg_dsn, postgresql):
-    srv = new_server()
+    srv = new_server(on_sqlite)
     srv.start()
     response = srv.call("Send", {"To": [{"Address": ADDRESS}], "Subject": "one", "Text": "hi"})
     assert response.status_code == 200, response.text
@@ -267,6 +272,6 @@ def test_refuses_a_data_directory_of_a_newer_version_and_leaves_postgresql_empty
 
 
 def test_refuses_a_data_directory_without_a_server_database(new_server, pg_dsn):
-    srv = new_server()  # never started: nothing under its data directory
+    srv = new_server(on_sqlite)  # never started: nothing under its data directory
     out = migrate(srv, "-dsn", pg_dsn)
     assert out.returncode == 1 and "no server database" in out.stderr, out.stderr

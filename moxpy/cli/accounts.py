@@ -43,7 +43,9 @@ def cmd_account(args: argparse.Namespace) -> int:
     elif args.action == "del":
         with edit.edited(config.path) as config:
             edit.delete_account(config, args.name)
-        print(f"account {args.name} removed; its mail stays in {edit.account_directory(config, args.name)} "
+        kept = (edit.kept_in(config, args.name) if config.Storage == "postgresql"
+                else edit.account_directory(config, args.name))
+        print(f"account {args.name} removed; its mail stays in {kept} "
               "(the webapi's AccountDelete removes it)")
     elif args.action == "passwd":
         password = _password(args)

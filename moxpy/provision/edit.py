@@ -135,10 +135,12 @@ def add_account(config: Config, name: str, address: str, password: str | None = 
     _check_free(config, address)
     if password is not None:
         check_password(password)
-    if os.path.lexists(account_directory(config, name)):
-        raise ConfigError(f"the data directory still holds the mail of an earlier account {name!r} (in "
-                          f"accounts/{name}): remove it (the webapi's AccountDelete does) or move it away first, "
-                          "or choose another name")
+    from ..store import backend
+
+    if backend.account_stored(config, name):
+        raise ConfigError(f"the {storage_of(config)} still holds the mail of an earlier account {name!r} (in "
+                          f"{kept_in(config, name)}): remove it (the webapi's AccountDelete does) or move it away "
+                          "first, or choose another name")
     password = password or generate_password()
     config.Accounts[name] = Account(Domain=domain, FullName=full_name, Destinations={address: Destination()})
     set_password(config, name, password)  # validates and saves
@@ -170,6 +172,16 @@ def new_account_address(config: Config, name: str) -> tuple[str, str]:
 def account_directory(config: Config, name: str) -> str:
     """Where the account's mail is kept, in the data directory."""
     return os.path.join(config.data_dir(), "accounts", name)
+
+
+def storage_of(config: Config) -> str:
+    """What keeps the accounts' mail, in words: the data directory, or the PostgreSQL database."""
+    return "database" if config.Storage == "postgresql" else "data directory"
+
+
+def kept_in(config: Config, name: str) -> str:
+    """Where in it the account's mail is kept, in words."""
+    return "its schema of the database" if config.Storage == "postgresql" else f"accounts/{name}"
 
 
 def delete_account(config: Config, name: str) -> None:

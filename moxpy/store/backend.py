@@ -49,6 +49,22 @@ def accounts(config: Config, *, readonly: bool = False,
     return open_store(config.data_dir(), readonly=readonly, names=names)
 
 
+def account_stored(config: Config, name: str) -> bool:
+    """Whether the storage still has an account of that name: its directory under the data directory on
+    SQLite, its schema on PostgreSQL; also after `mox account del` took it out of the config (its mail stays)."""
+    if postgresql(config):
+        from .pg.accounts import schema_name
+        from .pg.db import connect
+
+        conn = connect(dsn(config))
+        try:
+            found = conn.execute("select 1 from pg_namespace where nspname = ?", (schema_name(name),)).fetchone()
+            return found is not None
+        finally:
+            conn.close()
+    return os.path.lexists(os.path.join(config.data_dir(), "accounts", name))
+
+
 def server_database(config: Config):
     """The server database: the queue, webhooks, tokens, lists and the rest (ServerDatabase's stores)."""
     if postgresql(config):

@@ -9,7 +9,10 @@ import sys
 
 import httpx
 
+from moxpy.store.pg.accounts import schema_name
+
 from ..localserve import ADDRESS, PASSWORD, ROOT
+from ..serverdbhelp import execute
 
 
 def mox(*args, cwd=None, input=None):
@@ -146,11 +149,18 @@ def test_log_level_must_be_one_of_mox_names(new_server):
 def test_account_add_does_not_hand_over_mail_an_earlier_account_left(new_server):
     srv = new_server()
     config = srv.config.path
+    # What an earlier account of the name left: its directory (SQLite), or its schema (PostgreSQL).
     leftover = os.path.join(srv.config.data_dir(), "accounts", "ghost")
-    os.makedirs(leftover)
+    if srv.config.Storage == "postgresql":
+        execute(srv.config, f"create schema {schema_name('ghost')}")
+    else:
+        os.makedirs(leftover)
     out = mox("account", "add", "ghost", "ghost@localhost", "-password", "ghost-secret", "-config", config)
     assert out.returncode == 1 and "still holds the mail of an earlier account" in out.stderr, out.stderr
-    os.rmdir(leftover)
+    if srv.config.Storage == "postgresql":
+        execute(srv.config, f"drop schema {schema_name('ghost')}")
+    else:
+        os.rmdir(leftover)
     out = mox("account", "add", "ghost", "ghost@localhost", "-password", "ghost-secret", "-config", config)
     assert out.returncode == 0, out.stderr
 
@@ -189,6 +199,10 @@ def test_command_line_errors_are_one_line(new_server, tmp_path):
         ("nosuchcommand",),
         (),
     ]
+    if srv.config.Storage == "postgresql":
+        # The server has not run, but its PostgreSQL database is there (a new one, empty): the queue
+        # commands open it as they would a server's. "no database" is of a SQLite data directory.
+        cases.remove(("queue", "hold", "-ids", "1", "-config", config))
     for args in cases:
         out = mox(*args, cwd=tmp_path)
         assert out.returncode != 0, args

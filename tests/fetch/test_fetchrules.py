@@ -283,6 +283,7 @@ def test_unusable_settings_are_user_errors(server, fields, text):
     assert response.json()["Code"] == "user" and response.json()["Message"].startswith(text), response.text
 
 
+@pytest.mark.sqlite_only  # reads the SQLite database's files for the password
 def test_the_password_is_never_shown_nor_stored_in_the_clear(server, dovecot):
     password = "very-secret-" + secrets.token_hex(4)
     rule_id = add(server, Protocol="pop3", Host="127.0.0.1", Port=dovecot.pop3, TLS="none", Username="bob",

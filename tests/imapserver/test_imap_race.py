@@ -37,7 +37,7 @@ def uid_set(text: bytes) -> list[int]:
 
 
 def check_consistent(server) -> None:
-    assert storehelp.problems(server.config.data_dir(), "mox") == []
+    assert storehelp.problems(server.config.data_dir(), "mox", server.config) == []
 
 
 def empty_source(raw: Raw) -> None:

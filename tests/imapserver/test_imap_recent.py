@@ -128,7 +128,7 @@ def test_recent_delivered_to_selected_inbox_and_kept_across_restart(new_server):
 
 
 def _claimed(srv) -> int:
-    return storehelp.claimed_recent(srv.config.data_dir(), "mox", "Inbox")
+    return storehelp.claimed_recent(srv.config.data_dir(), "mox", "Inbox", srv.config)
 
 
 def test_new_keyword_announced_with_flags_to_every_session(server):

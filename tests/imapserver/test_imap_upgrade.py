@@ -6,12 +6,15 @@ already there as seen by an earlier session (not recent)."""
 import os
 import sqlite3
 
+import pytest
+
 from .. import storehelp
 from ..imapclient import Raw
 
 MESSAGE = b"From: old@example.org\r\nSubject: from before\r\nDate: Sun, 25 Mar 2007 00:30:00 +1400\r\n\r\nx\r\n"
 
 
+@pytest.mark.sqlite_only  # makes a SQLite index of an older version
 def test_index_from_before_is_filled_in(new_server):
     srv = new_server().start()
     raw = Raw(srv.ports["IMAP"])

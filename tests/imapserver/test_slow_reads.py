@@ -18,7 +18,8 @@ import pytest
 from .. import storehelp
 from ..imapclient import Raw
 
-pytestmark = pytest.mark.timing  # dev.py test runs these alone
+# timing: dev.py test runs these alone; sqlite_only: the slow file stands in for a message file of the SQLite store.
+pytestmark = [pytest.mark.timing, pytest.mark.sqlite_only]
 
 MESSAGE = (b"From: slow@example.org\r\nTo: mox@localhost\r\nSubject: slow to read\r\n\r\n"
            b"a needle in the body\r\n")

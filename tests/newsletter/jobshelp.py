@@ -9,7 +9,7 @@ import time
 import httpx
 
 from moxpy.store.newsletter import CONFIRMED, MailingList, Member
-from moxpy.store.sqlite.serverdb import ServerDatabase
+from moxpy.store import backend
 
 from ..localserve import ADDRESS
 
@@ -17,7 +17,7 @@ from ..localserve import ADDRESS
 def make_list(server, emails: list[str], account: str = "mox", from_address: str = ADDRESS,
               name: str = "News", preferences=None) -> int:
     """A list of the account with these confirmed members; its id."""
-    db = ServerDatabase(server.config.data_dir())
+    db = backend.server_database(server.config)
     try:
         async def make() -> int:
             now = time.time()
@@ -34,7 +34,7 @@ def make_list(server, emails: list[str], account: str = "mox", from_address: str
 
 
 def set_status(server, account: str, list_id: int, email: str, status: str) -> None:
-    db = ServerDatabase(server.config.data_dir())
+    db = backend.server_database(server.config)
     try:
         member = db.newsletter.member(account, list_id, email)
         member.status, member.updated = status, time.time()
@@ -44,7 +44,7 @@ def set_status(server, account: str, list_id: int, email: str, status: str) -> N
 
 
 def member_status(server, account: str, list_id: int, email: str) -> str:
-    db = ServerDatabase(server.config.data_dir())
+    db = backend.server_database(server.config)
     try:
         return db.newsletter.member(account, list_id, email).status
     finally:

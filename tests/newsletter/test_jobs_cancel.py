@@ -9,9 +9,7 @@ import time
 
 import pytest
 
-from moxpy.store.queue import EntryFilter
-from moxpy.store.sqlite.serverdb import ServerDatabase
-
+from .. import queuehelp
 from ..localserve import LocalServer
 from .jobshelp import cancel_job, create_job, get_job, make_list, set_status, token, wait_job
 
@@ -35,11 +33,7 @@ def body(list_id: int, subject: str) -> dict:
 
 
 def queued(server, to: str) -> list:
-    db = ServerDatabase(server.config.data_dir())
-    try:
-        return db.queue.queued(EntryFilter(to=to))
-    finally:
-        db.close()
+    return queuehelp.queued(server, to=to)
 
 
 def subjects(server, prefix: str) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from moxpy.newsletter.signing import CONFIRM, UNSUBSCRIBE, Signer
 
 from ..localserve import ADDRESS, PASSWORD, ROOT
+from ..serverdbhelp import execute
 from .helpers import (OTHER, OTHER_PASSWORD, Endpoints, confirm_link, confirmations, error, members, new_list, ok,
                       other_account, root, token, wait_confirmations)
 
@@ -293,11 +293,8 @@ def test_a_bounced_address_gets_nothing_until_it_is_off_the_suppression_list(ser
     wait_confirmations(server, "gone@example.org")
     # As a bounce leaves it: the address suppressed, the member bounced (the send jobs' part).
     ok(server.call("SuppressionAdd", {"EmailAddress": "gone@example.org", "Reason": "bounced"}))
-    db = sqlite3.connect(os.path.join(server.config.data_dir(), "mox.db"))
-    with db:
-        db.execute("update newsletter_members set status = 'bounced', confirm_nonce = '' where email_key = ?",
-                   ("gone@example.org",))
-    db.close()
+    execute(server.config, "update newsletter_members set status = 'bounced', confirm_nonce = '' where email_key = ?",
+            ("gone@example.org",))
     assert subscribe(tenant, news, "gone@example.org") == {"status": "bounced", "confirm_token": None}
     assert members(server, news)["gone@example.org"] == "bounced"
     ok(server.call("SuppressionRemove", {"EmailAddress": "gone@example.org"}))

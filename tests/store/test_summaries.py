@@ -48,6 +48,16 @@ def test_summary_of_a_delivered_message(opened):
     assert s.date == stored.date and s.received == stored.received
 
 
+def test_nul_characters_of_binary_content_are_spaces_in_the_index_and_kept_in_the_message(opened):
+    _, account, run = opened
+    data = (b"From: a\x00b <bob@example.com>\r\nSubject: n\x00ul\r\nMessage-ID: <a\x00b@example.com>\r\n"
+            b"Content-Transfer-Encoding: binary\r\n\r\nbinary a\x00b\r\n")
+    stored = run(account.deliver(data))
+    (s,) = account.summaries([stored.id])
+    assert (s.subject, s.message_id, s.preview) == ("n ul", "<a b@example.com>", "binary a b")
+    assert account.message_bytes(stored) == data
+
+
 def test_summaries_keep_the_order_asked_and_leave_out_unknown_ids(opened):
     _, account, run = opened
     ids = [run(account.deliver(MIXED)).id for _ in range(3)]

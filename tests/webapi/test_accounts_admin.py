@@ -17,9 +17,11 @@ import httpx
 import pytest
 
 from moxpy import config as configlib
+from moxpy.store.pg.accounts import schema_name
 
 from .. import queuehelp, storehelp
 from ..localserve import ADDRESS, ADMIN, PASSWORD, LocalServer, children
+from ..serverdbhelp import execute
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -52,7 +54,7 @@ def deliver(server, rcpt: str, subject: str) -> None:
 
 
 def stored(server, account: str) -> list[dict]:
-    return storehelp.messages(server.config.data_dir(), account)
+    return storehelp.messages(server.config.data_dir(), account, server.config)
 
 
 def wait_stored(server, account: str, subject: str) -> dict:
@@ -83,13 +85,35 @@ def exists(imap: imaplib.IMAP4, mailbox: str = "INBOX") -> int:
 
 
 def account_files(server, account: str) -> list[str]:
-    """Every file under the account's directory, relative to it."""
+    """Every file under the account's directory, relative to it (SQLite)."""
     top = os.path.join(server.config.data_dir(), "accounts", account)
     return [os.path.relpath(os.path.join(d, f), top) for d, _, files in os.walk(top) for f in files]
 
 
-def message_files(server, account: str) -> list[str]:
-    return [f for f in account_files(server, account) if f.startswith("msg" + os.sep)]
+def stored_bytes(server, account: str) -> int:
+    """Of how many messages the account's storage keeps bytes: its message files on SQLite, the messages
+    with rows of message_contents in its schema on PostgreSQL."""
+    if server.config.Storage != "postgresql":
+        return len([f for f in account_files(server, account) if f.startswith("msg" + os.sep)])
+    if storage_name(server, account) not in account_storages(server):
+        return 0
+    contents = f"{schema_name(account)}.message_contents"
+    [(count,)] = execute(server.config, f"select count(distinct message_id) from {contents}")
+    return count
+
+
+def storage_name(server, account: str) -> str:
+    """What holds the account's storage: its directory under data/accounts, or its PostgreSQL schema."""
+    return schema_name(account) if server.config.Storage == "postgresql" else account
+
+
+def account_storages(server) -> list[str]:
+    """Every entry of data/accounts (SQLite), or every schema of accounts in the database (PostgreSQL)."""
+    if server.config.Storage == "postgresql":
+        return [name for (name,) in execute(server.config, "select nspname from pg_namespace")
+                if name.startswith("account_")]
+    top = os.path.join(server.config.data_dir(), "accounts")
+    return os.listdir(top) if os.path.exists(top) else []
 
 
 def test_a_created_account_works_at_once_over_smtp_imap_and_the_webapi(server):
@@ -149,7 +173,7 @@ def test_bad_requests_are_user_errors_saying_why(server):
     response = admin(server, "AccountCreate", '{"Name": "dave", "Password": 12345678}')
     assert error(response)[0] == "protocol"
     assert admin(server, "AccountExists", {"Name": "dave"}).json() == {"Found": False}
-    assert not os.path.exists(os.path.join(server.config.data_dir(), "accounts", "dave"))
+    assert storage_name(server, "dave") not in account_storages(server)
 
 
 def test_a_name_without_domain_needs_default_domain(server):
@@ -212,7 +236,7 @@ def test_purge_empties_every_mailbox_and_keeps_them(server):
             wait_stored(server, "hank", subject)
         cursor = server.call("ChangesSince", {}, user="hank@localhost", password="hank-secret-1").json()["NextCursor"]
         assert exists(imap) == 2
-        assert len(message_files(server, "hank")) == 3
+        assert stored_bytes(server, "hank") == 3
 
         response = admin(server, "AccountPurge", {"Name": "hank"})
         assert response.status_code == 200, response.text
@@ -229,7 +253,7 @@ def test_purge_empties_every_mailbox_and_keeps_them(server):
     mailboxes = server.call("MailboxList", {}, user="hank@localhost", password="hank-secret-1").json()["Mailboxes"]
     assert "Projects" in [m["Name"] for m in mailboxes]
     assert all(m["Total"] == 0 for m in mailboxes), mailboxes
-    assert message_files(server, "hank") == []
+    assert stored_bytes(server, "hank") == 0
     changes = server.call("ChangesSince", {"Cursor": cursor}, user="hank@localhost",
                           password="hank-secret-1").json()["Changes"]
     assert sorted(c["Event"] for c in changes) == ["messageDeleted"] * 3
@@ -240,7 +264,6 @@ def test_purge_empties_every_mailbox_and_keeps_them(server):
 
 
 def test_delete_leaves_nothing_and_the_name_starts_afresh(server):
-    data_dir = server.config.data_dir()
     create(server, "ivan", "ivan-secret-1")
     ivan = dict(user="ivan@localhost", password="ivan-secret-1")
     # An incoming webhook to nowhere, so that the account has webhooks waiting to be retried.
@@ -271,8 +294,7 @@ def test_delete_leaves_nothing_and_the_name_starts_afresh(server):
         rest += chunk
     assert b"* BYE" in rest, rest
     imap.shutdown()
-    assert not os.path.exists(os.path.join(data_dir, "accounts", "ivan"))
-    assert [e for e in os.listdir(os.path.join(data_dir, "accounts")) if "ivan" in e or e.startswith(".")] == []
+    assert [e for e in account_storages(server) if "ivan" in e or e.startswith(".")] == []
     assert queuehelp.queued(server, account="ivan") == []
     assert queuehelp.retired_entries(server, account="ivan") == []
     assert queuehelp.webhooks(server, account="ivan") == []
@@ -291,7 +313,7 @@ def test_delete_leaves_nothing_and_the_name_starts_afresh(server):
     # first account, and nothing of the old account's storage comes back.
     deliver(server, "ivan@localhost", "after delete")
     wait_stored(server, "mox", "after delete")
-    assert not os.path.exists(os.path.join(data_dir, "accounts", "ivan"))
+    assert [e for e in account_storages(server) if "ivan" in e] == []
     code, _ = error(admin(server, "AccountDelete", {"Name": "ivan"}))
     assert code == "accountNotFound"
 
@@ -317,14 +339,13 @@ def test_delete_finishes_what_account_del_left(server):
     wait_stored(server, "judy", "for judy")
     out = queuehelp.mox(server, "account", "del", "judy", "-config", server.config.path)
     assert "its mail stays" in out.stdout
-    directory = os.path.join(server.config.data_dir(), "accounts", "judy")
-    assert os.path.exists(directory)
+    assert storage_name(server, "judy") in account_storages(server)
     # Its old mail is not handed to a new account of the name...
     code, message = error(admin(server, "AccountCreate", {"Name": "judy", "Password": "judy-secret-2"}))
     assert code == "user" and "still holds the mail" in message
     # ...until AccountDelete removes it.
     assert admin(server, "AccountDelete", {"Name": "judy"}).status_code == 200
-    assert not os.path.exists(directory)
+    assert storage_name(server, "judy") not in account_storages(server)
     create(server, "judy", "judy-secret-2")
     assert stored(server, "judy") == []
 

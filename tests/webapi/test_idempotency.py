@@ -4,8 +4,6 @@ queueing again, also when concurrent, after a restart and after SIGKILL;
 a different request under a used key is idempotencyConflict."""
 
 import json
-import os
-import sqlite3
 import threading
 import time
 
@@ -14,6 +12,7 @@ import pytest
 
 from ..localserve import ADDRESS, PASSWORD
 from ..queuehelp import queued, retired_entries
+from ..serverdbhelp import execute
 
 
 def entries(server, subject: str) -> list:
@@ -118,17 +117,14 @@ def test_keys_expire_after_24_hours(server):
     first = post(server, request("old key"), "key-old")
     assert first.status_code == 200
     # The record as it would be a day and an hour later.
-    db = sqlite3.connect(os.path.join(server.config.data_dir(), "mox.db"))
-    with db:
-        db.execute("update idempotency_keys set created = created - 25 * 3600 where key = 'key-old'")
+    execute(server.config, "update idempotency_keys set created = created - 25 * 3600 where key = 'key-old'")
     again = post(server, request("old key", "different now"), "key-old")
     assert again.status_code == 200, again.text
     assert again.json()["Submissions"] != first.json()["Submissions"]
     assert len(entries(server, "old key")) == 2
     # Old records are pruned as new keys are recorded.
-    rows = db.execute("select count(*) from idempotency_keys where created < ?", (time.time() - 24 * 3600,))
-    assert rows.fetchone()[0] == 0
-    db.close()
+    rows = execute(server.config, "select count(*) from idempotency_keys where created < ?", (time.time() - 24 * 3600,))
+    assert rows[0][0] == 0
 
 
 def test_key_survives_restart(new_server):

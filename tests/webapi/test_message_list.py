@@ -179,6 +179,7 @@ def test_ten_megabyte_message_comes_back_cut_at_one_mebibyte(server):
     assert text.encode().startswith(cut)
 
 
+@pytest.mark.sqlite_only  # makes a SQLite index of an older version
 def test_an_index_of_an_older_version_is_filled_when_the_server_opens_it(new_server):
     srv = new_server().start()
     deliver_smtp(srv, compose("from before", "written by an older version", sender="old@example.org"))

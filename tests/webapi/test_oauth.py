@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from joserfc import jwt as josejwt
 from joserfc.jwk import ECKey, KeySet
 
 from ..localserve import ROOT
+from ..serverdbhelp import execute
 
 # Each test that fails client authentication does so from a loopback address in its own /21, so the
 # failures of one never throttle another (the throttle counts per address, /26 and /21).
@@ -103,11 +103,7 @@ def test_client_add_prints_id_then_secret_and_keeps_only_its_hash(server):
     listed = mox("client", "list", "-config", server.config.path)
     assert listed.returncode == 0 and f"{client_id}\tmox\tread\t" in listed.stdout
     assert "\tactive\tbilling" in listed.stdout and "mxs_" not in listed.stdout
-    db = sqlite3.connect(os.path.join(server.config.data_dir(), "mox.db"))
-    try:
-        row = db.execute("select * from oauth_clients where id = ?", (client_id,)).fetchone()
-    finally:
-        db.close()
+    [row] = execute(server.config, "select * from oauth_clients where id = ?", (client_id,))
     assert hashlib.sha256(secret.encode()).digest() in row
     assert not any(secret in str(v) for v in row)
 
@@ -383,11 +379,7 @@ def test_tokens_expire_and_a_retired_key_is_dropped_after_its_last_token(new_ser
     assert [k["kid"] for k in jwks(srv)["keys"]] == [parts(new)[0]["kid"]]
     # Dropped from the database too, once a token is issued.
     get_token(srv, client)
-    db = sqlite3.connect(os.path.join(srv.config.data_dir(), "mox.db"))
-    try:
-        assert db.execute("select count(*) from oauth_keys").fetchone()[0] == 1
-    finally:
-        db.close()
+    assert execute(srv.config, "select count(*) from oauth_keys") == [(1,)]
 
 
 def test_the_openapi_document_describes_the_client_credentials_flow(server, client):

@@ -293,7 +293,7 @@ def test_rules_survive_a_restart(new_server):
         assert call(server, "RuleList", {"Account": "mox", "Format": "sieve"}).json() == before
         with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=30) as smtp:
             smtp.sendmail("x@example.org", [ADDRESS], compose("flagged", headers={"X-Spam-Flag": "YES"}))
-        found = server.wait_for(lambda: [m for m in messages(server.config.data_dir(), "mox")
+        found = server.wait_for(lambda: [m for m in messages(server.config.data_dir(), "mox", server.config)
                                          if m["subject"] == "flagged"])
         assert found[0]["mailbox"] == "Junk"
     finally:

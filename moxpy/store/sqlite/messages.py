@@ -101,7 +101,8 @@ def insert_tx(conn: sqlite3.Connection, mailbox: str, *, path: str, size: int, m
     row = conn.execute(
         _INSERT,
         (box["id"], uid, next_modseq_tx(conn), received, path, size, mask, json.dumps(keywords),
-         summary["message_id"], summary["subject"], summary["msg_from"], summary["date"], sent_day, meta.mail_from,
+         *(summaries.text_column(summary[k]) for k in ("message_id", "subject", "msg_from")), summary["date"],
+         sent_day, meta.mail_from,
          meta.rcpt_to, meta.remote_ip, int(meta.mail_from_validated), int(meta.msg_from_validated),
          json.dumps(meta.dkim_domains), int(meta.dsn), *(_column(indexed[c]) for c in summaries.COLUMNS)),
     ).fetchone()

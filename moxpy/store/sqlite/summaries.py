@@ -47,16 +47,22 @@ def values(data: bytes, root: partlib.Part, subject: str) -> dict:
         "addr_from": _json_addresses(froms),
         "addr_to": _json_addresses(to),
         "addr_cc": _json_addresses(cc),
-        "in_reply_to": envelope.in_reply_to,
-        "preview": readable.preview(text, html),
+        "in_reply_to": text_column(envelope.in_reply_to),
+        "preview": text_column(readable.preview(text, html)),
         "has_attachments": readable.has_attachments(root),
         "text_size": readable.utf8_size(text),
         "html_size": readable.utf8_size(html),
-        "fts_subject": subject,
-        "fts_from_addresses": _words(froms),
-        "fts_to_addresses": _words(to + cc + bcc),
-        "fts_body": body[:BODY_INDEX_LIMIT],
+        "fts_subject": text_column(subject),
+        "fts_from_addresses": text_column(_words(froms)),
+        "fts_to_addresses": text_column(_words(to + cc + bcc)),
+        "fts_body": text_column(body[:BODY_INDEX_LIMIT]),
     }
+
+
+def text_column(value: str) -> str:
+    """A text of a message (binary content may have NUL characters) as a text column keeps it: a NUL as a
+    space, as PostgreSQL's text cannot hold one; the message itself keeps its bytes."""
+    return value.replace("\x00", " ") if value and "\x00" in value else value
 
 
 def _json_addresses(addresses: list[tuple[str, str]]) -> str:
