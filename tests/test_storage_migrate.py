@@ -254,6 +254,7 @@ def schema_versions(data_dir: str, dsn: str) -> tuple[int, int]:
     return found[0], found[1]
 
 
+@pytest.mark.sqlite_only
 def test_refuses_a_data_directory_of_a_newer_version_and_leaves_postgresql_empty(new_server, pg_dsn):
     srv = new_server()
     srv.start()

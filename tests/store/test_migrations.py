@@ -187,6 +187,7 @@ def test_a_read_only_opening_applies_nothing_and_refuses_an_older_index(tmp_path
     raw.close()
 
 
+@pytest.mark.sqlite_only
 def test_a_server_whose_database_is_newer_says_so_in_one_line_and_starts_once_it_is_not(tmp_path):
     srv = LocalServer(str(tmp_path / "srv"))
     srv.start()
