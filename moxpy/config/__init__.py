@@ -223,6 +223,9 @@ class PostgreSQL(msgspec.Struct, forbid_unknown_fields=True):
     # Seconds a node's claim on a queue entry or webhook it attempts holds unless the node renews it (it
     # does every third of it): after a node died, others take its work over within about this long.
     ClaimLease: float = 60.0
+    # Read connections each process keeps open at most, shared by the server database and every account
+    # (a pool); each of these has one writing connection besides.
+    ReadConnections: int = 8
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):
@@ -313,6 +316,8 @@ def validate(config: Config) -> None:
         raise ConfigError("PostgreSQL.DSN: needed with Storage = \"postgresql\", e.g. \"host=localhost dbname=mox\"")
     if not config.PostgreSQL.ClaimLease >= 1:
         raise ConfigError(f"PostgreSQL.ClaimLease: {config.PostgreSQL.ClaimLease} must be 1 second or more")
+    if config.PostgreSQL.ReadConnections < 1:
+        raise ConfigError(f"PostgreSQL.ReadConnections: {config.PostgreSQL.ReadConnections} must be 1 or more")
     if config.Queue.Delivery not in ("", "local", "direct"):
         raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():

@@ -45,7 +45,8 @@ def accounts(config: Config, *, readonly: bool = False,
     if postgresql(config):
         from .pg.accounts import PgStore
 
-        return PgStore(dsn(config), names=names, readonly=readonly, node=node_name(config))
+        return PgStore(dsn(config), names=names, readonly=readonly, node=node_name(config),
+                       readers=config.PostgreSQL.ReadConnections)
     return open_store(config.data_dir(), readonly=readonly, names=names)
 
 
@@ -70,7 +71,8 @@ def server_database(config: Config):
     if postgresql(config):
         from .pg.serverdb import PgServerDatabase
 
-        return PgServerDatabase(dsn(config), node=node_name(config), lease=config.PostgreSQL.ClaimLease)
+        return PgServerDatabase(dsn(config), node=node_name(config), lease=config.PostgreSQL.ClaimLease,
+                                readers=config.PostgreSQL.ReadConnections)
     return ServerDatabase(config.data_dir())
 
 

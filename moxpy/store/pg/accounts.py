@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection
 import psycopg.conninfo
 
 from ..sqlite import OpenAccounts, SQLiteAccount, schema
-from . import contents, nodes
+from . import contents, nodes, pool
 from .db import PgDatabase, connect
 
 
@@ -52,11 +52,12 @@ def schema_dsn(dsn: str, name: str) -> str:
 class PgStorage:
     """An account's schema: its index tables and its messages' bytes (the account's Storage)."""
 
-    def __init__(self, dsn: str, account: str, readonly: bool, node: str = ""):
+    def __init__(self, dsn: str, account: str, readonly: bool, node: str = "", readers: int = pool.SIZE):
         self.schema = schema_name(account)
         self._notice = nodes.payload(self.schema, node)
         if readonly:
-            self.db = PgDatabase(schema_dsn(dsn, self.schema), readonly=True, name=f"account {account}")
+            self.db = PgDatabase(dsn, readonly=True, name=f"account {account}", search_path=self.schema,
+                                 readers=readers)
             try:
                 if self.identity() is None:
                     raise FileNotFoundError(f"no account {account} in the database")
@@ -65,8 +66,8 @@ class PgStorage:
                 self.db.close()
                 raise
         else:
-            self.db = PgDatabase(schema_dsn(dsn, self.schema), lambda conn: self._create(conn, account),
-                                 name=f"account {account}", lock_key=_lock_key(self.schema))
+            self.db = PgDatabase(dsn, lambda conn: self._create(conn, account), name=f"account {account}",
+                                 lock_key=_lock_key(self.schema), search_path=self.schema, readers=readers)
         self.bodies = contents.MessageTable(self.db)
 
     def _create(self, conn, account: str) -> None:
@@ -87,16 +88,18 @@ class PgStore(OpenAccounts):
     names."""
 
     def __init__(self, dsn: str, names: Callable[[], Collection[str]] | None = None, *, readonly: bool = False,
-                 node: str = ""):
-        """node: this node's name among those sharing the database (the same for both of its processes)."""
+                 node: str = "", readers: int = pool.SIZE):
+        """node: this node's name among those sharing the database (the same for both of its processes);
+        readers: the size of the process's pool of read connections (pool.py)."""
         super().__init__(readonly, names)
         self.dsn = dsn
+        self.readers = readers
         self.node = node or secrets.token_hex(8)
         self._listener = nodes.Listener(dsn, self.node, self._heard)
 
     def _open(self, name: str) -> SQLiteAccount:
         account = SQLiteAccount(name, "", readonly=self.readonly, relay=self._relay,
-                                storage=PgStorage(self.dsn, name, self.readonly, self.node))
+                                storage=PgStorage(self.dsn, name, self.readonly, self.node, self.readers))
         if not self.readonly:
             account.follower = nodes.Follower(account)
         return account

@@ -10,9 +10,10 @@ at once: a batch that meets a deadlock or a serialization failure is run
 again from the start, the row locks its statements take ordering the
 nodes' transactions.
 
-Reads run on the calling thread over a connection of their own in
-autocommit, so each sees the last committed state and never waits for
-the writer. query_apart gives a thread its own read connection.
+Reads run on the calling thread, each over a connection borrowed from the
+process's pool (pool.py) in autocommit, so each sees the last committed
+state, never waits for the writer, and reads of several threads run at
+once.
 
 SQL is written as for SQLite (see translate): "?" placeholders, and in
 table definitions SQLite's types, which become PostgreSQL's.
@@ -30,10 +31,12 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg import sql
 from psycopg.adapt import Loader
 
 from ..db import GroupCommit, _deliver, _Job
 from ..errors import storage_full
+from . import pool
 
 log = logging.getLogger("moxpy.store.pg")
 
@@ -178,12 +181,19 @@ class Connection:
         self.raw.close()
 
 
-def connect(dsn: str) -> Connection:
-    """A connection in autocommit (transactions are begun and committed by name), durable commits asked for."""
+def connect(dsn: str, search_path: str | None = None) -> Connection:
+    """A connection in autocommit (transactions are begun and committed by name), durable commits asked for;
+    search_path: the schema its statements name tables in (None: the connection string's)."""
     conn = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-    conn.adapters.register_loader("numeric", _NumericLoader)
+    _prepare(conn)
     conn.execute("set synchronous_commit = on")
+    if search_path is not None:
+        conn.execute(sql.SQL("set search_path to {}").format(sql.Identifier(search_path)))
     return Connection(conn)
+
+
+def _prepare(conn: psycopg.Connection) -> None:
+    conn.adapters.register_loader("numeric", _NumericLoader)
 
 
 def _retryable(error: BaseException) -> bool:
@@ -197,14 +207,18 @@ class PgDatabase(GroupCommit):
     dialect = DIALECT
 
     def __init__(self, dsn: str, schema: Callable[[Connection], None] | None = None, *,
-                 readonly: bool = False, name: str = "postgresql", lock_key: int = 0x6d6f78):
+                 readonly: bool = False, name: str = "postgresql", lock_key: int = 0x6d6f78,
+                 search_path: str | None = None, readers: int = pool.SIZE):
+        """search_path: the schema of the tables (None: the connection string's); readers: the size of the
+        process's pool of read connections, when this database is the first to open it."""
         self.path = name  # for messages, as the SQLite database's file name
         self.dsn = dsn
+        self.search_path = search_path
         self.readonly = readonly
         self._init_writes()
         conn = None
         if not readonly:
-            conn = connect(dsn)
+            conn = connect(dsn, search_path)
             if schema is not None:
                 conn.execute("begin")
                 try:
@@ -215,36 +229,42 @@ class PgDatabase(GroupCommit):
                     conn.execute("rollback")
                     conn.close()
                     raise
-        self._reader = connect(dsn)
-        self._reader_lock = threading.Lock()
+        try:
+            self._reader = pool.Readers(dsn, _prepare, search_path, readers)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
         if conn is not None:
             self._launch(conn, name)
 
     # Reads.
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        return self._read(sql, params).fetchall()
+        return self._read(sql, params, lambda cursor: cursor.fetchall())
 
     def query_one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        return self._read(sql, params).fetchone()
-
-    def _read(self, sql: str, params: Iterable[Any]) -> Cursor:
-        with self._reader_lock:
-            if self._reader.raw.broken or self._reader.raw.closed:
-                self._reader = connect(self.dsn)  # the server restarted, or the connection was cut
-            return self._reader.execute(sql, params)
+        return self._read(sql, params, lambda cursor: cursor.fetchone())
 
     def query_apart(self, sql: str, params: Iterable[Any] = (), functions: dict | None = None) -> list[Row]:
-        """Like query, over a read connection of the calling thread's own. PostgreSQL cannot call Python
-        functions from SQL: a store that needs them has a query of its own for this backend."""
+        """As query (every read has a connection of its own here). PostgreSQL cannot call Python functions
+        from SQL: a store that needs them has a query of its own for this backend."""
         if functions:
             raise NotImplementedError("PostgreSQL queries cannot call Python functions")
-        conn = getattr(self._local, "reader", None)
-        if conn is None:
-            conn = self._local.reader = connect(self.dsn)
-            with self._apart_lock:
-                self._apart.append(conn)
-        return conn.execute(sql, params).fetchall()
+        return self.query(sql, params)
+
+    def _read(self, sql: str, params: Iterable[Any], fetch: Callable[[Cursor], Any]) -> Any:
+        """fetch(cursor) of the statement, over a connection of the pool; once more over another when that
+        one turned out broken (the server restarted, or the connection was cut): reads change nothing."""
+        params = tuple(params)
+        for attempt in range(2):
+            raw = None
+            try:
+                with self._reader.connection() as raw:
+                    return fetch(Connection(raw).execute(sql, params))
+            except psycopg.OperationalError:
+                if attempt or raw is None or not (raw.broken or raw.closed):
+                    raise
 
     # Writes (GroupCommit's), each batch committed here.
 
@@ -303,7 +323,7 @@ class PgDatabase(GroupCommit):
             log.exception("commit failed")
         if conn.raw.closed or conn.raw.broken:
             try:
-                return connect(self.dsn)
+                return connect(self.dsn, self.search_path)
             except psycopg.Error:
                 log.exception("reconnecting to PostgreSQL")
                 return conn

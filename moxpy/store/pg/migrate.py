@@ -38,7 +38,7 @@ from ..sqlite import SQLiteAccount, summaries
 from ..sqlite.bodies import MessageFiles
 from ..sqlite.queue import ROW_PREFIX, in_database
 from ..sqlite.serverdb import ServerDatabase
-from .accounts import PgStorage, quoted, schema_dsn, schema_name
+from .accounts import PgStorage, quoted, schema_name
 from .db import Connection, connect
 from .serverdb import PgServerDatabase
 
@@ -173,7 +173,7 @@ def _same_version(src: sqlite3.Connection, dst: Connection, what: str) -> None:
 
 def _connect(dsn: str, schema: str | None = None) -> Connection:
     try:
-        return connect(schema_dsn(dsn, schema) if schema else dsn)
+        return connect(dsn, schema)
     except psycopg.Error as e:
         message = "; ".join(line.strip() for line in str(e).splitlines() if line.strip()) or type(e).__name__
         secret = password(dsn)

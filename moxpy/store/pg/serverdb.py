@@ -15,18 +15,19 @@ import secrets
 
 from ..sqlite import leases
 from ..sqlite.serverdb import MIGRATIONS, ServerDatabase
+from . import pool
 from .db import PgDatabase
 
 
 class PgServerDatabase(ServerDatabase):
     """ServerDatabase over the PostgreSQL database at dsn; node names this node in claims (a new random name
     by default: a restarted node takes over its old claims when their leases end), lease how long a claim
-    holds unless renewed (renew_claims)."""
+    holds unless renewed (renew_claims), readers the size of the process's pool of read connections."""
 
-    def __init__(self, dsn: str, node: str | None = None, lease: float = leases.LEASE):
+    def __init__(self, dsn: str, node: str | None = None, lease: float = leases.LEASE, readers: int = pool.SIZE):
         self.node = node or secrets.token_hex(8)
         self._open(PgDatabase(dsn, lambda conn: MIGRATIONS.upgrade(conn, "the server database"),
-                              name="server database"), None, self.node)
+                              name="server database", readers=readers), None, self.node)
         self.claim_lease = self.queue.lease = self.webhooks.lease = lease
 
     def renew_claims(self, now: float) -> int:
