@@ -158,12 +158,14 @@ class MailboxView:
         return i + 1 if i < len(self.uids) and self.uids[i] == uid else 0
 
     def resolve(self, ranges: list[tuple[int | None, int | None]], by_uid: bool) -> list[int]:
-        """UIDs (sorted, unique) a sequence set names. RFC 3501 6.4.8: a UID range needs no existing ends."""
+        """UIDs (sorted, unique) a sequence set names. RFC 3501 6.4.8: a UID range needs no existing ends; a
+        message sequence number past the last message is IndexError, also in an empty mailbox, where a range
+        to "*" names nothing."""
         uids = self.uids
-        if not uids:
-            return []
         result: set[int] = set()
         if by_uid:
+            if not uids:
+                return []
             star = uids[-1]
             for low, high in ranges:
                 a, b = star if low is None else low, star if high is None else high
@@ -177,6 +179,8 @@ class MailboxView:
         else:
             count = len(uids)
             for low, high in ranges:
+                if not count and (low is None or high is None):
+                    continue  # "1:*" of a mailbox emptied meanwhile: nothing, as clients send it so
                 a, b = count if low is None else low, count if high is None else high
                 if a > b:
                     a, b = b, a
@@ -199,6 +203,8 @@ class MailboxView:
         else:
             count = len(uids)
             for low, high in ranges:
+                if not count and (low is None or high is None):
+                    continue  # "1:*" of a mailbox emptied meanwhile: nothing, as clients send it so
                 a, b = count if low is None else low, count if high is None else high
                 a, b = min(a, b), min(max(a, b), count)
                 if a <= b and a >= 1:

@@ -15,8 +15,8 @@ from moxpy.store import search as criteria
 
 
 @pytest.fixture(scope="module")
-def view(tmp_path_factory):
-    """A read-only view of an inbox with UIDs 1, 3, 4 and 6."""
+def views(tmp_path_factory):
+    """Read-only views of an inbox with UIDs 1, 3, 4 and 6, and of an empty mailbox."""
     loop = asyncio.new_event_loop()
     store = open_store(str(tmp_path_factory.mktemp("view")))
     account = store.account("test")
@@ -25,9 +25,15 @@ def view(tmp_path_factory):
         loop.run_until_complete(account.deliver(b"Subject: %d\r\n\r\nbody\r\n" % n, flags=flags))
     inbox = account.mailbox("Inbox")
     loop.run_until_complete(account.expunge(inbox.id))
-    yield MailboxView(account, inbox.id, True, None)
+    empty = loop.run_until_complete(account.create_mailbox("Empty"))
+    yield MailboxView(account, inbox.id, True, None), MailboxView(account, empty.id, True, None)
     store.close()
     loop.close()
+
+
+@pytest.fixture
+def view(views):
+    return views[0]
 
 
 @pytest.mark.parametrize("text, by_uid, uids", [
@@ -50,6 +56,16 @@ def test_sequence_sets_resolve_to_uids(view, text, by_uid, uids):
 def test_sequence_number_beyond_the_last(view):
     with pytest.raises(IndexError):
         view.resolve(parse_sequence_set(b"2:5"), False)
+
+
+def test_sequence_numbers_in_an_empty_mailbox_are_beyond_the_last_but_ranges_to_star_name_nothing(views):
+    empty = views[1]
+    for text in (b"1", b"999999", b"1:2"):
+        with pytest.raises(IndexError):
+            empty.resolve(parse_sequence_set(text), False)
+    assert empty.resolve(parse_sequence_set(b"1:*"), False) == []
+    assert empty.resolve(parse_sequence_set(b"*"), False) == []
+    assert empty.resolve(parse_sequence_set(b"1:5"), True) == []
 
 
 def test_sequence_numbers_of_uids(view):
