@@ -118,7 +118,8 @@ def translate(sql: str) -> str:
 
 
 class Cursor:
-    """What a statement gave, as sqlite3.Cursor offers it: fetchone, fetchall, iteration, rowcount, lastrowid."""
+    """What a statement gave, as sqlite3.Cursor offers it: fetchone, fetchall, iteration, rowcount (no lastrowid:
+    an insert that needs its row's id says "returning id", one round trip on both engines)."""
 
     def __init__(self, cursor: psycopg.Cursor):
         self._cursor = cursor
@@ -135,23 +136,6 @@ class Cursor:
     @property
     def rowcount(self) -> int:
         return self._cursor.rowcount
-
-    @property
-    def lastrowid(self) -> int | None:
-        """The identity value the last insert of this session made (PostgreSQL's lastval())."""
-        try:
-            with self._cursor.connection.cursor() as cur:
-                cur.execute("savepoint lastrowid")
-                try:
-                    cur.execute("select lastval()")
-                    value = cur.fetchone()[0]
-                except pgerrors.ObjectNotInPrerequisiteState:  # no sequence used yet in this session
-                    cur.execute("rollback to savepoint lastrowid")
-                    value = None
-                cur.execute("release savepoint lastrowid")
-                return value
-        except psycopg.Error:
-            return None
 
 
 class Connection:

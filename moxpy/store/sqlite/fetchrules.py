@@ -73,9 +73,9 @@ class SqliteFetchRuleStore:
 
         def write(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
-                f"insert into fetch_rules ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
+                f"insert into fetch_rules ({', '.join(columns)}) values ({', '.join('?' * len(columns))}) returning id",
                 _settings_values(settings) + [password, now, 0])
-            return cur.lastrowid
+            return cur.fetchone()[0]
 
         return await self.db.write(write)
 

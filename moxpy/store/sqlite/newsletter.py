@@ -88,9 +88,9 @@ class SqliteNewsletterStore:
     async def create_list(self, record: MailingList) -> int:
         def write(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
-                f"insert into newsletter_lists (account, created, {', '.join(_LIST_FIELDS)}) values (?, ?, ?, ?, ?, ?, ?)",
-                (record.account, record.created, *(getattr(record, f) for f in _LIST_FIELDS)))
-            return cur.lastrowid
+                f"insert into newsletter_lists (account, created, {', '.join(_LIST_FIELDS)}) values (?, ?, ?, ?, ?, ?, ?) "
+                "returning id", (record.account, record.created, *(getattr(record, f) for f in _LIST_FIELDS)))
+            return cur.fetchone()[0]
 
         return await self.db.write(write)
 

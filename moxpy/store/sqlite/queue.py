@@ -276,9 +276,9 @@ class SqliteQueueStore:
                 values = {f.name: _value(f.name, getattr(e, f.name)) for f in fields(NewEntry)}
                 values.update(path=relpath, size=len(message))
                 columns = list(values)
-                cursor = conn.execute(f"insert into queue ({','.join(columns)}) values ({','.join('?' * len(columns))})",
-                                      [values[c] for c in columns])
-                ids.append(cursor.lastrowid)
+                cursor = conn.execute(f"insert into queue ({','.join(columns)}) values ({','.join('?' * len(columns))}) "
+                                      "returning id", [values[c] for c in columns])
+                ids.append(cursor.fetchone()[0])
                 conn.execute("insert into outgoing (account, recipient, submitted) values (?, ?, ?)",
                              (e.account, e.rcpt_to.lower(), e.created))
             if entries:

@@ -114,8 +114,8 @@ class SqliteSendJobStore:
 
     async def create(self, job: SendJob) -> int:
         def write(conn: sqlite3.Connection) -> int:
-            return conn.execute(f"insert into sendjobs ({', '.join(_FIELDS)}) values ({', '.join('?' * len(_FIELDS))})",
-                                tuple(getattr(job, f) for f in _FIELDS)).lastrowid
+            return conn.execute(f"insert into sendjobs ({', '.join(_FIELDS)}) values ({', '.join('?' * len(_FIELDS))}) "
+                                "returning id", tuple(getattr(job, f) for f in _FIELDS)).fetchone()[0]
 
         return await self.db.write(write)
 

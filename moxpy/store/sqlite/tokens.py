@@ -38,10 +38,11 @@ class SqliteTokenStore:
     async def add(self, record: TokenRecord) -> int:
         def write(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
-                "insert into api_tokens (account, name, scopes, created, expires, token_hash) values (?, ?, ?, ?, ?, ?)",
+                "insert into api_tokens (account, name, scopes, created, expires, token_hash) values (?, ?, ?, ?, ?, ?) "
+                "returning id",
                 (record.account, record.name, json.dumps(record.scopes), record.created, record.expires,
                  record.token_hash))
-            return cur.lastrowid
+            return cur.fetchone()[0]
 
         return await self.db.write(write)
 

@@ -93,8 +93,8 @@ class SqliteWebhookTransaction:
         del values["id"]
         columns = list(values)
         new_id = self._conn.execute(
-            f"insert into webhooks ({','.join(_quoted(columns))}) values ({','.join('?' * len(columns))})",
-            [values[c] for c in columns]).lastrowid
+            f"insert into webhooks ({','.join(_quoted(columns))}) values ({','.join('?' * len(columns))}) returning id",
+            [values[c] for c in columns]).fetchone()[0]
         if supersede:
             older = self._conn.execute("select * from webhooks where queue_msg_id = ? and id != ?",
                                        (hook.queue_msg_id, new_id)).fetchall()
