@@ -736,13 +736,20 @@ def run(config: configlib.Config, on_ready=None) -> int:
         return 1
 
     # Loaded before the fork, so that both processes share their pages: the reactor's module and what it
-    # loads (TLS among it), and the webapi both serve (with twisted.web). Installing the reactor is each
-    # process's own, after the fork.
+    # loads (TLS among it), and what both serve: the webapi (with twisted.web), the OAuth, list and metrics
+    # pages, and the queue's events that both write. Installing the reactor is each process's own, after
+    # the fork.
     from twisted.internet import asyncioreactor, threads  # noqa: F401
     from twisted.protocols import tls  # noqa: F401
 
+    from OpenSSL import SSL  # noqa: F401
     from .webapi import methods, resource  # noqa: F401
-    from .oauth import resource as oauth_resource  # noqa: F401
+    from .oauth import accesstoken, resource as oauth_resource  # noqa: F401
+    from .newsletter import http, jobshttp  # noqa: F401
+    from .queue import events  # noqa: F401
+    if config.Metrics.Enabled:
+        from prometheus_client import multiprocess  # noqa: F401
+        from .metrics import resource as metrics_resource, scrape  # noqa: F401
 
     pid, link_socket, handoff_socket = processes.fork()
     mine = DELIVERY_SERVICES if pid == 0 else FRONT_SERVICES
