@@ -10,7 +10,10 @@ and prints:
 - Send accepted/s: wrk posting a 1 KB text Send for --duration seconds at
   --concurrency in all (split over the nodes), only 200s counted;
 - end to end: --messages Sends at that concurrency (over the nodes in
-  turn) until all are in the Inbox, messages per second.
+  turn) until all are in the Inbox, messages per second;
+- then the time of a single-row read over the pool of read connections
+  (store/pg/pool.py), median and 99th percentile of 2000, the cost of each
+  small index read a node makes where it is called.
 Every Send is durable before its 200 and is delivered through a node's
 own SMTP listener.
 """
@@ -107,6 +110,24 @@ def end_to_end(nodes: list[LocalServer], concurrency: int, count: int) -> float:
     return count / elapsed
 
 
+def read_latency(dsn: str, count: int = 2000) -> tuple[float, float]:
+    """Median and 99th percentile, in ms, of a single-row read on PostgreSQL over the pool."""
+    from moxpy.store.pg.db import PgDatabase
+
+    db = PgDatabase(dsn, lambda conn: conn.execute("create table t (id integer primary key, v text)"))
+    try:
+        db.write_sync(lambda conn: conn.execute("insert into t (v) values ('x')"))
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            db.query_one("select v from t where id = ?", (1,))
+            times.append(time.perf_counter() - started)
+    finally:
+        db.close()
+    times.sort()
+    return times[len(times) // 2] * 1e3, times[int(len(times) * 0.99)] * 1e3
+
+
 def setup(directory: str, name: str, dsn: str, count: int) -> list[LocalServer]:
     def configure(config):
         if dsn:
@@ -139,6 +160,8 @@ def main() -> None:
                 finally:
                     for node in nodes:
                         node.stop()
+            median, p99 = read_latency(postgresql.new_database())
+            print(f"single-row read over the pool: median {median:.3f} ms, 99th percentile {p99:.3f} ms")
         finally:
             postgresql.stop()
 

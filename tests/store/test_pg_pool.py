@@ -10,6 +10,7 @@ import threading
 import time
 
 import psycopg
+import pytest
 
 from moxpy.store.pg.accounts import PgStore
 from moxpy.store.pg.serverdb import PgServerDatabase
@@ -19,8 +20,16 @@ def message(subject: str) -> bytes:
     return f"From: a@example.org\r\nSubject: {subject}\r\n\r\nbody\r\n".encode()
 
 
-def backends(dsn: str, observer: psycopg.Connection) -> list[tuple[int, str]]:
-    """(pid, last statement) of the other connections to dsn's database."""
+@pytest.fixture
+def observer(pg_dsn):
+    """A connection of the test's own to the database, to look at the others."""
+    conn = psycopg.connect(pg_dsn, autocommit=True)
+    yield conn
+    conn.close()
+
+
+def backends(observer: psycopg.Connection) -> list[tuple[int, str]]:
+    """(pid, last statement) of the other connections to the observer's database."""
     return observer.execute("select pid, query from pg_stat_activity where datname = current_database() "
                             "and pid != pg_backend_pid()").fetchall()
 
@@ -29,9 +38,9 @@ def deliver(store: PgStore, name: str, subject: str) -> None:
     asyncio.run(store.account(name).deliver(message(subject)))
 
 
-def test_a_read_held_up_in_the_database_does_not_hold_up_the_reads_of_other_threads(pg_dsn):
+def test_a_read_held_up_in_the_database_does_not_hold_up_the_reads_of_other_threads(pg_dsn, observer):
     store = PgStore(pg_dsn)
-    lock = psycopg.connect(pg_dsn, autocommit=True)
+    lock = observer
     try:
         deliver(store, "mjl", "one")
         account = store.account("mjl")
@@ -57,7 +66,6 @@ def test_a_read_held_up_in_the_database_does_not_hold_up_the_reads_of_other_thre
         held.join(10)
         assert not held.is_alive()
     finally:
-        lock.close()
         store.close()
 
 
@@ -79,9 +87,8 @@ def test_accounts_sharing_one_read_connection_each_read_their_own_schema(pg_dsn)
         store.close()
 
 
-def test_many_accounts_open_keep_the_reads_within_the_pool_size(pg_dsn):
+def test_many_accounts_open_keep_the_reads_within_the_pool_size(pg_dsn, observer):
     store = PgStore(pg_dsn, readers=3)
-    observer = psycopg.connect(pg_dsn, autocommit=True)
     try:
         names = [f"user{i}" for i in range(12)]
         for name in names:
@@ -97,47 +104,40 @@ def test_many_accounts_open_keep_the_reads_within_the_pool_size(pg_dsn):
             t.start()
         for t in threads:
             t.join(30)
-        connections = len(backends(pg_dsn, observer))
+        connections = len(backends(observer))
         # One writer per account, one listener for other nodes' changes, and at most 3 readers.
         assert connections <= len(names) + 1 + 3, connections
     finally:
-        observer.close()
         store.close()
 
 
-def test_a_read_connection_the_server_cut_is_replaced_without_the_read_failing(pg_dsn):
+def test_a_read_connection_the_server_cut_is_replaced_without_the_read_failing(pg_dsn, observer):
     store = PgStore(pg_dsn, readers=1)
-    observer = psycopg.connect(pg_dsn, autocommit=True)
     try:
         deliver(store, "mjl", "kept")
         account = store.account("mjl")
         inbox = account.mailbox("Inbox").id
         account.messages(inbox, [1])
-        readers = {pid for pid, query in backends(pg_dsn, observer) if query.startswith("select") and "messages" in query}
+        readers = {pid for pid, query in backends(observer) if query.startswith("select") and "messages" in query}
         assert len(readers) == 1
         for pid in readers:
             observer.execute("select pg_terminate_backend(%s)", (pid,))
         [m] = account.messages(inbox, [1])
         assert m.subject == "kept"
     finally:
-        observer.close()
         store.close()
 
 
-def test_closing_the_last_database_closes_its_read_connections(pg_dsn):
-    observer = psycopg.connect(pg_dsn, autocommit=True)
-    try:
-        store = PgStore(pg_dsn)
-        serverdb = PgServerDatabase(pg_dsn)
-        deliver(store, "mjl", "one")
-        assert backends(pg_dsn, observer)
-        store.close()
-        assert serverdb.db.query_one("select 1")[0] == 1  # the pool stays for the server database
-        serverdb.close()
-        for _ in range(100):
-            if not backends(pg_dsn, observer):
-                break
-            time.sleep(0.05)
-        assert backends(pg_dsn, observer) == []
-    finally:
-        observer.close()
+def test_closing_the_last_database_closes_its_read_connections(pg_dsn, observer):
+    store = PgStore(pg_dsn)
+    serverdb = PgServerDatabase(pg_dsn)
+    deliver(store, "mjl", "one")
+    assert backends(observer)
+    store.close()
+    assert serverdb.db.query_one("select 1")[0] == 1  # the pool stays for the server database
+    serverdb.close()
+    for _ in range(100):
+        if not backends(observer):
+            break
+        time.sleep(0.05)
+    assert backends(observer) == []
