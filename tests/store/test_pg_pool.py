@@ -12,6 +12,7 @@ import time
 import psycopg
 import pytest
 
+from moxpy import config as configlib
 from moxpy.store.pg.accounts import PgStore
 from moxpy.store.pg.serverdb import PgServerDatabase
 
@@ -141,3 +142,9 @@ def test_closing_the_last_database_closes_its_read_connections(pg_dsn, observer)
             break
         time.sleep(0.05)
     assert backends(observer) == []
+
+
+def test_the_pool_size_setting_is_checked():
+    config = configlib.Config(Storage="postgresql", PostgreSQL=configlib.PostgreSQL(DSN="dbname=mox", ReadConnections=0))
+    with pytest.raises(configlib.ConfigError, match="PostgreSQL.ReadConnections: 0 must be 1 or more"):
+        configlib.validate(config)
