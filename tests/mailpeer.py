@@ -4,7 +4,9 @@ tests/dnsserver.py's."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from collections import Counter
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -28,6 +30,10 @@ class PeerHandler:
     # Replies to RCPT by recipient localpart, e.g. {"unknown": "550 5.1.1 no such user"}.
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+    # Seconds each DATA takes to answer, and the most DATA commands in progress at once by recipient domain.
+    data_delay: float = 0.0
+    in_data: Counter = field(default_factory=Counter)
+    most_in_data: Counter = field(default_factory=Counter)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -44,6 +50,13 @@ class PeerHandler:
         return "250 2.1.5 ok"
 
     async def handle_DATA(self, server, session, envelope):
+        domain = envelope.rcpt_tos[0].rpartition("@")[2] if envelope.rcpt_tos else ""
+        self.in_data[domain] += 1
+        self.most_in_data[domain] = max(self.most_in_data[domain], self.in_data[domain])
+        try:
+            await asyncio.sleep(self.data_delay)
+        finally:
+            self.in_data[domain] -= 1
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
                                       session.ssl is not None, list(envelope.mail_options)))
         return "250 2.0.0 accepted"

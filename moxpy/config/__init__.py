@@ -159,6 +159,10 @@ class Queue(msgspec.Struct, forbid_unknown_fields=True):
     BackoffFirst: float = 450.0
     MaxAttempts: int = 8
     Concurrency: int = 32  # deliveries in flight at once
+    # Of those, at most this many to one recipient domain with direct delivery, so that a burst to one
+    # destination stays within what its servers accept from one address (Postfix's default is 20, mox's
+    # and our listener's cap is 30 connections per address); 0: no cap but Concurrency.
+    DestinationConcurrency: int = 20
     # How outgoing mail leaves: "local" hands everything to our own SMTP listener
     # (localserve's default); "direct" looks up the recipient domain's MX hosts
     # and delivers there (the default otherwise).
@@ -318,6 +322,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"PostgreSQL.ClaimLease: {config.PostgreSQL.ClaimLease} must be 1 second or more")
     if config.PostgreSQL.ReadConnections < 1:
         raise ConfigError(f"PostgreSQL.ReadConnections: {config.PostgreSQL.ReadConnections} must be 1 or more")
+    if config.Queue.DestinationConcurrency < 0:
+        raise ConfigError(f"Queue.DestinationConcurrency: {config.Queue.DestinationConcurrency} must be 0 (no cap) or more")
     if config.Queue.Delivery not in ("", "local", "direct"):
         raise ConfigError(f"Queue.Delivery: {config.Queue.Delivery!r} must be \"local\" or \"direct\"")
     for name, account in config.Accounts.items():
@@ -464,7 +470,7 @@ HEADER = """\
 # Applied at once: Accounts (passwords, addresses, webhooks, send limits, change log retention),
 # Domains (addresses, catchall separator, DKIM keys and signing, DMARC and
 # TLSRPT report addresses), Postmaster, DefaultDomain, OAuth, Newsletter, and Queue.BackoffFirst,
-# Queue.MaxAttempts, Queue.Concurrency, Queue.WebhookRetryFirst.
+# Queue.MaxAttempts, Queue.Concurrency, Queue.DestinationConcurrency, Queue.WebhookRetryFirst.
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,
 # Localserve, MaxConnectionsPerIP, Processes, Storage, PostgreSQL, DNS, Metrics (its password

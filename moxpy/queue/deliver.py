@@ -44,6 +44,9 @@ class Deliverer(Protocol):
     # Whether deliver() takes several recipients of one message in one call
     # (one SMTP transaction, RFC 5321 3.3: one DATA for many RCPTs).
     batches: bool
+    # Whether each recipient domain is a destination of its own (its MX hosts), so that the queue caps
+    # the deliveries in flight to one domain (Queue.DestinationConcurrency); not when all go to one host.
+    per_domain: bool
 
     async def deliver(self, entries: list[Entry], data: bytes) -> list[DeliveryResult]: ...
 
@@ -83,6 +86,7 @@ class LocalDeliverer:
     # One transaction per recipient, so each lands as its own message with
     # its own RCPT TO, as a remote server would store it.
     batches = False
+    per_domain = False  # every domain goes to our own listener
 
     # Idle connections kept for the next delivery: connecting and greeting
     # cost as much as a transaction on loopback. As many as the queue's

@@ -58,6 +58,7 @@ def _unverified_context() -> ssl.SSLContext:
 
 class DirectDeliverer:
     batches = True
+    per_domain = True
 
     def __init__(self, resolver: MXResolver, hostname: str, port: int = 25, timeout: float = 60.0,
                  ca_file: str = ""):

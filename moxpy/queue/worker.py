@@ -33,6 +33,9 @@ log = logging.getLogger("moxpy.queue")
 
 MAX_BATCH = 50  # recipients in one SMTP transaction
 STOP_GRACE = 1.0  # seconds deliveries in flight get to finish at shutdown
+# Times due entries are fetched in one pass at most: again while some fetched wait for their domain, so that
+# a burst to one domain does not keep other domains' entries from starting.
+DUE_ROUNDS = 3
 PAUSE_AFTER_STORE_ERROR = 60.0  # seconds before entries whose result could not be recorded are tried again
 
 
@@ -50,6 +53,7 @@ class Queue:
         self._loop = WorkerLoop("queue worker", self._start_due, self._cleanup, before=self._recover)
         self._inflight: dict[int, asyncio.Task] = {}  # entry id -> the delivery it is part of
         self._tasks: set[asyncio.Task] = set()
+        self._domains: dict[asyncio.Task, str] = {}  # the recipient domain of each delivery in flight
         self._pause_until: dict[int, float] = {}
         self._wake = wake
 
@@ -110,18 +114,44 @@ class Queue:
         now = time.time()
         room = self.settings.Concurrency - len(self._tasks)
         self._pause_until = {i: t for i, t in self._pause_until.items() if t > now}
-        busy = list(self._inflight) + list(self._pause_until)
-        if room > 0:
+        waiting: list[int] = []  # due, but their domain has as many deliveries in flight as it may
+        for _ in range(DUE_ROUNDS):
+            if room <= 0:
+                break
+            busy = list(self._inflight) + list(self._pause_until) + waiting
             due = self.store.due(now, busy, room * (MAX_BATCH if self.deliverer.batches else 1))
-            for group in self._batches(due)[:room]:
-                task = asyncio.get_running_loop().create_task(self._deliver(group))
-                self._tasks.add(task)
-                for entry in group:
-                    self._inflight[entry.id] = task
-        next_due = self.store.next_due(busy)
+            if not due:
+                break
+            held = len(waiting)
+            for group in self._batches(due):
+                if room <= 0:
+                    break
+                if self._domain_full(group[0].rcpt_domain):
+                    waiting.extend(entry.id for entry in group)
+                    continue
+                self._start(group)
+                room -= 1
+            if len(waiting) == held:
+                break  # all that was due could start: nothing more is due now
+        # Entries waiting for their domain start when one of its deliveries ends (each end kicks).
+        next_due = self.store.next_due(list(self._inflight) + list(self._pause_until) + waiting)
         if next_due is None:
             return 3600.0
         return max(0.05, next_due - now)
+
+    def _start(self, group: list[Entry]) -> None:
+        task = asyncio.get_running_loop().create_task(self._deliver(group))
+        self._tasks.add(task)
+        self._domains[task] = group[0].rcpt_domain
+        for entry in group:
+            self._inflight[entry.id] = task
+
+    def _domain_full(self, domain: str) -> bool:
+        """Whether the deliveries in flight to domain are as many as Queue.DestinationConcurrency allows."""
+        cap = self.settings.DestinationConcurrency
+        if not cap or not getattr(self.deliverer, "per_domain", False):
+            return False
+        return sum(1 for d in self._domains.values() if d == domain) >= cap
 
     def _batches(self, entries: list[Entry]) -> list[list[Entry]]:
         """Group due entries that can share one SMTP transaction: same message,
@@ -185,6 +215,7 @@ class Queue:
             for i in ids:
                 self._inflight.pop(i, None)
             self._tasks.discard(asyncio.current_task())
+            self._domains.pop(asyncio.current_task(), None)
             self.kick()
 
     def _claim(self, tx: QueueTransaction, ids: list[int], now: float,

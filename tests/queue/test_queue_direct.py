@@ -44,17 +44,18 @@ def dns_server():
     server.stop()
 
 
+def direct(peer, dns_server, config) -> None:
+    config.Queue.Delivery = "direct"
+    config.DNS.Nameservers = [dns_server.address]
+    config.Queue.SMTPPort = peer.port
+    config.Queue.TLSCAFile = peer.cert
+    config.Queue.BackoffFirst = 0.3
+    config.Queue.MaxAttempts = 2
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, peer, dns_server):
-    def configure(config):
-        config.Queue.Delivery = "direct"
-        config.DNS.Nameservers = [dns_server.address]
-        config.Queue.SMTPPort = peer.port
-        config.Queue.TLSCAFile = peer.cert
-        config.Queue.BackoffFirst = 0.3
-        config.Queue.MaxAttempts = 2
-
-    srv = LocalServer(str(tmp_path_factory.mktemp("direct")), configure).start()
+    srv = LocalServer(str(tmp_path_factory.mktemp("direct")), lambda config: direct(peer, dns_server, config)).start()
     yield srv
     srv.stop()
 
@@ -64,6 +65,8 @@ def fresh_peer(peer):
     peer.handler.received.clear()
     peer.handler.offer_requiretls = True
     peer.handler.rcpt_replies.clear()
+    peer.handler.data_delay = 0.0
+    peer.handler.most_in_data.clear()
 
 
 def wait_retired(server, queue_id):
@@ -159,3 +162,22 @@ def test_per_recipient_replies_in_one_transaction(server, peer):
     gave_up = wait_retired(server, busy)
     assert (gave_up.event, gave_up.attempts, gave_up.last_code) == ("failed", 2, 451)
     assert [r.rcpt_tos for r in received_with_subject(peer, "mixed")] == [["known@example.test"]]
+
+
+def test_deliveries_to_one_domain_stay_within_its_cap_while_other_domains_go_on(new_server, peer, dns_server):
+    def configure(config):
+        direct(peer, dns_server, config)
+        config.Queue.DestinationConcurrency = 3
+
+    srv = new_server(configure).start()
+    peer.handler.data_delay = 1.0  # longer than the 13 Sends take, so that the burst is queued at once
+    ids = [send(srv, {"To": [{"Address": f"burst{i}@example.test"}], "Subject": f"burst {i}", "Text": "hi"})
+           ["Submissions"][0]["QueueMsgID"] for i in range(12)]
+    ids.append(send(srv, {"To": [{"Address": "other@nomx.test"}], "Subject": "other domain", "Text": "hi"})
+               ["Submissions"][0]["QueueMsgID"])
+    for queue_id in ids:
+        assert wait_retired(srv, queue_id).event == "delivered"
+    assert peer.handler.most_in_data["example.test"] == 3  # 12 at once without the cap
+    # Queued last, the other domain's message did not wait for the burst's: it arrived among the first.
+    order = [r.rcpt_tos[0] for r in peer.handler.received]
+    assert len(order) == 13 and order.index("other@nomx.test") < 6, order
