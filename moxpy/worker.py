@@ -15,6 +15,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from .store.errors import log_failure
+
 log = logging.getLogger("moxpy.worker")
 
 RESCAN = 1.0  # seconds between rescans at the most
@@ -59,8 +61,8 @@ class WorkerLoop:
                 if time.time() >= self._next_cleanup:
                     self._next_cleanup = time.time() + CLEANUP_INTERVAL
                     await self._cleanup()
-            except Exception:
-                log.exception("%s", self.name)
+            except Exception as e:
+                log_failure(log, self.name, e)
                 delay = 1.0
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=min(delay, RESCAN))

@@ -77,6 +77,17 @@ class PostgreSQL:
         if self._user is not None:
             os.chown(self.sockets, self._user.pw_uid, self._user.pw_gid)
         self.log = open(os.path.join(self.dir, "postgres.log"), "wb")
+        return self.resume()
+
+    def halt(self) -> None:
+        """Stop the server as an operator's fast shutdown does (its clients' connections are ended), keeping
+        its data, for resume."""
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(20)
+
+    def resume(self) -> "PostgreSQL":
+        """Run the server (again) on its data directory and port; once it takes connections."""
+        programs = bindir()
         self.proc = subprocess.Popen(
             [os.path.join(programs, "postgres"), "-D", self.data, "-p", str(self.port), "-h", "127.0.0.1",
              "-k", self.sockets, "-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "max_connections=300",

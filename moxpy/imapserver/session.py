@@ -28,7 +28,7 @@ from twisted.mail import imap4
 
 from .. import metrics
 from ..backpressure import Backpressure
-from ..store import Account
+from ..store import STORAGE_UNAVAILABLE, Account, storage_unavailable
 from . import arguments, condstore, syntax
 from . import fetch as fetchlib
 from .view import MailboxView
@@ -400,9 +400,13 @@ class Session(imap4.IMAP4Server):
             status, text = e.status, e.text
         except syntax.CommandSyntaxError as e:
             status, text = b"BAD", syntax.plain_text(str(e))
-        except Exception:
-            log.exception("imap command failed account=%s", self.account_name)
-            status, text = b"NO", b"[SERVERBUG] internal error"
+        except Exception as e:
+            if storage_unavailable(e):
+                log.warning("imap command failed account=%s: %s: %s", self.account_name, STORAGE_UNAVAILABLE, e)
+                status, text = b"NO", b"[UNAVAILABLE] " + STORAGE_UNAVAILABLE.encode()
+            else:
+                log.exception("imap command failed account=%s", self.account_name)
+                status, text = b"NO", b"[SERVERBUG] internal error"
         self.report(allow_expunge)
         self._respond(status, tag, text)
         if not self._lost and self.transport is not None and not self.transport.disconnecting:

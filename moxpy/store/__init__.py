@@ -20,12 +20,12 @@ from .accounts import (CHANGE_EVENTS, DEFAULT_MAILBOXES, Account, AccountNotFoun
                        ChangesExpired, Copied, DeliveryMeta, FlagError, LoggedChange, Mailbox, MailboxError,
                        MailboxExists, MailboxNotFound, MailboxStatus, Message, MessageFilter, MessageNotFound,
                        SearchError, Store, Summary, SummaryPage)
-from .errors import STORAGE_FULL, storage_error, storage_full
+from .errors import STORAGE_FULL, STORAGE_UNAVAILABLE, storage_error, storage_full, storage_unavailable
 from .sqlite import SQLiteStore
 
 __all__ = ["open_store", "storage_error", "Store", "Account", "AccountNotFound", "Message", "Summary", "SummaryPage", "MessageFilter",
            "SearchError", "Mailbox", "MailboxStatus", "DeliveryMeta", "Change", "Copied", "MailboxNotFound",
-           "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES", "STORAGE_FULL",
+           "MessageNotFound", "MailboxExists", "MailboxError", "FlagError", "DEFAULT_MAILBOXES", "STORAGE_FULL", "STORAGE_UNAVAILABLE", "storage_unavailable",
            "storage_full", "CHANGE_EVENTS", "ChangePosition", "ChangePositionUnknown", "ChangesExpired",
            "LoggedChange"]
 

@@ -9,12 +9,14 @@ the message file is removed and the database transaction rolled back.
 from __future__ import annotations
 
 import errno
+import logging
 import sqlite3
 import sys
 
 from .migrations import SchemaVersionError
 
 STORAGE_FULL = "mail storage full, try again later"  # for people, in the listeners' answers
+STORAGE_UNAVAILABLE = "mail storage unavailable, try again later"
 
 
 def storage_error(error: BaseException) -> bool:
@@ -24,6 +26,23 @@ def storage_error(error: BaseException) -> bool:
         return True
     psycopg = sys.modules.get("psycopg")  # loaded only by the PostgreSQL backend
     return psycopg is not None and isinstance(error, psycopg.Error)
+
+
+def storage_unavailable(error: BaseException) -> bool:
+    """Whether error is the database being out of reach: PostgreSQL down, restarting or cut off (a connection
+    that failed or broke, or none free in time). Temporary, as a full disk is."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(error, psycopg.OperationalError) and getattr(error, "sqlstate", None) in (
+        None, "08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03")
+
+
+def log_failure(logger: logging.Logger, what: str, error: BaseException) -> None:
+    """Log what failed with error: one line when the database is out of reach (temporary, and said every
+    time the work is tried again), else with the traceback."""
+    if storage_unavailable(error):
+        logger.warning("%s: %s: %s", what, STORAGE_UNAVAILABLE, error)
+    else:
+        logger.error("%s", what, exc_info=error)
 
 
 def storage_full(error: BaseException | None) -> bool:

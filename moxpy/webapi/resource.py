@@ -49,6 +49,7 @@ from .. import offload
 from .. import tokens as tokenlib
 from ..backpressure import PART, Backpressure, read_exactly
 from ..message.compose import Attachment
+from ..store import STORAGE_UNAVAILABLE, storage_unavailable
 from . import codec, examples, form
 from .errors import WebapiError
 from .methods import API, Call, Raw, RawFile
@@ -363,9 +364,12 @@ class WebAPIResource(resource.Resource):
             except WebapiError as e:
                 result_code = e.code
                 return self._json(request, 403 if e.code == "permissionDenied" else 400, e.as_dict())
-            except Exception:
-                log.exception("webapi %s", name)
+            except Exception as e:
                 result_code = "server"
+                if storage_unavailable(e):
+                    log.warning("webapi %s: %s: %s", name, STORAGE_UNAVAILABLE, e)
+                    return self._json(request, 400, {"Code": "server", "Message": STORAGE_UNAVAILABLE})
+                log.exception("webapi %s", name)
                 return self._json(request, 400, {"Code": "server", "Message": "internal server error"})
             self._write(request, 200, content_type, body)
         finally:

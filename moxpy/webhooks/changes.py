@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from .. import config as configlib
 from ..store import (Account, AccountNotFound, ChangePosition, ChangePositionUnknown, ChangesExpired, LoggedChange,
                      Store)
+from ..store.errors import log_failure
 from ..store.webhooks import Webhook, WebhookStore, WebhookTransaction
 
 log = logging.getLogger("moxpy.webhooks")
@@ -92,8 +93,8 @@ class ChangeHooks:
             self._wake.clear()
             try:
                 await self.step()
-            except Exception:
-                log.exception("change webhooks")
+            except Exception as e:
+                log_failure(log, "change webhooks", e)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=RESCAN)
             except TimeoutError:
@@ -117,11 +118,11 @@ class ChangeHooks:
                 elif name in positions:
                     # Without the setting nothing is sent; set again later, it starts afresh.
                     await self.store.transaction(lambda tx, name=name: tx.set_change_position(name, None))
-            except Exception:
+            except Exception as e:
                 if self._gone(name):
                     continue  # deleted (and closed) meanwhile: nothing is sent for it any more
                 # The log is not pruned behind a producer that failed: those entries are still to be sent.
-                log.exception("change webhooks account=%s", name)
+                log_failure(log, f"change webhooks account={name}", e)
                 continue
             await self._prune(name, account, settings.ChangesRetention)
 

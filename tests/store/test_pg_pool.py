@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 from moxpy import config as configlib
+from moxpy.store import storage_unavailable
+from moxpy.store.pg import pool
 from moxpy.store.pg.accounts import PgStore
 from moxpy.store.pg.serverdb import PgServerDatabase
 
@@ -148,3 +150,80 @@ def test_the_pool_size_setting_is_checked():
     config = configlib.Config(Storage="postgresql", PostgreSQL=configlib.PostgreSQL(DSN="dbname=mox", ReadConnections=0))
     with pytest.raises(configlib.ConfigError, match="PostgreSQL.ReadConnections: 0 must be 1 or more"):
         configlib.validate(config)
+
+
+def held_read(db, observer: psycopg.Connection) -> threading.Thread:
+    """A read in a thread of its own, waiting in the database on an advisory lock the observer takes; once
+    it waits."""
+    observer.execute("select pg_advisory_lock(4242)")
+    held = threading.Thread(target=db.query, args=("select pg_advisory_lock_shared(4242)",))
+    held.start()
+    for _ in range(200):
+        if observer.execute("select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query = %s",
+                            ("select pg_advisory_lock_shared(4242)",)).fetchone()[0]:
+            return held
+        time.sleep(0.05)
+    raise AssertionError("the read did not start")
+
+
+def test_a_read_on_the_event_loop_never_waits_for_the_pool(pg_dsn, observer, monkeypatch):
+    monkeypatch.setattr(pool, "QUICK", 60.0)  # a read waiting for the pool would wait this long
+    store = PgStore(pg_dsn, readers=1)
+    try:
+        deliver(store, "mjl", "one")
+        account = store.account("mjl")
+        held = held_read(account._storage.db, observer)  # the pool's one connection
+
+        async def read():
+            return account.messages(account.mailbox("Inbox").id, [1])
+
+        done = []
+        loop = threading.Thread(target=lambda: done.append(asyncio.run(read())))
+        loop.start()
+        loop.join(10)
+        assert done and done[0][0].subject == "one"
+        observer.execute("select pg_advisory_unlock(4242)")
+        held.join(10)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def own_postgresql(postgresql):
+    """A PostgreSQL server of the test's own, to stop and start again."""
+    from .. import pgserver
+
+    server = pgserver.PostgreSQL().start()
+    yield server
+    server.stop()
+
+
+def test_while_the_database_is_down_reads_and_writes_fail_at_once_and_after_it_they_work_at_once(own_postgresql):
+    dsn = own_postgresql.new_database()
+    store = PgStore(dsn)
+    try:
+        deliver(store, "mjl", "before")
+        account = store.account("mjl")
+        inbox = account.mailbox("Inbox").id
+        account.messages(inbox, [1])  # a connection of the pool in use
+        own_postgresql.halt()
+
+        async def on_loop():
+            return account.messages(inbox, [1])
+
+        failures = []
+        for attempt in (lambda: account.messages(inbox, [1]), lambda: asyncio.run(on_loop()),
+                        lambda: deliver(store, "mjl", "while down")):
+            started = time.monotonic()
+            with pytest.raises(psycopg.OperationalError) as raised:
+                attempt()
+            failures.append((storage_unavailable(raised.value), time.monotonic() - started < pool.TIMEOUT))
+        assert failures == [(True, True)] * 3
+
+        own_postgresql.resume()
+        # At once: no read or write fails on a connection the restart ended, nor waits for the pool to retry.
+        deliver(store, "mjl", "after")
+        assert [m.subject for m in account.messages(inbox, [1, 2])] == ["before", "after"]
+        assert [m.subject for m in asyncio.run(on_loop())] == ["before"]
+    finally:
+        store.close()

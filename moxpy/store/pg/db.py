@@ -254,14 +254,18 @@ class PgDatabase(GroupCommit):
 
     def _commit(self, conn: Connection, batch: list[_Job]) -> Connection:
         """Run a batch in one transaction and answer its callers; the connection to go on with (a new one
-        when this one broke). A batch that conflicted with another node's transaction is run again."""
+        when this one broke). A batch that conflicted with another node's transaction is run again, and so is
+        one whose connection was lost before its COMMIT was sent (the server rolled it back: a restart, a
+        failover, a cut connection); one lost during its COMMIT is not, as it may have been committed."""
         attempt = 0
         while True:
+            self._committing = False
             try:
                 results = self._run_batch(conn, batch)
             except BaseException as e:
-                conn = self._abandon(conn, e)
-                if _retryable(e) and attempt < RETRIES:
+                lost = (conn.raw.broken or conn.raw.closed) and not self._committing
+                conn = self._abandon(conn, e, lost)
+                if (_retryable(e) or lost) and attempt < RETRIES:
                     attempt += 1
                     time.sleep(0.001 * attempt)
                     continue
@@ -293,14 +297,18 @@ class PgDatabase(GroupCommit):
                 results.append((job, result, None))
             if nested:
                 conn.execute("release savepoint job")
+        self._committing = True
         conn.execute("commit")
         return results
 
-    def _abandon(self, conn: Connection, error: BaseException) -> Connection:
-        """After a batch's transaction failed: log why (unless another try follows), roll it back, and
-        reconnect when the connection itself is gone."""
+    def _abandon(self, conn: Connection, error: BaseException, lost: bool) -> Connection:
+        """After a batch's transaction failed: log why, roll it back, and reconnect when the connection itself
+        is gone (lost: before its COMMIT)."""
         if _retryable(error):
             log.info("transaction conflicted with another, running it again: %s", error)
+        elif lost:
+            log.warning("connection to PostgreSQL lost (%s), running the transaction again on a new one",
+                        one_line(error))
         elif storage_full(error):
             log.warning("commit failed, storage full: %s", error)
         else:
@@ -308,11 +316,16 @@ class PgDatabase(GroupCommit):
         if conn.raw.closed or conn.raw.broken:
             try:
                 return connect(self.dsn, self.search_path)
-            except psycopg.Error:
-                log.exception("reconnecting to PostgreSQL")
+            except psycopg.Error as e:
+                log.warning("cannot reconnect to PostgreSQL: %s", one_line(e))
                 return conn
         try:
             conn.raw.execute("rollback")
         except psycopg.Error:
             pass
         return conn
+
+
+def one_line(error: BaseException) -> str:
+    """An error of psycopg's (often several lines) as one line, for a log or a message."""
+    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__

@@ -39,7 +39,7 @@ from ..sqlite.bodies import MessageFiles
 from ..sqlite.queue import ROW_PREFIX, in_database
 from ..sqlite.serverdb import ServerDatabase
 from .accounts import PgStorage, quoted, schema_name
-from .db import Connection, connect
+from .db import Connection, connect, one_line
 from .serverdb import PgServerDatabase
 
 BATCH = 500  # rows read and inserted at a time
@@ -175,7 +175,7 @@ def _connect(dsn: str, schema: str | None = None) -> Connection:
     try:
         return connect(dsn, schema)
     except psycopg.Error as e:
-        message = "; ".join(line.strip() for line in str(e).splitlines() if line.strip()) or type(e).__name__
+        message = one_line(e)
         secret = password(dsn)
         if secret:
             message = message.replace(secret, "***")
