@@ -144,8 +144,9 @@ class Readers:
             shared.pool.putconn(conn)
 
     def _use(self, shared: _Shared, conn: psycopg.Connection) -> None:
-        """Set conn's search_path to this reader's, unless it was so already."""
-        if conn in shared.paths and shared.paths[conn] == self.search_path:
+        """Set conn's search_path to this reader's, unless it was so already (a new one has its connection
+        string's)."""
+        if shared.paths.get(conn) == self.search_path:
             return
         if self.search_path is None:
             conn.execute("reset search_path")
