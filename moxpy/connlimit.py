@@ -38,6 +38,7 @@ class ConnectionLimit:
         self.service = service  # for the log line when a connection is refused
         self.limits = (per_ip, 3 * per_ip, 9 * per_ip)
         self._open: dict[ratelimit.Key, int] = {}
+        self.count = 0  # connections holding a slot, from every address
 
     def acquire(self, ip: str) -> bool:
         """Take a slot for a new connection from ip; False (nothing taken) when over the cap."""
@@ -47,10 +48,12 @@ class ConnectionLimit:
             return False
         for key in keys:
             self._open[key] = self._open.get(key, 0) + 1
+        self.count += 1
         return True
 
     def release(self, ip: str) -> None:
         """Give back the slot of a connection from ip that acquire() let in."""
+        self.count -= 1
         for key in ratelimit.ip_classes(ip):
             count = self._open.get(key, 0) - 1
             if count > 0:

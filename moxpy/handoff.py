@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections import Counter
 from collections.abc import Callable
 
 import msgspec
@@ -53,18 +54,39 @@ def socket_pair() -> tuple[socket.socket, socket.socket]:
 class Balancer:
     """The front's side: accepts on the webapi's listening sockets and places each connection."""
 
-    def __init__(self, sock: socket.socket, keep: Callable[[Address, socket.socket], None],
+    def __init__(self, sock: socket.socket | None, keep: Callable[[Address, socket.socket], None],
                  acquire: Callable[[str, str], bool], release: Callable[[str, str], None]):
-        """sock: the front's end of socket_pair(); keep(address, conn): serve conn here; acquire(service,
-        remote ip) / release: the per-address cap of a service, for connections passed on."""
-        self._sock = sock
-        self._sock.setblocking(False)
+        """sock: the front's end of socket_pair(), or None while there is no other process (attach);
+        keep(address, conn): serve conn here; acquire(service, remote ip) / release: the per-address cap
+        of a service, for connections passed on."""
+        self._sock: socket.socket | None = None
         self._keep = keep
         self._acquire = acquire
         self._release = release
         self._listening: list[socket.socket] = []
         self.kept = 0  # open connections served here
         self.passed = 0  # open connections passed to the other process
+        self._passed_from: Counter[tuple[str, str]] = Counter()  # those by (service, remote ip)
+        if sock is not None:
+            self.attach(sock)
+
+    def attach(self, sock: socket.socket) -> None:
+        """Pass connections on over sock (the front's end of a new socket_pair()) from now on."""
+        sock.setblocking(False)
+        self._sock = sock
+
+    def detach(self) -> None:
+        """Keep every new connection here (the other process is leaving); those passed go on there."""
+        self._sock = None
+
+    def lost(self) -> None:
+        """The other process ended: the connections passed to it are gone, and their slots are free."""
+        self.detach()
+        for (service, remote_ip), n in self._passed_from.items():
+            for _ in range(n):
+                self._release(service, remote_ip)
+        self._passed_from.clear()
+        self.passed = 0
 
     def listen(self, address: Address, listening: socket.socket) -> None:
         listening.setblocking(False)
@@ -84,6 +106,12 @@ class Balancer:
 
     def closed_there(self, handed: Handed) -> None:
         """The link's "webclosed": a passed connection ended."""
+        key = (handed.service, handed.remote_ip)
+        if self._passed_from[key] <= 0:
+            return  # counted as lost already
+        self._passed_from[key] -= 1
+        if not self._passed_from[key]:
+            del self._passed_from[key]
         self.passed -= 1
         self._release(handed.service, handed.remote_ip)
 
@@ -105,7 +133,7 @@ class Balancer:
 
     def _place(self, address: Address, conn: socket.socket, remote_ip: str) -> None:
         service = address[0]
-        if self.passed < self.kept and self._acquire(service, remote_ip):
+        if self._sock is not None and self.passed < self.kept and self._acquire(service, remote_ip):
             message = _encoder.encode(Handed(*address, remote_ip=remote_ip))
             try:
                 socket.send_fds(self._sock, [message], [conn.fileno()])
@@ -114,6 +142,7 @@ class Balancer:
                 self._release(service, remote_ip)
             else:
                 self.passed += 1
+                self._passed_from[(service, remote_ip)] += 1
                 return
         self.kept += 1
         self._keep(address, conn)
@@ -164,7 +193,7 @@ class Receiver:
 
 def counted(factory, on_close: Callable[[str], None]):
     """A Twisted factory serving with factory's protocols that calls on_close(remote ip) as each
-    connection ends."""
+    connection ends; its `protocols` holds the connections open (WrappingFactory's)."""
     from twisted.protocols import policies
 
     class Counted(policies.ProtocolWrapper):
@@ -179,3 +208,28 @@ def counted(factory, on_close: Callable[[str], None]):
         noisy = False
 
     return CountedFactory(factory)
+
+
+def _channel(wrapper):
+    """The HTTP channel inside a counted factory's connection (inside TLS, or the cap's wrapper)."""
+    channel = wrapper.wrappedProtocol
+    while not hasattr(channel, "requests") and hasattr(channel, "wrappedProtocol"):
+        channel = channel.wrappedProtocol
+    return channel
+
+
+def rebalance(connections, n: int) -> None:
+    """Have n of the HTTP connections (a counted factory's protocols) end after their next response,
+    which says so ("Connection: close"): their clients connect again, and some of those connections go
+    to the other process. A request is never cut."""
+    for wrapper in list(connections)[:max(n, 0)]:
+        _channel(wrapper).close_after_response = True
+
+
+def close_idle(connections) -> None:
+    """Close those of the HTTP connections (a counted factory's protocols) that are between requests; the
+    others finish their requests first (a later call closes them)."""
+    for wrapper in list(connections):
+        channel = _channel(wrapper)
+        if not getattr(channel, "requests", True) and channel.transport is not None:
+            channel.transport.loseConnection()

@@ -48,9 +48,12 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 import os
 import signal
 import socket
+import subprocess
+import sys
 
 import msgspec
 
@@ -60,16 +63,19 @@ from .store.accounts import Change
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+ON_DEMAND = 0  # one process while the load is light, a second one started under load (secondprocess.py)
+
+
 def count(config: configlib.Config) -> int:
-    """The number of processes the server runs as: the setting, or with 0 two when this process may
-    use two cores or more."""
+    """The processes the server runs as: the setting when it is 1 or 2; with 0, ON_DEMAND when this
+    process may use two cores or more, else 1."""
     if config.Processes:
         return config.Processes
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return 2 if cores >= 2 else 1
+    return ON_DEMAND if cores >= 2 else 1
 
 
 # The messages on the link.
@@ -121,6 +127,80 @@ def fork() -> tuple[int, socket.socket, socket.socket]:
     delivery_end.close()
     delivery_handoff.close()
     return pid, front_end, front_handoff
+
+
+class Setup(msgspec.Struct):
+    """What a delivery process started on demand is told first, on the link: the server's config as it
+    started (msgpack), the config now, the log level, and its descriptors."""
+
+    config: bytes
+    current: bytes
+    log_level: str
+    parent: int
+    handoff: int  # descriptor of its end of the webapi connections' pair
+    sockets: list[tuple[str, str, int, int]]  # listening: (service, ip, port, descriptor)
+
+
+def spawn(setup: Setup, link: socket.socket) -> subprocess.Popen:
+    """Start a delivery process in a fresh interpreter (safe from a process with threads), passing it
+    link (its end of the link), the hand-off pair's end and the listening sockets that setup names; the
+    setup itself is sent on the link, before anything else."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = f"import sys; sys.path.insert(0, {root!r}); from moxpy.processes import main; main({link.fileno()})"
+    fds = [link.fileno(), setup.handoff] + [fd for *_, fd in setup.sockets]
+    return subprocess.Popen([sys.executable, "-c", code], pass_fds=fds, stdin=subprocess.DEVNULL)
+
+
+def setup_frame(setup: Setup) -> bytes:
+    frame = msgspec.msgpack.encode(setup)
+    return len(frame).to_bytes(4, "big") + frame
+
+
+def _read_setup(sock: socket.socket) -> Setup:
+    size = int.from_bytes(_read_exactly(sock, 4), "big")
+    return msgspec.msgpack.decode(_read_exactly(sock, size), type=Setup)
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        part = sock.recv(n - len(data))
+        if not part:
+            raise EOFError("the front process closed the link before the setup")
+        data += part
+    return bytes(data)
+
+
+def main(link_fd: int) -> None:
+    """The delivery process started on demand (see spawn)."""
+    link = socket.socket(fileno=link_fd)
+    try:
+        setup = _read_setup(link)
+    except (EOFError, OSError, msgspec.DecodeError) as e:
+        print(f"mox: delivery process: {e}", file=sys.stderr, flush=True)
+        os._exit(1)
+    _die_with(setup.parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the front stops this process
+    from .cli.logs import setup_logging
+
+    setup_logging(setup.log_level)
+    config = msgspec.msgpack.decode(setup.config, type=configlib.Config)
+    current = msgspec.msgpack.decode(setup.current, type=configlib.Config)
+    if config.Metrics.Enabled:
+        from . import metrics
+
+        metrics.join(os.path.join(config.data_dir(), "metrics"))
+    from . import server
+
+    sockets = {(service, ip, port): socket.socket(fileno=fd) for service, ip, port, fd in setup.sockets}
+    code = 1
+    try:
+        code = server.serve_delivery(config, current, sockets, link, socket.socket(fileno=setup.handoff))
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _die_with(parent: int) -> None:

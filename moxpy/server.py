@@ -28,6 +28,7 @@ import time
 
 from . import auth as authlib
 from . import config as configlib
+from . import handoff
 from . import metrics
 from . import offload
 from . import processes
@@ -84,6 +85,7 @@ FRONT_SERVICES = ("webapihttp", "webapihttps", "imap", "imaps")
 DELIVERY_START_TIMEOUT = 60.0  # seconds the front waits for the delivery process to be ready
 DELIVERY_STOP_TIMEOUT = 15.0  # seconds it waits for it to stop before killing it
 FORGET_TIMEOUT = 30.0  # seconds a process waits for the other to close an account being deleted
+RETIRE_TIMEOUT = 600.0  # seconds a retiring delivery process waits for its connections to end
 
 
 class ListenError(Exception):
@@ -147,18 +149,27 @@ def bind(config: configlib.Config) -> Sockets:
 
 class Server:
     def __init__(self, config: configlib.Config, role: str, sockets: Sockets, link: Link | None = None,
-                 delivery_pid: int = 0, handoff_socket: socket.socket | None = None):
+                 delivery_pid: int = 0, handoff_socket: socket.socket | None = None, on_demand: bool = False,
+                 current: configlib.Config | None = None):
         """sockets: from bind(), those of the role's services, each taken by the listener that uses it;
         link: to the server's other process; delivery_pid: the delivery process of a FRONT;
-        handoff_socket: where webapi connections cross to the other process (handoff.py)."""
+        handoff_socket: where webapi connections cross to the other process (handoff.py); on_demand: a
+        FRONT that serves everything itself and starts a delivery process under load (secondprocess.py);
+        current: the config now, when it is not the one the server started with."""
         self.config = config
         self.role = role
+        self.on_demand = on_demand
         self._sockets = sockets
         self.link = link
         self.delivery_pid = delivery_pid
         self._handoff_socket = handoff_socket
-        self._balancer = None  # the front's, placing webapi connections
+        self.balancer = None  # the front's, placing webapi connections
         self._receiver = None  # the delivery process's, taking them
+        self._passed_factories: list = []  # the delivery process's, serving them
+        self._kept_factories: list = []  # the front's, serving those it keeps
+        self._background: set[asyncio.Task] = set()
+        self._second = None  # an on-demand front's SecondProcess
+        self._retiring: asyncio.Task | None = None  # a delivery process started on demand, ending
         self.exit_code = 0
         self._stopping = False
         self._delivery_ready: asyncio.Future | None = None
@@ -166,8 +177,11 @@ class Server:
         self._forget_refs = 0
         self.data_dir = config.data_dir()
         # The config at start, for what is read only then; components ask the source for the current one.
-        self.source = configlib.Source(config)
+        self.source = configlib.Source(current or config)
         self._asyncio_servers: list[asyncio.AbstractServer] = []
+        self.smtp_sockets: Sockets = {}  # the SMTP services' listening sockets, kept until the server stops
+        self._smtp_services: list = []  # (address, TLS context, protocol factory) of each, once made
+        self._smtp_servers: list[asyncio.AbstractServer] = []  # those accepting now
         self._twisted_ports: list = []
         self.store: Store | None = None
         self.serverdb: ServerDatabase | None = None
@@ -231,7 +245,7 @@ class Server:
         # The store refuses, and lets go of, accounts the current config does not have.
         self.store = backend.accounts(config, names=lambda: self.source.current().Accounts)
         self.suppressions = Suppressions(self.serverdb.queue)
-        for name in config.Accounts:
+        for name in self.source.current().Accounts:
             self.store.account(name)  # open (and create) every account's index at start
         await self.store.start()  # other nodes' changes, when they share the storage
         authenticator = self._authenticator = authlib.Authenticator(self.source)
@@ -273,14 +287,15 @@ class Server:
             wake_runner = lambda: self.link.send("sendjobs")  # noqa: E731
         self.send_jobs = sendjobslib.SendJobs(self.source, self.serverdb.sendjobs, self.serverdb.newsletter,
                                               self.queue, wake_runner)
+        self._share(authenticator)
         if self.link is not None:
-            await self._connect(authenticator)
-        if self.role != FRONT:
+            await self.connect(self.link)
+        if self.role != FRONT or self.on_demand:
             await self._start_smtp(authenticator)
         self._start_webapi(authenticator)
         if works:
             self._start_imap(authenticator)
-        if self.role == FRONT:
+        if self.role == FRONT and not self.on_demand:
             # The queue's first deliveries may go to the delivery process's SMTP listener.
             await self._wait_delivery_ready()
         if works:
@@ -290,34 +305,53 @@ class Server:
             self.send_job_runner.start()
             if self.serverdb.claim_lease:
                 self._claims = asyncio.get_running_loop().create_task(self._keep_claims(), name="claims")
+        if self.on_demand:
+            from .secondprocess import SecondProcess
+
+            self._second = SecondProcess(self)
+            self._second.start()
         # Watched from here on: what runs above, once, may take the loop for a while.
         self._watchdog = Watchdog(asyncio.get_running_loop())
         self._watchdog.start()
 
-    async def _connect(self, authenticator: authlib.Authenticator) -> None:
-        """What crosses between the processes (see processes.py)."""
-        link = self.link
+    def _share(self, authenticator: authlib.Authenticator) -> None:
+        """What this process tells the other over the link whenever there is one (see processes.py): the
+        logins its throttle counts, and the account changes it commits (to the other's IMAP sessions and
+        change webhooks)."""
+        if self.link is None and not self.on_demand:
+            return
+        authenticator.on_counted = lambda ip, ok: self.link and self.link.send(
+            "login", processes.LoginCounted(ip, ok))
+        self.store.relay = lambda name, changes: self.link and self.link.send(
+            "changes", processes.changes_message(name, changes))
+        self.store.hear = lambda: self.link and self.link.drain()
+
+    async def connect(self, link: Link) -> None:
+        """What crosses between the processes (see processes.py), on a new link to the other one."""
+        authenticator = self._authenticator
         await link.start()
-        authenticator.on_counted = lambda ip, ok: link.send("login", processes.LoginCounted(ip, ok))
         link.on("login", processes.LoginCounted, lambda m: authenticator.counted(m.remote_ip, m.ok))
-        # Account changes both ways: to the front's IMAP sessions, and to the delivery process's change webhooks.
-        self.store.relay = lambda name, changes: link.send("changes", processes.changes_message(name, changes))
         link.on("changes", processes.Changes, lambda m: self.store.announce(m.account, m.changes))
-        self.store.hear = link.drain
         if self.role == DELIVERY:
             link.on("release", None, lambda _: self._release_stalled())
             link.on("stop", None, lambda _: _stop_reactor())
+            link.on("retire", None, lambda _: self._retire())
         else:
             link.on("kick", None, lambda _: self.queue.kick())
             link.on("fetch", None, lambda _: self.collector.wake())
             link.on("sendjobs", None, lambda _: self.send_job_runner.wake())
             link.on("hooks", None, lambda _: self.webhooks.sender.kick())
-            self._delivery_ready = asyncio.get_running_loop().create_future()
-            link.on("ready", None, lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
+            link.on("webclosed", handoff.Handed, lambda handed: self.balancer.closed_there(handed))
+            if self.on_demand:
+                link.on("ready", None, lambda _: self._second.ready())
+            else:
+                self._delivery_ready = asyncio.get_running_loop().create_future()
+                link.on("ready", None,
+                        lambda _: self._delivery_ready.done() or self._delivery_ready.set_result(None))
         # An account being deleted by the webapi, which either process may serve.
         link.on("forget", processes.Forget, self._forget_here)
         link.on("forgotten", processes.Forgotten, self._forgotten)
-        link.closed.add_done_callback(lambda _: self._link_closed())
+        link.closed.add_done_callback(lambda _: self._link_closed(link))
 
     def _forget_here(self, message: processes.Forget) -> None:
         """Close an account the other process is deleting (its IMAP sessions here are told BYE), then
@@ -334,13 +368,16 @@ class Server:
     async def forget_elsewhere(self, account: str) -> bool:
         """Have the other process close an account being deleted; False when it did not say it had
         within FORGET_TIMEOUT (or is gone)."""
+        link = self.link
+        if link is None:
+            return True  # no other process (one started on demand opens the account afresh)
         loop = asyncio.get_running_loop()
         self._forget_refs += 1
         ref = self._forget_refs
         waiting = self._forgetting[ref] = loop.create_future()
-        self.link.send("forget", processes.Forget(account, ref))
+        link.send("forget", processes.Forget(account, ref))
         try:
-            await asyncio.wait([waiting, self.link.closed], timeout=FORGET_TIMEOUT,
+            await asyncio.wait([waiting, link.closed], timeout=FORGET_TIMEOUT,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._forgetting.pop(ref, None)
@@ -352,8 +389,11 @@ class Server:
         if not self._delivery_ready.done():
             raise StartError("the delivery process did not start (see its messages above)")
 
-    def _link_closed(self) -> None:
-        if self._stopping:
+    def _link_closed(self, link: Link) -> None:
+        if self._stopping or link is not self.link:
+            return
+        if self.on_demand:
+            self._second.ended()
             return
         if self.role == FRONT:
             if self._delivery_ready is not None and not self._delivery_ready.done():
@@ -368,22 +408,20 @@ class Server:
         those passed to it, with the same sites."""
         from twisted.internet import reactor
 
-        from . import handoff
-
         sites = self._webapi_sites(authenticator)
         if self.role == ALL:
             for address, (site, tls) in sites.items():
                 self._listen_twisted(*address, self._webapi_factory(address, site, tls))
             return
         if self.role == FRONT:
-            balancer = self._balancer = handoff.Balancer(
+            balancer = self.balancer = handoff.Balancer(
                 self._handoff_socket, lambda address, conn: reactor.adoptStreamConnection(
                     conn.fileno(), conn.family, kept[address]),
                 lambda service, ip: self.connection_limit(service).acquire(ip),
                 lambda service, ip: self.connection_limit(service).release(ip))
             kept = {address: handoff.counted(self._webapi_factory(address, site, tls), lambda ip: balancer.closed_here())
                     for address, (site, tls) in sites.items()}
-            self.link.on("webclosed", handoff.Handed, balancer.closed_there)
+            self._kept_factories = list(kept.values())
             for address in sites:
                 balancer.listen(address, self._socket(*address))
                 log.info("listening service=%s address=%s:%d", *address)
@@ -396,6 +434,7 @@ class Server:
         passed = {address: handoff.counted(self._webapi_factory(address, site, tls, limited=False),
                                            lambda ip, address=address: closed(address, ip))
                   for address, (site, tls) in sites.items()}
+        self._passed_factories = list(passed.values())
         self._receiver = handoff.Receiver(self._handoff_socket, lambda handed, fd, family: reactor.adoptStreamConnection(
             fd, family, passed[(handed.service, handed.ip, handed.port)]))
         self._receiver.start()
@@ -410,7 +449,7 @@ class Server:
 
         config = self.config
         admin = AccountAdmin(self.source, self.store, self.serverdb,
-                             forget_elsewhere=self.forget_elsewhere if self.link is not None else None)
+                             forget_elsewhere=self.forget_elsewhere if self.link is not None or self.on_demand else None)
         api = API(self.source, self.store, self.queue, self.suppressions, self.serverdb.tokens, admin,
                   fetch_rules=self.fetch_rules, newsletter=self.serverdb.newsletter)
         pages = {"/metrics": self._metrics_page()} if config.Metrics.Enabled else {}
@@ -519,10 +558,66 @@ class Server:
                                               connection_limit=self.connection_limit("submissions"), **common)))
             for name, port, server_tls, factory in services:
                 for ip in listener.IPs:
-                    sock = self._socket(name, ip, port)
-                    self._asyncio_servers.append(await loop.create_server(factory, sock=sock, ssl=server_tls,
-                                                                            backlog=LISTEN_BACKLOG))
-                    log.info("listening service=%s address=%s:%d", name, ip, port)
+                    self.smtp_sockets[(name, ip, port)] = self._socket(name, ip, port)
+                    self._smtp_services.append(((name, ip, port), server_tls, factory))
+        await self.listen_smtp()
+        for name, ip, port in self.smtp_sockets:
+            log.info("listening service=%s address=%s:%d", name, ip, port)
+
+    @property
+    def smtp_listening(self) -> bool:
+        return bool(self._smtp_servers)
+
+    async def listen_smtp(self) -> None:
+        """Accept SMTP connections here (again), on duplicates of the listening sockets kept."""
+        if self._smtp_servers or self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        for address, server_tls, factory in self._smtp_services:
+            sock = self.smtp_sockets[address].dup()
+            self._smtp_servers.append(await loop.create_server(factory, sock=sock, ssl=server_tls,
+                                                               backlog=LISTEN_BACKLOG))
+
+    def moved(self, rebalance: bool) -> None:
+        """SMTP moved between this process and a delivery process started on demand: the queue's connections
+        to our own listener are made again, so that they reach the process that accepts now; with
+        rebalance (the delivery process is new), part of the webapi connections kept here too."""
+        reconnect = getattr(self.queue.deliverer, "reconnect", None)
+        if reconnect is not None:
+            task = asyncio.get_running_loop().create_task(reconnect())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        if rebalance:
+            connections = [p for factory in self._kept_factories for p in factory.protocols]
+            handoff.rebalance(connections, (len(connections) - self.balancer.passed) // 2)
+
+    def stop_smtp(self) -> None:
+        """Accept no more SMTP connections here (the listening sockets stay open; sessions go on)."""
+        servers, self._smtp_servers = self._smtp_servers, []
+        for srv in servers:
+            srv.close()
+        self._asyncio_servers.extend(servers)  # waited for at the server's stop
+
+    def _retire(self) -> None:
+        """The link's "retire" (a delivery process started on demand): stop accepting, then end once
+        the SMTP sessions and webapi connections held here are done."""
+        if self._retiring is None:
+            self._retiring = asyncio.get_running_loop().create_task(self._retire_when_done(), name="retiring")
+
+    async def _retire_when_done(self) -> None:
+        self.stop_smtp()
+        if self._receiver is not None:
+            self._receiver.stop()
+            self._receiver = None
+        deadline = asyncio.get_running_loop().time() + RETIRE_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline:
+            connections = [p for factory in self._passed_factories for p in factory.protocols]
+            handoff.close_idle(connections)
+            sessions = sum(self.connection_limit(service).count for service in DELIVERY_SERVICES)
+            if not connections and not sessions:
+                break
+            await asyncio.sleep(0.1)
+        _stop_reactor()
 
     def _socket(self, service: str, ip: str, port: int) -> socket.socket:
         """The socket bind() made for a service's address."""
@@ -584,6 +679,8 @@ class Server:
         # localserve the queue's own deliveries may be among them.
         if linked:
             self.link.send("release")
+        if self._second is not None:
+            self._second.release()
         self._release_stalled()
         # The queue first, while the listeners still take connections: in
         # localserve its deliveries in flight go to our own SMTP listener.
@@ -604,12 +701,15 @@ class Server:
                 self.link.send("stop")
             else:
                 os.kill(self.delivery_pid, signal.SIGTERM)
+        if self._second is not None:
+            await self._second.stop()
+        self.stop_smtp()
         for srv in self._asyncio_servers:
             srv.close()
         for port in self._twisted_ports:
             port.stopListening()
-        if self._balancer is not None:
-            self._balancer.stop()
+        if self.balancer is not None:
+            self.balancer.stop()
         if self._receiver is not None:
             self._receiver.stop()
         for srv in self._asyncio_servers:
@@ -619,6 +719,8 @@ class Server:
                 pass
         if self.delivery_pid:
             await self._wait_delivery_stopped()
+        for sock in self.smtp_sockets.values():
+            sock.close()
         if self.link is not None:
             self.link.close()
         # Writes already handed to the writer threads are committed before they close.
@@ -716,8 +818,12 @@ def run(config: configlib.Config, on_ready=None) -> int:
     except ListenError as e:
         print(f"mox: cannot start: {e}", file=sys.stderr, flush=True)
         return 1
-    if processes.count(config) == 1:
+    count = processes.count(config)
+    if count == 1:
         return _serve(Server(config, ALL, sockets), on_ready)
+    if count == processes.ON_DEMAND:
+        # The webapi's and IMAP's own sockets only; the SMTP ones are kept for a delivery process.
+        return _serve(Server(config, FRONT, sockets, on_demand=True), on_ready)
     if config.Metrics.Enabled:
         # Before the fork: both processes count into the directory set up here (see moxpy.metrics).
         try:
@@ -767,6 +873,13 @@ def run(config: configlib.Config, on_ready=None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def serve_delivery(config: configlib.Config, current: configlib.Config, sockets: Sockets, link: socket.socket,
+                   handoff_socket: socket.socket) -> int:
+    """The delivery process started on demand (secondprocess.py), from processes.main."""
+    return _serve(Server(config, DELIVERY, sockets, Link(link, "front process"), handoff_socket=handoff_socket,
+                         current=current), lambda server: server.link.send("ready"))
 
 
 def _serve(server: Server, on_ready) -> int:

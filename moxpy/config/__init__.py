@@ -242,8 +242,15 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     # Open connections a listening service holds per remote address; 0: 30, or 1000 in localserve.
     MaxConnectionsPerIP: int = 0
     # Processes the server runs as: 1, or 2 (the webapi, IMAP, the queue and webhooks in one; the SMTP
-    # listeners in the other); 0: 2 when the server may use two cores or more, else 1.
+    # listeners in the other); 0: one while the load is light, and a second one started under load, when
+    # the server may use two cores or more (else 1).
     Processes: int = 0
+    # With Processes = 0: the CPU (in cores) the server's first process uses, for two seconds on end, at
+    # which the second is started.
+    SecondProcessLoad: float = 0.6
+    # With Processes = 0: the seconds both processes together use under half of SecondProcessLoad, on
+    # end, after which the second process ends (the first takes its work back).
+    SecondProcessQuiet: float = 60.0
     # Where mailboxes, messages, the queue and webhooks are kept: "sqlite" (files under DataDir, the
     # default) or "postgresql" (the database of PostgreSQL.DSN, which several nodes may share).
     Storage: str = "sqlite"
@@ -314,6 +321,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"MaxConnectionsPerIP: {config.MaxConnectionsPerIP} must be 0 (the default) or more")
     if config.Processes not in (0, 1, 2):
         raise ConfigError(f"Processes: {config.Processes} must be 0 (automatic, the default), 1 or 2")
+    if not 0 <= config.SecondProcessLoad <= 2:
+        raise ConfigError(f"SecondProcessLoad: {config.SecondProcessLoad} must be from 0 to 2 (cores)")
+    if not config.SecondProcessQuiet > 0:
+        raise ConfigError(f"SecondProcessQuiet: {config.SecondProcessQuiet} must be more than 0 seconds")
     if config.Storage not in STORAGES:
         raise ConfigError(f"Storage: {config.Storage!r} must be \"sqlite\" or \"postgresql\"")
     if config.Storage == "postgresql" and not config.PostgreSQL.DSN:

@@ -47,6 +47,18 @@ def enable(directory: str) -> None:
     _directory = directory
 
 
+def join(directory: str) -> None:
+    """Count from now on, in the directory another process of the server set up with enable()."""
+    global _families, _directory
+    if _families is not None:
+        return
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    from . import families
+
+    _families = families
+    _directory = directory
+
+
 def enabled() -> bool:
     return _families is not None
 

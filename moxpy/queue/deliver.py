@@ -103,6 +103,7 @@ class LocalDeliverer:
         self.store = store
         self.config = config
         self._idle: list[aiosmtplib.SMTP] = []
+        self._generation = 0  # connections made before reconnect() are not kept after their delivery
 
     async def deliver(self, entries: list[Entry], data: bytes) -> list[DeliveryResult]:
         return [await self._deliver_one(entry, data) for entry in entries]
@@ -112,9 +113,16 @@ class LocalDeliverer:
         for client in idle:
             await _quit(client)
 
+    async def reconnect(self) -> None:
+        """Make new connections from now on, the listener having moved to another process of the server
+        (secondprocess.py): idle ones are closed now, those in use after their delivery."""
+        self._generation += 1
+        await self.close()
+
     async def _connect(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(hostname=self.host, port=self.port, local_hostname=self.local_hostname,
                                  timeout=self.timeout, start_tls=False)
+        client.generation = self._generation
         await client.connect()
         return client
 
@@ -150,7 +158,7 @@ class LocalDeliverer:
         except (aiosmtplib.SMTPException, OSError) as e:
             client.close()
             return DeliveryResult(ok=False, error=f"smtp with {self.host}:{self.port}: {e}")
-        if len(self._idle) < self.MAX_IDLE and client.is_connected:
+        if len(self._idle) < self.MAX_IDLE and client.is_connected and client.generation == self._generation:
             self._idle.append(client)
         else:
             await _quit(client)

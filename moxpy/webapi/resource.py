@@ -158,6 +158,15 @@ class WebAPIChannel(http.HTTPChannel):
     _in_headers = False
     _refused = False
     _linger_call = None
+    # Set to end the connection after the next response (with "Connection: close"), so that the client
+    # connects again (handoff.rebalance).
+    close_after_response = False
+
+    def checkPersistence(self, request, version):
+        if self.close_after_response:
+            request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+            return False
+        return super().checkPersistence(request, version)
 
     def dataReceived(self, data):
         if self._refused:
