@@ -609,6 +609,7 @@ class Server:
         if self._receiver is not None:
             self._receiver.stop()
             self._receiver = None
+        log.info("retiring, accepting no more connections" + self._which())
         deadline = asyncio.get_running_loop().time() + RETIRE_TIMEOUT
         while asyncio.get_running_loop().time() < deadline:
             connections = [p for factory in self._passed_factories for p in factory.protocols]
