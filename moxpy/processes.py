@@ -1,8 +1,10 @@
 """The server as two processes, so that Python code runs on two cores.
 
 A Python process runs Python on one core at a time. With the Processes
-setting at 2 (the default on a machine with two cores or more) the server
-forks, after binding every listening socket and before starting anything:
+setting at 2 the server forks, after binding every listening socket and
+before starting anything; with 0 (the default, on a machine with two cores
+or more) it runs as one process and starts the delivery process under
+load, in a fresh interpreter (spawn, main; see secondprocess.py):
 
 - the front process keeps the webapi and IMAP listeners, the queue worker
   with its deliveries, and the webhook worker;
@@ -26,6 +28,9 @@ A socket pair carries what must cross at once (link.py):
 - front -> delivery: at shutdown, release SMTP commands stalled by
   localserve's "timeout" localparts (the queue's own deliveries may be
   among them), then stop;
+- front -> delivery started on demand: first its Setup (config, log level,
+  descriptors), and "retire" when the load is gone; delivery -> front:
+  "ready" once it serves its listeners;
 - both ways: logins counted by the password throttle, so one throttle
   covers the listeners of both processes;
 - delivery -> front: a webapi connection the front passed on closed, and a
@@ -40,15 +45,15 @@ to the delivery process, over a second socket pair (handoff.py), so
 webapi calls run on both cores.
 
 The delivery process dies with the front (PR_SET_PDEATHSIG): killing the
-server's process kills all of it, as with one process. If the delivery
-process ends on its own, the front stops the server with an error.
+server's process kills all of it, as with one process. If a forked delivery
+process ends on its own, the front stops the server with an error; if one
+started on demand does, the front takes its work back.
 """
 
 from __future__ import annotations
 
 import ctypes
 import gc
-import logging
 import os
 import signal
 import socket
@@ -122,7 +127,7 @@ def fork() -> tuple[int, socket.socket, socket.socket]:
     if pid == 0:
         front_end.close()
         front_handoff.close()
-        _die_with(parent)
+        die_with(parent)
         return 0, delivery_end, delivery_handoff
     delivery_end.close()
     delivery_handoff.close()
@@ -146,7 +151,7 @@ def spawn(setup: Setup, link: socket.socket) -> subprocess.Popen:
     link (its end of the link), the hand-off pair's end and the listening sockets that setup names; the
     setup itself is sent on the link, before anything else."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = f"import sys; sys.path.insert(0, {root!r}); from moxpy.processes import main; main({link.fileno()})"
+    code = f"import sys; sys.path.insert(0, {root!r}); from moxpy.spawned import main; main({link.fileno()})"
     fds = [link.fileno(), setup.handoff] + [fd for *_, fd in setup.sockets]
     return subprocess.Popen([sys.executable, "-c", code], pass_fds=fds, stdin=subprocess.DEVNULL)
 
@@ -156,7 +161,7 @@ def setup_frame(setup: Setup) -> bytes:
     return len(frame).to_bytes(4, "big") + frame
 
 
-def _read_setup(sock: socket.socket) -> Setup:
+def read_setup(sock: socket.socket) -> Setup:
     size = int.from_bytes(_read_exactly(sock, 4), "big")
     return msgspec.msgpack.decode(_read_exactly(sock, size), type=Setup)
 
@@ -171,39 +176,7 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     return bytes(data)
 
 
-def main(link_fd: int) -> None:
-    """The delivery process started on demand (see spawn)."""
-    link = socket.socket(fileno=link_fd)
-    try:
-        setup = _read_setup(link)
-    except (EOFError, OSError, msgspec.DecodeError) as e:
-        print(f"mox: delivery process: {e}", file=sys.stderr, flush=True)
-        os._exit(1)
-    _die_with(setup.parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the front stops this process
-    from .cli.logs import setup_logging
-
-    setup_logging(setup.log_level)
-    config = msgspec.msgpack.decode(setup.config, type=configlib.Config)
-    current = msgspec.msgpack.decode(setup.current, type=configlib.Config)
-    if config.Metrics.Enabled:
-        from . import metrics
-
-        metrics.join(os.path.join(config.data_dir(), "metrics"))
-    from . import server
-
-    sockets = {(service, ip, port): socket.socket(fileno=fd) for service, ip, port, fd in setup.sockets}
-    code = 1
-    try:
-        code = server.serve_delivery(config, current, sockets, link, socket.socket(fileno=setup.handoff))
-    finally:
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """Have the kernel kill this process when the front ends, however it ends (SIGKILL included)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)

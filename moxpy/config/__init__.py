@@ -480,8 +480,9 @@ HEADER = """\
 # (the server logs the error and keeps the previous one).
 # Applied at once: Accounts (passwords, addresses, webhooks, send limits, change log retention),
 # Domains (addresses, catchall separator, DKIM keys and signing, DMARC and
-# TLSRPT report addresses), Postmaster, DefaultDomain, OAuth, Newsletter, and Queue.BackoffFirst,
-# Queue.MaxAttempts, Queue.Concurrency, Queue.DestinationConcurrency, Queue.WebhookRetryFirst.
+# TLSRPT report addresses), Postmaster, DefaultDomain, OAuth, Newsletter, SecondProcessLoad,
+# SecondProcessQuiet, and Queue.BackoffFirst, Queue.MaxAttempts, Queue.Concurrency,
+# Queue.DestinationConcurrency, Queue.WebhookRetryFirst.
 # Applied only at start, so restart after changing: Listeners (IPs, ports,
 # TLS certificates, Hostname), Hostname, DataDir, LogLevel, MaxMessageSize,
 # Localserve, MaxConnectionsPerIP, Processes, Storage, PostgreSQL, DNS, Metrics (its password

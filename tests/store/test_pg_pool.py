@@ -43,21 +43,10 @@ def deliver(store: PgStore, name: str, subject: str) -> None:
 
 def test_a_read_held_up_in_the_database_does_not_hold_up_the_reads_of_other_threads(pg_dsn, observer):
     store = PgStore(pg_dsn)
-    lock = observer
     try:
         deliver(store, "mjl", "one")
         account = store.account("mjl")
-        lock.execute("select pg_advisory_lock(4242)")
-        held = threading.Thread(target=account._storage.db.query, args=("select pg_advisory_lock_shared(4242)",))
-        held.start()
-        waiting = "select pg_advisory_lock_shared(4242)"
-        for _ in range(200):  # until the first read waits on the lock in the database
-            if lock.execute("select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query = %s",
-                            (waiting,)).fetchone()[0]:
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the first read did not start")
+        held = held_read(account._storage.db, observer)
         # With one shared read connection, this would wait for the first read, and so for ever.
         done = []
         other = threading.Thread(target=lambda: done.append(account.messages(account.mailbox("Inbox").id, [1])))
@@ -65,7 +54,7 @@ def test_a_read_held_up_in_the_database_does_not_hold_up_the_reads_of_other_thre
         other.join(10)
         assert done and done[0][0].subject == "one"
         assert held.is_alive()
-        lock.execute("select pg_advisory_unlock(4242)")
+        observer.execute("select pg_advisory_unlock(4242)")
         held.join(10)
         assert not held.is_alive()
     finally:
