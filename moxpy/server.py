@@ -178,7 +178,6 @@ class Server:
         self.data_dir = config.data_dir()
         # The config at start, for what is read only then; components ask the source for the current one.
         self.source = configlib.Source(current or config)
-        self._asyncio_servers: list[asyncio.AbstractServer] = []
         self.smtp_sockets: Sockets = {}  # the SMTP services' listening sockets, kept until the server stops
         self._smtp_services: list = []  # (address, TLS context, protocol factory) of each, once made
         self._smtp_servers: list[asyncio.AbstractServer] = []  # those accepting now
@@ -591,12 +590,13 @@ class Server:
             connections = [p for factory in self._kept_factories for p in factory.protocols]
             handoff.rebalance(connections, (len(connections) - self.balancer.passed) // 2)
 
-    def stop_smtp(self) -> None:
-        """Accept no more SMTP connections here (the listening sockets stay open; sessions go on)."""
+    def stop_smtp(self) -> list[asyncio.AbstractServer]:
+        """Accept no more SMTP connections here (the listening sockets stay open; sessions go on); the
+        servers that did."""
         servers, self._smtp_servers = self._smtp_servers, []
         for srv in servers:
             srv.close()
-        self._asyncio_servers.extend(servers)  # waited for at the server's stop
+        return servers
 
     def _retire(self) -> None:
         """The link's "retire" (a delivery process started on demand): stop accepting, then end once
@@ -704,16 +704,14 @@ class Server:
                 os.kill(self.delivery_pid, signal.SIGTERM)
         if self._second is not None:
             await self._second.stop()
-        self.stop_smtp()
-        for srv in self._asyncio_servers:
-            srv.close()
+        smtp_servers = self.stop_smtp()
         for port in self._twisted_ports:
             port.stopListening()
         if self.balancer is not None:
             self.balancer.stop()
         if self._receiver is not None:
             self._receiver.stop()
-        for srv in self._asyncio_servers:
+        for srv in smtp_servers:
             try:
                 await asyncio.wait_for(srv.wait_closed(), 1.0)
             except TimeoutError:

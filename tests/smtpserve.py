@@ -90,8 +90,9 @@ class InProcessSMTP:
 
     def stop(self) -> None:
         async def stop():
-            for srv in self.server._asyncio_servers:
-                srv.close()
+            self.server.stop_smtp()
+            for sock in self.server.smtp_sockets.values():
+                sock.close()
             self.server.store.close()
             self.server.serverdb.close()
 
