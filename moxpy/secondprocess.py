@@ -20,7 +20,8 @@ SMTP included, and watches its own CPU use:
   each goes idle, lets its SMTP sessions finish, and ends;
 - if the delivery process ends otherwise (it failed, or was killed), this
   process takes its work back at once and says so in the log; the server
-  goes on. A client whose connection that process held connects again.
+  goes on, and starts no other for RESTART_DELAY seconds. A client whose
+  connection that process held connects again.
 
 One delivery process at a time: while one is retiring, no other starts.
 """
@@ -45,6 +46,7 @@ SAMPLE = 0.5  # seconds between looks at the CPU use
 RISE = 2.0  # seconds the load must last for the delivery process to be started
 START_TIMEOUT = 60.0  # seconds it may take to say it is ready
 STOP_TIMEOUT = 15.0  # seconds it may take to end when told to stop with the server
+RESTART_DELAY = 30.0  # seconds after a delivery process ended unasked before another is started
 
 IDLE, STARTING, RUNNING, RETIRING = "idle", "starting", "running", "retiring"
 
@@ -63,6 +65,7 @@ class SecondProcess:
         self._watching: asyncio.Task | None = None
         self._start_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._not_before = 0.0  # loop time before which no delivery process is started
 
     @property
     def pid(self) -> int:
@@ -95,7 +98,7 @@ class SecondProcess:
                         busy_since = None
                     elif busy_since is None:
                         busy_since = now
-                    if busy_since is not None and now - busy_since >= RISE - SAMPLE / 2:
+                    if busy_since is not None and now - busy_since >= RISE - SAMPLE / 2 and now >= self._not_before:
                         busy_since = None
                         await self._spawn(load)
                 elif self.state == RUNNING:
@@ -173,6 +176,9 @@ class SecondProcess:
         """The link closed: the delivery process is gone, or going. This process serves everything."""
         was, proc = self.state, self._proc
         self.state = IDLE
+        if was != RETIRING:
+            # It failed, or was killed: not again at once, should it fail at start every time.
+            self._not_before = asyncio.get_running_loop().time() + RESTART_DELAY
         self._cancel_start_timer()
         server = self._server
         server.balancer.lost()

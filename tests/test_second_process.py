@@ -12,6 +12,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from .localserve import ADDRESS, PASSWORD, children
 from .test_processes import alive, idle_sees_delivery
 
@@ -190,11 +192,12 @@ def test_when_the_delivery_process_dies_the_server_goes_on_in_one_process(new_se
     os.kill(delivery, signal.SIGKILL)
     srv.wait_for(lambda: "the delivery process ended" in "".join(srv.output), 10)
     assert srv.proc.poll() is None
-    # SMTP is served by the front again (and, the load threshold being 0, a new delivery process comes).
+    # SMTP is served by the front again (a new delivery process comes only after 30 s).
     with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as smtp:
         smtp.sendmail("someone@example.org", [ADDRESS], b"Subject: after the death\r\n\r\nhi\r\n")
     assert srv.call("Send", dict(SEND, Subject="sent after")).status_code == 200
     srv.wait_for(lambda: {"after the death", "sent after"} <= sent_subjects(srv), 15)
+    assert children(srv.proc.pid) == []
     assert srv.stop() == 0
     log = "".join(srv.output)
     assert "Traceback" not in log, log
@@ -210,3 +213,13 @@ def test_a_stop_while_the_delivery_process_runs_stops_both(new_server):
     log = "".join(srv.output)
     assert "Traceback" not in log, log
     assert not re.search(r"Z (error|warn) ", log), log
+
+
+def test_the_second_process_settings_are_checked():
+    from moxpy import config as configlib
+
+    for config, message in ((configlib.Config(SecondProcessLoad=-1), "SecondProcessLoad: -1 must be from 0 to 2"),
+                            (configlib.Config(SecondProcessLoad=float("nan")), "SecondProcessLoad: nan must be"),
+                            (configlib.Config(SecondProcessQuiet=0), "SecondProcessQuiet: 0 must be more than 0")):
+        with pytest.raises(configlib.ConfigError, match=message):
+            configlib.validate(config)
