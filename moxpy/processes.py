@@ -151,9 +151,11 @@ def spawn(setup: Setup, link: socket.socket) -> subprocess.Popen:
     link (its end of the link), the hand-off pair's end and the listening sockets that setup names; the
     setup itself is sent on the link, before anything else."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = f"import sys; sys.path.insert(0, {root!r}); from moxpy.spawned import main; main({link.fileno()})"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     fds = [link.fileno(), setup.handoff] + [fd for *_, fd in setup.sockets]
-    return subprocess.Popen([sys.executable, "-c", code], pass_fds=fds, stdin=subprocess.DEVNULL)
+    # -P: nothing from the working directory shadows a module.
+    return subprocess.Popen([sys.executable, "-P", "-m", "moxpy.spawned", str(link.fileno())], pass_fds=fds,
+                            stdin=subprocess.DEVNULL, env=env)
 
 
 def setup_frame(setup: Setup) -> bytes:

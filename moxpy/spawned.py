@@ -1,5 +1,5 @@
 """The delivery process started on demand (secondprocess.py): its program, run by processes.spawn in a
-fresh interpreter."""
+fresh interpreter as `python -P -m moxpy.spawned LINK_FD`."""
 
 from __future__ import annotations
 
@@ -40,3 +40,7 @@ def main(link_fd: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
