@@ -223,3 +223,16 @@ def test_the_second_process_settings_are_checked():
                             (configlib.Config(SecondProcessQuiet=0), "SecondProcessQuiet: 0 must be more than 0")):
         with pytest.raises(configlib.ConfigError, match=message):
             configlib.validate(config)
+
+
+def test_killing_the_server_kills_the_delivery_process_started_on_demand(new_server):
+    srv = new_server(on_demand(load=0.0)).start()
+    delivery = delivery_process(srv)
+    srv.kill()
+    deadline = time.monotonic() + 5
+    while alive(delivery) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive(delivery)
+    # Its ports are free again: the server starts at once on the same ones.
+    srv.start()
+    idle_sees_delivery(srv)
