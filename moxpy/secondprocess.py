@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -216,12 +217,14 @@ class SecondProcess:
         proc = self._proc
         if proc is None:
             return
+        expected = 0
         if self.state in (RUNNING, RETIRING) and self._server.link is not None:
             self._server.link.send("stop")
         else:
-            proc.terminate()
+            proc.terminate()  # still starting: it may not read the link yet
+            expected = -signal.SIGTERM
         code = await _wait(proc, STOP_TIMEOUT)
-        if code != 0:
+        if code not in (0, expected):
             log.error("the delivery process ended pid=%d exit=%s", proc.pid, code)
         self._proc = None
 

@@ -236,3 +236,13 @@ def test_killing_the_server_kills_the_delivery_process_started_on_demand(new_ser
     # Its ports are free again: the server starts at once on the same ones.
     srv.start()
     idle_sees_delivery(srv)
+
+
+def test_a_stop_while_the_delivery_process_is_starting_is_clean(new_server):
+    srv = new_server(on_demand(load=0.0)).start()
+    srv.wait_for(lambda: "starting the delivery process" in "".join(srv.output), 10)
+    [delivery] = children(srv.proc.pid)
+    assert srv.stop() == 0
+    assert not alive(delivery)
+    log = "".join(srv.output)
+    assert not re.search(r"Z (error|warn) |Traceback", log), log
